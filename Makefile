@@ -1,0 +1,41 @@
+# Entry points for people and CI. Both main targets install missing Debian
+# packages first (scripts/install-deps.sh is idempotent and fast when nothing
+# is missing).
+BUILD ?= build
+JOBS ?= $(shell nproc)
+STORE ?= ./crust-store
+
+.PHONY: all deps build demo test bench tsan asan clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+$(BUILD)/CMakeCache.txt: | deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	bash scripts/demo.sh $(BUILD) $(STORE)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900
+
+bench: build
+	bash scripts/bench.sh $(BUILD)
+
+tsan: deps
+	cmake -S . -B build-tsan -DCRUST_TSAN=ON -DCRUST_BUILD_BENCHMARKS=OFF -DCRUST_BUILD_CONTRACTS=OFF >/dev/null
+	cmake --build build-tsan -j $(JOBS) --target crust_tests
+	cd build-tsan && ./crust_tests --gtest_filter='*Concurren*:*Thread*'
+
+asan: deps
+	cmake -S . -B build-asan -DCRUST_ASAN=ON -DCRUST_BUILD_BENCHMARKS=OFF >/dev/null
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && ctest --output-on-failure -j $(JOBS)
+
+clean:
+	rm -rf $(BUILD) build-tsan build-asan

@@ -1,0 +1,71 @@
+// Copyright (c) crust authors. Licensed under the MIT license.
+//
+// MemoryRegion: one WebAssembly linear memory placed in a private reservation
+// of address space, with exact tracking of the 4 KiB pages written to it.
+//
+// Layout: kReservation bytes are reserved PROT_NONE. The first file_length
+// bytes map the committed memory file MAP_PRIVATE (copy-on-write: writes never
+// reach the file); [file_length, length) is anonymous zero memory; the rest is
+// an inaccessible guard, so that any wasm32 address plus offset (< 8 GiB)
+// lands inside the reservation and faults (SIGSEGV) when out of bounds.
+//
+// Write tracking: after Arm(), CollectWritten() returns every 4 KiB page
+// written since the previous Arm()/CollectWritten(rearm=true), in ascending
+// order. Two mechanisms, chosen at run time:
+//  * exact: userfaultfd in asynchronous write-protect mode plus the
+//    PAGEMAP_SCAN ioctl (Linux >= 6.7): cost per first write is the
+//    copy-on-write fault plus ~0.3 us; collecting is proportional to the
+//    number of page-table entries scanned, and re-arming is part of the scan.
+//  * fallback (older kernels, or CRUST_DIRTY_TRACKING=pagemap): reads
+//    /proc/self/pagemap and reports every private (anonymous) page. This is a
+//    superset of the pages written since Arm() (it includes pages written
+//    before), so exact() is false and the caller must compare contents.
+//
+// Thread-safety: a region is used by one thread at a time (its session's).
+// Different regions may be used concurrently.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "crust/status.h"
+
+namespace crust::os {
+
+inline constexpr uint64_t kPageSize = 4096;           // tracking and delta granularity
+inline constexpr uint64_t kWasmPageSize = 65536;
+inline constexpr uint64_t kMaxMemory = 1ull << 32;    // 4 GiB: wasm32 limit
+inline constexpr uint64_t kReservation = (8ull << 30) + kWasmPageSize;
+
+class MemoryRegion {
+ public:
+  virtual ~MemoryRegion() = default;
+  MemoryRegion() = default;
+  MemoryRegion(const MemoryRegion&) = delete;
+  MemoryRegion& operator=(const MemoryRegion&) = delete;
+
+  // Base address of the memory. Valid for the region's lifetime (growth never moves it).
+  virtual uint8_t* data() const = 0;
+  // Current accessible length in bytes (multiple of 64 KiB).
+  virtual uint64_t length() const = 0;
+  virtual uint64_t max_length() const = 0;
+  // Makes [length(), new_length) accessible (zero-filled) and tracked.
+  // InvalidArgument if new_length < length(), not 64 KiB aligned, or > max_length().
+  virtual Status Grow(uint64_t new_length) = 0;
+
+  // Starts (or restarts) write tracking over [0, length()).
+  virtual Status Arm() = 0;
+  // Appends to *pages the indices of 4 KiB pages written since the last
+  // arm (see exact()). With rearm, tracking restarts from now.
+  virtual Status CollectWritten(bool rearm, std::vector<uint32_t>* pages) = 0;
+  // True when CollectWritten reports exactly the pages written since the last
+  // arm; false when it may also report pages written earlier.
+  virtual bool exact() const = 0;
+
+  // Restores [offset, offset+len) (page aligned, within the file part) to the
+  // file's contents, dropping private copies (MADV_DONTNEED). Used to undo
+  // writes; pages past the file part become zero.
+  virtual Status DiscardPages(uint64_t offset, uint64_t len) = 0;
+};
+
+}  // namespace crust::os

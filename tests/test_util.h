@@ -1,0 +1,51 @@
+// Copyright (c) crust authors. Licensed under the MIT license.
+//
+// Helpers shared by every test binary: status matchers and temporary
+// directories.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "crust/status.h"
+
+#define ASSERT_OK(expr)                                        \
+  do {                                                         \
+    const ::crust::Status _s = ::crust::testing::ToStatus(expr); \
+    ASSERT_TRUE(_s.ok()) << #expr << " -> " << _s.ToString();  \
+  } while (0)
+#define EXPECT_OK(expr)                                        \
+  do {                                                         \
+    const ::crust::Status _s = ::crust::testing::ToStatus(expr); \
+    EXPECT_TRUE(_s.ok()) << #expr << " -> " << _s.ToString();  \
+  } while (0)
+// Unwraps a Result in a test, failing the test (and returning) on error.
+#define ASSERT_OK_AND_ASSIGN(lhs, expr)                                       \
+  auto CRUST_CONCAT(_r_, __LINE__) = (expr);                                  \
+  ASSERT_TRUE(CRUST_CONCAT(_r_, __LINE__).ok())                               \
+      << #expr << " -> " << CRUST_CONCAT(_r_, __LINE__).status().ToString(); \
+  lhs = std::move(CRUST_CONCAT(_r_, __LINE__)).value()
+
+namespace crust::testing {
+
+inline Status ToStatus(const Status& s) { return s; }
+template <typename T>
+Status ToStatus(const Result<T>& r) { return r.ok() ? Status::OK() : r.status(); }
+
+// A fresh empty directory under $TMPDIR (or /tmp), removed on destruction
+// unless the test failed (kept for inspection, path printed).
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string Sub(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace crust::testing
