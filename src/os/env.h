@@ -15,6 +15,7 @@
 
 #include "crust/status.h"
 #include "crust/types.h"
+#include "src/os/memory_region.h"  // complete type needed by EnvWrapper's inline MapMemory
 
 namespace crust::os {
 
@@ -110,7 +111,7 @@ class EnvWrapper : public Env {
   Env* target() const { return target_; }
   Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& p) override { return target_->NewWritableFile(p); }
   Result<std::unique_ptr<RandomAccessFile>> OpenReadable(const std::string& p) override { return target_->OpenReadable(p); }
-  Result<Bytes> ReadFile(const std::string& p, uint64_t max) override { return target_->ReadFile(p, max); }
+  Result<Bytes> ReadFile(const std::string& p, uint64_t max = 1ull << 32) override { return target_->ReadFile(p, max); }
   Status CreateDir(const std::string& p) override { return target_->CreateDir(p); }
   Status RemoveFile(const std::string& p) override { return target_->RemoveFile(p); }
   Status RemoveDirRecursive(const std::string& p) override { return target_->RemoveDirRecursive(p); }

@@ -1,0 +1,45 @@
+// Copyright (c) crust authors. Licensed under the MIT license.
+//
+// Options for opening a store and starting sessions. Every field has a
+// default; behaviour knobs come first, performance knobs after.
+#pragma once
+
+#include <cstdint>
+
+namespace crust {
+
+namespace os {
+class Env;
+}
+
+struct StoreOptions {
+  // --- Behaviour ---
+  // Create the store directory (and its parents) when missing. Default: true.
+  bool create_if_missing = true;
+  // Open without the write lock: listing, showing and verifying only. Sessions
+  // can be started (to read) but not committed; deletion is refused.
+  // Default: false.
+  bool read_only = false;
+  // fsync every new file and directory before a commit becomes visible, and
+  // the store directory after. Turning this off voids crash safety; only for
+  // tests and benchmarks that measure something else. Default: true.
+  bool sync = true;
+  // The OS interface; nullptr means os::Env::Default(). Must outlive the store.
+  os::Env* env = nullptr;
+
+  // --- Performance ---
+  // A changed memory gets a new delta layer of its dirty pages. The newest
+  // layer is merged into the one below it while that one holds at most
+  // `layer_merge_ratio` times as many pages (geometric merging keeps at most
+  // ~log2(delta pages) layers). Default: 2.
+  uint32_t layer_merge_ratio = 2;
+  // When the pages held in a memory's delta layers exceed this fraction of the
+  // memory's pages, the commit writes a fresh base image instead (bounding
+  // disk use and session-start reads). Default: 0.25.
+  double rebase_fraction = 0.25;
+  // zstd level for delta layers. Default: 1 (fast; sparse pages XOR-ed with
+  // the base compress to ~100 bytes either way).
+  int compression_level = 1;
+};
+
+}  // namespace crust

@@ -1,0 +1,77 @@
+// Copyright (c) crust authors. Licensed under the MIT license.
+//
+// A Session: a series of modifications to a commit (or to the empty state).
+//
+// Module memories are mapped copy-on-write from the base commit's files when
+// first touched; committed files are never written. Commit() writes a new
+// commit directory holding only what changed (delta of the dirtied pages),
+// hard-linking everything else, and returns its root. The session stays
+// usable after a commit: later commits build on the one just made.
+//
+// Thread-safety: a Session is used by one thread at a time. Different
+// sessions may be used from different threads concurrently.
+// Lifetime: destroy sessions before their Store.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "crust/status.h"
+#include "crust/types.h"
+
+namespace crust {
+
+namespace os {
+class MemoryRegion;
+}
+
+class Session {
+ public:
+  virtual ~Session() = default;
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // The commit this session started from (nullopt for genesis), or the last
+  // commit it made.
+  virtual std::optional<Root> base() const = 0;
+
+  // Adds a module. `memory_length` is a multiple of 64 KiB (<= 4 GiB);
+  // `memory_init` (at most memory_length bytes) fills the start of the memory,
+  // the rest is zero. `metadata` is opaque bytes covered by the root.
+  // Errors: AlreadyExists, InvalidArgument.
+  virtual Status AddModule(const ModuleId& id, ByteView bytecode, ByteView memory_init,
+                           uint64_t memory_length, ByteView metadata = {}) = 0;
+  virtual bool HasModule(const ModuleId& id) const = 0;
+  // Module ids in ascending order.
+  virtual std::vector<ModuleId> Modules() const = 0;
+
+  virtual Result<Bytes> Bytecode(const ModuleId& id) = 0;
+  virtual Result<Bytes> Metadata(const ModuleId& id) const = 0;
+  virtual Status SetMetadata(const ModuleId& id, ByteView metadata) = 0;
+
+  // Memory access. Errors: NotFound (module), InvalidArgument (range past the
+  // memory's length), IOError/Corruption (its files could not be mapped).
+  virtual Result<uint64_t> MemoryLength(const ModuleId& id) = 0;
+  virtual Status ReadMemory(const ModuleId& id, uint64_t offset, std::span<uint8_t> out) = 0;
+  virtual Status WriteMemory(const ModuleId& id, uint64_t offset, ByteView data) = 0;
+  // Grows to `new_length` bytes (multiple of 64 KiB, <= 4 GiB, >= current).
+  virtual Status GrowMemory(const ModuleId& id, uint64_t new_length) = 0;
+  // The mapped memory itself, for the execution engine: writes through it are
+  // tracked like WriteMemory. Valid until the session ends.
+  virtual Result<os::MemoryRegion*> MemoryRegion(const ModuleId& id) = 0;
+
+  // The root a Commit() now would produce. Costs time proportional to the
+  // pages dirtied since the last commit, not to memory sizes.
+  virtual Result<Root> CurrentRoot() = 0;
+  // Writes the session's state as a new commit and returns its root. When a
+  // commit with that root exists already, nothing is written.
+  // Errors: Aborted (read-only store, or an earlier failed commit — errors are
+  // sticky), IOError (the store keeps no partial commit).
+  virtual Result<Root> Commit() = 0;
+
+ protected:
+  Session() = default;
+};
+
+}  // namespace crust

@@ -1,0 +1,107 @@
+// Copyright (c) crust authors. Licensed under the MIT license.
+//
+// crust's versioned, copy-on-write store of module memories.
+//
+// A store is a directory. Each commit is a subdirectory named by its 64-hex
+// state root holding bytecode/, memory/ and index (docs/format.md). Commits
+// are immutable and independent: unchanged files are hard links, so deleting
+// any commit never affects another. Sessions (session.h) start from genesis
+// or from a commit, change module memories copy-on-write, and commit a new
+// root.
+//
+// Thread-safety: a Store is safe for concurrent use by many threads without
+// external synchronisation. Sessions are single-threaded objects, but many may
+// run concurrently, on the same or different bases.
+//
+// Lifetime: every Session must be destroyed before its Store.
+//
+// Caveats:
+//  * Only one process can open a store for writing (LOCK holds the owner's
+//    pid); read-only opens work beside it. A read-only process can see a
+//    commit disappear under it when the writer deletes it (NotFound).
+//  * A live session pins its base commit (and any commit it made): deleting a
+//    pinned commit waits (DeleteCommit) or is refused (TryDeleteCommit) until
+//    the sessions end. Long-lived sessions therefore delay deletions.
+//  * Deleting many commits at once slows later file creation on ext4 for a
+//    while (design notes §3); pace bulk deletions.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "crust/options.h"
+#include "crust/status.h"
+#include "crust/types.h"
+
+namespace crust {
+
+class Session;
+
+struct ModuleInfo {
+  ModuleId id;
+  Hash32 bytecode_hash;
+  Hash32 memory_hash;
+  uint64_t memory_length = 0;  // bytes
+  uint64_t bytecode_size = 0;
+  uint32_t delta_layers = 0;   // on-disk layout: delta files on top of the base image
+  Bytes metadata;
+};
+
+struct CommitInfo {
+  Root root;
+  uint64_t created_unix_ns = 0;
+  std::vector<ModuleInfo> modules;  // ascending by id (only filled by ShowCommit)
+};
+
+struct SessionOptions {
+  // Nothing yet; reserved for per-session knobs.
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Opens (or creates) the store at `dir`. Cleans leftovers of interrupted
+  // commits and deletions (write mode only).
+  // Errors: NotFound (missing and !create_if_missing), Busy (another process
+  // holds the write lock; names its pid), Corruption (FORMAT unreadable or of
+  // an unsupported version), IOError.
+  static Result<std::unique_ptr<Store>> Open(const std::string& dir, const StoreOptions& options = {});
+
+  virtual const std::string& dir() const = 0;
+
+  // Starts a session with no base. Errors: Aborted (store in read-only mode
+  // can still start sessions; committing them fails).
+  virtual Result<std::unique_ptr<Session>> StartGenesis(const SessionOptions& options = {}) = 0;
+  // Starts a session based on commit `base`, pinning it until the session
+  // ends. Errors: NotFound (no such commit, or it is being deleted),
+  // Corruption (its index is unreadable).
+  virtual Result<std::unique_ptr<Session>> StartSession(const Root& base, const SessionOptions& options = {}) = 0;
+
+  // All commits, oldest first (by creation time, then root).
+  virtual Result<std::vector<CommitInfo>> ListCommits() = 0;
+  // One commit with its modules. Errors: NotFound, Corruption.
+  virtual Result<CommitInfo> ShowCommit(const Root& root) = 0;
+  // Recomputes every hash from the files of `root` (bytecode, every memory
+  // page, every stored tree node, checksums) and compares with the index and
+  // the root. Errors: Corruption naming the first file that does not match;
+  // NotFound. Cost: reads the whole commit.
+  virtual Status VerifyCommit(const Root& root) = 0;
+
+  // Deletes commit `root`, first waiting until no session pins it. New
+  // sessions on it are refused from the moment this is called. The commit
+  // disappears atomically (renamed away, then removed). Never affects other
+  // commits. Errors: NotFound, Aborted (read-only store), IOError.
+  virtual Status DeleteCommit(const Root& root) = 0;
+  // As DeleteCommit, but returns Busy (naming the number of sessions) instead
+  // of waiting when sessions pin the commit.
+  virtual Status TryDeleteCommit(const Root& root) = 0;
+
+ protected:
+  Store() = default;
+};
+
+}  // namespace crust

@@ -1,0 +1,173 @@
+// Copyright (c) crust authors. Licensed under the MIT license.
+//
+// Invariants of a PosixMemoryRegion:
+//  * base_ .. base_+kReservation is one reservation owned by the region.
+//  * [0, file_length_) maps the file MAP_PRIVATE read-write,
+//    [file_length_, length_) is anonymous read-write, the rest PROT_NONE.
+//  * In exact mode all of [0, max_length_) is registered with the shared
+//    userfaultfd from the start, so growth only needs mprotect (the
+//    registration survives VMA splits); while armed, every page of
+//    [0, length_) is write-protected unless written since.
+#include "src/os/memory_region_posix.h"
+
+#include <sys/mman.h>
+
+#include <atomic>
+#include <cerrno>
+#include <string>
+
+#include "src/os/dirty_tracking.h"
+#include "src/os/posix_error.h"
+#include "src/os/write_tracker.h"
+
+namespace crust::os {
+namespace {
+
+std::atomic<int> live_regions{0};
+
+std::string Num(uint64_t v) { return std::to_string(v); }
+
+Status CheckLengths(uint64_t file_length, uint64_t length, uint64_t max_length) {
+  if (file_length % kWasmPageSize != 0 || length % kWasmPageSize != 0 ||
+      max_length % kWasmPageSize != 0) {
+    return Status::InvalidArgument("MapMemory: lengths must be multiples of 64 KiB (file " +
+                                   Num(file_length) + ", length " + Num(length) + ", max " +
+                                   Num(max_length) + ")");
+  }
+  if (file_length > length || length > max_length || max_length > kMaxMemory) {
+    return Status::InvalidArgument("MapMemory: need file_length <= length <= max_length <= 4 GiB (file " +
+                                   Num(file_length) + ", length " + Num(length) + ", max " +
+                                   Num(max_length) + ")");
+  }
+  return Status::OK();
+}
+
+class PosixMemoryRegion final : public MemoryRegion {
+ public:
+  PosixMemoryRegion(uint64_t file_length, uint64_t max_length, bool exact)
+      : file_length_(file_length), max_length_(max_length), exact_(exact) {}
+  ~PosixMemoryRegion() override;
+
+  // Reserves and maps; called once, right after construction.
+  Status Init(int fd, const std::string& path, uint64_t length);
+
+  uint8_t* data() const override { return base_; }
+  uint64_t length() const override { return length_; }
+  uint64_t max_length() const override { return max_length_; }
+  Status Grow(uint64_t new_length) override;
+  Status Arm() override;
+  Status CollectWritten(bool rearm, std::vector<uint32_t>* pages) override;
+  bool exact() const override { return exact_; }
+  Status DiscardPages(uint64_t offset, uint64_t len) override;
+
+ private:
+  Status MakeWritable(uint64_t from, uint64_t to);
+
+  // Constant after Init.
+  const uint64_t file_length_;
+  const uint64_t max_length_;
+  const bool exact_;
+  uint8_t* base_ = nullptr;
+  bool registered_ = false;
+
+  // Changed by the owning thread only.
+  uint64_t length_ = 0;
+  bool armed_ = false;
+};
+
+Status PosixMemoryRegion::Init(int fd, const std::string& path, uint64_t length) {
+  void* p = ::mmap(nullptr, kReservation, PROT_NONE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) return PosixError("mmap reservation of", Num(kReservation) + " bytes", errno);
+  base_ = static_cast<uint8_t*>(p);
+  if (file_length_ > 0) {
+    p = ::mmap(base_, file_length_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, 0);
+    if (p == MAP_FAILED) return PosixError("mmap", path, errno);
+  }
+  RETURN_IF_ERROR(MakeWritable(file_length_, length));
+  length_ = length;
+  if (exact_ && max_length_ > 0) {
+    RETURN_IF_ERROR(UffdRegister(base_, max_length_));
+    registered_ = true;
+  }
+  return Status::OK();
+}
+
+PosixMemoryRegion::~PosixMemoryRegion() {
+  if (registered_) UffdUnregister(base_, max_length_);
+  if (base_ != nullptr) ::munmap(base_, kReservation);
+  live_regions.fetch_sub(1, std::memory_order_relaxed);
+}
+
+Status PosixMemoryRegion::MakeWritable(uint64_t from, uint64_t to) {
+  if (from == to) return Status::OK();
+  if (::mprotect(base_ + from, to - from, PROT_READ | PROT_WRITE) != 0) {
+    return PosixError("mprotect read-write", "memory [" + Num(from) + ", " + Num(to) + ")", errno);
+  }
+  return Status::OK();
+}
+
+Status PosixMemoryRegion::Grow(uint64_t new_length) {
+  if (new_length < length_ || new_length % kWasmPageSize != 0 || new_length > max_length_) {
+    return Status::InvalidArgument("Grow memory from " + Num(length_) + " to " + Num(new_length) +
+                                   " bytes (max " + Num(max_length_) + ")");
+  }
+  RETURN_IF_ERROR(MakeWritable(length_, new_length));
+  // New pages were never accessible, hence never written: protect them so
+  // that writes to them are reported.
+  if (armed_ && exact_) RETURN_IF_ERROR(UffdWriteProtect(base_ + length_, new_length - length_));
+  length_ = new_length;
+  return Status::OK();
+}
+
+Status PosixMemoryRegion::Arm() {
+  if (exact_) RETURN_IF_ERROR(UffdWriteProtect(base_, length_));
+  armed_ = true;
+  return Status::OK();
+}
+
+Status PosixMemoryRegion::CollectWritten(bool rearm, std::vector<uint32_t>* pages) {
+  if (!armed_) return Status::InvalidArgument("CollectWritten before Arm");
+  if (length_ == 0) return Status::OK();
+  if (exact_) return ScanWrittenPages(base_, base_, length_, rearm, pages);
+  return ScanPrivatePages(base_, base_, length_, pages);
+}
+
+Status PosixMemoryRegion::DiscardPages(uint64_t offset, uint64_t len) {
+  if (offset % kPageSize != 0 || len % kPageSize != 0 || offset > length_ ||
+      len > length_ - offset) {
+    return Status::InvalidArgument("DiscardPages [" + Num(offset) + ", +" + Num(len) +
+                                   "): not page aligned or beyond length " + Num(length_));
+  }
+  if (len == 0) return Status::OK();
+  if (::madvise(base_ + offset, len, MADV_DONTNEED) != 0) {
+    return PosixError("madvise(MADV_DONTNEED)", "memory [" + Num(offset) + ", +" + Num(len) + ")",
+                      errno);
+  }
+  // Dropped pages read as the file (or zero) again: not written since arm.
+  if (armed_ && exact_) RETURN_IF_ERROR(UffdWriteProtect(base_ + offset, len));
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<MemoryRegion>> NewPosixMemoryRegion(int fd, const std::string& path,
+                                                           uint64_t file_length, uint64_t length,
+                                                           uint64_t max_length) {
+  RETURN_IF_ERROR(CheckLengths(file_length, length, max_length));
+  ASSIGN_OR_RETURN(TrackingMode mode, ChooseTrackingMode());
+  if (live_regions.fetch_add(1, std::memory_order_relaxed) >= kMaxLiveRegions) {
+    live_regions.fetch_sub(1, std::memory_order_relaxed);
+    return Status::ResourceExhausted("MapMemory: more than " + Num(kMaxLiveRegions) +
+                                     " memory regions are live");
+  }
+  // From here the region owns the count; its destructor releases it.
+  auto region = std::make_unique<PosixMemoryRegion>(file_length, max_length,
+                                                    mode == TrackingMode::kExact);
+  RETURN_IF_ERROR(region->Init(fd, path, length));
+  return std::unique_ptr<MemoryRegion>(std::move(region));
+}
+
+int LiveMemoryRegions() { return live_regions.load(std::memory_order_relaxed); }
+
+}  // namespace crust::os

@@ -1,0 +1,88 @@
+// Copyright (c) crust authors. Licensed under the MIT license.
+#include "src/store/committed_memory.h"
+
+#include <cstring>
+#include <vector>
+
+#include "src/store/format.h"
+
+namespace crust::store {
+
+Result<std::shared_ptr<const CommittedMemory>> CommittedMemory::Open(os::Env* env, const std::string& commit_dir,
+                                                                     const IndexEntry& entry) {
+  ASSIGN_OR_RETURN(std::shared_ptr<MemoryImage> base, MemoryImage::Open(env, commit_dir + "/" + MemoryName(entry.id)));
+  if (base->length() > entry.memory_length) {
+    return Status::Corruption(base->path() + ": base image is " + std::to_string(base->length()) +
+                              " bytes, longer than the memory length in the index (" +
+                              std::to_string(entry.memory_length) + ")");
+  }
+  std::vector<std::shared_ptr<DeltaLayer>> layers;
+  for (uint32_t k = 1; k <= entry.layer_count; k++) {
+    ASSIGN_OR_RETURN(std::shared_ptr<DeltaLayer> layer, DeltaLayer::Open(env, commit_dir + "/" + LayerName(entry.id, k)));
+    if (!layer->pages().empty() && uint64_t{layer->pages().back()} * kPageSize >= entry.memory_length) {
+      return Status::Corruption(layer->path() + ": holds a page past the memory's length");
+    }
+    layers.push_back(std::move(layer));
+  }
+  return std::make_shared<const CommittedMemory>(std::move(base), std::move(layers));
+}
+
+uint64_t CommittedMemory::delta_pages() const {
+  uint64_t n = 0;
+  for (const auto& l : layers_) n += l->pages().size();
+  return n;
+}
+
+Hash32 CommittedMemory::Node(NodeKey key) const {
+  for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) {
+    if (auto h = (*it)->FindNode(key)) return *h;
+  }
+  return base_->Node(key);
+}
+
+Status CommittedMemory::XorWithBase(uint32_t page, const uint8_t* current, uint8_t* out) const {
+  RETURN_IF_ERROR(base_->ReadPage(page, out));
+  const uint64_t* c = reinterpret_cast<const uint64_t*>(current);
+  uint64_t* o = reinterpret_cast<uint64_t*>(out);
+  for (size_t i = 0; i < kPageSize / 8; i++) o[i] ^= c[i];
+  return Status::OK();
+}
+
+Status CommittedMemory::ReadPage(uint32_t page, uint8_t* out) const {
+  RETURN_IF_ERROR(base_->ReadPage(page, out));
+  for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) {
+    if (auto i = (*it)->FindPage(page)) {
+      const uint8_t* x = (*it)->xor_page(*i);
+      for (size_t b = 0; b < kPageSize; b++) out[b] ^= x[b];
+      break;
+    }
+  }
+  return Status::OK();
+}
+
+Result<std::unique_ptr<os::MemoryRegion>> CommittedMemory::Map(os::Env* env, uint64_t length) const {
+  ASSIGN_OR_RETURN(std::unique_ptr<os::MemoryRegion> region,
+                   env->MapMemory(&base_->file(), base_->length(), length, kMaxMemory));
+  // Apply each page's newest version once: layers newest first, skipping
+  // pages already applied. The region still holds the base page there, and
+  // every layer's data is XOR-ed with the base, so one XOR gives the page.
+  if (!layers_.empty()) {
+    std::vector<bool> applied;
+    for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) {
+      const DeltaLayer& layer = **it;
+      for (size_t i = 0; i < layer.pages().size(); i++) {
+        uint32_t p = layer.pages()[i];
+        if (p >= applied.size()) applied.resize(p + 1, false);
+        if (applied[p]) continue;
+        applied[p] = true;
+        uint64_t* dst = reinterpret_cast<uint64_t*>(region->data() + uint64_t{p} * kPageSize);
+        const uint64_t* x = reinterpret_cast<const uint64_t*>(layer.xor_page(i));
+        for (size_t w = 0; w < kPageSize / 8; w++) dst[w] ^= x[w];
+      }
+    }
+  }
+  RETURN_IF_ERROR(region->Arm());
+  return region;
+}
+
+}  // namespace crust::store

@@ -1,0 +1,60 @@
+// Copyright (c) crust authors. Licensed under the MIT license.
+//
+// CommittedMemory: one module memory as one commit stores it — a base image
+// plus zero or more delta layers (oldest first). It answers the two questions
+// a session asks of committed state: "what are the page-tree nodes?" (to
+// update the memory hash from dirty pages) and "what was page p?" (to encode
+// a delta), and it builds a session's copy-on-write view of the memory.
+//
+// Files read at session start per memory: the base image's footer and tree
+// trailer (mapped lazily) and every layer file: at most 1 + layer_count, where
+// geometric merging keeps layer_count <= log2(delta pages) + 1.
+//
+// Thread-safety: immutable after creation; safe to share between sessions.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "crust/status.h"
+#include "src/os/env.h"
+#include "src/os/memory_region.h"
+#include "src/store/delta.h"
+#include "src/store/index.h"
+#include "src/store/memory_image.h"
+
+namespace crust::store {
+
+class CommittedMemory {
+ public:
+  // Opens memory/<id> and its layers in `commit_dir` as `entry` describes.
+  // Corruption if a file is missing or malformed, or lengths disagree.
+  static Result<std::shared_ptr<const CommittedMemory>> Open(os::Env* env, const std::string& commit_dir,
+                                                             const IndexEntry& entry);
+  CommittedMemory(std::shared_ptr<MemoryImage> base, std::vector<std::shared_ptr<DeltaLayer>> layers)
+      : base_(std::move(base)), layers_(std::move(layers)) {}
+
+  const MemoryImage& base() const { return *base_; }
+  const std::shared_ptr<MemoryImage>& base_ptr() const { return base_; }
+  const std::vector<std::shared_ptr<DeltaLayer>>& layers() const { return layers_; }
+  uint64_t delta_pages() const;
+
+  // The node's current value: newest layer holding it, else the base image.
+  Hash32 Node(NodeKey key) const;
+  Hash32 TreeRoot() const { return Node(kRootKey); }
+  // The committed content of a page (4 KiB into out).
+  Status ReadPage(uint32_t page, uint8_t* out) const;
+  // The base image's page XOR-ed with `current` into out: a delta page.
+  Status XorWithBase(uint32_t page, const uint8_t* current, uint8_t* out) const;
+
+  // Maps a copy-on-write view of `length` bytes (>= the base image's length)
+  // with every layer applied, and arms write tracking.
+  Result<std::unique_ptr<os::MemoryRegion>> Map(os::Env* env, uint64_t length) const;
+
+ private:
+  std::shared_ptr<MemoryImage> base_;
+  std::vector<std::shared_ptr<DeltaLayer>> layers_;  // oldest first
+};
+
+}  // namespace crust::store

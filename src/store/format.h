@@ -1,0 +1,59 @@
+// Copyright (c) crust authors. Licensed under the MIT license.
+//
+// Constants of the on-disk format (docs/format.md is the prose version).
+// Written to disk: never renumber or change a value; add new versions instead.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "crust/types.h"
+#include "src/os/memory_region.h"
+
+namespace crust::store {
+
+using os::kPageSize;
+using os::kWasmPageSize;
+using os::kMaxMemory;
+
+// Page tree: a binary merkle tree of fixed depth over 2^20 page slots (4 GiB).
+inline constexpr int kTreeDepth = 20;
+inline constexpr uint64_t kMaxPages = 1ull << kTreeDepth;
+
+// Domain tags of SHA-256 inputs.
+inline constexpr uint8_t kTagLeaf = 0x00;        // page leaf / state leaf
+inline constexpr uint8_t kTagNode = 0x01;        // internal node (both trees)
+inline constexpr uint8_t kTagMemory = 0x02;      // memory hash = H(2 || len || tree root)
+
+// File magics and versions.
+inline constexpr char kIndexMagic[8] = {'c', 'r', 'u', 's', 't', 'i', 'd', 'x'};
+inline constexpr uint32_t kIndexVersion = 1;
+inline constexpr char kImageMagic[8] = {'c', 'r', 'u', 's', 't', 'm', 'e', 'm'};
+inline constexpr uint32_t kImageVersion = 1;
+inline constexpr char kDeltaMagic[8] = {'c', 'r', 'u', 's', 't', 'd', 'l', 't'};
+inline constexpr uint32_t kDeltaVersion = 1;
+inline constexpr uint32_t kStoreFormatVersion = 1;
+
+// Bounds that decoders enforce before allocating.
+inline constexpr uint32_t kMaxModules = 1u << 20;
+inline constexpr uint32_t kMaxMetadata = 1u << 20;
+inline constexpr uint64_t kMaxBytecode = 64ull << 20;
+inline constexpr uint32_t kMaxLayers = 64;
+
+// Names inside a store directory.
+inline constexpr char kLockName[] = "LOCK";
+inline constexpr char kFormatName[] = "FORMAT";
+inline constexpr char kStagingPrefix[] = ".staging-";
+inline constexpr char kDeletingPrefix[] = ".deleting-";
+
+// Names inside a commit directory.
+inline std::string BytecodeName(const ModuleId& id) { return "bytecode/" + id.ToHex(); }
+inline std::string MemoryName(const ModuleId& id) { return "memory/" + id.ToHex(); }
+// Layer 1 is "<id>.diff" (as in the design document); layer k > 1 is "<id>.diff.k".
+inline std::string LayerName(const ModuleId& id, uint32_t layer) {
+  std::string s = "memory/" + id.ToHex() + ".diff";
+  if (layer > 1) s += "." + std::to_string(layer);
+  return s;
+}
+
+}  // namespace crust::store

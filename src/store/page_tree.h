@@ -1,0 +1,65 @@
+// Copyright (c) crust authors. Licensed under the MIT license.
+//
+// The page tree: how a memory's hash is defined and updated in time
+// proportional to the pages that changed.
+//
+// A memory of `length` bytes (a multiple of 64 KiB, at most 4 GiB) is split
+// into 4 KiB pages. Page i's leaf is SHA-256(0x00 || page bytes). The tree has
+// fixed depth 20 over 2^20 page slots; slots past the memory's end hold the
+// all-zero page, so all-zero subtrees have precomputed hashes (ZeroHash) and
+// cost nothing. Node (level k+1, i) = SHA-256(0x01 || node(k,2i) || node(k,2i+1)).
+// The memory hash is SHA-256(0x02 || u64le length || node(20, 0)).
+//
+// A node is named by (level, index) with index < 2^(20-level), packed as
+// NodeKey = level << 24 | index (index < 2^24). Keys sort level-major.
+//
+// Thread-safety: all functions are pure and thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "crust/types.h"
+
+namespace crust::store {
+
+using NodeKey = uint32_t;
+inline NodeKey MakeNodeKey(int level, uint32_t index) { return static_cast<uint32_t>(level) << 24 | index; }
+inline int NodeLevel(NodeKey k) { return static_cast<int>(k >> 24); }
+inline uint32_t NodeIndex(NodeKey k) { return k & 0xFFFFFF; }
+inline constexpr NodeKey kRootKey = 20u << 24;
+
+struct TreeNode {
+  NodeKey key;
+  Hash32 hash;
+};
+
+// Hash of an all-zero subtree at `level` (level 0 = the zero page's leaf).
+const Hash32& ZeroHash(int level);
+Hash32 PageLeafHash(const uint8_t* page);  // 4 KiB
+bool IsZeroPage(const uint8_t* page);
+Hash32 MemoryHash(uint64_t length, const Hash32& tree_root);
+
+// Number of nodes stored for a memory of n pages at `level`: ceil(n / 2^level).
+// Nodes beyond that are zero subtrees.
+inline uint64_t LevelWidth(uint64_t pages, int level) {
+  return (pages + (1ull << level) - 1) >> level;
+}
+
+// Reads the current value of a node (level >= 1 is only asked for nodes the
+// update does not itself recompute).
+using NodeLookup = std::function<Hash32(NodeKey)>;
+
+// Given new leaf hashes for some pages (sorted by page, unique), recomputes
+// every node on their paths to the root. Returns all changed nodes, leaves
+// included, sorted by key. Cost: O(pages * 20) hashes at most; shared path
+// prefixes are hashed once.
+std::vector<TreeNode> UpdatePaths(const std::vector<std::pair<uint32_t, Hash32>>& leaves,
+                                  const NodeLookup& lookup);
+
+// Computes every stored node of a full tree from all leaves of a memory of
+// `leaves.size()` pages: result[level] has LevelWidth(n, level) hashes.
+std::vector<std::vector<Hash32>> BuildTree(std::vector<Hash32> leaves);
+
+}  // namespace crust::store

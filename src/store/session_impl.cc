@@ -1,0 +1,247 @@
+// Copyright (c) crust authors. Licensed under the MIT license.
+#include "src/store/session_impl.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+#include "src/store/format.h"
+#include "src/store/memory_image.h"
+#include "src/store/root.h"
+#include "src/store/store_impl.h"
+#include "src/util/sha256.h"
+
+namespace crust::store {
+namespace {
+
+uint64_t NowUnixNs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+Hash32 FullTreeRoot(const uint8_t* data, uint64_t length) {
+  const uint64_t pages = length / kPageSize;
+  if (pages == 0) return ZeroHash(kTreeDepth);
+  std::vector<Hash32> leaves(pages);
+  for (uint64_t p = 0; p < pages; p++) leaves[p] = PageLeafHash(data + p * kPageSize);
+  return BuildTree(std::move(leaves))[kTreeDepth][0];
+}
+
+Status CheckLength(const ModuleId& id, uint64_t length) {
+  if (length % kWasmPageSize != 0 || length > kMaxMemory) {
+    return Status::InvalidArgument("module " + id.ToHex() + ": memory length " + std::to_string(length) +
+                                   " is not a multiple of 64 KiB up to 4 GiB");
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+SessionImpl::SessionImpl(StoreImpl* store, std::optional<Root> base, Index base_index)
+    : store_(store), base_(base) {
+  if (base) pins_.push_back(*base);
+  for (IndexEntry& e : base_index.entries) {
+    Slot& s = slots_[e.id];
+    s.length = e.memory_length;
+    s.metadata = e.metadata;
+    s.commit_dir = store_->CommitDir(*base);
+    s.entry = std::move(e);
+  }
+}
+
+SessionImpl::~SessionImpl() {
+  slots_.clear();  // unmap every region before the commits they map are unpinned
+  for (const Root& r : pins_) store_->Unpin(r);
+}
+
+std::vector<ModuleId> SessionImpl::Modules() const {
+  std::vector<ModuleId> ids;
+  for (const auto& [id, slot] : slots_) ids.push_back(id);
+  return ids;
+}
+
+Result<SessionImpl::Slot*> SessionImpl::Find(const ModuleId& id) {
+  auto it = slots_.find(id);
+  if (it == slots_.end()) return Status::NotFound("no module " + id.ToHex() + " in this session");
+  return &it->second;
+}
+
+Status SessionImpl::AddModule(const ModuleId& id, ByteView bytecode, ByteView memory_init, uint64_t memory_length,
+                              ByteView metadata) {
+  if (slots_.count(id)) return Status::AlreadyExists("module " + id.ToHex() + " already exists");
+  RETURN_IF_ERROR(CheckLength(id, memory_length));
+  if (memory_init.size() > memory_length) {
+    return Status::InvalidArgument("module " + id.ToHex() + ": initial memory (" + std::to_string(memory_init.size()) +
+                                   " bytes) is longer than the memory length " + std::to_string(memory_length));
+  }
+  if (bytecode.size() > kMaxBytecode) return Status::InvalidArgument("module " + id.ToHex() + ": bytecode too large");
+  if (metadata.size() > kMaxMetadata) return Status::InvalidArgument("module " + id.ToHex() + ": metadata too large");
+  ASSIGN_OR_RETURN(std::unique_ptr<os::MemoryRegion> region,
+                   store_->env()->MapMemory(nullptr, 0, memory_length, kMaxMemory));
+  if (!memory_init.empty()) std::memcpy(region->data(), memory_init.data(), memory_init.size());
+  Slot& s = slots_[id];
+  s.is_new = true;
+  s.entry.id = id;
+  s.entry.bytecode_hash = Sha256Of(bytecode);
+  s.bytecode.assign(bytecode.begin(), bytecode.end());
+  s.region = std::move(region);
+  s.length = memory_length;
+  s.metadata.assign(metadata.begin(), metadata.end());
+  return Status::OK();
+}
+
+Result<Bytes> SessionImpl::Bytecode(const ModuleId& id) {
+  ASSIGN_OR_RETURN(Slot * s, Find(id));
+  if (s->is_new) return s->bytecode;
+  return store_->env()->ReadFile(s->commit_dir + "/" + BytecodeName(id), kMaxBytecode);
+}
+
+Result<Bytes> SessionImpl::Metadata(const ModuleId& id) const {
+  auto it = slots_.find(id);
+  if (it == slots_.end()) return Status::NotFound("no module " + id.ToHex() + " in this session");
+  return it->second.metadata;
+}
+
+Status SessionImpl::SetMetadata(const ModuleId& id, ByteView metadata) {
+  ASSIGN_OR_RETURN(Slot * s, Find(id));
+  if (metadata.size() > kMaxMetadata) return Status::InvalidArgument("module " + id.ToHex() + ": metadata too large");
+  s->metadata.assign(metadata.begin(), metadata.end());
+  return Status::OK();
+}
+
+Status SessionImpl::EnsureMapped(Slot* s) {
+  if (s->region) return Status::OK();
+  if (!s->committed) {
+    ASSIGN_OR_RETURN(s->committed, CommittedMemory::Open(store_->env(), s->commit_dir, s->entry));
+  }
+  ASSIGN_OR_RETURN(s->region, s->committed->Map(store_->env(), s->entry.memory_length));
+  return Status::OK();
+}
+
+Status SessionImpl::CheckRange(const ModuleId& id, const Slot& s, uint64_t offset, uint64_t len) const {
+  if (offset > s.length || len > s.length - offset) {
+    return Status::InvalidArgument("module " + id.ToHex() + ": range [" + std::to_string(offset) + ", " +
+                                   std::to_string(offset + len) + ") is outside its memory of " +
+                                   std::to_string(s.length) + " bytes");
+  }
+  return Status::OK();
+}
+
+Result<uint64_t> SessionImpl::MemoryLength(const ModuleId& id) {
+  ASSIGN_OR_RETURN(Slot * s, Find(id));
+  return s->length;
+}
+
+Status SessionImpl::ReadMemory(const ModuleId& id, uint64_t offset, std::span<uint8_t> out) {
+  ASSIGN_OR_RETURN(Slot * s, Find(id));
+  RETURN_IF_ERROR(CheckRange(id, *s, offset, out.size()));
+  RETURN_IF_ERROR(EnsureMapped(s));
+  if (!out.empty()) std::memcpy(out.data(), s->region->data() + offset, out.size());
+  return Status::OK();
+}
+
+Status SessionImpl::WriteMemory(const ModuleId& id, uint64_t offset, ByteView data) {
+  ASSIGN_OR_RETURN(Slot * s, Find(id));
+  RETURN_IF_ERROR(CheckRange(id, *s, offset, data.size()));
+  RETURN_IF_ERROR(EnsureMapped(s));
+  if (!data.empty()) std::memcpy(s->region->data() + offset, data.data(), data.size());
+  return Status::OK();
+}
+
+Status SessionImpl::GrowMemory(const ModuleId& id, uint64_t new_length) {
+  ASSIGN_OR_RETURN(Slot * s, Find(id));
+  RETURN_IF_ERROR(CheckLength(id, new_length));
+  if (new_length < s->length) {
+    return Status::InvalidArgument("module " + id.ToHex() + ": memories cannot shrink (" + std::to_string(s->length) +
+                                   " -> " + std::to_string(new_length) + " bytes)");
+  }
+  RETURN_IF_ERROR(EnsureMapped(s));
+  RETURN_IF_ERROR(s->region->Grow(new_length));
+  s->length = new_length;
+  return Status::OK();
+}
+
+Result<os::MemoryRegion*> SessionImpl::MemoryRegion(const ModuleId& id) {
+  ASSIGN_OR_RETURN(Slot * s, Find(id));
+  RETURN_IF_ERROR(EnsureMapped(s));
+  return s->region.get();
+}
+
+// Adds the pages written since the last collection to s->dirty. Without exact
+// tracking the candidates include pages written before; keep only those
+// whose contents differ from the committed page.
+Status SessionImpl::CollectDirty(Slot* s) {
+  std::vector<uint32_t> pages;
+  RETURN_IF_ERROR(s->region->CollectWritten(/*rearm=*/true, &pages));
+  if (pages.empty()) return Status::OK();
+  if (!s->region->exact()) {
+    std::vector<uint32_t> changed;
+    uint8_t committed[kPageSize];
+    for (uint32_t p : pages) {
+      RETURN_IF_ERROR(s->committed->ReadPage(p, committed));
+      if (std::memcmp(committed, s->region->data() + uint64_t{p} * kPageSize, kPageSize) != 0) changed.push_back(p);
+    }
+    pages = std::move(changed);
+  }
+  std::vector<uint32_t> merged;
+  merged.reserve(s->dirty.size() + pages.size());
+  std::set_union(s->dirty.begin(), s->dirty.end(), pages.begin(), pages.end(), std::back_inserter(merged));
+  s->dirty = std::move(merged);
+  return Status::OK();
+}
+
+Status SessionImpl::HashChanges(Slot* s) {
+  std::vector<std::pair<uint32_t, Hash32>> leaves;
+  leaves.reserve(s->dirty.size());
+  for (uint32_t p : s->dirty) leaves.push_back({p, PageLeafHash(s->region->data() + uint64_t{p} * kPageSize)});
+  const CommittedMemory& c = *s->committed;
+  if (leaves.empty()) {
+    s->changed_nodes.clear();
+    s->memory_hash = MemoryHash(s->length, c.TreeRoot());
+    return Status::OK();
+  }
+  s->changed_nodes = UpdatePaths(leaves, [&c](NodeKey k) { return c.Node(k); });
+  s->memory_hash = MemoryHash(s->length, s->changed_nodes.back().hash);
+  return Status::OK();
+}
+
+Result<std::vector<IndexEntry>> SessionImpl::Prepare() {
+  std::vector<IndexEntry> entries;
+  entries.reserve(slots_.size());
+  for (auto& [id, s] : slots_) {
+    IndexEntry e = s.entry;
+    e.metadata = s.metadata;
+    if (s.is_new) {
+      s.memory_hash = MemoryHash(s.length, FullTreeRoot(s.region->data(), s.length));
+      e.memory_hash = s.memory_hash;
+      e.memory_length = s.length;
+      e.layer_count = 0;
+    } else if (s.region) {
+      RETURN_IF_ERROR(CollectDirty(&s));
+      if (!s.dirty.empty() || s.length != s.entry.memory_length) {
+        RETURN_IF_ERROR(HashChanges(&s));
+        e.memory_hash = s.memory_hash;
+        e.memory_length = s.length;
+      }
+    }
+    entries.push_back(std::move(e));
+  }
+  return entries;
+}
+
+Result<Root> SessionImpl::CurrentRoot() {
+  ASSIGN_OR_RETURN(std::vector<IndexEntry> entries, Prepare());
+  return ComputeRoot(entries);
+}
+
+Result<Root> SessionImpl::Commit() {
+  if (store_->options().read_only) {
+    return Status::Aborted("store " + store_->dir() + " is open read-only; sessions cannot commit");
+  }
+  ASSIGN_OR_RETURN(std::vector<IndexEntry> entries, Prepare());
+  Root root = ComputeRoot(entries);
+  return WriteCommit(entries, root);
+}
+
+}  // namespace crust::store

@@ -1,0 +1,85 @@
+// Copyright (c) crust authors. Licensed under the MIT license.
+//
+// SessionImpl: the Session behind session.h.
+//
+// Each module the session knows is a Slot. A slot from the base commit keeps
+// a CommittedMemory (its files in the newest commit this session stands on)
+// and, once touched, a MemoryRegion mapping that memory copy-on-write. Dirty
+// pages are collected from the region's write tracking and accumulate in
+// the slot until a commit succeeds, so a failed commit loses nothing and may
+// be retried.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "crust/session.h"
+#include "src/os/memory_region.h"
+#include "src/store/committed_memory.h"
+#include "src/store/index.h"
+#include "src/store/page_tree.h"
+
+namespace crust::store {
+
+class StoreImpl;
+
+class SessionImpl final : public Session {
+ public:
+  SessionImpl(StoreImpl* store, std::optional<Root> base, Index base_index);
+  ~SessionImpl() override;
+
+  std::optional<Root> base() const override { return base_; }
+  Status AddModule(const ModuleId& id, ByteView bytecode, ByteView memory_init, uint64_t memory_length,
+                   ByteView metadata) override;
+  bool HasModule(const ModuleId& id) const override { return slots_.count(id) != 0; }
+  std::vector<ModuleId> Modules() const override;
+  Result<Bytes> Bytecode(const ModuleId& id) override;
+  Result<Bytes> Metadata(const ModuleId& id) const override;
+  Status SetMetadata(const ModuleId& id, ByteView metadata) override;
+  Result<uint64_t> MemoryLength(const ModuleId& id) override;
+  Status ReadMemory(const ModuleId& id, uint64_t offset, std::span<uint8_t> out) override;
+  Status WriteMemory(const ModuleId& id, uint64_t offset, ByteView data) override;
+  Status GrowMemory(const ModuleId& id, uint64_t new_length) override;
+  Result<os::MemoryRegion*> MemoryRegion(const ModuleId& id) override;
+  Result<Root> CurrentRoot() override;
+  Result<Root> Commit() override;
+
+ private:
+  struct Slot {
+    IndexEntry entry;          // as committed (for new modules: as it will be)
+    bool is_new = false;       // not in any commit yet: written in full
+    Bytes bytecode;            // only for new modules
+    std::shared_ptr<const CommittedMemory> committed;  // null for new modules
+    std::string commit_dir;    // where committed files live (for links)
+    std::unique_ptr<os::MemoryRegion> region;          // mapped on first touch
+    uint64_t length = 0;       // current memory length
+    Bytes metadata;            // current metadata
+    std::vector<uint32_t> dirty;  // pages changed since the last commit, ascending
+    // Filled by Prepare for a changed memory:
+    std::vector<TreeNode> changed_nodes;
+    Hash32 memory_hash;
+  };
+
+  Result<Slot*> Find(const ModuleId& id);
+  Status EnsureMapped(Slot* slot);
+  Status CheckRange(const ModuleId& id, const Slot& slot, uint64_t offset, uint64_t len) const;
+  // Collects dirty pages and recomputes memory hashes; returns the entries
+  // the next commit would write, ascending by id.
+  Result<std::vector<IndexEntry>> Prepare();
+  Status CollectDirty(Slot* slot);
+  Status HashChanges(Slot* slot);
+  Result<Root> WriteCommit(const std::vector<IndexEntry>& entries, const Root& root);
+  Status WriteModule(const std::string& staging, Slot* slot, IndexEntry* entry,
+                     std::shared_ptr<const CommittedMemory>* next);
+  Status AfterCommit(const Root& root, bool written, std::vector<std::shared_ptr<const CommittedMemory>> next,
+                     const std::vector<IndexEntry>& entries);
+
+  StoreImpl* const store_;
+  std::optional<Root> base_;
+  std::vector<Root> pins_;  // commits whose files this session references
+  std::map<ModuleId, Slot> slots_;
+};
+
+}  // namespace crust::store

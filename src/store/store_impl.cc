@@ -1,0 +1,262 @@
+// Copyright (c) crust authors. Licensed under the MIT license.
+#include "src/store/store_impl.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+
+#include "src/store/format.h"
+#include "src/store/session_impl.h"
+#include "src/store/verify.h"
+#include "src/util/coding.h"
+
+namespace crust {
+
+Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, const StoreOptions& options) {
+  return store::StoreImpl::OpenImpl(dir, options);
+}
+
+namespace store {
+namespace {
+
+bool IsRootName(const std::string& name) {
+  if (name.size() != 64) return false;
+  for (char c : name)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+Status CreateDirs(os::Env* env, const std::string& dir) {
+  if (env->Exists(dir)) return Status::OK();
+  auto slash = dir.find_last_of('/');
+  if (slash != std::string::npos && slash > 0) RETURN_IF_ERROR(CreateDirs(env, dir.substr(0, slash)));
+  Status s = env->CreateDir(dir);
+  if (s.code() == Status::Code::kAlreadyExists) return Status::OK();
+  return s;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> StoreImpl::OpenImpl(const std::string& dir_in, const StoreOptions& options) {
+  os::Env* env = options.env ? options.env : os::Env::Default();
+  std::string dir = dir_in;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  if (dir.empty()) return Status::InvalidArgument("store directory name is empty");
+  auto info = env->Stat(dir);
+  if (!info.ok()) {
+    if (!info.status().IsNotFound()) return info.status();
+    if (!options.create_if_missing || options.read_only) {
+      return Status::NotFound("store " + dir + " does not exist");
+    }
+    RETURN_IF_ERROR(CreateDirs(env, dir));
+  } else if (!info->is_dir) {
+    return Status::InvalidArgument("store " + dir + " is not a directory");
+  }
+  std::unique_ptr<StoreImpl> store(new StoreImpl(dir, options, env));
+  if (!options.read_only) {
+    ASSIGN_OR_RETURN(store->lock_, env->LockFile(dir + "/" + kLockName));
+  }
+  RETURN_IF_ERROR(store->CheckFormat());
+  if (!options.read_only) RETURN_IF_ERROR(store->Recover());
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+StoreImpl::~StoreImpl() = default;
+
+// FORMAT holds "crust-store <version>\n". Missing means a store created by
+// this version (written now, when writable).
+Status StoreImpl::CheckFormat() {
+  const std::string path = dir_ + "/" + kFormatName;
+  auto bytes = env_->ReadFile(path, 4096);
+  if (!bytes.ok()) {
+    if (!bytes.status().IsNotFound()) return bytes.status();
+    if (options_.read_only) return Status::OK();
+    std::string text = "crust-store " + std::to_string(kStoreFormatVersion) + "\n";
+    std::string tmp = path + ".tmp";
+    env_->RemoveFile(tmp).IgnoreError();
+    ASSIGN_OR_RETURN(auto f, env_->NewWritableFile(tmp));
+    RETURN_IF_ERROR(f->Append(ByteView(reinterpret_cast<const uint8_t*>(text.data()), text.size())));
+    if (options_.sync) RETURN_IF_ERROR(f->Sync());
+    RETURN_IF_ERROR(f->Close());
+    RETURN_IF_ERROR(env_->Rename(tmp, path));
+    return options_.sync ? env_->SyncDir(dir_) : Status::OK();
+  }
+  std::string text(bytes->begin(), bytes->end());
+  const std::string expected = "crust-store " + std::to_string(kStoreFormatVersion) + "\n";
+  if (text != expected) {
+    return Status::Corruption(path + ": unsupported store format \"" + text.substr(0, 40) + "\" (expected \"crust-store " +
+                              std::to_string(kStoreFormatVersion) + "\")");
+  }
+  return Status::OK();
+}
+
+// Leftovers of interrupted commits (.staging-*) and deletions (.deleting-*)
+// are never visible as commits; remove them.
+Status StoreImpl::Recover() {
+  ASSIGN_OR_RETURN(std::vector<std::string> names, env_->ListDir(dir_));
+  for (const std::string& name : names) {
+    if (name.rfind(kStagingPrefix, 0) == 0 || name.rfind(kDeletingPrefix, 0) == 0) {
+      RETURN_IF_ERROR(env_->RemoveDirRecursive(dir_ + "/" + name));
+    } else if (name == std::string(kFormatName) + ".tmp") {
+      RETURN_IF_ERROR(env_->RemoveFile(dir_ + "/" + name));
+    }
+  }
+  return Status::OK();
+}
+
+std::string StoreImpl::NewStagingPath() {
+  static thread_local std::mt19937_64 rng(std::random_device{}());
+  uint64_t n;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    n = ++staging_counter_;
+  }
+  return dir_ + "/" + kStagingPrefix + std::to_string(getpid()) + "-" + std::to_string(n) + "-" +
+         std::to_string(rng() % 1000000000);
+}
+
+Status StoreImpl::Pin(const Root& root) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = states_.find(root);
+  if (it != states_.end() && it->second.deleting) {
+    return Status::NotFound("commit " + root.ToHex() + " is being deleted");
+  }
+  auto info = env_->Stat(CommitDir(root));
+  if (!info.ok()) {
+    if (info.status().IsNotFound()) return Status::NotFound("no commit " + root.ToHex() + " in store " + dir_);
+    return info.status();
+  }
+  states_[root].pins++;
+  return Status::OK();
+}
+
+Status StoreImpl::PinNew(const Root& root) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = states_.find(root);
+  if (it != states_.end() && it->second.deleting) {
+    return Status::Busy("commit " + root.ToHex() + " is being deleted concurrently; commit again");
+  }
+  states_[root].pins++;
+  return Status::OK();
+}
+
+void StoreImpl::Unpin(const Root& root) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = states_.find(root);
+  if (it == states_.end()) return;
+  if (--it->second.pins == 0 && !it->second.deleting) states_.erase(it);
+  cv_.notify_all();
+}
+
+Result<Index> StoreImpl::ReadIndex(const Root& root) {
+  const std::string path = CommitDir(root) + "/index";
+  auto bytes = env_->ReadFile(path, 1ull << 32);
+  if (!bytes.ok()) {
+    if (bytes.status().IsNotFound() && !env_->Exists(CommitDir(root))) {
+      return Status::NotFound("no commit " + root.ToHex() + " in store " + dir_);
+    }
+    return bytes.status();
+  }
+  return DecodeIndex(*bytes, path);
+}
+
+Result<std::unique_ptr<Session>> StoreImpl::StartGenesis(const SessionOptions&) {
+  return std::unique_ptr<Session>(new SessionImpl(this, std::nullopt, Index{}));
+}
+
+Result<std::unique_ptr<Session>> StoreImpl::StartSession(const Root& base, const SessionOptions&) {
+  RETURN_IF_ERROR(Pin(base));
+  auto index = ReadIndex(base);
+  if (!index.ok()) {
+    Unpin(base);
+    return index.status();
+  }
+  return std::unique_ptr<Session>(new SessionImpl(this, base, std::move(index).value()));
+}
+
+Result<std::vector<CommitInfo>> StoreImpl::ListCommits() {
+  ASSIGN_OR_RETURN(std::vector<std::string> names, env_->ListDir(dir_));
+  std::vector<CommitInfo> out;
+  for (const std::string& name : names) {
+    if (!IsRootName(name)) continue;
+    CommitInfo info;
+    info.root = Hash32::FromHex(name).value();
+    // Only the header is needed for the creation time.
+    auto f = env_->OpenReadable(dir_ + "/" + name + "/index");
+    if (!f.ok()) {
+      if (f.status().IsNotFound()) continue;  // deleted meanwhile
+      return f.status();
+    }
+    uint8_t header[24];
+    if ((*f)->ReadAt(0, header).ok()) info.created_unix_ns = DecodeFixed64(header + 16);
+    out.push_back(std::move(info));
+  }
+  std::sort(out.begin(), out.end(), [](const CommitInfo& a, const CommitInfo& b) {
+    return a.created_unix_ns != b.created_unix_ns ? a.created_unix_ns < b.created_unix_ns : a.root < b.root;
+  });
+  return out;
+}
+
+Result<CommitInfo> StoreImpl::ShowCommit(const Root& root) {
+  ASSIGN_OR_RETURN(Index index, ReadIndex(root));
+  CommitInfo info;
+  info.root = root;
+  info.created_unix_ns = index.created_unix_ns;
+  for (const IndexEntry& e : index.entries) {
+    ModuleInfo m;
+    m.id = e.id;
+    m.bytecode_hash = e.bytecode_hash;
+    m.memory_hash = e.memory_hash;
+    m.memory_length = e.memory_length;
+    m.delta_layers = e.layer_count;
+    m.metadata = e.metadata;
+    auto st = env_->Stat(CommitDir(root) + "/" + BytecodeName(e.id));
+    if (st.ok()) m.bytecode_size = st->size;
+    info.modules.push_back(std::move(m));
+  }
+  return info;
+}
+
+Status StoreImpl::VerifyCommit(const Root& root) {
+  RETURN_IF_ERROR(Pin(root));
+  Status s = VerifyCommitDir(env_, CommitDir(root), root);
+  Unpin(root);
+  return s;
+}
+
+Status StoreImpl::DeleteCommit(const Root& root) { return Delete(root, /*wait=*/true); }
+Status StoreImpl::TryDeleteCommit(const Root& root) { return Delete(root, /*wait=*/false); }
+
+Status StoreImpl::Delete(const Root& root, bool wait) {
+  if (options_.read_only) return Status::Aborted("store " + dir_ + " is open read-only; cannot delete " + root.ToHex());
+  const std::string path = CommitDir(root);
+  {
+    std::unique_lock<std::mutex> l(mu_);
+    if (!env_->Exists(path)) return Status::NotFound("no commit " + root.ToHex() + " in store " + dir_);
+    CommitState& st = states_[root];
+    if (st.deleting) return Status::NotFound("commit " + root.ToHex() + " is already being deleted");
+    if (st.pins > 0 && !wait) {
+      int pins = st.pins;
+      return Status::Busy("commit " + root.ToHex() + " is in use by " + std::to_string(pins) + " session(s)");
+    }
+    st.deleting = true;
+    cv_.wait(l, [&] { return states_[root].pins == 0; });
+  }
+  // Rename first so the commit disappears atomically, then remove its files.
+  std::string doomed = NewStagingPath();
+  doomed.replace(doomed.find(kStagingPrefix), sizeof(kStagingPrefix) - 1, kDeletingPrefix);
+  Status s = env_->Rename(path, doomed);
+  if (s.ok() && options_.sync) s = env_->SyncDir(dir_);
+  if (s.ok()) s = env_->RemoveDirRecursive(doomed);
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    states_.erase(root);
+    cv_.notify_all();
+  }
+  return s;
+}
+
+}  // namespace store
+}  // namespace crust

@@ -1,0 +1,73 @@
+// Copyright (c) crust authors. Licensed under the MIT license.
+//
+// StoreImpl: the Store behind store.h. Owns the write lock, the registry of
+// pinned commits (sessions pin their bases; deletion waits for pins), and
+// recovery at open.
+#pragma once
+
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "crust/store.h"
+#include "src/os/env.h"
+#include "src/store/index.h"
+
+namespace crust::store {
+
+class StoreImpl final : public Store {
+ public:
+  static Result<std::unique_ptr<Store>> OpenImpl(const std::string& dir, const StoreOptions& options);
+  ~StoreImpl() override;
+
+  const std::string& dir() const override { return dir_; }
+  Result<std::unique_ptr<Session>> StartGenesis(const SessionOptions& options) override;
+  Result<std::unique_ptr<Session>> StartSession(const Root& base, const SessionOptions& options) override;
+  Result<std::vector<CommitInfo>> ListCommits() override;
+  Result<CommitInfo> ShowCommit(const Root& root) override;
+  Status VerifyCommit(const Root& root) override;
+  Status DeleteCommit(const Root& root) override;
+  Status TryDeleteCommit(const Root& root) override;
+
+  // --- For sessions ---
+  os::Env* env() const { return env_; }
+  const StoreOptions& options() const { return options_; }
+  std::string CommitDir(const Root& root) const { return dir_ + "/" + root.ToHex(); }
+  // Pins an existing commit against deletion. NotFound if it does not exist
+  // or is being deleted.
+  Status Pin(const Root& root);
+  void Unpin(const Root& root);
+  // Pins a commit that is about to be published (its directory may not exist
+  // yet). Busy if a commit with that root is being deleted right now.
+  Status PinNew(const Root& root);
+  Result<Index> ReadIndex(const Root& root);
+  // A fresh, unique staging directory path (not created).
+  std::string NewStagingPath();
+
+ private:
+  StoreImpl(std::string dir, const StoreOptions& options, os::Env* env)
+      : dir_(std::move(dir)), options_(options), env_(env) {}
+  Status Recover();
+  Status CheckFormat();
+  Status Delete(const Root& root, bool wait);
+
+  // Constant after construction.
+  const std::string dir_;
+  const StoreOptions options_;
+  os::Env* const env_;
+  std::unique_ptr<os::FileLock> lock_;
+
+  struct CommitState {
+    int pins = 0;
+    bool deleting = false;
+  };
+  // State below is protected by mu_.
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<Root, CommitState> states_;  // only commits pinned or being deleted
+  uint64_t staging_counter_ = 0;
+};
+
+}  // namespace crust::store

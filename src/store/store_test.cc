@@ -1,0 +1,322 @@
+// Copyright (c) crust authors. Licensed under the MIT license.
+//
+// Store and session behaviour through the public API.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <random>
+#include <thread>
+
+#include "crust/session.h"
+#include "crust/store.h"
+#include "src/os/dirty_tracking.h"
+#include "src/os/env.h"
+#include "src/store/format.h"
+#include "tests/test_util.h"
+
+namespace crust {
+namespace {
+
+using crust::testing::TempDir;
+constexpr uint64_t kMiB = 1 << 20;
+using store::kWasmPageSize;
+
+ModuleId Id(uint8_t n) {
+  ModuleId id;
+  id.bytes[31] = n;
+  return id;
+}
+
+Bytes Fill(size_t n, uint8_t v) { return Bytes(n, v); }
+
+std::unique_ptr<Store> OpenStore(const TempDir& dir, StoreOptions opt = {}) {
+  opt.sync = false;
+  auto s = Store::Open(dir.Sub("store"), opt);
+  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  return s.ok() ? std::move(s).value() : nullptr;
+}
+
+uint64_t Inode(const std::string& path) {
+  auto info = os::Env::Default()->Stat(path);
+  return info.ok() ? info->inode : 0;
+}
+
+Bytes ReadMem(Session& s, const ModuleId& id, uint64_t off, size_t n) {
+  Bytes out(n);
+  EXPECT_OK(s.ReadMemory(id, off, out));
+  return out;
+}
+
+class StoreTest : public ::testing::TestWithParam<os::TrackingMode> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == os::TrackingMode::kExact && !os::ExactTrackingAvailable()) GTEST_SKIP() << "no exact tracking";
+    os::SetTrackingModeForTesting(GetParam());
+  }
+  void TearDown() override { os::SetTrackingModeForTesting(os::TrackingMode::kAuto); }
+};
+
+TEST_P(StoreTest, GenesisCommitAndReadBack) {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  ASSERT_OK_AND_ASSIGN(auto s, store->StartGenesis());
+  ASSERT_OK(s->AddModule(Id(1), Fill(100, 0xB1), Fill(10, 7), kMiB, Fill(3, 0xAA)));
+  ASSERT_OK(s->AddModule(Id(2), Fill(50, 0xB2), {}, 2 * kWasmPageSize));
+  EXPECT_EQ(s->AddModule(Id(1), {}, {}, kWasmPageSize).code(), Status::Code::kAlreadyExists);
+  EXPECT_FALSE(s->AddModule(Id(3), {}, {}, 1000).ok());
+  ASSERT_OK(s->WriteMemory(Id(2), 70000, Fill(5, 9)));
+  EXPECT_FALSE(s->WriteMemory(Id(2), 2 * kWasmPageSize - 2, Fill(5, 9)).ok());
+  ASSERT_OK_AND_ASSIGN(Root r0, s->CurrentRoot());
+  ASSERT_OK_AND_ASSIGN(Root r1, s->Commit());
+  EXPECT_EQ(r0, r1);
+  s.reset();
+  ASSERT_OK(store->VerifyCommit(r1));
+  ASSERT_OK_AND_ASSIGN(auto s2, store->StartSession(r1));
+  EXPECT_EQ(ReadMem(*s2, Id(1), 0, 11), (Bytes{7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 0}));
+  EXPECT_EQ(ReadMem(*s2, Id(2), 70000, 5), Fill(5, 9));
+  ASSERT_OK_AND_ASSIGN(Bytes bc, s2->Bytecode(Id(1)));
+  EXPECT_EQ(bc, Fill(100, 0xB1));
+  ASSERT_OK_AND_ASSIGN(Bytes meta, s2->Metadata(Id(1)));
+  EXPECT_EQ(meta, Fill(3, 0xAA));
+  ASSERT_OK_AND_ASSIGN(Root same, s2->CurrentRoot());
+  EXPECT_EQ(same, r1);
+}
+
+TEST_P(StoreTest, SessionWritesNeverReachCommittedFiles) {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  ASSERT_OK_AND_ASSIGN(auto g, store->StartGenesis());
+  ASSERT_OK(g->AddModule(Id(1), Fill(4, 1), Fill(kMiB, 0x11), kMiB));
+  ASSERT_OK_AND_ASSIGN(Root r1, g->Commit());
+  const std::string mem = store->dir() + "/" + r1.ToHex() + "/memory/" + Id(1).ToHex();
+  ASSERT_OK_AND_ASSIGN(Bytes before, os::Env::Default()->ReadFile(mem));
+  ASSERT_OK_AND_ASSIGN(auto s, store->StartSession(r1));
+  ASSERT_OK(s->WriteMemory(Id(1), 12345, Fill(9000, 0x22)));
+  ASSERT_OK(s->GrowMemory(Id(1), 2 * kMiB));
+  ASSERT_OK(s->WriteMemory(Id(1), kMiB + 5, Fill(3, 0x33)));
+  ASSERT_OK_AND_ASSIGN(Bytes after, os::Env::Default()->ReadFile(mem));
+  EXPECT_EQ(before, after);
+  ASSERT_OK_AND_ASSIGN(auto info, os::Env::Default()->Stat(mem));
+  EXPECT_FALSE(info.writable);
+  // A second session on the same base sees the committed bytes, not the first's.
+  ASSERT_OK_AND_ASSIGN(auto t, store->StartSession(r1));
+  EXPECT_EQ(ReadMem(*t, Id(1), 12345, 4), Fill(4, 0x11));
+  ASSERT_OK_AND_ASSIGN(Root r2, s->Commit());
+  ASSERT_OK(store->VerifyCommit(r2));
+  ASSERT_OK_AND_ASSIGN(auto u, store->StartSession(r2));
+  EXPECT_EQ(ReadMem(*u, Id(1), 12345, 9000), Fill(9000, 0x22));
+  EXPECT_EQ(ReadMem(*u, Id(1), kMiB + 4, 5), (Bytes{0, 0x33, 0x33, 0x33, 0}));
+  ASSERT_OK_AND_ASSIGN(uint64_t len, u->MemoryLength(Id(1)));
+  EXPECT_EQ(len, 2 * kMiB);
+}
+
+TEST_P(StoreTest, IdenticalStatesHaveIdenticalRootsWhateverTheirHistory) {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  ASSERT_OK_AND_ASSIGN(auto g, store->StartGenesis());
+  ASSERT_OK(g->AddModule(Id(1), Fill(4, 1), {}, kMiB));
+  ASSERT_OK_AND_ASSIGN(Root r1, g->Commit());
+  // Path A: write X then Y over two commits. Path B: genesis with final bytes.
+  ASSERT_OK_AND_ASSIGN(auto a, store->StartSession(r1));
+  ASSERT_OK(a->WriteMemory(Id(1), 0, Fill(10, 5)));
+  ASSERT_OK(a->Commit());
+  ASSERT_OK(a->WriteMemory(Id(1), 500000, Fill(10, 6)));
+  ASSERT_OK(a->WriteMemory(Id(1), 0, Fill(10, 0)));  // back to zero
+  ASSERT_OK(a->WriteMemory(Id(1), 0, Fill(1, 5)));
+  ASSERT_OK_AND_ASSIGN(Root ra, a->Commit());
+  Bytes image(kMiB, 0);
+  image[0] = 5;
+  std::memset(image.data() + 500000, 6, 10);
+  ASSERT_OK_AND_ASSIGN(auto b, store->StartGenesis());
+  ASSERT_OK(b->AddModule(Id(1), Fill(4, 1), image, kMiB));
+  ASSERT_OK_AND_ASSIGN(Root rb, b->Commit());
+  EXPECT_EQ(ra, rb);
+  // Committing an identical state again yields the same single directory.
+  ASSERT_OK_AND_ASSIGN(auto c, store->StartSession(rb));
+  ASSERT_OK_AND_ASSIGN(Root rc, c->Commit());
+  EXPECT_EQ(rc, rb);
+  ASSERT_OK_AND_ASSIGN(auto commits, store->ListCommits());
+  EXPECT_EQ(commits.size(), 3u);  // r1, the intermediate one, ra == rb
+}
+
+TEST_P(StoreTest, ManyCommitsKeepLayersBoundedAndContentsExact) {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  const uint64_t len = 16 * kMiB;  // 4096 pages
+  ASSERT_OK_AND_ASSIGN(auto s, store->StartGenesis());
+  ASSERT_OK(s->AddModule(Id(1), Fill(4, 1), {}, len));
+  ASSERT_OK(s->Commit());
+  Bytes model(len, 0);
+  std::mt19937 rng(5);
+  Root last;
+  uint32_t max_layers = 0;
+  for (int i = 0; i < 300; i++) {
+    int writes = 1 + static_cast<int>(rng() % 4);
+    for (int w = 0; w < writes; w++) {
+      uint64_t off = rng() % (len - 8);
+      uint8_t v = static_cast<uint8_t>(rng() | 1);
+      ASSERT_OK(s->WriteMemory(Id(1), off, Fill(8, v)));
+      std::memset(model.data() + off, v, 8);
+    }
+    ASSERT_OK_AND_ASSIGN(last, s->Commit());
+    ASSERT_OK_AND_ASSIGN(auto info, store->ShowCommit(last));
+    max_layers = std::max(max_layers, info.modules[0].delta_layers);
+  }
+  EXPECT_LE(max_layers, 12u);
+  ASSERT_OK(store->VerifyCommit(last));
+  ASSERT_OK_AND_ASSIGN(auto fresh, store->StartSession(last));
+  EXPECT_EQ(ReadMem(*fresh, Id(1), 0, len), model);
+  // Same state from scratch: same root.
+  ASSERT_OK_AND_ASSIGN(auto g, store->StartGenesis());
+  ASSERT_OK(g->AddModule(Id(1), Fill(4, 1), model, len));
+  ASSERT_OK_AND_ASSIGN(Root direct, g->CurrentRoot());
+  EXPECT_EQ(direct, last);
+}
+
+TEST_P(StoreTest, RebaseWritesFreshImageWhenDeltasOutgrowIt) {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  ASSERT_OK_AND_ASSIGN(auto s, store->StartGenesis());
+  ASSERT_OK(s->AddModule(Id(1), Fill(4, 1), {}, kMiB));  // 256 pages
+  ASSERT_OK(s->Commit());
+  ASSERT_OK(s->WriteMemory(Id(1), 0, Fill(100 * 4096, 3)));  // 100 pages > 25%
+  ASSERT_OK_AND_ASSIGN(Root r, s->Commit());
+  ASSERT_OK_AND_ASSIGN(auto info, store->ShowCommit(r));
+  EXPECT_EQ(info.modules[0].delta_layers, 0u);
+  ASSERT_OK(store->VerifyCommit(r));
+  ASSERT_OK(s->WriteMemory(Id(1), 5, Fill(1, 4)));
+  ASSERT_OK_AND_ASSIGN(Root r2, s->Commit());
+  ASSERT_OK_AND_ASSIGN(auto info2, store->ShowCommit(r2));
+  EXPECT_EQ(info2.modules[0].delta_layers, 1u);
+  ASSERT_OK(store->VerifyCommit(r2));
+}
+
+TEST_P(StoreTest, DeletingAnyCommitLeavesOthersIntact) {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  ASSERT_OK_AND_ASSIGN(auto s, store->StartGenesis());
+  ASSERT_OK(s->AddModule(Id(1), Fill(4, 1), Fill(1000, 1), kMiB));
+  std::vector<Root> roots;
+  for (int i = 0; i < 6; i++) {
+    ASSERT_OK(s->WriteMemory(Id(1), i * 70000, Fill(10, static_cast<uint8_t>(i + 10))));
+    ASSERT_OK_AND_ASSIGN(Root r, s->Commit());
+    roots.push_back(r);
+  }
+  s.reset();
+  ASSERT_OK(store->DeleteCommit(roots[0]));
+  ASSERT_OK(store->DeleteCommit(roots[3]));
+  EXPECT_TRUE(store->DeleteCommit(roots[3]).IsNotFound());
+  for (int i : {1, 2, 4, 5}) ASSERT_OK(store->VerifyCommit(roots[i]));
+  ASSERT_OK_AND_ASSIGN(auto t, store->StartSession(roots[5]));
+  for (int i = 0; i < 6; i++) EXPECT_EQ(ReadMem(*t, Id(1), i * 70000, 1)[0], i + 10);
+  EXPECT_TRUE(store->StartSession(roots[0]).status().IsNotFound());
+}
+
+TEST_P(StoreTest, DeleteWaitsForSessionsAndTryDeleteReportsBusy) {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  ASSERT_OK_AND_ASSIGN(auto g, store->StartGenesis());
+  ASSERT_OK(g->AddModule(Id(1), Fill(4, 1), Fill(10, 1), kWasmPageSize));
+  ASSERT_OK_AND_ASSIGN(Root r, g->Commit());
+  g.reset();
+  ASSERT_OK_AND_ASSIGN(auto s, store->StartSession(r));
+  ASSERT_OK(s->WriteMemory(Id(1), 0, Fill(1, 2)));
+  Status busy = store->TryDeleteCommit(r);
+  EXPECT_TRUE(busy.IsBusy()) << busy.ToString();
+  std::atomic<bool> done{false};
+  std::thread deleter([&] {
+    EXPECT_OK(store->DeleteCommit(r));
+    done = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(done.load());
+  // While deletion waits, the session still works and new sessions are refused.
+  EXPECT_EQ(ReadMem(*s, Id(1), 0, 2), (Bytes{2, 1}));
+  EXPECT_TRUE(store->StartSession(r).status().IsNotFound());
+  s.reset();
+  deleter.join();
+  EXPECT_TRUE(done.load());
+  EXPECT_TRUE(store->ShowCommit(r).status().IsNotFound());
+}
+
+TEST_P(StoreTest, ReopenFindsCommitsAndCleansLeftovers) {
+  TempDir dir;
+  Root r;
+  {
+    auto store = OpenStore(dir);
+    ASSERT_OK_AND_ASSIGN(auto g, store->StartGenesis());
+    ASSERT_OK(g->AddModule(Id(1), Fill(4, 1), Fill(10, 1), kWasmPageSize));
+    ASSERT_OK_AND_ASSIGN(r, g->Commit());
+  }
+  os::Env* env = os::Env::Default();
+  ASSERT_OK(env->CreateDir(dir.Sub("store/.staging-1-2-3")));
+  ASSERT_OK(env->CreateDir(dir.Sub("store/.deleting-1-2-3")));
+  auto store = OpenStore(dir);
+  EXPECT_FALSE(env->Exists(dir.Sub("store/.staging-1-2-3")));
+  EXPECT_FALSE(env->Exists(dir.Sub("store/.deleting-1-2-3")));
+  ASSERT_OK_AND_ASSIGN(auto commits, store->ListCommits());
+  ASSERT_EQ(commits.size(), 1u);
+  EXPECT_EQ(commits[0].root, r);
+  ASSERT_OK(store->StartSession(r));
+}
+
+TEST_P(StoreTest, OneWriterAtATimeReadersBeside) {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  auto second = Store::Open(dir.Sub("store"));
+  ASSERT_FALSE(second.ok());
+  EXPECT_TRUE(second.status().IsBusy());
+  EXPECT_NE(second.status().ToString().find(std::to_string(getpid())), std::string::npos) << second.status().ToString();
+  StoreOptions ro;
+  ro.read_only = true;
+  ASSERT_OK_AND_ASSIGN(auto reader, Store::Open(dir.Sub("store"), ro));
+  ASSERT_OK(reader->ListCommits());
+  ASSERT_OK_AND_ASSIGN(auto g, reader->StartGenesis());
+  ASSERT_OK(g->AddModule(Id(1), {}, {}, kWasmPageSize));
+  EXPECT_EQ(g->Commit().status().code(), Status::Code::kAborted);
+  // Missing store: NotFound without create_if_missing.
+  StoreOptions no_create;
+  no_create.create_if_missing = false;
+  EXPECT_TRUE(Store::Open(dir.Sub("nope"), no_create).status().IsNotFound());
+}
+
+TEST_P(StoreTest, ConcurrentSessionsFromOneBase) {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  ASSERT_OK_AND_ASSIGN(auto g, store->StartGenesis());
+  for (uint8_t m = 1; m <= 4; m++) ASSERT_OK(g->AddModule(Id(m), Fill(4, m), Fill(100, m), kMiB));
+  ASSERT_OK_AND_ASSIGN(Root base, g->Commit());
+  g.reset();
+  std::vector<Root> roots(8);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; t++) {
+    threads.emplace_back([&, t] {
+      auto s = store->StartSession(base);
+      ASSERT_TRUE(s.ok());
+      for (int k = 0; k < 20; k++) {
+        EXPECT_OK((*s)->WriteMemory(Id(1 + t % 4), (k * 4096 * 3) % kMiB, Fill(16, static_cast<uint8_t>(t + 1))));
+      }
+      auto r = (*s)->Commit();
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      roots[t] = *r;
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < 8; t++) {
+    ASSERT_OK(store->VerifyCommit(roots[t]));
+    ASSERT_OK_AND_ASSIGN(auto s, store->StartSession(roots[t]));
+    EXPECT_EQ(ReadMem(*s, Id(1 + t % 4), 4096 * 3, 1)[0], t + 1);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Tracking, StoreTest,
+                         ::testing::Values(os::TrackingMode::kExact, os::TrackingMode::kPagemap),
+                         [](const auto& info) {
+                           return std::string(info.param == os::TrackingMode::kExact ? "Exact" : "Pagemap");
+                         });
+
+}  // namespace
+}  // namespace crust
