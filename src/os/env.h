@@ -2,7 +2,7 @@
 //
 // Env: the only door to the operating system. Files, directories, hard links,
 // fsync, locks and memory mappings are reached through an Env, so tests can
-// substitute one that fails on demand (see FaultEnv in tests/test_util.h).
+// substitute one that fails on demand (see FaultEnv in tests/fault_env.h).
 //
 // Thread-safety: Env implementations are safe for concurrent use. File
 // objects are not: each is used by one thread at a time.
