@@ -14,8 +14,8 @@
 // order. Two mechanisms, chosen at run time:
 //  * exact: userfaultfd in asynchronous write-protect mode plus the
 //    PAGEMAP_SCAN ioctl (Linux >= 6.7): cost per first write is the
-//    copy-on-write fault plus ~0.3 us; collecting is proportional to the
-//    number of page-table entries scanned, and re-arming is part of the scan.
+//    copy-on-write fault plus ~0.3 us; Arm and CollectWritten cost follows
+//    the populated pages of the region, not its length (uffd_tracker.cc).
 //  * fallback (older kernels, or CRUST_DIRTY_TRACKING=pagemap): reads
 //    /proc/self/pagemap and reports every private (anonymous) page. This is a
 //    superset of the pages written since Arm() (it includes pages written

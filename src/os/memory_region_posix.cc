@@ -113,15 +113,20 @@ Status PosixMemoryRegion::Grow(uint64_t new_length) {
                                    " bytes (max " + Num(max_length_) + ")");
   }
   RETURN_IF_ERROR(MakeWritable(length_, new_length));
-  // New pages were never accessible, hence never written: protect them so
-  // that writes to them are reported.
-  if (armed_ && exact_) RETURN_IF_ERROR(UffdWriteProtect(base_ + length_, new_length - length_));
+  // New pages were never accessible, hence are unpopulated: a first write
+  // creates an anonymous page without the write-protect bit, which the scan
+  // reports (uffd_tracker.cc). Nothing to protect.
   length_ = new_length;
   return Status::OK();
 }
 
 Status PosixMemoryRegion::Arm() {
-  if (exact_) RETURN_IF_ERROR(UffdWriteProtect(base_, length_));
+  // Re-protect the pages written so far (cost follows populated pages);
+  // untouched pages need nothing (see uffd_tracker.cc).
+  if (exact_ && length_ > 0) {
+    std::vector<uint32_t> ignored;
+    RETURN_IF_ERROR(ScanWrittenPages(base_, base_, length_, /*rearm=*/true, &ignored));
+  }
   armed_ = true;
   return Status::OK();
 }
@@ -144,8 +149,7 @@ Status PosixMemoryRegion::DiscardPages(uint64_t offset, uint64_t len) {
     return PosixError("madvise(MADV_DONTNEED)", "memory [" + Num(offset) + ", +" + Num(len) + ")",
                       errno);
   }
-  // Dropped pages read as the file (or zero) again: not written since arm.
-  if (armed_ && exact_) RETURN_IF_ERROR(UffdWriteProtect(base_ + offset, len));
+  // Dropped pages are unpopulated again: not reported until written.
   return Status::OK();
 }
 

@@ -1,2 +1,77 @@
-// Placeholder replaced by the real tool in this same change series.
-int main() { return 1; }
+// Copyright (c) crust authors. Licensed under the MIT license.
+//
+// crust: a thin command line over the crust library. This file only
+// dispatches: it parses the line (args.h), prints help, checks the number of
+// arguments and runs the command's handler (commands_*.cc).
+#include <string>
+#include <vector>
+
+#include "tools/crust/args.h"
+#include "tools/crust/commands.h"
+#include "tools/crust/help.h"
+#include "tools/crust/output.h"
+
+namespace crust::tool {
+namespace {
+
+// Every command, in the order `crust --help` lists them. A new group of
+// commands adds its span here.
+const std::vector<Command>& Commands() {
+  static const auto* const commands = [] {
+    auto* all = new std::vector<Command>;
+    for (const Command& c : StoreCommands()) all->push_back(c);
+    return all;
+  }();
+  return *commands;
+}
+
+const Command* FindCommand(std::string_view name) {
+  for (const Command& c : Commands()) {
+    if (c.name == name) return &c;
+  }
+  return nullptr;
+}
+
+std::span<const OptionSpec> OptionsOf(std::string_view name) {
+  const Command* c = FindCommand(name);
+  return c ? c->options : std::span<const OptionSpec>();
+}
+
+const std::vector<OptionSpec>& AllOptions() {
+  static const auto* const options = [] {
+    auto* all = new std::vector<OptionSpec>;
+    for (const Command& c : Commands()) all->insert(all->end(), c.options.begin(), c.options.end());
+    return all;
+  }();
+  return *options;
+}
+
+Status CheckArgCount(const Command& c, size_t n) {
+  const std::string usage = "crust " + std::string(c.usage);
+  if (n < c.min_args) return Status::InvalidArgument("'" + std::string(c.name) + "' needs an argument: " + usage);
+  if (n > c.max_args) return Status::InvalidArgument("too many arguments for '" + std::string(c.name) + "': " + usage);
+  return Status::OK();
+}
+
+int Main(int argc, const char* const* argv) {
+  const Output fallback(WantsJson(argc, argv));
+  const ArgParser parser(AllOptions(), OptionsOf);
+  auto args = parser.Parse(argc, argv);
+  if (!args.ok()) return fallback.UsageFail(args.status());
+  const Output out(args->json);
+  if (args->command.empty()) {
+    if (args->help) return PrintMainHelp(Commands(), out);
+    return out.UsageFail(Status::InvalidArgument("no command given"));
+  }
+  const Command* command = FindCommand(args->command);
+  if (command == nullptr) return out.UsageFail(Status::InvalidArgument("unknown command '" + args->command + "'"));
+  if (args->help) return PrintCommandHelp(*command, out);
+  const Status count = CheckArgCount(*command, args->positional.size());
+  if (!count.ok()) return out.UsageFail(count);
+  return command->run(*args, out);
+}
+
+}  // namespace
+}  // namespace crust::tool
+
+int main(int argc, char** argv) { return crust::tool::Main(argc, argv); }

@@ -1,0 +1,56 @@
+// Copyright (c) crust authors. Licensed under the MIT license.
+//
+// A minimal JSON writer for the tool's --json output (no dependency). It
+// inserts commas itself and escapes strings: quotes, backslashes and control
+// characters are escaped, and bytes that are not valid UTF-8 (file names can
+// hold any bytes) become U+FFFD, so the output is always valid JSON.
+//
+// Usage:
+//   JsonWriter w;
+//   w.BeginObject(); w.Key("root"); w.String(hex); w.EndObject();
+//   std::string text = w.Take();
+//
+// REQUIRES: calls form a well-nested document (checked by assert).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace crust::tool {
+
+class JsonWriter {
+ public:
+  void BeginObject();
+  void EndObject();
+  void BeginArray();
+  void EndArray();
+  void Key(std::string_view key);
+  void String(std::string_view value);
+  void Number(uint64_t value);
+  void Bool(bool value);
+
+  // Shorthands for a key and its value.
+  void Field(std::string_view key, std::string_view value) { Key(key); String(value); }
+  void Field(std::string_view key, const char* value) { Key(key); String(value); }
+  void Field(std::string_view key, uint64_t value) { Key(key); Number(value); }
+  void Field(std::string_view key, bool value) { Key(key); Bool(value); }
+
+  // The document written so far; the writer is empty afterwards.
+  std::string Take();
+
+ private:
+  void BeforeValue();
+  void Open(char bracket);
+  void Close(char bracket);
+
+  std::string out_;
+  std::vector<bool> first_;  // per open container: no element written yet
+  bool after_key_ = false;
+};
+
+// `s` as a JSON string literal, quotes included.
+std::string JsonQuote(std::string_view s);
+
+}  // namespace crust::tool
