@@ -42,6 +42,9 @@ class Session {
   // Errors: AlreadyExists, InvalidArgument.
   virtual Status AddModule(const ModuleId& id, ByteView bytecode, ByteView memory_init,
                            uint64_t memory_length, ByteView metadata = {}) = 0;
+  // Removes a module from the state (the next commit no longer has it).
+  // Errors: NotFound.
+  virtual Status RemoveModule(const ModuleId& id) = 0;
   virtual bool HasModule(const ModuleId& id) const = 0;
   // Module ids in ascending order.
   virtual std::vector<ModuleId> Modules() const = 0;
@@ -58,7 +61,8 @@ class Session {
   // Grows to `new_length` bytes (multiple of 64 KiB, <= 4 GiB, >= current).
   virtual Status GrowMemory(const ModuleId& id, uint64_t new_length) = 0;
   // The mapped memory itself, for the execution engine: writes through it are
-  // tracked like WriteMemory. Valid until the session ends.
+  // tracked like WriteMemory, and growing it (MemoryRegion::Grow) grows the
+  // module's memory. Valid until the module is removed or the session ends.
   virtual Result<os::MemoryRegion*> MemoryRegion(const ModuleId& id) = 0;
 
   // The root a Commit() now would produce. Costs time proportional to the
@@ -66,8 +70,9 @@ class Session {
   virtual Result<Root> CurrentRoot() = 0;
   // Writes the session's state as a new commit and returns its root. When a
   // commit with that root exists already, nothing is written.
-  // Errors: Aborted (read-only store, or an earlier failed commit — errors are
-  // sticky), IOError (the store keeps no partial commit).
+  // Errors: Aborted (read-only store), IOError and others from the file
+  // system. A failed commit leaves no partial commit in the store and the
+  // session unchanged: it may be retried.
   virtual Result<Root> Commit() = 0;
 
  protected:

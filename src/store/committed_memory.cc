@@ -41,11 +41,25 @@ Hash32 CommittedMemory::Node(NodeKey key) const {
 }
 
 Status CommittedMemory::XorWithBase(uint32_t page, const uint8_t* current, uint8_t* out) const {
-  RETURN_IF_ERROR(base_->ReadPage(page, out));
+  const uint8_t* base = base_->PageData(page);
+  if (base == nullptr) {
+    std::memcpy(out, current, kPageSize);
+    return Status::OK();
+  }
+  const uint64_t* b = reinterpret_cast<const uint64_t*>(base);
   const uint64_t* c = reinterpret_cast<const uint64_t*>(current);
   uint64_t* o = reinterpret_cast<uint64_t*>(out);
-  for (size_t i = 0; i < kPageSize / 8; i++) o[i] ^= c[i];
+  for (size_t i = 0; i < kPageSize / 8; i++) o[i] = b[i] ^ c[i];
   return Status::OK();
+}
+
+std::vector<Hash32> CommittedMemory::Leaves(uint64_t pages, const std::vector<TreeNode>& newer) const {
+  std::vector<Hash32> leaves(pages);
+  for (uint64_t p = 0; p < pages; p++) leaves[p] = Node(MakeNodeKey(0, static_cast<uint32_t>(p)));
+  for (const TreeNode& n : newer) {
+    if (NodeLevel(n.key) == 0 && NodeIndex(n.key) < pages) leaves[NodeIndex(n.key)] = n.hash;
+  }
+  return leaves;
 }
 
 Status CommittedMemory::ReadPage(uint32_t page, uint8_t* out) const {

@@ -48,6 +48,10 @@ class CommittedMemory {
   // The base image's page XOR-ed with `current` into out: a delta page.
   Status XorWithBase(uint32_t page, const uint8_t* current, uint8_t* out) const;
 
+  // The leaf hash of every page of a memory of `pages` pages, with `newer`
+  // (changed nodes, e.g. a session's) taking precedence. Cost: O(pages).
+  std::vector<Hash32> Leaves(uint64_t pages, const std::vector<TreeNode>& newer) const;
+
   // Maps a copy-on-write view of `length` bytes (>= the base image's length)
   // with every layer applied, and arms write tracking.
   Result<std::unique_ptr<os::MemoryRegion>> Map(os::Env* env, uint64_t length) const;

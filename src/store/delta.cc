@@ -18,7 +18,7 @@ constexpr size_t kNodeSize = 36;
 
 }  // namespace
 
-std::shared_ptr<DeltaLayer> DeltaLayer::Build(std::vector<uint32_t> pages, Bytes xor_pages,
+std::shared_ptr<DeltaLayer> DeltaLayer::Build(std::vector<uint32_t> pages, std::unique_ptr<uint8_t[]> xor_pages,
                                               std::vector<TreeNode> nodes) {
   std::shared_ptr<DeltaLayer> d(new DeltaLayer());
   d->pages_ = std::move(pages);
@@ -28,33 +28,44 @@ std::shared_ptr<DeltaLayer> DeltaLayer::Build(std::vector<uint32_t> pages, Bytes
 }
 
 Status DeltaLayer::Write(os::Env* env, const std::string& path, int level, bool sync) const {
-  Bytes out;
-  const size_t raw = xor_pages_.size();
-  const size_t bound = ZSTD_compressBound(raw);
-  out.reserve(kHeaderSize + pages_.size() * 4 + nodes_.size() * kNodeSize + bound + 4);
-  out.insert(out.end(), kDeltaMagic, kDeltaMagic + 8);
-  PutFixed32(&out, kDeltaVersion);
-  PutFixed32(&out, static_cast<uint32_t>(pages_.size()));
-  PutFixed32(&out, static_cast<uint32_t>(nodes_.size()));
-  PutFixed32(&out, 0);
-  size_t csize_at = out.size();
-  PutFixed64(&out, 0);
-  for (uint32_t p : pages_) PutFixed32(&out, p);
+  Bytes head;
+  const size_t raw = pages_.size() * 4096;
+  head.reserve(kHeaderSize + pages_.size() * 4 + nodes_.size() * kNodeSize);
+  head.insert(head.end(), kDeltaMagic, kDeltaMagic + 8);
+  PutFixed32(&head, kDeltaVersion);
+  PutFixed32(&head, static_cast<uint32_t>(pages_.size()));
+  PutFixed32(&head, static_cast<uint32_t>(nodes_.size()));
+  PutFixed32(&head, 0);
+  const size_t csize_at = head.size();
+  PutFixed64(&head, 0);
+  for (uint32_t p : pages_) PutFixed32(&head, p);
   for (const TreeNode& n : nodes_) {
-    PutFixed32(&out, n.key);
-    PutHash(&out, n.hash);
+    PutFixed32(&head, n.key);
+    PutHash(&head, n.hash);
   }
-  size_t data_at = out.size();
-  out.resize(data_at + bound);
-  size_t csize = ZSTD_compress(out.data() + data_at, bound, xor_pages_.data(), raw, level);
+  // One zstd frame; large layers use a second thread (the result is the same
+  // format either way; its bytes are not part of any hash).
+  const size_t bound = ZSTD_compressBound(raw);
+  std::unique_ptr<uint8_t[]> data(new uint8_t[bound]);
+  ZSTD_CCtx* cctx = ZSTD_createCCtx();
+  if (cctx == nullptr) return Status::ResourceExhausted(path + ": cannot allocate a zstd context");
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level);
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 1);
+  if (raw >= (8u << 20)) ZSTD_CCtx_setParameter(cctx, ZSTD_c_nbWorkers, 2);  // ignored without MT support
+  size_t csize = ZSTD_compress2(cctx, data.get(), bound, xor_pages_.get(), raw);
+  ZSTD_freeCCtx(cctx);
   if (ZSTD_isError(csize)) {
     return Status::IOError(path + ": zstd compression failed: " + ZSTD_getErrorName(csize));
   }
-  out.resize(data_at + csize);
-  EncodeFixed64(out.data() + csize_at, csize);
-  PutFixed32(&out, Crc32c(out.data(), out.size()));
+  EncodeFixed64(head.data() + csize_at, csize);
+  uint32_t crc = Crc32c(head.data(), head.size());
+  crc = Crc32c(data.get(), csize, crc);
+  Bytes tail;
+  PutFixed32(&tail, crc);
   ASSIGN_OR_RETURN(std::unique_ptr<os::WritableFile> f, env->NewWritableFile(path));
-  RETURN_IF_ERROR(f->Append(out));
+  RETURN_IF_ERROR(f->Append(head));
+  RETURN_IF_ERROR(f->Append(ByteView(data.get(), csize)));
+  RETURN_IF_ERROR(f->Append(tail));
   if (sync) RETURN_IF_ERROR(f->Sync());
   RETURN_IF_ERROR(f->Close());
   return env->SetReadOnly(path);
@@ -104,8 +115,8 @@ Result<std::shared_ptr<DeltaLayer>> DeltaLayer::Open(os::Env* env, const std::st
   const uint64_t raw = uint64_t{page_count} * 4096;
   unsigned long long content = ZSTD_getFrameContentSize(data.data(), data.size());
   if (content != raw) return corrupt("compressed data does not hold " + std::to_string(page_count) + " pages");
-  layer->xor_pages_.resize(raw);
-  size_t got = ZSTD_decompress(layer->xor_pages_.data(), raw, data.data(), data.size());
+  layer->xor_pages_ = NewPageBuffer(page_count);
+  size_t got = ZSTD_decompress(layer->xor_pages_.get(), raw, data.data(), data.size());
   if (ZSTD_isError(got) || got != raw) return corrupt("compressed data does not decompress");
   return layer;
 }
@@ -116,10 +127,10 @@ std::shared_ptr<DeltaLayer> DeltaLayer::Merge(const DeltaLayer& older, const Del
   const auto& a = older.pages_;
   const auto& b = newer.pages_;
   m->pages_.reserve(a.size() + b.size());
-  m->xor_pages_.reserve((a.size() + b.size()) * 4096);
+  m->xor_pages_ = NewPageBuffer(a.size() + b.size());
   auto take = [&](const DeltaLayer& l, size_t k) {
+    std::memcpy(m->xor_pages_.get() + m->pages_.size() * 4096, l.xor_page(k), 4096);
     m->pages_.push_back(l.pages_[k]);
-    m->xor_pages_.insert(m->xor_pages_.end(), l.xor_page(k), l.xor_page(k) + 4096);
   };
   while (i < a.size() || j < b.size()) {
     if (j == b.size() || (i < a.size() && a[i] < b[j])) {

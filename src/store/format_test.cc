@@ -187,11 +187,12 @@ TEST(Delta, RoundTripAndMerge) {
   TempDir dir;
   os::Env* env = os::Env::Default();
   auto make = [](std::vector<uint32_t> pages, uint8_t fill) {
-    Bytes x(pages.size() * kPageSize, fill);
+    auto x = DeltaLayer::NewPageBuffer(pages.size());
+    std::memset(x.get(), fill, pages.size() * kPageSize);
     std::vector<TreeNode> nodes;
     for (uint32_t p : pages) nodes.push_back({MakeNodeKey(0, p), Hash32{{fill}}});
     nodes.push_back({kRootKey, Hash32{{fill, 1}}});
-    return DeltaLayer::Build(pages, x, nodes);
+    return DeltaLayer::Build(pages, std::move(x), nodes);
   };
   auto a = make({1, 5, 9}, 0xAA);
   auto b = make({5, 10}, 0xBB);
@@ -211,7 +212,9 @@ TEST(Delta, RoundTripAndMerge) {
 TEST(Delta, EveryFlippedByteOrTruncationIsCorruption) {
   TempDir dir;
   os::Env* env = os::Env::Default();
-  auto d = DeltaLayer::Build({3}, Bytes(kPageSize, 1), {{MakeNodeKey(0, 3), Hash32{}}});
+  auto buf = DeltaLayer::NewPageBuffer(1);
+  std::memset(buf.get(), 1, kPageSize);
+  auto d = DeltaLayer::Build({3}, std::move(buf), {{MakeNodeKey(0, 3), Hash32{}}});
   ASSERT_OK(d->Write(env, dir.Sub("d"), 1, false));
   ASSERT_OK_AND_ASSIGN(Bytes file, env->ReadFile(dir.Sub("d")));
   for (size_t i = 0; i < file.size(); i += 3) {

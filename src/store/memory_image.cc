@@ -2,6 +2,7 @@
 #include "src/store/memory_image.h"
 
 #include <cstring>
+#include <thread>
 
 #include "src/store/format.h"
 #include "src/util/coding.h"
@@ -18,28 +19,46 @@ uint64_t TotalNodes(uint64_t pages) {
 
 }  // namespace
 
+void HashPages(const uint8_t* memory, const uint32_t* pages, size_t count, Hash32* out) {
+  auto work = [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; i++) {
+      uint64_t p = pages ? pages[i] : i;
+      out[i] = PageLeafHash(memory + p * kPageSize);
+    }
+  };
+  // SHA-256 runs ~2.5 us per page: split large batches over two threads.
+  if (count < 512) return work(0, count);
+  std::thread helper(work, count / 2, count);
+  work(0, count / 2);
+  helper.join();
+}
+
 Result<Hash32> WriteMemoryImage(os::Env* env, const std::string& path, const uint8_t* data,
-                                uint64_t length, bool sync) {
+                                uint64_t length, bool sync, std::vector<Hash32>* known_leaves) {
   if (length % kWasmPageSize != 0 || length > kMaxMemory) {
     return Status::InvalidArgument(path + ": memory length " + std::to_string(length) +
                                    " is not a multiple of 64 KiB up to 4 GiB");
   }
   ASSIGN_OR_RETURN(std::unique_ptr<os::WritableFile> f, env->NewWritableFile(path));
   const uint64_t pages = length / kPageSize;
-  std::vector<Hash32> leaves(pages);
+  std::vector<Hash32> leaves;
+  if (known_leaves != nullptr && known_leaves->size() == pages) {
+    leaves = std::move(*known_leaves);
+  } else {
+    leaves.resize(pages);
+    HashPages(data, nullptr, pages, leaves.data());
+  }
   // Write runs of non-zero pages with one call each; zero pages stay holes.
   uint64_t run_start = 0, run_len = 0;
   for (uint64_t p = 0; p < pages; p++) {
     const uint8_t* page = data + p * kPageSize;
     if (IsZeroPage(page)) {
-      leaves[p] = ZeroHash(0);
       if (run_len) {
         RETURN_IF_ERROR(f->WriteAt(run_start * kPageSize, ByteView(data + run_start * kPageSize, run_len * kPageSize)));
         run_len = 0;
       }
       continue;
     }
-    leaves[p] = PageLeafHash(page);
     if (run_len == 0) run_start = p;
     run_len++;
   }
@@ -91,7 +110,8 @@ Result<std::shared_ptr<MemoryImage>> MemoryImage::Open(os::Env* env, const std::
     return corrupt("file size " + std::to_string(size) + " does not match memory length " +
                    std::to_string(img->length_) + " plus tree");
   }
-  ASSIGN_OR_RETURN(img->nodes_, os::MappedView::Map(*img->file_, img->length_, img->node_count_ * 32));
+  ASSIGN_OR_RETURN(img->map_, os::MappedView::Map(*img->file_, 0, img->length_ + img->node_count_ * 32));
+  img->nodes_ = img->map_->data() + img->length_;
   return img;
 }
 
@@ -106,7 +126,7 @@ Hash32 MemoryImage::Node(NodeKey key) const {
   uint64_t index = NodeIndex(key);
   if (index >= LevelWidth(pages(), level)) return ZeroHash(level);
   Hash32 h;
-  std::memcpy(h.bytes.data(), nodes_->data() + LevelOffset(level) + index * 32, 32);
+  std::memcpy(h.bytes.data(), nodes_ + LevelOffset(level) + index * 32, 32);
   return h;
 }
 
@@ -115,11 +135,12 @@ Status MemoryImage::ReadPage(uint32_t page, uint8_t* out) const {
     std::memset(out, 0, kPageSize);
     return Status::OK();
   }
-  return file_->ReadAt(static_cast<uint64_t>(page) * kPageSize, std::span<uint8_t>(out, kPageSize));
+  std::memcpy(out, PageData(page), kPageSize);
+  return Status::OK();
 }
 
 Status MemoryImage::VerifyChecksum() const {
-  if (Crc32c(nodes_->data(), nodes_->size()) != nodes_crc_) {
+  if (Crc32c(nodes_, node_count_ * 32) != nodes_crc_) {
     return Status::Corruption(path() + ": page tree checksum mismatch");
   }
   return Status::OK();

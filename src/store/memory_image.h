@@ -29,10 +29,16 @@ inline constexpr uint64_t kImageFooterSize = 40;
 
 // Writes a memory image of `length` bytes from `data` to `path` (new file),
 // made read-only. When `leaves` is non-null it must hold the leaf hash of
-// every page (saves hashing); otherwise pages are hashed here. Returns the
-// tree root. Cost: O(length) (zero pages are skipped but still scanned).
+// every page (saves hashing them again); otherwise pages are hashed here.
+// Returns the tree root. Cost: O(length) (zero pages are skipped but still
+// scanned).
 Result<Hash32> WriteMemoryImage(os::Env* env, const std::string& path, const uint8_t* data,
-                                uint64_t length, bool sync);
+                                uint64_t length, bool sync, std::vector<Hash32>* leaves = nullptr);
+
+// Leaf hashes of `count` pages at the given page indices of `memory` (or of
+// pages 0..count-1 when `pages` is null), into out[0..count). Uses a second
+// thread for large batches.
+void HashPages(const uint8_t* memory, const uint32_t* pages, size_t count, Hash32* out);
 
 class MemoryImage {
  public:
@@ -49,6 +55,10 @@ class MemoryImage {
   Hash32 Root() const { return Node(kRootKey); }
   // Reads page `page` into out (4 KiB); zeros past the image's length.
   Status ReadPage(uint32_t page, uint8_t* out) const;
+  // The image's page in a read-only mapping, or null past its length.
+  const uint8_t* PageData(uint32_t page) const {
+    return page < pages() ? map_->data() + uint64_t{page} * kPageSize : nullptr;
+  }
   // Checks the nodes' checksum.
   Status VerifyChecksum() const;
   // Offset of level `level`'s first node inside the node area.
@@ -57,7 +67,8 @@ class MemoryImage {
  private:
   MemoryImage() = default;
   std::unique_ptr<os::RandomAccessFile> file_;
-  std::unique_ptr<os::MappedView> nodes_;
+  std::unique_ptr<os::MappedView> map_;  // the whole file, read-only
+  const uint8_t* nodes_ = nullptr;        // inside map_
   uint64_t length_ = 0;
   uint64_t node_count_ = 0;
   uint32_t nodes_crc_ = 0;

@@ -56,34 +56,38 @@ Status SessionImpl::WriteModule(const std::string& staging, Slot* s, IndexEntry*
   std::vector<std::shared_ptr<DeltaLayer>> kept;
   bool rebase = s->is_new;
   if (!rebase) {
-    // The new layer: dirty pages XOR-ed with the base image, and the tree
-    // nodes they changed. Merge it into the layers below while they are not
-    // much larger (geometric merging), then decide whether a fresh base
-    // image is cheaper than the accumulated layers.
-    Bytes xor_pages(s->dirty.size() * kPageSize);
-    for (size_t i = 0; i < s->dirty.size(); i++) {
-      RETURN_IF_ERROR(s->committed->XorWithBase(s->dirty[i], s->region->data() + uint64_t{s->dirty[i]} * kPageSize,
-                                                xor_pages.data() + i * kPageSize));
-    }
-    layer = DeltaLayer::Build(s->dirty, std::move(xor_pages), s->changed_nodes);
-    kept = s->committed->layers();
-    while (!kept.empty() && kept.back()->pages().size() <= uint64_t{opt.layer_merge_ratio} * layer->pages().size()) {
-      layer = DeltaLayer::Merge(*kept.back(), *layer);
-      kept.pop_back();
-    }
-    uint64_t total = layer->pages().size();
-    for (const auto& l : kept) total += l->pages().size();
-    rebase = total > opt.rebase_fraction * static_cast<double>(s->length / kPageSize) ||
-             kept.size() + 1 > kMaxLayers;
+    // Rebase when the layers would hold more than rebase_fraction of the
+    // memory's pages (counting a page once per layer holding it: this also
+    // bounds their disk use). Decided before building anything.
+    const uint64_t layered = s->committed->delta_pages() + s->dirty.size();
+    rebase = layered > opt.rebase_fraction * static_cast<double>(s->length / kPageSize) ||
+             s->committed->layers().size() + 1 > kMaxLayers;
   }
   if (rebase) {
-    ASSIGN_OR_RETURN(Hash32 root, WriteMemoryImage(env, staging + "/" + MemoryName(id), s->region->data(), s->length, sync));
+    std::vector<Hash32> leaves = s->is_new ? std::move(s->leaves)
+                                           : s->committed->Leaves(s->length / kPageSize, s->changed_nodes);
+    ASSIGN_OR_RETURN(Hash32 root, WriteMemoryImage(env, staging + "/" + MemoryName(id), s->region->data(),
+                                                   s->length, sync, &leaves));
     if (MemoryHash(s->length, root) != s->memory_hash) {
       return Status::Aborted("module " + id.ToHex() + ": memory changed while committing (hash mismatch)");
     }
     entry->layer_count = 0;
     next->reset();
     return Status::OK();
+  }
+  // The new layer: dirty pages XOR-ed with the base image, and the tree nodes
+  // they changed. Merge it into the layers below while they are not much
+  // larger (geometric merging).
+  auto xor_pages = DeltaLayer::NewPageBuffer(s->dirty.size());
+  for (size_t i = 0; i < s->dirty.size(); i++) {
+    RETURN_IF_ERROR(s->committed->XorWithBase(s->dirty[i], s->region->data() + uint64_t{s->dirty[i]} * kPageSize,
+                                              xor_pages.get() + i * kPageSize));
+  }
+  layer = DeltaLayer::Build(s->dirty, std::move(xor_pages), s->changed_nodes);
+  kept = s->committed->layers();
+  while (!kept.empty() && kept.back()->pages().size() <= uint64_t{opt.layer_merge_ratio} * layer->pages().size()) {
+    layer = DeltaLayer::Merge(*kept.back(), *layer);
+    kept.pop_back();
   }
   RETURN_IF_ERROR(link(MemoryName(id)));
   for (uint32_t k = 1; k <= kept.size(); k++) RETURN_IF_ERROR(link(LayerName(id, k)));
@@ -181,6 +185,7 @@ Status SessionImpl::AfterCommit(const Root& root, bool written, std::vector<std:
     s.bytecode.shrink_to_fit();
     s.dirty.clear();
     s.changed_nodes.clear();
+    s.leaves = {};
     if (written && next[i]) {
       s.committed = std::move(next[i]);
     } else if (s.region || !written) {

@@ -20,12 +20,13 @@ uint64_t NowUnixNs() {
                                    .count());
 }
 
-Hash32 FullTreeRoot(const uint8_t* data, uint64_t length) {
+// The tree root of a whole memory; *leaves receives every page's leaf.
+Hash32 FullTreeRoot(const uint8_t* data, uint64_t length, std::vector<Hash32>* leaves) {
   const uint64_t pages = length / kPageSize;
+  leaves->resize(pages);
   if (pages == 0) return ZeroHash(kTreeDepth);
-  std::vector<Hash32> leaves(pages);
-  for (uint64_t p = 0; p < pages; p++) leaves[p] = PageLeafHash(data + p * kPageSize);
-  return BuildTree(std::move(leaves))[kTreeDepth][0];
+  HashPages(data, nullptr, pages, leaves->data());
+  return BuildTree(*leaves)[kTreeDepth][0];
 }
 
 Status CheckLength(const ModuleId& id, uint64_t length) {
@@ -64,7 +65,15 @@ std::vector<ModuleId> SessionImpl::Modules() const {
 Result<SessionImpl::Slot*> SessionImpl::Find(const ModuleId& id) {
   auto it = slots_.find(id);
   if (it == slots_.end()) return Status::NotFound("no module " + id.ToHex() + " in this session");
+  SyncLength(&it->second);
   return &it->second;
+}
+
+Status SessionImpl::RemoveModule(const ModuleId& id) {
+  auto it = slots_.find(id);
+  if (it == slots_.end()) return Status::NotFound("no module " + id.ToHex() + " in this session");
+  slots_.erase(it);
+  return Status::OK();
 }
 
 Status SessionImpl::AddModule(const ModuleId& id, ByteView bytecode, ByteView memory_init, uint64_t memory_length,
@@ -192,9 +201,11 @@ Status SessionImpl::CollectDirty(Slot* s) {
 }
 
 Status SessionImpl::HashChanges(Slot* s) {
+  std::vector<Hash32> hashes(s->dirty.size());
+  HashPages(s->region->data(), s->dirty.data(), s->dirty.size(), hashes.data());
   std::vector<std::pair<uint32_t, Hash32>> leaves;
   leaves.reserve(s->dirty.size());
-  for (uint32_t p : s->dirty) leaves.push_back({p, PageLeafHash(s->region->data() + uint64_t{p} * kPageSize)});
+  for (size_t i = 0; i < s->dirty.size(); i++) leaves.push_back({s->dirty[i], hashes[i]});
   const CommittedMemory& c = *s->committed;
   if (leaves.empty()) {
     s->changed_nodes.clear();
@@ -210,10 +221,11 @@ Result<std::vector<IndexEntry>> SessionImpl::Prepare() {
   std::vector<IndexEntry> entries;
   entries.reserve(slots_.size());
   for (auto& [id, s] : slots_) {
+    SyncLength(&s);
     IndexEntry e = s.entry;
     e.metadata = s.metadata;
     if (s.is_new) {
-      s.memory_hash = MemoryHash(s.length, FullTreeRoot(s.region->data(), s.length));
+      s.memory_hash = MemoryHash(s.length, FullTreeRoot(s.region->data(), s.length, &s.leaves));
       e.memory_hash = s.memory_hash;
       e.memory_length = s.length;
       e.layer_count = 0;

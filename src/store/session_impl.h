@@ -33,6 +33,7 @@ class SessionImpl final : public Session {
   std::optional<Root> base() const override { return base_; }
   Status AddModule(const ModuleId& id, ByteView bytecode, ByteView memory_init, uint64_t memory_length,
                    ByteView metadata) override;
+  Status RemoveModule(const ModuleId& id) override;
   bool HasModule(const ModuleId& id) const override { return slots_.count(id) != 0; }
   std::vector<ModuleId> Modules() const override;
   Result<Bytes> Bytecode(const ModuleId& id) override;
@@ -59,10 +60,15 @@ class SessionImpl final : public Session {
     std::vector<uint32_t> dirty;  // pages changed since the last commit, ascending
     // Filled by Prepare for a changed memory:
     std::vector<TreeNode> changed_nodes;
+    std::vector<Hash32> leaves;  // new modules: every page's leaf hash
     Hash32 memory_hash;
   };
 
   Result<Slot*> Find(const ModuleId& id);
+  // The engine grows regions directly: a mapped region's length is the truth.
+  static void SyncLength(Slot* s) {
+    if (s->region) s->length = s->region->length();
+  }
   Status EnsureMapped(Slot* slot);
   Status CheckRange(const ModuleId& id, const Slot& slot, uint64_t offset, uint64_t len) const;
   // Collects dirty pages and recomputes memory hashes; returns the entries

@@ -186,8 +186,12 @@ Result<std::vector<CommitInfo>> StoreImpl::ListCommits() {
     // Only the header is needed for the creation time.
     auto f = env_->OpenReadable(dir_ + "/" + name + "/index");
     if (!f.ok()) {
-      if (f.status().IsNotFound()) continue;  // deleted meanwhile
-      return f.status();
+      if (!f.status().IsNotFound()) return f.status();
+      // Deleted meanwhile: skip. A directory still there without its index
+      // is a damaged commit: list it (creation time 0) so verify reports it.
+      if (!env_->Exists(dir_ + "/" + name)) continue;
+      out.push_back(std::move(info));
+      continue;
     }
     uint8_t header[24];
     if ((*f)->ReadAt(0, header).ok()) info.created_unix_ns = DecodeFixed64(header + 16);

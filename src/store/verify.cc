@@ -105,7 +105,14 @@ Status VerifyMemory(os::Env* env, const std::string& dir, const IndexEntry& e) {
 
 Status VerifyCommitDir(os::Env* env, const std::string& dir, const Root& root) {
   const std::string index_path = dir + "/index";
-  ASSIGN_OR_RETURN(Bytes bytes, env->ReadFile(index_path, 1ull << 32));
+  auto read = env->ReadFile(index_path, 1ull << 32);
+  if (!read.ok()) {
+    // A commit directory without its index is damaged, not absent (NotFound
+    // stays for a directory that vanished, e.g. deleted meanwhile).
+    if (read.status().IsNotFound() && env->Exists(dir)) return Status::Corruption(index_path + ": missing");
+    return read.status();
+  }
+  Bytes bytes = std::move(read).value();
   ASSIGN_OR_RETURN(Index index, DecodeIndex(bytes, index_path));
   if (ComputeRoot(index.entries) != root) {
     return Status::Corruption(index_path + ": the root computed from the index is " +

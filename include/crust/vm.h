@@ -1,0 +1,136 @@
+// Copyright (c) crust authors. Licensed under the MIT license.
+//
+// The crust virtual machine: WebAssembly contracts whose linear memories are
+// the copy-on-write memories of a store session (store.h, session.h).
+//
+// A Vm owns a Store and a cache of compiled code (<store>/.cache/code by
+// default; machine-specific, never part of a commit). A VmSession wraps a
+// store Session: it deploys modules (validated, instrumented for gas and call
+// depth, data segments applied once to build the initial memory, compiled
+// ahead of time through wasm2c and the system C compiler, cached by code
+// hash) and calls their exported functions through the piecrust wasm32 ABI:
+//
+//  * a module exports its memory `memory` and an i32 global `A`, the address
+//    of a 64 KiB argument buffer;
+//  * a callable function has type (i32 arg_len) -> i32: the argument is
+//    copied to A[0..arg_len], and the result is read from A[0..ret_len] where
+//    ret_len is the return value;
+//  * host functions are imported from module `env` (see docs/abi.md).
+//
+// Determinism: the same deploys and calls on the same state give the same
+// results, gas and roots on every machine: gas and the depth limit are
+// injected into the WebAssembly itself, float NaNs are canonicalised, and
+// every mutable global is persisted with the module (covered by the root).
+//
+// Thread-safety: a Vm is safe for concurrent use; each VmSession is used by
+// one thread at a time, and many sessions may run concurrently.
+// Lifetime: destroy every VmSession before its Vm.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "crust/options.h"
+#include "crust/session.h"
+#include "crust/status.h"
+#include "crust/store.h"
+#include "crust/types.h"
+
+namespace crust {
+
+struct VmOptions {
+  StoreOptions store;
+  // Where compiled code is cached. Empty: "<store>/.cache/code".
+  std::string code_cache_dir;
+  // C compiler optimisation level for compiled modules: 0 (fast to compile,
+  // for tests) or 2. Default: 2.
+  int opt_level = 2;
+  // Largest call depth (nested wasm function calls) a call may reach.
+  // Part of consensus: every node must use the same value. Default: 1000.
+  uint32_t max_call_depth = 1000;
+};
+
+struct DeployOptions {
+  // The module id. When absent it is derived from the bytecode, owner and
+  // nonce: SHA-256("crust-module-id-v1" || SHA-256(bytecode) ||
+  // u32le(len(owner)) || owner || u64le(nonce)).
+  std::optional<ModuleId> id;
+  Bytes owner;       // who owns the module (opaque bytes, at most 1 KiB)
+  uint64_t nonce = 0;
+  Bytes init_arg;    // argument of the module's `init`, run once if exported
+  uint64_t gas_limit = 1'000'000'000;  // for `init`
+};
+
+struct CallReceipt {
+  // OK, or why the call failed: NotFound (module or function), Panic (with
+  // the contract's message), OutOfGas, Trap (message starts with the kind:
+  // "unreachable", "out of bounds", "integer divide by zero", "integer
+  // overflow", "invalid conversion", "indirect call mismatch", "stack
+  // exhausted", "call depth limit"), InvalidArgument (argument too large,
+  // "init" called), ResourceExhausted (return too large).
+  Status status;
+  Bytes data;              // returned bytes (empty unless ok)
+  uint64_t gas_limit = 0;
+  uint64_t gas_spent = 0;  // charged whether or not the call succeeded
+  bool ok() const { return status.ok(); }
+};
+
+class VmSession {
+ public:
+  virtual ~VmSession() = default;
+  VmSession(const VmSession&) = delete;
+  VmSession& operator=(const VmSession&) = delete;
+
+  // Validates, instruments, compiles (or finds in the cache) and adds a
+  // module, then runs its `init` if it exports one. Returns its id.
+  // Errors: InvalidModule (bad bytes, ABI violation, imports not in the host
+  // table or with the wrong signature), NotSupported (a rejected feature,
+  // named), AlreadyExists (id taken), any error of `init` (the module is then
+  // not deployed), IOError (compilation failed).
+  virtual Result<ModuleId> Deploy(ByteView wasm, const DeployOptions& options = {}) = 0;
+
+  // Calls `function` of `module` with `arg` (at most 64 KiB) and at most
+  // `gas_limit` gas. Never fails as a whole: the receipt's status says how the
+  // call ended. A failed call ends cleanly; the session stays usable.
+  virtual CallReceipt Call(const ModuleId& module, std::string_view function, ByteView arg,
+                           uint64_t gas_limit) = 0;
+
+  // Session metadata, read by contracts through `hd(name)`. Not part of the
+  // state (not committed).
+  virtual void SetMeta(std::string name, Bytes value) = 0;
+
+  // The owner given at deploy. NotFound if no such module.
+  virtual Result<Bytes> Owner(const ModuleId& module) = 0;
+
+  virtual Result<Root> CurrentRoot() = 0;
+  // Commits the state (see Session::Commit) and returns the root.
+  virtual Result<Root> Commit() = 0;
+
+  // The underlying store session (memories, bytecode, metadata).
+  virtual Session& state() = 0;
+
+ protected:
+  VmSession() = default;
+};
+
+class Vm {
+ public:
+  // Opens the store at `dir` (see Store::Open) and the code cache.
+  static Result<std::unique_ptr<Vm>> Open(const std::string& dir, const VmOptions& options = {});
+  virtual ~Vm() = default;
+  Vm(const Vm&) = delete;
+  Vm& operator=(const Vm&) = delete;
+
+  virtual Store& store() = 0;
+  virtual Result<std::unique_ptr<VmSession>> StartGenesis() = 0;
+  virtual Result<std::unique_ptr<VmSession>> StartSession(const Root& base) = 0;
+
+ protected:
+  Vm() = default;
+};
+
+}  // namespace crust

@@ -1,0 +1,177 @@
+// Copyright (c) crust authors. Licensed under the MIT license.
+#include "src/engine/code_cache.h"
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include "src/engine/instance.h"
+#include "src/engine/runtime_test_util.h"
+#include "src/os/env.h"
+#include "tests/test_util.h"
+
+namespace crust::engine {
+namespace {
+
+// A module unique to each test (the constant), so the shared on-disk state
+// of other tests does not matter.
+Bytes Module(int n) {
+  auto r = testing::WatToWasm("(module (func (export \"f\") (param i32) (result i32) (i32.add (local.get 0) (i32.const " +
+                              std::to_string(n) + "))))");
+  EXPECT_TRUE(r.ok());
+  return r.ok() ? r.value() : Bytes();
+}
+
+uint32_t CallF(const std::shared_ptr<const Code>& code, uint32_t arg) {
+  auto inst = Instance::Create(code, InstanceOptions{});
+  EXPECT_TRUE(inst.ok()) << inst.status().ToString();
+  if (!inst.ok()) return 0;
+  auto r = inst.value()->CallI32("f", arg, nullptr);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return r.ok() ? r.value() : 0;
+}
+
+class CodeCacheTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<CodeCache> Open() {
+    CodeCacheOptions o;
+    o.dir = dir_.Sub("store/.cache/code");
+    o.compiler.opt_level = OptLevel::kO0;
+    auto r = CodeCache::Open(o);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? std::move(r).value() : nullptr;
+  }
+  crust::testing::TempDir dir_;
+};
+
+TEST_F(CodeCacheTest, MissThenHitThenDiskHit) {
+  auto cache = Open();
+  const Bytes wasm = Module(1);
+  ASSERT_OK_AND_ASSIGN(auto code, cache->Get(wasm));
+  EXPECT_EQ(CallF(code, 41), 42u);
+  EXPECT_EQ(cache->stats().compiled, 1u);
+  ASSERT_OK_AND_ASSIGN(auto again, cache->Get(wasm));
+  EXPECT_EQ(again.get(), code.get());
+  EXPECT_EQ(cache->stats().memory_hits, 1u);
+  auto other = Open();  // a new process would see the published object
+  ASSERT_OK_AND_ASSIGN(auto third, other->Get(wasm));
+  EXPECT_EQ(other->stats().compiled, 0u);
+  EXPECT_EQ(other->stats().disk_hits, 1u);
+  EXPECT_EQ(CallF(third, 1), 2u);
+  printf("compiler: %s\n", cache->compiler().description().c_str());
+}
+
+TEST_F(CodeCacheTest, DeletedObjectIsRebuilt) {
+  const Bytes wasm = Module(2);
+  {
+    auto cache = Open();
+    ASSERT_OK(cache->Get(wasm));
+  }
+  auto cache = Open();
+  ASSERT_OK(os::Env::Default()->RemoveFile(cache->PathFor(cache->KeyFor(wasm))));
+  ASSERT_OK_AND_ASSIGN(auto code, cache->Get(wasm));
+  EXPECT_EQ(cache->stats().compiled, 1u);
+  EXPECT_EQ(cache->stats().rebuilt, 0u);
+  EXPECT_EQ(CallF(code, 1), 3u);
+}
+
+void Damage(const std::string& path, bool truncate) {
+  os::Env* env = os::Env::Default();
+  auto bytes = env->ReadFile(path);
+  ASSERT_TRUE(bytes.ok());
+  Bytes b = bytes.value();
+  if (truncate) {
+    b.resize(b.size() / 2);
+  } else {
+    b[b.size() / 3] ^= 0x40;
+  }
+  ASSERT_OK(env->RemoveFile(path));
+  ASSERT_OK_AND_ASSIGN(auto f, env->NewWritableFile(path));
+  ASSERT_OK(f->Append(b));
+  ASSERT_OK(f->Close());
+}
+
+TEST_F(CodeCacheTest, CorruptOrTruncatedObjectIsRebuilt) {
+  for (bool truncate : {false, true}) {
+    const Bytes wasm = Module(truncate ? 3 : 4);
+    {
+      auto cache = Open();
+      ASSERT_OK(cache->Get(wasm));
+    }
+    auto cache = Open();
+    Damage(cache->PathFor(cache->KeyFor(wasm)), truncate);
+    ASSERT_OK_AND_ASSIGN(auto code, cache->Get(wasm));
+    EXPECT_EQ(cache->stats().rebuilt, 1u);
+    EXPECT_EQ(cache->stats().compiled, 1u);
+    EXPECT_EQ(CallF(code, 0), truncate ? 3u : 4u);
+  }
+}
+
+TEST_F(CodeCacheTest, ConcurrentGetsCompileOnce) {
+  auto cache = Open();
+  const Bytes wasm = Module(5);
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  std::vector<const Code*> seen(8);
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      auto r = cache->Get(wasm);
+      if (r.ok()) {
+        ok++;
+        seen[i] = r.value().get();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 8);
+  EXPECT_EQ(cache->stats().compiled, 1u);
+  for (const Code* c : seen) EXPECT_EQ(c, seen[0]);
+}
+
+TEST_F(CodeCacheTest, InvalidWasmIsAnError) {
+  auto cache = Open();
+  const Bytes junk = {0, 'a', 's', 'm', 1, 0, 0, 0, 0xff};
+  EXPECT_EQ(cache->Get(junk).status().code(), Status::Code::kInvalidModule);
+}
+
+TEST_F(CodeCacheTest, CompilerLimitsAreEnforced) {
+  CodeCacheOptions o;
+  o.dir = dir_.Sub("limited");
+  o.compiler.limits.address_space_bytes = 16 << 20;  // far too little for cc1
+  auto cache = CodeCache::Open(o);
+  if (!cache.ok()) GTEST_SKIP() << "compiler cannot even start: " << cache.status().ToString();
+  auto r = cache.value()->Get(Module(6));
+  EXPECT_FALSE(r.ok());
+}
+
+TEST_F(CodeCacheTest, CompileTimes) {
+  // A module with many functions: the "large" case of the report.
+  std::string wat = "(module (memory 1)";
+  for (int i = 0; i < 500; ++i) {
+    wat += "(func (export \"f" + std::to_string(i) +
+           "\") (param i32) (result i32) (local i32) (local.set 1 (i32.load (local.get 0)))"
+           "(block (loop (br_if 1 (i32.eqz (local.get 0))) (local.set 1 (i32.add (local.get 1) (i32.mul (local.get 0) (i32.const " +
+           std::to_string(i) + ")))) (local.set 0 (i32.sub (local.get 0) (i32.const 1))) (br 0))) (local.get 1))";
+  }
+  wat += ")";
+  ASSERT_OK_AND_ASSIGN(Bytes large, testing::WatToWasm(wat));
+  for (OptLevel opt : {OptLevel::kO0, OptLevel::kO2}) {
+    CodeCacheOptions o;
+    o.dir = dir_.Sub(opt == OptLevel::kO0 ? "t0" : "t2");
+    o.compiler.opt_level = opt;
+    ASSERT_OK_AND_ASSIGN(auto cache, CodeCache::Open(o));
+    for (const Bytes* w : std::vector<const Bytes*>{nullptr, &large}) {
+      const Bytes small = Module(7);
+      const Bytes& wasm = w ? *w : small;
+      const auto t0 = std::chrono::steady_clock::now();
+      ASSERT_OK(cache->Get(wasm));
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      printf("compile -O%d %s module (%zu bytes of wasm): %.3f s\n", static_cast<int>(opt), w ? "large" : "small",
+             wasm.size(), s);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace crust::engine

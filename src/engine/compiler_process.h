@@ -1,0 +1,48 @@
+// Copyright (c) crust authors. Licensed under the MIT license.
+//
+// The engine's only doors to processes and the dynamic loader: running the C
+// compiler in a child with limits, and dlopen/dlsym/dlclose of compiled
+// objects. (Files go through os::Env; signals live in runtime_signals.cc.)
+//
+// Thread-safety: all functions are safe to call concurrently.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "crust/status.h"
+
+namespace crust::engine {
+
+struct ProcessLimits {
+  uint64_t address_space_bytes = 4ull << 30;  // RLIMIT_AS of the child (and its children)
+  uint32_t cpu_seconds = 300;                 // RLIMIT_CPU per process
+  uint32_t wall_seconds = 600;                // the whole process group is killed after this
+};
+
+// Runs argv[0] (looked up in PATH) with argv, stdin from /dev/null and
+// stdout+stderr appended to `output_path`, in its own process group.
+// OK when it exits with status 0. ResourceExhausted when killed by a limit
+// (wall clock, CPU, or a signal typical of memory exhaustion); IOError for
+// other failures, with the tail of the output in the message.
+Status RunProcess(const std::vector<std::string>& argv, const std::string& output_path,
+                  const ProcessLimits& limits);
+
+// A dlopen'ed shared object (RTLD_NOW | RTLD_LOCAL). Closed on destruction.
+class SharedObject {
+ public:
+  static Result<std::unique_ptr<SharedObject>> Open(const std::string& path);
+  ~SharedObject();
+  SharedObject(const SharedObject&) = delete;
+  SharedObject& operator=(const SharedObject&) = delete;
+
+  // Address of `name`, or NotFound.
+  Result<void*> Symbol(const char* name) const;
+
+ private:
+  explicit SharedObject(void* handle) : handle_(handle) {}
+  void* const handle_;
+};
+
+}  // namespace crust::engine

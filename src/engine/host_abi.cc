@@ -1,0 +1,67 @@
+// Copyright (c) crust authors. Licensed under the MIT license.
+#include "src/engine/host_abi.h"
+
+#include <array>
+
+namespace crust::engine {
+namespace {
+
+constexpr ValType I32 = ValType::kI32;
+constexpr ValType I64 = ValType::kI64;
+
+constexpr std::array<ValType, 0> kNone{};
+constexpr std::array<ValType, 1> kI32{I32};
+constexpr std::array<ValType, 1> kI64{I64};
+constexpr std::array<ValType, 2> kI32x2{I32, I32};
+constexpr std::array<ValType, 3> kI32x3{I32, I32, I32};
+constexpr std::array<ValType, 5> kCParams{I32, I32, I32, I32, I64};
+
+constexpr std::array<HostFunctionSpec, kHostFnCount> kTable{{
+    {HostFn::kPanic, "panic", kI32, kNone, false},
+    {HostFn::kLimit, "limit", kNone, kI64, false},
+    {HostFn::kSpent, "spent", kNone, kI64, false},
+    {HostFn::kSelfId, "self_id", kNone, kNone, false},
+    {HostFn::kHd, "hd", kI32x2, kI32, false},
+    {HostFn::kC, "c", kCParams, kI32, true},
+    {HostFn::kHq, "hq", kI32x3, kI32, true},
+    {HostFn::kEmit, "emit", kI32x3, kNone, true},
+    {HostFn::kFeed, "feed", kI32, kNone, true},
+    {HostFn::kCaller, "caller", kNone, kI32, true},
+    {HostFn::kCallstack, "callstack", kNone, kI32, true},
+    {HostFn::kOwner, "owner", kI32, kI32, true},
+}};
+
+constexpr bool TableIsInIdOrder() {
+  for (size_t i = 0; i < kTable.size(); ++i) {
+    if (static_cast<size_t>(kTable[i].id) != i) return false;
+  }
+  return true;
+}
+static_assert(TableIsInIdOrder(), "kTable must be indexed by HostFn");
+
+}  // namespace
+
+std::span<const HostFunctionSpec> HostFunctions() { return kTable; }
+
+const HostFunctionSpec& GetHostFunction(HostFn id) { return kTable[static_cast<size_t>(id)]; }
+
+const HostFunctionSpec* FindHostFunction(std::string_view name) {
+  for (const HostFunctionSpec& f : kTable) {
+    if (f.name == name) return &f;
+  }
+  return nullptr;
+}
+
+std::string SignatureString(std::span<const ValType> params, std::span<const ValType> results) {
+  auto list = [](std::span<const ValType> types) {
+    std::string s = "(";
+    for (size_t i = 0; i < types.size(); ++i) {
+      if (i) s += ", ";
+      s += ValTypeName(types[i]);
+    }
+    return s + ")";
+  };
+  return list(params) + " -> " + list(results);
+}
+
+}  // namespace crust::engine

@@ -1,0 +1,60 @@
+// Copyright (c) crust authors. Licensed under the MIT license.
+//
+// The host functions a crust module may import: module "env" only, each with
+// one exact WebAssembly signature. Deploy checks every import against this
+// table (name and signature) before anything is compiled; the execution half
+// binds imports through the same table (switch on HostFn).
+//
+// Functions marked `reserved` belong to the next issue (inter-contract calls,
+// queries, events): modules may import them already, and deploy accepts them,
+// but calling one before it is implemented must fail the call cleanly.
+//
+// Thread-safety: the table is immutable static data.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "src/engine/module_info.h"
+
+namespace crust::engine {
+
+inline constexpr std::string_view kHostModule = "env";
+
+// Stable ids, in table order. Do not renumber (engines may index by them).
+enum class HostFn : uint8_t {
+  kPanic = 0,      // panic(msg_len: i32)                      message in A
+  kLimit = 1,      // limit() -> i64                           gas limit of the call
+  kSpent = 2,      // spent() -> i64                           gas spent so far
+  kSelfId = 3,     // self_id()                                writes the 32-byte id to A
+  kHd = 4,         // hd(name_ptr: i32, name_len: i32) -> i32  session metadata into A
+  kC = 5,          // c(mod_ptr, fn_ptr, fn_len, arg_len: i32, gas: i64) -> i32   (reserved)
+  kHq = 6,         // hq(name_ptr, name_len, arg_len: i32) -> i32                (reserved)
+  kEmit = 7,       // emit(topic_ptr, topic_len, arg_len: i32)                   (reserved)
+  kFeed = 8,       // feed(arg_len: i32)                                         (reserved)
+  kCaller = 9,     // caller() -> i32                                            (reserved)
+  kCallstack = 10, // callstack() -> i32                                         (reserved)
+  kOwner = 11,     // owner(mod_ptr: i32) -> i32                                 (reserved)
+};
+inline constexpr size_t kHostFnCount = 12;
+
+struct HostFunctionSpec {
+  HostFn id;
+  std::string_view name;  // field name under module "env"
+  std::span<const ValType> params;
+  std::span<const ValType> results;
+  bool reserved;  // accepted at deploy, implemented by a later issue
+};
+
+// The whole table, indexed by HostFn.
+std::span<const HostFunctionSpec> HostFunctions();
+const HostFunctionSpec& GetHostFunction(HostFn id);
+// The entry named `name`, or nullptr.
+const HostFunctionSpec* FindHostFunction(std::string_view name);
+
+// "(i32, i32) -> i32", "() -> nil" style text, for error messages.
+std::string SignatureString(std::span<const ValType> params, std::span<const ValType> results);
+
+}  // namespace crust::engine

@@ -1,0 +1,144 @@
+// Copyright (c) crust authors. Licensed under the MIT license.
+//
+// Instance: one compiled module (Code) instantiated over a linear memory that
+// the caller owns (an os::MemoryRegion: the session's copy-on-write mapping
+// of the module's memory file). The memory is used in place: instantiation
+// copies nothing and costs the same for any memory size, writes by the module
+// land in the region (never in the file), and memory.grow grows the region.
+//
+// Instantiation runs what the compiled module does at instantiation: global
+// initialisers, table and element setup, data segments (prepared contract
+// modules have none) and the start function. Mutable globals therefore start
+// from their initial values: restore persisted ones with SetGlobal /
+// RestoreGlobals before calling.
+//
+// Thread-safety: an Instance is used by one thread at a time. Different
+// instances may run concurrently on different threads.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "crust/status.h"
+#include "src/engine/runtime.h"
+#include "src/engine/runtime_code.h"
+
+namespace crust::os {
+class MemoryRegion;
+}
+
+namespace crust::engine {
+
+// Binds a module's imports. HostImports() (runtime_host.h) binds crust's host
+// ABI; the spec-test harness binds its own.
+class ImportResolver {
+ public:
+  virtual ~ImportResolver() = default;
+  // Fills *slot for `import` of the instance `self` being created (host
+  // functions receive `self` as their env). InvalidModule when the import is
+  // unknown or its type does not match.
+  virtual Status Resolve(const crust_import_desc& import, Instance* self, crust_import_slot* slot) const = 0;
+};
+
+struct InstanceOptions {
+  // The linear memory. Required when the module defines a memory (grown to
+  // the module's initial size if shorter); must outlive the instance and not
+  // be used by anything else while the instance runs. Ignored otherwise.
+  os::MemoryRegion* memory = nullptr;
+  // Import binding; null means HostImports().
+  const ImportResolver* imports = nullptr;
+  // Host context for a start function's import calls (may be null).
+  HostContext* host = nullptr;
+  // Run the start function inside Create. False: the caller sets globals
+  // (gas, depth limit) and calls RunStart() itself.
+  bool run_start = true;
+};
+
+// An exported function looked up once, for repeated calls.
+struct FunctionRef {
+  const crust_export_desc* desc = nullptr;
+};
+
+class Instance {
+ public:
+  // Errors: InvalidArgument (no memory given for a module that defines one),
+  // InvalidModule (import binding failed), a trap Status when instantiation
+  // trapped (data segment out of bounds, start function trap).
+  // With `failed` set, an instance whose instantiation trapped is moved
+  // there instead of being destroyed: tables of other instances may already
+  // hold its functions (the spec keeps element segments written before a
+  // trap). Only the spec-test harness needs this.
+  static Result<std::unique_ptr<Instance>> Create(std::shared_ptr<const Code> code, const InstanceOptions& options,
+                                                  std::unique_ptr<Instance>* failed = nullptr);
+  ~Instance();
+  Instance(const Instance&) = delete;
+  Instance& operator=(const Instance&) = delete;
+
+  // Runs the module's start function (once; OK if there is none or it ran).
+  Status RunStart(HostContext* host);
+
+  // ---- calls ----
+  // NotFound if no such export; InvalidArgument if it is not a function of
+  // type (i32) -> i32 (for FindI32Function).
+  Result<FunctionRef> FindFunction(std::string_view name) const;
+  Result<FunctionRef> FindI32Function(std::string_view name) const;
+
+  // Calls an exported (i32) -> i32 function: the contract ABI's entry. On a
+  // trap returns TrapStatus(kind) (or the host's Status for kHostAbort);
+  // last_trap() tells the kind. With the instrumentation globals present, an
+  // injected trap is reported as kOutOfGas / kDepthLimit.
+  Result<uint32_t> CallI32(FunctionRef fn, uint32_t arg, HostContext* host);
+  Result<uint32_t> CallI32(std::string_view name, uint32_t arg, HostContext* host);
+
+  // Calls any exported function with arguments and results as 64-bit cells
+  // (see crust_invoke_fn in wasm_rt_abi.h). InvalidArgument on an argument
+  // count mismatch.
+  Status Invoke(FunctionRef fn, std::span<const uint64_t> args, std::vector<uint64_t>* results, HostContext* host);
+
+  // Kind of the last call's trap (kNone after a successful call).
+  TrapKind last_trap() const { return last_trap_; }
+
+  // ---- globals ----
+  // Exported globals by export name (the instrumentation's and the state
+  // globals "__crust_g<i>" are exported). Values are bit patterns: i32/f32 in
+  // the low 32 bits. NotFound if absent.
+  Result<uint64_t> GetGlobal(std::string_view export_name) const;
+  Status SetGlobal(std::string_view export_name, uint64_t bits);
+  // Every global the module defines, in index order (state snapshot).
+  std::vector<uint64_t> SaveGlobals() const;
+  // InvalidArgument if the count differs from SaveGlobals()'.
+  Status RestoreGlobals(std::span<const uint64_t> values);
+
+  // ---- memory ----
+  // The module's memory (defined or imported); null if it has none.
+  uint8_t* memory_data() const;
+  uint64_t memory_size() const;
+
+  // ---- linking (spec-test harness) ----
+  // Address of an exported memory (wasm_rt_memory_t), table, or global value.
+  Result<void*> ExportAddress(std::string_view name, uint32_t kind) const;
+  // The generated code's instance pointer (env of exported functions).
+  void* raw() const { return raw_; }
+  const Code& code() const { return *code_; }
+
+ private:
+  Instance(std::shared_ptr<const Code> code, void* raw);
+  Status Instantiate(const InstanceOptions& options);
+  Status RunCall(void (*fn)(void*), void* arg, HostContext* host);
+  TrapKind ClassifyTrap(int code) const;
+  void* GlobalAddress(std::string_view export_name, char* type) const;
+
+  const std::shared_ptr<const Code> code_;
+  void* const raw_;  // the generated Z_m_instance_t (code_->desc().instance_size bytes)
+  std::vector<crust_import_slot> imports_;
+  bool instantiated_ = false;
+  bool started_ = false;
+  TrapKind last_trap_ = TrapKind::kNone;
+  uint32_t* trap_global_ = nullptr;  // the instrumentation's kTrapGlobal, if exported
+};
+
+}  // namespace crust::engine

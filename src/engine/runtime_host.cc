@@ -1,0 +1,152 @@
+// Copyright (c) crust authors. Licensed under the MIT license.
+#include "src/engine/runtime_host.h"
+
+#include <string>
+#include <utility>
+
+#include "src/engine/host_abi.h"
+#include "src/engine/runtime_call.h"
+
+namespace crust::engine {
+
+// Defaults: an import the host does not offer fails the call.
+namespace {
+Status Unsupported(const char* name) { return Status::NotSupported(std::string("host function env.") + name + " is not available"); }
+}  // namespace
+Status HostContext::Panic(Instance&, uint32_t) { return Unsupported("panic"); }
+Result<int64_t> HostContext::Limit(Instance&) { return Unsupported("limit"); }
+Result<int64_t> HostContext::Spent(Instance&) { return Unsupported("spent"); }
+Status HostContext::SelfId(Instance&) { return Unsupported("self_id"); }
+Result<int32_t> HostContext::Hd(Instance&, uint32_t, uint32_t) { return Unsupported("hd"); }
+Result<int32_t> HostContext::C(Instance&, uint32_t, uint32_t, uint32_t, uint32_t, int64_t) { return Unsupported("c"); }
+Result<int32_t> HostContext::Hq(Instance&, uint32_t, uint32_t, uint32_t) { return Unsupported("hq"); }
+Status HostContext::Emit(Instance&, uint32_t, uint32_t, uint32_t) { return Unsupported("emit"); }
+Status HostContext::Feed(Instance&, uint32_t) { return Unsupported("feed"); }
+Result<int32_t> HostContext::Caller(Instance&) { return Unsupported("caller"); }
+Result<int32_t> HostContext::Callstack(Instance&) { return Unsupported("callstack"); }
+Result<int32_t> HostContext::Owner(Instance&, uint32_t) { return Unsupported("owner"); }
+
+namespace {
+
+// Runs one host method. Every C++ object of the host call lives and dies in
+// this frame; the caller raises the trap (a longjmp) only after it returned.
+template <typename T, typename F>
+__attribute__((noinline)) bool RunHost(rt::CallState* cs, void* env, F&& f, T* out) {
+  if (cs->host == nullptr) {
+    cs->host_status = Status::Aborted("a host function was called without a host context");
+    return false;
+  }
+  cs->in_host++;
+  auto r = f(*cs->host, *static_cast<Instance*>(env));
+  cs->in_host--;
+  if constexpr (std::is_same_v<decltype(r), Status>) {
+    if (!r.ok()) {
+      cs->host_status = std::move(r);
+      return false;
+    }
+  } else {
+    if (!r.ok()) {
+      cs->host_status = r.status();
+      return false;
+    }
+    *out = static_cast<T>(r.value());
+  }
+  return true;
+}
+
+template <typename T, typename F>
+T CallHost(void* env, F&& f) {
+  rt::CallState* cs = rt::CurrentCall();
+  if (!rt::StackHeadroomOk(rt::kMinHostHeadroom)) rt::RaiseTrap(WASM_RT_TRAP_EXHAUSTION);
+  T out{};
+  if (!RunHost<T>(cs, env, std::forward<F>(f), &out)) rt::RaiseTrap(rt::kHostAbortCode);
+  return out;
+}
+
+void Panic(void* env, uint32_t len) {
+  CallHost<int>(env, [&](HostContext& h, Instance& i) {
+    Status s = h.Panic(i, len);
+    return s.ok() ? Status::Panic("") : s;  // panic never returns to the module
+  });
+}
+uint64_t Limit(void* env) { return CallHost<uint64_t>(env, [](HostContext& h, Instance& i) { return h.Limit(i); }); }
+uint64_t Spent(void* env) { return CallHost<uint64_t>(env, [](HostContext& h, Instance& i) { return h.Spent(i); }); }
+void SelfId(void* env) { CallHost<int>(env, [](HostContext& h, Instance& i) { return h.SelfId(i); }); }
+uint32_t Hd(void* env, uint32_t p, uint32_t n) {
+  return CallHost<uint32_t>(env, [&](HostContext& h, Instance& i) { return h.Hd(i, p, n); });
+}
+uint32_t C(void* env, uint32_t m, uint32_t f, uint32_t fl, uint32_t a, uint64_t g) {
+  return CallHost<uint32_t>(env, [&](HostContext& h, Instance& i) { return h.C(i, m, f, fl, a, static_cast<int64_t>(g)); });
+}
+uint32_t Hq(void* env, uint32_t p, uint32_t n, uint32_t a) {
+  return CallHost<uint32_t>(env, [&](HostContext& h, Instance& i) { return h.Hq(i, p, n, a); });
+}
+void Emit(void* env, uint32_t p, uint32_t n, uint32_t a) {
+  CallHost<int>(env, [&](HostContext& h, Instance& i) { return h.Emit(i, p, n, a); });
+}
+void Feed(void* env, uint32_t a) { CallHost<int>(env, [&](HostContext& h, Instance& i) { return h.Feed(i, a); }); }
+uint32_t Caller(void* env) { return CallHost<uint32_t>(env, [](HostContext& h, Instance& i) { return h.Caller(i); }); }
+uint32_t Callstack(void* env) {
+  return CallHost<uint32_t>(env, [](HostContext& h, Instance& i) { return h.Callstack(i); });
+}
+uint32_t Owner(void* env, uint32_t m) { return CallHost<uint32_t>(env, [&](HostContext& h, Instance& i) { return h.Owner(i, m); }); }
+
+wasm_rt_function_ptr_t Trampoline(HostFn id) {
+  using P = wasm_rt_function_ptr_t;
+  switch (id) {
+    case HostFn::kPanic: return reinterpret_cast<P>(&Panic);
+    case HostFn::kLimit: return reinterpret_cast<P>(&Limit);
+    case HostFn::kSpent: return reinterpret_cast<P>(&Spent);
+    case HostFn::kSelfId: return reinterpret_cast<P>(&SelfId);
+    case HostFn::kHd: return reinterpret_cast<P>(&Hd);
+    case HostFn::kC: return reinterpret_cast<P>(&C);
+    case HostFn::kHq: return reinterpret_cast<P>(&Hq);
+    case HostFn::kEmit: return reinterpret_cast<P>(&Emit);
+    case HostFn::kFeed: return reinterpret_cast<P>(&Feed);
+    case HostFn::kCaller: return reinterpret_cast<P>(&Caller);
+    case HostFn::kCallstack: return reinterpret_cast<P>(&Callstack);
+    case HostFn::kOwner: return reinterpret_cast<P>(&Owner);
+  }
+  return nullptr;
+}
+
+char Letter(ValType t) {
+  switch (t) {
+    case ValType::kI32: return 'i';
+    case ValType::kI64: return 'j';
+    case ValType::kF32: return 'f';
+    case ValType::kF64: return 'd';
+  }
+  return '?';
+}
+
+class HostImportResolver : public ImportResolver {
+ public:
+  Status Resolve(const crust_import_desc& imp, Instance* self, crust_import_slot* slot) const override {
+    const std::string_view module(imp.module, imp.module_len), field(imp.field, imp.field_len);
+    const HostFunctionSpec* spec = module == kHostModule ? FindHostFunction(field) : nullptr;
+    if (spec == nullptr || imp.kind != CRUST_EXTERN_FUNC) {
+      return Status::InvalidModule("unknown import " + std::string(module) + "." + std::string(field));
+    }
+    std::string sig;
+    for (ValType t : spec->params) sig += Letter(t);
+    sig += ':';
+    for (ValType t : spec->results) sig += Letter(t);
+    if (sig != imp.type) {
+      return Status::InvalidModule("import env." + std::string(field) + " must have type " +
+                                   SignatureString(spec->params, spec->results));
+    }
+    slot->fn = Trampoline(spec->id);
+    slot->env = self;
+    return Status::OK();
+  }
+};
+
+}  // namespace
+
+const ImportResolver& HostImports() {
+  static const HostImportResolver* const resolver = new HostImportResolver();
+  return *resolver;
+}
+
+}  // namespace crust::engine

@@ -1,0 +1,173 @@
+// Copyright (c) crust authors. Licensed under the MIT license.
+//
+// Turns hardware faults inside compiled wasm code into traps:
+//  * an access into a registered memory reservation (its inaccessible tail
+//    is the guard) -> out of bounds;
+//  * an access at or just below the thread's stack -> stack exhausted (the
+//    handler runs on a per-thread alternate stack; generated code is built
+//    with -fstack-clash-protection so large frames probe the guard page).
+// Faults anywhere else, or while a host function runs, go to the handler
+// that was installed before ours (or the default action: a crash).
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
+#include <mutex>
+
+#include "src/engine/runtime_call.h"
+#include "src/engine/wasm_rt_abi.h"
+
+namespace crust::engine::rt {
+namespace {
+
+constexpr size_t kMaxMemories = 32768;
+constexpr size_t kAltStackSize = 64 * 1024;
+constexpr uintptr_t kStackSlack = 1 << 20;  // below the stack's low end: the kernel's guard gap
+
+struct MemorySlot {
+  std::atomic<uintptr_t> base{0};
+  std::atomic<uintptr_t> len{0};
+};
+MemorySlot g_memories[kMaxMemories];
+std::atomic<size_t> g_memories_used{0};  // high-water mark of used slots
+
+struct sigaction g_old_segv, g_old_bus;
+
+struct ThreadStack {
+  bool ready = false;
+  uintptr_t lo = 0, hi = 0;
+  void* alt = nullptr;
+  ~ThreadStack() {
+    if (alt == nullptr) return;
+    stack_t ss = {};
+    ss.ss_flags = SS_DISABLE;
+    sigaltstack(&ss, nullptr);
+    std::free(alt);
+  }
+};
+thread_local ThreadStack tls_stack;
+
+bool InMemory(uintptr_t a) {
+  const size_t used = g_memories_used.load(std::memory_order_acquire);
+  for (size_t i = 0; i < used; ++i) {
+    const MemorySlot& s = g_memories[i];
+    const uintptr_t b = s.base.load(std::memory_order_acquire);
+    if (b != 0 && a >= b && a - b < s.len.load(std::memory_order_relaxed)) return true;
+  }
+  return false;
+}
+
+bool NearStack(uintptr_t a) {
+  const ThreadStack& t = tls_stack;
+  return t.ready && t.lo != 0 && a < t.hi && a + kStackSlack >= t.lo;
+}
+
+void Chain(int sig, siginfo_t* info, void* uctx) {
+  const struct sigaction& old = sig == SIGBUS ? g_old_bus : g_old_segv;
+  if ((old.sa_flags & SA_SIGINFO) && old.sa_sigaction != nullptr) {
+    old.sa_sigaction(sig, info, uctx);
+    return;
+  }
+  if (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN && old.sa_handler != nullptr) {
+    old.sa_handler(sig);
+    return;
+  }
+  // Default action: restore it and return; the faulting access repeats and
+  // the process dies as it would have without us.
+  signal(sig, SIG_DFL);
+}
+
+void Handler(int sig, siginfo_t* info, void* uctx) {
+  CallState* cs = CurrentCall();
+  if (cs != nullptr && cs->in_host == 0) {
+    const auto a = reinterpret_cast<uintptr_t>(info->si_addr);
+    int code = 0;
+    if (InMemory(a)) {
+      code = WASM_RT_TRAP_OOB;
+    } else if (NearStack(a)) {
+      code = WASM_RT_TRAP_EXHAUSTION;
+    }
+    if (code != 0) {
+      // Jump buffers are saved without the signal mask: unblock by hand.
+      sigset_t set;
+      sigemptyset(&set);
+      sigaddset(&set, sig);
+      pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+      siglongjmp(cs->jmp, code);
+    }
+  }
+  Chain(sig, info, uctx);
+}
+
+void InstallHandlers() {
+  struct sigaction sa = {};
+  sa.sa_sigaction = &Handler;
+  sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+  sigemptyset(&sa.sa_mask);
+  if (sigaction(SIGSEGV, &sa, &g_old_segv) != 0 || sigaction(SIGBUS, &sa, &g_old_bus) != 0) std::abort();
+}
+
+}  // namespace
+
+void EnsureThreadReady() {
+  ThreadStack& t = tls_stack;
+  if (t.ready) return;
+  static std::once_flag once;
+  std::call_once(once, InstallHandlers);
+  stack_t old = {};
+  if (sigaltstack(nullptr, &old) == 0 && (old.ss_flags & SS_DISABLE)) {
+    t.alt = std::malloc(kAltStackSize);
+    stack_t ss = {};
+    ss.ss_sp = t.alt;
+    ss.ss_size = kAltStackSize;
+    if (t.alt == nullptr || sigaltstack(&ss, nullptr) != 0) std::abort();
+  }
+  pthread_attr_t attr;
+  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+    void* addr = nullptr;
+    size_t size = 0;
+    if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
+      t.lo = reinterpret_cast<uintptr_t>(addr);
+      t.hi = t.lo + size;
+    }
+    pthread_attr_destroy(&attr);
+  }
+  t.ready = true;
+}
+
+void ThreadStackBounds(uintptr_t* lo, uintptr_t* hi) {
+  *lo = tls_stack.lo;
+  *hi = tls_stack.hi;
+}
+
+void RegisterMemory(const void* base, size_t len) {
+  const auto b = reinterpret_cast<uintptr_t>(base);
+  for (size_t i = 0; i < kMaxMemories; ++i) {
+    MemorySlot& s = g_memories[i];
+    uintptr_t expected = 0;
+    if (s.base.load(std::memory_order_relaxed) == 0 &&
+        s.base.compare_exchange_strong(expected, b, std::memory_order_acq_rel)) {
+      s.len.store(len, std::memory_order_release);
+      size_t used = g_memories_used.load(std::memory_order_relaxed);
+      while (used < i + 1 && !g_memories_used.compare_exchange_weak(used, i + 1)) {
+      }
+      return;
+    }
+  }
+  // Full: faults in this memory will not be recognised (the process crashes
+  // instead of trapping). vm.max_map_count makes this unreachable in practice.
+}
+
+void UnregisterMemory(const void* base) {
+  const auto b = reinterpret_cast<uintptr_t>(base);
+  const size_t used = g_memories_used.load(std::memory_order_acquire);
+  for (size_t i = 0; i < used; ++i) {
+    MemorySlot& s = g_memories[i];
+    uintptr_t expected = b;
+    if (s.base.compare_exchange_strong(expected, 0, std::memory_order_release)) return;
+  }
+}
+
+}  // namespace crust::engine::rt

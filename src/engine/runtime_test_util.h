@@ -1,0 +1,28 @@
+// Copyright (c) crust authors. Licensed under the MIT license.
+//
+// Test helpers of the execution half: WAT -> wasm through libwabt, a shared
+// code cache per test binary, and fresh memory regions.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "crust/status.h"
+#include "crust/types.h"
+#include "src/engine/code_cache.h"
+#include "src/os/env.h"
+#include "src/os/memory_region.h"
+
+namespace crust::engine::testing {
+
+// Parses WAT text (features: wabt defaults) into binary wasm.
+Result<Bytes> WatToWasm(std::string_view wat);
+
+// A memory of `pages` wasm pages (max `max_pages`), zero-filled, no file.
+Result<std::unique_ptr<os::MemoryRegion>> NewMemory(uint32_t pages, uint32_t max_pages = 65536);
+
+// A code cache in a per-process temporary directory, -O0 unless asked.
+CodeCache* SharedCache(OptLevel opt = OptLevel::kO0);
+
+}  // namespace crust::engine::testing

@@ -1,0 +1,77 @@
+// Copyright (c) crust authors. Licensed under the MIT license.
+//
+// The official WebAssembly core spec tests through crust's engine: one test
+// case per .wast file in the shared test suite (CRUST_SPEC_TESTSUITE
+// overrides the directory). Modules are compiled at -O0 through a code cache
+// kept in the build directory, two at a time. Skipped files (features crust
+// rejects) instead check that crust rejects their modules.
+#include <dirent.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "src/engine/runtime_test_util.h"
+#include "src/engine/spec_test_runner.h"
+#include "tests/test_util.h"
+
+namespace crust::engine::spec {
+namespace {
+
+std::string SuiteDir() {
+  const char* env = std::getenv("CRUST_SPEC_TESTSUITE");
+  return env && *env ? env : CRUST_SPEC_TESTSUITE_DIR;
+}
+
+std::vector<std::string> WastFiles() {
+  std::vector<std::string> out;
+  DIR* d = opendir(SuiteDir().c_str());
+  if (d == nullptr) return {"missing-testsuite"};
+  while (dirent* e = readdir(d)) {
+    std::string n = e->d_name;
+    if (n.size() > 5 && n.substr(n.size() - 5) == ".wast") out.push_back(n.substr(0, n.size() - 5));
+  }
+  closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+class SpecTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(SpecTest, File) {
+  const std::string name = GetParam();
+  if (name == "missing-testsuite") GTEST_SKIP() << "no spec test suite at " << SuiteDir();
+  const std::string path = SuiteDir() + "/" + name + ".wast";
+  SpecRunner runner(testing::SharedCache(OptLevel::kO0), std::string(CRUST_BINARY_DIR) + "/spec-work", 2);
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string skip = SkipReason(name);
+  if (!skip.empty()) {
+    int modules = 0, rejected = 0;
+    std::vector<std::string> accepted;
+    ASSERT_OK(runner.CheckRejected(path, &modules, &rejected, &accepted));
+    printf("SPEC %-40s skipped (%s): %d of %d modules rejected\n", name.c_str(), skip.c_str(), rejected, modules);
+    // Files of a rejected feature may contain a few modules without it.
+    EXPECT_GT(rejected, 0) << "no module of " << name << " is rejected";
+    return;
+  }
+  ASSERT_OK_AND_ASSIGN(FileResult r, runner.Run(path));
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  printf("SPEC %-40s passed %5d failed %3d skipped %3d known %3d modules %4d (%.1f s)\n", name.c_str(), r.passed,
+         r.failed, r.skipped, r.known, r.modules, s);
+  for (const std::string& f : r.failures) ADD_FAILURE() << name << ".wast " << f;
+  EXPECT_EQ(r.failed, 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Suite, SpecTest, ::testing::ValuesIn(WastFiles()),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           std::string n = info.param;
+                           for (char& c : n) {
+                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+                           }
+                           return n;
+                         });
+
+}  // namespace
+}  // namespace crust::engine::spec

@@ -1,0 +1,45 @@
+// Copyright (c) crust authors. Licensed under the MIT license.
+#include <memory>
+
+#include "crust/vm.h"
+#include "src/engine/code_cache.h"
+#include "src/vm/vm_session.h"
+
+namespace crust {
+namespace {
+
+class VmImpl final : public Vm {
+ public:
+  VmImpl(std::unique_ptr<Store> store, std::unique_ptr<engine::CodeCache> cache, VmOptions options)
+      : options_(std::move(options)), store_(std::move(store)), cache_(std::move(cache)) {}
+
+  Store& store() override { return *store_; }
+  Result<std::unique_ptr<VmSession>> StartGenesis() override {
+    ASSIGN_OR_RETURN(std::unique_ptr<Session> s, store_->StartGenesis());
+    return std::unique_ptr<VmSession>(new vm::VmSessionImpl(std::move(s), cache_.get(), &options_));
+  }
+  Result<std::unique_ptr<VmSession>> StartSession(const Root& base) override {
+    ASSIGN_OR_RETURN(std::unique_ptr<Session> s, store_->StartSession(base));
+    return std::unique_ptr<VmSession>(new vm::VmSessionImpl(std::move(s), cache_.get(), &options_));
+  }
+
+ private:
+  const VmOptions options_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<engine::CodeCache> cache_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Vm>> Vm::Open(const std::string& dir, const VmOptions& options) {
+  if (options.opt_level != 0 && options.opt_level != 2) return Status::InvalidArgument("opt_level must be 0 or 2");
+  ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::Open(dir, options.store));
+  engine::CodeCacheOptions co;
+  co.dir = options.code_cache_dir.empty() ? store->dir() + "/.cache/code" : options.code_cache_dir;
+  co.env = options.store.env;
+  co.compiler.opt_level = options.opt_level == 0 ? engine::OptLevel::kO0 : engine::OptLevel::kO2;
+  ASSIGN_OR_RETURN(std::unique_ptr<engine::CodeCache> cache, engine::CodeCache::Open(co));
+  return std::unique_ptr<Vm>(new VmImpl(std::move(store), std::move(cache), options));
+}
+
+}  // namespace crust
