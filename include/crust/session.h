@@ -65,13 +65,26 @@ class Session {
   // module's memory. Valid until the module is removed or the session ends.
   virtual Result<os::MemoryRegion*> MemoryRegion(const ModuleId& id) = 0;
 
+  // Checkpoints, nested: Checkpoint() marks the current contents and lengths
+  // of every memory; Rollback() returns every memory to the innermost mark
+  // and removes it; Release() removes the innermost mark and keeps the
+  // changes (they then belong to the enclosing mark, if any). Cost is
+  // proportional to the pages written since the previous checkpoint
+  // operation (they are copied once), never to memory sizes. Not covered:
+  // metadata, bytecode, modules added or removed.
+  // Errors: InvalidArgument (Rollback/Release without a checkpoint).
+  virtual Status Checkpoint() = 0;
+  virtual Status Rollback() = 0;
+  virtual Status Release() = 0;
+  virtual size_t checkpoint_depth() const = 0;
+
   // The root a Commit() now would produce. Costs time proportional to the
   // pages dirtied since the last commit, not to memory sizes.
   virtual Result<Root> CurrentRoot() = 0;
   // Writes the session's state as a new commit and returns its root. When a
   // commit with that root exists already, nothing is written.
-  // Errors: Aborted (read-only store), IOError and others from the file
-  // system. A failed commit leaves no partial commit in the store and the
+  // Errors: Aborted (read-only store), InvalidArgument (checkpoints open),
+  // IOError and others from the file system. A failed commit leaves no partial commit in the store and the
   // session unchanged: it may be retried.
   virtual Result<Root> Commit() = 0;
 

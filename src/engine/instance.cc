@@ -213,6 +213,17 @@ Status Instance::RestoreGlobals(std::span<const uint64_t> values) {
   return Status::OK();
 }
 
+void Instance::SyncMemorySize() {
+  const crust_module_desc& d = code_->desc();
+  if (d.defined_memory == nullptr) return;
+  wasm_rt_memory_t* m = d.defined_memory(raw_);
+  auto* region = static_cast<os::MemoryRegion*>(m->crust_memory);
+  if (region == nullptr) return;
+  const uint64_t pages = region->length() / os::kWasmPageSize;
+  m->pages = static_cast<uint32_t>(pages);
+  m->size = pages == 65536 ? UINT32_MAX : static_cast<uint32_t>(region->length());
+}
+
 uint8_t* Instance::memory_data() const {
   const crust_module_desc& d = code_->desc();
   if (d.defined_memory != nullptr) return d.defined_memory(raw_)->data;

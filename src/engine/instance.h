@@ -117,6 +117,9 @@ class Instance {
   // The module's memory (defined or imported); null if it has none.
   uint8_t* memory_data() const;
   uint64_t memory_size() const;
+  // Makes the module see its memory region's current length again, after the
+  // region was shrunk or grown from outside (a rolled-back call).
+  void SyncMemorySize();
 
   // ---- linking (spec-test harness) ----
   // Address of an exported memory (wasm_rt_memory_t), table, or global value.

@@ -53,6 +53,11 @@ class MemoryRegion {
   // InvalidArgument if new_length < length(), not 64 KiB aligned, or > max_length().
   virtual Status Grow(uint64_t new_length) = 0;
 
+  // Makes [new_length, length()) inaccessible again and drops its contents
+  // (rolling back a Grow). REQUIRES: the range lies past the file part.
+  // InvalidArgument otherwise, or if new_length is not 64 KiB aligned.
+  virtual Status Shrink(uint64_t new_length) = 0;
+
   // Starts (or restarts) write tracking over [0, length()).
   virtual Status Arm() = 0;
   // Appends to *pages the indices of 4 KiB pages written since the last

@@ -55,6 +55,7 @@ class PosixMemoryRegion final : public MemoryRegion {
   uint64_t length() const override { return length_; }
   uint64_t max_length() const override { return max_length_; }
   Status Grow(uint64_t new_length) override;
+  Status Shrink(uint64_t new_length) override;
   Status Arm() override;
   Status CollectWritten(bool rearm, std::vector<uint32_t>* pages) override;
   bool exact() const override { return exact_; }
@@ -116,6 +117,23 @@ Status PosixMemoryRegion::Grow(uint64_t new_length) {
   // New pages were never accessible, hence are unpopulated: a first write
   // creates an anonymous page without the write-protect bit, which the scan
   // reports (uffd_tracker.cc). Nothing to protect.
+  length_ = new_length;
+  return Status::OK();
+}
+
+Status PosixMemoryRegion::Shrink(uint64_t new_length) {
+  if (new_length > length_ || new_length % kWasmPageSize != 0 || new_length < file_length_) {
+    return Status::InvalidArgument("Shrink memory from " + Num(length_) + " to " + Num(new_length) +
+                                   " bytes (file part " + Num(file_length_) + ")");
+  }
+  if (new_length == length_) return Status::OK();
+  const uint64_t len = length_ - new_length;
+  if (::madvise(base_ + new_length, len, MADV_DONTNEED) != 0) {
+    return PosixError("madvise(MADV_DONTNEED)", "memory [" + Num(new_length) + ", " + Num(length_) + ")", errno);
+  }
+  if (::mprotect(base_ + new_length, len, PROT_NONE) != 0) {
+    return PosixError("mprotect none", "memory [" + Num(new_length) + ", " + Num(length_) + ")", errno);
+  }
   length_ = new_length;
   return Status::OK();
 }

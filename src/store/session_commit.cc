@@ -177,7 +177,6 @@ Status SessionImpl::AfterCommit(const Root& root, bool written, std::vector<std:
   }
   size_t i = 0;
   for (auto& [id, s] : slots_) {
-    const bool was_new = s.is_new;
     s.entry = actual[i];
     s.commit_dir = dir;
     s.is_new = false;
@@ -186,6 +185,8 @@ Status SessionImpl::AfterCommit(const Root& root, bool written, std::vector<std:
     s.dirty.clear();
     s.changed_nodes.clear();
     s.leaves = {};
+    s.shadow.clear();  // contents now equal the commit's
+    s.init_image = {};
     if (written && next[i]) {
       s.committed = std::move(next[i]);
     } else if (s.region || !written) {
@@ -195,7 +196,7 @@ Status SessionImpl::AfterCommit(const Root& root, bool written, std::vector<std:
         ASSIGN_OR_RETURN(s.committed, CommittedMemory::Open(store_->env(), dir, s.entry));
       }
     }
-    if (was_new) RETURN_IF_ERROR(s.region->Arm());
+
     i++;
   }
   pins_.push_back(root);

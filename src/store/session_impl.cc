@@ -89,7 +89,10 @@ Status SessionImpl::AddModule(const ModuleId& id, ByteView bytecode, ByteView me
   ASSIGN_OR_RETURN(std::unique_ptr<os::MemoryRegion> region,
                    store_->env()->MapMemory(nullptr, 0, memory_length, kMaxMemory));
   if (!memory_init.empty()) std::memcpy(region->data(), memory_init.data(), memory_init.size());
+  RETURN_IF_ERROR(region->Arm());  // later writes are tracked (checkpoints)
   Slot& s = slots_[id];
+  s.init_image.assign(memory_init.begin(), memory_init.end());
+  s.length_when_mapped = memory_length;
   s.is_new = true;
   s.entry.id = id;
   s.entry.bytecode_hash = Sha256Of(bytecode);
@@ -125,6 +128,7 @@ Status SessionImpl::EnsureMapped(Slot* s) {
     ASSIGN_OR_RETURN(s->committed, CommittedMemory::Open(store_->env(), s->commit_dir, s->entry));
   }
   ASSIGN_OR_RETURN(s->region, s->committed->Map(store_->env(), s->entry.memory_length));
+  s->length_when_mapped = s->entry.memory_length;
   return Status::OK();
 }
 
@@ -177,27 +181,61 @@ Result<os::MemoryRegion*> SessionImpl::MemoryRegion(const ModuleId& id) {
   return s->region.get();
 }
 
+Status SessionImpl::ReferencePage(const Slot& s, uint32_t page, uint8_t* out) const {
+  if (s.committed) return s.committed->ReadPage(page, out);
+  // A new module: its initial image, zero past it.
+  const uint64_t off = uint64_t{page} * kPageSize;
+  const uint64_t have = off < s.init_image.size() ? std::min<uint64_t>(kPageSize, s.init_image.size() - off) : 0;
+  if (have) std::memcpy(out, s.init_image.data() + off, have);
+  std::memset(out + have, 0, kPageSize - have);
+  return Status::OK();
+}
+
 // Adds the pages written since the last collection to s->dirty. Without exact
 // tracking the candidates include pages written before; keep only those
-// whose contents differ from the committed page.
+// whose contents differ from what they were at the last collection.
 Status SessionImpl::CollectDirty(Slot* s) {
+  if (!s->region) return Status::OK();
   std::vector<uint32_t> pages;
   RETURN_IF_ERROR(s->region->CollectWritten(/*rearm=*/true, &pages));
   if (pages.empty()) return Status::OK();
   if (!s->region->exact()) {
     std::vector<uint32_t> changed;
-    uint8_t committed[kPageSize];
+    uint8_t reference[kPageSize];
     for (uint32_t p : pages) {
-      RETURN_IF_ERROR(s->committed->ReadPage(p, committed));
-      if (std::memcmp(committed, s->region->data() + uint64_t{p} * kPageSize, kPageSize) != 0) changed.push_back(p);
+      const uint8_t* current = s->region->data() + uint64_t{p} * kPageSize;
+      auto it = s->shadow.find(p);
+      if (it != s->shadow.end()) {
+        if (std::memcmp(it->second.get(), current, kPageSize) != 0) changed.push_back(p);
+        continue;
+      }
+      RETURN_IF_ERROR(ReferencePage(*s, p, reference));
+      if (std::memcmp(reference, current, kPageSize) != 0) changed.push_back(p);
     }
     pages = std::move(changed);
   }
+  Absorb(s->entry.id, s, pages);
+  return Status::OK();
+}
+
+void SessionImpl::Absorb(const ModuleId& id, Slot* s, const std::vector<uint32_t>& pages) {
+  if (pages.empty()) return;
+  if (checkpoints_used_) {
+    // Journal each page's previous contents into the innermost checkpoint,
+    // and remember the current contents for the next collection.
+    for (uint32_t p : pages) {
+      std::unique_ptr<uint8_t[]>& slot_copy = s->shadow[p];
+      std::unique_ptr<uint8_t[]> old = std::move(slot_copy);
+      slot_copy.reset(new uint8_t[kPageSize]);
+      std::memcpy(slot_copy.get(), s->region->data() + uint64_t{p} * kPageSize, kPageSize);
+      if (!frames_.empty()) frames_.back().journal.push_back({id, p, std::move(old)});
+    }
+  }
+  if (s->is_new) return;  // written in full at commit
   std::vector<uint32_t> merged;
   merged.reserve(s->dirty.size() + pages.size());
   std::set_union(s->dirty.begin(), s->dirty.end(), pages.begin(), pages.end(), std::back_inserter(merged));
   s->dirty = std::move(merged);
-  return Status::OK();
 }
 
 Status SessionImpl::HashChanges(Slot* s) {
@@ -224,6 +262,7 @@ Result<std::vector<IndexEntry>> SessionImpl::Prepare() {
     SyncLength(&s);
     IndexEntry e = s.entry;
     e.metadata = s.metadata;
+    if (checkpoints_used_) RETURN_IF_ERROR(CollectDirty(&s));  // keep the journal complete
     if (s.is_new) {
       s.memory_hash = MemoryHash(s.length, FullTreeRoot(s.region->data(), s.length, &s.leaves));
       e.memory_hash = s.memory_hash;
@@ -231,6 +270,9 @@ Result<std::vector<IndexEntry>> SessionImpl::Prepare() {
       e.layer_count = 0;
     } else if (s.region) {
       RETURN_IF_ERROR(CollectDirty(&s));
+      // A rolled-back growth may have left pages past the end.
+      const uint32_t end_page = static_cast<uint32_t>(s.length / kPageSize);
+      while (!s.dirty.empty() && s.dirty.back() >= end_page) s.dirty.pop_back();
       if (!s.dirty.empty() || s.length != s.entry.memory_length) {
         RETURN_IF_ERROR(HashChanges(&s));
         e.memory_hash = s.memory_hash;
@@ -250,6 +292,9 @@ Result<Root> SessionImpl::CurrentRoot() {
 Result<Root> SessionImpl::Commit() {
   if (store_->options().read_only) {
     return Status::Aborted("store " + store_->dir() + " is open read-only; sessions cannot commit");
+  }
+  if (!frames_.empty()) {
+    return Status::InvalidArgument("cannot commit with " + std::to_string(frames_.size()) + " checkpoint(s) open");
   }
   ASSIGN_OR_RETURN(std::vector<IndexEntry> entries, Prepare());
   Root root = ComputeRoot(entries);

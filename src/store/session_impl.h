@@ -11,6 +11,7 @@
 #pragma once
 
 #include <map>
+#include <unordered_map>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -44,6 +45,10 @@ class SessionImpl final : public Session {
   Status WriteMemory(const ModuleId& id, uint64_t offset, ByteView data) override;
   Status GrowMemory(const ModuleId& id, uint64_t new_length) override;
   Result<os::MemoryRegion*> MemoryRegion(const ModuleId& id) override;
+  Status Checkpoint() override;
+  Status Rollback() override;
+  Status Release() override;
+  size_t checkpoint_depth() const override { return frames_.size(); }
   Result<Root> CurrentRoot() override;
   Result<Root> Commit() override;
 
@@ -58,6 +63,12 @@ class SessionImpl final : public Session {
     uint64_t length = 0;       // current memory length
     Bytes metadata;            // current metadata
     std::vector<uint32_t> dirty;  // pages changed since the last commit, ascending
+    uint64_t length_when_mapped = 0;
+    // For checkpoints (see session_checkpoint.cc): each page's contents at the
+    // last collection, for pages written since the last commit; a page not
+    // here has its reference contents (committed, or the initial image).
+    std::unordered_map<uint32_t, std::unique_ptr<uint8_t[]>> shadow;
+    Bytes init_image;  // new modules: the initial memory given to AddModule
     // Filled by Prepare for a changed memory:
     std::vector<TreeNode> changed_nodes;
     std::vector<Hash32> leaves;  // new modules: every page's leaf hash
@@ -74,7 +85,14 @@ class SessionImpl final : public Session {
   // Collects dirty pages and recomputes memory hashes; returns the entries
   // the next commit would write, ascending by id.
   Result<std::vector<IndexEntry>> Prepare();
+  // Collects the pages written since the last collection into slot->dirty
+  // (and, with checkpoints in use, into the journal).
   Status CollectDirty(Slot* slot);
+  Status CollectAll();
+  // The page's contents when nothing was written since the last commit.
+  Status ReferencePage(const Slot& slot, uint32_t page, uint8_t* out) const;
+  void Absorb(const ModuleId& id, Slot* slot, const std::vector<uint32_t>& written);
+  void EnableCheckpoints();
   Status HashChanges(Slot* slot);
   Result<Root> WriteCommit(const std::vector<IndexEntry>& entries, const Root& root);
   Status WriteModule(const std::string& staging, Slot* slot, IndexEntry* entry,
@@ -86,6 +104,18 @@ class SessionImpl final : public Session {
   std::optional<Root> base_;
   std::vector<Root> pins_;  // commits whose files this session references
   std::map<ModuleId, Slot> slots_;
+
+  struct JournalEntry {
+    ModuleId id;
+    uint32_t page;
+    std::unique_ptr<uint8_t[]> old;  // contents at the previous collection; null: reference
+  };
+  struct Frame {
+    std::vector<JournalEntry> journal;
+    std::map<ModuleId, uint64_t> lengths;  // of mapped memories at the checkpoint
+  };
+  bool checkpoints_used_ = false;
+  std::vector<Frame> frames_;
 };
 
 }  // namespace crust::store

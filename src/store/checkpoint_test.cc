@@ -1,0 +1,163 @@
+// Copyright (c) crust authors. Licensed under the MIT license.
+//
+// Nested checkpoints: rollback restores contents and lengths exactly, release
+// keeps changes, and the resulting roots equal those of sessions that never
+// made the rolled-back changes.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+
+#include "crust/session.h"
+#include "crust/store.h"
+#include "src/os/dirty_tracking.h"
+#include "src/store/format.h"
+#include "tests/test_util.h"
+
+namespace crust {
+namespace {
+
+using crust::testing::TempDir;
+using store::kWasmPageSize;
+
+ModuleId Id(uint8_t n) {
+  ModuleId id;
+  id.bytes[31] = n;
+  return id;
+}
+
+Bytes Read(Session& s, const ModuleId& id) {
+  auto len = s.MemoryLength(id);
+  Bytes out(len.ok() ? *len : 0);
+  EXPECT_OK(s.ReadMemory(id, 0, out));
+  return out;
+}
+
+class CheckpointTest : public ::testing::TestWithParam<os::TrackingMode> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == os::TrackingMode::kExact && !os::ExactTrackingAvailable()) GTEST_SKIP();
+    os::SetTrackingModeForTesting(GetParam());
+    StoreOptions o;
+    o.sync = false;
+    ASSERT_OK_AND_ASSIGN(store_, Store::Open(dir_.Sub("s"), o));
+    ASSERT_OK_AND_ASSIGN(auto g, store_->StartGenesis());
+    ASSERT_OK(g->AddModule(Id(1), {}, Bytes(5000, 1), 4 * kWasmPageSize));
+    ASSERT_OK(g->AddModule(Id(2), {}, Bytes(100, 2), kWasmPageSize));
+    ASSERT_OK_AND_ASSIGN(base_, g->Commit());
+  }
+  void TearDown() override { os::SetTrackingModeForTesting(os::TrackingMode::kAuto); }
+
+  TempDir dir_;
+  std::unique_ptr<Store> store_;
+  Root base_;
+};
+
+TEST_P(CheckpointTest, RollbackRestoresContentsAndLengthAndRoot) {
+  ASSERT_OK_AND_ASSIGN(auto s, store_->StartSession(base_));
+  ASSERT_OK(s->WriteMemory(Id(1), 10, Bytes(3, 7)));  // before: must survive
+  Bytes m1 = Read(*s, Id(1)), m2 = Read(*s, Id(2));
+  ASSERT_OK_AND_ASSIGN(Root before, s->CurrentRoot());
+  ASSERT_OK(s->Checkpoint());
+  ASSERT_OK(s->WriteMemory(Id(1), 10, Bytes(3, 9)));
+  ASSERT_OK(s->WriteMemory(Id(1), 70000, Bytes(9000, 9)));
+  ASSERT_OK(s->WriteMemory(Id(2), 0, Bytes(50, 9)));
+  ASSERT_OK(s->GrowMemory(Id(2), 3 * kWasmPageSize));
+  ASSERT_OK(s->WriteMemory(Id(2), 2 * kWasmPageSize + 5, Bytes(4, 9)));
+  EXPECT_FALSE(s->Commit().ok());  // not with a checkpoint open
+  ASSERT_OK(s->Rollback());
+  EXPECT_EQ(s->checkpoint_depth(), 0u);
+  EXPECT_EQ(Read(*s, Id(1)), m1);
+  EXPECT_EQ(Read(*s, Id(2)), m2);
+  ASSERT_OK_AND_ASSIGN(Root after, s->CurrentRoot());
+  EXPECT_EQ(after, before);
+  // Growing again gives zeros, not the rolled-back bytes.
+  ASSERT_OK(s->GrowMemory(Id(2), 3 * kWasmPageSize));
+  Bytes grown(4);
+  ASSERT_OK(s->ReadMemory(Id(2), 2 * kWasmPageSize + 5, grown));
+  EXPECT_EQ(grown, Bytes(4, 0));
+  // The committed root equals a twin session's that never made the changes.
+  ASSERT_OK_AND_ASSIGN(Root r, s->Commit());
+  ASSERT_OK_AND_ASSIGN(auto twin, store_->StartSession(base_));
+  ASSERT_OK(twin->WriteMemory(Id(1), 10, Bytes(3, 7)));
+  ASSERT_OK(twin->GrowMemory(Id(2), 3 * kWasmPageSize));
+  ASSERT_OK_AND_ASSIGN(Root tr, twin->CurrentRoot());
+  EXPECT_EQ(r, tr);
+  ASSERT_OK(store_->VerifyCommit(r));
+}
+
+TEST_P(CheckpointTest, NestedRollbackKeepsOuterChanges) {
+  ASSERT_OK_AND_ASSIGN(auto s, store_->StartSession(base_));
+  ASSERT_OK(s->Checkpoint());                           // A
+  ASSERT_OK(s->WriteMemory(Id(1), 0, Bytes(4, 0xA)));   // A writes
+  Bytes after_a = Read(*s, Id(1));
+  ASSERT_OK(s->Checkpoint());                           // B
+  ASSERT_OK(s->WriteMemory(Id(1), 0, Bytes(4, 0xB)));   // B overwrites A's page
+  ASSERT_OK(s->WriteMemory(Id(2), 8, Bytes(4, 0xB)));
+  ASSERT_OK(s->Checkpoint());                           // C (released into B)
+  ASSERT_OK(s->WriteMemory(Id(1), 100000, Bytes(4, 0xC)));
+  ASSERT_OK(s->Release());
+  ASSERT_OK(s->Rollback());                             // B and C undone
+  EXPECT_EQ(Read(*s, Id(1)), after_a);
+  Bytes m2(12);
+  ASSERT_OK(s->ReadMemory(Id(2), 0, m2));
+  EXPECT_EQ(m2, Bytes(12, 2));
+  ASSERT_OK(s->WriteMemory(Id(1), 4, Bytes(1, 0xD)));  // A continues
+  ASSERT_OK(s->Release());
+  Bytes head(5);
+  ASSERT_OK(s->ReadMemory(Id(1), 0, head));
+  EXPECT_EQ(head, (Bytes{0xA, 0xA, 0xA, 0xA, 0xD}));
+  EXPECT_TRUE(s->Rollback().code() == Status::Code::kInvalidArgument);
+}
+
+TEST_P(CheckpointTest, RandomisedAgainstAModel) {
+  std::mt19937 rng(GetParam() == os::TrackingMode::kExact ? 1 : 2);
+  ASSERT_OK_AND_ASSIGN(auto s, store_->StartSession(base_));
+  // Model: a stack of full copies of both memories.
+  std::vector<std::pair<Bytes, Bytes>> marks;
+  for (int step = 0; step < 400; step++) {
+    int op = rng() % 10;
+    if (op < 6) {
+      ModuleId id = Id(1 + rng() % 2);
+      ASSERT_OK_AND_ASSIGN(uint64_t len, s->MemoryLength(id));
+      uint64_t off = rng() % (len - 16);
+      ASSERT_OK(s->WriteMemory(id, off, Bytes(1 + rng() % 16, static_cast<uint8_t>(rng()))));
+    } else if (op == 6) {
+      ModuleId id = Id(1 + rng() % 2);
+      ASSERT_OK_AND_ASSIGN(uint64_t len, s->MemoryLength(id));
+      if (len < 8 * kWasmPageSize) ASSERT_OK(s->GrowMemory(id, len + kWasmPageSize));
+    } else if (op == 7 && marks.size() < 6) {
+      marks.push_back({Read(*s, Id(1)), Read(*s, Id(2))});
+      ASSERT_OK(s->Checkpoint());
+    } else if (op == 8 && !marks.empty()) {
+      ASSERT_OK(s->Rollback());
+      EXPECT_EQ(Read(*s, Id(1)), marks.back().first) << "step " << step;
+      EXPECT_EQ(Read(*s, Id(2)), marks.back().second) << "step " << step;
+      marks.pop_back();
+    } else if (op == 9 && !marks.empty()) {
+      ASSERT_OK(s->Release());
+      marks.pop_back();
+    } else if (marks.empty() && rng() % 4 == 0) {
+      ASSERT_OK_AND_ASSIGN(Root r, s->Commit());
+      ASSERT_OK(store_->VerifyCommit(r));
+    }
+  }
+  while (!marks.empty()) {
+    ASSERT_OK(s->Rollback());
+    EXPECT_EQ(Read(*s, Id(1)), marks.back().first);
+    marks.pop_back();
+  }
+  Bytes m1 = Read(*s, Id(1));
+  ASSERT_OK_AND_ASSIGN(Root r, s->Commit());
+  ASSERT_OK_AND_ASSIGN(auto fresh, store_->StartSession(r));
+  EXPECT_EQ(Read(*fresh, Id(1)), m1);
+}
+
+INSTANTIATE_TEST_SUITE_P(Tracking, CheckpointTest,
+                         ::testing::Values(os::TrackingMode::kExact, os::TrackingMode::kPagemap),
+                         [](const auto& info) {
+                           return std::string(info.param == os::TrackingMode::kExact ? "Exact" : "Pagemap");
+                         });
+
+}  // namespace
+}  // namespace crust

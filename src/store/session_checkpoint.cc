@@ -1,0 +1,125 @@
+// Copyright (c) crust authors. Licensed under the MIT license.
+//
+// Nested checkpoints over a session's memories, built on the same write
+// tracking as commit deltas.
+//
+// Each slot keeps a shadow copy of every page written since the last commit,
+// as it was at the last collection. A collection (at every checkpoint
+// operation) finds the pages written since the previous one; for each it
+// pushes the shadow copy (the page's contents before these writes; none means
+// the reference contents: committed, or the initial image of a new module)
+// onto the innermost checkpoint's journal and refreshes the shadow. Rolling
+// back replays that journal backwards; releasing hands it to the enclosing
+// checkpoint, which keeps its own older entry for a page when it has one.
+// Every step costs time proportional to the pages written, never to memory
+// sizes, and each written page is copied once per collection.
+#include <cstring>
+#include <set>
+#include <utility>
+
+#include "src/store/format.h"
+#include "src/store/session_impl.h"
+
+namespace crust::store {
+
+void SessionImpl::EnableCheckpoints() {
+  if (checkpoints_used_) return;
+  checkpoints_used_ = true;
+  // Pages collected before (by CurrentRoot) hold their current contents now;
+  // later collections refresh them.
+  for (auto& [id, s] : slots_) {
+    if (!s.region) continue;
+    for (uint32_t p : s.dirty) {
+      std::unique_ptr<uint8_t[]> copy(new uint8_t[kPageSize]);
+      std::memcpy(copy.get(), s.region->data() + uint64_t{p} * kPageSize, kPageSize);
+      s.shadow[p] = std::move(copy);
+    }
+  }
+}
+
+Status SessionImpl::CollectAll() {
+  for (auto& [id, s] : slots_) {
+    if (!s.region) continue;
+    SyncLength(&s);
+    RETURN_IF_ERROR(CollectDirty(&s));
+  }
+  return Status::OK();
+}
+
+Status SessionImpl::Checkpoint() {
+  EnableCheckpoints();
+  RETURN_IF_ERROR(CollectAll());  // journaled into the enclosing checkpoint, if any
+  Frame f;
+  for (auto& [id, s] : slots_) {
+    if (s.region) f.lengths[id] = s.region->length();
+  }
+  frames_.push_back(std::move(f));
+  return Status::OK();
+}
+
+Status SessionImpl::Release() {
+  if (frames_.empty()) return Status::InvalidArgument("Release without a checkpoint");
+  RETURN_IF_ERROR(CollectAll());
+  Frame done = std::move(frames_.back());
+  frames_.pop_back();
+  if (frames_.empty()) return Status::OK();
+  // The enclosing checkpoint needs each page's contents as of its own mark:
+  // an entry it already has is older than ours.
+  Frame& parent = frames_.back();
+  std::set<std::pair<ModuleId, uint32_t>> have;
+  for (const JournalEntry& e : parent.journal) have.insert({e.id, e.page});
+  for (JournalEntry& e : done.journal) {
+    if (have.insert({e.id, e.page}).second) parent.journal.push_back(std::move(e));
+  }
+  return Status::OK();
+}
+
+Status SessionImpl::Rollback() {
+  if (frames_.empty()) return Status::InvalidArgument("Rollback without a checkpoint");
+  RETURN_IF_ERROR(CollectAll());
+  Frame done = std::move(frames_.back());
+  frames_.pop_back();
+  // Replay backwards: the last entry for a page that is applied is the
+  // oldest, i.e. its contents at the checkpoint.
+  uint8_t reference[kPageSize];
+  for (auto it = done.journal.rbegin(); it != done.journal.rend(); ++it) {
+    auto found = slots_.find(it->id);
+    if (found == slots_.end()) continue;  // removed since: not covered
+    Slot& s = found->second;
+    if (!s.region || uint64_t{it->page} * kPageSize >= s.region->length()) continue;
+    uint8_t* dst = s.region->data() + uint64_t{it->page} * kPageSize;
+    if (it->old) {
+      std::memcpy(dst, it->old.get(), kPageSize);
+      s.shadow[it->page] = std::move(it->old);
+    } else {
+      RETURN_IF_ERROR(ReferencePage(s, it->page, reference));
+      std::memcpy(dst, reference, kPageSize);
+      s.shadow.erase(it->page);
+    }
+  }
+  // Lengths: memories grown since the mark shrink back.
+  for (auto& [id, s] : slots_) {
+    if (!s.region) continue;
+    auto len = done.lengths.find(id);
+    const uint64_t target = len != done.lengths.end() ? len->second : s.length_when_mapped;
+    if (s.region->length() > target) {
+      RETURN_IF_ERROR(s.region->Shrink(target));
+      for (auto sh = s.shadow.begin(); sh != s.shadow.end();) {
+        sh = uint64_t{sh->first} * kPageSize >= target ? s.shadow.erase(sh) : std::next(sh);
+      }
+    }
+    SyncLength(&s);
+  }
+  // The restoring writes are tracked like any other: absorb them now, with no
+  // journal (their contents equal the shadow copies just set).
+  std::vector<Frame> saved = std::move(frames_);
+  frames_.clear();
+  const bool used = checkpoints_used_;
+  checkpoints_used_ = false;
+  Status st = CollectAll();
+  checkpoints_used_ = used;
+  frames_ = std::move(saved);
+  return st;
+}
+
+}  // namespace crust::store
