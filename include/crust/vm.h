@@ -95,7 +95,10 @@ class VmSession {
 
   // Calls `function` of `module` with `arg` (at most 64 KiB) and at most
   // `gas_limit` gas. Never fails as a whole: the receipt's status says how the
-  // call ended. A failed call ends cleanly; the session stays usable.
+  // call ended. A call is atomic: when it fails, every memory write and
+  // memory growth it made is rolled back and the session is exactly as before
+  // the call (its root equals that of a session that never made it); gas is
+  // still charged.
   virtual CallReceipt Call(const ModuleId& module, std::string_view function, ByteView arg,
                            uint64_t gas_limit) = 0;
 

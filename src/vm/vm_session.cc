@@ -107,8 +107,21 @@ CallReceipt VmSessionImpl::Invoke(const ModuleId& id, std::string_view function,
     receipt.status = loaded.status();
     return receipt;
   }
+  // A call is atomic: on failure every memory write and growth it made is
+  // rolled back (its globals were never saved), leaving the session exactly
+  // as before the call.
+  Status cp = state_->Checkpoint();
+  if (!cp.ok()) {
+    receipt.status = cp;
+    return receipt;
+  }
   receipt.status = RunCall(*loaded, id, function, arg, gas_limit, &receipt);
-  if (!receipt.status.ok()) receipt.data.clear();
+  Status end = receipt.status.ok() ? state_->Release() : state_->Rollback();
+  if (!receipt.status.ok()) {
+    receipt.data.clear();
+    for (auto& [mid, m] : loaded_) m.instance->SyncMemorySize();
+  }
+  if (!end.ok() && receipt.status.ok()) receipt.status = end;
   return receipt;
 }
 

@@ -140,6 +140,27 @@ TEST_F(VmTest, PanicsAndTrapsEndTheCallAndLeaveTheSessionUsable) {
   ASSERT_OK(s->Commit());
 }
 
+TEST_F(VmTest, FailedCallsLeaveNoTrace) {
+  auto s = Genesis();
+  ASSERT_OK_AND_ASSIGN(ModuleId p, s->Deploy(Contract("panicker")));
+  ASSERT_OK_AND_ASSIGN(ModuleId g, s->Deploy(Contract("grower")));
+  ASSERT_OK(s->Call(p, "set", U64(5), kGas).status);
+  ASSERT_OK_AND_ASSIGN(Root before, s->CurrentRoot());
+  EXPECT_EQ(s->Call(p, "set_then_panic", U64(9), kGas).status.code(), Status::Code::kPanic);
+  EXPECT_EQ(AsU64(s->Call(p, "get", {}, kGas).data), 5u);
+  ASSERT_OK_AND_ASSIGN(uint64_t len_before, s->state().MemoryLength(g));
+  EXPECT_EQ(s->Call(g, "grow_and_panic", U32(3), kGas).status.code(), Status::Code::kPanic);
+  ASSERT_OK_AND_ASSIGN(uint64_t len_after, s->state().MemoryLength(g));
+  EXPECT_EQ(len_after, len_before);
+  ASSERT_OK_AND_ASSIGN(Root after, s->CurrentRoot());
+  EXPECT_EQ(after, before);
+  // Growth after a rolled-back growth starts from the right length.
+  Bytes arg = U32(1);
+  PutFixed32(&arg, 1);
+  ASSERT_OK(s->Call(g, "grow", arg, kGas).status);
+  ASSERT_OK(s->Call(g, "verify", {}, kGas).status);
+}
+
 TEST_F(VmTest, MissingModuleOrFunctionAndBadArguments) {
   auto s = Genesis();
   ASSERT_OK_AND_ASSIGN(ModuleId id, s->Deploy(Contract("counter")));
