@@ -27,9 +27,10 @@ test: build
 bench: build
 	bash scripts/bench.sh $(BUILD)
 
-# ThreadSanitizer over the threaded tests. TSAN_LAYERS is the layer prefix
-# built (widen it to "util;os;store;engine;vm" once those layers are complete).
-TSAN_LAYERS ?= util;os;store
+# ThreadSanitizer over the threaded tests (the Concurrency* suites among
+# them). TSAN_LAYERS is the layer prefix built: crust_tests depends on the
+# tool, which now needs every layer up to vm.
+TSAN_LAYERS ?= util;os;store;engine;vm
 tsan: deps
 	cmake -S . -B build-tsan -DCRUST_TSAN=ON -DCRUST_BUILD_BENCHMARKS=OFF -DCRUST_BUILD_CONTRACTS=OFF \
 	  -DCRUST_LAYER_LIST="$(TSAN_LAYERS)" >/dev/null

@@ -175,7 +175,21 @@ Status SessionImpl::AfterCommit(const Root& root, bool written, std::vector<std:
     if (index.entries.size() != entries.size()) return Status::Corruption(dir + "/index: module count differs from the state committed");
     actual = std::move(index.entries);
   }
+  // Open everything that can fail before changing any slot: a failure here
+  // (after the commit was published) must leave the session exactly as it
+  // was, so that a retry finds the published commit and adopts it. A slot
+  // left half-moved (committed memory reset, dirty pages dropped) crashed the
+  // next commit that hashed its pages.
+  std::vector<std::shared_ptr<const CommittedMemory>> opened(slots_.size());
   size_t i = 0;
+  for (auto& [id, s] : slots_) {
+    if (s.region && !(written && next[i])) {
+      // New base image (or another layout): open it from the new commit.
+      ASSIGN_OR_RETURN(opened[i], CommittedMemory::Open(store_->env(), dir, actual[i]));
+    }
+    i++;
+  }
+  i = 0;
   for (auto& [id, s] : slots_) {
     s.entry = actual[i];
     s.commit_dir = dir;
@@ -190,13 +204,8 @@ Status SessionImpl::AfterCommit(const Root& root, bool written, std::vector<std:
     if (written && next[i]) {
       s.committed = std::move(next[i]);
     } else if (s.region || !written) {
-      // New base image (or another layout): open it from the new commit.
-      s.committed.reset();
-      if (s.region) {
-        ASSIGN_OR_RETURN(s.committed, CommittedMemory::Open(store_->env(), dir, s.entry));
-      }
+      s.committed = std::move(opened[i]);  // null without a region: opened on first touch
     }
-
     i++;
   }
   pins_.push_back(root);

@@ -162,18 +162,18 @@ Result<Index> StoreImpl::ReadIndex(const Root& root) {
   return DecodeIndex(*bytes, path);
 }
 
-Result<std::unique_ptr<Session>> StoreImpl::StartGenesis(const SessionOptions&) {
-  return std::unique_ptr<Session>(new SessionImpl(this, std::nullopt, Index{}));
+Result<std::unique_ptr<Session>> StoreImpl::StartGenesis(const SessionOptions& options) {
+  return std::unique_ptr<Session>(new SessionImpl(this, std::nullopt, Index{}, options));
 }
 
-Result<std::unique_ptr<Session>> StoreImpl::StartSession(const Root& base, const SessionOptions&) {
+Result<std::unique_ptr<Session>> StoreImpl::StartSession(const Root& base, const SessionOptions& options) {
   RETURN_IF_ERROR(Pin(base));
   auto index = ReadIndex(base);
   if (!index.ok()) {
     Unpin(base);
     return index.status();
   }
-  return std::unique_ptr<Session>(new SessionImpl(this, base, std::move(index).value()));
+  return std::unique_ptr<Session>(new SessionImpl(this, base, std::move(index).value(), options));
 }
 
 Result<std::vector<CommitInfo>> StoreImpl::ListCommits() {
@@ -227,6 +227,11 @@ Status StoreImpl::VerifyCommit(const Root& root) {
   RETURN_IF_ERROR(Pin(root));
   Status s = VerifyCommitDir(env_, CommitDir(root), root);
   Unpin(root);
+  // A read-only store does not share pins with the writer: the commit may be
+  // deleted while it is read, which is NotFound, not corruption.
+  if (!s.ok() && !s.IsNotFound() && !env_->Exists(CommitDir(root))) {
+    return Status::NotFound("commit " + root.ToHex() + " was deleted while being verified (" + s.ToString() + ")");
+  }
   return s;
 }
 
