@@ -32,7 +32,7 @@ for t in validate objdump node; do
   if [[ -z ${!t} ]]; then echo "SKIP: $t tool not found"; exit 77; fi
 done
 
-examples=(counter box fibonacci grower panicker hostinfo)
+examples=(counter box fibonacci grower panicker hostinfo callcenter crossover migrated)
 sdk_tests=(sdk_all_c sdk_all_cxx)
 
 tmp=$(mktemp -d)

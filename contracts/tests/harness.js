@@ -48,6 +48,9 @@ function load(name, opts = {}) {
     },
   };
   for (const n of ['c', 'hq', 'emit', 'feed', 'caller', 'callstack', 'owner']) env[n] = unsupported(n);
+  // Extra host functions: opts.env(self) returns imports that override these;
+  // self gives them the instance's memory and A.
+  if (opts.env) Object.assign(env, opts.env({ mem, A: () => A() }));
   inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env });
   assert.ok(inst.exports.memory instanceof WebAssembly.Memory, name + ': memory export');
   assert.ok(inst.exports.A instanceof WebAssembly.Global, name + ': A export');
@@ -261,6 +264,171 @@ test('sdk-tests/sdk_all_cxx (C++ and two translation units)', () => {
   // were returned over A[0..16].
   assert.ok(r.subarray(0, 16).equals(Buffer.alloc(16)));
   assert.ok(r.subarray(16, 32).equals(id.subarray(16)));
+});
+
+// A minimal multi-contract host for the issue-4 examples: `c` dispatches to
+// another instance (argument from the caller's A to the callee's, result
+// back), with a call stack for caller/callstack, events and feeds recorded.
+// No rollback and no gas: it checks the contracts' encodings, not the VM.
+function world() {
+  const w = { modules: new Map(), stack: [], events: [], fed: [], owners: new Map() };
+  const hex = (b) => Buffer.from(b).toString('hex');
+  const read = (self, p, n) => Buffer.from(self.mem().slice(p, p + n));
+  w.add = (name, id, owner = Buffer.alloc(0)) => {
+    const m = load(name, { id, env: (self) => ({
+      c(mp, fp, fl, al, gas) {
+        const callee = w.modules.get(hex(read(self, mp, 32)));
+        const fn = read(self, fp, fl).toString('utf8');
+        if (!callee || typeof callee.exports[fn] !== 'function' || fn === 'init') return -3;
+        const arg = read(self, self.A(), al);
+        w.stack.push(id);
+        try {
+          const r = callee.call(fn, arg);
+          self.mem().set(r, self.A());
+          return r.length;
+        } catch (e) {
+          if (!(e instanceof ContractPanic)) throw e;
+          const msg = Buffer.from(e.message, 'utf8');
+          self.mem().set(Buffer.concat([u32(msg.length), msg]), self.A());
+          return -1;
+        } finally {
+          w.stack.pop();
+        }
+      },
+      caller() {
+        if (!w.stack.length) return 0;
+        self.mem().set(w.stack[w.stack.length - 1], self.A());
+        return 1;
+      },
+      callstack() {
+        const ids = [...w.stack].reverse();
+        ids.forEach((x, i) => self.mem().set(x, self.A() + 32 * i));
+        return ids.length;
+      },
+      owner(p) {
+        const o = w.owners.get(hex(read(self, p, 32)));
+        if (!o) return 0;
+        self.mem().set(o, self.A());
+        return o.length;
+      },
+      emit(tp, tl, al) { w.events.push([hex(id), read(self, tp, tl).toString('utf8'), read(self, self.A(), al)]); },
+      feed(al) { w.fed.push(read(self, self.A(), al)); },
+      hq(np, nl, al) {
+        const name = read(self, np, nl).toString('utf8');
+        assert.strictEqual(name, 'reverse');
+        const r = read(self, self.A(), al).reverse();
+        self.mem().set(r, self.A());
+        return r.length;
+      },
+    }) });
+    w.modules.set(hex(id), m);
+    w.owners.set(hex(id), owner);
+    return m;
+  };
+  return w;
+}
+const idOf = (n) => Buffer.alloc(32, n);
+function req(id, fn, arg = Buffer.alloc(0), gas = 0) {
+  return Buffer.concat([id, u64(gas), u32(fn.length), Buffer.from(fn), arg]);
+}
+const i32At = (b, o = 0) => b.readInt32LE(o);
+
+test('callcenter', () => {
+  const w = world();
+  const A = idOf(1), B = idOf(2), C = idOf(3);
+  const a = w.add('callcenter', A, Buffer.from('alice'));
+  const b = w.add('callcenter', B);
+  w.add('callcenter', C);
+  const p = w.add('panicker', idOf(9));
+  assert.strictEqual(a.call('write', u64(5)).length, 0);
+  assert.strictEqual(readU64(a.call('read')), 5n);
+  assert.deepStrictEqual(a.call('self_id'), A);
+  assert.deepStrictEqual(a.call('caller'), Buffer.from([0]));
+  assert.deepStrictEqual(a.call('callstack'), u32(0));
+  // call: i32 code | result
+  let r = a.call('call', req(B, 'self_id'));
+  assert.strictEqual(i32At(r), 32);
+  assert.deepStrictEqual(r.subarray(4), B);
+  r = a.call('call', req(B, 'call', req(C, 'callstack')));
+  assert.strictEqual(i32At(r), 4 + 4 + 64);
+  assert.strictEqual(i32At(r, 4), 4 + 64);
+  assert.deepStrictEqual(r.subarray(8), Buffer.concat([u32(2), B, A]));
+  r = a.call('call', req(B, 'caller'));
+  assert.deepStrictEqual(r.subarray(4), Buffer.concat([Buffer.from([1]), A]));
+  r = a.call('write_then_call', Buffer.concat([u64(6), req(idOf(9), 'panic', Buffer.from('boom'))]));
+  assert.strictEqual(i32At(r), -1);
+  assert.deepStrictEqual(r.subarray(4), Buffer.concat([u32(4), Buffer.from('boom')]));
+  assert.strictEqual(readU64(a.call('read')), 6n);
+  r = a.call('call', req(idOf(77), 'read'));
+  assert.deepStrictEqual(r, i32(-3));
+  assert.deepStrictEqual(b.call('owner_of', A), Buffer.concat([u32(5), Buffer.from('alice')]));
+  assert.deepStrictEqual(b.call('owner_of', idOf(77)), u32(0));
+  // emit, query, feed_n, spend
+  a.call('emit', Buffer.concat([u32(3), Buffer.from('top'), Buffer.from([0, 1, 2])]));
+  assert.deepStrictEqual(w.events.pop(), [A.toString('hex'), 'top', Buffer.from([0, 1, 2])]);
+  assert.deepStrictEqual(a.call('query', Buffer.concat([u32(7), Buffer.from('reverse'), Buffer.from('abc')])), Buffer.from('cba'));
+  assert.deepStrictEqual(a.call('feed_n', u32(3)), u32(3));
+  assert.deepStrictEqual(w.fed.splice(0), [u32(0), u32(1), u32(2)]);
+  r = a.call('spend', u32(1000));
+  assert.strictEqual(readU64(r, 0), 1000000n);
+  assert.strictEqual(readU64(r, 8), 1234n);
+  // depth: self-calls (no depth limit in this host: all 20 levels succeed)
+  r = a.call('depth', u32(20));
+  assert.strictEqual(readU32(r, 0), 20);
+  assert.strictEqual(i32At(r, 4), 0);
+  // run: W E F C S records
+  const script = Buffer.concat([
+    Buffer.from('W'), u64(9),
+    Buffer.from('E'), u32(1), Buffer.from('t'), u32(2), Buffer.from('hi'),
+    Buffer.from('F'), u32(42),
+    Buffer.from('C'), u32(req(B, 'read').length), req(B, 'read'),
+    Buffer.from('S'), u32(10),
+    Buffer.from('C'), u32(req(idOf(9), 'panic', Buffer.from('x')).length), req(idOf(9), 'panic', Buffer.from('x')),
+  ]);
+  r = a.call('run', script);
+  assert.strictEqual(readU64(r, 0), 9n);
+  assert.strictEqual(i32At(r, 8), 8);
+  assert.strictEqual(readU32(r, 12), 8);
+  assert.strictEqual(readU64(r, 16), 0n);
+  assert.strictEqual(i32At(r, 24), -1);
+  assert.deepStrictEqual(r.subarray(28), Buffer.concat([u32(5), u32(1), Buffer.from('x')]));
+  assert.deepStrictEqual(w.events.pop(), [A.toString('hex'), 't', Buffer.from('hi')]);
+  assert.deepStrictEqual(w.fed.splice(0), [u32(42)]);
+  expectPanic(() => a.call('run', Buffer.from('P')), 'run: panic');
+  expectPanic(() => a.call('run', Buffer.from('Z')), 'run: unknown op');
+  void p;
+});
+
+test('crossover (no rollback in this host: only the encodings)', () => {
+  const w = world();
+  const x = w.add('crossover', idOf(1));
+  w.add('crossover', idOf(2));
+  assert.strictEqual(readU64(x.call('crossover')), 0n);
+  assert.strictEqual(readU64(x.call('set_crossover', u64(5))), 0n);
+  assert.deepStrictEqual(w.events.pop(), [idOf(1).toString('hex'), 'crossover', u64(5)]);
+  assert.strictEqual(readU64(x.call('crossover')), 5n);
+  expectPanic(() => x.call('set_back_and_panic', u64(1)), 'set_back_and_panic: no caller');
+  // Without rollback the callback's write stays, so the check panics here.
+  expectPanic(() => x.call('check_consistent_state_on_errors', Buffer.concat([idOf(2), u64(7), u64(9)])),
+              'crossover: a failed call changed the caller\'s state');
+});
+
+test('migrated (v2 of counter, over a copy of counter\'s memory and beside it)', () => {
+  const w = world();
+  const v1 = w.add('counter', idOf(1));
+  v1.call('init', u64(41));
+  v1.call('increment');
+  const v2 = w.add('migrated', idOf(2));
+  assert.strictEqual(v2.memory().length, v1.memory().length);
+  v2.memory().set(v1.memory());  // the same layout: v2 finds counter's value
+  assert.strictEqual(readU64(v2.call('read')), 42n);
+  v1.call('increment');  // 43 in the old module; migrate reads it through `c`
+  assert.strictEqual(readU64(v2.call('migrate', idOf(1))), 430n);
+  assert.strictEqual(readU64(v2.call('decrement')), 429n);
+  assert.strictEqual(readU64(v2.call('migrate', Buffer.concat([idOf(1), u64(2)]))), 86n);
+  assert.strictEqual(readU32(v2.call('version')), 2);
+  expectPanic(() => v2.call('add', Buffer.alloc(1)), 'counter.add: expected 8 bytes');
+  expectTrap(() => v2.call('migrate', idOf(77)), /unreachable/);
 });
 
 console.log(`node harness: ${passed} contracts passed`);

@@ -45,6 +45,10 @@ class Session {
   // Removes a module from the state (the next commit no longer has it).
   // Errors: NotFound.
   virtual Status RemoveModule(const ModuleId& id) = 0;
+  // Gives module `from`, added in this session and not committed yet, the id
+  // `to`, replacing any module `to` (a migration). Errors: NotFound,
+  // InvalidArgument (`from` is committed already, or checkpoints are open).
+  virtual Status RenameModule(const ModuleId& from, const ModuleId& to) = 0;
   virtual bool HasModule(const ModuleId& id) const = 0;
   // Module ids in ascending order.
   virtual std::vector<ModuleId> Modules() const = 0;
@@ -74,6 +78,9 @@ class Session {
   // metadata, bytecode, modules added or removed.
   // Errors: InvalidArgument (Rollback/Release without a checkpoint).
   virtual Status Checkpoint() = 0;
+  // Announces writes through MemoryRegion(id) (see
+  // SessionOptions::writes_are_marked). Unknown ids are ignored.
+  virtual void MarkWritten(const ModuleId& id) = 0;
   virtual Status Rollback() = 0;
   virtual Status Release() = 0;
   virtual size_t checkpoint_depth() const = 0;

@@ -55,7 +55,14 @@ struct CommitInfo {
 };
 
 struct SessionOptions {
-  // Nothing yet; reserved for per-session knobs.
+  // When true, whoever writes through Session::MemoryRegion() announces it
+  // with Session::MarkWritten() before the next checkpoint operation, and
+  // checkpoint operations then scan only the memories announced or written
+  // through WriteMemory since the previous one (commits still scan every
+  // memory). The VM does this: a call writes only the memories of the modules
+  // it runs. Default: false (every checkpoint operation scans every mapped
+  // memory).
+  bool writes_are_marked = false;
 };
 
 class Store {

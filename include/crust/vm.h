@@ -27,6 +27,7 @@
 // Lifetime: destroy every VmSession before its Vm.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -42,6 +43,29 @@
 
 namespace crust {
 
+// An event a contract recorded with `emit` during a call.
+struct Event {
+  ModuleId source;     // the module that emitted it
+  std::string topic;
+  Bytes data;
+};
+
+// One call in a receipt's call tree, in the order calls started (pre-order).
+struct CallNode {
+  ModuleId module;
+  std::string function;
+  uint32_t depth = 0;      // 0 for the top-level call
+  uint64_t gas_limit = 0;
+  uint64_t gas_spent = 0;  // including the calls it made
+  Status status;           // how this call ended
+};
+
+// A named native function contracts reach with `hq`. It receives the
+// argument bytes and returns the result (at most 64 KiB), and may charge gas
+// by setting *gas (charged to the calling contract; more than it has left
+// ends the call with OutOfGas). A non-OK status ends the call with that error.
+using HostQuery = std::function<Result<Bytes>(ByteView arg, uint64_t* gas)>;
+
 struct VmOptions {
   StoreOptions store;
   // Where compiled code is cached. Empty: "<store>/.cache/code".
@@ -52,6 +76,12 @@ struct VmOptions {
   // Largest call depth (nested wasm function calls) a call may reach.
   // Part of consensus: every node must use the same value. Default: 1000.
   uint32_t max_call_depth = 1000;
+  // Largest depth of nested inter-module calls (`c`). Default: 48.
+  uint32_t max_module_depth = 48;
+  // Largest number of events one top-level call may emit. Default: 4096.
+  uint32_t max_events = 4096;
+  // Named host queries contracts can call with `hq`.
+  std::map<std::string, HostQuery, std::less<>> host_queries;
 };
 
 struct DeployOptions {
@@ -76,6 +106,12 @@ struct CallReceipt {
   Bytes data;              // returned bytes (empty unless ok)
   uint64_t gas_limit = 0;
   uint64_t gas_spent = 0;  // charged whether or not the call succeeded
+  // Events in emission order. Events of calls that failed (and were rolled
+  // back) are removed, whether the failure was caught by a calling contract
+  // or ended the whole call.
+  std::vector<Event> events;
+  // Every call made, the top-level one first, with per-call gas and status.
+  std::vector<CallNode> call_tree;
   bool ok() const { return status.ok(); }
 };
 
@@ -101,6 +137,23 @@ class VmSession {
   // still charged.
   virtual CallReceipt Call(const ModuleId& module, std::string_view function, ByteView arg,
                            uint64_t gas_limit) = 0;
+
+  // As Call, streaming every `feed(arg_len)` of the called contract (and of
+  // contracts it calls) to `feeder` in order. Feeding outside a feeder call
+  // fails the call.
+  virtual CallReceipt FeederCall(const ModuleId& module, std::string_view function, ByteView arg,
+                                 uint64_t gas_limit, const std::function<void(ByteView)>& feeder) = 0;
+
+  // Replaces a module's bytecode keeping its id (a migration, as piecrust
+  // does it): the new code is deployed with its own fresh memory under a
+  // temporary id, `function` of the new code runs with `arg` and may call the
+  // old module (still under its id, through `c`) to read whatever state it
+  // keeps; then the new module takes the old id and the old module is gone.
+  // The old state is therefore kept only if the new code reads it. The owner
+  // is kept unless `new_owner` is given. Atomic: if preparing the new code or
+  // the call fails, the module is unchanged.
+  virtual CallReceipt Migrate(const ModuleId& module, ByteView new_wasm, std::string_view function,
+                              ByteView arg, uint64_t gas_limit, std::optional<Bytes> new_owner = std::nullopt) = 0;
 
   // Session metadata, read by contracts through `hd(name)`. Not part of the
   // state (not committed).

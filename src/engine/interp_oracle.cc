@@ -65,7 +65,12 @@ Status BasicOracleHost::Call(const HostFunctionSpec& spec, std::span<const uint6
         results[0] = 0;
         return Status::OK();
       }
-      const size_t n = std::min<size_t>(it->second.size(), kArgBufferSize);
+      // Like the VM: a value that does not fit the argument buffer ends the
+      // call rather than being truncated.
+      if (it->second.size() > kArgBufferSize) {
+        return Status::ResourceExhausted("session metadata \"" + it->first + "\" is larger than the 64 KiB buffer");
+      }
+      const size_t n = it->second.size();
       if (!InBounds(mem, a, n)) return OutOfBounds();
       std::memcpy(mem.data() + a, it->second.data(), n);
       results[0] = n;

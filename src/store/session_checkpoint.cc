@@ -40,6 +40,7 @@ void SessionImpl::EnableCheckpoints() {
 Status SessionImpl::CollectAll() {
   for (auto& [id, s] : slots_) {
     if (!s.region) continue;
+    if (options_.writes_are_marked && !s.maybe_written) continue;
     SyncLength(&s);
     RETURN_IF_ERROR(CollectDirty(&s));
   }
@@ -59,10 +60,15 @@ Status SessionImpl::Checkpoint() {
 
 Status SessionImpl::Release() {
   if (frames_.empty()) return Status::InvalidArgument("Release without a checkpoint");
+  if (frames_.size() == 1) {
+    // Nothing encloses this checkpoint: its journal is simply dropped, and the
+    // pages written meanwhile are collected at the next operation.
+    frames_.pop_back();
+    return Status::OK();
+  }
   RETURN_IF_ERROR(CollectAll());
   Frame done = std::move(frames_.back());
   frames_.pop_back();
-  if (frames_.empty()) return Status::OK();
   // The enclosing checkpoint needs each page's contents as of its own mark:
   // an entry it already has is older than ours.
   Frame& parent = frames_.back();
@@ -88,6 +94,7 @@ Status SessionImpl::Rollback() {
     Slot& s = found->second;
     if (!s.region || uint64_t{it->page} * kPageSize >= s.region->length()) continue;
     uint8_t* dst = s.region->data() + uint64_t{it->page} * kPageSize;
+    s.maybe_written = true;  // the restoring write is collected below
     if (it->old) {
       std::memcpy(dst, it->old.get(), kPageSize);
       s.shadow[it->page] = std::move(it->old);

@@ -39,8 +39,8 @@ Status CheckLength(const ModuleId& id, uint64_t length) {
 
 }  // namespace
 
-SessionImpl::SessionImpl(StoreImpl* store, std::optional<Root> base, Index base_index)
-    : store_(store), base_(base) {
+SessionImpl::SessionImpl(StoreImpl* store, std::optional<Root> base, Index base_index, SessionOptions options)
+    : store_(store), options_(options), base_(base) {
   if (base) pins_.push_back(*base);
   for (IndexEntry& e : base_index.entries) {
     Slot& s = slots_[e.id];
@@ -54,6 +54,18 @@ SessionImpl::SessionImpl(StoreImpl* store, std::optional<Root> base, Index base_
 SessionImpl::~SessionImpl() {
   slots_.clear();  // unmap every region before the commits they map are unpinned
   for (const Root& r : pins_) store_->Unpin(r);
+}
+
+Status SessionImpl::RenameModule(const ModuleId& from, const ModuleId& to) {
+  auto it = slots_.find(from);
+  if (it == slots_.end()) return Status::NotFound("no module " + from.ToHex() + " in this session");
+  if (!it->second.is_new) return Status::InvalidArgument("module " + from.ToHex() + " is committed: cannot rename it");
+  if (!frames_.empty()) return Status::InvalidArgument("cannot rename modules with checkpoints open");
+  Slot moved = std::move(it->second);
+  slots_.erase(it);
+  moved.entry.id = to;
+  slots_[to] = std::move(moved);
+  return Status::OK();
 }
 
 std::vector<ModuleId> SessionImpl::Modules() const {
@@ -159,6 +171,7 @@ Status SessionImpl::WriteMemory(const ModuleId& id, uint64_t offset, ByteView da
   RETURN_IF_ERROR(CheckRange(id, *s, offset, data.size()));
   RETURN_IF_ERROR(EnsureMapped(s));
   if (!data.empty()) std::memcpy(s->region->data() + offset, data.data(), data.size());
+  s->maybe_written = true;
   return Status::OK();
 }
 
@@ -172,6 +185,7 @@ Status SessionImpl::GrowMemory(const ModuleId& id, uint64_t new_length) {
   RETURN_IF_ERROR(EnsureMapped(s));
   RETURN_IF_ERROR(s->region->Grow(new_length));
   s->length = new_length;
+  s->maybe_written = true;
   return Status::OK();
 }
 
@@ -196,6 +210,7 @@ Status SessionImpl::ReferencePage(const Slot& s, uint32_t page, uint8_t* out) co
 // whose contents differ from what they were at the last collection.
 Status SessionImpl::CollectDirty(Slot* s) {
   if (!s->region) return Status::OK();
+  s->maybe_written = false;
   std::vector<uint32_t> pages;
   RETURN_IF_ERROR(s->region->CollectWritten(/*rearm=*/true, &pages));
   if (pages.empty()) return Status::OK();

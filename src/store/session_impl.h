@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "crust/session.h"
+#include "crust/store.h"
 #include "src/os/memory_region.h"
 #include "src/store/committed_memory.h"
 #include "src/store/index.h"
@@ -28,13 +29,14 @@ class StoreImpl;
 
 class SessionImpl final : public Session {
  public:
-  SessionImpl(StoreImpl* store, std::optional<Root> base, Index base_index);
+  SessionImpl(StoreImpl* store, std::optional<Root> base, Index base_index, SessionOptions options = {});
   ~SessionImpl() override;
 
   std::optional<Root> base() const override { return base_; }
   Status AddModule(const ModuleId& id, ByteView bytecode, ByteView memory_init, uint64_t memory_length,
                    ByteView metadata) override;
   Status RemoveModule(const ModuleId& id) override;
+  Status RenameModule(const ModuleId& from, const ModuleId& to) override;
   bool HasModule(const ModuleId& id) const override { return slots_.count(id) != 0; }
   std::vector<ModuleId> Modules() const override;
   Result<Bytes> Bytecode(const ModuleId& id) override;
@@ -46,6 +48,10 @@ class SessionImpl final : public Session {
   Status GrowMemory(const ModuleId& id, uint64_t new_length) override;
   Result<os::MemoryRegion*> MemoryRegion(const ModuleId& id) override;
   Status Checkpoint() override;
+  void MarkWritten(const ModuleId& id) override {
+    auto it = slots_.find(id);
+    if (it != slots_.end()) it->second.maybe_written = true;
+  }
   Status Rollback() override;
   Status Release() override;
   size_t checkpoint_depth() const override { return frames_.size(); }
@@ -64,6 +70,7 @@ class SessionImpl final : public Session {
     Bytes metadata;            // current metadata
     std::vector<uint32_t> dirty;  // pages changed since the last commit, ascending
     uint64_t length_when_mapped = 0;
+    bool maybe_written = false;  // since the last collection (writes_are_marked)
     // For checkpoints (see session_checkpoint.cc): each page's contents at the
     // last collection, for pages written since the last commit; a page not
     // here has its reference contents (committed, or the initial image).
@@ -101,6 +108,7 @@ class SessionImpl final : public Session {
                      const std::vector<IndexEntry>& entries);
 
   StoreImpl* const store_;
+  const SessionOptions options_;
   std::optional<Root> base_;
   std::vector<Root> pins_;  // commits whose files this session references
   std::map<ModuleId, Slot> slots_;

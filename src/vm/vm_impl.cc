@@ -8,6 +8,10 @@
 namespace crust {
 namespace {
 
+// Calls announce the memories they may write (VmSessionImpl::CallModule), so
+// checkpoints scan only those.
+const SessionOptions kMarked{.writes_are_marked = true};
+
 class VmImpl final : public Vm {
  public:
   VmImpl(std::unique_ptr<Store> store, std::unique_ptr<engine::CodeCache> cache, VmOptions options)
@@ -15,11 +19,11 @@ class VmImpl final : public Vm {
 
   Store& store() override { return *store_; }
   Result<std::unique_ptr<VmSession>> StartGenesis() override {
-    ASSIGN_OR_RETURN(std::unique_ptr<Session> s, store_->StartGenesis());
+    ASSIGN_OR_RETURN(std::unique_ptr<Session> s, store_->StartGenesis(kMarked));
     return std::unique_ptr<VmSession>(new vm::VmSessionImpl(std::move(s), cache_.get(), &options_));
   }
   Result<std::unique_ptr<VmSession>> StartSession(const Root& base) override {
-    ASSIGN_OR_RETURN(std::unique_ptr<Session> s, store_->StartSession(base));
+    ASSIGN_OR_RETURN(std::unique_ptr<Session> s, store_->StartSession(base, kMarked));
     return std::unique_ptr<VmSession>(new vm::VmSessionImpl(std::move(s), cache_.get(), &options_));
   }
 

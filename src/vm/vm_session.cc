@@ -7,7 +7,6 @@
 #include "src/engine/prepare.h"
 #include "src/util/coding.h"
 #include "src/util/sha256.h"
-#include "src/vm/call_host.h"
 
 namespace crust::vm {
 namespace {
@@ -23,6 +22,16 @@ ModuleId DeriveId(ByteView wasm, const Bytes& owner, uint64_t nonce) {
   return Sha256Of(buf);
 }
 
+ModuleMeta MetaFor(const engine::PreparedModule& prepared, Bytes owner) {
+  ModuleMeta meta;
+  meta.owner = std::move(owner);
+  meta.arg_buffer = prepared.arg_buffer;
+  for (const engine::StateGlobal& g : prepared.state_globals) {
+    meta.globals.push_back({g.index, static_cast<uint8_t>(g.type), g.initial});
+  }
+  return meta;
+}
+
 }  // namespace
 
 VmSessionImpl::~VmSessionImpl() {
@@ -36,22 +45,17 @@ Result<ModuleId> VmSessionImpl::Deploy(ByteView wasm, const DeployOptions& optio
   const ModuleId id = options.id ? *options.id : DeriveId(wasm, options.owner, options.nonce);
   if (state_->HasModule(id)) return Status::AlreadyExists("module " + id.ToHex() + " is already deployed");
   // Compile (or find) the code first: a module that cannot be compiled is not deployed.
-  ASSIGN_OR_RETURN(std::shared_ptr<const engine::Code> code, cache_->Get(prepared.wasm));
-  ModuleMeta meta;
-  meta.owner = options.owner;
-  meta.arg_buffer = prepared.arg_buffer;
-  for (const engine::StateGlobal& g : prepared.state_globals) {
-    meta.globals.push_back({g.index, static_cast<uint8_t>(g.type), g.initial});
-  }
+  RETURN_IF_ERROR(cache_->Get(prepared.wasm).status());
   const engine::MemoryImage& image = *prepared.memory;
-  RETURN_IF_ERROR(state_->AddModule(id, prepared.wasm, {}, image.ByteSize(), EncodeModuleMeta(meta)));
+  RETURN_IF_ERROR(
+      state_->AddModule(id, prepared.wasm, {}, image.ByteSize(), EncodeModuleMeta(MetaFor(prepared, options.owner))));
   Status s;
   for (const auto& chunk : image.chunks) {
     s = state_->WriteMemory(id, chunk.offset, chunk.data);
     if (!s.ok()) break;
   }
   if (s.ok() && prepared.has_init) {
-    CallReceipt r = Invoke(id, "init", options.init_arg, options.gas_limit, /*allow_init=*/true);
+    CallReceipt r = TopLevel(id, "init", options.init_arg, options.gas_limit, /*allow_init=*/true, nullptr);
     s = r.status.WithContext("init of module " + id.ToHex());
   }
   if (!s.ok()) {
@@ -86,92 +90,69 @@ Result<VmSessionImpl::Loaded*> VmSessionImpl::Load(const ModuleId& id) {
 }
 
 CallReceipt VmSessionImpl::Call(const ModuleId& module, std::string_view function, ByteView arg, uint64_t gas_limit) {
-  return Invoke(module, function, arg, gas_limit, /*allow_init=*/false);
+  return TopLevel(module, function, arg, gas_limit, /*allow_init=*/false, nullptr);
 }
 
-CallReceipt VmSessionImpl::Invoke(const ModuleId& id, std::string_view function, ByteView arg, uint64_t gas_limit,
-                                  bool allow_init) {
+CallReceipt VmSessionImpl::FeederCall(const ModuleId& module, std::string_view function, ByteView arg,
+                                      uint64_t gas_limit, const std::function<void(ByteView)>& feeder) {
+  return TopLevel(module, function, arg, gas_limit, /*allow_init=*/false, &feeder);
+}
+
+CallReceipt VmSessionImpl::TopLevel(const ModuleId& id, std::string_view function, ByteView arg, uint64_t gas_limit,
+                                    bool allow_init, const std::function<void(ByteView)>* feeder) {
   CallReceipt receipt;
   receipt.gas_limit = gas_limit;
-  if (function == "init" && !allow_init) {
-    receipt.status = Status::InvalidArgument("module " + id.ToHex() + ": init runs once at deploy and cannot be called");
-    return receipt;
-  }
-  if (arg.size() > engine::kArgBufferSize) {
-    receipt.status = Status::InvalidArgument("argument of " + std::to_string(arg.size()) +
-                                             " bytes exceeds the 64 KiB argument buffer");
-    return receipt;
-  }
-  auto loaded = Load(id);
-  if (!loaded.ok()) {
-    receipt.status = loaded.status();
-    return receipt;
-  }
-  // A call is atomic: on failure every memory write and growth it made is
-  // rolled back (its globals were never saved), leaving the session exactly
-  // as before the call.
-  Status cp = state_->Checkpoint();
-  if (!cp.ok()) {
-    receipt.status = cp;
-    return receipt;
-  }
-  receipt.status = RunCall(*loaded, id, function, arg, gas_limit, &receipt);
-  Status end = receipt.status.ok() ? state_->Release() : state_->Rollback();
-  if (!receipt.status.ok()) {
-    receipt.data.clear();
-    for (auto& [mid, m] : loaded_) m.instance->SyncMemorySize();
-  }
-  if (!end.ok() && receipt.status.ok()) receipt.status = end;
+  receipt_ = &receipt;
+  feeder_ = feeder;
+  meta_journal_.clear();
+  Outcome out = CallModule(id, function, Bytes(arg.begin(), arg.end()), gas_limit, options_->max_call_depth, allow_init);
+  receipt_ = nullptr;
+  feeder_ = nullptr;
+  meta_journal_.clear();
+  receipt.status = out.status;
+  receipt.data = std::move(out.data);
+  receipt.gas_spent = out.gas_spent;
   return receipt;
 }
 
-Status VmSessionImpl::RunCall(Loaded* m, const ModuleId& id, std::string_view function, ByteView arg,
-                              uint64_t gas_limit, CallReceipt* receipt) {
-  engine::Instance& inst = *m->instance;
-  auto fn = inst.FindI32Function(function);
-  if (!fn.ok()) {
-    return Status::NotFound("module " + id.ToHex() + " has no callable function \"" + std::string(function) + "\"");
+// A migration deploys the new code under a temporary id with a fresh memory,
+// runs `function` on it (it may call the old module, still under its id, to
+// read the state it wants to keep), then gives the new module the old id.
+CallReceipt VmSessionImpl::Migrate(const ModuleId& module, ByteView new_wasm, std::string_view function, ByteView arg,
+                                   uint64_t gas_limit, std::optional<Bytes> new_owner) {
+  CallReceipt fail;
+  fail.gas_limit = gas_limit;
+  auto old_owner = Owner(module);
+  if (!old_owner.ok()) {
+    fail.status = old_owner.status();
+    return fail;
   }
-  const uint64_t a = m->meta.arg_buffer;
-  if (inst.memory_data() == nullptr || a + engine::kArgBufferSize > inst.memory_size()) {
-    return Status::Trap("out of bounds: the argument buffer of module " + id.ToHex() + " is outside its memory");
+  Bytes tmp_seed(module.bytes.begin(), module.bytes.end());
+  const char kTag[] = "crust-migration";
+  tmp_seed.insert(tmp_seed.end(), kTag, kTag + sizeof(kTag) - 1);
+  DeployOptions d;
+  d.id = Sha256Of(tmp_seed);
+  d.owner = new_owner ? *new_owner : *old_owner;
+  d.gas_limit = gas_limit;
+  auto tmp = Deploy(new_wasm, d);
+  if (!tmp.ok()) {
+    fail.status = tmp.status();
+    return fail;
   }
-  // Persisted state globals, then the instrumentation's counters.
-  for (const PersistedGlobal& g : m->meta.globals) {
-    RETURN_IF_ERROR(inst.SetGlobal(std::string(engine::kStateGlobalPrefix) + std::to_string(g.index), g.bits));
+  CallReceipt r = TopLevel(*tmp, function, arg, gas_limit, /*allow_init=*/false, nullptr);
+  Status s = r.status;
+  if (s.ok()) {
+    loaded_.erase(*tmp);
+    loaded_.erase(module);
+    s = state_->RenameModule(*tmp, module);
   }
-  RETURN_IF_ERROR(inst.SetGlobal(engine::kGasGlobal, gas_limit));
-  RETURN_IF_ERROR(inst.SetGlobal(engine::kDepthGlobal, options_->max_call_depth));
-  RETURN_IF_ERROR(inst.SetGlobal(engine::kTrapGlobal, 0));
-  if (!arg.empty()) std::memcpy(inst.memory_data() + a, arg.data(), arg.size());
-
-  CallHost host(id, m->meta.arg_buffer, gas_limit, &meta_);
-  Result<uint32_t> ret = inst.CallI32(*fn, static_cast<uint32_t>(arg.size()), &host);
-
-  auto remaining = inst.GetGlobal(engine::kGasGlobal);
-  receipt->gas_spent = remaining.ok() && *remaining <= gas_limit ? gas_limit - *remaining : gas_limit;
-  if (!ret.ok()) {
-    if (ret.status().code() == Status::Code::kOutOfGas) receipt->gas_spent = gas_limit;
-    return ret.status();
+  if (!s.ok()) {
+    loaded_.erase(*tmp);
+    state_->RemoveModule(*tmp).IgnoreError();
+    r.status = s;
+    r.data.clear();
   }
-  if (*ret > engine::kArgBufferSize) {
-    return Status::ResourceExhausted("module " + id.ToHex() + " returned " + std::to_string(*ret) +
-                                     " bytes, more than the 64 KiB argument buffer");
-  }
-  // inst.memory_data() is stable, but the memory may have grown: re-check.
-  if (a + *ret > inst.memory_size()) return Status::Trap("out of bounds: return value outside memory");
-  receipt->data.assign(inst.memory_data() + a, inst.memory_data() + a + *ret);
-  // Persist the module's mutable globals when they changed.
-  bool changed = false;
-  for (PersistedGlobal& g : m->meta.globals) {
-    ASSIGN_OR_RETURN(uint64_t bits, inst.GetGlobal(std::string(engine::kStateGlobalPrefix) + std::to_string(g.index)));
-    if (bits != g.bits) {
-      g.bits = bits;
-      changed = true;
-    }
-  }
-  if (changed) RETURN_IF_ERROR(state_->SetMetadata(id, EncodeModuleMeta(m->meta)));
-  return Status::OK();
+  return r;
 }
 
 }  // namespace crust::vm

@@ -1,7 +1,8 @@
 // Copyright (c) crust authors. Licensed under the MIT license.
 //
 // The tool's command table. Each group of commands lives in its own file
-// (commands_store.cc: commits, show, verify, delete) and exposes its entries
+// (commands_store.cc: commits, show, verify, delete; commands_exec.cc:
+// deploy, call, run) and exposes its entries
 // through a function returning a span; main.cc concatenates the groups, so
 // a new group (e.g. deploy/call/run) is one file plus one line in main.cc.
 // Handlers only parse arguments, call the library and print.
@@ -35,6 +36,8 @@ struct Command {
 
 // commands_store.cc
 std::span<const Command> StoreCommands();
+// commands_exec.cc: deploy, call, run
+std::span<const Command> ExecCommands();
 
 // --- Helpers shared by command handlers (command_util.cc) ---
 

@@ -8,7 +8,8 @@ namespace crust::tool {
 namespace {
 
 constexpr std::string_view kGlobalOptions =
-    "  --store DIR   store directory (default: ./crust-store); never created by crust\n"
+    "  --store DIR   store directory (default: ./crust-store); only deploy, call and\n"
+    "                run create it when missing\n"
     "  --json        print results as JSON (errors as {\"error\": {\"code\", \"message\"}})\n"
     "  -h, --help    show help\n";
 
@@ -23,16 +24,27 @@ std::string Padded(std::string_view text, size_t width) {
 }  // namespace
 
 int PrintMainHelp(const std::vector<Command>& commands, const Output& out) {
+  // Usages longer than kMaxUsageColumn get their summary on the next line.
+  constexpr size_t kMaxUsageColumn = 36;
   size_t width = 0;
-  for (const Command& c : commands) width = std::max(width, c.usage.size() + 2);
+  for (const Command& c : commands) {
+    if (c.usage.size() + 2 <= kMaxUsageColumn) width = std::max(width, c.usage.size() + 2);
+  }
   std::string text =
       "Usage: crust [--store DIR] [--json] COMMAND [ARGS...]\n"
       "\n"
       "Inspects and maintains a crust store: a directory of immutable commits, each\n"
-      "named by its 64-hex-character state root.\n"
+      "named by its 64-hex-character state root; deploys WebAssembly modules and\n"
+      "calls them in sessions that commit new roots.\n"
       "\n"
       "Commands:\n";
-  for (const Command& c : commands) text += "  " + Padded(c.usage, width) + std::string(c.summary) + "\n";
+  for (const Command& c : commands) {
+    if (c.usage.size() + 2 > width) {
+      text += "  " + std::string(c.usage) + "\n  " + std::string(width, ' ') + std::string(c.summary) + "\n";
+    } else {
+      text += "  " + Padded(c.usage, width) + std::string(c.summary) + "\n";
+    }
+  }
   text += "\nOptions (before or after the command):\n";
   text += kGlobalOptions;
   text += "\nRun 'crust COMMAND --help' for one command.\n";
@@ -46,11 +58,14 @@ int PrintCommandHelp(const Command& command, const Output& out) {
   text += std::string(command.help) + "\n";
   if (!command.options.empty()) {
     text += "\nOptions:\n";
-    for (const OptionSpec& o : command.options) {
-      std::string spelled = "--" + std::string(o.name);
-      if (o.takes_value()) spelled += " " + std::string(o.value_name);
-      text += "  " + Padded(spelled, 14) + std::string(o.help) + "\n";
-    }
+    auto spelled = [](const OptionSpec& o) {
+      std::string s = "--" + std::string(o.name);
+      if (o.takes_value()) s += " " + std::string(o.value_name);
+      return s;
+    };
+    size_t width = 14;
+    for (const OptionSpec& o : command.options) width = std::max(width, spelled(o).size() + 2);
+    for (const OptionSpec& o : command.options) text += "  " + Padded(spelled(o), width) + std::string(o.help) + "\n";
   }
   text += "\nGlobal options:\n";
   text += kGlobalOptions;

@@ -1,0 +1,155 @@
+// Copyright (c) crust authors. Licensed under the MIT license.
+//
+// Running one call, at any depth: checkpoint, instance setup (persisted
+// globals, gas, depth), the argument in A, the call, the result from A, and
+// on failure the rollback of everything the call and its callees did.
+#include <cstring>
+
+#include "src/engine/module_info.h"
+#include "src/vm/vm_session.h"
+
+namespace crust::vm {
+namespace {
+
+std::string GlobalName(uint32_t index) { return std::string(engine::kStateGlobalPrefix) + std::to_string(index); }
+
+}  // namespace
+
+VmSessionImpl::Outcome VmSessionImpl::CallModule(const ModuleId& id, std::string_view function, Bytes arg,
+                                                 uint64_t gas_limit, uint32_t wasm_depth, bool allow_init) {
+  Outcome out;
+  const size_t node = receipt_->call_tree.size();
+  receipt_->call_tree.push_back({id, std::string(function), static_cast<uint32_t>(frames_.size()), gas_limit, 0, {}});
+  auto finish = [&](Status s) {
+    out.status = s;
+    receipt_->call_tree[node].gas_spent = out.gas_spent;
+    receipt_->call_tree[node].status = s;
+    if (!s.ok()) out.data.clear();
+    return out;
+  };
+  if (function == "init" && !allow_init) {
+    // From the host an invalid request; through `c` a function that is not
+    // callable (-3), as if it did not exist.
+    std::string msg = "module " + id.ToHex() + ": init runs once at deploy and cannot be called";
+    return finish(frames_.empty() ? Status::InvalidArgument(msg) : Status::NotFound(msg));
+  }
+  if (arg.size() > engine::kArgBufferSize) {
+    return finish(Status::InvalidArgument("argument of " + std::to_string(arg.size()) +
+                                          " bytes exceeds the 64 KiB argument buffer"));
+  }
+  auto loaded = Load(id);
+  if (!loaded.ok()) return finish(loaded.status());
+  Loaded* m = *loaded;
+
+  if (Status cp = state_->Checkpoint(); !cp.ok()) return finish(cp);
+  const size_t events_mark = receipt_->events.size();
+  const size_t meta_mark = meta_journal_.size();
+  // A self-call re-enters a running instance: the outer activation's gas,
+  // depth and trap counters must resume as they were; on failure all its
+  // globals come back.
+  const std::vector<uint64_t> globals_before = m->instance->SaveGlobals();
+  const bool reentry = m->active > 0;
+  uint64_t counters[3] = {0, 0, 0};
+  const std::string_view counter_names[3] = {engine::kGasGlobal, engine::kDepthGlobal, engine::kTrapGlobal};
+  if (reentry) {
+    for (int i = 0; i < 3; i++) counters[i] = m->instance->GetGlobal(counter_names[i]).value();
+  }
+  frames_.push_back({id, m, gas_limit});
+  m->active++;
+  MarkRunning();  // every running module may write its memory from now on
+  Status s = Execute(m, id, function, arg, gas_limit, wasm_depth, &out);
+  m->active--;
+  frames_.pop_back();
+  if (s.ok()) {
+    s = state_->Release();
+    MarkRunning();
+  } else {
+    Status rb = state_->Rollback();
+    receipt_->events.resize(events_mark);
+    UndoMeta(meta_mark);
+    m->instance->RestoreGlobals(globals_before).IgnoreError();
+    for (auto& [mid, other] : loaded_) other.instance->SyncMemorySize();
+    MarkRunning();
+    if (!rb.ok()) s = rb.WithContext("rolling back after: " + s.ToString());
+  }
+  if (reentry && s.ok()) {
+    for (int i = 0; i < 3; i++) m->instance->SetGlobal(counter_names[i], counters[i]).IgnoreError();
+  }
+  return finish(s);
+}
+
+// A checkpoint operation scans only memories marked as possibly written and
+// clears the marks; the modules still running (the whole call stack) keep
+// writing, so they are marked again after each one.
+void VmSessionImpl::MarkRunning() {
+  for (const Frame& f : frames_) state_->MarkWritten(f.module);
+}
+
+Status VmSessionImpl::Execute(Loaded* m, const ModuleId& id, std::string_view function, const Bytes& arg,
+                              uint64_t gas_limit, uint32_t wasm_depth, Outcome* out) {
+  engine::Instance& inst = *m->instance;
+  auto fn = inst.FindI32Function(function);
+  if (!fn.ok()) {
+    return Status::NotFound("module " + id.ToHex() + " has no callable function \"" + std::string(function) + "\"");
+  }
+  const uint64_t a = m->meta.arg_buffer;
+  if (inst.memory_data() == nullptr || a + engine::kArgBufferSize > inst.memory_size()) {
+    return Status::Trap("out of bounds: the argument buffer of module " + id.ToHex() + " is outside its memory");
+  }
+  // Persisted state globals (unless the instance is already running: then
+  // its live values are the state), then the instrumentation's counters.
+  if (m->active == 1) {
+    for (const PersistedGlobal& g : m->meta.globals) RETURN_IF_ERROR(inst.SetGlobal(GlobalName(g.index), g.bits));
+  }
+  RETURN_IF_ERROR(inst.SetGlobal(engine::kGasGlobal, gas_limit));
+  RETURN_IF_ERROR(inst.SetGlobal(engine::kDepthGlobal, wasm_depth));
+  RETURN_IF_ERROR(inst.SetGlobal(engine::kTrapGlobal, 0));
+  if (!arg.empty()) std::memcpy(inst.memory_data() + a, arg.data(), arg.size());
+
+  Result<uint32_t> ret = inst.CallI32(*fn, static_cast<uint32_t>(arg.size()), this);
+
+  auto remaining = inst.GetGlobal(engine::kGasGlobal);
+  out->gas_spent = remaining.ok() && *remaining <= gas_limit ? gas_limit - *remaining : gas_limit;
+  if (!ret.ok()) {
+    if (ret.status().code() == Status::Code::kOutOfGas) out->gas_spent = gas_limit;
+    return ret.status();
+  }
+  if (*ret > engine::kArgBufferSize) {
+    return Status::ResourceExhausted("module " + id.ToHex() + " returned " + std::to_string(*ret) +
+                                     " bytes, more than the 64 KiB argument buffer");
+  }
+  if (a + *ret > inst.memory_size()) return Status::Trap("out of bounds: return value outside memory");
+  out->data.assign(inst.memory_data() + a, inst.memory_data() + a + *ret);
+  return SaveMeta(id, m);
+}
+
+// Saves the module's mutable globals when they changed, journaling the
+// previous metadata so that a failing caller can roll it back.
+Status VmSessionImpl::SaveMeta(const ModuleId& id, Loaded* m) {
+  ModuleMeta next = m->meta;
+  bool changed = false;
+  for (PersistedGlobal& g : next.globals) {
+    ASSIGN_OR_RETURN(uint64_t bits, m->instance->GetGlobal(GlobalName(g.index)));
+    if (bits != g.bits) {
+      g.bits = bits;
+      changed = true;
+    }
+  }
+  if (!changed) return Status::OK();
+  RETURN_IF_ERROR(state_->SetMetadata(id, EncodeModuleMeta(next)));
+  meta_journal_.push_back({id, std::move(m->meta)});
+  m->meta = std::move(next);
+  return Status::OK();
+}
+
+void VmSessionImpl::UndoMeta(size_t mark) {
+  while (meta_journal_.size() > mark) {
+    auto& [id, old] = meta_journal_.back();
+    auto it = loaded_.find(id);
+    if (it != loaded_.end()) it->second.meta = old;
+    state_->SetMetadata(id, EncodeModuleMeta(old)).IgnoreError();
+    meta_journal_.pop_back();
+  }
+}
+
+}  // namespace crust::vm

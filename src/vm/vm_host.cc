@@ -1,0 +1,192 @@
+// Copyright (c) crust authors. Licensed under the MIT license.
+//
+// The `env` imports contracts call (docs/abi.md), for the innermost call
+// (frames_.back()). Accesses outside memory or the 64 KiB buffer at `A` are
+// traps; a non-OK status ends the calling contract's call with that error.
+#include <climits>
+#include <cstring>
+
+#include "src/engine/module_info.h"
+#include "src/util/coding.h"
+#include "src/vm/vm_session.h"
+
+namespace crust::vm {
+namespace {
+
+Status OutOfBounds(const char* what) { return Status::Trap(std::string("out of bounds: ") + what); }
+
+// The codes `c` returns to the calling contract for a failed callee.
+constexpr int32_t kCallPanicked = -1;
+constexpr int32_t kCallOutOfGas = -2;
+constexpr int32_t kCallNotFound = -3;
+constexpr int32_t kCallOther = INT32_MIN;
+
+}  // namespace
+
+uint8_t* VmSessionImpl::Mem(engine::Instance& self, uint64_t ptr, uint64_t len) const {
+  if (self.memory_data() == nullptr || ptr > self.memory_size() || len > self.memory_size() - ptr) return nullptr;
+  return self.memory_data() + ptr;
+}
+
+uint8_t* VmSessionImpl::Arg(engine::Instance& self, uint64_t len) const {
+  if (len > engine::kArgBufferSize || frames_.empty()) return nullptr;
+  return Mem(self, frames_.back().loaded->meta.arg_buffer, len);
+}
+
+Result<uint64_t> VmSessionImpl::GasLeft(engine::Instance& self) const { return self.GetGlobal(engine::kGasGlobal); }
+
+Status VmSessionImpl::Panic(engine::Instance& self, uint32_t msg_len) {
+  const uint8_t* msg = Arg(self, msg_len);
+  // Not a message the contract wrote: an out-of-bounds read, like every other
+  // host access outside memory or A (and as the interpreter oracle does).
+  if (msg == nullptr) return OutOfBounds("panic message exceeds the 64 KiB argument buffer");
+  return Status::Panic(std::string(reinterpret_cast<const char*>(msg), msg_len));
+}
+
+Result<int64_t> VmSessionImpl::Limit(engine::Instance&) { return static_cast<int64_t>(frames_.back().gas_limit); }
+
+Result<int64_t> VmSessionImpl::Spent(engine::Instance& self) {
+  ASSIGN_OR_RETURN(uint64_t remaining, GasLeft(self));
+  return static_cast<int64_t>(frames_.back().gas_limit - remaining);
+}
+
+Status VmSessionImpl::SelfId(engine::Instance& self) {
+  uint8_t* a = Arg(self, 32);
+  if (a == nullptr) return OutOfBounds("argument buffer outside memory");
+  std::memcpy(a, frames_.back().module.bytes.data(), 32);
+  return Status::OK();
+}
+
+Result<int32_t> VmSessionImpl::Hd(engine::Instance& self, uint32_t name_ptr, uint32_t name_len) {
+  const uint8_t* name = Mem(self, name_ptr, name_len);
+  if (name == nullptr) return OutOfBounds("hd name outside memory");
+  auto it = meta_.find(std::string_view(reinterpret_cast<const char*>(name), name_len));
+  if (it == meta_.end()) return 0;
+  if (it->second.size() > engine::kArgBufferSize) {
+    return Status::ResourceExhausted("session metadata \"" + it->first + "\" is larger than the 64 KiB buffer");
+  }
+  uint8_t* a = Arg(self, it->second.size());
+  if (a == nullptr) return OutOfBounds("argument buffer outside memory");
+  if (!it->second.empty()) std::memcpy(a, it->second.data(), it->second.size());
+  return static_cast<int32_t>(it->second.size());
+}
+
+Result<int32_t> VmSessionImpl::C(engine::Instance& self, uint32_t mod_ptr, uint32_t fn_ptr, uint32_t fn_len,
+                                 uint32_t arg_len, int64_t gas) {
+  const uint8_t* mod = Mem(self, mod_ptr, 32);
+  const uint8_t* fn = Mem(self, fn_ptr, fn_len);
+  const uint8_t* arg = Arg(self, arg_len);
+  if (mod == nullptr || fn == nullptr || arg == nullptr) return OutOfBounds("c: module id, name or argument");
+  if (frames_.size() >= options_->max_module_depth) return kCallOther;
+  ModuleId callee;
+  std::memcpy(callee.bytes.data(), mod, 32);
+  const std::string function(reinterpret_cast<const char*>(fn), fn_len);
+  ASSIGN_OR_RETURN(uint64_t left, GasLeft(self));
+  // 0 passes 93% of what is left; a larger request gets what is left.
+  uint64_t limit = gas <= 0 ? left / 100 * 93 + left % 100 * 93 / 100 : std::min<uint64_t>(gas, left);
+  ASSIGN_OR_RETURN(uint64_t depth_left, self.GetGlobal(engine::kDepthGlobal));
+  // The callee shares the wasm call-depth budget: the whole call tree stays
+  // within max_call_depth frames, deterministically.
+  Outcome out = CallModule(callee, function, Bytes(arg, arg + arg_len), limit, static_cast<uint32_t>(depth_left),
+                           /*allow_init=*/false);
+  // Charge the caller for what the callee spent.
+  RETURN_IF_ERROR(self.SetGlobal(engine::kGasGlobal, left - std::min(left, out.gas_spent)));
+  uint8_t* a = Arg(self, engine::kArgBufferSize);  // the caller's A (its memory may have moved? never: fixed base)
+  if (a == nullptr) return OutOfBounds("argument buffer outside memory");
+  if (out.status.ok()) {
+    std::memcpy(a, out.data.data(), out.data.size());
+    return static_cast<int32_t>(out.data.size());
+  }
+  switch (out.status.code()) {
+    case Status::Code::kPanic: {
+      std::string_view msg = out.status.message();
+      if (msg.size() > engine::kArgBufferSize - 4) msg = msg.substr(0, engine::kArgBufferSize - 4);
+      EncodeFixed32(a, static_cast<uint32_t>(msg.size()));
+      std::memcpy(a + 4, msg.data(), msg.size());
+      return kCallPanicked;
+    }
+    case Status::Code::kOutOfGas:
+      return kCallOutOfGas;
+    case Status::Code::kNotFound:
+      return kCallNotFound;
+    default:
+      return kCallOther;
+  }
+}
+
+Result<int32_t> VmSessionImpl::Hq(engine::Instance& self, uint32_t name_ptr, uint32_t name_len, uint32_t arg_len) {
+  const uint8_t* name = Mem(self, name_ptr, name_len);
+  uint8_t* a = Arg(self, arg_len);
+  if (name == nullptr || a == nullptr) return OutOfBounds("hq name or argument");
+  const std::string_view query(reinterpret_cast<const char*>(name), name_len);
+  auto it = options_->host_queries.find(query);
+  if (it == options_->host_queries.end()) return Status::NotFound("no host query \"" + std::string(query) + "\"");
+  uint64_t charge = 0;
+  Result<Bytes> result = it->second(ByteView(a, arg_len), &charge);
+  ASSIGN_OR_RETURN(uint64_t left, GasLeft(self));
+  if (charge > left) {
+    return Status::OutOfGas("host query \"" + std::string(query) + "\" charged " + std::to_string(charge) +
+                            " gas, more than the " + std::to_string(left) + " left");
+  }
+  RETURN_IF_ERROR(self.SetGlobal(engine::kGasGlobal, left - charge));
+  if (!result.ok()) return result.status().WithContext("host query \"" + std::string(query) + "\"");
+  if (result->size() > engine::kArgBufferSize) {
+    return Status::ResourceExhausted("host query \"" + std::string(query) + "\" returned more than 64 KiB");
+  }
+  uint8_t* out = Arg(self, result->size());
+  if (out == nullptr) return OutOfBounds("argument buffer outside memory");
+  if (!result->empty()) std::memcpy(out, result->data(), result->size());
+  return static_cast<int32_t>(result->size());
+}
+
+Status VmSessionImpl::Emit(engine::Instance& self, uint32_t topic_ptr, uint32_t topic_len, uint32_t arg_len) {
+  const uint8_t* topic = Mem(self, topic_ptr, topic_len);
+  const uint8_t* data = Arg(self, arg_len);
+  if (topic == nullptr || data == nullptr) return OutOfBounds("emit topic or data");
+  if (topic_len > engine::kArgBufferSize) return Status::ResourceExhausted("event topic longer than 64 KiB");
+  if (receipt_->events.size() >= options_->max_events) {
+    return Status::ResourceExhausted("more than " + std::to_string(options_->max_events) + " events in one call");
+  }
+  receipt_->events.push_back({frames_.back().module, std::string(reinterpret_cast<const char*>(topic), topic_len),
+                              Bytes(data, data + arg_len)});
+  return Status::OK();
+}
+
+Status VmSessionImpl::Feed(engine::Instance& self, uint32_t arg_len) {
+  const uint8_t* data = Arg(self, arg_len);
+  if (data == nullptr) return OutOfBounds("feed data");
+  if (feeder_ == nullptr) return Status::InvalidArgument("feed outside a feeder call");
+  (*feeder_)(ByteView(data, arg_len));
+  return Status::OK();
+}
+
+Result<int32_t> VmSessionImpl::Caller(engine::Instance& self) {
+  if (frames_.size() < 2) return 0;
+  uint8_t* a = Arg(self, 32);
+  if (a == nullptr) return OutOfBounds("argument buffer outside memory");
+  std::memcpy(a, frames_[frames_.size() - 2].module.bytes.data(), 32);
+  return 1;
+}
+
+Result<int32_t> VmSessionImpl::Callstack(engine::Instance& self) {
+  const size_t n = frames_.size() - 1;  // callers, immediate first
+  uint8_t* a = Arg(self, n * 32);
+  if (a == nullptr) return OutOfBounds("argument buffer outside memory");
+  for (size_t i = 0; i < n; i++) std::memcpy(a + 32 * i, frames_[n - 1 - i].module.bytes.data(), 32);
+  return static_cast<int32_t>(n);
+}
+
+Result<int32_t> VmSessionImpl::Owner(engine::Instance& self, uint32_t mod_ptr) {
+  const uint8_t* mod = Mem(self, mod_ptr, 32);
+  if (mod == nullptr) return OutOfBounds("owner: module id outside memory");
+  ModuleId id;
+  std::memcpy(id.bytes.data(), mod, 32);
+  if (!state_->HasModule(id)) return 0;
+  ASSIGN_OR_RETURN(Bytes owner, Owner(id));
+  uint8_t* a = Arg(self, owner.size());
+  if (a == nullptr) return OutOfBounds("argument buffer outside memory");
+  if (!owner.empty()) std::memcpy(a, owner.data(), owner.size());
+  return static_cast<int32_t>(owner.size());
+}
+
+}  // namespace crust::vm
