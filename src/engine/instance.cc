@@ -198,6 +198,18 @@ Status Instance::SetGlobal(std::string_view export_name, uint64_t bits) {
   return Status::OK();
 }
 
+Result<Instance::GlobalRef> Instance::FindGlobal(std::string_view export_name) const {
+  GlobalRef g;
+  g.addr = GlobalAddress(export_name, &g.type);
+  if (g.addr == nullptr || ValueSize(g.type) == 0) {
+    return Status::NotFound("no exported number global " + std::string(export_name));
+  }
+  return g;
+}
+
+uint64_t Instance::Get(GlobalRef g) { return ReadValue(g.addr, g.type); }
+void Instance::Set(GlobalRef g, uint64_t bits) { WriteValue(g.addr, g.type, bits); }
+
 std::vector<uint64_t> Instance::SaveGlobals() const {
   const crust_module_desc& d = code_->desc();
   std::vector<uint64_t> out;

@@ -108,6 +108,14 @@ class Instance {
   // the low 32 bits. NotFound if absent.
   Result<uint64_t> GetGlobal(std::string_view export_name) const;
   Status SetGlobal(std::string_view export_name, uint64_t bits);
+  // A global looked up once, for repeated fast access (hot call paths).
+  struct GlobalRef {
+    void* addr = nullptr;
+    char type = 0;
+  };
+  Result<GlobalRef> FindGlobal(std::string_view export_name) const;
+  static uint64_t Get(GlobalRef g);
+  static void Set(GlobalRef g, uint64_t bits);
   // Every global the module defines, in index order (state snapshot).
   std::vector<uint64_t> SaveGlobals() const;
   // InvalidArgument if the count differs from SaveGlobals()'.

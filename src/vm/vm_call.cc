@@ -9,12 +9,6 @@
 #include "src/vm/vm_session.h"
 
 namespace crust::vm {
-namespace {
-
-std::string GlobalName(uint32_t index) { return std::string(engine::kStateGlobalPrefix) + std::to_string(index); }
-
-}  // namespace
-
 VmSessionImpl::Outcome VmSessionImpl::CallModule(const ModuleId& id, std::string_view function, Bytes arg,
                                                  uint64_t gas_limit, uint32_t wasm_depth, bool allow_init) {
   Outcome out;
@@ -49,10 +43,10 @@ VmSessionImpl::Outcome VmSessionImpl::CallModule(const ModuleId& id, std::string
   // globals come back.
   const std::vector<uint64_t> globals_before = m->instance->SaveGlobals();
   const bool reentry = m->active > 0;
+  const engine::Instance::GlobalRef counter_refs[3] = {m->gas, m->depth, m->trap};
   uint64_t counters[3] = {0, 0, 0};
-  const std::string_view counter_names[3] = {engine::kGasGlobal, engine::kDepthGlobal, engine::kTrapGlobal};
   if (reentry) {
-    for (int i = 0; i < 3; i++) counters[i] = m->instance->GetGlobal(counter_names[i]).value();
+    for (int i = 0; i < 3; i++) counters[i] = engine::Instance::Get(counter_refs[i]);
   }
   frames_.push_back({id, m, gas_limit});
   m->active++;
@@ -73,7 +67,7 @@ VmSessionImpl::Outcome VmSessionImpl::CallModule(const ModuleId& id, std::string
     if (!rb.ok()) s = rb.WithContext("rolling back after: " + s.ToString());
   }
   if (reentry && s.ok()) {
-    for (int i = 0; i < 3; i++) m->instance->SetGlobal(counter_names[i], counters[i]).IgnoreError();
+    for (int i = 0; i < 3; i++) engine::Instance::Set(counter_refs[i], counters[i]);
   }
   return finish(s);
 }
@@ -88,28 +82,33 @@ void VmSessionImpl::MarkRunning() {
 Status VmSessionImpl::Execute(Loaded* m, const ModuleId& id, std::string_view function, const Bytes& arg,
                               uint64_t gas_limit, uint32_t wasm_depth, Outcome* out) {
   engine::Instance& inst = *m->instance;
-  auto fn = inst.FindI32Function(function);
-  if (!fn.ok()) {
-    return Status::NotFound("module " + id.ToHex() + " has no callable function \"" + std::string(function) + "\"");
+  auto cached = m->functions.find(function);
+  if (cached == m->functions.end()) {
+    auto fn = inst.FindI32Function(function);
+    if (!fn.ok()) {
+      return Status::NotFound("module " + id.ToHex() + " has no callable function \"" + std::string(function) + "\"");
+    }
+    cached = m->functions.emplace(std::string(function), *fn).first;
   }
   const uint64_t a = m->meta.arg_buffer;
-  if (inst.memory_data() == nullptr || a + engine::kArgBufferSize > inst.memory_size()) {
+  uint8_t* const mem = inst.memory_data();
+  if (mem == nullptr || a + engine::kArgBufferSize > inst.memory_size()) {
     return Status::Trap("out of bounds: the argument buffer of module " + id.ToHex() + " is outside its memory");
   }
   // Persisted state globals (unless the instance is already running: then
   // its live values are the state), then the instrumentation's counters.
   if (m->active == 1) {
-    for (const PersistedGlobal& g : m->meta.globals) RETURN_IF_ERROR(inst.SetGlobal(GlobalName(g.index), g.bits));
+    for (size_t i = 0; i < m->state_globals.size(); i++) engine::Instance::Set(m->state_globals[i], m->meta.globals[i].bits);
   }
-  RETURN_IF_ERROR(inst.SetGlobal(engine::kGasGlobal, gas_limit));
-  RETURN_IF_ERROR(inst.SetGlobal(engine::kDepthGlobal, wasm_depth));
-  RETURN_IF_ERROR(inst.SetGlobal(engine::kTrapGlobal, 0));
-  if (!arg.empty()) std::memcpy(inst.memory_data() + a, arg.data(), arg.size());
+  engine::Instance::Set(m->gas, gas_limit);
+  engine::Instance::Set(m->depth, wasm_depth);
+  engine::Instance::Set(m->trap, 0);
+  if (!arg.empty()) std::memcpy(mem + a, arg.data(), arg.size());
 
-  Result<uint32_t> ret = inst.CallI32(*fn, static_cast<uint32_t>(arg.size()), this);
+  Result<uint32_t> ret = inst.CallI32(cached->second, static_cast<uint32_t>(arg.size()), this);
 
-  auto remaining = inst.GetGlobal(engine::kGasGlobal);
-  out->gas_spent = remaining.ok() && *remaining <= gas_limit ? gas_limit - *remaining : gas_limit;
+  const uint64_t remaining = engine::Instance::Get(m->gas);
+  out->gas_spent = remaining <= gas_limit ? gas_limit - remaining : gas_limit;
   if (!ret.ok()) {
     if (ret.status().code() == Status::Code::kOutOfGas) out->gas_spent = gas_limit;
     return ret.status();
@@ -126,16 +125,13 @@ Status VmSessionImpl::Execute(Loaded* m, const ModuleId& id, std::string_view fu
 // Saves the module's mutable globals when they changed, journaling the
 // previous metadata so that a failing caller can roll it back.
 Status VmSessionImpl::SaveMeta(const ModuleId& id, Loaded* m) {
-  ModuleMeta next = m->meta;
   bool changed = false;
-  for (PersistedGlobal& g : next.globals) {
-    ASSIGN_OR_RETURN(uint64_t bits, m->instance->GetGlobal(GlobalName(g.index)));
-    if (bits != g.bits) {
-      g.bits = bits;
-      changed = true;
-    }
+  for (size_t i = 0; i < m->state_globals.size(); i++) {
+    if (engine::Instance::Get(m->state_globals[i]) != m->meta.globals[i].bits) changed = true;
   }
   if (!changed) return Status::OK();
+  ModuleMeta next = m->meta;
+  for (size_t i = 0; i < m->state_globals.size(); i++) next.globals[i].bits = engine::Instance::Get(m->state_globals[i]);
   RETURN_IF_ERROR(state_->SetMetadata(id, EncodeModuleMeta(next)));
   meta_journal_.push_back({id, std::move(m->meta)});
   m->meta = std::move(next);

@@ -33,7 +33,9 @@ uint8_t* VmSessionImpl::Arg(engine::Instance& self, uint64_t len) const {
   return Mem(self, frames_.back().loaded->meta.arg_buffer, len);
 }
 
-Result<uint64_t> VmSessionImpl::GasLeft(engine::Instance& self) const { return self.GetGlobal(engine::kGasGlobal); }
+Result<uint64_t> VmSessionImpl::GasLeft(engine::Instance&) const {
+  return engine::Instance::Get(frames_.back().loaded->gas);
+}
 
 Status VmSessionImpl::Panic(engine::Instance& self, uint32_t msg_len) {
   const uint8_t* msg = Arg(self, msg_len);
@@ -84,13 +86,13 @@ Result<int32_t> VmSessionImpl::C(engine::Instance& self, uint32_t mod_ptr, uint3
   ASSIGN_OR_RETURN(uint64_t left, GasLeft(self));
   // 0 passes 93% of what is left; a larger request gets what is left.
   uint64_t limit = gas <= 0 ? left / 100 * 93 + left % 100 * 93 / 100 : std::min<uint64_t>(gas, left);
-  ASSIGN_OR_RETURN(uint64_t depth_left, self.GetGlobal(engine::kDepthGlobal));
+  const uint64_t depth_left = engine::Instance::Get(frames_.back().loaded->depth);
   // The callee shares the wasm call-depth budget: the whole call tree stays
   // within max_call_depth frames, deterministically.
   Outcome out = CallModule(callee, function, Bytes(arg, arg + arg_len), limit, static_cast<uint32_t>(depth_left),
                            /*allow_init=*/false);
   // Charge the caller for what the callee spent.
-  RETURN_IF_ERROR(self.SetGlobal(engine::kGasGlobal, left - std::min(left, out.gas_spent)));
+  engine::Instance::Set(frames_.back().loaded->gas, left - std::min(left, out.gas_spent));
   uint8_t* a = Arg(self, engine::kArgBufferSize);  // the caller's A (its memory may have moved? never: fixed base)
   if (a == nullptr) return OutOfBounds("argument buffer outside memory");
   if (out.status.ok()) {
@@ -128,7 +130,7 @@ Result<int32_t> VmSessionImpl::Hq(engine::Instance& self, uint32_t name_ptr, uin
     return Status::OutOfGas("host query \"" + std::string(query) + "\" charged " + std::to_string(charge) +
                             " gas, more than the " + std::to_string(left) + " left");
   }
-  RETURN_IF_ERROR(self.SetGlobal(engine::kGasGlobal, left - charge));
+  engine::Instance::Set(frames_.back().loaded->gas, left - charge);
   if (!result.ok()) return result.status().WithContext("host query \"" + std::string(query) + "\"");
   if (result->size() > engine::kArgBufferSize) {
     return Status::ResourceExhausted("host query \"" + std::string(query) + "\" returned more than 64 KiB");

@@ -86,6 +86,14 @@ Result<VmSessionImpl::Loaded*> VmSessionImpl::Load(const ModuleId& id) {
   io.memory = region;
   io.run_start = false;
   ASSIGN_OR_RETURN(m.instance, engine::Instance::Create(m.code, io));
+  ASSIGN_OR_RETURN(m.gas, m.instance->FindGlobal(engine::kGasGlobal));
+  ASSIGN_OR_RETURN(m.depth, m.instance->FindGlobal(engine::kDepthGlobal));
+  ASSIGN_OR_RETURN(m.trap, m.instance->FindGlobal(engine::kTrapGlobal));
+  for (const PersistedGlobal& g : m.meta.globals) {
+    ASSIGN_OR_RETURN(engine::Instance::GlobalRef ref,
+                     m.instance->FindGlobal(std::string(engine::kStateGlobalPrefix) + std::to_string(g.index)));
+    m.state_globals.push_back(ref);
+  }
   return &loaded_.emplace(id, std::move(m)).first->second;
 }
 

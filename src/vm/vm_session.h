@@ -51,6 +51,10 @@ class VmSessionImpl final : public VmSession, private engine::HostContext {
     std::unique_ptr<engine::Instance> instance;
     ModuleMeta meta;
     int active = 0;  // activations on the call stack (self-calls nest)
+    // Looked up once at load (hot call path).
+    engine::Instance::GlobalRef gas, depth, trap;
+    std::vector<engine::Instance::GlobalRef> state_globals;  // parallel to meta.globals
+    std::map<std::string, engine::FunctionRef, std::less<>> functions;
   };
   struct Frame {
     ModuleId module;
