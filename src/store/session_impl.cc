@@ -14,11 +14,6 @@
 namespace crust::store {
 namespace {
 
-uint64_t NowUnixNs() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
-}
 
 // The tree root of a whole memory; *leaves receives every page's leaf.
 Hash32 FullTreeRoot(const uint8_t* data, uint64_t length, std::vector<Hash32>* leaves) {

@@ -28,6 +28,7 @@
 #include "src/os/env.h"
 #include "src/util/coding.h"
 #include "src/util/sha256.h"
+#include "src/vm/vm_test_util.h"
 #include "tests/test_util.h"
 
 // Designated initialisers of DeployOptions leave the other fields at their defaults.
@@ -36,28 +37,17 @@
 namespace crust {
 namespace {
 
+using vmtest::Wat;
+using vmtest::U32;
+using vmtest::U64;
+
 namespace fs = std::filesystem;
 using crust::testing::TempDir;
 using ::testing::HasSubstr;
 
 constexpr uint64_t kGas = 10'000'000;
 
-Bytes Wat(std::string_view text) {
-  auto r = engine::WatToWasm(text);
-  EXPECT_TRUE(r.ok()) << r.status().ToString() << "\n" << text;
-  return r.ok() ? *r : Bytes{};
-}
 
-Bytes U32(uint32_t v) {
-  Bytes b;
-  PutFixed32(&b, v);
-  return b;
-}
-Bytes U64(uint64_t v) {
-  Bytes b;
-  PutFixed64(&b, v);
-  return b;
-}
 Bytes Str(std::string_view s) { return Bytes(s.begin(), s.end()); }
 
 // A contract: `body` plus the standard memory and A unless replaced.

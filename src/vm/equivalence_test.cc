@@ -49,6 +49,7 @@
 #include "src/util/coding.h"
 #include "src/util/sha256.h"
 #include "src/vm/module_meta.h"
+#include "src/vm/vm_test_util.h"
 #include "tests/test_util.h"
 
 // Designated initialisers of DeployOptions leave the other fields at their defaults.
@@ -56,6 +57,10 @@
 
 namespace crust {
 namespace {
+
+using vmtest::Wat;
+using vmtest::U32;
+using vmtest::U64;
 
 using crust::testing::TempDir;
 using engine::InterpOracle;
@@ -73,22 +78,7 @@ Bytes Contract(const std::string& name) {
   return r.ok() ? *r : Bytes{};
 }
 
-Bytes Wat(std::string_view text) {
-  auto r = engine::WatToWasm(text);
-  EXPECT_TRUE(r.ok()) << r.status().ToString() << "\n" << text;
-  return r.ok() ? *r : Bytes{};
-}
 
-Bytes U32(uint32_t v) {
-  Bytes b;
-  PutFixed32(&b, v);
-  return b;
-}
-Bytes U64(uint64_t v) {
-  Bytes b;
-  PutFixed64(&b, v);
-  return b;
-}
 Bytes Cat(std::initializer_list<Bytes> parts) {
   Bytes out;
   for (const Bytes& p : parts) out.insert(out.end(), p.begin(), p.end());

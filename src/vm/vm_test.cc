@@ -9,29 +9,19 @@
 #include "crust/vm.h"
 #include "src/os/env.h"
 #include "src/util/coding.h"
+#include "src/vm/vm_test_util.h"
 #include "tests/test_util.h"
 
 namespace crust {
 namespace {
 
+using vmtest::Contract;
+using vmtest::U32;
+using vmtest::U64;
+
 using crust::testing::TempDir;
 
-Bytes Contract(const std::string& name) {
-  auto r = os::Env::Default()->ReadFile(std::string(CRUST_BINARY_DIR) + "/contracts/" + name + ".wasm");
-  EXPECT_TRUE(r.ok()) << r.status().ToString();
-  return r.ok() ? *r : Bytes{};
-}
 
-Bytes U32(uint32_t v) {
-  Bytes b;
-  PutFixed32(&b, v);
-  return b;
-}
-Bytes U64(uint64_t v) {
-  Bytes b;
-  PutFixed64(&b, v);
-  return b;
-}
 uint64_t AsU64(const Bytes& b) { return b.size() >= 8 ? DecodeFixed64(b.data()) : ~0ull; }
 
 constexpr uint64_t kGas = 100'000'000;
