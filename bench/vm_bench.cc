@@ -26,6 +26,13 @@
 //  * SessionStart/<size>: StartSession + first call (grower `info`) on a
 //    commit whose grower memory is 1 GiB (filled, every page stored) vs one
 //    of 256 KiB (the contract's initial memory), alternating.
+//  * Issue4/calls_and_rollback (issue 4): time per top-level call of
+//    callcenter `call` forwarding to counter `read` vs counter `read` directly
+//    (and callcenter `read`, the caller alone): the difference is the
+//    inter-module call. And a page-writer module (inline WAT) that writes one
+//    word into each of N distinct 4 KiB pages (N = 0, 1, 100) then returns,
+//    panics or traps (rolled back): µs per call and per page, against the same
+//    call that writes nothing. All variants interleaved, rotating order.
 //
 // Each figure is a median over repetitions. Stores and code caches live under
 // $CRUST_BENCH_DIR (default: vm-bench-stores/ beside this executable), one
@@ -64,10 +71,15 @@
 #include "src/engine/interp_oracle.h"
 #include "src/engine/module_info.h"
 #include "src/engine/prepare.h"
+#include "src/engine/wat.h"
 #include "src/os/env.h"
 #include "src/os/memory_region.h"
 #include "src/util/coding.h"
-#include "src/vm/call_host.h"
+#include "src/engine/runtime.h"
+
+// A host for calls that import nothing (counter.read, fib): every import
+// would fail with NotSupported.
+struct NoHost final : crust::engine::HostContext {};
 
 namespace {
 
@@ -315,7 +327,7 @@ void BM_Calls(benchmark::State& state) {
   io.run_start = false;
   auto inst = Take(crust::engine::Instance::Create(code, io), "instance");
   std::map<std::string, Bytes, std::less<>> meta;
-  crust::vm::CallHost host(id, prep.arg_buffer, kBigGas, &meta);
+  NoHost host;
   Check(inst->SetGlobal(crust::engine::kGasGlobal, kBigGas), "gas");
   Check(inst->SetGlobal(crust::engine::kDepthGlobal, 1000), "depth");
   Check(inst->SetGlobal(crust::engine::kTrapGlobal, 0), "trap");
@@ -345,7 +357,7 @@ void BM_Calls(benchmark::State& state) {
     *gas = 1'000'000;
     *depth = 1000;
     *trap = 0;
-    crust::vm::CallHost h(id, a, 1'000'000, &meta);
+    NoHost h;
     auto r = inst->CallI32(fn, 0, &h);
     crust::CallReceipt receipt;
     receipt.gas_limit = 1'000'000;
@@ -478,7 +490,7 @@ void BM_Fib(benchmark::State& state) {
   std::unique_ptr<crust::engine::Instance> orig;
   std::optional<crust::engine::FunctionRef> orig_fn;
   std::map<std::string, Bytes, std::less<>> meta;
-  crust::vm::CallHost host(id, prep.arg_buffer, kBigGas, &meta);
+  NoHost host;
   {
     const Root root = Take(s->Commit(), "commit");
     crust::engine::CodeCacheOptions co;
@@ -759,6 +771,164 @@ void BM_SessionStart(benchmark::State& state) {
   state.counters["ratio"] = bt / st;
 }
 
+// ---------------------------------------------------------------- 5. issue 4
+
+// Inter-module calls and rolled-back calls (issue 4), one table of their own.
+struct Issue4Row {
+  std::string figure, per_call, comparison, ratio, difference, per_page;
+};
+std::vector<Issue4Row>& Issue4Rows() {
+  static std::vector<Issue4Row> r;
+  return r;
+}
+
+// A module that writes one i32 into each of n distinct 4 KiB pages (from
+// 64 KiB on, above the argument buffer), then returns (mode 0), panics
+// (mode 1, env.panic) or traps (mode 2, unreachable). Argument: u32 n ‖
+// u32 mode ‖ u32 value. Memory: 16 wasm pages (1 MiB): up to 240 pages.
+constexpr const char* kPageWriterWat = R"((module
+  (import "env" "panic" (func $panic (param i32)))
+  (memory (export "memory") 16)
+  (global (export "A") i32 (i32.const 0))
+  (func (export "w") (param $len i32) (result i32)
+    (local $n i32) (local $i i32) (local $v i32)
+    (local.set $n (i32.load (i32.const 0)))
+    (local.set $v (i32.load (i32.const 8)))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (i32.store (i32.add (i32.const 65536) (i32.shl (local.get $i) (i32.const 12)))
+                   (i32.add (local.get $v) (local.get $i)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $next)))
+    (if (i32.eq (i32.load (i32.const 4)) (i32.const 1))
+      (then (call $panic (i32.const 0))))
+    (if (i32.eq (i32.load (i32.const 4)) (i32.const 2))
+      (then unreachable))
+    (i32.const 0)))
+)";
+
+void BM_Issue4(benchmark::State& state) {
+  const Config& c = Cfg();
+  auto vm = OpenVm(NewDir("issue4-store"), NewDir("issue4-cache"), 2);
+  auto s = Take(vm->StartGenesis(), "genesis");
+  crust::DeployOptions d;
+  d.id = Id(40);
+  const ModuleId counter = Take(s->Deploy(Contract("counter"), d), "deploy counter");
+  d.id = Id(41);
+  const ModuleId center = Take(s->Deploy(Contract("callcenter"), d), "deploy callcenter");
+  d.id = Id(42);
+  const Bytes pw_wasm = Take(crust::engine::WatToWasm(kPageWriterWat), "page writer wat");
+  const ModuleId writer = Take(s->Deploy(pw_wasm, d), "deploy page writer");
+  Take(s->Commit(), "commit");
+  const uint64_t gas = 10'000'000;
+
+  // Request for callcenter.call: counter ‖ gas 0 (93% of what is left) ‖ "read".
+  Bytes req(counter.bytes.begin(), counter.bytes.end());
+  crust::PutFixed64(&req, 0);
+  crust::PutFixed32(&req, 4);
+  for (char ch : std::string("read")) req.push_back(static_cast<uint8_t>(ch));
+
+  uint64_t sink = 0;
+  auto expect = [&](const crust::CallReceipt& r, crust::Status::Code code, const char* what) {
+    if (r.status.code() != code) Fail(std::string(what) + ": unexpected status " + r.status.ToString());
+    sink += r.data.size();
+  };
+  uint32_t value = 1;
+  auto writer_call = [&](uint32_t n, uint32_t mode) {
+    Bytes arg = U32Pair(n, mode);
+    crust::PutFixed32(&arg, value++);
+    crust::CallReceipt r = s->Call(writer, "w", arg, gas);
+    expect(r, mode == 0 ? crust::Status::Code::kOk : mode == 1 ? crust::Status::Code::kPanic
+                                                              : crust::Status::Code::kTrap, "page writer");
+  };
+  struct Variant {
+    std::string name;
+    std::function<void()> once;
+    uint64_t calls;  // per repetition (fewer when over the time cap)
+  };
+  const uint64_t small = c.quick ? 2'000 : 20'000, big = c.quick ? 200 : 2'000;
+  std::vector<Variant> vs = {
+      {"direct", [&] { expect(s->Call(counter, "read", {}, gas), crust::Status::Code::kOk, "counter.read"); }, small},
+      {"center.read", [&] { expect(s->Call(center, "read", {}, gas), crust::Status::Code::kOk, "callcenter.read"); },
+       small},
+      {"forward",
+       [&] {
+         crust::CallReceipt r = s->Call(center, "call", req, gas);
+         expect(r, crust::Status::Code::kOk, "callcenter.call");
+         if (r.data.size() != 12 || crust::DecodeFixed32(r.data.data()) != 8) Fail("callcenter.call: bad response");
+       },
+       small},
+  };
+  for (uint32_t n : {0u, 1u, 100u}) {
+    for (uint32_t mode : {0u, 1u, 2u}) {
+      static const char* kMode[] = {"ok", "panic", "trap"};
+      vs.push_back({std::string(kMode[mode]) + "/" + std::to_string(n), [&, n, mode] { writer_call(n, mode); },
+                    n == 100 ? big : small});
+    }
+  }
+  // Check rollback once: a panicking call that wrote 100 pages leaves the root unchanged.
+  {
+    const Root before = Take(s->CurrentRoot(), "root");
+    writer_call(100, 1);
+    writer_call(100, 2);
+    if (Take(s->CurrentRoot(), "root") != before) Fail("rolled-back call changed the root");
+  }
+  for (auto& v : vs)
+    for (int i = 0; i < 50; i++) v.once();  // warm-up (instances loaded, pages touched)
+
+  std::vector<std::vector<double>> us(vs.size());
+  const double cap_ms = c.quick ? 40 : 300;
+  for (int r = 0; r < c.reps; r++) {
+    for (size_t k = 0; k < vs.size(); k++) {
+      const size_t i = (k + static_cast<size_t>(r)) % vs.size();  // rotate the order
+      auto t0 = Clock::now();
+      uint64_t done = 0;
+      while (done < vs[i].calls) {
+        for (int j = 0; j < 10; j++) vs[i].once();
+        done += 10;
+        if (MsSince(t0) > cap_ms) break;
+      }
+      us[i].push_back(MsSince(t0) * 1e3 / static_cast<double>(done));
+    }
+  }
+  std::map<std::string, double> m;
+  for (size_t i = 0; i < vs.size(); i++) m[vs[i].name] = Median(us[i]);
+  auto U = [](double v) { return F(v, v < 10 ? 2 : 1) + " µs"; };
+
+  Issue4Rows().push_back({"top-level `counter.read` (direct)", U(m["direct"]), "", "", "", ""});
+  Issue4Rows().push_back({"top-level `callcenter.read` (caller alone, no inner call)", U(m["center.read"]),
+                          "direct counter.read", F(m["center.read"] / m["direct"]) + "×",
+                          U(m["center.read"] - m["direct"]), ""});
+  Issue4Rows().push_back({"`callcenter.call` → `counter.read` (one inter-module call)", U(m["forward"]),
+                          "direct counter.read", F(m["forward"] / m["direct"]) + "×",
+                          U(m["forward"] - m["direct"]), ""});
+  Issue4Rows().push_back({"", "", "callcenter.read", F(m["forward"] / m["center.read"]) + "×",
+                          U(m["forward"] - m["center.read"]) + " (the inner call)", ""});
+  const double base = m["ok/0"];
+  Issue4Rows().push_back({"page writer, writes nothing, succeeds", U(base), "", "", "", ""});
+  for (const char* mode : {"panic", "trap"}) {
+    const std::string k = std::string(mode) + "/0";
+    Issue4Rows().push_back({std::string("page writer, writes nothing, ") + mode + " (rolled back)", U(m[k]),
+                            "writes nothing, succeeds", F(m[k] / base) + "×", U(m[k] - base), ""});
+  }
+  for (uint32_t n : {1u, 100u}) {
+    const std::string N = std::to_string(n), ok = "ok/" + N;
+    Issue4Rows().push_back({"writes " + N + " page(s), succeeds", U(m[ok]), "writes nothing, succeeds",
+                            F(m[ok] / base) + "×", U(m[ok] - base), U((m[ok] - base) / n)});
+    for (const char* mode : {"panic", "trap"}) {
+      const std::string k = std::string(mode) + "/" + N;
+      Issue4Rows().push_back({"writes " + N + " page(s), " + mode + " (rolled back)", U(m[k]),
+                              "writes nothing, succeeds", F(m[k] / base) + "×", U(m[k] - base),
+                              U((m[k] - base) / n)});
+      Issue4Rows().push_back({"", "", "writes " + N + ", succeeds", F(m[k] / m[ok]) + "×", U(m[k] - m[ok]), ""});
+    }
+  }
+  for (auto _ : state) state.SetIterationTime(m["forward"] / 1e6);
+  for (auto& [k, v] : m) state.counters[k + "_us"] = v;
+  benchmark::DoNotOptimize(sink);
+}
+
 // ---------------------------------------------------------------- output
 
 void WriteMarkdown(const std::string& path) {
@@ -770,6 +940,15 @@ void WriteMarkdown(const std::string& path) {
   for (const Row& r : Rows()) {
     o << "| " << r.figure << " | " << r.value << " | " << r.comparison << " | " << r.ratio << " | " << r.target
       << " | " << r.verdict << " |\n";
+  }
+  if (!Issue4Rows().empty()) {
+    o << "\n### Inter-module calls and rollback (issue 4)\n\n"
+      << "| figure | crust per call | compared with (same run) | ratio | difference | per page |\n"
+      << "|---|---:|---|---:|---:|---:|\n";
+    for (const Issue4Row& r : Issue4Rows()) {
+      o << "| " << r.figure << " | " << r.per_call << " | " << r.comparison << " | " << r.ratio << " | "
+        << r.difference << " | " << r.per_page << " |\n";
+    }
   }
   if (!Notes().empty()) {
     o << "\n";
@@ -801,6 +980,7 @@ void RegisterAll() {
     std::fprintf(stderr, "vm_bench: %s missing; large deploy left out\n", c.large_wasm.c_str());
   }
   reg("SessionStart/" + SizeName(c.big_mem).erase(SizeName(c.big_mem).find(' '), 1), BM_SessionStart);
+  reg("Issue4/calls_and_rollback", BM_Issue4);
 }
 
 }  // namespace
