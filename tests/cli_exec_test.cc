@@ -23,6 +23,7 @@
 
 #include <gmock/gmock.h>
 
+#include "tests/cli_util.h"
 #include "tests/test_util.h"
 
 extern char** environ;
@@ -33,18 +34,9 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-struct RunResult {
-  int status = -1;  // exit status, or -1 when the tool did not exit normally
-  std::string out;
-  std::string err;
-};
+using crust::testing::RunResult;
+using crust::testing::ReadAll;
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::vector<std::string> Lines(const std::string& text) {
   std::vector<std::string> lines;
@@ -108,28 +100,7 @@ class CliExecTest : public ::testing::Test {
   RunResult Run(const std::vector<std::string>& args) {
     const std::string out_path = tmp_.Sub("out" + std::to_string(runs_));
     const std::string err_path = tmp_.Sub("err" + std::to_string(runs_++));
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    std::vector<std::string> argv_strings = {CRUST_TOOL_PATH};
-    argv_strings.insert(argv_strings.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (std::string& s : argv_strings) argv.push_back(s.data());
-    argv.push_back(nullptr);
-    pid_t pid;
-    RunResult r;
-    const int rc = posix_spawn(&pid, CRUST_TOOL_PATH, &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    EXPECT_EQ(rc, 0) << "posix_spawn " << CRUST_TOOL_PATH;
-    if (rc != 0) return r;
-    int wstatus = 0;
-    while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
-    }
-    if (WIFEXITED(wstatus)) r.status = WEXITSTATUS(wstatus);
-    r.out = ReadAll(out_path);
-    r.err = ReadAll(err_path);
-    return r;
+    return crust::testing::RunTool(args, out_path, err_path);
   }
 
   // deploy/call/run on the test's store with the shared code cache.
