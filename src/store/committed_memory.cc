@@ -18,7 +18,9 @@ Result<std::shared_ptr<const CommittedMemory>> CommittedMemory::Open(os::Env* en
   }
   std::vector<std::shared_ptr<DeltaLayer>> layers;
   for (uint32_t k = 1; k <= entry.layer_count; k++) {
-    ASSIGN_OR_RETURN(std::shared_ptr<DeltaLayer> layer, DeltaLayer::Open(env, commit_dir + "/" + LayerName(entry.id, k)));
+    // Pages past the memory's length are refused before anything is allocated.
+    ASSIGN_OR_RETURN(std::shared_ptr<DeltaLayer> layer, DeltaLayer::Open(env, commit_dir + "/" + LayerName(entry.id, k),
+                                                                          entry.memory_length / kPageSize));
     if (!layer->pages().empty() && uint64_t{layer->pages().back()} * kPageSize >= entry.memory_length) {
       return Status::Corruption(layer->path() + ": holds a page past the memory's length");
     }

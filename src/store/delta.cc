@@ -71,7 +71,7 @@ Status DeltaLayer::Write(os::Env* env, const std::string& path, int level, bool 
   return env->SetReadOnly(path);
 }
 
-Result<std::shared_ptr<DeltaLayer>> DeltaLayer::Open(os::Env* env, const std::string& path) {
+Result<std::shared_ptr<DeltaLayer>> DeltaLayer::Open(os::Env* env, const std::string& path, uint64_t max_pages) {
   ASSIGN_OR_RETURN(Bytes file, env->ReadFile(path, 8ull << 30));
   auto corrupt = [&](const std::string& why) { return Status::Corruption(path + ": " + why); };
   if (file.size() < kHeaderSize + 4) return corrupt("delta too short (" + std::to_string(file.size()) + " bytes)");
@@ -87,7 +87,9 @@ Result<std::shared_ptr<DeltaLayer>> DeltaLayer::Open(os::Env* env, const std::st
     return corrupt("truncated header");
   }
   if (version != kDeltaVersion) return corrupt("unsupported delta version " + std::to_string(version));
-  if (page_count > kMaxPages || node_count > 2 * kMaxPages + kTreeDepth) return corrupt("page or node count out of range");
+  if (page_count > std::min(max_pages, kMaxPages) || node_count > 2 * kMaxPages + kTreeDepth) {
+    return corrupt("page or node count out of range");
+  }
   if (d.remaining() != uint64_t{page_count} * 4 + uint64_t{node_count} * kNodeSize + csize) {
     return corrupt("section sizes do not add up to the file size");
   }
@@ -96,7 +98,7 @@ Result<std::shared_ptr<DeltaLayer>> DeltaLayer::Open(os::Env* env, const std::st
   layer->pages_.resize(page_count);
   for (uint32_t i = 0; i < page_count; i++) {
     d.GetU32(&layer->pages_[i]);
-    if (layer->pages_[i] >= kMaxPages || (i > 0 && layer->pages_[i] <= layer->pages_[i - 1])) {
+    if (layer->pages_[i] >= std::min(max_pages, kMaxPages) || (i > 0 && layer->pages_[i] <= layer->pages_[i - 1])) {
       return corrupt("page indices not strictly ascending or out of range at entry " + std::to_string(i));
     }
   }

@@ -27,6 +27,7 @@
 
 #include "crust/status.h"
 #include "src/os/env.h"
+#include "src/store/format.h"
 #include "src/store/page_tree.h"
 
 namespace crust::store {
@@ -42,9 +43,11 @@ class DeltaLayer {
   // REQUIRES: pages ascending and unique; nodes ascending by key.
   static std::shared_ptr<DeltaLayer> Build(std::vector<uint32_t> pages, std::unique_ptr<uint8_t[]> xor_pages,
                                            std::vector<TreeNode> nodes);
-  // Reads and checks a layer file (checksum, bounds, ordering, and that the
-  // data decompresses to exactly page_count pages). Corruption naming `path`.
-  static Result<std::shared_ptr<DeltaLayer>> Open(os::Env* env, const std::string& path);
+  // Reads and checks a layer file (checksum, bounds, ordering, every page
+  // below `max_pages`, and that the data decompresses to exactly page_count
+  // pages) before allocating for its pages. Corruption naming `path`.
+  static Result<std::shared_ptr<DeltaLayer>> Open(os::Env* env, const std::string& path,
+                                                  uint64_t max_pages = kMaxPages);
 
   // Writes this layer to a new file, made read-only. Compresses here.
   Status Write(os::Env* env, const std::string& path, int level, bool sync) const;

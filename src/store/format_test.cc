@@ -209,6 +209,19 @@ TEST(Delta, RoundTripAndMerge) {
   EXPECT_EQ(*m->FindNode(MakeNodeKey(0, 9)), (Hash32{{0xAA}}));
 }
 
+TEST(Delta, PagesPastTheMemoryAreRefusedBeforeAllocating) {
+  TempDir dir;
+  os::Env* env = os::Env::Default();
+  auto buf = DeltaLayer::NewPageBuffer(1);
+  std::memset(buf.get(), 2, kPageSize);
+  auto d = DeltaLayer::Build({40}, std::move(buf), {{MakeNodeKey(0, 40), Hash32{}}});
+  ASSERT_OK(d->Write(env, dir.Sub("d"), 1, false));
+  EXPECT_OK(DeltaLayer::Open(env, dir.Sub("d"), 41));
+  auto r = DeltaLayer::Open(env, dir.Sub("d"), 40);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.status().IsCorruption()) << r.status().ToString();
+}
+
 TEST(Delta, EveryFlippedByteOrTruncationIsCorruption) {
   TempDir dir;
   os::Env* env = os::Env::Default();
