@@ -78,6 +78,11 @@ struct VmOptions {
   uint32_t max_call_depth = 1000;
   // Largest depth of nested inter-module calls (`c`). Default: 48.
   uint32_t max_module_depth = 48;
+  // Largest linear memory a module may have, in 64 KiB pages (<= 65536).
+  // Deploy refuses a larger initial memory (ResourceExhausted); memory.grow
+  // past it fails (returns -1), as past the module's own maximum.
+  // Part of consensus. Default: 65536 (4 GiB).
+  uint32_t max_memory_pages = 65536;
   // Largest number of events one top-level call may emit. Default: 4096.
   uint32_t max_events = 4096;
   // Named host queries contracts can call with `hq`.

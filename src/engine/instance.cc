@@ -98,7 +98,7 @@ Status Instance::Instantiate(const InstanceOptions& options) {
     // The initial size is known only to the generated code; growing to it
     // happens below through the region when the stored memory is shorter.
   }
-  rt::SetPendingMemory(d.defined_memory != nullptr ? options.memory : nullptr);
+  rt::SetPendingMemory(d.defined_memory != nullptr ? options.memory : nullptr, options.max_memory_pages);
   InstantiateArgs args{&d, raw_, imports_.data()};
   // Marked before running: free_instance must release what a trapping
   // instantiation allocated (tables, memory registration).

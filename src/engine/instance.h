@@ -49,6 +49,9 @@ struct InstanceOptions {
   // the module's initial size if shorter); must outlive the instance and not
   // be used by anything else while the instance runs. Ignored otherwise.
   os::MemoryRegion* memory = nullptr;
+  // The host's limit on the memory, in 64 KiB pages: memory.grow past it
+  // fails (returns -1) as past the module's own maximum. Default: 65536 (4 GiB).
+  uint32_t max_memory_pages = 65536;
   // Import binding; null means HostImports().
   const ImportResolver* imports = nullptr;
   // Host context for a start function's import calls (may be null).

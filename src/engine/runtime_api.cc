@@ -13,6 +13,7 @@ namespace crust::engine::rt {
 namespace {
 
 thread_local os::MemoryRegion* tls_pending_region = nullptr;
+thread_local uint32_t tls_pending_max_pages = 65536;
 
 [[noreturn]] void Trap(wasm_rt_trap_t code) { RaiseTrap(code); }
 
@@ -35,6 +36,7 @@ uint32_t RegisterFuncType(uint32_t params, uint32_t results, const wasm_rt_type_
 void AllocateMemory(wasm_rt_memory_t* mem, uint32_t initial_pages, uint32_t max_pages) {
   os::MemoryRegion* region = tls_pending_region;
   tls_pending_region = nullptr;
+  if (tls_pending_max_pages < max_pages) max_pages = tls_pending_max_pages;  // the host's limit
   const uint64_t initial_bytes = uint64_t{initial_pages} * os::kWasmPageSize;
   if (region != nullptr && region->length() < initial_bytes && !region->Grow(initial_bytes).ok()) region = nullptr;
   if (region == nullptr) {
@@ -117,6 +119,9 @@ const crust_rt_api kApi = {
 
 const crust_rt_api* RuntimeApi() { return &kApi; }
 
-void SetPendingMemory(os::MemoryRegion* region) { tls_pending_region = region; }
+void SetPendingMemory(os::MemoryRegion* region, uint32_t max_pages) {
+  tls_pending_region = region;
+  tls_pending_max_pages = max_pages;
+}
 
 }  // namespace crust::engine::rt

@@ -22,7 +22,7 @@ const crust_rt_api* RuntimeApi();
 
 // The region the next wasm_rt_allocate_memory on this thread binds to (the
 // instantiation in progress). Null: the module must not define a memory.
-void SetPendingMemory(os::MemoryRegion* region);
+void SetPendingMemory(os::MemoryRegion* region, uint32_t max_pages = 65536);
 
 // Upper bound on table sizes (table.grow beyond fails with -1).
 inline constexpr uint32_t kMaxTableElements = 10'000'000;

@@ -47,6 +47,11 @@ Result<ModuleId> VmSessionImpl::Deploy(ByteView wasm, const DeployOptions& optio
   // Compile (or find) the code first: a module that cannot be compiled is not deployed.
   RETURN_IF_ERROR(cache_->Get(prepared.wasm).status());
   const engine::MemoryImage& image = *prepared.memory;
+  if (image.initial_pages > options_->max_memory_pages) {
+    return Status::ResourceExhausted("module " + id.ToHex() + ": initial memory of " +
+                                     std::to_string(image.initial_pages) + " pages exceeds the limit of " +
+                                     std::to_string(options_->max_memory_pages) + " pages");
+  }
   RETURN_IF_ERROR(
       state_->AddModule(id, prepared.wasm, {}, image.ByteSize(), EncodeModuleMeta(MetaFor(prepared, options.owner))));
   Status s;
@@ -85,6 +90,7 @@ Result<VmSessionImpl::Loaded*> VmSessionImpl::Load(const ModuleId& id) {
   engine::InstanceOptions io;
   io.memory = region;
   io.run_start = false;
+  io.max_memory_pages = options_->max_memory_pages;
   ASSIGN_OR_RETURN(m.instance, engine::Instance::Create(m.code, io));
   ASSIGN_OR_RETURN(m.gas, m.instance->FindGlobal(engine::kGasGlobal));
   ASSIGN_OR_RETURN(m.depth, m.instance->FindGlobal(engine::kDepthGlobal));

@@ -227,6 +227,39 @@ TEST_F(VmTest, MemoryGrowthIsCommitted) {
   EXPECT_EQ(v2.data, v1.data);
 }
 
+TEST_F(VmTest, MemoryLimitIsEnforced) {
+  // grower's initial memory, then a limit just above it.
+  auto probe = Genesis();
+  ASSERT_OK_AND_ASSIGN(ModuleId pid, probe->Deploy(Contract("grower")));
+  ASSERT_OK_AND_ASSIGN(uint64_t initial, probe->state().MemoryLength(pid));
+  const uint32_t initial_pages = static_cast<uint32_t>(initial / 65536);
+  probe.reset();
+
+  VmOptions o;
+  o.store.sync = false;
+  o.opt_level = 0;
+  o.code_cache_dir = cache_.path();
+  o.max_memory_pages = initial_pages + 2;
+  ASSERT_OK_AND_ASSIGN(auto vm, Vm::Open(dir_.Sub("limited"), o));
+  ASSERT_OK_AND_ASSIGN(auto s, vm->StartGenesis());
+  ASSERT_OK_AND_ASSIGN(ModuleId g, s->Deploy(Contract("grower")));
+  Bytes two = U32(1);
+  PutFixed32(&two, 2);
+  ASSERT_OK(s->Call(g, "grow", two, kGas).status);  // up to the limit
+  CallReceipt over = s->Call(g, "grow", U32(3), kGas);
+  EXPECT_EQ(over.status.code(), Status::Code::kPanic) << over.status.ToString();
+  EXPECT_NE(over.status.ToString().find("memory.grow failed"), std::string::npos);
+  ASSERT_OK_AND_ASSIGN(uint64_t len, s->state().MemoryLength(g));
+  EXPECT_EQ(len, uint64_t{initial_pages + 2} * 65536);
+
+  o.max_memory_pages = initial_pages - 1;
+  ASSERT_OK_AND_ASSIGN(auto tight, Vm::Open(dir_.Sub("tight"), o));
+  ASSERT_OK_AND_ASSIGN(auto t, tight->StartGenesis());
+  auto refused = t->Deploy(Contract("grower"));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Status::Code::kResourceExhausted) << refused.status().ToString();
+}
+
 TEST_F(VmTest, SameCallsOnTwoStoresGiveSameRootsAndGas) {
   auto run = [&](const std::string& where) {
     VmOptions o;
