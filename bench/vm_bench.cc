@@ -63,6 +63,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_main.h"
 #include "crust/session.h"
 #include "crust/store.h"
 #include "crust/vm.h"
@@ -986,16 +987,8 @@ void RegisterAll() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string markdown;
   std::vector<char*> args;
-  for (int i = 0; i < argc; i++) {
-    std::string a = argv[i];
-    if (a.rfind("--crust_markdown=", 0) == 0) {
-      markdown = a.substr(std::strlen("--crust_markdown="));
-    } else {
-      args.push_back(argv[i]);
-    }
-  }
+  std::string markdown = crust::bench::TakeMarkdownFlag(argc, argv, &args);
   int n = static_cast<int>(args.size());
   benchmark::Initialize(&n, args.data());
   if (benchmark::ReportUnrecognizedArguments(n, args.data())) return 1;

@@ -272,14 +272,15 @@ Result<std::vector<IndexEntry>> SessionImpl::Prepare() {
     SyncLength(&s);
     IndexEntry e = s.entry;
     e.metadata = s.metadata;
-    if (checkpoints_used_) RETURN_IF_ERROR(CollectDirty(&s));  // keep the journal complete
+    // One collection per memory. New modules are written in full; theirs only
+    // keeps the checkpoint journal complete.
+    if (s.region && (!s.is_new || checkpoints_used_)) RETURN_IF_ERROR(CollectDirty(&s));
     if (s.is_new) {
       s.memory_hash = MemoryHash(s.length, FullTreeRoot(s.region->data(), s.length, &s.leaves));
       e.memory_hash = s.memory_hash;
       e.memory_length = s.length;
       e.layer_count = 0;
     } else if (s.region) {
-      RETURN_IF_ERROR(CollectDirty(&s));
       // A rolled-back growth may have left pages past the end.
       const uint32_t end_page = static_cast<uint32_t>(s.length / kPageSize);
       while (!s.dirty.empty() && s.dirty.back() >= end_page) s.dirty.pop_back();
