@@ -63,6 +63,20 @@ struct SessionOptions {
   // it runs. Default: false (every checkpoint operation scans every mapped
   // memory).
   bool writes_are_marked = false;
+
+  // How the pages written through Session::MemoryRegion() are found, for
+  // commit deltas and checkpoints alike (one mechanism serves both):
+  //  * kKernel (default): the kernel reports them (userfaultfd write-protect
+  //    and PAGEMAP_SCAN, or the /proc/self/pagemap fallback): any write
+  //    counts. Each checkpoint operation and commit scans the page tables of
+  //    the memories involved, so its cost follows their populated pages.
+  //  * kNoted: whoever writes through MemoryRegion() first announces the
+  //    range with os::MemoryRegion::NoteWrite (crust's compiled contract code
+  //    does, with an inline check per store); a write not announced is lost
+  //    to commits and rollbacks. Finding the written pages then costs
+  //    O(pages written) and no system call. The VM uses this.
+  enum class WriteTracking { kKernel, kNoted };
+  WriteTracking write_tracking = WriteTracking::kKernel;
 };
 
 class Store {

@@ -109,6 +109,7 @@ uint32_t wasm_rt_register_func_type(uint32_t p, uint32_t r, ...) {
 void wasm_rt_allocate_memory(wasm_rt_memory_t* m, uint32_t i, uint32_t x) { crust_rt->allocate_memory(m, i, x); }
 uint32_t wasm_rt_grow_memory(wasm_rt_memory_t* m, uint32_t d) { return crust_rt->grow_memory(m, d); }
 void wasm_rt_free_memory(wasm_rt_memory_t* m) { crust_rt->free_memory(m); }
+static void crust_note_write(wasm_rt_memory_t* m, uint64_t a, uint64_t n) { crust_rt->note_write(m, a, n); }
 void wasm_rt_allocate_funcref_table(wasm_rt_funcref_table_t* t, uint32_t e, uint32_t x) { crust_rt->allocate_funcref_table(t, e, x); }
 void wasm_rt_free_funcref_table(wasm_rt_funcref_table_t* t) { crust_rt->free_funcref_table(t); }
 uint32_t wasm_rt_grow_funcref_table(wasm_rt_funcref_table_t* t, uint32_t d, wasm_rt_funcref_t v) { return crust_rt->grow_funcref_table(t, d, v); }
@@ -393,6 +394,34 @@ std::vector<std::string> Rename(wabt::Module* m, std::vector<std::pair<std::stri
   return names;
 }
 
+// Inserts the write barrier (wasm_rt_abi.h) before every write to memory in
+// the helpers wasm2c 1.0.32 emits at the top of each C file: stores
+// (DEFINE_STORE), memory.fill, memory.copy, and memory.init and data
+// segments (LOAD_DATA). The texts are matched exactly (little-endian
+// variants); a wasm2c whose output differs fails here rather than producing
+// code whose writes go unseen.
+Status InsertWriteBarrier(std::string* c) {
+  struct Patch {
+    const char* find;
+    const char* insert;  // placed before `find`
+  };
+  static const Patch kPatches[] = {
+      {"    wasm_rt_memcpy(&mem->data[addr], &wrapped, sizeof(t1));", "    CRUST_NOTE_STORE(mem, addr, sizeof(t1));   \\\n"},
+      {"  memset(mem->data + d, val, n);", "  CRUST_NOTE_RANGE(mem, d, n);\n"},
+      {"  memmove(dest->data + dest_addr, src->data + src_addr, n);", "  CRUST_NOTE_RANGE(dest, dest_addr, n);\n"},
+      {"    load_data(&(m.data[o]), i, s);", "    CRUST_NOTE_RANGE((&m), o, s);  \\\n"},
+  };
+  for (const Patch& p : kPatches) {
+    const size_t at = c->find(p.find);
+    if (at == std::string::npos || c->find(p.find, at + 1) != std::string::npos) {
+      return Status::NotSupported(std::string("wasm2c output is not what crust's write barrier expects: ") +
+                              (at == std::string::npos ? "missing" : "repeated") + " \"" + p.find + "\"");
+    }
+    c->insert(at, p.insert);
+  }
+  return Status::OK();
+}
+
 std::string FormatErrors(const wabt::Errors& errors) {
   return wabt::FormatErrorsToString(errors, wabt::Location::Type::Binary);
 }
@@ -439,6 +468,7 @@ Result<CSource> TranslateToC(ByteView wasm) {
   const auto& cbuf = c_stream.output_buffer().data;
   const auto& hbuf = h_stream.output_buffer().data;
   out.c.assign(reinterpret_cast<const char*>(cbuf.data()), cbuf.size());
+  RETURN_IF_ERROR(InsertWriteBarrier(&out.c));
   out.c += glue_text;
   out.h.assign(reinterpret_cast<const char*>(hbuf.data()), hbuf.size());
   return out;

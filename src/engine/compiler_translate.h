@@ -38,7 +38,7 @@ Result<CSource> TranslateToC(ByteView wasm);
 
 // Version of the glue this file generates: part of the cache fingerprint.
 // Bump on every change of the generated text.
-inline constexpr int kTranslatorVersion = 3;
+inline constexpr int kTranslatorVersion = 4;
 
 // "1.0.32": the wabt version compiled in (part of the cache fingerprint).
 const char* Wasm2cVersion();

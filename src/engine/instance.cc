@@ -211,11 +211,14 @@ uint64_t Instance::Get(GlobalRef g) { return ReadValue(g.addr, g.type); }
 void Instance::Set(GlobalRef g, uint64_t bits) { WriteValue(g.addr, g.type, bits); }
 
 std::vector<uint64_t> Instance::SaveGlobals() const {
-  const crust_module_desc& d = code_->desc();
   std::vector<uint64_t> out;
-  out.reserve(d.num_globals);
-  for (uint32_t i = 0; i < d.num_globals; ++i) out.push_back(ReadValue(d.globals[i].get(raw_), d.globals[i].type[0]));
+  SaveGlobals(&out);
   return out;
+}
+
+void Instance::SaveGlobals(std::vector<uint64_t>* out) const {
+  const crust_module_desc& d = code_->desc();
+  for (uint32_t i = 0; i < d.num_globals; ++i) out->push_back(ReadValue(d.globals[i].get(raw_), d.globals[i].type[0]));
 }
 
 Status Instance::RestoreGlobals(std::span<const uint64_t> values) {
@@ -236,23 +239,32 @@ void Instance::SyncMemorySize() {
   m->size = pages == 65536 ? UINT32_MAX : static_cast<uint32_t>(region->length());
 }
 
-uint8_t* Instance::memory_data() const {
+wasm_rt_memory_t* Instance::memory() const {
   const crust_module_desc& d = code_->desc();
-  if (d.defined_memory != nullptr) return d.defined_memory(raw_)->data;
+  if (d.defined_memory != nullptr) return d.defined_memory(raw_);
   for (uint32_t i = 0; i < d.num_imports; ++i) {
-    if (d.imports[i].kind == CRUST_EXTERN_MEMORY) return static_cast<wasm_rt_memory_t*>(imports_[i + 1].env)->data;
+    if (d.imports[i].kind == CRUST_EXTERN_MEMORY) return static_cast<wasm_rt_memory_t*>(imports_[i + 1].env);
   }
   return nullptr;
 }
 
+uint8_t* Instance::memory_data() const {
+  const wasm_rt_memory_t* m = memory();
+  return m == nullptr ? nullptr : m->data;
+}
+
 uint64_t Instance::memory_size() const {
-  const crust_module_desc& d = code_->desc();
-  const wasm_rt_memory_t* m = nullptr;
-  if (d.defined_memory != nullptr) m = d.defined_memory(raw_);
-  for (uint32_t i = 0; m == nullptr && i < d.num_imports; ++i) {
-    if (d.imports[i].kind == CRUST_EXTERN_MEMORY) m = static_cast<wasm_rt_memory_t*>(imports_[i + 1].env);
-  }
+  const wasm_rt_memory_t* m = memory();
   return m == nullptr ? 0 : uint64_t{m->pages} * os::kWasmPageSize;
+}
+
+uint8_t* Instance::WritableMemory(uint64_t ptr, uint64_t len) {
+  wasm_rt_memory_t* m = memory();
+  if (m == nullptr) return nullptr;
+  const uint64_t size = uint64_t{m->pages} * os::kWasmPageSize;
+  if (ptr > size || len > size - ptr) return nullptr;
+  if (len != 0 && m->crust_memory != nullptr) static_cast<os::MemoryRegion*>(m->crust_memory)->NoteWrite(ptr, len);
+  return m->data + ptr;
 }
 
 Result<void*> Instance::ExportAddress(std::string_view name, uint32_t kind) const {

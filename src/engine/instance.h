@@ -121,13 +121,20 @@ class Instance {
   static void Set(GlobalRef g, uint64_t bits);
   // Every global the module defines, in index order (state snapshot).
   std::vector<uint64_t> SaveGlobals() const;
+  // The same, appended to *out (no allocation once *out has the capacity).
+  void SaveGlobals(std::vector<uint64_t>* out) const;
   // InvalidArgument if the count differs from SaveGlobals()'.
   Status RestoreGlobals(std::span<const uint64_t> values);
 
   // ---- memory ----
-  // The module's memory (defined or imported); null if it has none.
+  // The module's memory (defined or imported); null if it has none. Writing
+  // through memory_data() must be announced (see WritableMemory).
   uint8_t* memory_data() const;
   uint64_t memory_size() const;
+  // [ptr, ptr+len) of the memory for the host to write into, noted as
+  // written (os::MemoryRegion::NoteWrite); null when out of bounds or there
+  // is no memory.
+  uint8_t* WritableMemory(uint64_t ptr, uint64_t len);
   // Makes the module see its memory region's current length again, after the
   // region was shrunk or grown from outside (a rolled-back call).
   void SyncMemorySize();
@@ -145,6 +152,7 @@ class Instance {
   Status RunCall(void (*fn)(void*), void* arg, HostContext* host);
   TrapKind ClassifyTrap(int code) const;
   void* GlobalAddress(std::string_view export_name, char* type) const;
+  wasm_rt_memory_t* memory() const;
 
   const std::shared_ptr<const Code> code_;
   void* const raw_;  // the generated Z_m_instance_t (code_->desc().instance_size bytes)

@@ -225,8 +225,9 @@ TEST_F(InstanceTest, InstantiateTimeIndependentOfMemorySize) {
   std::memset(big->data() + (512u << 20), 1, 1 << 20);      // touch some of it
   const double t_small = MedianInstantiateMicros(code_, small.get());
   const double t_big = MedianInstantiateMicros(code_, big.get());
+  // Printed, not asserted (no timing thresholds in tests): bench/vm_bench.cc
+  // measures session start plus first call against memory size.
   printf("instantiate: 64 KiB memory %.2f us, 1 GiB memory %.2f us\n", t_small, t_big);
-  EXPECT_LT(t_big, 50.0 + 3 * t_small);
   InstanceOptions o;
   o.memory = big.get();
   ASSERT_OK_AND_ASSIGN(auto inst, Instance::Create(code_, o));
@@ -240,8 +241,81 @@ TEST_F(InstanceTest, CallsPerSecond) {
   const auto t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < n; ++i) ASSERT_TRUE(instance_->CallI32(inc, 1, &host_).ok());
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  printf("trivial calls: %.1f M/s\n", n / s / 1e6);
-  EXPECT_GT(n / s, 1e6);
+  printf("trivial calls: %.1f M/s (printed only; bench/vm_bench.cc measures)\n", n / s / 1e6);
+}
+
+// The write barrier compiled into every module (wasm_rt_abi.h): each kind of
+// write to memory notes exactly the 4 KiB pages it touches, so a session in
+// noted mode sees them without asking the kernel.
+constexpr char kWrites[] = R"(
+(module
+  (memory (export "memory") 2 4)
+  (data (i32.const 70000) "hello")
+  (data $p "passive-bytes")
+  (func (export "st32") (param i32) (result i32) (i32.store (local.get 0) (i32.const 1)) (i32.const 0))
+  (func (export "st64") (param i32) (result i32) (i64.store (local.get 0) (i64.const 1)) (i32.const 0))
+  (func (export "st8off") (param i32) (result i32) (i32.store8 offset=4096 (local.get 0) (i32.const 1)) (i32.const 0))
+  (func (export "f64") (param i32) (result i32) (f64.store (local.get 0) (f64.const 2)) (i32.const 0))
+  (func (export "fill") (param i32) (result i32) (memory.fill (local.get 0) (i32.const 7) (i32.const 12288)) (i32.const 0))
+  (func (export "fill0") (param i32) (result i32) (memory.fill (local.get 0) (i32.const 7) (i32.const 0)) (i32.const 0))
+  (func (export "copy") (param i32) (result i32) (memory.copy (local.get 0) (i32.const 0) (i32.const 5000)) (i32.const 0))
+  (func (export "init") (param i32) (result i32) (memory.init $p (local.get 0) (i32.const 0) (i32.const 13)) (i32.const 0))
+  (func (export "grow_store") (param i32) (result i32)
+    (drop (memory.grow (i32.const 1))) (i32.store (local.get 0) (i32.const 5)) (i32.const 0))
+  (func (export "load") (param i32) (result i32) (i32.load (local.get 0)))
+)
+)";
+
+TEST(WriteBarrierTest, EveryKindOfWriteNotesExactlyItsPages) {
+  ASSERT_OK_AND_ASSIGN(Bytes wasm, WatToWasm(kWrites));
+  ASSERT_OK_AND_ASSIGN(std::shared_ptr<const Code> code, SharedCache()->Get(wasm));
+  ASSERT_OK_AND_ASSIGN(auto memory, NewMemory(2, 4));
+  ASSERT_OK(memory->UseNotedWrites());
+  InstanceOptions o;
+  o.memory = memory.get();
+  ASSERT_OK_AND_ASSIGN(auto inst, Instance::Create(code, o));
+  TestHost host;
+  auto written = [&]() {
+    std::vector<uint32_t> pages;
+    EXPECT_OK(memory->CollectWritten(/*rearm=*/true, &pages));
+    return pages;
+  };
+  using P = std::vector<uint32_t>;
+  EXPECT_EQ(written(), P{17});  // the active data segment at 70000
+  struct Case {
+    const char* fn;
+    uint32_t arg;
+    P pages;
+  };
+  const Case cases[] = {
+      {"st32", 8190, {1, 2}},            // straddles a page boundary
+      {"st64", 100, {0}},
+      {"st8off", 0, {1}},                // the static offset counts
+      {"f64", 4095, {0, 1}},
+      {"fill", 3 * 4096 + 10, {3, 4, 5, 6}},
+      {"fill0", 9 * 4096, {}},           // zero bytes: nothing
+      {"copy", 40000, {9, 10}},
+      {"init", 50000, {12}},
+      {"grow_store", 131072 + 4096, {33}},  // a page of the grown memory
+  };
+  for (const Case& c : cases) {
+    ASSERT_TRUE(inst->CallI32(c.fn, c.arg, &host).ok()) << c.fn;
+    EXPECT_EQ(written(), c.pages) << c.fn;
+  }
+  // A page noted once is not noted twice before the next collection, and a
+  // store entirely out of bounds notes nothing. (One straddling the end notes
+  // its in-bounds page before trapping: noting a page that then stays
+  // unchanged is harmless, missing a written one is not.)
+  ASSERT_TRUE(inst->CallI32("st32", 8, &host).ok());
+  ASSERT_TRUE(inst->CallI32("st32", 16, &host).ok());
+  EXPECT_FALSE(inst->CallI32("st32", 3 * 65536 + 8, &host).ok());
+  EXPECT_EQ(written(), P{0});
+  ASSERT_OK_AND_ASSIGN(uint32_t v, inst->CallI32("load", 131072 + 4096, &host));
+  EXPECT_EQ(v, 5u);
+  // The host's writes go through WritableMemory, which notes them.
+  ASSERT_NE(inst->WritableMemory(5 * 4096 - 1, 2), nullptr);
+  EXPECT_EQ(inst->WritableMemory(3 * 65536 - 1, 2), nullptr);  // past the end
+  EXPECT_EQ(written(), (P{4, 5}));
 }
 
 }  // namespace

@@ -49,7 +49,13 @@ void AllocateMemory(wasm_rt_memory_t* mem, uint32_t initial_pages, uint32_t max_
   mem->pages = static_cast<uint32_t>(region->length() / os::kWasmPageSize);
   mem->max_pages = static_cast<uint32_t>(region_max < max_pages ? region_max : max_pages);
   mem->crust_memory = region;
+  mem->crust_noted = region->noted_map();
   RegisterMemory(region->data(), os::kReservation);
+}
+
+void NoteWrite(wasm_rt_memory_t* mem, uint64_t addr, uint64_t n) {
+  auto* region = static_cast<os::MemoryRegion*>(mem->crust_memory);
+  if (region != nullptr) region->NoteWrite(addr, n);
 }
 
 uint32_t GrowMemory(wasm_rt_memory_t* mem, uint32_t delta) {
@@ -113,6 +119,7 @@ const crust_rt_api kApi = {
     &AllocateTable<wasm_rt_externref_table_t, wasm_rt_externref_t>,
     &FreeTable<wasm_rt_externref_table_t>,
     &GrowTable<wasm_rt_externref_table_t, wasm_rt_externref_t>,
+    &NoteWrite,
 };
 
 }  // namespace

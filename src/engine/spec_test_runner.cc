@@ -54,7 +54,7 @@ struct SpecTestModule {
     table.max_size = 20;
     table.data = static_cast<wasm_rt_funcref_t*>(std::calloc(10, sizeof(wasm_rt_funcref_t)));
     ASSIGN_OR_RETURN(region, os::Env::Default()->MapMemory(nullptr, 0, os::kWasmPageSize, 2 * os::kWasmPageSize));
-    memory = {region->data(), 1, 2, static_cast<uint32_t>(os::kWasmPageSize), region.get()};
+    memory = {region->data(), 1, 2, static_cast<uint32_t>(os::kWasmPageSize), region.get(), region->noted_map()};
     rt::RegisterMemory(region->data(), os::kReservation);
     return Status::OK();
   }

@@ -18,7 +18,12 @@
  *  - no global call-depth counter (WASM_RT_USE_STACK_DEPTH_COUNT=0): the
  *    deploy-time instrumentation limits depth deterministically and the
  *    native stack is guarded by the runtime (guard page + sigaltstack);
- *  - wasm_rt_memory_t carries a pointer to crust's memory object;
+ *  - wasm_rt_memory_t carries a pointer to crust's memory object and to its
+ *    noted-page map: every write to memory (stores, memory.fill/copy/init,
+ *    data segments) is announced first (CRUST_NOTE_STORE / CRUST_NOTE_RANGE
+ *    below, inserted into wasm2c's output by compiler_translate.cc), which is
+ *    how sessions find the pages a call wrote without asking the kernel
+ *    (src/os/memory_region.h, "noted");
  *  - a compiled module defines the wasm_rt_* functions itself, forwarding to
  *    a crust_rt_api table the loader installs, so the shared object has no
  *    undefined symbols besides libc/libm and can be dlopen'ed RTLD_LOCAL.
@@ -37,7 +42,7 @@
 extern "C" {
 #endif
 
-#define CRUST_RT_ABI_VERSION 3
+#define CRUST_RT_ABI_VERSION 4
 
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define LIKELY(x) __builtin_expect(!!(x), 1)
@@ -91,6 +96,7 @@ typedef struct {
   uint32_t pages, max_pages;
   uint32_t size;
   void* crust_memory; /* the runtime's object backing this memory */
+  const uint8_t* crust_noted; /* byte per 4 KiB page: non-zero once noted (kNotedMapEntries) */
 } wasm_rt_memory_t;
 
 typedef struct {
@@ -139,7 +145,33 @@ typedef struct crust_rt_api {
   void (*allocate_externref_table)(wasm_rt_externref_table_t*, uint32_t, uint32_t);
   void (*free_externref_table)(wasm_rt_externref_table_t*);
   uint32_t (*grow_externref_table)(wasm_rt_externref_table_t*, uint32_t, wasm_rt_externref_t);
+  /* Records that [addr, addr + n) is about to be written (n > 0). */
+  void (*note_write)(wasm_rt_memory_t*, uint64_t addr, uint64_t n);
 } crust_rt_api;
+
+#ifndef __cplusplus
+/* The write barrier of generated code (defined in the glue). A store of n
+ * bytes at addr (addr < 2^33, so both indices fall inside the map) calls the
+ * runtime only the first time it touches a page since the last collection;
+ * the runtime ignores out-of-bounds ranges (the store then traps). Ranges of
+ * bulk operations may span pages whose ends are noted but not their middle,
+ * so they take the slow path unless they lie within one noted page. */
+static void crust_note_write(wasm_rt_memory_t* mem, uint64_t addr, uint64_t n);
+#define CRUST_NOTE_STORE(mem, addr, n)                                              \
+  do {                                                                              \
+    const uint8_t* crust_m_ = (mem)->crust_noted;                                   \
+    const uint64_t crust_a_ = (addr);                                               \
+    if (UNLIKELY(!(crust_m_[crust_a_ >> 12] & crust_m_[(crust_a_ + (n)-1) >> 12]))) \
+      crust_note_write((mem), crust_a_, (n));                                       \
+  } while (0)
+#define CRUST_NOTE_RANGE(mem, addr, n)                                                          \
+  do {                                                                                          \
+    const uint64_t crust_a_ = (addr), crust_n_ = (n);                                           \
+    if (crust_n_ != 0 && ((crust_a_ >> 12) != ((crust_a_ + crust_n_ - 1) >> 12) ||              \
+                          !(mem)->crust_noted[crust_a_ >> 12]))                                 \
+      crust_note_write((mem), crust_a_, crust_n_);                                              \
+  } while (0)
+#endif
 
 /* Imports are passed to instantiate as an array of num_imports + 1 slots:
  * slot 0's `fn` holds the array's own address (see crust_slots in the glue),

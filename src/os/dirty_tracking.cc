@@ -31,7 +31,21 @@ const Result<TrackingMode>& EnvironmentMode() {
   return *mode;
 }
 
+constexpr int kAuditFromEnvironment = -1;
+std::atomic<int> testing_audit{kAuditFromEnvironment};
+
 }  // namespace
+
+void SetWriteAuditForTesting(bool on) { testing_audit.store(on ? 1 : 0, std::memory_order_relaxed); }
+
+bool WriteAuditEnabled() {
+  static const bool from_env = [] {
+    const char* v = std::getenv("CRUST_WRITE_AUDIT");
+    return v != nullptr && std::strcmp(v, "1") == 0;
+  }();
+  const int t = testing_audit.load(std::memory_order_relaxed);
+  return t == kAuditFromEnvironment ? from_env : t == 1;
+}
 
 void SetTrackingModeForTesting(TrackingMode mode) {
   testing_mode.store(static_cast<int>(mode), std::memory_order_relaxed);

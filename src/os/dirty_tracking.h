@@ -25,4 +25,13 @@ void SetTrackingModeForTesting(TrackingMode mode);
 // True when this kernel supports exact tracking (probed once, then cached).
 bool ExactTrackingAvailable();
 
+// Write auditing, for tests of code that notes its writes (memory_region.h,
+// "noted"): regions switched to noted tracking while auditing is on also keep
+// exact kernel tracking, and CollectWritten fails with Corruption when the
+// kernel saw a write to a page nobody noted. Off unless
+// CRUST_WRITE_AUDIT=1 (read once per process) or set here; without exact
+// tracking on this kernel, auditing does nothing.
+void SetWriteAuditForTesting(bool on);
+bool WriteAuditEnabled();
+
 }  // namespace crust::os

@@ -20,6 +20,14 @@
 //    /proc/self/pagemap and reports every private (anonymous) page. This is a
 //    superset of the pages written since Arm() (it includes pages written
 //    before), so exact() is false and the caller must compare contents.
+//  * noted (after UseNotedWrites()): no kernel help at all. Every writer
+//    through data() announces the range with NoteWrite() before writing (the
+//    engine's compiled code does so with an inline check of noted_map() per
+//    store, see src/engine/wasm_rt_abi.h); CollectWritten reports exactly the
+//    noted pages. Arm and CollectWritten cost O(pages noted), no system call.
+//    A write that is not noted is lost to commits and rollbacks: with
+//    write auditing on (dirty_tracking.h) the kernel tracks the region too and
+//    CollectWritten fails naming any page written but not noted.
 //
 // Thread-safety: a region is used by one thread at a time (its session's).
 // Different regions may be used concurrently.
@@ -36,6 +44,9 @@ inline constexpr uint64_t kPageSize = 4096;           // tracking and delta gran
 inline constexpr uint64_t kWasmPageSize = 65536;
 inline constexpr uint64_t kMaxMemory = 1ull << 32;    // 4 GiB: wasm32 limit
 inline constexpr uint64_t kReservation = (8ull << 30) + kWasmPageSize;
+// Entries of noted_map(): one per 4 KiB page of the reservation, so that any
+// address a wasm32 store can form (base + offset + size <= 8 GiB) indexes it.
+inline constexpr uint64_t kNotedMapEntries = kReservation / kPageSize + 1;
 
 class MemoryRegion {
  public:
@@ -66,6 +77,18 @@ class MemoryRegion {
   // True when CollectWritten reports exactly the pages written since the last
   // arm; false when it may also report pages written earlier.
   virtual bool exact() const = 0;
+
+  // Noted writes. In every mode, NoteWrite records the 4 KiB pages of
+  // [offset, offset+len) that lie within [0, length()); page p is recorded
+  // iff noted_map()[p] != 0, until the next Arm() or CollectWritten(rearm).
+  // Costs O(1) per page already recorded, a little more per new one.
+  virtual void NoteWrite(uint64_t offset, uint64_t len) = 0;
+  // kNotedMapEntries bytes, valid for the region's lifetime.
+  virtual const uint8_t* noted_map() const = 0;
+  // Switches to noted tracking (see above) and restarts tracking as Arm()
+  // does. Irreversible.
+  virtual Status UseNotedWrites() = 0;
+  virtual bool noted() const = 0;
 
   // Restores [offset, offset+len) (page aligned, within the file part) to the
   // file's contents, dropping private copies (MADV_DONTNEED). Used to undo

@@ -8,10 +8,15 @@
 //    userfaultfd from the start, so growth only needs mprotect (the
 //    registration survives VMA splits); while armed, every page of
 //    [0, length_) is write-protected unless written since.
+//  * noted_map_[p] != 0 exactly for the pages p in noted_list_ (unordered,
+//    no duplicates), all < length_ / kPageSize.
+//  * In noted mode the kernel tracks the region only when auditing
+//    (audit_), as in exact mode.
 #include "src/os/memory_region_posix.h"
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <string>
@@ -45,7 +50,7 @@ Status CheckLengths(uint64_t file_length, uint64_t length, uint64_t max_length) 
 class PosixMemoryRegion final : public MemoryRegion {
  public:
   PosixMemoryRegion(uint64_t file_length, uint64_t max_length, bool exact)
-      : file_length_(file_length), max_length_(max_length), exact_(exact) {}
+      : file_length_(file_length), max_length_(max_length), kernel_exact_(exact) {}
   ~PosixMemoryRegion() override;
 
   // Reserves and maps; called once, right after construction.
@@ -58,22 +63,34 @@ class PosixMemoryRegion final : public MemoryRegion {
   Status Shrink(uint64_t new_length) override;
   Status Arm() override;
   Status CollectWritten(bool rearm, std::vector<uint32_t>* pages) override;
-  bool exact() const override { return exact_; }
+  bool exact() const override { return noted_ || kernel_exact_; }
   Status DiscardPages(uint64_t offset, uint64_t len) override;
+  void NoteWrite(uint64_t offset, uint64_t len) override;
+  const uint8_t* noted_map() const override { return noted_map_; }
+  Status UseNotedWrites() override;
+  bool noted() const override { return noted_; }
 
  private:
   Status MakeWritable(uint64_t from, uint64_t to);
+  // Forgets noted pages at or past `from_page`.
+  void ForgetNoted(uint64_t from_page);
+  // Audit: every page the kernel saw written must have been noted.
+  Status CheckAudit(const std::vector<uint32_t>& kernel_pages) const;
 
   // Constant after Init.
   const uint64_t file_length_;
   const uint64_t max_length_;
-  const bool exact_;
+  const bool kernel_exact_;  // kernel tracking is exact (uffd) rather than the pagemap fallback
   uint8_t* base_ = nullptr;
+  uint8_t* noted_map_ = nullptr;  // kNotedMapEntries bytes, own mapping
   bool registered_ = false;
 
   // Changed by the owning thread only.
   uint64_t length_ = 0;
   bool armed_ = false;
+  bool noted_ = false;
+  bool audit_ = false;  // noted mode with exact kernel tracking alongside
+  std::vector<uint32_t> noted_list_;
 };
 
 Status PosixMemoryRegion::Init(int fd, const std::string& path, uint64_t length) {
@@ -81,13 +98,16 @@ Status PosixMemoryRegion::Init(int fd, const std::string& path, uint64_t length)
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) return PosixError("mmap reservation of", Num(kReservation) + " bytes", errno);
   base_ = static_cast<uint8_t*>(p);
+  p = ::mmap(nullptr, kNotedMapEntries, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) return PosixError("mmap noted-page map of", Num(kNotedMapEntries) + " bytes", errno);
+  noted_map_ = static_cast<uint8_t*>(p);
   if (file_length_ > 0) {
     p = ::mmap(base_, file_length_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, 0);
     if (p == MAP_FAILED) return PosixError("mmap", path, errno);
   }
   RETURN_IF_ERROR(MakeWritable(file_length_, length));
   length_ = length;
-  if (exact_ && max_length_ > 0) {
+  if (kernel_exact_ && max_length_ > 0) {
     RETURN_IF_ERROR(UffdRegister(base_, max_length_));
     registered_ = true;
   }
@@ -97,6 +117,7 @@ Status PosixMemoryRegion::Init(int fd, const std::string& path, uint64_t length)
 PosixMemoryRegion::~PosixMemoryRegion() {
   if (registered_) UffdUnregister(base_, max_length_);
   if (base_ != nullptr) ::munmap(base_, kReservation);
+  if (noted_map_ != nullptr) ::munmap(noted_map_, kNotedMapEntries);
   live_regions.fetch_sub(1, std::memory_order_relaxed);
 }
 
@@ -135,24 +156,79 @@ Status PosixMemoryRegion::Shrink(uint64_t new_length) {
     return PosixError("mprotect none", "memory [" + Num(new_length) + ", " + Num(length_) + ")", errno);
   }
   length_ = new_length;
+  ForgetNoted(new_length / kPageSize);  // their contents are gone; growing again must note anew
+  return Status::OK();
+}
+
+void PosixMemoryRegion::ForgetNoted(uint64_t from_page) {
+  auto gone = std::partition(noted_list_.begin(), noted_list_.end(),
+                             [from_page](uint32_t p) { return p < from_page; });
+  for (auto it = gone; it != noted_list_.end(); ++it) noted_map_[*it] = 0;
+  noted_list_.erase(gone, noted_list_.end());
+}
+
+void PosixMemoryRegion::NoteWrite(uint64_t offset, uint64_t len) {
+  if (len == 0 || offset >= length_) return;  // out of bounds: the write itself traps
+  const uint64_t end = std::min(length_, offset + std::min(len, length_));
+  for (uint64_t p = offset / kPageSize; p <= (end - 1) / kPageSize; ++p) {
+    if (noted_map_[p] != 0) continue;
+    noted_map_[p] = 1;
+    noted_list_.push_back(static_cast<uint32_t>(p));
+  }
+}
+
+Status PosixMemoryRegion::UseNotedWrites() {
+  audit_ = kernel_exact_ && WriteAuditEnabled();
+  if (registered_ && !audit_) {
+    UffdUnregister(base_, max_length_);
+    registered_ = false;
+  }
+  noted_ = true;
+  return Arm();
+}
+
+Status PosixMemoryRegion::CheckAudit(const std::vector<uint32_t>& kernel_pages) const {
+  std::vector<uint32_t> noted = noted_list_;
+  std::sort(noted.begin(), noted.end());
+  for (uint32_t p : kernel_pages) {
+    if (!std::binary_search(noted.begin(), noted.end(), p)) {
+      return Status::Corruption("write audit: page " + std::to_string(p) + " (offset " +
+                              Num(uint64_t{p} * kPageSize) +
+                              ") was written but not noted; its change would be lost to commits and rollbacks");
+    }
+  }
   return Status::OK();
 }
 
 Status PosixMemoryRegion::Arm() {
   // Re-protect the pages written so far (cost follows populated pages);
   // untouched pages need nothing (see uffd_tracker.cc).
-  if (exact_ && length_ > 0) {
+  if (registered_ && length_ > 0) {
     std::vector<uint32_t> ignored;
     RETURN_IF_ERROR(ScanWrittenPages(base_, base_, length_, /*rearm=*/true, &ignored));
   }
+  ForgetNoted(0);
   armed_ = true;
   return Status::OK();
 }
 
 Status PosixMemoryRegion::CollectWritten(bool rearm, std::vector<uint32_t>* pages) {
   if (!armed_) return Status::InvalidArgument("CollectWritten before Arm");
+  if (noted_) {
+    if (audit_ && length_ > 0) {
+      std::vector<uint32_t> kernel_pages;
+      RETURN_IF_ERROR(ScanWrittenPages(base_, base_, length_, rearm, &kernel_pages));
+      RETURN_IF_ERROR(CheckAudit(kernel_pages));
+    }
+    const size_t first = pages->size();
+    pages->insert(pages->end(), noted_list_.begin(), noted_list_.end());
+    std::sort(pages->begin() + static_cast<std::ptrdiff_t>(first), pages->end());
+    if (rearm) ForgetNoted(0);
+    return Status::OK();
+  }
+  if (rearm) ForgetNoted(0);  // notes only quieten the engine's inline checks here
   if (length_ == 0) return Status::OK();
-  if (exact_) return ScanWrittenPages(base_, base_, length_, rearm, pages);
+  if (kernel_exact_) return ScanWrittenPages(base_, base_, length_, rearm, pages);
   return ScanPrivatePages(base_, base_, length_, pages);
 }
 
@@ -168,6 +244,13 @@ Status PosixMemoryRegion::DiscardPages(uint64_t offset, uint64_t len) {
                       errno);
   }
   // Dropped pages are unpopulated again: not reported until written.
+  if (noted_) {
+    const uint64_t first = offset / kPageSize, end = (offset + len) / kPageSize;
+    auto gone = std::partition(noted_list_.begin(), noted_list_.end(),
+                               [first, end](uint32_t p) { return p < first || p >= end; });
+    for (auto it = gone; it != noted_list_.end(); ++it) noted_map_[*it] = 0;
+    noted_list_.erase(gone, noted_list_.end());
+  }
   return Status::OK();
 }
 

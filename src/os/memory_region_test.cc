@@ -326,6 +326,91 @@ TEST(MemoryRegionLimits, LiveRegionLimit) {
   EXPECT_EQ(LiveMemoryRegions(), before);
 }
 
+// Noted tracking: only announced writes count, exactly, with no kernel help;
+// in every mode the map reflects what was noted since the last collection.
+TEST(MemoryRegionNoted, ReportsExactlyTheNotedPages) {
+  ASSERT_OK_AND_ASSIGN(auto r, Env::Default()->MapMemory(nullptr, 0, 256 * kKiB, 1 * kMiB));
+  SetWriteAuditForTesting(false);  // this test writes a page without noting it, on purpose
+  ASSERT_OK(r->UseNotedWrites());
+  EXPECT_TRUE(r->noted());
+  EXPECT_TRUE(r->exact());
+  const uint8_t* map = r->noted_map();
+  r->NoteWrite(5 * kPageSize + 100, 8);                // one page
+  r->NoteWrite(2 * kPageSize - 2, 4);                  // straddles pages 1 and 2
+  r->NoteWrite(10 * kPageSize, 3 * kPageSize);         // pages 10..12
+  r->NoteWrite(5 * kPageSize, 1);                      // again: no duplicate
+  r->NoteWrite(20 * kPageSize, 0);                     // empty
+  r->NoteWrite(256 * kKiB - 1, 100);                   // clipped to the length: page 63
+  r->NoteWrite(256 * kKiB, 8);                         // out of bounds: ignored
+  r->data()[30 * kPageSize] = 1;                       // written, not noted: invisible here
+  EXPECT_TRUE(map[5] && map[1] && map[2] && map[10] && map[12] && map[63]);
+  EXPECT_FALSE(map[0] || map[3] || map[20] || map[30] || map[64]);
+  Pages got;
+  ASSERT_OK(r->CollectWritten(/*rearm=*/false, &got));
+  EXPECT_EQ(got, (Pages{1, 2, 5, 10, 11, 12, 63}));
+  got.clear();
+  ASSERT_OK(r->CollectWritten(/*rearm=*/true, &got));   // same, then forgets
+  EXPECT_EQ(got, (Pages{1, 2, 5, 10, 11, 12, 63}));
+  EXPECT_FALSE(map[5] || map[63]);
+  got.clear();
+  ASSERT_OK(r->CollectWritten(true, &got));
+  EXPECT_TRUE(got.empty());
+  // Shrinking forgets pages past the new end, so a regrown page is noted anew.
+  ASSERT_OK(r->Grow(512 * kKiB));
+  r->NoteWrite(100 * kPageSize, 1);
+  r->NoteWrite(3 * kPageSize, 1);
+  ASSERT_OK(r->Shrink(256 * kKiB));
+  EXPECT_FALSE(map[100]);
+  ASSERT_OK(r->Grow(512 * kKiB));
+  r->NoteWrite(100 * kPageSize, 1);
+  EXPECT_TRUE(map[100]);
+  got.clear();
+  ASSERT_OK(r->CollectWritten(true, &got));
+  EXPECT_EQ(got, (Pages{3, 100}));
+  // Discarded pages are back to their reference contents: no longer written.
+  r->NoteWrite(4 * kPageSize, 2 * kPageSize);
+  ASSERT_OK(r->DiscardPages(5 * kPageSize, kPageSize));
+  got.clear();
+  ASSERT_OK(r->CollectWritten(true, &got));
+  EXPECT_EQ(got, (Pages{4}));
+  // Arm restarts: earlier notes are dropped.
+  r->NoteWrite(7 * kPageSize, 1);
+  ASSERT_OK(r->Arm());
+  got.clear();
+  ASSERT_OK(r->CollectWritten(true, &got));
+  EXPECT_TRUE(got.empty());
+}
+
+TEST(MemoryRegionNoted, KernelModesStillKeepTheMap) {
+  ASSERT_OK_AND_ASSIGN(auto r, Env::Default()->MapMemory(nullptr, 0, 64 * kKiB, 64 * kKiB));
+  ASSERT_OK(r->Arm());
+  EXPECT_FALSE(r->noted());
+  r->NoteWrite(kPageSize, 1);
+  EXPECT_TRUE(r->noted_map()[1]);
+  Pages got;
+  ASSERT_OK(r->CollectWritten(true, &got));  // the kernel's view: nothing was written
+  if (r->exact()) EXPECT_TRUE(got.empty());
+  EXPECT_FALSE(r->noted_map()[1]);           // rearming clears the notes too
+}
+
+TEST(MemoryRegionNoted, AuditCatchesAWriteThatWasNotNoted) {
+  if (!ExactTrackingAvailable()) GTEST_SKIP() << "auditing needs exact kernel tracking";
+  ASSERT_OK_AND_ASSIGN(auto r, Env::Default()->MapMemory(nullptr, 0, 64 * kKiB, 64 * kKiB));
+  SetWriteAuditForTesting(true);  // read when the region switches to noted tracking
+  ASSERT_OK(r->UseNotedWrites());
+  SetWriteAuditForTesting(false);
+  r->NoteWrite(2 * kPageSize, 8);
+  r->data()[2 * kPageSize] = 1;
+  Pages got;
+  ASSERT_OK(r->CollectWritten(true, &got));
+  EXPECT_EQ(got, (Pages{2}));
+  r->data()[9 * kPageSize + 7] = 1;  // not noted
+  got.clear();
+  Status s = r->CollectWritten(true, &got);
+  ASSERT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_NE(std::string(s.message()).find("page 9 "), std::string::npos) << s.ToString();
+}
+
 // Not a correctness test: prints the costs reported in the design notes.
 TEST(MemoryRegionTiming, ArmAndCollect) {
   TempDir dir;

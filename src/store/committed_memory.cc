@@ -76,7 +76,7 @@ Status CommittedMemory::ReadPage(uint32_t page, uint8_t* out) const {
   return Status::OK();
 }
 
-Result<std::unique_ptr<os::MemoryRegion>> CommittedMemory::Map(os::Env* env, uint64_t length) const {
+Result<std::unique_ptr<os::MemoryRegion>> CommittedMemory::Map(os::Env* env, uint64_t length, bool noted) const {
   ASSIGN_OR_RETURN(std::unique_ptr<os::MemoryRegion> region,
                    env->MapMemory(&base_->file(), base_->length(), length, kMaxMemory));
   // Apply each page's newest version once: layers newest first, skipping
@@ -97,7 +97,7 @@ Result<std::unique_ptr<os::MemoryRegion>> CommittedMemory::Map(os::Env* env, uin
       }
     }
   }
-  RETURN_IF_ERROR(region->Arm());
+  RETURN_IF_ERROR(noted ? region->UseNotedWrites() : region->Arm());
   return region;
 }
 

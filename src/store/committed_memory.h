@@ -53,8 +53,9 @@ class CommittedMemory {
   std::vector<Hash32> Leaves(uint64_t pages, const std::vector<TreeNode>& newer) const;
 
   // Maps a copy-on-write view of `length` bytes (>= the base image's length)
-  // with every layer applied, and arms write tracking.
-  Result<std::unique_ptr<os::MemoryRegion>> Map(os::Env* env, uint64_t length) const;
+  // with every layer applied, and arms write tracking (noted tracking with
+  // `noted`, see os::MemoryRegion::UseNotedWrites).
+  Result<std::unique_ptr<os::MemoryRegion>> Map(os::Env* env, uint64_t length, bool noted) const;
 
  private:
   std::shared_ptr<MemoryImage> base_;

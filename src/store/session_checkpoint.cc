@@ -38,23 +38,32 @@ void SessionImpl::EnableCheckpoints() {
 }
 
 Status SessionImpl::CollectAll() {
+  if (options_.writes_are_marked) {
+    // Only memories marked since the last collection: O(marked), not
+    // O(modules in the session).
+    std::vector<ModuleId> marked;
+    marked.swap(marked_);
+    for (const ModuleId& id : marked) {
+      auto it = slots_.find(id);
+      if (it == slots_.end() || !it->second.region || !it->second.maybe_written) continue;
+      SyncLength(id, &it->second);
+      RETURN_IF_ERROR(CollectDirty(&it->second));
+    }
+    return Status::OK();
+  }
   for (auto& [id, s] : slots_) {
     if (!s.region) continue;
-    if (options_.writes_are_marked && !s.maybe_written) continue;
-    SyncLength(&s);
+    SyncLength(id, &s);
     RETURN_IF_ERROR(CollectDirty(&s));
   }
+  marked_.clear();
   return Status::OK();
 }
 
 Status SessionImpl::Checkpoint() {
   EnableCheckpoints();
   RETURN_IF_ERROR(CollectAll());  // journaled into the enclosing checkpoint, if any
-  Frame f;
-  for (auto& [id, s] : slots_) {
-    if (s.region) f.lengths[id] = s.region->length();
-  }
-  frames_.push_back(std::move(f));
+  frames_.emplace_back();
   return Status::OK();
 }
 
@@ -69,13 +78,18 @@ Status SessionImpl::Release() {
   RETURN_IF_ERROR(CollectAll());
   Frame done = std::move(frames_.back());
   frames_.pop_back();
-  // The enclosing checkpoint needs each page's contents as of its own mark:
-  // an entry it already has is older than ours.
+  // The enclosing checkpoint needs each page's contents, and each memory's
+  // length, as of its own mark: an entry it already has is older than ours.
   Frame& parent = frames_.back();
   std::set<std::pair<ModuleId, uint32_t>> have;
   for (const JournalEntry& e : parent.journal) have.insert({e.id, e.page});
   for (JournalEntry& e : done.journal) {
     if (have.insert({e.id, e.page}).second) parent.journal.push_back(std::move(e));
+  }
+  std::set<ModuleId> have_length;
+  for (const LengthEntry& e : parent.lengths) have_length.insert(e.id);
+  for (const LengthEntry& e : done.lengths) {
+    if (!have_length.count(e.id)) parent.lengths.push_back(e);
   }
   return Status::OK();
 }
@@ -94,7 +108,8 @@ Status SessionImpl::Rollback() {
     Slot& s = found->second;
     if (!s.region || uint64_t{it->page} * kPageSize >= s.region->length()) continue;
     uint8_t* dst = s.region->data() + uint64_t{it->page} * kPageSize;
-    s.maybe_written = true;  // the restoring write is collected below
+    Mark(it->id, &s);  // the restoring write is collected below
+    s.region->NoteWrite(uint64_t{it->page} * kPageSize, kPageSize);
     if (it->old) {
       std::memcpy(dst, it->old.get(), kPageSize);
       s.shadow[it->page] = std::move(it->old);
@@ -104,18 +119,18 @@ Status SessionImpl::Rollback() {
       s.shadow.erase(it->page);
     }
   }
-  // Lengths: memories grown since the mark shrink back.
-  for (auto& [id, s] : slots_) {
-    if (!s.region) continue;
-    auto len = done.lengths.find(id);
-    const uint64_t target = len != done.lengths.end() ? len->second : s.length_when_mapped;
-    if (s.region->length() > target) {
-      RETURN_IF_ERROR(s.region->Shrink(target));
+  // Lengths, backwards likewise: memories grown since the mark shrink back.
+  for (auto it = done.lengths.rbegin(); it != done.lengths.rend(); ++it) {
+    auto found = slots_.find(it->id);
+    if (found == slots_.end() || !found->second.region) continue;
+    Slot& s = found->second;
+    if (s.region->length() > it->length) {
+      RETURN_IF_ERROR(s.region->Shrink(it->length));
       for (auto sh = s.shadow.begin(); sh != s.shadow.end();) {
-        sh = uint64_t{sh->first} * kPageSize >= target ? s.shadow.erase(sh) : std::next(sh);
+        sh = uint64_t{sh->first} * kPageSize >= it->length ? s.shadow.erase(sh) : std::next(sh);
       }
     }
-    SyncLength(&s);
+    s.length = s.region->length();  // the rollback itself is not journaled
   }
   // The restoring writes are tracked like any other: absorb them now, with no
   // journal (their contents equal the shadow copies just set).

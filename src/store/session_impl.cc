@@ -59,7 +59,9 @@ Status SessionImpl::RenameModule(const ModuleId& from, const ModuleId& to) {
   Slot moved = std::move(it->second);
   slots_.erase(it);
   moved.entry.id = to;
+  const bool marked = moved.maybe_written;
   slots_[to] = std::move(moved);
+  if (marked) marked_.push_back(to);
   return Status::OK();
 }
 
@@ -72,7 +74,7 @@ std::vector<ModuleId> SessionImpl::Modules() const {
 Result<SessionImpl::Slot*> SessionImpl::Find(const ModuleId& id) {
   auto it = slots_.find(id);
   if (it == slots_.end()) return Status::NotFound("no module " + id.ToHex() + " in this session");
-  SyncLength(&it->second);
+  SyncLength(it->first, &it->second);
   return &it->second;
 }
 
@@ -96,10 +98,9 @@ Status SessionImpl::AddModule(const ModuleId& id, ByteView bytecode, ByteView me
   ASSIGN_OR_RETURN(std::unique_ptr<os::MemoryRegion> region,
                    store_->env()->MapMemory(nullptr, 0, memory_length, kMaxMemory));
   if (!memory_init.empty()) std::memcpy(region->data(), memory_init.data(), memory_init.size());
-  RETURN_IF_ERROR(region->Arm());  // later writes are tracked (checkpoints)
+  RETURN_IF_ERROR(noted() ? region->UseNotedWrites() : region->Arm());  // later writes are tracked (checkpoints)
   Slot& s = slots_[id];
   s.init_image.assign(memory_init.begin(), memory_init.end());
-  s.length_when_mapped = memory_length;
   s.is_new = true;
   s.entry.id = id;
   s.entry.bytecode_hash = Sha256Of(bytecode);
@@ -134,8 +135,7 @@ Status SessionImpl::EnsureMapped(Slot* s) {
   if (!s->committed) {
     ASSIGN_OR_RETURN(s->committed, CommittedMemory::Open(store_->env(), s->commit_dir, s->entry));
   }
-  ASSIGN_OR_RETURN(s->region, s->committed->Map(store_->env(), s->entry.memory_length));
-  s->length_when_mapped = s->entry.memory_length;
+  ASSIGN_OR_RETURN(s->region, s->committed->Map(store_->env(), s->entry.memory_length, noted()));
   return Status::OK();
 }
 
@@ -165,8 +165,11 @@ Status SessionImpl::WriteMemory(const ModuleId& id, uint64_t offset, ByteView da
   ASSIGN_OR_RETURN(Slot * s, Find(id));
   RETURN_IF_ERROR(CheckRange(id, *s, offset, data.size()));
   RETURN_IF_ERROR(EnsureMapped(s));
-  if (!data.empty()) std::memcpy(s->region->data() + offset, data.data(), data.size());
-  s->maybe_written = true;
+  if (!data.empty()) {
+    s->region->NoteWrite(offset, data.size());
+    std::memcpy(s->region->data() + offset, data.data(), data.size());
+  }
+  Mark(id, s);
   return Status::OK();
 }
 
@@ -178,9 +181,11 @@ Status SessionImpl::GrowMemory(const ModuleId& id, uint64_t new_length) {
                                    " -> " + std::to_string(new_length) + " bytes)");
   }
   RETURN_IF_ERROR(EnsureMapped(s));
+  if (new_length == s->length) return Status::OK();
   RETURN_IF_ERROR(s->region->Grow(new_length));
+  JournalLength(id, *s);
   s->length = new_length;
-  s->maybe_written = true;
+  Mark(id, s);
   return Status::OK();
 }
 
@@ -232,16 +237,25 @@ void SessionImpl::Absorb(const ModuleId& id, Slot* s, const std::vector<uint32_t
   if (pages.empty()) return;
   if (checkpoints_used_) {
     // Journal each page's previous contents into the innermost checkpoint,
-    // and remember the current contents for the next collection.
+    // and remember the current contents for the next collection (reusing the
+    // copy when no checkpoint needs the old one).
     for (uint32_t p : pages) {
       std::unique_ptr<uint8_t[]>& slot_copy = s->shadow[p];
-      std::unique_ptr<uint8_t[]> old = std::move(slot_copy);
-      slot_copy.reset(new uint8_t[kPageSize]);
+      if (!frames_.empty()) {
+        frames_.back().journal.push_back({id, p, std::move(slot_copy)});
+        slot_copy.reset();
+      }
+      if (!slot_copy) slot_copy.reset(new uint8_t[kPageSize]);
       std::memcpy(slot_copy.get(), s->region->data() + uint64_t{p} * kPageSize, kPageSize);
-      if (!frames_.empty()) frames_.back().journal.push_back({id, p, std::move(old)});
     }
   }
   if (s->is_new) return;  // written in full at commit
+  // Usually the same few pages are written again and again: merge only when
+  // something is new.
+  const bool all_known = std::all_of(pages.begin(), pages.end(), [s](uint32_t p) {
+    return std::binary_search(s->dirty.begin(), s->dirty.end(), p);
+  });
+  if (all_known) return;
   std::vector<uint32_t> merged;
   merged.reserve(s->dirty.size() + pages.size());
   std::set_union(s->dirty.begin(), s->dirty.end(), pages.begin(), pages.end(), std::back_inserter(merged));
@@ -269,7 +283,7 @@ Result<std::vector<IndexEntry>> SessionImpl::Prepare() {
   std::vector<IndexEntry> entries;
   entries.reserve(slots_.size());
   for (auto& [id, s] : slots_) {
-    SyncLength(&s);
+    SyncLength(id, &s);
     IndexEntry e = s.entry;
     e.metadata = s.metadata;
     // One collection per memory. New modules are written in full; theirs only
@@ -291,6 +305,12 @@ Result<std::vector<IndexEntry>> SessionImpl::Prepare() {
       }
     }
     entries.push_back(std::move(e));
+  }
+  // Memories collected above are unmarked; new ones not collected (no
+  // checkpoints in use) stay marked for the next checkpoint operation.
+  marked_.clear();
+  for (auto& [id, s] : slots_) {
+    if (s.maybe_written) marked_.push_back(id);
   }
   return entries;
 }

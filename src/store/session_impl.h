@@ -50,7 +50,7 @@ class SessionImpl final : public Session {
   Status Checkpoint() override;
   void MarkWritten(const ModuleId& id) override {
     auto it = slots_.find(id);
-    if (it != slots_.end()) it->second.maybe_written = true;
+    if (it != slots_.end()) Mark(it->first, &it->second);
   }
   Status Rollback() override;
   Status Release() override;
@@ -69,7 +69,6 @@ class SessionImpl final : public Session {
     uint64_t length = 0;       // current memory length
     Bytes metadata;            // current metadata
     std::vector<uint32_t> dirty;  // pages changed since the last commit, ascending
-    uint64_t length_when_mapped = 0;
     bool maybe_written = false;  // since the last collection (writes_are_marked)
     // For checkpoints (see session_checkpoint.cc): each page's contents at the
     // last collection, for pages written since the last commit; a page not
@@ -83,9 +82,26 @@ class SessionImpl final : public Session {
   };
 
   Result<Slot*> Find(const ModuleId& id);
+  bool noted() const { return options_.write_tracking == SessionOptions::WriteTracking::kNoted; }
   // The engine grows regions directly: a mapped region's length is the truth.
-  static void SyncLength(Slot* s) {
-    if (s->region) s->length = s->region->length();
+  // A change found here is journaled like a written page (see
+  // session_checkpoint.cc).
+  void SyncLength(const ModuleId& id, Slot* s) {
+    if (s->region && s->region->length() != s->length) {
+      JournalLength(id, *s);
+      s->length = s->region->length();
+    }
+  }
+  // Records s.length as the length to return to if the innermost checkpoint
+  // rolls back (before it changes).
+  void JournalLength(const ModuleId& id, const Slot& s) {
+    if (checkpoints_used_ && !frames_.empty()) frames_.back().lengths.push_back({id, s.length});
+  }
+  // Marks a memory as possibly written since the last collection.
+  void Mark(const ModuleId& id, Slot* s) {
+    if (s->maybe_written) return;
+    s->maybe_written = true;
+    marked_.push_back(id);
   }
   Status EnsureMapped(Slot* slot);
   Status CheckRange(const ModuleId& id, const Slot& slot, uint64_t offset, uint64_t len) const;
@@ -118,12 +134,19 @@ class SessionImpl final : public Session {
     uint32_t page;
     std::unique_ptr<uint8_t[]> old;  // contents at the previous collection; null: reference
   };
+  struct LengthEntry {
+    ModuleId id;
+    uint64_t length;  // before a change made inside the frame
+  };
   struct Frame {
     std::vector<JournalEntry> journal;
-    std::map<ModuleId, uint64_t> lengths;  // of mapped memories at the checkpoint
+    std::vector<LengthEntry> lengths;
   };
   bool checkpoints_used_ = false;
   std::vector<Frame> frames_;
+  // Memories marked since the last collection (may repeat ids of removed or
+  // already collected modules: collecting those finds nothing).
+  std::vector<ModuleId> marked_;
 };
 
 }  // namespace crust::store

@@ -9,7 +9,7 @@
 #include "src/vm/vm_session.h"
 
 namespace crust::vm {
-VmSessionImpl::Outcome VmSessionImpl::CallModule(const ModuleId& id, std::string_view function, Bytes arg,
+VmSessionImpl::Outcome VmSessionImpl::CallModule(const ModuleId& id, std::string_view function, ByteView arg,
                                                  uint64_t gas_limit, uint32_t wasm_depth, bool allow_init) {
   Outcome out;
   const size_t node = receipt_->call_tree.size();
@@ -41,7 +41,8 @@ VmSessionImpl::Outcome VmSessionImpl::CallModule(const ModuleId& id, std::string
   // A self-call re-enters a running instance: the outer activation's gas,
   // depth and trap counters must resume as they were; on failure all its
   // globals come back.
-  const std::vector<uint64_t> globals_before = m->instance->SaveGlobals();
+  const size_t globals_mark = saved_globals_.size();
+  m->instance->SaveGlobals(&saved_globals_);
   const bool reentry = m->active > 0;
   const engine::Instance::GlobalRef counter_refs[3] = {m->gas, m->depth, m->trap};
   uint64_t counters[3] = {0, 0, 0};
@@ -61,7 +62,7 @@ VmSessionImpl::Outcome VmSessionImpl::CallModule(const ModuleId& id, std::string
     Status rb = state_->Rollback();
     receipt_->events.resize(events_mark);
     UndoMeta(meta_mark);
-    m->instance->RestoreGlobals(globals_before).IgnoreError();
+    m->instance->RestoreGlobals(std::span<const uint64_t>(saved_globals_).subspan(globals_mark)).IgnoreError();
     for (auto& [mid, other] : loaded_) other.instance->SyncMemorySize();
     MarkRunning();
     if (!rb.ok()) s = rb.WithContext("rolling back after: " + s.ToString());
@@ -69,6 +70,7 @@ VmSessionImpl::Outcome VmSessionImpl::CallModule(const ModuleId& id, std::string
   if (reentry && s.ok()) {
     for (int i = 0; i < 3; i++) engine::Instance::Set(counter_refs[i], counters[i]);
   }
+  saved_globals_.resize(globals_mark);
   return finish(s);
 }
 
@@ -79,7 +81,7 @@ void VmSessionImpl::MarkRunning() {
   for (const Frame& f : frames_) state_->MarkWritten(f.module);
 }
 
-Status VmSessionImpl::Execute(Loaded* m, const ModuleId& id, std::string_view function, const Bytes& arg,
+Status VmSessionImpl::Execute(Loaded* m, const ModuleId& id, std::string_view function, ByteView arg,
                               uint64_t gas_limit, uint32_t wasm_depth, Outcome* out) {
   engine::Instance& inst = *m->instance;
   auto cached = m->functions.find(function);
@@ -103,7 +105,7 @@ Status VmSessionImpl::Execute(Loaded* m, const ModuleId& id, std::string_view fu
   engine::Instance::Set(m->gas, gas_limit);
   engine::Instance::Set(m->depth, wasm_depth);
   engine::Instance::Set(m->trap, 0);
-  if (!arg.empty()) std::memcpy(mem + a, arg.data(), arg.size());
+  if (!arg.empty()) std::memcpy(inst.WritableMemory(a, arg.size()), arg.data(), arg.size());
 
   Result<uint32_t> ret = inst.CallI32(cached->second, static_cast<uint32_t>(arg.size()), this);
 

@@ -23,14 +23,21 @@ constexpr int32_t kCallOther = INT32_MIN;
 
 }  // namespace
 
-uint8_t* VmSessionImpl::Mem(engine::Instance& self, uint64_t ptr, uint64_t len) const {
+const uint8_t* VmSessionImpl::Mem(engine::Instance& self, uint64_t ptr, uint64_t len) const {
   if (self.memory_data() == nullptr || ptr > self.memory_size() || len > self.memory_size() - ptr) return nullptr;
   return self.memory_data() + ptr;
 }
 
-uint8_t* VmSessionImpl::Arg(engine::Instance& self, uint64_t len) const {
+const uint8_t* VmSessionImpl::Arg(engine::Instance& self, uint64_t len) const {
   if (len > engine::kArgBufferSize || frames_.empty()) return nullptr;
   return Mem(self, frames_.back().loaded->meta.arg_buffer, len);
+}
+
+// Every host write into a contract's memory goes through here: the range is
+// noted as written (commit deltas and rollbacks see only noted pages).
+uint8_t* VmSessionImpl::WritableArg(engine::Instance& self, uint64_t len) const {
+  if (len > engine::kArgBufferSize || frames_.empty()) return nullptr;
+  return self.WritableMemory(frames_.back().loaded->meta.arg_buffer, len);
 }
 
 Result<uint64_t> VmSessionImpl::GasLeft(engine::Instance&) const {
@@ -53,7 +60,7 @@ Result<int64_t> VmSessionImpl::Spent(engine::Instance& self) {
 }
 
 Status VmSessionImpl::SelfId(engine::Instance& self) {
-  uint8_t* a = Arg(self, 32);
+  uint8_t* a = WritableArg(self, 32);
   if (a == nullptr) return OutOfBounds("argument buffer outside memory");
   std::memcpy(a, frames_.back().module.bytes.data(), 32);
   return Status::OK();
@@ -67,7 +74,7 @@ Result<int32_t> VmSessionImpl::Hd(engine::Instance& self, uint32_t name_ptr, uin
   if (it->second.size() > engine::kArgBufferSize) {
     return Status::ResourceExhausted("session metadata \"" + it->first + "\" is larger than the 64 KiB buffer");
   }
-  uint8_t* a = Arg(self, it->second.size());
+  uint8_t* a = WritableArg(self, it->second.size());
   if (a == nullptr) return OutOfBounds("argument buffer outside memory");
   if (!it->second.empty()) std::memcpy(a, it->second.data(), it->second.size());
   return static_cast<int32_t>(it->second.size());
@@ -89,20 +96,23 @@ Result<int32_t> VmSessionImpl::C(engine::Instance& self, uint32_t mod_ptr, uint3
   const uint64_t depth_left = engine::Instance::Get(frames_.back().loaded->depth);
   // The callee shares the wasm call-depth budget: the whole call tree stays
   // within max_call_depth frames, deterministically.
-  Outcome out = CallModule(callee, function, Bytes(arg, arg + arg_len), limit, static_cast<uint32_t>(depth_left),
+  // A copy: the callee may be this very module (a self-call), whose A it overwrites.
+  const Bytes arg_copy(arg, arg + arg_len);
+  Outcome out = CallModule(callee, function, arg_copy, limit, static_cast<uint32_t>(depth_left),
                            /*allow_init=*/false);
   // Charge the caller for what the callee spent.
   engine::Instance::Set(frames_.back().loaded->gas, left - std::min(left, out.gas_spent));
-  uint8_t* a = Arg(self, engine::kArgBufferSize);  // the caller's A (its memory may have moved? never: fixed base)
-  if (a == nullptr) return OutOfBounds("argument buffer outside memory");
+  // The caller's A (a memory's base never moves, but it may have shrunk back).
+  if (Arg(self, engine::kArgBufferSize) == nullptr) return OutOfBounds("argument buffer outside memory");
   if (out.status.ok()) {
-    std::memcpy(a, out.data.data(), out.data.size());
+    if (!out.data.empty()) std::memcpy(WritableArg(self, out.data.size()), out.data.data(), out.data.size());
     return static_cast<int32_t>(out.data.size());
   }
   switch (out.status.code()) {
     case Status::Code::kPanic: {
       std::string_view msg = out.status.message();
       if (msg.size() > engine::kArgBufferSize - 4) msg = msg.substr(0, engine::kArgBufferSize - 4);
+      uint8_t* a = WritableArg(self, 4 + msg.size());
       EncodeFixed32(a, static_cast<uint32_t>(msg.size()));
       std::memcpy(a + 4, msg.data(), msg.size());
       return kCallPanicked;
@@ -118,7 +128,7 @@ Result<int32_t> VmSessionImpl::C(engine::Instance& self, uint32_t mod_ptr, uint3
 
 Result<int32_t> VmSessionImpl::Hq(engine::Instance& self, uint32_t name_ptr, uint32_t name_len, uint32_t arg_len) {
   const uint8_t* name = Mem(self, name_ptr, name_len);
-  uint8_t* a = Arg(self, arg_len);
+  const uint8_t* a = Arg(self, arg_len);
   if (name == nullptr || a == nullptr) return OutOfBounds("hq name or argument");
   const std::string_view query(reinterpret_cast<const char*>(name), name_len);
   auto it = options_->host_queries.find(query);
@@ -135,7 +145,7 @@ Result<int32_t> VmSessionImpl::Hq(engine::Instance& self, uint32_t name_ptr, uin
   if (result->size() > engine::kArgBufferSize) {
     return Status::ResourceExhausted("host query \"" + std::string(query) + "\" returned more than 64 KiB");
   }
-  uint8_t* out = Arg(self, result->size());
+  uint8_t* out = WritableArg(self, result->size());
   if (out == nullptr) return OutOfBounds("argument buffer outside memory");
   if (!result->empty()) std::memcpy(out, result->data(), result->size());
   return static_cast<int32_t>(result->size());
@@ -164,7 +174,7 @@ Status VmSessionImpl::Feed(engine::Instance& self, uint32_t arg_len) {
 
 Result<int32_t> VmSessionImpl::Caller(engine::Instance& self) {
   if (frames_.size() < 2) return 0;
-  uint8_t* a = Arg(self, 32);
+  uint8_t* a = WritableArg(self, 32);
   if (a == nullptr) return OutOfBounds("argument buffer outside memory");
   std::memcpy(a, frames_[frames_.size() - 2].module.bytes.data(), 32);
   return 1;
@@ -172,7 +182,7 @@ Result<int32_t> VmSessionImpl::Caller(engine::Instance& self) {
 
 Result<int32_t> VmSessionImpl::Callstack(engine::Instance& self) {
   const size_t n = frames_.size() - 1;  // callers, immediate first
-  uint8_t* a = Arg(self, n * 32);
+  uint8_t* a = WritableArg(self, n * 32);
   if (a == nullptr) return OutOfBounds("argument buffer outside memory");
   for (size_t i = 0; i < n; i++) std::memcpy(a + 32 * i, frames_[n - 1 - i].module.bytes.data(), 32);
   return static_cast<int32_t>(n);
@@ -185,7 +195,7 @@ Result<int32_t> VmSessionImpl::Owner(engine::Instance& self, uint32_t mod_ptr) {
   std::memcpy(id.bytes.data(), mod, 32);
   if (!state_->HasModule(id)) return 0;
   ASSIGN_OR_RETURN(Bytes owner, Owner(id));
-  uint8_t* a = Arg(self, owner.size());
+  uint8_t* a = WritableArg(self, owner.size());
   if (a == nullptr) return OutOfBounds("argument buffer outside memory");
   if (!owner.empty()) std::memcpy(a, owner.data(), owner.size());
   return static_cast<int32_t>(owner.size());

@@ -10,7 +10,7 @@ namespace {
 
 // Calls announce the memories they may write (VmSessionImpl::CallModule), so
 // checkpoints scan only those.
-const SessionOptions kMarked{.writes_are_marked = true};
+const SessionOptions kMarked{.writes_are_marked = true, .write_tracking = SessionOptions::WriteTracking::kNoted};
 
 class VmImpl final : public Vm {
  public:

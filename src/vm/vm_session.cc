@@ -119,7 +119,7 @@ CallReceipt VmSessionImpl::TopLevel(const ModuleId& id, std::string_view functio
   receipt_ = &receipt;
   feeder_ = feeder;
   meta_journal_.clear();
-  Outcome out = CallModule(id, function, Bytes(arg.begin(), arg.end()), gas_limit, options_->max_call_depth, allow_init);
+  Outcome out = CallModule(id, function, arg, gas_limit, options_->max_call_depth, allow_init);
   receipt_ = nullptr;
   feeder_ = nullptr;
   meta_journal_.clear();

@@ -72,9 +72,9 @@ class VmSessionImpl final : public VmSession, private engine::HostContext {
   CallReceipt TopLevel(const ModuleId& id, std::string_view function, ByteView arg, uint64_t gas_limit,
                        bool allow_init, const std::function<void(ByteView)>* feeder);
   // One call inside a checkpoint (vm_call.cc): rolled back when it fails.
-  Outcome CallModule(const ModuleId& id, std::string_view function, Bytes arg, uint64_t gas_limit,
+  Outcome CallModule(const ModuleId& id, std::string_view function, ByteView arg, uint64_t gas_limit,
                      uint32_t wasm_depth, bool allow_init);
-  Status Execute(Loaded* m, const ModuleId& id, std::string_view function, const Bytes& arg, uint64_t gas_limit,
+  Status Execute(Loaded* m, const ModuleId& id, std::string_view function, ByteView arg, uint64_t gas_limit,
                  uint32_t wasm_depth, Outcome* out);
   Status SaveMeta(const ModuleId& id, Loaded* m);
   void MarkRunning();
@@ -95,8 +95,9 @@ class VmSessionImpl final : public VmSession, private engine::HostContext {
   Result<int32_t> Callstack(engine::Instance& self) override;
   Result<int32_t> Owner(engine::Instance& self, uint32_t mod_ptr) override;
   // Memory of the innermost call's instance; null when out of bounds.
-  uint8_t* Mem(engine::Instance& self, uint64_t ptr, uint64_t len) const;
-  uint8_t* Arg(engine::Instance& self, uint64_t len) const;
+  const uint8_t* Mem(engine::Instance& self, uint64_t ptr, uint64_t len) const;
+  const uint8_t* Arg(engine::Instance& self, uint64_t len) const;
+  uint8_t* WritableArg(engine::Instance& self, uint64_t len) const;
   Result<uint64_t> GasLeft(engine::Instance& self) const;
 
   std::unique_ptr<Session> state_;
@@ -107,6 +108,9 @@ class VmSessionImpl final : public VmSession, private engine::HostContext {
 
   // State of the top-level call in progress.
   std::vector<Frame> frames_;
+  // Globals of each running call's module as they were before it started
+  // (a stack: each CallModule appends and truncates back), for rollback.
+  std::vector<uint64_t> saved_globals_;
   CallReceipt* receipt_ = nullptr;
   const std::function<void(ByteView)>* feeder_ = nullptr;
   std::vector<std::pair<ModuleId, ModuleMeta>> meta_journal_;  // previous metadata, for rollback
