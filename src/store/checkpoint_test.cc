@@ -11,6 +11,7 @@
 #include "crust/session.h"
 #include "crust/store.h"
 #include "src/os/dirty_tracking.h"
+#include "src/os/memory_region.h"
 #include "src/store/format.h"
 #include "tests/test_util.h"
 
@@ -33,11 +34,23 @@ Bytes Read(Session& s, const ModuleId& id) {
   return out;
 }
 
-class CheckpointTest : public ::testing::TestWithParam<os::TrackingMode> {
+// Kernel tracking (exact or the pagemap fallback), or noted tracking with
+// marked writes (as the VM runs sessions).
+struct Mode {
+  const char* name;
+  os::TrackingMode kernel;
+  bool noted;
+};
+
+class CheckpointTest : public ::testing::TestWithParam<Mode> {
  protected:
   void SetUp() override {
-    if (GetParam() == os::TrackingMode::kExact && !os::ExactTrackingAvailable()) GTEST_SKIP();
-    os::SetTrackingModeForTesting(GetParam());
+    if (GetParam().kernel == os::TrackingMode::kExact && !os::ExactTrackingAvailable()) GTEST_SKIP();
+    os::SetTrackingModeForTesting(GetParam().kernel);
+    if (GetParam().noted) {
+      session_options_.writes_are_marked = true;
+      session_options_.write_tracking = SessionOptions::WriteTracking::kNoted;
+    }
     StoreOptions o;
     o.sync = false;
     ASSERT_OK_AND_ASSIGN(store_, Store::Open(dir_.Sub("s"), o));
@@ -48,13 +61,16 @@ class CheckpointTest : public ::testing::TestWithParam<os::TrackingMode> {
   }
   void TearDown() override { os::SetTrackingModeForTesting(os::TrackingMode::kAuto); }
 
+  Result<std::unique_ptr<Session>> Start() { return store_->StartSession(base_, session_options_); }
+
   TempDir dir_;
   std::unique_ptr<Store> store_;
   Root base_;
+  SessionOptions session_options_;
 };
 
 TEST_P(CheckpointTest, RollbackRestoresContentsAndLengthAndRoot) {
-  ASSERT_OK_AND_ASSIGN(auto s, store_->StartSession(base_));
+  ASSERT_OK_AND_ASSIGN(auto s, Start());
   ASSERT_OK(s->WriteMemory(Id(1), 10, Bytes(3, 7)));  // before: must survive
   Bytes m1 = Read(*s, Id(1)), m2 = Read(*s, Id(2));
   ASSERT_OK_AND_ASSIGN(Root before, s->CurrentRoot());
@@ -78,7 +94,7 @@ TEST_P(CheckpointTest, RollbackRestoresContentsAndLengthAndRoot) {
   EXPECT_EQ(grown, Bytes(4, 0));
   // The committed root equals a twin session's that never made the changes.
   ASSERT_OK_AND_ASSIGN(Root r, s->Commit());
-  ASSERT_OK_AND_ASSIGN(auto twin, store_->StartSession(base_));
+  ASSERT_OK_AND_ASSIGN(auto twin, Start());
   ASSERT_OK(twin->WriteMemory(Id(1), 10, Bytes(3, 7)));
   ASSERT_OK(twin->GrowMemory(Id(2), 3 * kWasmPageSize));
   ASSERT_OK_AND_ASSIGN(Root tr, twin->CurrentRoot());
@@ -87,7 +103,7 @@ TEST_P(CheckpointTest, RollbackRestoresContentsAndLengthAndRoot) {
 }
 
 TEST_P(CheckpointTest, NestedRollbackKeepsOuterChanges) {
-  ASSERT_OK_AND_ASSIGN(auto s, store_->StartSession(base_));
+  ASSERT_OK_AND_ASSIGN(auto s, Start());
   ASSERT_OK(s->Checkpoint());                           // A
   ASSERT_OK(s->WriteMemory(Id(1), 0, Bytes(4, 0xA)));   // A writes
   Bytes after_a = Read(*s, Id(1));
@@ -111,13 +127,26 @@ TEST_P(CheckpointTest, NestedRollbackKeepsOuterChanges) {
 }
 
 TEST_P(CheckpointTest, RandomisedAgainstAModel) {
-  std::mt19937 rng(GetParam() == os::TrackingMode::kExact ? 1 : 2);
-  ASSERT_OK_AND_ASSIGN(auto s, store_->StartSession(base_));
+  std::mt19937 rng(GetParam().noted ? 3 : GetParam().kernel == os::TrackingMode::kExact ? 1 : 2);
+  ASSERT_OK_AND_ASSIGN(auto s, Start());
   // Model: a stack of full copies of both memories.
   std::vector<std::pair<Bytes, Bytes>> marks;
   for (int step = 0; step < 400; step++) {
-    int op = rng() % 10;
-    if (op < 6) {
+    int op = rng() % 12;
+    if (op >= 10) {
+      // As the engine does: straight through the region (noting the write,
+      // growing the region itself), announced with MarkWritten.
+      ModuleId id = Id(1 + rng() % 2);
+      ASSERT_OK_AND_ASSIGN(os::MemoryRegion * region, s->MemoryRegion(id));
+      s->MarkWritten(id);
+      if (op == 10) {
+        const uint64_t off = rng() % (region->length() - 16), n = 1 + rng() % 16;
+        region->NoteWrite(off, n);
+        std::memset(region->data() + off, static_cast<int>(rng() & 0xff), n);
+      } else if (region->length() < 8 * kWasmPageSize) {
+        ASSERT_OK(region->Grow(region->length() + kWasmPageSize));
+      }
+    } else if (op < 6) {
       ModuleId id = Id(1 + rng() % 2);
       ASSERT_OK_AND_ASSIGN(uint64_t len, s->MemoryLength(id));
       uint64_t off = rng() % (len - 16);
@@ -154,10 +183,10 @@ TEST_P(CheckpointTest, RandomisedAgainstAModel) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Tracking, CheckpointTest,
-                         ::testing::Values(os::TrackingMode::kExact, os::TrackingMode::kPagemap),
-                         [](const auto& info) {
-                           return std::string(info.param == os::TrackingMode::kExact ? "Exact" : "Pagemap");
-                         });
+                         ::testing::Values(Mode{"Exact", os::TrackingMode::kExact, false},
+                                           Mode{"Pagemap", os::TrackingMode::kPagemap, false},
+                                           Mode{"Noted", os::TrackingMode::kAuto, true}),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace
 }  // namespace crust
