@@ -55,6 +55,8 @@ Compiler::Compiler(os::Env* env, CompilerOptions options, std::string version)
   h.Update(description_.data(), description_.size());
   const std::string& abi = RuntimeHeaderText();
   h.Update(abi.data(), abi.size());
+  const std::string& glue = TranslatorText();
+  h.Update(glue.data(), glue.size());
   fingerprint_ = h.Finish();
 }
 

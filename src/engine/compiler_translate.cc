@@ -400,22 +400,23 @@ std::vector<std::string> Rename(wabt::Module* m, std::vector<std::pair<std::stri
 // segments (LOAD_DATA). The texts are matched exactly (little-endian
 // variants); a wasm2c whose output differs fails here rather than producing
 // code whose writes go unseen.
+struct Patch {
+  const char* find;
+  const char* insert;  // placed before `find`
+};
+const Patch kPatches[] = {
+    {"    wasm_rt_memcpy(&mem->data[addr], &wrapped, sizeof(t1));", "    CRUST_NOTE_STORE(mem, addr, sizeof(t1));   \\\n"},
+    {"  memset(mem->data + d, val, n);", "  CRUST_NOTE_RANGE(mem, d, n);\n"},
+    {"  memmove(dest->data + dest_addr, src->data + src_addr, n);", "  CRUST_NOTE_RANGE(dest, dest_addr, n);\n"},
+    {"    load_data(&(m.data[o]), i, s);", "    CRUST_NOTE_RANGE((&m), o, s);  \\\n"},
+};
+
 Status InsertWriteBarrier(std::string* c) {
-  struct Patch {
-    const char* find;
-    const char* insert;  // placed before `find`
-  };
-  static const Patch kPatches[] = {
-      {"    wasm_rt_memcpy(&mem->data[addr], &wrapped, sizeof(t1));", "    CRUST_NOTE_STORE(mem, addr, sizeof(t1));   \\\n"},
-      {"  memset(mem->data + d, val, n);", "  CRUST_NOTE_RANGE(mem, d, n);\n"},
-      {"  memmove(dest->data + dest_addr, src->data + src_addr, n);", "  CRUST_NOTE_RANGE(dest, dest_addr, n);\n"},
-      {"    load_data(&(m.data[o]), i, s);", "    CRUST_NOTE_RANGE((&m), o, s);  \\\n"},
-  };
   for (const Patch& p : kPatches) {
     const size_t at = c->find(p.find);
     if (at == std::string::npos || c->find(p.find, at + 1) != std::string::npos) {
       return Status::NotSupported(std::string("wasm2c output is not what crust's write barrier expects: ") +
-                              (at == std::string::npos ? "missing" : "repeated") + " \"" + p.find + "\"");
+                                  (at == std::string::npos ? "missing" : "repeated") + " \"" + p.find + "\"");
     }
     c->insert(at, p.insert);
   }
@@ -429,6 +430,15 @@ std::string FormatErrors(const wabt::Errors& errors) {
 }  // namespace
 
 const char* Wasm2cVersion() { return WABT_VERSION_STRING; }
+
+const std::string& TranslatorText() {
+  static const std::string* const text = [] {
+    auto* t = new std::string(kGluePrelude);
+    for (const Patch& p : kPatches) *t = *t + "\n" + p.find + "\n" + p.insert;
+    return t;
+  }();
+  return *text;
+}
 
 Result<CSource> TranslateToC(ByteView wasm) {
   wabt::Errors errors;

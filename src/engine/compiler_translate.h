@@ -37,8 +37,13 @@ struct CSource {
 Result<CSource> TranslateToC(ByteView wasm);
 
 // Version of the glue this file generates: part of the cache fingerprint.
-// Bump on every change of the generated text.
+// Bump on every change of the generated text that TranslatorText() does not
+// show (the per-module glue written by code).
 inline constexpr int kTranslatorVersion = 4;
+
+// The fixed parts of the generated C (glue prelude, write-barrier patches):
+// part of the cache fingerprint, so editing them rebuilds cached objects.
+const std::string& TranslatorText();
 
 // "1.0.32": the wabt version compiled in (part of the cache fingerprint).
 const char* Wasm2cVersion();
