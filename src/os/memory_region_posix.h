@@ -14,9 +14,9 @@ namespace crust::os {
 
 // At most this many regions live at once in a process. Each reserves
 // kReservation (8 GiB + 64 KiB) of address space, so 10,000 take ~80 TiB of
-// the 128 TiB user address space, and up to 4 VMAs (file part, zero part,
-// registered guard, unregistered guard): ~40,000 against the default
-// vm.max_map_count of 65530.
+// the 128 TiB user address space, and up to 5 VMAs (file part, zero part,
+// registered guard, unregistered guard, noted-page map): ~50,000 against the
+// default vm.max_map_count of 65530.
 inline constexpr int kMaxLiveRegions = 10000;
 
 // Maps a region (see Env::MapMemory): [0, file_length) copy-on-write from

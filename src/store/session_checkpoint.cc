@@ -41,9 +41,9 @@ Status SessionImpl::CollectAll() {
   if (options_.writes_are_marked) {
     // Only memories marked since the last collection: O(marked), not
     // O(modules in the session).
-    std::vector<ModuleId> marked;
-    marked.swap(marked_);
-    for (const ModuleId& id : marked) {
+    collecting_.clear();
+    collecting_.swap(marked_);  // both keep their capacity: no allocation per call
+    for (const ModuleId& id : collecting_) {
       auto it = slots_.find(id);
       if (it == slots_.end() || !it->second.region || !it->second.maybe_written) continue;
       SyncLength(id, &it->second);

@@ -147,6 +147,7 @@ class SessionImpl final : public Session {
   // Memories marked since the last collection (may repeat ids of removed or
   // already collected modules: collecting those finds nothing).
   std::vector<ModuleId> marked_;
+  std::vector<ModuleId> collecting_;  // CollectAll's working copy of marked_
 };
 
 }  // namespace crust::store
