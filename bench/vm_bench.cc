@@ -930,6 +930,145 @@ void BM_Issue4(benchmark::State& state) {
   benchmark::DoNotOptimize(sink);
 }
 
+
+// ---------------------------------------------------------------- 6. write barrier
+
+// What the write barrier costs (docs/architecture.md, "noted"): a store loop
+// run by the same prepared module compiled with and without the barrier, and
+// by Node. `dense`: N i64 stores cycling over 64 KiB (16 pages: the barrier's
+// slow path runs 16 times per call, every other store is one byte test).
+// `sparse`: one i32 store in each of N distinct pages (slow path every time).
+constexpr const char* kStoresWat = R"((module
+  (memory (export "memory") 272)
+  (global (export "A") i32 (i32.const 0))
+  (func (export "dense") (param $len i32) (result i32)
+    (local $n i32) (local $i i32)
+    (local.set $n (i32.load (i32.const 0)))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (i64.store (i32.add (i32.const 65536) (i32.and (i32.shl (local.get $i) (i32.const 3)) (i32.const 65535)))
+                   (i64.extend_i32_u (local.get $i)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $next)))
+    (i32.const 0))
+  (func (export "sparse") (param $len i32) (result i32)
+    (local $n i32) (local $i i32)
+    (local.set $n (i32.load (i32.const 0)))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (i32.store (i32.add (i32.const 131072) (i32.shl (local.get $i) (i32.const 12))) (local.get $i))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $next)))
+    (i32.const 0)))
+)";
+
+struct BarrierRow {
+  std::string figure, vm, with_barrier, without, cost, node;
+};
+std::vector<BarrierRow>& BarrierRows() {
+  static std::vector<BarrierRow> r;
+  return r;
+}
+
+void BM_Barrier(benchmark::State& state) {
+  const Config& c = Cfg();
+  const Bytes wasm = Take(crust::engine::WatToWasm(kStoresWat), "stores wat");
+  crust::engine::PreparedModule prep = Take(crust::engine::PrepareModule(wasm), "prepare stores");
+  auto vm = OpenVm(NewDir("barrier-store"), NewDir("barrier-cache"), 2);
+  auto s = Take(vm->StartGenesis(), "genesis");
+  crust::DeployOptions d;
+  d.id = Id(60);
+  const ModuleId id = Take(s->Deploy(wasm, d), "deploy stores");
+
+  // The prepared module in crust's engine, with and without the barrier, each
+  // over its own memory (noted tracking for the one with the barrier: its
+  // notes are collected after every call, as a VM call's checkpoint does).
+  struct Engine {
+    std::unique_ptr<crust::os::MemoryRegion> region;
+    std::unique_ptr<crust::engine::Instance> inst;
+    crust::engine::FunctionRef dense, sparse;
+    crust::engine::Instance::GlobalRef gas, depth, trap;
+  };
+  auto make = [&](bool barrier) {
+    Engine e;
+    crust::engine::CodeCacheOptions co;
+    co.dir = NewDir(barrier ? "barrier-on" : "barrier-off");
+    co.compiler.opt_level = crust::engine::OptLevel::kO2;
+    co.compiler.write_barrier = barrier;
+    auto cache = Take(crust::engine::CodeCache::Open(co), "code cache");
+    auto code = Take(cache->Get(prep.wasm), "compile stores");
+    e.region = Take(crust::os::Env::Default()->MapMemory(nullptr, 0, 272 * 65536, 272 * 65536), "memory");
+    if (barrier) Check(e.region->UseNotedWrites(), "noted");
+    crust::engine::InstanceOptions io;
+    io.memory = e.region.get();
+    io.run_start = false;
+    e.inst = Take(crust::engine::Instance::Create(code, io), "instance");
+    e.dense = Take(e.inst->FindI32Function("dense"), "dense");
+    e.sparse = Take(e.inst->FindI32Function("sparse"), "sparse");
+    e.gas = Take(e.inst->FindGlobal(crust::engine::kGasGlobal), "gas");
+    e.depth = Take(e.inst->FindGlobal(crust::engine::kDepthGlobal), "depth");
+    e.trap = Take(e.inst->FindGlobal(crust::engine::kTrapGlobal), "trap");
+    return e;
+  };
+  Engine on = make(true), off = make(false);
+  NoHost host;
+  std::vector<uint32_t> pages;
+  auto engine_call = [&](Engine& e, bool dense, uint32_t n) {
+    std::memcpy(e.inst->WritableMemory(prep.arg_buffer, 4), &n, 4);
+    crust::engine::Instance::Set(e.gas, 1ull << 40);
+    crust::engine::Instance::Set(e.depth, 1000);
+    crust::engine::Instance::Set(e.trap, 0);
+    auto t0 = Clock::now();
+    auto r = e.inst->CallI32(dense ? e.dense : e.sparse, 4, &host);
+    pages.clear();
+    if (e.region->noted()) Check(e.region->CollectWritten(/*rearm=*/true, &pages), "collect");
+    const double ms = MsSince(t0);
+    if (!r.ok()) Fail("stores in crust's engine: " + r.status().ToString());
+    return ms;
+  };
+  auto vm_call = [&](bool dense, uint32_t n) {
+    auto t0 = Clock::now();
+    crust::CallReceipt r = s->Call(id, dense ? "dense" : "sparse", U32(n), 1ull << 40);
+    const double ms = MsSince(t0);
+    if (!r.ok()) Fail("stores via VmSession: " + r.status.ToString());
+    return ms;
+  };
+  std::string pw = c.root + "/stores.prepared.wasm";
+  WriteFile(pw, prep.wasm);
+
+  const uint32_t dense_n = c.quick ? 100'000 : 1'000'000, sparse_n = 4096;
+  const int rounds = c.quick ? 1 : 5, per_round = c.quick ? 3 : 5;
+  for (bool dense : {true, false}) {
+    const uint32_t n = dense ? dense_n : sparse_n;
+    std::vector<double> vm_ms, on_ms, off_ms, node_ms;
+    for (int k = 0; k < 3; k++) vm_call(dense, n), engine_call(on, dense, n), engine_call(off, dense, n);  // warm
+    for (int r = 0; r < rounds; r++) {
+      for (int k = 0; k < per_round; k++) vm_ms.push_back(vm_call(dense, n));
+      for (int k = 0; k < per_round; k++) on_ms.push_back(engine_call(on, dense, n));
+      for (int k = 0; k < per_round; k++) off_ms.push_back(engine_call(off, dense, n));
+      std::string json;
+      if (c.node_ok && NodeRun(std::string("run ") + pw + (dense ? " dense " : " sparse ") + std::to_string(n) + " " +
+                                   std::to_string(per_round + 1),
+                               &json)) {
+        std::vector<double> t = JsonTimes(json);
+        if (t.size() > 1) node_ms.insert(node_ms.end(), t.begin() + 1, t.end());
+      }
+    }
+    const double vm = Median(vm_ms), with = Median(on_ms), without = Median(off_ms);
+    auto ms = [](double v) { return F(v, v < 1 ? 3 : 2) + " ms"; };
+    const std::string what = dense ? "dense: " + Rate(n) + " i64 stores over 16 pages"
+                                   : "sparse: one i32 store in each of " + std::to_string(n) + " pages";
+    const double per = dense ? (with - without) * 1e6 / n : (with - without) * 1e3 / n;
+    BarrierRows().push_back({what, ms(vm), ms(with), ms(without),
+                             F(with / without) + "× (" + F(per, 2) + (dense ? " ns per store)" : " µs per page)"),
+                             node_ms.empty() ? "" : ms(Median(node_ms)) + " (" + F(with / Median(node_ms)) + "×)"});
+    state.counters[std::string(dense ? "dense" : "sparse") + "_barrier_ratio"] = with / without;
+  }
+  for (auto _ : state) state.SetIterationTime(0.001);
+}
+
 // ---------------------------------------------------------------- output
 
 void WriteMarkdown(const std::string& path) {
@@ -949,6 +1088,15 @@ void WriteMarkdown(const std::string& path) {
     for (const Issue4Row& r : Issue4Rows()) {
       o << "| " << r.figure << " | " << r.per_call << " | " << r.comparison << " | " << r.ratio << " | "
         << r.difference << " | " << r.per_page << " |\n";
+    }
+  }
+  if (!BarrierRows().empty()) {
+    o << "\n### Write barrier\n\n"
+      << "| store loop | `VmSession::Call` | engine, barrier | engine, no barrier | barrier cost | Node, same prepared module |\n"
+      << "|---|---:|---:|---:|---|---:|\n";
+    for (const BarrierRow& r : BarrierRows()) {
+      o << "| " << r.figure << " | " << r.vm << " | " << r.with_barrier << " | " << r.without << " | " << r.cost
+        << " | " << r.node << " |\n";
     }
   }
   if (!Notes().empty()) {
@@ -982,6 +1130,7 @@ void RegisterAll() {
   }
   reg("SessionStart/" + SizeName(c.big_mem).erase(SizeName(c.big_mem).find(' '), 1), BM_SessionStart);
   reg("Issue4/calls_and_rollback", BM_Issue4);
+  reg("Barrier/stores", BM_Barrier);
 }
 
 }  // namespace

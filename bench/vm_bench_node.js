@@ -5,6 +5,8 @@
 //
 //   node vm_bench_node.js fib   WASM N REPS   recursive fib(N) REPS times; each
 //                                              call timed with process.hrtime
+//   node vm_bench_node.js run   WASM FN N REPS the same for function FN with the
+//                                              u32 argument N (any result length)
 //   node vm_bench_node.js calls WASM FN COUNT  COUNT ABI calls of FN (no
 //                                              argument), timed as a whole
 //   node vm_bench_node.js compile WASM         time of new WebAssembly.Module
@@ -23,7 +25,7 @@
 const fs = require('fs');
 
 function usage() {
-  console.error('usage: node vm_bench_node.js fib WASM N REPS | calls WASM FN COUNT | compile WASM');
+  console.error('usage: node vm_bench_node.js fib WASM N REPS | run WASM FN N REPS | calls WASM FN COUNT | compile WASM');
   process.exit(2);
 }
 
@@ -78,11 +80,12 @@ function arm() {
 }
 function spent() { return instrumented ? (kGas - ex.__crust_gas.value).toString() : null; }
 
-if (mode === 'fib') {
-  const n = Number(process.argv[4]);
-  const reps = Number(process.argv[5] || 10);
-  if (!Number.isInteger(n) || !(reps > 0)) usage();
-  const fib = ex.fib;
+if (mode === 'fib' || mode === 'run') {
+  const args = mode === 'fib' ? ['fib', ...process.argv.slice(4)] : process.argv.slice(4);
+  const n = Number(args[1]);
+  const reps = Number(args[2] || 10);
+  const fib = ex[args[0]];
+  if (typeof fib !== 'function' || !Number.isInteger(n) || !(reps > 0)) usage();
   const times = [];
   let result = null, gas = null;
   for (let i = 0; i < reps; i++) {
@@ -93,8 +96,8 @@ if (mode === 'fib') {
     const len = fib(4);
     const e = nowNs();
     times.push(ms(e - s));
-    if (len !== 8) throw new Error('fib returned ' + len + ' bytes');
-    result = new DataView(ex.memory.buffer).getBigUint64(A, true).toString();
+    if (mode === 'fib' && len !== 8) throw new Error('fib returned ' + len + ' bytes');
+    result = len === 8 ? new DataView(ex.memory.buffer).getBigUint64(A, true).toString() : String(len);
     gas = spent();
   }
   const sorted = [...times].sort((a, b) => a - b);

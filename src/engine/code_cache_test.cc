@@ -173,5 +173,21 @@ TEST_F(CodeCacheTest, CompileTimes) {
   }
 }
 
+// Code compiled without the write barrier must never be taken for code with
+// it: the option is part of the fingerprint, so the two never share objects.
+TEST_F(CodeCacheTest, WriteBarrierIsPartOfTheFingerprint) {
+  CodeCacheOptions o;
+  o.dir = dir_.Sub("store/.cache/code");
+  o.compiler.opt_level = OptLevel::kO0;
+  ASSERT_OK_AND_ASSIGN(auto with, CodeCache::Open(o));
+  o.compiler.write_barrier = false;
+  ASSERT_OK_AND_ASSIGN(auto without, CodeCache::Open(o));
+  EXPECT_NE(with->compiler().fingerprint(), without->compiler().fingerprint());
+  const Bytes wasm = Module(7);
+  ASSERT_OK(with->Get(wasm).status());
+  ASSERT_OK(without->Get(wasm).status());
+  EXPECT_EQ(without->stats().compiled, 1u);  // not a disk hit on the other's object
+}
+
 }  // namespace
 }  // namespace crust::engine

@@ -51,6 +51,7 @@ Compiler::Compiler(os::Env* env, CompilerOptions options, std::string version)
   for (const std::string& f : Flags()) description_ += f + " ";
   description_ += "; wasm2c " + std::string(Wasm2cVersion()) + "; abi " + std::to_string(CRUST_RT_ABI_VERSION) +
                   "; glue " + std::to_string(kTranslatorVersion);
+  if (!options_.write_barrier) description_ += "; no write barrier";
   Sha256 h;
   h.Update(description_.data(), description_.size());
   const std::string& abi = RuntimeHeaderText();
@@ -75,7 +76,7 @@ std::vector<std::string> Compiler::Flags() const {
 }
 
 Status Compiler::Compile(ByteView wasm, const std::string& work_dir, const std::string& out_path) const {
-  ASSIGN_OR_RETURN(CSource src, TranslateToC(wasm));
+  ASSIGN_OR_RETURN(CSource src, TranslateToC(wasm, options_.write_barrier));
   RETURN_IF_ERROR(env_->CreateDir(work_dir));
   auto run = [&]() -> Status {
     RETURN_IF_ERROR(WriteWholeFile(env_, work_dir + "/" + kRuntimeHeaderName, RuntimeHeaderText()));

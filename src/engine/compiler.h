@@ -40,6 +40,11 @@ struct CompilerOptions {
   OptLevel opt_level = OptLevel::kO2;
   // Limits of the compiler child process.
   ProcessLimits limits;
+  // Insert the write barrier that notes every write to memory (wasm_rt_abi.h).
+  // Off only to measure what it costs (bench/vm_bench.cc): code compiled
+  // without it writes memory unseen by sessions with noted write tracking,
+  // which the VM's are. Part of the fingerprint.
+  bool write_barrier = true;
 };
 
 class Compiler {

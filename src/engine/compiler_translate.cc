@@ -440,7 +440,7 @@ const std::string& TranslatorText() {
   return *text;
 }
 
-Result<CSource> TranslateToC(ByteView wasm) {
+Result<CSource> TranslateToC(ByteView wasm, bool write_barrier) {
   wabt::Errors errors;
   wabt::Module module;
   wabt::Features features;  // wabt's defaults; the prepare step has already narrowed them
@@ -478,7 +478,7 @@ Result<CSource> TranslateToC(ByteView wasm) {
   const auto& cbuf = c_stream.output_buffer().data;
   const auto& hbuf = h_stream.output_buffer().data;
   out.c.assign(reinterpret_cast<const char*>(cbuf.data()), cbuf.size());
-  RETURN_IF_ERROR(InsertWriteBarrier(&out.c));
+  if (write_barrier) RETURN_IF_ERROR(InsertWriteBarrier(&out.c));
   out.c += glue_text;
   out.h.assign(reinterpret_cast<const char*>(hbuf.data()), hbuf.size());
   return out;

@@ -33,8 +33,9 @@ struct CSource {
 
 // Translates `wasm` (a valid module). InvalidModule if wabt cannot read or
 // validate it; NotSupported for constructs the glue cannot express (v128 in
-// an import or export signature, more than one memory).
-Result<CSource> TranslateToC(ByteView wasm);
+// an import or export signature, more than one memory). Without
+// `write_barrier` writes to memory are not noted (see CompilerOptions).
+Result<CSource> TranslateToC(ByteView wasm, bool write_barrier = true);
 
 // Version of the glue this file generates: part of the cache fingerprint.
 // Bump on every change of the generated text that TranslatorText() does not
