@@ -49,11 +49,16 @@ Result<std::unique_ptr<CodeCache>> CodeCache::Open(const CodeCacheOptions& optio
   os::Env* env = options.env != nullptr ? options.env : os::Env::Default();
   RETURN_IF_ERROR(CreateDirs(env, options.dir + "/tmp"));
   ASSIGN_OR_RETURN(std::unique_ptr<Compiler> compiler, Compiler::Create(env, options.compiler, options.dir + "/tmp"));
-  return std::unique_ptr<CodeCache>(new CodeCache(env, options.dir, std::move(compiler)));
+  PreparedCacheOptions po;
+  po.dir = options.dir + "/prepared";
+  po.env = env;
+  ASSIGN_OR_RETURN(std::unique_ptr<PreparedCache> prepared, PreparedCache::Open(po));
+  return std::unique_ptr<CodeCache>(new CodeCache(env, options.dir, std::move(compiler), std::move(prepared)));
 }
 
-CodeCache::CodeCache(os::Env* env, std::string dir, std::unique_ptr<Compiler> compiler)
-    : env_(env), dir_(std::move(dir)), compiler_(std::move(compiler)) {}
+CodeCache::CodeCache(os::Env* env, std::string dir, std::unique_ptr<Compiler> compiler,
+                     std::unique_ptr<PreparedCache> prepared)
+    : env_(env), dir_(std::move(dir)), compiler_(std::move(compiler)), prepared_(std::move(prepared)) {}
 
 Hash32 CodeCache::KeyFor(ByteView wasm) const {
   const Hash32 code_hash = Sha256Of(wasm);

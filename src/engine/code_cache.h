@@ -18,6 +18,10 @@
 // Never loads objects from elsewhere: only what this cache compiled (keys
 // include this build's fingerprint).
 //
+// The cache also owns the prepared-module cache of its directory
+// (<dir>/prepared, prepared_cache.h): deploy looks up the original bytes
+// there first, then the prepared bytes here.
+//
 // Thread-safety: safe for concurrent use.
 #pragma once
 
@@ -30,6 +34,7 @@
 #include "crust/status.h"
 #include "crust/types.h"
 #include "src/engine/compiler.h"
+#include "src/engine/prepared_cache.h"
 #include "src/engine/runtime_code.h"
 
 namespace crust::os {
@@ -72,8 +77,12 @@ class CodeCache {
 
   const Compiler& compiler() const { return *compiler_; }
 
+  // The prepared-module cache under <dir>/prepared (same env). Thread-safe.
+  PreparedCache& prepared() { return *prepared_; }
+
  private:
-  CodeCache(os::Env* env, std::string dir, std::unique_ptr<Compiler> compiler);
+  CodeCache(os::Env* env, std::string dir, std::unique_ptr<Compiler> compiler,
+            std::unique_ptr<PreparedCache> prepared);
   Result<std::shared_ptr<const Code>> LoadOrBuild(const Hash32& key, ByteView wasm);
   Status Verify(const std::string& path, const Hash32& key) const;
   Status Build(const Hash32& key, ByteView wasm, const std::string& path);
@@ -81,6 +90,7 @@ class CodeCache {
   os::Env* const env_;
   const std::string dir_;
   const std::unique_ptr<Compiler> compiler_;
+  const std::unique_ptr<PreparedCache> prepared_;
 
   struct Entry {
     bool busy = false;

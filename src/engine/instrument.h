@@ -86,8 +86,10 @@ inline constexpr uint64_t kCostMemoryGrowPerPage = 4096;
 inline constexpr uint64_t kCostBulk = 5;
 inline constexpr uint32_t kCostBulkByteShift = 6;  // 1 per 64 bytes
 inline constexpr uint64_t kCostTableBulk = 5;      // + 1 per element
-// Bump when anything in this file changes the produced bytes; engines key
-// compiled-code caches on the instrumented bytes anyway.
+// Bump when anything in this file changes the produced bytes. Compiled-code
+// caches key on the instrumented bytes, but prepared-module caches key on the
+// original bytes and this version (prepared_cache.h): an unbumped change
+// would let them return the old instrumentation.
 inline constexpr uint32_t kInstrumentationVersion = 1;
 
 // The static cost of one original instruction.

@@ -32,6 +32,14 @@
 
 namespace crust::engine {
 
+// Version of what preparation does apart from the instrumentation
+// (kInstrumentationVersion): decoding and feature rules, the contract ABI
+// checks, the memory image, the state-global exports, the encoding. Bump it
+// whenever any module's result changes (accepted or rejected, bytes or
+// facts): prepared-module caches are keyed on it (prepared_cache.h), and an
+// unbumped change would let them return the old result.
+inline constexpr uint32_t kPrepareVersion = 1;
+
 struct PrepareOptions {
   // Which rules apply. kContract for everything deployed through crust;
   // kNone for foreign modules such as the official spec tests (any imports,

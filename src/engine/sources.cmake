@@ -1,6 +1,6 @@
 # Engine layer: the deploy-time half (prepare_sources.cmake) plus the
-# execution half listed here (wasm2c compiler, code cache, runtime, instances,
-# spec-test harness).
+# execution half listed here (wasm2c compiler, code cache, prepared-module
+# cache, runtime, instances, spec-test harness).
 if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/prepare_sources.cmake)
   include(${CMAKE_CURRENT_LIST_DIR}/prepare_sources.cmake)
 else()
@@ -22,6 +22,9 @@ set(CRUST_ENGINE_EXEC_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/compiler_translate.cc
   ${CMAKE_BINARY_DIR}/generated/engine/wasm_rt_abi_text.cc
   ${CMAKE_CURRENT_LIST_DIR}/code_cache.cc
+  ${CMAKE_CURRENT_LIST_DIR}/prepared_format.cc
+  ${CMAKE_CURRENT_LIST_DIR}/prepare_fingerprint.cc
+  ${CMAKE_CURRENT_LIST_DIR}/prepared_cache.cc
   ${CMAKE_CURRENT_LIST_DIR}/runtime_api.cc
   ${CMAKE_CURRENT_LIST_DIR}/runtime_call.cc
   ${CMAKE_CURRENT_LIST_DIR}/runtime_signals.cc
@@ -33,6 +36,8 @@ set(CRUST_ENGINE_EXEC_TESTS
   ${CMAKE_CURRENT_LIST_DIR}/runtime_test_util.cc
   ${CMAKE_CURRENT_LIST_DIR}/instance_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/code_cache_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/prepared_format_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/prepared_cache_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/spec_test_json.cc
   ${CMAKE_CURRENT_LIST_DIR}/spec_test_runner.cc
   ${CMAKE_CURRENT_LIST_DIR}/spec_test.cc

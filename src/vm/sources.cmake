@@ -11,4 +11,5 @@ crust_layer(vm
     src/vm/composition_test.cc
     src/vm/equivalence_test.cc
     src/vm/abi_test.cc
+    src/vm/deploy_cache_test.cc
 )

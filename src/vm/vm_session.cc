@@ -2,9 +2,10 @@
 #include "src/vm/vm_session.h"
 
 #include <cstring>
+#include <memory>
 
 #include "src/engine/module_info.h"
-#include "src/engine/prepare.h"
+#include "src/engine/prepared_cache.h"
 #include "src/util/coding.h"
 #include "src/util/sha256.h"
 
@@ -41,7 +42,10 @@ VmSessionImpl::~VmSessionImpl() {
 
 Result<ModuleId> VmSessionImpl::Deploy(ByteView wasm, const DeployOptions& options) {
   if (options.owner.size() > kMaxOwner) return Status::InvalidArgument("owner longer than 1 KiB");
-  ASSIGN_OR_RETURN(engine::PreparedModule prepared, engine::PrepareModule(wasm));
+  // Prepared before (same bytes and preparation fingerprint)? Then this is a
+  // hash and at most a small file read; rejections are never cached.
+  ASSIGN_OR_RETURN(std::shared_ptr<const engine::PreparedModule> prepared_module, cache_->prepared().Get(wasm));
+  const engine::PreparedModule& prepared = *prepared_module;
   const ModuleId id = options.id ? *options.id : DeriveId(wasm, options.owner, options.nonce);
   if (state_->HasModule(id)) return Status::AlreadyExists("module " + id.ToHex() + " is already deployed");
   // Compile (or find) the code first: a module that cannot be compiled is not deployed.
