@@ -4,8 +4,10 @@
 // delta layers.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
+#include <thread>
 
 #include "src/os/env.h"
 #include "src/store/delta.h"
@@ -90,6 +92,45 @@ TEST(PageTree, UpdatePathsMatchesFullRebuild) {
                               return lookup(k);
                             });
   EXPECT_EQ(nodes2.back().hash, RootOf(grown));
+}
+
+TEST(PageTree, SplitPathUpdateEqualsUpdatePaths) {
+  const uint64_t pages = 4096;
+  Bytes m = RandomMemory(pages * kPageSize, 3, 300);
+  std::vector<Hash32> leaves(pages);
+  for (size_t p = 0; p < pages; p++) leaves[p] = PageLeafHash(m.data() + p * kPageSize);
+  auto levels = BuildTree(leaves);
+  NodeLookup lookup = [&](NodeKey k) {
+    int lv = NodeLevel(k);
+    uint32_t i = NodeIndex(k);
+    return i < levels[lv].size() ? levels[lv][i] : ZeroHash(lv);
+  };
+  std::mt19937_64 rng(9);
+  // Sets of changed pages: empty, one, two neighbours, scattered, a dense run,
+  // a run plus one far page (a lopsided split), and every page.
+  std::vector<std::vector<uint32_t>> sets = {{}, {17}, {6, 7}, {}, {}, {}, {}};
+  for (int i = 0; i < 500; i++) sets[3].push_back(static_cast<uint32_t>(rng() % pages));
+  for (uint32_t p = 1000; p < 1600; p++) sets[4].push_back(p);
+  sets[5] = sets[4];
+  sets[5].push_back(4000);
+  for (uint32_t p = 0; p < pages; p++) sets[6].push_back(p);
+  for (auto& set : sets) {
+    std::sort(set.begin(), set.end());
+    set.erase(std::unique(set.begin(), set.end()), set.end());
+    LevelNodes changed;
+    for (uint32_t p : set) changed.push_back({p, Sha256Of(ByteView(reinterpret_cast<const uint8_t*>(&p), 4))});
+    const std::vector<TreeNode> want = UpdatePaths(changed, lookup);
+    SplitPathUpdate split(changed, lookup);
+    std::thread other([&] { split.RunPart(1); });
+    split.RunPart(0);
+    other.join();
+    const std::vector<TreeNode> got = split.Finish();
+    ASSERT_EQ(got.size(), want.size()) << set.size() << " pages, split at level " << split.split_level();
+    for (size_t i = 0; i < got.size(); i++) {
+      EXPECT_EQ(got[i].key, want[i].key);
+      EXPECT_EQ(got[i].hash, want[i].hash);
+    }
+  }
 }
 
 IndexEntry Entry(uint8_t id, uint64_t len) {
