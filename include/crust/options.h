@@ -37,8 +37,10 @@ struct StoreOptions {
   // memory's pages, the commit writes a fresh base image instead (bounding
   // disk use and session-start reads). Default: 0.25.
   double rebase_fraction = 0.25;
-  // zstd level for delta layers. Default: 1 (fast; sparse pages XOR-ed with
-  // the base compress to ~100 bytes either way).
+  // zstd level for delta layers whose pages are not sparse. Sparse pages
+  // (XOR-ed with the base: a few changed bytes among zeros, the usual case)
+  // are stored as zstd raw and RLE blocks without compressing, which is
+  // faster and nearly as small (docs/format.md). Default: 1.
   int compression_level = 1;
 };
 

@@ -68,6 +68,7 @@ Status CommittedMemory::ReadPage(uint32_t page, uint8_t* out) const {
   RETURN_IF_ERROR(base_->ReadPage(page, out));
   for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) {
     if (auto i = (*it)->FindPage(page)) {
+      RETURN_IF_ERROR((*it)->LoadPages());
       const uint8_t* x = (*it)->xor_page(*i);
       for (size_t b = 0; b < kPageSize; b++) out[b] ^= x[b];
       break;
@@ -77,6 +78,7 @@ Status CommittedMemory::ReadPage(uint32_t page, uint8_t* out) const {
 }
 
 Result<std::unique_ptr<os::MemoryRegion>> CommittedMemory::Map(os::Env* env, uint64_t length) const {
+  for (const auto& layer : layers_) RETURN_IF_ERROR(layer->LoadPages());
   ASSIGN_OR_RETURN(std::unique_ptr<os::MemoryRegion> region,
                    env->MapMemory(&base_->file(), base_->length(), length, kMaxMemory));
   // Apply each page's newest version once: layers newest first, skipping

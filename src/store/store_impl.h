@@ -14,6 +14,7 @@
 #include "crust/store.h"
 #include "src/os/env.h"
 #include "src/store/index.h"
+#include "src/util/task_pool.h"
 
 namespace crust::store {
 
@@ -45,6 +46,9 @@ class StoreImpl final : public Store {
   Result<Index> ReadIndex(const Root& root);
   // A fresh, unique staging directory path (not created).
   std::string NewStagingPath();
+  // Threads that help commits: hashing and encoding beside each other, and
+  // the fsyncs of a commit issued together. Shared by all sessions.
+  TaskPool& pool() { return pool_; }
 
  private:
   StoreImpl(std::string dir, const StoreOptions& options, os::Env* env)
@@ -58,6 +62,9 @@ class StoreImpl final : public Store {
   const StoreOptions options_;
   os::Env* const env_;
   std::unique_ptr<os::FileLock> lock_;
+  // Three workers: CPU batches use at most the hardware threads; batches of
+  // fsyncs (which mostly wait) use all four threads.
+  TaskPool pool_{3};
 
   struct CommitState {
     int pins = 0;
