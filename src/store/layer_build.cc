@@ -8,6 +8,7 @@
 
 #include "src/store/format.h"
 #include "src/store/page_codec.h"
+#include "src/store/page_tree.h"
 
 namespace crust::store {
 namespace {
@@ -67,37 +68,43 @@ Status LayerEncoder::Start() {
       source_[at] = layer.xor_page(i);
     }
   }
-  if (plan_.keep < layers.size()) {
-    size_t at = 0;
-    for (uint32_t p : dirty_) {
-      while (plan_.pages[at] < p) at++;
-      source_[at] = nullptr;
-    }
+  dirty_index_.resize(plan_.pages.size());
+  size_t at = 0;
+  for (size_t d = 0; d < dirty_.size(); d++) {
+    while (plan_.pages[at] < dirty_[d]) at++;
+    source_[at] = nullptr;
+    dirty_index_[at] = static_cast<uint32_t>(d);
   }
+  if (leaves_) leaves_->resize(dirty_.size());
   return Status::OK();
 }
 
 Status LayerEncoder::EncodeChunk(size_t c) {
   const size_t first = c * kChunkPages;
-  const size_t n = std::min(kChunkPages, plan_.pages.size() - first);
-  // This thread's buffer for XOR-ed pages.
-  thread_local std::unique_ptr<uint8_t[]> scratch;
-  if (!scratch) scratch.reset(new uint8_t[kChunkPages * kPageSize]);
-  const uint8_t* data[kChunkPages];
-  for (size_t i = 0; i < n; i++) {
-    if (source_[first + i]) {
-      data[i] = source_[first + i];
-    } else {
-      const uint32_t p = plan_.pages[first + i];
-      uint8_t* out = scratch.get() + i * kPageSize;
-      RETURN_IF_ERROR(committed_.XorWithBase(p, memory_ + uint64_t{p} * kPageSize, out));
-      data[i] = out;
-    }
-  }
+  const size_t end = std::min(first + kChunkPages, plan_.pages.size());
   Bytes& piece = pieces_[c];
   piece.clear();
-  piece.reserve(n * 64);
-  EncodeSparsePages(data, n, &piece);
+  piece.reserve((end - first) * 64);
+  SparsePageEncoder enc(&piece);
+  alignas(64) uint8_t scratch[kPageSize];
+  for (size_t i = first; i < end; i++) {
+    if (source_[i]) {
+      enc.Add(source_[i]);
+      continue;
+    }
+    const uint32_t p = plan_.pages[i];
+    const uint8_t* current = memory_ + uint64_t{p} * kPageSize;
+    if (i + 1 < end && !source_[i + 1]) {
+      // Start loading the next dirty page (and its base) from memory while
+      // this one is hashed.
+      const uint8_t* next = memory_ + uint64_t{plan_.pages[i + 1]} * kPageSize;
+      for (size_t off = 0; off < kPageSize; off += 64) __builtin_prefetch(next + off);
+    }
+    if (leaves_) (*leaves_)[dirty_index_[i]] = PageLeafHash(current);
+    RETURN_IF_ERROR(committed_.XorWithBase(p, current, scratch));
+    enc.Add(scratch);
+  }
+  enc.Finish();
   return Status::OK();
 }
 
@@ -124,11 +131,11 @@ Result<Bytes> LayerEncoder::Finish() {
 }
 
 std::shared_ptr<DeltaLayer> AssembleLayer(const CommittedMemory& committed, const LayerPlan& plan, Bytes frame,
-                                          const std::vector<TreeNode>& changed) {
+                                          std::vector<TreeNode> changed) {
   const auto& layers = committed.layers();
   std::vector<TreeNode> nodes;
   if (plan.keep == layers.size()) {
-    nodes = changed;
+    nodes = std::move(changed);
   } else {
     nodes = layers[plan.keep]->nodes();
     for (size_t k = plan.keep + 1; k < layers.size(); k++) nodes = MergeNodes(nodes, layers[k]->nodes());

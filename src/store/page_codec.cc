@@ -150,35 +150,45 @@ class SparseBlockWriter {
 
 }  // namespace
 
+class SparsePageEncoder::Writer : public SparseBlockWriter {
+ public:
+  using SparseBlockWriter::SparseBlockWriter;
+};
+
+SparsePageEncoder::SparsePageEncoder(Bytes* out) : w_(std::make_unique<Writer>(out)) {}
+SparsePageEncoder::~SparsePageEncoder() = default;
+void SparsePageEncoder::Finish() { w_->Finish(); }
+
+void SparsePageEncoder::Add(const uint8_t* page) {
+  constexpr size_t kWords = kPageSize / 8;
+  size_t k = 0;
+  while (k < kWords) {
+    // A run of zero words, then a run of non-zero ones.
+    size_t z = k;
+    while (z < kWords) {
+      uint64_t w8;
+      std::memcpy(&w8, page + z * 8, 8);
+      if (w8 != 0) break;
+      z++;
+    }
+    if (z > k) w_->Zeros((z - k) * 8);
+    size_t d = z;
+    while (d < kWords) {
+      uint64_t w8;
+      std::memcpy(&w8, page + d * 8, 8);
+      if (w8 == 0) break;
+      d++;
+    }
+    if (d > z) w_->Data(page + z * 8, (d - z) * 8);
+    k = d;
+  }
+}
+
 size_t EncodeSparsePages(const uint8_t* const* pages, size_t n, Bytes* out) {
   const size_t before = out->size();
-  SparseBlockWriter w(out);
-  constexpr size_t kWords = kPageSize / 8;
-  for (size_t i = 0; i < n; i++) {
-    const uint8_t* page = pages[i];
-    size_t k = 0;
-    while (k < kWords) {
-      // A run of zero words, then a run of non-zero ones.
-      size_t z = k;
-      while (z < kWords) {
-        uint64_t w8;
-        std::memcpy(&w8, page + z * 8, 8);
-        if (w8 != 0) break;
-        z++;
-      }
-      if (z > k) w.Zeros((z - k) * 8);
-      size_t d = z;
-      while (d < kWords) {
-        uint64_t w8;
-        std::memcpy(&w8, page + d * 8, 8);
-        if (w8 == 0) break;
-        d++;
-      }
-      if (d > z) w.Data(page + z * 8, (d - z) * 8);
-      k = d;
-    }
-  }
-  w.Finish();
+  SparsePageEncoder e(out);
+  for (size_t i = 0; i < n; i++) e.Add(pages[i]);
+  e.Finish();
   return out->size() - before;
 }
 

@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include "crust/status.h"
@@ -41,6 +42,20 @@ Result<Bytes> CompressPages(size_t count, int level, const PageFill& fill, const
 // zstd frame (RFC 8878: raw and RLE blocks after a frame header with the
 // content size and a 128 KiB window), read by any zstd decoder.
 //
+// Appends to *out the blocks of the pages added, one page at a time (so a
+// page computed into a small buffer is encoded while still in cache).
+class SparsePageEncoder {
+ public:
+  explicit SparsePageEncoder(Bytes* out);
+  ~SparsePageEncoder();
+  void Add(const uint8_t* page);  // 4 KiB
+  void Finish();                  // required before the blocks are used
+
+ private:
+  class Writer;
+  std::unique_ptr<Writer> w_;
+};
+
 // Appends to *out the blocks of n pages (pages[i]: 4 KiB each, in order).
 // Returns the number of bytes appended.
 size_t EncodeSparsePages(const uint8_t* const* pages, size_t n, Bytes* out);

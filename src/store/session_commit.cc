@@ -251,7 +251,9 @@ Status SessionImpl::WriteMemoryFile(const CommitPlan& plan, MemoryPlan* m, Slot*
       }
       ASSIGN_OR_RETURN(Bytes frame, m->encoder->Finish());
       m->encoder.reset();
-      std::shared_ptr<DeltaLayer> layer = AssembleLayer(*s->committed, m->layer, std::move(frame), s->changed_nodes);
+      // The changed nodes go into the layer (a retry recomputes them).
+      std::shared_ptr<DeltaLayer> layer =
+          AssembleLayer(*s->committed, m->layer, std::move(frame), std::move(s->changed_nodes));
       const uint32_t top = static_cast<uint32_t>(m->layer.keep) + 1;
       const std::string path = plan.staging + "/" + LayerName(id, top);
       ASSIGN_OR_RETURN(Bytes file, layer->Encode(store_->options().compression_level, path));
@@ -281,6 +283,7 @@ Result<Root> SessionImpl::Commit() {
   PendingSyncs syncs(store_->env(), store_->options().sync);
   FirstError early;
   std::vector<std::function<void()>> tasks;
+  ProvidedLeaves provided;
   Status s;
   if (parallel) {
     // Stage beside the hashing: links first (the longest tasks with many
@@ -298,6 +301,8 @@ Result<Root> SessionImpl::Commit() {
       MemoryPlan& m = plan.memory[i++];
       if (m.kind != MemoryPlan::Kind::kLayer) continue;
       m.encoder = NewLayerEncoder(slot, m);
+      m.encoder->ComputeLeaves(&m.leaves);
+      provided[&slot] = &m.leaves;
       s = m.encoder->Start();
       if (!s.ok()) break;
       LayerEncoder* e = m.encoder.get();
@@ -308,7 +313,7 @@ Result<Root> SessionImpl::Commit() {
       return s.WithContext("commit");
     }
   }
-  auto entries = HashAll(std::move(tasks), parallel);
+  auto entries = HashAll(std::move(tasks), parallel, provided);
   s = entries.ok() ? early.Take() : entries.status();
   if (!s.ok()) {
     if (plan.staged) store_->env()->RemoveDirRecursive(plan.staging).IgnoreError();

@@ -46,7 +46,8 @@ uint64_t SessionImpl::PagesToHash() const {
   return n;
 }
 
-Result<std::vector<IndexEntry>> SessionImpl::HashAll(std::vector<std::function<void()>> tasks, bool parallel) {
+Result<std::vector<IndexEntry>> SessionImpl::HashAll(std::vector<std::function<void()>> tasks, bool parallel,
+                                                     const ProvidedLeaves& provided) {
   const int cpu_threads = parallel ? static_cast<int>(std::max(1u, std::thread::hardware_concurrency())) : 1;
   struct Job {
     Slot* s;
@@ -59,10 +60,11 @@ Result<std::vector<IndexEntry>> SessionImpl::HashAll(std::vector<std::function<v
     const bool changed = s.is_new || (s.region && (!s.dirty.empty() || s.length != s.entry.memory_length));
     if (!changed) continue;
     const size_t n = s.is_new ? s.length / kPageSize : s.dirty.size();
-    jobs.push_back({&s, std::vector<Hash32>(n), nullptr});
+    jobs.push_back({&s, std::vector<Hash32>(provided.count(&s) ? 0 : n), nullptr});
   }
   // Batch 1: the caller's tasks, then leaf hashes in chunks.
   for (Job& j : jobs) {
+    if (provided.count(j.s)) continue;
     const uint8_t* memory = j.s->region->data();
     const uint32_t* pages = j.s->is_new ? nullptr : j.s->dirty.data();
     for (size_t first = 0; first < j.leaves.size(); first += kLeafChunk) {
@@ -77,6 +79,10 @@ Result<std::vector<IndexEntry>> SessionImpl::HashAll(std::vector<std::function<v
     }
   }
   store_->pool().Run(tasks, cpu_threads);
+  for (Job& j : jobs) {
+    auto it = provided.find(j.s);
+    if (it != provided.end()) j.leaves = std::move(*it->second);
+  }
 
   // Batch 2: page-tree nodes. New modules build their whole tree (kept for
   // the image); changed memories update the paths of their dirty pages.

@@ -96,6 +96,7 @@ class SessionImpl final : public Session {
     Kind kind = Kind::kUnchanged;
     LayerPlan layer;                        // kLayer
     std::unique_ptr<LayerEncoder> encoder;  // kLayer: set once its chunks are encoded (or being encoded)
+    std::vector<Hash32> leaves;             // the dirty pages' leaves, when the encoder computes them
   };
   struct CommitPlan {
     std::vector<MemoryPlan> memory;  // in slot order
@@ -120,7 +121,11 @@ class SessionImpl final : public Session {
   // `parallel` it uses the store's threads, else only the caller's.
   Status CollectForCommit();
   uint64_t PagesToHash() const;
-  Result<std::vector<IndexEntry>> HashAll(std::vector<std::function<void()>> tasks, bool parallel);
+  // `provided`: slots whose dirty pages' leaf hashes `tasks` compute (into
+  // the vector given, in dirty order) rather than HashAll.
+  using ProvidedLeaves = std::map<const Slot*, std::vector<Hash32>*>;
+  Result<std::vector<IndexEntry>> HashAll(std::vector<std::function<void()>> tasks, bool parallel,
+                                          const ProvidedLeaves& provided = {});
   // Collects the pages written since the last collection into slot->dirty
   // (and, with checkpoints in use, into the journal).
   Status CollectDirty(Slot* slot);
