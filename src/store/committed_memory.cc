@@ -55,6 +55,13 @@ Status CommittedMemory::XorWithBase(uint32_t page, const uint8_t* current, uint8
   return Status::OK();
 }
 
+void CommittedMemory::PrefetchBase(uint32_t page) const {
+  const uint8_t* base = base_->PageData(page);
+  if (base == nullptr) return;
+  (void)*static_cast<const volatile uint8_t*>(base);  // the fault, now
+  for (size_t off = 64; off < kPageSize; off += 64) __builtin_prefetch(base + off);
+}
+
 std::vector<Hash32> CommittedMemory::Leaves(uint64_t pages, const std::vector<TreeNode>& newer) const {
   std::vector<Hash32> leaves(pages);
   for (uint64_t p = 0; p < pages; p++) leaves[p] = Node(MakeNodeKey(0, static_cast<uint32_t>(p)));

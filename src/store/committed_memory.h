@@ -47,6 +47,9 @@ class CommittedMemory {
   Status ReadPage(uint32_t page, uint8_t* out) const;
   // The base image's page XOR-ed with `current` into out: a delta page.
   Status XorWithBase(uint32_t page, const uint8_t* current, uint8_t* out) const;
+  // Starts loading the base image's page into the CPU cache (maps it now),
+  // for an XorWithBase soon after.
+  void PrefetchBase(uint32_t page) const;
 
   // The leaf hash of every page of a memory of `pages` pages, with `newer`
   // (changed nodes, e.g. a session's) taking precedence. Cost: O(pages).

@@ -95,10 +95,11 @@ Status LayerEncoder::EncodeChunk(size_t c) {
     const uint32_t p = plan_.pages[i];
     const uint8_t* current = memory_ + uint64_t{p} * kPageSize;
     if (i + 1 < end && !source_[i + 1]) {
-      // Start loading the next dirty page (and its base) from memory while
+      // Start loading the next dirty page and its base from memory while
       // this one is hashed.
       const uint8_t* next = memory_ + uint64_t{plan_.pages[i + 1]} * kPageSize;
       for (size_t off = 0; off < kPageSize; off += 64) __builtin_prefetch(next + off);
+      committed_.PrefetchBase(plan_.pages[i + 1]);
     }
     if (leaves_) (*leaves_)[dirty_index_[i]] = PageLeafHash(current);
     RETURN_IF_ERROR(committed_.XorWithBase(p, current, scratch));
