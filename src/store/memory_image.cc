@@ -110,7 +110,10 @@ Result<std::shared_ptr<MemoryImage>> MemoryImage::Open(os::Env* env, const std::
     return corrupt("file size " + std::to_string(size) + " does not match memory length " +
                    std::to_string(img->length_) + " plus tree");
   }
-  ASSIGN_OR_RETURN(img->map_, os::MappedView::Map(*img->file_, 0, img->length_ + img->node_count_ * 32));
+  // Pages are read scattered (the base of each dirty page), tree nodes in
+  // clusters (the siblings along paths).
+  ASSIGN_OR_RETURN(img->map_, os::MappedView::Map(*img->file_, 0, img->length_ + img->node_count_ * 32,
+                                                  /*scattered=*/img->length_));
   img->nodes_ = img->map_->data() + img->length_;
   uint64_t off = 0;
   for (int k = 0; k <= kTreeDepth; k++) {

@@ -62,9 +62,9 @@ class StoreImpl final : public Store {
   const StoreOptions options_;
   os::Env* const env_;
   std::unique_ptr<os::FileLock> lock_;
-  // Three workers: CPU batches use at most the hardware threads; batches of
-  // fsyncs (which mostly wait) use all four threads.
-  TaskPool pool_{3};
+  // Five workers: CPU batches use at most the hardware threads; a commit's
+  // fsyncs (which mostly wait) run all at once (two files, three directories).
+  TaskPool pool_{5};
 
   struct CommitState {
     int pins = 0;
