@@ -8,7 +8,8 @@
 //
 // Files read at session start per memory: the base image's footer and tree
 // trailer (mapped lazily) and every layer file: at most 1 + layer_count, where
-// geometric merging keeps layer_count <= log2(delta pages) + 1.
+// geometric merging with sealed layers keeps layer_count <= 16 + log2(S) + 1
+// (S: the seal size, layer_build.h; docs/format.md gives the bounds).
 //
 // Thread-safety: immutable after creation; safe to share between sessions.
 #pragma once

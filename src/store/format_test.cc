@@ -291,7 +291,7 @@ TEST(Delta, PlanEncodeAndAssembleMergeLayers) {
       {MakeNodeKey(0, 2), Hash32{{0xCC}}}, {MakeNodeKey(0, 10), Hash32{{0xDD}}}, {kRootKey, Hash32{{0xCC, 1}}}};
 
   // Ratio 2: layer 2 (2 pages <= 2 x 2) merges, then layer 1 (3 <= 2 x 3).
-  LayerPlan plan = PlanLayer(committed, dirty, 2);
+  LayerPlan plan = PlanLayer(committed, dirty, 2, kSealMinPages);
   EXPECT_EQ(plan.keep, 0u);
   EXPECT_EQ(plan.pages, (std::vector<uint32_t>{1, 2, 5, 9, 10}));
   ASSERT_OK_AND_ASSIGN(Bytes frame, Encode(committed, plan, dirty, memory.data()));
@@ -309,7 +309,7 @@ TEST(Delta, PlanEncodeAndAssembleMergeLayers) {
   for (size_t i = 1; i < m->nodes().size(); i++) EXPECT_LT(m->nodes()[i - 1].key, m->nodes()[i].key);
 
   // Ratio 0: nothing merges; the new layer holds the dirty pages only.
-  LayerPlan alone = PlanLayer(committed, dirty, 0);
+  LayerPlan alone = PlanLayer(committed, dirty, 0, kSealMinPages);
   EXPECT_EQ(alone.keep, 2u);
   EXPECT_EQ(alone.pages, dirty);
   ASSERT_OK_AND_ASSIGN(Bytes frame2, Encode(committed, alone, dirty, memory.data()));
@@ -317,6 +317,13 @@ TEST(Delta, PlanEncodeAndAssembleMergeLayers) {
   ASSERT_OK(n->LoadPages());
   EXPECT_EQ(n->xor_page(1)[7], 0xDD);
   EXPECT_EQ(n->nodes().size(), changed.size());
+
+  // Sealed layers (here: 3 pages or more) are never merged: layer 1 stays.
+  LayerPlan sealed = PlanLayer(committed, dirty, 2, 3);
+  EXPECT_EQ(sealed.keep, 1u);
+  EXPECT_EQ(sealed.pages, (std::vector<uint32_t>{2, 5, 10}));
+  EXPECT_EQ(SealPages(4096), kSealMinPages);
+  EXPECT_EQ(SealPages(65536), 4096u);
 }
 
 TEST(PageCodec, SparseFramesDecodeToTheirPages) {

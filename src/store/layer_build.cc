@@ -31,12 +31,14 @@ std::vector<TreeNode> MergeNodes(const std::vector<TreeNode>& older, const std::
 
 }  // namespace
 
-LayerPlan PlanLayer(const CommittedMemory& committed, const std::vector<uint32_t>& dirty, uint32_t merge_ratio) {
+LayerPlan PlanLayer(const CommittedMemory& committed, const std::vector<uint32_t>& dirty, uint32_t merge_ratio,
+                    uint64_t seal_pages) {
   LayerPlan plan;
   plan.pages = dirty;
   const auto& layers = committed.layers();
   size_t k = layers.size();
-  while (k > 0 && layers[k - 1]->pages().size() <= uint64_t{merge_ratio} * plan.pages.size()) {
+  while (k > 0 && layers[k - 1]->pages().size() < seal_pages &&
+         layers[k - 1]->pages().size() <= uint64_t{merge_ratio} * plan.pages.size()) {
     const auto& older = layers[k - 1]->pages();
     std::vector<uint32_t> merged;
     merged.reserve(older.size() + plan.pages.size());

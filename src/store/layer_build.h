@@ -15,6 +15,7 @@
 // Thread-safety: pure functions over immutable inputs.
 #pragma once
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,6 +27,21 @@
 
 namespace crust::store {
 
+// A layer holding at least SealPages() pages is sealed: never merged again
+// (until the next base image). This bounds the work of a single commit: a
+// merge writes at most d + 2 * SealPages() pages for d dirty pages, since the
+// unsealed layers it can absorb hold fewer than 2 * SealPages() together
+// (each more than twice the next). Sealed layers hold at least SealPages()
+// pages each and all layers at most rebase_fraction of the memory's pages,
+// so a memory has at most 16 sealed layers plus log2(SealPages()) + 1
+// unsealed ones (docs/format.md).
+inline constexpr uint64_t kSealMinPages = 1024;
+inline constexpr uint64_t kMaxSealedLayers = 16;
+// `layered_max`: the most pages the layers may hold before a rebase.
+inline uint64_t SealPages(uint64_t layered_max) {
+  return std::max(kSealMinPages, (layered_max + kMaxSealedLayers - 1) / kMaxSealedLayers);
+}
+
 struct LayerPlan {
   // Layers 1..keep of the committed memory stay (hard links); layers
   // keep+1.. are merged into the new layer, which becomes layer keep+1.
@@ -33,8 +49,11 @@ struct LayerPlan {
   std::vector<uint32_t> pages;  // the new layer's pages, ascending
 };
 
-// REQUIRES: dirty ascending and unique.
-LayerPlan PlanLayer(const CommittedMemory& committed, const std::vector<uint32_t>& dirty, uint32_t merge_ratio);
+// Merges the new layer into the newest committed ones while they are not
+// sealed (fewer than `seal_pages` pages) and hold at most merge_ratio times
+// its pages. REQUIRES: dirty ascending and unique.
+LayerPlan PlanLayer(const CommittedMemory& committed, const std::vector<uint32_t>& dirty, uint32_t merge_ratio,
+                    uint64_t seal_pages);
 
 // Encodes the page data of plan.pages as one zstd frame: a dirty page is
 // `memory`'s page XOR the base image's (the memory itself past the image's

@@ -143,14 +143,15 @@ void SessionImpl::PlanCommit(CommitPlan* plan) {
       // Rebase when the layers would hold more than rebase_fraction of the
       // memory's pages (counting a page once per layer holding it: this also
       // bounds their disk use).
+      const double layered_max = opt.rebase_fraction * static_cast<double>(s.length / kPageSize);
       const uint64_t layered = s.committed->delta_pages() + s.dirty.size();
-      const bool rebase = layered > opt.rebase_fraction * static_cast<double>(s.length / kPageSize) ||
-                          s.committed->layers().size() + 1 > kMaxLayers;
+      const bool rebase = layered > layered_max || s.committed->layers().size() + 1 > kMaxLayers;
       if (rebase) {
         m.kind = MemoryPlan::Kind::kImage;
       } else {
         m.kind = MemoryPlan::Kind::kLayer;
-        m.layer = PlanLayer(*s.committed, s.dirty, opt.layer_merge_ratio);
+        m.layer = PlanLayer(*s.committed, s.dirty, opt.layer_merge_ratio,
+                            SealPages(static_cast<uint64_t>(std::max(0.0, layered_max))));
       }
     }
   }
