@@ -9,8 +9,10 @@
 namespace crust::store {
 
 Result<std::shared_ptr<const CommittedMemory>> CommittedMemory::Open(os::Env* env, const std::string& commit_dir,
-                                                                     const IndexEntry& entry) {
-  ASSIGN_OR_RETURN(std::shared_ptr<MemoryImage> base, MemoryImage::Open(env, commit_dir + "/" + MemoryName(entry.id)));
+                                                                     const IndexEntry& entry, ImageCache* images) {
+  const std::string image_path = commit_dir + "/" + MemoryName(entry.id);
+  ASSIGN_OR_RETURN(std::shared_ptr<MemoryImage> base,
+                   images ? images->Open(env, image_path) : MemoryImage::Open(env, image_path));
   if (base->length() > entry.memory_length) {
     return Status::Corruption(base->path() + ": base image is " + std::to_string(base->length()) +
                               " bytes, longer than the memory length in the index (" +

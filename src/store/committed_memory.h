@@ -22,6 +22,7 @@
 #include "src/os/env.h"
 #include "src/os/memory_region.h"
 #include "src/store/delta.h"
+#include "src/store/image_cache.h"
 #include "src/store/index.h"
 #include "src/store/memory_image.h"
 
@@ -29,10 +30,11 @@ namespace crust::store {
 
 class CommittedMemory {
  public:
-  // Opens memory/<id> and its layers in `commit_dir` as `entry` describes.
-  // Corruption if a file is missing or malformed, or lengths disagree.
+  // Opens memory/<id> and its layers in `commit_dir` as `entry` describes;
+  // the base image through `images` when given. Corruption if a file is
+  // missing or malformed, or lengths disagree.
   static Result<std::shared_ptr<const CommittedMemory>> Open(os::Env* env, const std::string& commit_dir,
-                                                             const IndexEntry& entry);
+                                                             const IndexEntry& entry, ImageCache* images = nullptr);
   CommittedMemory(std::shared_ptr<MemoryImage> base, std::vector<std::shared_ptr<DeltaLayer>> layers)
       : base_(std::move(base)), layers_(std::move(layers)) {}
 

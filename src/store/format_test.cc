@@ -13,6 +13,7 @@
 #include "src/store/committed_memory.h"
 #include "src/store/delta.h"
 #include "src/store/format.h"
+#include "src/store/image_cache.h"
 #include "src/store/index.h"
 #include "src/store/layer_build.h"
 #include "src/store/memory_image.h"
@@ -324,6 +325,27 @@ TEST(Delta, PlanEncodeAndAssembleMergeLayers) {
   EXPECT_EQ(sealed.pages, (std::vector<uint32_t>{2, 5, 10}));
   EXPECT_EQ(SealPages(4096), kSealMinPages);
   EXPECT_EQ(SealPages(65536), 4096u);
+}
+
+TEST(ImageCache, SharesImagesByInodeEvictsAndDropsDeleted) {
+  TempDir dir;
+  os::Env* env = os::Env::Default();
+  Bytes m = RandomMemory(kWasmPageSize, 1, 4);
+  for (const char* name : {"a", "b", "c"}) ASSERT_OK(WriteMemoryImage(env, dir.Sub(name), m.data(), m.size(), false).status());
+  ASSERT_OK(env->LinkFile(dir.Sub("a"), dir.Sub("a2")));  // a hard link: the same image
+  ImageCache cache(2);
+  ASSERT_OK_AND_ASSIGN(auto a, cache.Open(env, dir.Sub("a")));
+  ASSERT_OK_AND_ASSIGN(auto a2, cache.Open(env, dir.Sub("a2")));
+  EXPECT_EQ(a.get(), a2.get());
+  ASSERT_OK_AND_ASSIGN(auto b, cache.Open(env, dir.Sub("b")));
+  ASSERT_OK_AND_ASSIGN(auto c, cache.Open(env, dir.Sub("c")));  // evicts a, the least recently used
+  EXPECT_EQ(cache.size(), 2u);
+  ASSERT_OK_AND_ASSIGN(auto a3, cache.Open(env, dir.Sub("a")));
+  EXPECT_NE(a3.get(), a.get());
+  ASSERT_OK(env->RemoveFile(dir.Sub("c")));
+  cache.DropDeleted(env);
+  EXPECT_EQ(cache.size(), 1u);
+  EXPECT_TRUE(cache.Open(env, dir.Sub("missing")).status().IsNotFound());
 }
 
 TEST(PageCodec, SparseFramesDecodeToTheirPages) {

@@ -417,7 +417,7 @@ Status SessionImpl::AfterCommit(const Root& root, bool written, std::vector<std:
   for (auto& [id, s] : slots_) {
     if (s.region && !(written && next[i])) {
       // New base image (or another layout): open it from the new commit.
-      ASSIGN_OR_RETURN(opened[i], CommittedMemory::Open(store_->env(), dir, actual[i]));
+      ASSIGN_OR_RETURN(opened[i], CommittedMemory::Open(store_->env(), dir, actual[i], &store_->images()));
     }
     i++;
   }

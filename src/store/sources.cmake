@@ -4,6 +4,7 @@ crust_layer(store
     src/store/index.cc
     src/store/root.cc
     src/store/memory_image.cc
+    src/store/image_cache.cc
     src/store/page_codec.cc
     src/store/delta.cc
     src/store/layer_build.cc

@@ -13,6 +13,7 @@
 
 #include "crust/store.h"
 #include "src/os/env.h"
+#include "src/store/image_cache.h"
 #include "src/store/index.h"
 #include "src/util/task_pool.h"
 
@@ -49,6 +50,8 @@ class StoreImpl final : public Store {
   // Threads that help commits: hashing and encoding beside each other, and
   // the fsyncs of a commit issued together. Shared by all sessions.
   TaskPool& pool() { return pool_; }
+  // Memory images kept mapped across sessions (never used by verification).
+  ImageCache& images() { return images_; }
 
  private:
   StoreImpl(std::string dir, const StoreOptions& options, os::Env* env)
@@ -65,6 +68,7 @@ class StoreImpl final : public Store {
   // Five workers: CPU batches use at most the hardware threads; a commit's
   // fsyncs (which mostly wait) run all at once (two files, three directories).
   TaskPool pool_{5};
+  ImageCache images_{64};
 
   struct CommitState {
     int pins = 0;
