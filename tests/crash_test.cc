@@ -37,6 +37,7 @@
 
 #include "crust/session.h"
 #include "crust/store.h"
+#include "src/store/commit_testing.h"
 #include "tests/store_test_helpers.h"
 #include "tests/test_util.h"
 
@@ -81,6 +82,9 @@ class Announcer {
 [[noreturn]] void ChildMain(const std::string& dir, int fd, uint64_t seed) {
   Announcer out(fd);
   std::mt19937_64 rng(seed);
+  // Every other child takes the large-commit path (staging and encoding
+  // beside the hashing, before the root is known) for every commit.
+  if (seed % 2) store::SetParallelCommitPagesForTesting(1);
   StoreOptions opt;
   opt.sync = true;
   auto store_or = Store::Open(dir, opt);

@@ -23,6 +23,7 @@
 #include "crust/session.h"
 #include "crust/store.h"
 #include "src/os/env.h"
+#include "src/store/commit_testing.h"
 #include "tests/fault_env.h"
 #include "tests/store_test_helpers.h"
 #include "tests/test_util.h"
@@ -256,50 +257,61 @@ class FaultTest : public ::testing::Test {
     CommitDirs(dir, what);
     return counts;
   }
+
+  void RunEveryStepFailing() {
+    const OpCounts counts = RunCase(FaultOp::kNumOps, 0, false);
+    ASSERT_FALSE(HasFailure());
+    std::cout << "[ calls ] a fault-free commit:";
+    for (int i = 0; i < static_cast<int>(FaultOp::kNumOps); i++) {
+      if (counts.counts[i]) std::cout << " " << FaultOpName(static_cast<FaultOp>(i)) << "=" << counts.counts[i];
+    }
+    std::cout << "\n";
+    for (FaultOp op : kStrictOps) {
+      EXPECT_GT(counts.counts[static_cast<int>(op)], 0) << FaultOpName(op) << " is never called by a commit";
+    }
+    int cases = 0, published = 0;
+    auto run_all = [&](FaultOp op, bool strict) {
+      const int calls = counts.counts[static_cast<int>(op)];
+      if (calls == 0) return;
+      // Every call, or an even sample of 24 of them for frequent ops.
+      std::set<int> ns;
+      for (int k = 0; k < std::min(calls, 24); k++) ns.insert(1 + static_cast<int>(int64_t{k} * calls / std::min(calls, 24)));
+      ns.insert(calls);
+      for (int n : ns) {
+        const OpCounts c = RunCase(op, n, strict, Then::kRetry);
+        RunCase(op, n, strict, Then::kWriteThenRetry);
+        cases += 2;
+        if (c.published) {
+          // The failure came after the commit became visible.
+          published++;
+          RunCase(op, n, strict, Then::kDeleteThenRetry);
+          cases++;
+        }
+        if (HasFailure()) return;
+      }
+    };
+    for (FaultOp op : kStrictOps) {
+      run_all(op, true);
+      ASSERT_FALSE(HasFailure());
+    }
+    for (FaultOp op : kOtherOps) {
+      run_all(op, false);
+      ASSERT_FALSE(HasFailure());
+    }
+    std::cout << "[ cases ] " << cases << " runs with an injected fault; " << published
+              << " faults hit after the commit was published\n";
+  }
 };
 
-TEST_F(FaultTest, EachCommitStepFailingInTurn) {
-  const OpCounts counts = RunCase(FaultOp::kNumOps, 0, false);
-  ASSERT_FALSE(HasFailure());
-  std::cout << "[ calls ] a fault-free commit:";
-  for (int i = 0; i < static_cast<int>(FaultOp::kNumOps); i++) {
-    if (counts.counts[i]) std::cout << " " << FaultOpName(static_cast<FaultOp>(i)) << "=" << counts.counts[i];
-  }
-  std::cout << "\n";
-  for (FaultOp op : kStrictOps) {
-    EXPECT_GT(counts.counts[static_cast<int>(op)], 0) << FaultOpName(op) << " is never called by a commit";
-  }
-  int cases = 0, published = 0;
-  auto run_all = [&](FaultOp op, bool strict) {
-    const int calls = counts.counts[static_cast<int>(op)];
-    if (calls == 0) return;
-    // Every call, or an even sample of 24 of them for frequent ops.
-    std::set<int> ns;
-    for (int k = 0; k < std::min(calls, 24); k++) ns.insert(1 + static_cast<int>(int64_t{k} * calls / std::min(calls, 24)));
-    ns.insert(calls);
-    for (int n : ns) {
-      const OpCounts c = RunCase(op, n, strict, Then::kRetry);
-      RunCase(op, n, strict, Then::kWriteThenRetry);
-      cases += 2;
-      if (c.published) {
-        // The failure came after the commit became visible.
-        published++;
-        RunCase(op, n, strict, Then::kDeleteThenRetry);
-        cases++;
-      }
-      if (HasFailure()) return;
-    }
-  };
-  for (FaultOp op : kStrictOps) {
-    run_all(op, true);
-    ASSERT_FALSE(HasFailure());
-  }
-  for (FaultOp op : kOtherOps) {
-    run_all(op, false);
-    ASSERT_FALSE(HasFailure());
-  }
-  std::cout << "[ cases ] " << cases << " runs with an injected fault; " << published
-            << " faults hit after the commit was published\n";
+TEST_F(FaultTest, EachCommitStepFailingInTurn) { RunEveryStepFailing(); }
+
+// The same with every commit taking the path of large commits: staging
+// directory and links made, and delta layers encoded, beside the hashing on
+// the store's threads, before the root is known.
+TEST_F(FaultTest, EachCommitStepFailingInTurnParallelPath) {
+  store::SetParallelCommitPagesForTesting(1);
+  RunEveryStepFailing();
+  store::SetParallelCommitPagesForTesting(0);
 }
 
 // Regression: when opening the new commit's files failed after it was

@@ -30,15 +30,19 @@ struct StoreOptions {
   // --- Performance ---
   // A changed memory gets a new delta layer of its dirty pages. The newest
   // layer is merged into the one below it while that one holds at most
-  // `layer_merge_ratio` times as many pages (geometric merging keeps at most
-  // ~log2(delta pages) layers). Default: 2.
+  // `layer_merge_ratio` times as many pages and is not sealed (large layers
+  // are sealed, which bounds the pages a single commit rewrites; geometric
+  // merging keeps at most 16 sealed + ~log2(seal size) layers; see
+  // docs/format.md). Default: 2.
   uint32_t layer_merge_ratio = 2;
   // When the pages held in a memory's delta layers exceed this fraction of the
   // memory's pages, the commit writes a fresh base image instead (bounding
   // disk use and session-start reads). Default: 0.25.
   double rebase_fraction = 0.25;
-  // zstd level for delta layers. Default: 1 (fast; sparse pages XOR-ed with
-  // the base compress to ~100 bytes either way).
+  // zstd level for delta layers whose pages are not sparse. Sparse pages
+  // (XOR-ed with the base: a few changed bytes among zeros, the usual case)
+  // are stored as zstd raw and RLE blocks without compressing, which is
+  // faster and nearly as small (docs/format.md). Default: 1.
   int compression_level = 1;
 };
 

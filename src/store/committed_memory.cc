@@ -9,8 +9,10 @@
 namespace crust::store {
 
 Result<std::shared_ptr<const CommittedMemory>> CommittedMemory::Open(os::Env* env, const std::string& commit_dir,
-                                                                     const IndexEntry& entry) {
-  ASSIGN_OR_RETURN(std::shared_ptr<MemoryImage> base, MemoryImage::Open(env, commit_dir + "/" + MemoryName(entry.id)));
+                                                                     const IndexEntry& entry, ImageCache* images) {
+  const std::string image_path = commit_dir + "/" + MemoryName(entry.id);
+  ASSIGN_OR_RETURN(std::shared_ptr<MemoryImage> base,
+                   images ? images->Open(env, image_path) : MemoryImage::Open(env, image_path));
   if (base->length() > entry.memory_length) {
     return Status::Corruption(base->path() + ": base image is " + std::to_string(base->length()) +
                               " bytes, longer than the memory length in the index (" +
@@ -55,6 +57,13 @@ Status CommittedMemory::XorWithBase(uint32_t page, const uint8_t* current, uint8
   return Status::OK();
 }
 
+void CommittedMemory::PrefetchBase(uint32_t page) const {
+  const uint8_t* base = base_->PageData(page);
+  if (base == nullptr) return;
+  (void)*static_cast<const volatile uint8_t*>(base);  // the fault, now
+  for (size_t off = 64; off < kPageSize; off += 64) __builtin_prefetch(base + off);
+}
+
 std::vector<Hash32> CommittedMemory::Leaves(uint64_t pages, const std::vector<TreeNode>& newer) const {
   std::vector<Hash32> leaves(pages);
   for (uint64_t p = 0; p < pages; p++) leaves[p] = Node(MakeNodeKey(0, static_cast<uint32_t>(p)));
@@ -68,6 +77,7 @@ Status CommittedMemory::ReadPage(uint32_t page, uint8_t* out) const {
   RETURN_IF_ERROR(base_->ReadPage(page, out));
   for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) {
     if (auto i = (*it)->FindPage(page)) {
+      RETURN_IF_ERROR((*it)->LoadPages());
       const uint8_t* x = (*it)->xor_page(*i);
       for (size_t b = 0; b < kPageSize; b++) out[b] ^= x[b];
       break;
@@ -77,6 +87,7 @@ Status CommittedMemory::ReadPage(uint32_t page, uint8_t* out) const {
 }
 
 Result<std::unique_ptr<os::MemoryRegion>> CommittedMemory::Map(os::Env* env, uint64_t length, bool noted) const {
+  for (const auto& layer : layers_) RETURN_IF_ERROR(layer->LoadPages());
   ASSIGN_OR_RETURN(std::unique_ptr<os::MemoryRegion> region,
                    env->MapMemory(&base_->file(), base_->length(), length, kMaxMemory));
   // Apply each page's newest version once: layers newest first, skipping

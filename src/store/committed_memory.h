@@ -8,7 +8,8 @@
 //
 // Files read at session start per memory: the base image's footer and tree
 // trailer (mapped lazily) and every layer file: at most 1 + layer_count, where
-// geometric merging keeps layer_count <= log2(delta pages) + 1.
+// geometric merging with sealed layers keeps layer_count <= 16 + log2(S) + 1
+// (S: the seal size, layer_build.h; docs/format.md gives the bounds).
 //
 // Thread-safety: immutable after creation; safe to share between sessions.
 #pragma once
@@ -21,6 +22,7 @@
 #include "src/os/env.h"
 #include "src/os/memory_region.h"
 #include "src/store/delta.h"
+#include "src/store/image_cache.h"
 #include "src/store/index.h"
 #include "src/store/memory_image.h"
 
@@ -28,10 +30,11 @@ namespace crust::store {
 
 class CommittedMemory {
  public:
-  // Opens memory/<id> and its layers in `commit_dir` as `entry` describes.
-  // Corruption if a file is missing or malformed, or lengths disagree.
+  // Opens memory/<id> and its layers in `commit_dir` as `entry` describes;
+  // the base image through `images` when given. Corruption if a file is
+  // missing or malformed, or lengths disagree.
   static Result<std::shared_ptr<const CommittedMemory>> Open(os::Env* env, const std::string& commit_dir,
-                                                             const IndexEntry& entry);
+                                                             const IndexEntry& entry, ImageCache* images = nullptr);
   CommittedMemory(std::shared_ptr<MemoryImage> base, std::vector<std::shared_ptr<DeltaLayer>> layers)
       : base_(std::move(base)), layers_(std::move(layers)) {}
 
@@ -47,6 +50,9 @@ class CommittedMemory {
   Status ReadPage(uint32_t page, uint8_t* out) const;
   // The base image's page XOR-ed with `current` into out: a delta page.
   Status XorWithBase(uint32_t page, const uint8_t* current, uint8_t* out) const;
+  // Starts loading the base image's page into the CPU cache (maps it now),
+  // for an XorWithBase soon after.
+  void PrefetchBase(uint32_t page) const;
 
   // The leaf hash of every page of a memory of `pages` pages, with `newer`
   // (changed nodes, e.g. a session's) taking precedence. Cost: O(pages).

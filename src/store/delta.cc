@@ -1,12 +1,11 @@
 // Copyright (c) crust authors. Licensed under the MIT license.
 #include "src/store/delta.h"
 
-#include <zstd.h>
-
 #include <algorithm>
 #include <cstring>
 
 #include "src/store/format.h"
+#include "src/store/page_codec.h"
 #include "src/util/coding.h"
 #include "src/util/crc32c.h"
 
@@ -27,45 +26,68 @@ std::shared_ptr<DeltaLayer> DeltaLayer::Build(std::vector<uint32_t> pages, std::
   return d;
 }
 
-Status DeltaLayer::Write(os::Env* env, const std::string& path, int level, bool sync) const {
-  Bytes head;
-  const size_t raw = pages_.size() * 4096;
-  head.reserve(kHeaderSize + pages_.size() * 4 + nodes_.size() * kNodeSize);
-  head.insert(head.end(), kDeltaMagic, kDeltaMagic + 8);
-  PutFixed32(&head, kDeltaVersion);
-  PutFixed32(&head, static_cast<uint32_t>(pages_.size()));
-  PutFixed32(&head, static_cast<uint32_t>(nodes_.size()));
-  PutFixed32(&head, 0);
-  const size_t csize_at = head.size();
-  PutFixed64(&head, 0);
-  for (uint32_t p : pages_) PutFixed32(&head, p);
+std::shared_ptr<DeltaLayer> DeltaLayer::FromFrame(std::vector<uint32_t> pages, Bytes frame,
+                                                  std::vector<TreeNode> nodes) {
+  std::shared_ptr<DeltaLayer> d(new DeltaLayer());
+  d->pages_ = std::move(pages);
+  d->frame_ = std::move(frame);
+  d->nodes_ = std::move(nodes);
+  return d;
+}
+
+Status DeltaLayer::LoadPages() const {
+  std::lock_guard<std::mutex> l(mu_);
+  if (xor_pages_ || pages_.empty()) return Status::OK();
+  auto buf = NewPageBuffer(pages_.size());
+  RETURN_IF_ERROR(DecompressPages(frame_, pages_.size(), buf.get(), path_.empty() ? "delta layer" : path_));
+  xor_pages_ = std::move(buf);
+  return Status::OK();
+}
+
+Result<Bytes> DeltaLayer::Encode(int level, const std::string& what) const {
+  Bytes compressed;
+  const Bytes* frame = &frame_;
+  if (frame_.empty()) {
+    // Built from pages: compress them now.
+    const uint8_t* raw = xor_pages_.get();
+    ASSIGN_OR_RETURN(compressed, CompressPages(
+                                     pages_.size(), level,
+                                     [raw](size_t first, size_t n, uint8_t* out) {
+                                       std::memcpy(out, raw + first * 4096, n * 4096);
+                                       return Status::OK();
+                                     },
+                                     what));
+    frame = &compressed;
+  }
+  // One buffer, sized first and filled in place.
+  Bytes file(kHeaderSize + pages_.size() * 4 + nodes_.size() * kNodeSize + frame->size() + 4);
+  uint8_t* p = file.data();
+  std::memcpy(p, kDeltaMagic, 8);
+  EncodeFixed32(p + 8, kDeltaVersion);
+  EncodeFixed32(p + 12, static_cast<uint32_t>(pages_.size()));
+  EncodeFixed32(p + 16, static_cast<uint32_t>(nodes_.size()));
+  EncodeFixed32(p + 20, 0);
+  EncodeFixed64(p + 24, frame->size());
+  p += kHeaderSize;
+  for (uint32_t page : pages_) {
+    EncodeFixed32(p, page);
+    p += 4;
+  }
   for (const TreeNode& n : nodes_) {
-    PutFixed32(&head, n.key);
-    PutHash(&head, n.hash);
+    EncodeFixed32(p, n.key);
+    std::memcpy(p + 4, n.hash.bytes.data(), 32);
+    p += kNodeSize;
   }
-  // One zstd frame; large layers use a second thread (the result is the same
-  // format either way; its bytes are not part of any hash).
-  const size_t bound = ZSTD_compressBound(raw);
-  std::unique_ptr<uint8_t[]> data(new uint8_t[bound]);
-  ZSTD_CCtx* cctx = ZSTD_createCCtx();
-  if (cctx == nullptr) return Status::ResourceExhausted(path + ": cannot allocate a zstd context");
-  ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level);
-  ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 1);
-  if (raw >= (8u << 20)) ZSTD_CCtx_setParameter(cctx, ZSTD_c_nbWorkers, 2);  // ignored without MT support
-  size_t csize = ZSTD_compress2(cctx, data.get(), bound, xor_pages_.get(), raw);
-  ZSTD_freeCCtx(cctx);
-  if (ZSTD_isError(csize)) {
-    return Status::IOError(path + ": zstd compression failed: " + ZSTD_getErrorName(csize));
-  }
-  EncodeFixed64(head.data() + csize_at, csize);
-  uint32_t crc = Crc32c(head.data(), head.size());
-  crc = Crc32c(data.get(), csize, crc);
-  Bytes tail;
-  PutFixed32(&tail, crc);
+  if (!frame->empty()) std::memcpy(p, frame->data(), frame->size());
+  p += frame->size();
+  EncodeFixed32(p, Crc32c(file.data(), file.size() - 4));
+  return file;
+}
+
+Status DeltaLayer::Write(os::Env* env, const std::string& path, int level, bool sync) const {
+  ASSIGN_OR_RETURN(Bytes file, Encode(level, path));
   ASSIGN_OR_RETURN(std::unique_ptr<os::WritableFile> f, env->NewWritableFile(path));
-  RETURN_IF_ERROR(f->Append(head));
-  RETURN_IF_ERROR(f->Append(ByteView(data.get(), csize)));
-  RETURN_IF_ERROR(f->Append(tail));
+  RETURN_IF_ERROR(f->Append(file));
   if (sync) RETURN_IF_ERROR(f->Sync());
   RETURN_IF_ERROR(f->Close());
   return env->SetReadOnly(path);
@@ -114,47 +136,10 @@ Result<std::shared_ptr<DeltaLayer>> DeltaLayer::Open(os::Env* env, const std::st
   }
   ByteView data;
   if (!d.GetView(csize, &data)) return corrupt("truncated data");
-  const uint64_t raw = uint64_t{page_count} * 4096;
-  unsigned long long content = ZSTD_getFrameContentSize(data.data(), data.size());
-  if (content != raw) return corrupt("compressed data does not hold " + std::to_string(page_count) + " pages");
-  layer->xor_pages_ = NewPageBuffer(page_count);
-  size_t got = ZSTD_decompress(layer->xor_pages_.get(), raw, data.data(), data.size());
-  if (ZSTD_isError(got) || got != raw) return corrupt("compressed data does not decompress");
+  auto pages = NewPageBuffer(page_count);
+  RETURN_IF_ERROR(DecompressPages(data, page_count, pages.get(), path));
+  layer->xor_pages_ = std::move(pages);
   return layer;
-}
-
-std::shared_ptr<DeltaLayer> DeltaLayer::Merge(const DeltaLayer& older, const DeltaLayer& newer) {
-  std::shared_ptr<DeltaLayer> m(new DeltaLayer());
-  size_t i = 0, j = 0;
-  const auto& a = older.pages_;
-  const auto& b = newer.pages_;
-  m->pages_.reserve(a.size() + b.size());
-  m->xor_pages_ = NewPageBuffer(a.size() + b.size());
-  auto take = [&](const DeltaLayer& l, size_t k) {
-    std::memcpy(m->xor_pages_.get() + m->pages_.size() * 4096, l.xor_page(k), 4096);
-    m->pages_.push_back(l.pages_[k]);
-  };
-  while (i < a.size() || j < b.size()) {
-    if (j == b.size() || (i < a.size() && a[i] < b[j])) {
-      take(older, i++);
-    } else {
-      if (i < a.size() && a[i] == b[j]) i++;
-      take(newer, j++);
-    }
-  }
-  const auto& na = older.nodes_;
-  const auto& nb = newer.nodes_;
-  i = j = 0;
-  m->nodes_.reserve(na.size() + nb.size());
-  while (i < na.size() || j < nb.size()) {
-    if (j == nb.size() || (i < na.size() && na[i].key < nb[j].key)) {
-      m->nodes_.push_back(na[i++]);
-    } else {
-      if (i < na.size() && na[i].key == nb[j].key) i++;
-      m->nodes_.push_back(nb[j++]);
-    }
-  }
-  return m;
 }
 
 std::optional<Hash32> DeltaLayer::FindNode(NodeKey key) const {

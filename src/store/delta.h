@@ -17,10 +17,12 @@
 //   data: compressed_size bytes, one zstd frame of page_count x 4096 bytes
 //   crc32c u32 of everything before
 //
-// Thread-safety: a DeltaLayer is immutable after creation and safe to share.
+// Thread-safety: a DeltaLayer is immutable after creation (its pages are
+// decompressed lazily, under a lock) and safe to share.
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -43,21 +45,29 @@ class DeltaLayer {
   // REQUIRES: pages ascending and unique; nodes ascending by key.
   static std::shared_ptr<DeltaLayer> Build(std::vector<uint32_t> pages, std::unique_ptr<uint8_t[]> xor_pages,
                                            std::vector<TreeNode> nodes);
+  // Builds a layer whose page data is already compressed: `frame` is one
+  // zstd frame of pages.size() pages (page_codec.h). The pages are
+  // decompressed only if LoadPages() is called (e.g. to merge the layer).
+  // REQUIRES: as Build.
+  static std::shared_ptr<DeltaLayer> FromFrame(std::vector<uint32_t> pages, Bytes frame, std::vector<TreeNode> nodes);
   // Reads and checks a layer file (checksum, bounds, ordering, every page
   // below `max_pages`, and that the data decompresses to exactly page_count
   // pages) before allocating for its pages. Corruption naming `path`.
   static Result<std::shared_ptr<DeltaLayer>> Open(os::Env* env, const std::string& path,
                                                   uint64_t max_pages = kMaxPages);
 
-  // Writes this layer to a new file, made read-only. Compresses here.
+  // The layer's file bytes. A layer built from pages is compressed here (at
+  // `level`); a frame is used as it is. `what` names the layer in errors.
+  Result<Bytes> Encode(int level, const std::string& what) const;
+  // Writes Encode() to a new file, made read-only.
   Status Write(os::Env* env, const std::string& path, int level, bool sync) const;
-
-  // Merges `newer` over `older`: pages and nodes of both, newer winning.
-  static std::shared_ptr<DeltaLayer> Merge(const DeltaLayer& older, const DeltaLayer& newer);
 
   const std::vector<uint32_t>& pages() const { return pages_; }
   const std::vector<TreeNode>& nodes() const { return nodes_; }
-  // XOR data of the i-th page (4 KiB).
+  // Makes xor_page() usable: decompresses the frame of a FromFrame layer
+  // (once; later calls return at once). Thread-safe.
+  Status LoadPages() const;
+  // XOR data of the i-th page (4 KiB). REQUIRES: LoadPages() returned OK.
   const uint8_t* xor_page(size_t i) const { return xor_pages_.get() + i * 4096; }
   std::optional<Hash32> FindNode(NodeKey key) const;
   // Index of `page` in pages(), if present.
@@ -67,9 +77,13 @@ class DeltaLayer {
  private:
   DeltaLayer() = default;
   std::vector<uint32_t> pages_;
-  std::unique_ptr<uint8_t[]> xor_pages_;  // pages_.size() * 4096 bytes
   std::vector<TreeNode> nodes_;
   std::string path_;
+  // Page data: raw pages, a compressed frame, or both. xor_pages_ is set
+  // once, under mu_, and never changed after.
+  mutable std::mutex mu_;
+  mutable std::unique_ptr<uint8_t[]> xor_pages_;  // pages_.size() * 4096 bytes
+  Bytes frame_;                                    // FromFrame layers
 };
 
 }  // namespace crust::store

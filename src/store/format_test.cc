@@ -4,14 +4,20 @@
 // delta layers.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
+#include <thread>
 
 #include "src/os/env.h"
+#include "src/store/committed_memory.h"
 #include "src/store/delta.h"
 #include "src/store/format.h"
+#include "src/store/image_cache.h"
 #include "src/store/index.h"
+#include "src/store/layer_build.h"
 #include "src/store/memory_image.h"
+#include "src/store/page_codec.h"
 #include "src/store/page_tree.h"
 #include "src/store/root.h"
 #include "src/util/sha256.h"
@@ -90,6 +96,45 @@ TEST(PageTree, UpdatePathsMatchesFullRebuild) {
                               return lookup(k);
                             });
   EXPECT_EQ(nodes2.back().hash, RootOf(grown));
+}
+
+TEST(PageTree, SplitPathUpdateEqualsUpdatePaths) {
+  const uint64_t pages = 4096;
+  Bytes m = RandomMemory(pages * kPageSize, 3, 300);
+  std::vector<Hash32> leaves(pages);
+  for (size_t p = 0; p < pages; p++) leaves[p] = PageLeafHash(m.data() + p * kPageSize);
+  auto levels = BuildTree(leaves);
+  NodeLookup lookup = [&](NodeKey k) {
+    int lv = NodeLevel(k);
+    uint32_t i = NodeIndex(k);
+    return i < levels[lv].size() ? levels[lv][i] : ZeroHash(lv);
+  };
+  std::mt19937_64 rng(9);
+  // Sets of changed pages: empty, one, two neighbours, scattered, a dense run,
+  // a run plus one far page (a lopsided split), and every page.
+  std::vector<std::vector<uint32_t>> sets = {{}, {17}, {6, 7}, {}, {}, {}, {}};
+  for (int i = 0; i < 500; i++) sets[3].push_back(static_cast<uint32_t>(rng() % pages));
+  for (uint32_t p = 1000; p < 1600; p++) sets[4].push_back(p);
+  sets[5] = sets[4];
+  sets[5].push_back(4000);
+  for (uint32_t p = 0; p < pages; p++) sets[6].push_back(p);
+  for (auto& set : sets) {
+    std::sort(set.begin(), set.end());
+    set.erase(std::unique(set.begin(), set.end()), set.end());
+    LevelNodes changed;
+    for (uint32_t p : set) changed.push_back({p, Sha256Of(ByteView(reinterpret_cast<const uint8_t*>(&p), 4))});
+    const std::vector<TreeNode> want = UpdatePaths(changed, lookup);
+    SplitPathUpdate split(changed, lookup);
+    std::thread other([&] { split.RunPart(1); });
+    split.RunPart(0);
+    other.join();
+    const std::vector<TreeNode> got = split.Finish();
+    ASSERT_EQ(got.size(), want.size()) << set.size() << " pages, split at level " << split.split_level();
+    for (size_t i = 0; i < got.size(); i++) {
+      EXPECT_EQ(got[i].key, want[i].key);
+      EXPECT_EQ(got[i].hash, want[i].hash);
+    }
+  }
 }
 
 IndexEntry Entry(uint8_t id, uint64_t len) {
@@ -183,9 +228,50 @@ TEST(MemoryImage, TruncatedOrFlippedFooterIsCorruption) {
   }
 }
 
-TEST(Delta, RoundTripAndMerge) {
+TEST(Delta, RoundTripAndLazyPages) {
   TempDir dir;
   os::Env* env = os::Env::Default();
+  auto x = DeltaLayer::NewPageBuffer(3);
+  for (int i = 0; i < 3; i++) std::memset(x.get() + i * kPageSize, 0xA0 + i, kPageSize);
+  std::vector<TreeNode> nodes = {{MakeNodeKey(0, 1), Hash32{{1}}}, {kRootKey, Hash32{{2}}}};
+  auto a = DeltaLayer::Build({1, 5, 9}, std::move(x), nodes);
+  ASSERT_OK(a->Write(env, dir.Sub("a.diff"), 1, false));
+  ASSERT_OK_AND_ASSIGN(auto a2, DeltaLayer::Open(env, dir.Sub("a.diff")));
+  EXPECT_EQ(a2->pages(), a->pages());
+  ASSERT_EQ(a2->nodes().size(), a->nodes().size());
+  EXPECT_EQ(0, std::memcmp(a2->xor_page(2), a->xor_page(2), kPageSize));
+  // A layer made from its frame decompresses on demand and encodes to the
+  // same file.
+  ASSERT_OK_AND_ASSIGN(Bytes file, env->ReadFile(dir.Sub("a.diff")));
+  ASSERT_OK_AND_ASSIGN(Bytes encoded, a->Encode(1, "a"));
+  EXPECT_EQ(encoded, file);
+  const size_t data_at = 32 + 3 * 4 + nodes.size() * 36;
+  Bytes frame(file.begin() + static_cast<std::ptrdiff_t>(data_at), file.end() - 4);
+  auto lazy = DeltaLayer::FromFrame({1, 5, 9}, frame, nodes);
+  ASSERT_OK_AND_ASSIGN(Bytes encoded2, lazy->Encode(1, "lazy"));
+  EXPECT_EQ(encoded2, file);
+  ASSERT_OK(lazy->LoadPages());
+  EXPECT_EQ(0, std::memcmp(lazy->xor_page(1), a->xor_page(1), kPageSize));
+  // A frame of the wrong size is Corruption when loaded.
+  auto bad = DeltaLayer::FromFrame({1, 5}, frame, nodes);
+  EXPECT_TRUE(bad->LoadPages().IsCorruption());
+}
+
+Result<Bytes> Encode(const CommittedMemory& committed, const LayerPlan& plan, const std::vector<uint32_t>& dirty,
+                     const uint8_t* memory) {
+  LayerEncoder e(committed, plan, dirty, memory, 1, "test");
+  RETURN_IF_ERROR(e.Start());
+  for (size_t c = 0; c < e.chunks(); c++) RETURN_IF_ERROR(e.EncodeChunk(c));
+  return e.Finish();
+}
+
+TEST(Delta, PlanEncodeAndAssembleMergeLayers) {
+  TempDir dir;
+  os::Env* env = os::Env::Default();
+  const uint64_t len = kWasmPageSize;  // 16 pages
+  Bytes base = RandomMemory(len, 5, 16);
+  ASSERT_OK(WriteMemoryImage(env, dir.Sub("img"), base.data(), len, false).status());
+  ASSERT_OK_AND_ASSIGN(auto img, MemoryImage::Open(env, dir.Sub("img")));
   auto make = [](std::vector<uint32_t> pages, uint8_t fill) {
     auto x = DeltaLayer::NewPageBuffer(pages.size());
     std::memset(x.get(), fill, pages.size() * kPageSize);
@@ -194,19 +280,118 @@ TEST(Delta, RoundTripAndMerge) {
     nodes.push_back({kRootKey, Hash32{{fill, 1}}});
     return DeltaLayer::Build(pages, std::move(x), nodes);
   };
-  auto a = make({1, 5, 9}, 0xAA);
-  auto b = make({5, 10}, 0xBB);
-  ASSERT_OK(a->Write(env, dir.Sub("a.diff"), 1, false));
-  ASSERT_OK_AND_ASSIGN(auto a2, DeltaLayer::Open(env, dir.Sub("a.diff")));
-  EXPECT_EQ(a2->pages(), a->pages());
-  ASSERT_EQ(a2->nodes().size(), a->nodes().size());
-  EXPECT_EQ(0, std::memcmp(a2->xor_page(2), a->xor_page(2), kPageSize));
-  auto m = DeltaLayer::Merge(*a, *b);
-  EXPECT_EQ(m->pages(), (std::vector<uint32_t>{1, 5, 9, 10}));
-  EXPECT_EQ(m->xor_page(1)[0], 0xBB);  // newer wins
-  EXPECT_EQ(m->xor_page(0)[0], 0xAA);
-  EXPECT_EQ(*m->FindNode(kRootKey), (Hash32{{0xBB, 1}}));
+  CommittedMemory committed(img, {make({1, 5, 9}, 0xAA), make({5, 10}, 0xBB)});
+  // The session's memory: base with pages 2 and 10 changed.
+  Bytes memory = base;
+  for (uint64_t i = 0; i < kPageSize; i++) {
+    memory[2 * kPageSize + i] ^= 0xCC;
+    memory[10 * kPageSize + i] ^= 0xDD;
+  }
+  const std::vector<uint32_t> dirty = {2, 10};
+  const std::vector<TreeNode> changed = {
+      {MakeNodeKey(0, 2), Hash32{{0xCC}}}, {MakeNodeKey(0, 10), Hash32{{0xDD}}}, {kRootKey, Hash32{{0xCC, 1}}}};
+
+  // Ratio 2: layer 2 (2 pages <= 2 x 2) merges, then layer 1 (3 <= 2 x 3).
+  LayerPlan plan = PlanLayer(committed, dirty, 2, kSealMinPages);
+  EXPECT_EQ(plan.keep, 0u);
+  EXPECT_EQ(plan.pages, (std::vector<uint32_t>{1, 2, 5, 9, 10}));
+  ASSERT_OK_AND_ASSIGN(Bytes frame, Encode(committed, plan, dirty, memory.data()));
+  auto m = AssembleLayer(committed, plan, std::move(frame), changed);
+  ASSERT_OK(m->LoadPages());
+  EXPECT_EQ(m->pages(), plan.pages);
+  const uint8_t want[] = {0xAA, 0xCC, 0xBB, 0xAA, 0xDD};  // newest source wins
+  for (size_t i = 0; i < 5; i++) {
+    for (size_t b = 0; b < kPageSize; b += 1000) EXPECT_EQ(m->xor_page(i)[b], want[i]) << "page " << plan.pages[i];
+  }
+  EXPECT_EQ(*m->FindNode(kRootKey), (Hash32{{0xCC, 1}}));
   EXPECT_EQ(*m->FindNode(MakeNodeKey(0, 9)), (Hash32{{0xAA}}));
+  EXPECT_EQ(*m->FindNode(MakeNodeKey(0, 5)), (Hash32{{0xBB}}));
+  EXPECT_EQ(*m->FindNode(MakeNodeKey(0, 10)), (Hash32{{0xDD}}));
+  for (size_t i = 1; i < m->nodes().size(); i++) EXPECT_LT(m->nodes()[i - 1].key, m->nodes()[i].key);
+
+  // Ratio 0: nothing merges; the new layer holds the dirty pages only.
+  LayerPlan alone = PlanLayer(committed, dirty, 0, kSealMinPages);
+  EXPECT_EQ(alone.keep, 2u);
+  EXPECT_EQ(alone.pages, dirty);
+  ASSERT_OK_AND_ASSIGN(Bytes frame2, Encode(committed, alone, dirty, memory.data()));
+  auto n = AssembleLayer(committed, alone, std::move(frame2), changed);
+  ASSERT_OK(n->LoadPages());
+  EXPECT_EQ(n->xor_page(1)[7], 0xDD);
+  EXPECT_EQ(n->nodes().size(), changed.size());
+
+  // Sealed layers (here: 3 pages or more) are never merged: layer 1 stays.
+  LayerPlan sealed = PlanLayer(committed, dirty, 2, 3);
+  EXPECT_EQ(sealed.keep, 1u);
+  EXPECT_EQ(sealed.pages, (std::vector<uint32_t>{2, 5, 10}));
+  EXPECT_EQ(SealPages(4096), kSealMinPages);
+  EXPECT_EQ(SealPages(65536), 4096u);
+}
+
+TEST(ImageCache, SharesImagesByInodeEvictsAndDropsDeleted) {
+  TempDir dir;
+  os::Env* env = os::Env::Default();
+  Bytes m = RandomMemory(kWasmPageSize, 1, 4);
+  for (const char* name : {"a", "b", "c"}) ASSERT_OK(WriteMemoryImage(env, dir.Sub(name), m.data(), m.size(), false).status());
+  ASSERT_OK(env->LinkFile(dir.Sub("a"), dir.Sub("a2")));  // a hard link: the same image
+  ImageCache cache(2);
+  ASSERT_OK_AND_ASSIGN(auto a, cache.Open(env, dir.Sub("a")));
+  ASSERT_OK_AND_ASSIGN(auto a2, cache.Open(env, dir.Sub("a2")));
+  EXPECT_EQ(a.get(), a2.get());
+  ASSERT_OK_AND_ASSIGN(auto b, cache.Open(env, dir.Sub("b")));
+  ASSERT_OK_AND_ASSIGN(auto c, cache.Open(env, dir.Sub("c")));  // evicts a, the least recently used
+  EXPECT_EQ(cache.size(), 2u);
+  ASSERT_OK_AND_ASSIGN(auto a3, cache.Open(env, dir.Sub("a")));
+  EXPECT_NE(a3.get(), a.get());
+  ASSERT_OK(env->RemoveFile(dir.Sub("c")));
+  cache.DropDeleted(env);
+  EXPECT_EQ(cache.size(), 1u);
+  EXPECT_TRUE(cache.Open(env, dir.Sub("missing")).status().IsNotFound());
+}
+
+TEST(PageCodec, SparseFramesDecodeToTheirPages) {
+  std::mt19937_64 rng(11);
+  // Page sets: all zero (zero runs longer than a block), a few bytes per page,
+  // short zero gaps (kept inside raw blocks), dense random (raw runs longer
+  // than a block), and a mix; pieces of various sizes.
+  auto make = [&](size_t pages, int kind) {
+    Bytes m(pages * kPageSize, 0);
+    for (size_t p = 0; p < pages; p++) {
+      uint8_t* page = m.data() + p * kPageSize;
+      const int k = kind == 4 ? static_cast<int>(p % 4) : kind;
+      if (k == 1) {
+        for (int j = 0; j < 3; j++) page[rng() % kPageSize] = static_cast<uint8_t>(rng() | 1);
+      } else if (k == 2) {
+        for (size_t b = 0; b < kPageSize; b += 24) page[b] = 7;  // non-zero every 24 bytes
+      } else if (k == 3) {
+        for (size_t b = 0; b < kPageSize; b++) page[b] = static_cast<uint8_t>(rng());
+      }
+    }
+    return m;
+  };
+  for (int kind = 0; kind <= 4; kind++) {
+    for (size_t pages : {size_t{1}, size_t{7}, size_t{40}, size_t{200}}) {
+      Bytes m = make(pages, kind);
+      std::vector<Bytes> pieces;
+      for (size_t first = 0; first < pages; first += 13) {
+        const size_t n = std::min<size_t>(13, pages - first);
+        std::vector<const uint8_t*> ptrs;
+        for (size_t i = 0; i < n; i++) ptrs.push_back(m.data() + (first + i) * kPageSize);
+        pieces.emplace_back();
+        EncodeSparsePages(ptrs.data(), n, &pieces.back());
+      }
+      Bytes frame = JoinSparseFrame(pages, pieces);
+      Bytes out(pages * kPageSize, 0xEE);
+      ASSERT_TRUE(DecompressPages(frame, pages, out.data(), "frame").ok()) << "kind " << kind << ", " << pages << " pages";
+      EXPECT_TRUE(out == m) << "kind " << kind << ", " << pages << " pages";
+      if (kind == 0 || kind == 1) {
+        EXPECT_LT(frame.size(), pages * 64 + 32) << "kind " << kind;
+      }
+      EXPECT_TRUE(DecompressPages(frame, pages + 1, out.data(), "frame").IsCorruption());
+    }
+  }
+  // An empty frame is valid too.
+  Bytes empty = JoinSparseFrame(0, {});
+  EXPECT_OK(DecompressPages(empty, 0, nullptr, "empty"));
 }
 
 TEST(Delta, PagesPastTheMemoryAreRefusedBeforeAllocating) {

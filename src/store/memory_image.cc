@@ -110,16 +110,20 @@ Result<std::shared_ptr<MemoryImage>> MemoryImage::Open(os::Env* env, const std::
     return corrupt("file size " + std::to_string(size) + " does not match memory length " +
                    std::to_string(img->length_) + " plus tree");
   }
-  ASSIGN_OR_RETURN(img->map_, os::MappedView::Map(*img->file_, 0, img->length_ + img->node_count_ * 32));
+  // Pages are read scattered (the base of each dirty page), tree nodes in
+  // clusters (the siblings along paths).
+  ASSIGN_OR_RETURN(img->map_, os::MappedView::Map(*img->file_, 0, img->length_ + img->node_count_ * 32,
+                                                  /*scattered=*/img->length_));
   img->nodes_ = img->map_->data() + img->length_;
+  uint64_t off = 0;
+  for (int k = 0; k <= kTreeDepth; k++) {
+    img->level_offset_[k] = off;
+    off += LevelWidth(img->pages(), k) * 32;
+  }
   return img;
 }
 
-uint64_t MemoryImage::LevelOffset(int level) const {
-  uint64_t off = 0;
-  for (int k = 0; k < level; k++) off += LevelWidth(pages(), k) * 32;
-  return off;
-}
+uint64_t MemoryImage::LevelOffset(int level) const { return level_offset_[level]; }
 
 Hash32 MemoryImage::Node(NodeKey key) const {
   int level = NodeLevel(key);

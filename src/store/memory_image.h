@@ -72,6 +72,7 @@ class MemoryImage {
   uint64_t length_ = 0;
   uint64_t node_count_ = 0;
   uint32_t nodes_crc_ = 0;
+  uint64_t level_offset_[kTreeDepth + 1] = {};  // LevelOffset(k), computed at Open
 };
 
 }  // namespace crust::store

@@ -51,12 +51,34 @@ inline uint64_t LevelWidth(uint64_t pages, int level) {
 // update does not itself recompute).
 using NodeLookup = std::function<Hash32(NodeKey)>;
 
+// Changed nodes of one level: (index, hash), strictly ascending by index.
+using LevelNodes = std::vector<std::pair<uint32_t, Hash32>>;
+
 // Given new leaf hashes for some pages (sorted by page, unique), recomputes
 // every node on their paths to the root. Returns all changed nodes, leaves
 // included, sorted by key. Cost: O(pages * 20) hashes at most; shared path
 // prefixes are hashed once.
-std::vector<TreeNode> UpdatePaths(const std::vector<std::pair<uint32_t, Hash32>>& leaves,
-                                  const NodeLookup& lookup);
+std::vector<TreeNode> UpdatePaths(const LevelNodes& leaves, const NodeLookup& lookup);
+
+// UpdatePaths in two parts that may run on two threads at once: the leaves
+// are cut in two near the middle, where their paths stay apart the longest
+// (level `split_level`); each part computes its own paths up to just below
+// that level, then Finish() computes the rest. Same result as UpdatePaths.
+// `lookup` must be safe to call from two threads.
+class SplitPathUpdate {
+ public:
+  SplitPathUpdate(LevelNodes leaves, NodeLookup lookup);
+  // Part 0 or 1. The two parts may run concurrently; each runs once.
+  void RunPart(int part);
+  // After both parts: every changed node, sorted by key.
+  std::vector<TreeNode> Finish();
+  int split_level() const { return split_level_; }
+
+ private:
+  NodeLookup lookup_;
+  int split_level_ = 0;             // parts compute levels 1 .. split_level_ - 1
+  std::vector<LevelNodes> parts_[2];  // per part, per level 0 .. split_level_ - 1
+};
 
 // Computes every stored node of a full tree from all leaves of a memory of
 // `leaves.size()` pages: result[level] has LevelWidth(n, level) hashes.

@@ -2,10 +2,27 @@
 //
 // Writing a commit: staging directory, hard links for what did not change,
 // new delta layers or images for what did, index, fsync, atomic rename.
+//
+// Order of work (docs/architecture.md, "Commit"):
+//  1. Collect dirty pages and plan every memory's files (links, new layer
+//     with its merges, or new image): page lists suffice.
+//  2. Hash. A large commit (kParallelPages dirty pages or more) stages its
+//     directory before the root is known and runs the links and the encoding
+//     of delta layers (XOR with the base, zstd) in the same task batch as the
+//     leaf hashing, on the store's threads. Should the root turn out to be
+//     committed already, that staging directory is removed unused.
+//  3. Write the remaining files (new layers need the changed tree nodes),
+//     then the index, then issue every fsync the commit needs at once (the
+//     files' fdatasyncs and the directories' fsyncs run concurrently; all
+//     finish before the rename), rename with RENAME_NOREPLACE, fsync the
+//     store directory.
 #include <chrono>
+#include <mutex>
 
 #include "src/store/format.h"
+#include "src/store/layer_build.h"
 #include "src/store/memory_image.h"
+#include "src/store/root.h"
 #include "src/store/session_impl.h"
 #include "src/store/store_impl.h"
 
@@ -18,132 +35,347 @@ uint64_t NowUnixNs() {
                                    .count());
 }
 
+std::atomic<uint64_t> parallel_pages_for_testing{0};  // 0: the default
+
+// First error of concurrent steps.
+class FirstError {
+ public:
+  void Add(Status s) {
+    if (s.ok()) return;
+    std::lock_guard<std::mutex> l(mu_);
+    if (first_.ok()) first_ = std::move(s);
+  }
+  Status Take() {
+    std::lock_guard<std::mutex> l(mu_);
+    return first_;
+  }
+
+ private:
+  std::mutex mu_;
+  Status first_;
+};
+
 }  // namespace
 
-// Writes one module's files into `staging`. On return *entry has its final
-// layer_count and *next describes the memory's files in the new commit (null
-// when unchanged, or when the new commit's base image must be opened).
-Status SessionImpl::WriteModule(const std::string& staging, Slot* s, IndexEntry* entry,
-                                std::shared_ptr<const CommittedMemory>* next) {
-  os::Env* env = store_->env();
-  const bool sync = store_->options().sync;
-  const ModuleId& id = entry->id;
-  auto link = [&](const std::string& name) {
-    return env->LinkFile(s->commit_dir + "/" + name, staging + "/" + name);
-  };
-  if (s->is_new) {
-    const std::string path = staging + "/" + BytecodeName(id);
-    ASSIGN_OR_RETURN(auto f, env->NewWritableFile(path));
-    RETURN_IF_ERROR(f->Append(s->bytecode));
-    if (sync) RETURN_IF_ERROR(f->Sync());
-    RETURN_IF_ERROR(f->Close());
-    RETURN_IF_ERROR(env->SetReadOnly(path));
-  } else {
-    RETURN_IF_ERROR(link(BytecodeName(id)));
+void SetParallelCommitPagesForTesting(uint64_t pages) { parallel_pages_for_testing = pages; }
+
+uint64_t SessionImpl::ParallelPages() {
+  const uint64_t v = parallel_pages_for_testing.load();
+  return v ? v : kParallelPages;
+}
+
+// The durability steps of a commit, issued together just before the rename:
+// new files' fdatasync (then close and chmod a-w) and directories' fsync.
+// They have no order among themselves; all must finish before the rename.
+// At most kMaxOpen files wait open; beyond that a file is synced at once (a
+// genesis of many modules would otherwise hold thousands of descriptors).
+class PendingSyncs {
+ public:
+  PendingSyncs(os::Env* env, bool sync) : env_(env), sync_(sync) {}
+
+  // Takes a written file: sync, close and make read-only (now or in Run).
+  Status AddFile(std::unique_ptr<os::WritableFile> f) {
+    if (sync_) {
+      std::lock_guard<std::mutex> l(mu_);
+      if (files_.size() < kMaxOpen) {
+        files_.push_back(std::move(f));
+        return Status::OK();
+      }
+    }
+    return Finish(f.get(), sync_);
+  }
+  void AddDir(const std::string& path) {
+    if (!sync_) return;
+    std::lock_guard<std::mutex> l(mu_);
+    dirs_.push_back(path);
+  }
+  // Every pending step, concurrently on the pool's threads.
+  Status Run(TaskPool* pool) {
+    FirstError err;
+    std::vector<std::function<void()>> tasks;
+    for (auto& f : files_) tasks.push_back([&err, f = f.get(), this] { err.Add(Finish(f, true)); });
+    for (const std::string& d : dirs_) tasks.push_back([&err, &d, this] { err.Add(env_->SyncDir(d)); });
+    pool->Run(tasks);
+    files_.clear();
+    dirs_.clear();
+    return err.Take();
   }
 
-  const bool memory_changed = s->is_new || !s->dirty.empty();
-  if (!memory_changed) {
-    // Unchanged contents (perhaps a longer length): same files.
-    RETURN_IF_ERROR(link(MemoryName(id)));
-    for (uint32_t k = 1; k <= s->entry.layer_count; k++) RETURN_IF_ERROR(link(LayerName(id, k)));
-    entry->layer_count = s->entry.layer_count;
-    *next = s->committed;
-    return Status::OK();
+ private:
+  static constexpr size_t kMaxOpen = 16;
+  Status Finish(os::WritableFile* f, bool sync) {
+    if (sync) RETURN_IF_ERROR(f->Sync());
+    RETURN_IF_ERROR(f->Close());
+    return env_->SetReadOnly(f->path());
   }
+
+  os::Env* const env_;
+  const bool sync_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<os::WritableFile>> files_;
+  std::vector<std::string> dirs_;
+};
+
+namespace {
+
+// Creates `path` holding `bytes`, handed to `syncs`.
+Status WriteNewFile(os::Env* env, const std::string& path, ByteView bytes, PendingSyncs* syncs) {
+  ASSIGN_OR_RETURN(std::unique_ptr<os::WritableFile> f, env->NewWritableFile(path));
+  RETURN_IF_ERROR(f->Append(bytes));
+  return syncs->AddFile(std::move(f));
+}
+
+}  // namespace
+
+// Decides, from page lists alone, what the commit writes for each memory.
+void SessionImpl::PlanCommit(CommitPlan* plan) {
   const StoreOptions& opt = store_->options();
-  std::shared_ptr<DeltaLayer> layer;
-  std::vector<std::shared_ptr<DeltaLayer>> kept;
-  bool rebase = s->is_new;
-  if (!rebase) {
-    // Rebase when the layers would hold more than rebase_fraction of the
-    // memory's pages (counting a page once per layer holding it: this also
-    // bounds their disk use). Decided before building anything.
-    const uint64_t layered = s->committed->delta_pages() + s->dirty.size();
-    rebase = layered > opt.rebase_fraction * static_cast<double>(s->length / kPageSize) ||
-             s->committed->layers().size() + 1 > kMaxLayers;
-  }
-  if (rebase) {
-    std::vector<Hash32> leaves = s->is_new ? std::move(s->leaves)
-                                           : s->committed->Leaves(s->length / kPageSize, s->changed_nodes);
-    ASSIGN_OR_RETURN(Hash32 root, WriteMemoryImage(env, staging + "/" + MemoryName(id), s->region->data(),
-                                                   s->length, sync, &leaves));
-    if (MemoryHash(s->length, root) != s->memory_hash) {
-      return Status::Aborted("module " + id.ToHex() + ": memory changed while committing (hash mismatch)");
+  plan->memory.clear();
+  plan->memory.resize(slots_.size());
+  size_t i = 0;
+  for (auto& [id, s] : slots_) {
+    MemoryPlan& m = plan->memory[i++];
+    if (s.is_new) {
+      m.kind = MemoryPlan::Kind::kImage;
+    } else if (s.dirty.empty()) {
+      m.kind = MemoryPlan::Kind::kUnchanged;  // same contents (perhaps a longer length): same files
+    } else {
+      // Rebase when the layers would hold more than rebase_fraction of the
+      // memory's pages (counting a page once per layer holding it: this also
+      // bounds their disk use).
+      const double layered_max = opt.rebase_fraction * static_cast<double>(s.length / kPageSize);
+      const uint64_t layered = s.committed->delta_pages() + s.dirty.size();
+      const bool rebase = layered > layered_max || s.committed->layers().size() + 1 > kMaxLayers;
+      if (rebase) {
+        m.kind = MemoryPlan::Kind::kImage;
+      } else {
+        m.kind = MemoryPlan::Kind::kLayer;
+        m.layer = PlanLayer(*s.committed, s.dirty, opt.layer_merge_ratio,
+                            SealPages(static_cast<uint64_t>(std::max(0.0, layered_max))));
+      }
     }
-    entry->layer_count = 0;
-    next->reset();
-    return Status::OK();
   }
-  // The new layer: dirty pages XOR-ed with the base image, and the tree nodes
-  // they changed. Merge it into the layers below while they are not much
-  // larger (geometric merging).
-  auto xor_pages = DeltaLayer::NewPageBuffer(s->dirty.size());
-  for (size_t i = 0; i < s->dirty.size(); i++) {
-    RETURN_IF_ERROR(s->committed->XorWithBase(s->dirty[i], s->region->data() + uint64_t{s->dirty[i]} * kPageSize,
-                                              xor_pages.get() + i * kPageSize));
+}
+
+Status SessionImpl::CreateStaging(CommitPlan* plan) {
+  os::Env* env = store_->env();
+  plan->staging = store_->NewStagingPath();
+  Status s = env->CreateDir(plan->staging);
+  if (!s.ok()) {
+    plan->staging.clear();
+    return s;
   }
-  layer = DeltaLayer::Build(s->dirty, std::move(xor_pages), s->changed_nodes);
-  kept = s->committed->layers();
-  while (!kept.empty() && kept.back()->pages().size() <= uint64_t{opt.layer_merge_ratio} * layer->pages().size()) {
-    layer = DeltaLayer::Merge(*kept.back(), *layer);
-    kept.pop_back();
+  if (s.ok()) s = env->CreateDir(plan->staging + "/bytecode");
+  if (s.ok()) s = env->CreateDir(plan->staging + "/memory");
+  return s;
+}
+
+// bytecode/: a link per committed module, the file of each new one. It is
+// then complete: its fsync runs now (sync_now, beside the hashing) or with
+// the commit's other fsyncs.
+Status SessionImpl::StageBytecode(const CommitPlan& plan, bool sync_now, PendingSyncs* syncs) {
+  os::Env* env = store_->env();
+  for (auto& [id, s] : slots_) {
+    const std::string path = plan.staging + "/" + BytecodeName(id);
+    if (s.is_new) {
+      RETURN_IF_ERROR(WriteNewFile(env, path, s.bytecode, syncs));
+    } else {
+      RETURN_IF_ERROR(env->LinkFile(s.commit_dir + "/" + BytecodeName(id), path));
+    }
   }
-  RETURN_IF_ERROR(link(MemoryName(id)));
-  for (uint32_t k = 1; k <= kept.size(); k++) RETURN_IF_ERROR(link(LayerName(id, k)));
-  const uint32_t top = static_cast<uint32_t>(kept.size()) + 1;
-  RETURN_IF_ERROR(layer->Write(env, staging + "/" + LayerName(id, top), opt.compression_level, sync));
-  entry->layer_count = top;
-  kept.push_back(layer);
-  *next = std::make_shared<const CommittedMemory>(s->committed->base_ptr(), std::move(kept));
+  if (!sync_now) {
+    syncs->AddDir(plan.staging + "/bytecode");
+  } else if (store_->options().sync) {
+    RETURN_IF_ERROR(env->SyncDir(plan.staging + "/bytecode"));
+  }
   return Status::OK();
 }
 
-Result<Root> SessionImpl::WriteCommit(const std::vector<IndexEntry>& prepared, const Root& root) {
+// memory/: links to every committed file the new commit keeps.
+Status SessionImpl::StageMemoryLinks(const CommitPlan& plan) {
+  os::Env* env = store_->env();
+  size_t i = 0;
+  for (auto& [id, s] : slots_) {
+    const MemoryPlan& m = plan.memory[i++];
+    size_t layers = 0;
+    if (m.kind == MemoryPlan::Kind::kUnchanged) {
+      layers = s.entry.layer_count;
+    } else if (m.kind == MemoryPlan::Kind::kLayer) {
+      layers = m.layer.keep;
+    } else {
+      continue;
+    }
+    auto link = [&](const std::string& name) {
+      return env->LinkFile(s.commit_dir + "/" + name, plan.staging + "/" + name);
+    };
+    RETURN_IF_ERROR(link(MemoryName(id)));
+    for (uint32_t k = 1; k <= layers; k++) RETURN_IF_ERROR(link(LayerName(id, k)));
+  }
+  return Status::OK();
+}
+
+std::unique_ptr<LayerEncoder> SessionImpl::NewLayerEncoder(const Slot& s, const MemoryPlan& m) const {
+  return std::make_unique<LayerEncoder>(*s.committed, m.layer, s.dirty, s.region->data(),
+                                        store_->options().compression_level,
+                                        "module " + s.entry.id.ToHex() + ": new delta layer");
+}
+
+// Writes one memory's new file (image or layer) into staging. On return
+// *entry has its final layer_count and *next describes the memory's files in
+// the new commit (null when the new commit's base image must be opened).
+Status SessionImpl::WriteMemoryFile(const CommitPlan& plan, MemoryPlan* m, Slot* s, IndexEntry* entry,
+                                PendingSyncs* syncs, std::shared_ptr<const CommittedMemory>* next) {
+  os::Env* env = store_->env();
+  const ModuleId& id = entry->id;
+  switch (m->kind) {
+    case MemoryPlan::Kind::kUnchanged:
+      entry->layer_count = s->entry.layer_count;
+      *next = s->committed;
+      return Status::OK();
+    case MemoryPlan::Kind::kImage: {
+      std::vector<Hash32> leaves = s->is_new ? std::move(s->leaves)
+                                             : s->committed->Leaves(s->length / kPageSize, s->changed_nodes);
+      ASSIGN_OR_RETURN(Hash32 root, WriteMemoryImage(env, plan.staging + "/" + MemoryName(id), s->region->data(),
+                                                     s->length, store_->options().sync, &leaves));
+      if (MemoryHash(s->length, root) != s->memory_hash) {
+        return Status::Aborted("module " + id.ToHex() + ": memory changed while committing (hash mismatch)");
+      }
+      entry->layer_count = 0;
+      next->reset();
+      return Status::OK();
+    }
+    case MemoryPlan::Kind::kLayer: {
+      if (!m->encoder) {
+        m->encoder = NewLayerEncoder(*s, *m);
+        RETURN_IF_ERROR(m->encoder->Start());
+        for (size_t c = 0; c < m->encoder->chunks(); c++) RETURN_IF_ERROR(m->encoder->EncodeChunk(c));
+      }
+      ASSIGN_OR_RETURN(Bytes frame, m->encoder->Finish());
+      m->encoder.reset();
+      // The changed nodes go into the layer (a retry recomputes them).
+      std::shared_ptr<DeltaLayer> layer =
+          AssembleLayer(*s->committed, m->layer, std::move(frame), std::move(s->changed_nodes));
+      const uint32_t top = static_cast<uint32_t>(m->layer.keep) + 1;
+      const std::string path = plan.staging + "/" + LayerName(id, top);
+      ASSIGN_OR_RETURN(Bytes file, layer->Encode(store_->options().compression_level, path));
+      RETURN_IF_ERROR(WriteNewFile(env, path, file, syncs));
+      entry->layer_count = top;
+      const auto& layers = s->committed->layers();
+      std::vector<std::shared_ptr<DeltaLayer>> kept(layers.begin(), layers.begin() + static_cast<std::ptrdiff_t>(m->layer.keep));
+      kept.push_back(std::move(layer));
+      *next = std::make_shared<const CommittedMemory>(s->committed->base_ptr(), std::move(kept));
+      return Status::OK();
+    }
+  }
+  return Status::OK();
+}
+
+Result<Root> SessionImpl::Commit() {
+  if (store_->options().read_only) {
+    return Status::Aborted("store " + store_->dir() + " is open read-only; sessions cannot commit");
+  }
+  if (!frames_.empty()) {
+    return Status::InvalidArgument("cannot commit with " + std::to_string(frames_.size()) + " checkpoint(s) open");
+  }
+  RETURN_IF_ERROR(CollectForCommit());
+  CommitPlan plan;
+  PlanCommit(&plan);
+  const bool parallel = PagesToHash() >= ParallelPages();
+  PendingSyncs syncs(store_->env(), store_->options().sync);
+  FirstError early;
+  std::vector<std::function<void()>> tasks;
+  ProvidedLeaves provided;
+  Status s;
+  if (parallel) {
+    // Stage beside the hashing: links first (the longest tasks with many
+    // modules), then the layers' encoding; the leaf hashing follows.
+    s = CreateStaging(&plan);
+    if (!s.ok()) {
+      if (!plan.staging.empty()) store_->env()->RemoveDirRecursive(plan.staging).IgnoreError();
+      return s.WithContext("commit");
+    }
+    plan.staged = true;
+    tasks.push_back([&] { early.Add(StageBytecode(plan, /*sync_now=*/true, &syncs)); });
+    tasks.push_back([&] { early.Add(StageMemoryLinks(plan)); });
+    size_t i = 0;
+    for (auto& [id, slot] : slots_) {
+      MemoryPlan& m = plan.memory[i++];
+      if (m.kind != MemoryPlan::Kind::kLayer) continue;
+      m.encoder = NewLayerEncoder(slot, m);
+      m.encoder->ComputeLeaves(&m.leaves);
+      provided[&slot] = &m.leaves;
+      s = m.encoder->Start();
+      if (!s.ok()) break;
+      LayerEncoder* e = m.encoder.get();
+      for (size_t c = 0; c < e->chunks(); c++) tasks.push_back([&early, e, c] { early.Add(e->EncodeChunk(c)); });
+    }
+    if (!s.ok()) {
+      store_->env()->RemoveDirRecursive(plan.staging).IgnoreError();
+      return s.WithContext("commit");
+    }
+  }
+  auto entries = HashAll(std::move(tasks), parallel, provided);
+  s = entries.ok() ? early.Take() : entries.status();
+  if (!s.ok()) {
+    if (plan.staged) store_->env()->RemoveDirRecursive(plan.staging).IgnoreError();
+    return s.WithContext("commit");
+  }
+  const Root root = ComputeRoot(*entries);
+  return WriteCommit(*entries, root, &plan, &syncs);
+}
+
+Result<Root> SessionImpl::WriteCommit(const std::vector<IndexEntry>& prepared, const Root& root, CommitPlan* plan,
+                                      PendingSyncs* syncs) {
   os::Env* env = store_->env();
   const bool sync = store_->options().sync;
   const std::string final_dir = store_->CommitDir(root);
-  RETURN_IF_ERROR(store_->PinNew(root));
+  auto drop_staging = [&] {
+    if (!plan->staging.empty()) env->RemoveDirRecursive(plan->staging).IgnoreError();
+  };
+  Status pinned = store_->PinNew(root);
+  if (!pinned.ok()) {
+    drop_staging();
+    return pinned;
+  }
   std::vector<IndexEntry> entries = prepared;
   std::vector<std::shared_ptr<const CommittedMemory>> next(entries.size());
   if (env->Exists(final_dir)) {
     // The same state is committed already: one directory per root.
+    drop_staging();
     Status s = AfterCommit(root, /*written=*/false, {}, entries);
     if (!s.ok()) store_->Unpin(root);
     return s.ok() ? Result<Root>(root) : Result<Root>(s);
   }
-  const std::string staging = store_->NewStagingPath();
   auto fail = [&](Status s) -> Result<Root> {
-    env->RemoveDirRecursive(staging).IgnoreError();
+    drop_staging();
     store_->Unpin(root);
     return s.WithContext("commit " + root.ToHex());
   };
-  Status s = env->CreateDir(staging);
-  if (s.ok()) s = env->CreateDir(staging + "/bytecode");
-  if (s.ok()) s = env->CreateDir(staging + "/memory");
+  Status s;
+  if (!plan->staged) {
+    s = CreateStaging(plan);
+    if (s.ok()) s = StageBytecode(*plan, /*sync_now=*/false, syncs);
+    if (s.ok()) s = StageMemoryLinks(*plan);
+  }
   size_t i = 0;
   for (auto it = slots_.begin(); s.ok() && it != slots_.end(); ++it, ++i) {
-    s = WriteModule(staging, &it->second, &entries[i], &next[i]);
+    s = WriteMemoryFile(*plan, &plan->memory[i], &it->second, &entries[i], syncs, &next[i]);
   }
   if (s.ok()) {
     Index index{NowUnixNs(), entries};
-    Bytes bytes = EncodeIndex(index);
-    auto f = env->NewWritableFile(staging + "/index");
-    s = f.status();
-    if (s.ok()) s = (*f)->Append(bytes);
-    if (s.ok() && sync) s = (*f)->Sync();
-    if (s.ok()) s = (*f)->Close();
-    if (s.ok()) s = env->SetReadOnly(staging + "/index");
+    s = WriteNewFile(env, plan->staging + "/index", EncodeIndex(index), syncs);
   }
-  if (s.ok() && sync) s = env->SyncDir(staging + "/bytecode");
-  if (s.ok() && sync) s = env->SyncDir(staging + "/memory");
-  if (s.ok() && sync) s = env->SyncDir(staging);
+  if (s.ok()) {
+    syncs->AddDir(plan->staging + "/memory");
+    syncs->AddDir(plan->staging);
+    s = syncs->Run(&store_->pool());
+  }
   if (!s.ok()) return fail(s);
-  s = env->RenameNoReplace(staging, final_dir);
+  s = env->RenameNoReplace(plan->staging, final_dir);
   bool written = true;
   if (s.code() == Status::Code::kAlreadyExists) {
     // Another session published the same root meanwhile.
-    env->RemoveDirRecursive(staging).IgnoreError();
+    env->RemoveDirRecursive(plan->staging).IgnoreError();
     written = false;
   } else if (!s.ok()) {
     return fail(s);
@@ -185,7 +417,7 @@ Status SessionImpl::AfterCommit(const Root& root, bool written, std::vector<std:
   for (auto& [id, s] : slots_) {
     if (s.region && !(written && next[i])) {
       // New base image (or another layout): open it from the new commit.
-      ASSIGN_OR_RETURN(opened[i], CommittedMemory::Open(store_->env(), dir, actual[i]));
+      ASSIGN_OR_RETURN(opened[i], CommittedMemory::Open(store_->env(), dir, actual[i], &store_->images()));
     }
     i++;
   }

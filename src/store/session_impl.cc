@@ -15,15 +15,6 @@ namespace crust::store {
 namespace {
 
 
-// The tree root of a whole memory; *leaves receives every page's leaf.
-Hash32 FullTreeRoot(const uint8_t* data, uint64_t length, std::vector<Hash32>* leaves) {
-  const uint64_t pages = length / kPageSize;
-  leaves->resize(pages);
-  if (pages == 0) return ZeroHash(kTreeDepth);
-  HashPages(data, nullptr, pages, leaves->data());
-  return BuildTree(*leaves)[kTreeDepth][0];
-}
-
 Status CheckLength(const ModuleId& id, uint64_t length) {
   if (length % kWasmPageSize != 0 || length > kMaxMemory) {
     return Status::InvalidArgument("module " + id.ToHex() + ": memory length " + std::to_string(length) +
@@ -133,7 +124,7 @@ Status SessionImpl::SetMetadata(const ModuleId& id, ByteView metadata) {
 Status SessionImpl::EnsureMapped(Slot* s) {
   if (s->region) return Status::OK();
   if (!s->committed) {
-    ASSIGN_OR_RETURN(s->committed, CommittedMemory::Open(store_->env(), s->commit_dir, s->entry));
+    ASSIGN_OR_RETURN(s->committed, CommittedMemory::Open(store_->env(), s->commit_dir, s->entry, &store_->images()));
   }
   ASSIGN_OR_RETURN(s->region, s->committed->Map(store_->env(), s->entry.memory_length, noted()));
   return Status::OK();
@@ -260,76 +251,6 @@ void SessionImpl::Absorb(const ModuleId& id, Slot* s, const std::vector<uint32_t
   merged.reserve(s->dirty.size() + pages.size());
   std::set_union(s->dirty.begin(), s->dirty.end(), pages.begin(), pages.end(), std::back_inserter(merged));
   s->dirty = std::move(merged);
-}
-
-Status SessionImpl::HashChanges(Slot* s) {
-  std::vector<Hash32> hashes(s->dirty.size());
-  HashPages(s->region->data(), s->dirty.data(), s->dirty.size(), hashes.data());
-  std::vector<std::pair<uint32_t, Hash32>> leaves;
-  leaves.reserve(s->dirty.size());
-  for (size_t i = 0; i < s->dirty.size(); i++) leaves.push_back({s->dirty[i], hashes[i]});
-  const CommittedMemory& c = *s->committed;
-  if (leaves.empty()) {
-    s->changed_nodes.clear();
-    s->memory_hash = MemoryHash(s->length, c.TreeRoot());
-    return Status::OK();
-  }
-  s->changed_nodes = UpdatePaths(leaves, [&c](NodeKey k) { return c.Node(k); });
-  s->memory_hash = MemoryHash(s->length, s->changed_nodes.back().hash);
-  return Status::OK();
-}
-
-Result<std::vector<IndexEntry>> SessionImpl::Prepare() {
-  std::vector<IndexEntry> entries;
-  entries.reserve(slots_.size());
-  for (auto& [id, s] : slots_) {
-    SyncLength(id, &s);
-    IndexEntry e = s.entry;
-    e.metadata = s.metadata;
-    // One collection per memory. New modules are written in full; theirs only
-    // keeps the checkpoint journal complete.
-    if (s.region && (!s.is_new || checkpoints_used_)) RETURN_IF_ERROR(CollectDirty(&s));
-    if (s.is_new) {
-      s.memory_hash = MemoryHash(s.length, FullTreeRoot(s.region->data(), s.length, &s.leaves));
-      e.memory_hash = s.memory_hash;
-      e.memory_length = s.length;
-      e.layer_count = 0;
-    } else if (s.region) {
-      // A rolled-back growth may have left pages past the end.
-      const uint32_t end_page = static_cast<uint32_t>(s.length / kPageSize);
-      while (!s.dirty.empty() && s.dirty.back() >= end_page) s.dirty.pop_back();
-      if (!s.dirty.empty() || s.length != s.entry.memory_length) {
-        RETURN_IF_ERROR(HashChanges(&s));
-        e.memory_hash = s.memory_hash;
-        e.memory_length = s.length;
-      }
-    }
-    entries.push_back(std::move(e));
-  }
-  // Memories collected above are unmarked; new ones not collected (no
-  // checkpoints in use) stay marked for the next checkpoint operation.
-  marked_.clear();
-  for (auto& [id, s] : slots_) {
-    if (s.maybe_written) marked_.push_back(id);
-  }
-  return entries;
-}
-
-Result<Root> SessionImpl::CurrentRoot() {
-  ASSIGN_OR_RETURN(std::vector<IndexEntry> entries, Prepare());
-  return ComputeRoot(entries);
-}
-
-Result<Root> SessionImpl::Commit() {
-  if (store_->options().read_only) {
-    return Status::Aborted("store " + store_->dir() + " is open read-only; sessions cannot commit");
-  }
-  if (!frames_.empty()) {
-    return Status::InvalidArgument("cannot commit with " + std::to_string(frames_.size()) + " checkpoint(s) open");
-  }
-  ASSIGN_OR_RETURN(std::vector<IndexEntry> entries, Prepare());
-  Root root = ComputeRoot(entries);
-  return WriteCommit(entries, root);
 }
 
 }  // namespace crust::store

@@ -10,6 +10,7 @@
 // be retried.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <unordered_map>
 #include <memory>
@@ -19,13 +20,16 @@
 #include "crust/session.h"
 #include "crust/store.h"
 #include "src/os/memory_region.h"
+#include "src/store/commit_testing.h"
 #include "src/store/committed_memory.h"
 #include "src/store/index.h"
+#include "src/store/layer_build.h"
 #include "src/store/page_tree.h"
 
 namespace crust::store {
 
 class StoreImpl;
+class PendingSyncs;  // session_commit.cc
 
 class SessionImpl final : public Session {
  public:
@@ -81,6 +85,26 @@ class SessionImpl final : public Session {
     Hash32 memory_hash;
   };
 
+  // What a commit writes for one memory (session_commit.cc).
+  struct MemoryPlan {
+    enum class Kind {
+      kUnchanged,  // links to the committed image and layers
+      kImage,      // a new base image (new module, or rebase)
+      kLayer,      // a link to the image, links to kept layers, one new layer
+    };
+    Kind kind = Kind::kUnchanged;
+    LayerPlan layer;                        // kLayer
+    std::unique_ptr<LayerEncoder> encoder;  // kLayer: set once its chunks are encoded (or being encoded)
+    std::vector<Hash32> leaves;             // the dirty pages' leaves, when the encoder computes them
+  };
+  struct CommitPlan {
+    std::vector<MemoryPlan> memory;  // in slot order
+    std::string staging;             // empty until created
+    bool staged = false;             // staging created and links made before hashing
+  };
+  static constexpr uint64_t kParallelPages = 256;
+  static uint64_t ParallelPages();
+
   Result<Slot*> Find(const ModuleId& id);
   bool noted() const { return options_.write_tracking == SessionOptions::WriteTracking::kNoted; }
   // The engine grows regions directly: a mapped region's length is the truth.
@@ -108,6 +132,16 @@ class SessionImpl final : public Session {
   // Collects dirty pages and recomputes memory hashes; returns the entries
   // the next commit would write, ascending by id.
   Result<std::vector<IndexEntry>> Prepare();
+  // Prepare's halves (session_hash.cc): collection, then hashing. HashAll
+  // runs `tasks` in its first batch, beside the leaf hashing; with
+  // `parallel` it uses the store's threads, else only the caller's.
+  Status CollectForCommit();
+  uint64_t PagesToHash() const;
+  // `provided`: slots whose dirty pages' leaf hashes `tasks` compute (into
+  // the vector given, in dirty order) rather than HashAll.
+  using ProvidedLeaves = std::map<const Slot*, std::vector<Hash32>*>;
+  Result<std::vector<IndexEntry>> HashAll(std::vector<std::function<void()>> tasks, bool parallel,
+                                          const ProvidedLeaves& provided = {});
   // Collects the pages written since the last collection into slot->dirty
   // (and, with checkpoints in use, into the journal).
   Status CollectDirty(Slot* slot);
@@ -116,10 +150,16 @@ class SessionImpl final : public Session {
   Status ReferencePage(const Slot& slot, uint32_t page, uint8_t* out) const;
   void Absorb(const ModuleId& id, Slot* slot, const std::vector<uint32_t>& written);
   void EnableCheckpoints();
-  Status HashChanges(Slot* slot);
-  Result<Root> WriteCommit(const std::vector<IndexEntry>& entries, const Root& root);
-  Status WriteModule(const std::string& staging, Slot* slot, IndexEntry* entry,
-                     std::shared_ptr<const CommittedMemory>* next);
+  // Writing a commit (session_commit.cc).
+  void PlanCommit(CommitPlan* plan);
+  Status CreateStaging(CommitPlan* plan);
+  Status StageBytecode(const CommitPlan& plan, bool sync_now, PendingSyncs* syncs);
+  Status StageMemoryLinks(const CommitPlan& plan);
+  std::unique_ptr<LayerEncoder> NewLayerEncoder(const Slot& slot, const MemoryPlan& m) const;
+  Status WriteMemoryFile(const CommitPlan& plan, MemoryPlan* m, Slot* slot, IndexEntry* entry, PendingSyncs* syncs,
+                         std::shared_ptr<const CommittedMemory>* next);
+  Result<Root> WriteCommit(const std::vector<IndexEntry>& entries, const Root& root, CommitPlan* plan,
+                           PendingSyncs* syncs);
   Status AfterCommit(const Root& root, bool written, std::vector<std::shared_ptr<const CommittedMemory>> next,
                      const std::vector<IndexEntry>& entries);
 

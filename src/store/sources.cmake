@@ -4,10 +4,14 @@ crust_layer(store
     src/store/index.cc
     src/store/root.cc
     src/store/memory_image.cc
+    src/store/image_cache.cc
+    src/store/page_codec.cc
     src/store/delta.cc
+    src/store/layer_build.cc
     src/store/committed_memory.cc
     src/store/store_impl.cc
     src/store/session_impl.cc
+    src/store/session_hash.cc
     src/store/session_commit.cc
     src/store/session_checkpoint.cc
     src/store/verify.cc

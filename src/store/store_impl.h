@@ -13,7 +13,9 @@
 
 #include "crust/store.h"
 #include "src/os/env.h"
+#include "src/store/image_cache.h"
 #include "src/store/index.h"
+#include "src/util/task_pool.h"
 
 namespace crust::store {
 
@@ -45,6 +47,11 @@ class StoreImpl final : public Store {
   Result<Index> ReadIndex(const Root& root);
   // A fresh, unique staging directory path (not created).
   std::string NewStagingPath();
+  // Threads that help commits: hashing and encoding beside each other, and
+  // the fsyncs of a commit issued together. Shared by all sessions.
+  TaskPool& pool() { return pool_; }
+  // Memory images kept mapped across sessions (never used by verification).
+  ImageCache& images() { return images_; }
 
  private:
   StoreImpl(std::string dir, const StoreOptions& options, os::Env* env)
@@ -58,6 +65,10 @@ class StoreImpl final : public Store {
   const StoreOptions options_;
   os::Env* const env_;
   std::unique_ptr<os::FileLock> lock_;
+  // Five workers: CPU batches use at most the hardware threads; a commit's
+  // fsyncs (which mostly wait) run all at once (two files, three directories).
+  TaskPool pool_{5};
+  ImageCache images_{64};
 
   struct CommitState {
     int pins = 0;

@@ -176,6 +176,44 @@ TEST_P(StoreTest, ManyCommitsKeepLayersBoundedAndContentsExact) {
   EXPECT_EQ(direct, last);
 }
 
+// A layer of at least max(1024, rebase_fraction x pages / 16) pages is sealed:
+// later commits link it and never merge it, which bounds what one commit
+// rewrites (docs/format.md).
+TEST_P(StoreTest, SealedLayersAreNeverMergedAgain) {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  const uint64_t len = 64 * kMiB;  // 16384 pages: layers hold up to 4096, seal at 1024
+  ASSERT_OK_AND_ASSIGN(auto s, store->StartGenesis());
+  ASSERT_OK(s->AddModule(Id(1), Fill(4, 1), {}, len));
+  ASSERT_OK(s->Commit());
+  Bytes model(len, 0);
+  auto write_pages = [&](uint64_t first, uint64_t n, uint8_t v) {
+    for (uint64_t p = first; p < first + n; p++) {
+      const uint64_t off = p * 4096 + 100;
+      ASSERT_OK(s->WriteMemory(Id(1), off, Fill(8, v)));
+      std::memset(model.data() + off, v, 8);
+    }
+  };
+  write_pages(0, 1100, 7);  // one layer of 1100 pages: sealed
+  ASSERT_OK_AND_ASSIGN(Root first, s->Commit());
+  const std::string layer1 = "/memory/" + Id(1).ToHex() + ".diff";
+  const uint64_t inode = Inode(store->dir() + "/" + first.ToHex() + layer1);
+  ASSERT_NE(inode, 0u);
+  Root last;
+  for (int i = 0; i < 10; i++) {
+    // 100 new pages each: without sealing they would be merged into layer 1
+    // once they hold 550 pages.
+    write_pages(2000 + 100 * static_cast<uint64_t>(i), 100, static_cast<uint8_t>(10 + i));
+    ASSERT_OK_AND_ASSIGN(last, s->Commit());
+    ASSERT_OK_AND_ASSIGN(auto info, store->ShowCommit(last));
+    EXPECT_GE(info.modules[0].delta_layers, 2u) << "commit " << i;
+    EXPECT_EQ(Inode(store->dir() + "/" + last.ToHex() + layer1), inode) << "layer 1 was rewritten at commit " << i;
+  }
+  ASSERT_OK(store->VerifyCommit(last));
+  ASSERT_OK_AND_ASSIGN(auto fresh, store->StartSession(last));
+  EXPECT_EQ(ReadMem(*fresh, Id(1), 0, len), model);
+}
+
 TEST_P(StoreTest, RebaseWritesFreshImageWhenDeltasOutgrowIt) {
   TempDir dir;
   auto store = OpenStore(dir);

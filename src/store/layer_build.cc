@@ -1,0 +1,150 @@
+// Copyright (c) crust authors. Licensed under the MIT license.
+#include "src/store/layer_build.h"
+
+#include <algorithm>
+#include <cstring>
+#include <iterator>
+#include <memory>
+
+#include "src/store/format.h"
+#include "src/store/page_codec.h"
+#include "src/store/page_tree.h"
+
+namespace crust::store {
+namespace {
+
+// Sorted union of two node lists; `newer` wins on equal keys.
+std::vector<TreeNode> MergeNodes(const std::vector<TreeNode>& older, const std::vector<TreeNode>& newer) {
+  std::vector<TreeNode> out;
+  out.reserve(older.size() + newer.size());
+  size_t i = 0, j = 0;
+  while (i < older.size() || j < newer.size()) {
+    if (j == newer.size() || (i < older.size() && older[i].key < newer[j].key)) {
+      out.push_back(older[i++]);
+    } else {
+      if (i < older.size() && older[i].key == newer[j].key) i++;
+      out.push_back(newer[j++]);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+LayerPlan PlanLayer(const CommittedMemory& committed, const std::vector<uint32_t>& dirty, uint32_t merge_ratio,
+                    uint64_t seal_pages) {
+  LayerPlan plan;
+  plan.pages = dirty;
+  const auto& layers = committed.layers();
+  size_t k = layers.size();
+  while (k > 0 && layers[k - 1]->pages().size() < seal_pages &&
+         layers[k - 1]->pages().size() <= uint64_t{merge_ratio} * plan.pages.size()) {
+    const auto& older = layers[k - 1]->pages();
+    std::vector<uint32_t> merged;
+    merged.reserve(older.size() + plan.pages.size());
+    std::set_union(older.begin(), older.end(), plan.pages.begin(), plan.pages.end(), std::back_inserter(merged));
+    plan.pages = std::move(merged);
+    k--;
+  }
+  plan.keep = k;
+  return plan;
+}
+
+LayerEncoder::LayerEncoder(const CommittedMemory& committed, const LayerPlan& plan,
+                           const std::vector<uint32_t>& dirty, const uint8_t* memory, int level, std::string what)
+    : committed_(committed), plan_(plan), dirty_(dirty), memory_(memory), level_(level), what_(std::move(what)) {
+  pieces_.resize((plan.pages.size() + kChunkPages - 1) / kChunkPages);
+}
+
+Status LayerEncoder::Start() {
+  const auto& layers = committed_.layers();
+  source_.assign(plan_.pages.size(), nullptr);
+  // Oldest merged layer first, so that newer ones overwrite; then the dirty
+  // pages, newest of all (null: XOR of the memory with the base).
+  for (size_t k = plan_.keep; k < layers.size(); k++) {
+    const DeltaLayer& layer = *layers[k];
+    RETURN_IF_ERROR(layer.LoadPages());
+    size_t at = 0;
+    for (size_t i = 0; i < layer.pages().size(); i++) {
+      while (plan_.pages[at] < layer.pages()[i]) at++;  // plan.pages holds every merged page
+      source_[at] = layer.xor_page(i);
+    }
+  }
+  dirty_index_.resize(plan_.pages.size());
+  size_t at = 0;
+  for (size_t d = 0; d < dirty_.size(); d++) {
+    while (plan_.pages[at] < dirty_[d]) at++;
+    source_[at] = nullptr;
+    dirty_index_[at] = static_cast<uint32_t>(d);
+  }
+  if (leaves_) leaves_->resize(dirty_.size());
+  return Status::OK();
+}
+
+Status LayerEncoder::EncodeChunk(size_t c) {
+  const size_t first = c * kChunkPages;
+  const size_t end = std::min(first + kChunkPages, plan_.pages.size());
+  Bytes& piece = pieces_[c];
+  piece.clear();
+  piece.reserve((end - first) * 64);
+  SparsePageEncoder enc(&piece);
+  alignas(64) uint8_t scratch[kPageSize];
+  for (size_t i = first; i < end; i++) {
+    if (source_[i]) {
+      enc.Add(source_[i]);
+      continue;
+    }
+    const uint32_t p = plan_.pages[i];
+    const uint8_t* current = memory_ + uint64_t{p} * kPageSize;
+    if (i + 1 < end && !source_[i + 1]) {
+      // Start loading the next dirty page and its base from memory while
+      // this one is hashed.
+      const uint8_t* next = memory_ + uint64_t{plan_.pages[i + 1]} * kPageSize;
+      for (size_t off = 0; off < kPageSize; off += 64) __builtin_prefetch(next + off);
+      committed_.PrefetchBase(plan_.pages[i + 1]);
+    }
+    if (leaves_) (*leaves_)[dirty_index_[i]] = PageLeafHash(current);
+    RETURN_IF_ERROR(committed_.XorWithBase(p, current, scratch));
+    enc.Add(scratch);
+  }
+  enc.Finish();
+  return Status::OK();
+}
+
+Result<Bytes> LayerEncoder::Finish() {
+  size_t sparse = 0;
+  for (const Bytes& p : pieces_) sparse += p.size();
+  const uint64_t raw = uint64_t{plan_.pages.size()} * kPageSize;
+  if (sparse <= raw / 8) return JoinSparseFrame(plan_.pages.size(), pieces_);
+  // Not sparse: zstd may do much better.
+  pieces_.clear();
+  std::unique_ptr<uint8_t[]> scratch(new uint8_t[kCodecChunkPages * kPageSize]);
+  auto fill = [&](size_t first, size_t n, uint8_t* out) -> Status {
+    for (size_t i = first; i < first + n; i++, out += kPageSize) {
+      if (source_[i]) {
+        std::memcpy(out, source_[i], kPageSize);
+      } else {
+        const uint32_t p = plan_.pages[i];
+        RETURN_IF_ERROR(committed_.XorWithBase(p, memory_ + uint64_t{p} * kPageSize, out));
+      }
+    }
+    return Status::OK();
+  };
+  return CompressPages(plan_.pages.size(), level_, fill, what_);
+}
+
+std::shared_ptr<DeltaLayer> AssembleLayer(const CommittedMemory& committed, const LayerPlan& plan, Bytes frame,
+                                          std::vector<TreeNode> changed) {
+  const auto& layers = committed.layers();
+  std::vector<TreeNode> nodes;
+  if (plan.keep == layers.size()) {
+    nodes = std::move(changed);
+  } else {
+    nodes = layers[plan.keep]->nodes();
+    for (size_t k = plan.keep + 1; k < layers.size(); k++) nodes = MergeNodes(nodes, layers[k]->nodes());
+    nodes = MergeNodes(nodes, changed);
+  }
+  return DeltaLayer::FromFrame(plan.pages, std::move(frame), std::move(nodes));
+}
+
+}  // namespace crust::store

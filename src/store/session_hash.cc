@@ -1,0 +1,165 @@
+// Copyright (c) crust authors. Licensed under the MIT license.
+//
+// The hashing half of a commit (and of CurrentRoot): collect every memory's
+// dirty pages, then compute the changed page-tree nodes and memory hashes.
+//
+// Large jobs are split for the store's task pool: leaf hashes in chunks of
+// pages (any thread takes any chunk), then each memory's path updates (a
+// large one in two halves, SplitPathUpdate), then the top of the tree on the
+// calling thread. A commit passes its own tasks (staging links, encoding of
+// delta layers) to run in the first batch beside the leaf hashing.
+#include <algorithm>
+#include <memory>
+
+#include "src/store/format.h"
+#include "src/store/memory_image.h"
+#include "src/store/root.h"
+#include "src/store/session_impl.h"
+#include "src/store/store_impl.h"
+
+namespace crust::store {
+namespace {
+
+constexpr size_t kLeafChunk = 128;        // pages per leaf-hashing task (~0.3 ms)
+constexpr size_t kSplitPathPages = 1024;  // path updates of more dirty pages run in two halves
+
+}  // namespace
+
+Status SessionImpl::CollectForCommit() {
+  for (auto& [id, s] : slots_) {
+    SyncLength(id, &s);
+    // One collection per memory. New modules are written in full; theirs only
+    // keeps the checkpoint journal complete.
+    if (s.region && (!s.is_new || checkpoints_used_)) RETURN_IF_ERROR(CollectDirty(&s));
+    if (!s.is_new && s.region) {
+      // A rolled-back growth may have left pages past the end.
+      const uint32_t end_page = static_cast<uint32_t>(s.length / kPageSize);
+      while (!s.dirty.empty() && s.dirty.back() >= end_page) s.dirty.pop_back();
+    }
+  }
+  // Memories collected above are unmarked; new ones not collected (no
+  // checkpoints in use) stay marked for the next checkpoint operation.
+  marked_.clear();
+  for (auto& [id, s] : slots_) {
+    if (s.maybe_written) marked_.push_back(id);
+  }
+  return Status::OK();
+}
+
+uint64_t SessionImpl::PagesToHash() const {
+  uint64_t n = 0;
+  for (const auto& [id, s] : slots_) n += s.is_new ? s.length / kPageSize : s.dirty.size();
+  return n;
+}
+
+Result<std::vector<IndexEntry>> SessionImpl::HashAll(std::vector<std::function<void()>> tasks, bool parallel,
+                                                     const ProvidedLeaves& provided) {
+  const int cpu_threads = parallel ? static_cast<int>(std::max(1u, std::thread::hardware_concurrency())) : 1;
+  struct Job {
+    Slot* s;
+    std::vector<Hash32> leaves;                // per dirty page, or per page of a new module
+    std::unique_ptr<SplitPathUpdate> split;    // large path updates
+  };
+  std::vector<Job> jobs;
+  jobs.reserve(slots_.size());
+  for (auto& [id, s] : slots_) {
+    const bool changed = s.is_new || (s.region && (!s.dirty.empty() || s.length != s.entry.memory_length));
+    if (!changed) continue;
+    const size_t n = s.is_new ? s.length / kPageSize : s.dirty.size();
+    jobs.push_back({&s, std::vector<Hash32>(provided.count(&s) ? 0 : n), nullptr});
+  }
+  // Batch 1: the caller's tasks, then leaf hashes in chunks.
+  for (Job& j : jobs) {
+    if (provided.count(j.s)) continue;
+    const uint8_t* memory = j.s->region->data();
+    const uint32_t* pages = j.s->is_new ? nullptr : j.s->dirty.data();
+    for (size_t first = 0; first < j.leaves.size(); first += kLeafChunk) {
+      const size_t count = std::min(kLeafChunk, j.leaves.size() - first);
+      Hash32* out = j.leaves.data() + first;
+      tasks.push_back([memory, pages, first, count, out] {
+        for (size_t i = 0; i < count; i++) {
+          const uint64_t p = pages ? pages[first + i] : first + i;
+          out[i] = PageLeafHash(memory + p * kPageSize);
+        }
+      });
+    }
+  }
+  store_->pool().Run(tasks, cpu_threads);
+  for (Job& j : jobs) {
+    auto it = provided.find(j.s);
+    if (it != provided.end()) j.leaves = std::move(*it->second);
+  }
+
+  // Batch 2: page-tree nodes. New modules build their whole tree (kept for
+  // the image); changed memories update the paths of their dirty pages.
+  tasks.clear();
+  std::vector<Hash32> roots(jobs.size());
+  for (size_t k = 0; k < jobs.size(); k++) {
+    Job& j = jobs[k];
+    Slot* s = j.s;
+    if (s->is_new) {
+      tasks.push_back([&j, &roots, k] {
+        roots[k] = j.leaves.empty() ? ZeroHash(kTreeDepth) : BuildTree(j.leaves)[kTreeDepth][0];
+      });
+      continue;
+    }
+    if (j.leaves.empty()) continue;  // only the length changed
+    LevelNodes leaves(j.leaves.size());
+    for (size_t i = 0; i < leaves.size(); i++) leaves[i] = {s->dirty[i], j.leaves[i]};
+    const CommittedMemory* c = s->committed.get();
+    NodeLookup lookup = [c](NodeKey key) { return c->Node(key); };
+    if (parallel && leaves.size() >= kSplitPathPages) {
+      j.split = std::make_unique<SplitPathUpdate>(std::move(leaves), std::move(lookup));
+      tasks.push_back([&j] { j.split->RunPart(0); });
+      tasks.push_back([&j] { j.split->RunPart(1); });
+    } else {
+      tasks.push_back([s, leaves = std::move(leaves), lookup = std::move(lookup)] {
+        s->changed_nodes = UpdatePaths(leaves, lookup);
+      });
+    }
+  }
+  store_->pool().Run(tasks, cpu_threads);
+
+  for (size_t k = 0; k < jobs.size(); k++) {
+    Job& j = jobs[k];
+    Slot* s = j.s;
+    if (s->is_new) {
+      s->leaves = std::move(j.leaves);
+      s->memory_hash = MemoryHash(s->length, roots[k]);
+      continue;
+    }
+    if (j.split) s->changed_nodes = j.split->Finish();
+    if (j.leaves.empty()) s->changed_nodes.clear();
+    s->memory_hash = MemoryHash(s->length, s->changed_nodes.empty() ? s->committed->TreeRoot()
+                                                                    : s->changed_nodes.back().hash);
+  }
+
+  std::vector<IndexEntry> entries;
+  entries.reserve(slots_.size());
+  for (auto& [id, s] : slots_) {
+    IndexEntry e = s.entry;
+    e.metadata = s.metadata;
+    if (s.is_new) {
+      e.memory_hash = s.memory_hash;
+      e.memory_length = s.length;
+      e.layer_count = 0;
+    } else if (s.region && (!s.dirty.empty() || s.length != s.entry.memory_length)) {
+      e.memory_hash = s.memory_hash;
+      e.memory_length = s.length;
+    }
+    entries.push_back(std::move(e));
+  }
+  return entries;
+}
+
+Result<std::vector<IndexEntry>> SessionImpl::Prepare() {
+  RETURN_IF_ERROR(CollectForCommit());
+  return HashAll({}, PagesToHash() >= kParallelPages);
+}
+
+Result<Root> SessionImpl::CurrentRoot() {
+  ASSIGN_OR_RETURN(std::vector<IndexEntry> entries, Prepare());
+  return ComputeRoot(entries);
+}
+
+}  // namespace crust::store
