@@ -34,20 +34,11 @@ Bytes Footer(const Hash32& key, ByteView object) {
   return f;
 }
 
-Status CreateDirs(os::Env* env, const std::string& dir) {
-  for (size_t pos = 1; pos <= dir.size(); ++pos) {
-    if (pos != dir.size() && dir[pos] != '/') continue;
-    Status s = env->CreateDir(dir.substr(0, pos));
-    if (!s.ok() && s.code() != Status::Code::kAlreadyExists) return s;
-  }
-  return Status::OK();
-}
-
 }  // namespace
 
 Result<std::unique_ptr<CodeCache>> CodeCache::Open(const CodeCacheOptions& options) {
   os::Env* env = options.env != nullptr ? options.env : os::Env::Default();
-  RETURN_IF_ERROR(CreateDirs(env, options.dir + "/tmp"));
+  RETURN_IF_ERROR(env->CreateDirs(options.dir + "/tmp"));
   ASSIGN_OR_RETURN(std::unique_ptr<Compiler> compiler, Compiler::Create(env, options.compiler, options.dir + "/tmp"));
   PreparedCacheOptions po;
   po.dir = options.dir + "/prepared";

@@ -18,15 +18,6 @@ std::string Unique(const Hash32& key) {
   return key.ToHex().substr(0, 16) + "." + std::to_string(::getpid()) + "." + std::to_string(g_counter.fetch_add(1));
 }
 
-Status CreateDirs(os::Env* env, const std::string& dir) {
-  for (size_t pos = 1; pos <= dir.size(); ++pos) {
-    if (pos != dir.size() && dir[pos] != '/') continue;
-    Status s = env->CreateDir(dir.substr(0, pos));
-    if (!s.ok() && s.code() != Status::Code::kAlreadyExists) return s;
-  }
-  return Status::OK();
-}
-
 // What an in-memory module costs, roughly (the budget's unit).
 size_t Footprint(const PreparedModule& m) {
   size_t n = sizeof(PreparedModule) + m.wasm.size();
@@ -43,7 +34,7 @@ size_t Footprint(const PreparedModule& m) {
 
 Result<std::unique_ptr<PreparedCache>> PreparedCache::Open(const PreparedCacheOptions& options) {
   os::Env* env = options.env != nullptr ? options.env : os::Env::Default();
-  RETURN_IF_ERROR(CreateDirs(env, options.dir + "/tmp"));
+  RETURN_IF_ERROR(env->CreateDirs(options.dir + "/tmp"));
   return std::unique_ptr<PreparedCache>(
       new PreparedCache(env, options.dir, options.memory_budget_bytes, options.versions));
 }

@@ -19,4 +19,13 @@ Result<Bytes> Env::ReadFile(const std::string& path, uint64_t max_size) {
   return data;
 }
 
+Status Env::CreateDirs(const std::string& path) {
+  for (size_t pos = 1; pos <= path.size(); ++pos) {
+    if (pos != path.size() && path[pos] != '/') continue;
+    Status s = CreateDir(path.substr(0, pos));
+    if (!s.ok() && s.code() != Status::Code::kAlreadyExists) return s;
+  }
+  return Status::OK();
+}
+
 }  // namespace crust::os

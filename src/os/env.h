@@ -78,6 +78,8 @@ class Env {
   virtual Result<Bytes> ReadFile(const std::string& path, uint64_t max_size = 1ull << 32);
 
   virtual Status CreateDir(const std::string& path) = 0;          // AlreadyExists if present
+  // Creates `path` and any missing parents (like mkdir -p): OK when present.
+  Status CreateDirs(const std::string& path);
   virtual Status RemoveFile(const std::string& path) = 0;
   virtual Status RemoveDirRecursive(const std::string& path) = 0;  // OK if absent
   virtual Status Rename(const std::string& from, const std::string& to) = 0;  // rename(2)
