@@ -65,8 +65,10 @@ class Session {
   // Grows to `new_length` bytes (multiple of 64 KiB, <= 4 GiB, >= current).
   virtual Status GrowMemory(const ModuleId& id, uint64_t new_length) = 0;
   // The mapped memory itself, for the execution engine: writes through it are
-  // tracked like WriteMemory, and growing it (MemoryRegion::Grow) grows the
-  // module's memory. Valid until the module is removed or the session ends.
+  // tracked like WriteMemory (with SessionOptions::WriteTracking::kNoted only
+  // when announced first with os::MemoryRegion::NoteWrite), and growing it
+  // (MemoryRegion::Grow) grows the module's memory. Valid until the module is
+  // removed or the session ends.
   virtual Result<os::MemoryRegion*> MemoryRegion(const ModuleId& id) = 0;
 
   // Checkpoints, nested: Checkpoint() marks the current contents and lengths
