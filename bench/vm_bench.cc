@@ -87,39 +87,17 @@ namespace {
 using crust::Bytes;
 using crust::ModuleId;
 using crust::Root;
-using Clock = std::chrono::steady_clock;
+using crust::bench::Check;
+using crust::bench::Clock;
+using crust::bench::EnvStr;
+using crust::bench::Fail;
+using crust::bench::Median;
+using crust::bench::MsSince;
+using crust::bench::Take;
 constexpr uint64_t KiB = 1024, MiB = 1024 * KiB, GiB = 1024 * MiB;
 constexpr uint64_t kBigGas = 1ull << 62;
 
 // ---------------------------------------------------------------- helpers
-
-[[noreturn]] void Fail(const std::string& what) {
-  std::fprintf(stderr, "vm_bench: %s\n", what.c_str());
-  std::fflush(stderr);
-  std::_Exit(1);
-}
-void Check(const crust::Status& s, const std::string& what) {
-  if (!s.ok()) Fail(what + ": " + s.ToString());
-}
-template <class T>
-T Take(crust::Result<T> r, const std::string& what) {
-  if (!r.ok()) Fail(what + ": " + r.status().ToString());
-  return std::move(r).value();
-}
-
-double MsSince(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
-
-double Median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-std::string EnvStr(const char* name, const std::string& dflt = "") {
-  const char* v = std::getenv(name);
-  return v && *v ? std::string(v) : dflt;
-}
 
 std::string F(double v, int prec = 2) {
   char buf[48];
