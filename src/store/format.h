@@ -20,19 +20,25 @@ using os::kMaxMemory;
 inline constexpr int kTreeDepth = 20;
 inline constexpr uint64_t kMaxPages = 1ull << kTreeDepth;
 
-// Domain tags of SHA-256 inputs.
-inline constexpr uint8_t kTagLeaf = 0x00;        // page leaf / state leaf
-inline constexpr uint8_t kTagNode = 0x01;        // internal node (both trees)
-inline constexpr uint8_t kTagMemory = 0x02;      // memory hash = H(2 || len || tree root)
+// Domain tags of the SHA-256 inputs of the state root (RFC 6962 style).
+inline constexpr uint8_t kTagLeaf = 0x00;        // state leaf (one per module)
+inline constexpr uint8_t kTagNode = 0x01;        // internal node of the state tree
+
+// BLAKE3 derive-key contexts of the page tree (format 2).
+inline constexpr char kPageLeafContext[] = "crust 2026-11-24 page leaf";
+inline constexpr char kPageNodeContext[] = "crust 2026-11-24 page node";
+inline constexpr char kMemoryHashContext[] = "crust 2026-11-24 memory hash";
 
 // File magics and versions.
 inline constexpr char kIndexMagic[8] = {'c', 'r', 'u', 's', 't', 'i', 'd', 'x'};
-inline constexpr uint32_t kIndexVersion = 1;
+inline constexpr uint32_t kIndexVersion = 2;
 inline constexpr char kImageMagic[8] = {'c', 'r', 'u', 's', 't', 'm', 'e', 'm'};
-inline constexpr uint32_t kImageVersion = 1;
+inline constexpr uint32_t kImageVersion = 2;
 inline constexpr char kDeltaMagic[8] = {'c', 'r', 'u', 's', 't', 'd', 'l', 't'};
-inline constexpr uint32_t kDeltaVersion = 1;
-inline constexpr uint32_t kStoreFormatVersion = 1;
+inline constexpr uint32_t kDeltaVersion = 2;
+// Format 1 (until 2026-11-24) hashed the page tree with SHA-256; its stores
+// are refused with a message saying so (no reader for them is kept).
+inline constexpr uint32_t kStoreFormatVersion = 2;
 
 // Bounds that decoders enforce before allocating.
 inline constexpr uint32_t kMaxModules = 1u << 20;

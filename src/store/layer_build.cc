@@ -89,23 +89,31 @@ Status LayerEncoder::EncodeChunk(size_t c) {
   piece.reserve((end - first) * 64);
   SparsePageEncoder enc(&piece);
   alignas(64) uint8_t scratch[kPageSize];
-  for (size_t i = first; i < end; i++) {
+  constexpr size_t kRun = 8;  // dirty pages hashed together (one SIMD batch)
+  const uint8_t* run[kRun];
+  Hash32 hashes[kRun];
+  for (size_t i = first; i < end;) {
     if (source_[i]) {
-      enc.Add(source_[i]);
+      enc.Add(source_[i++]);
       continue;
     }
-    const uint32_t p = plan_.pages[i];
-    const uint8_t* current = memory_ + uint64_t{p} * kPageSize;
-    if (i + 1 < end && !source_[i + 1]) {
-      // Start loading the next dirty page and its base from memory while
-      // this one is hashed.
-      const uint8_t* next = memory_ + uint64_t{plan_.pages[i + 1]} * kPageSize;
-      for (size_t off = 0; off < kPageSize; off += 64) __builtin_prefetch(next + off);
-      committed_.PrefetchBase(plan_.pages[i + 1]);
+    // A run of dirty pages (XOR of the memory with the base): hash them
+    // together, then XOR and encode each while it is still in cache.
+    size_t m = 0;
+    while (i + m < end && m < kRun && !source_[i + m]) {
+      run[m] = memory_ + uint64_t{plan_.pages[i + m]} * kPageSize;
+      committed_.PrefetchBase(plan_.pages[i + m]);
+      m++;
     }
-    if (leaves_) (*leaves_)[dirty_index_[i]] = PageLeafHash(current);
-    RETURN_IF_ERROR(committed_.XorWithBase(p, current, scratch));
-    enc.Add(scratch);
+    if (leaves_) {
+      PageLeafHashes(run, m, hashes);
+      for (size_t j = 0; j < m; j++) (*leaves_)[dirty_index_[i + j]] = hashes[j];
+    }
+    for (size_t j = 0; j < m; j++) {
+      RETURN_IF_ERROR(committed_.XorWithBase(plan_.pages[i + j], run[j], scratch));
+      enc.Add(scratch);
+    }
+    i += m;
   }
   enc.Finish();
   return Status::OK();

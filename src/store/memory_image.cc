@@ -21,12 +21,13 @@ uint64_t TotalNodes(uint64_t pages) {
 
 void HashPages(const uint8_t* memory, const uint32_t* pages, size_t count, Hash32* out) {
   auto work = [&](size_t begin, size_t end) {
-    for (size_t i = begin; i < end; i++) {
-      uint64_t p = pages ? pages[i] : i;
-      out[i] = PageLeafHash(memory + p * kPageSize);
+    if (pages) {
+      PageLeafHashes(memory, pages + begin, end - begin, out + begin);
+    } else {
+      PageLeafHashes(memory + uint64_t{begin} * kPageSize, nullptr, end - begin, out + begin);
     }
   };
-  // SHA-256 runs ~2.5 us per page: split large batches over two threads.
+  // BLAKE3 runs ~1.3 us per page: split large batches over two threads.
   if (count < 512) return work(0, count);
   std::thread helper(work, count / 2, count);
   work(0, count / 2);

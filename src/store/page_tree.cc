@@ -9,21 +9,53 @@
 
 #include "src/store/format.h"
 #include "src/util/coding.h"
-#include "src/util/sha256.h"
+#include "src/util/blake3.h"
 
 namespace crust::store {
 namespace {
 
+const Blake3Context& LeafContext() {
+  static const Blake3Context c(kPageLeafContext);
+  return c;
+}
+const Blake3Context& NodeContext() {
+  static const Blake3Context c(kPageNodeContext);
+  return c;
+}
+
 std::array<Hash32, kTreeDepth + 1> MakeZeroHashes() {
   std::array<Hash32, kTreeDepth + 1> z;
   static const uint8_t zero[kPageSize] = {};
-  Sha256 s;
-  s.Update(&kTagLeaf, 1);
-  s.Update(zero, kPageSize);
-  z[0] = s.Finish();
-  for (int k = 1; k <= kTreeDepth; k++) z[k] = HashNode(kTagNode, z[k - 1], z[k - 1]);
+  z[0] = LeafContext().Hash(zero, kPageSize);
+  for (int k = 1; k <= kTreeDepth; k++) z[k] = TreeNodeHash(z[k - 1], z[k - 1]);
   return z;
 }
+
+// Hashes node inputs in batches: Add() the two children of each node, in
+// order; every kBatch nodes (and at Flush) they are hashed together.
+class NodeBatch {
+ public:
+  explicit NodeBatch(Hash32* out) : out_(out) {}
+  void Add(const Hash32& left, const Hash32& right) {
+    std::memcpy(blocks_[n_], left.bytes.data(), 32);
+    std::memcpy(blocks_[n_] + 32, right.bytes.data(), 32);
+    if (++n_ == kBatch) Flush();
+  }
+  void Flush() {
+    if (n_ == 0) return;
+    const uint8_t* in[kBatch];
+    for (size_t i = 0; i < n_; i++) in[i] = blocks_[i];
+    NodeContext().Hash64Many(in, n_, out_);
+    out_ += n_;
+    n_ = 0;
+  }
+
+ private:
+  static constexpr size_t kBatch = 32;
+  alignas(64) uint8_t blocks_[kBatch][64];
+  size_t n_ = 0;
+  Hash32* out_;
+};
 
 }  // namespace
 
@@ -44,18 +76,57 @@ bool IsZeroPage(const uint8_t* page) {
 
 Hash32 PageLeafHash(const uint8_t* page) {
   if (IsZeroPage(page)) return ZeroHash(0);
-  Sha256 s;
-  s.Update(&kTagLeaf, 1);
-  s.Update(page, kPageSize);
-  return s.Finish();
+  return LeafContext().Hash(page, kPageSize);
+}
+
+void PageLeafHashes(const uint8_t* const* pages, size_t n, Hash32* out) {
+  // Zero pages (common in fresh memories) take the precomputed hash; the
+  // others are hashed in batches across SIMD lanes.
+  constexpr size_t kBatch = 16;
+  const uint8_t* batch[kBatch];
+  size_t where[kBatch];
+  Hash32 hashed[kBatch];
+  size_t m = 0;
+  auto flush = [&] {
+    LeafContext().Hash4KMany(batch, m, hashed);
+    for (size_t j = 0; j < m; j++) out[where[j]] = hashed[j];
+    m = 0;
+  };
+  for (size_t i = 0; i < n; i++) {
+    if (IsZeroPage(pages[i])) {
+      out[i] = ZeroHash(0);
+      continue;
+    }
+    batch[m] = pages[i];
+    where[m++] = i;
+    if (m == kBatch) flush();
+  }
+  if (m) flush();
+}
+
+void PageLeafHashes(const uint8_t* memory, const uint32_t* pages, size_t n, Hash32* out) {
+  constexpr size_t kStep = 64;
+  const uint8_t* ptrs[kStep];
+  for (size_t first = 0; first < n; first += kStep) {
+    const size_t m = std::min(kStep, n - first);
+    for (size_t j = 0; j < m; j++) ptrs[j] = memory + uint64_t{pages ? pages[first + j] : first + j} * kPageSize;
+    PageLeafHashes(ptrs, m, out + first);
+  }
+}
+
+Hash32 TreeNodeHash(const Hash32& left, const Hash32& right) {
+  uint8_t buf[64];
+  std::memcpy(buf, left.bytes.data(), 32);
+  std::memcpy(buf + 32, right.bytes.data(), 32);
+  return NodeContext().Hash(buf, sizeof(buf));
 }
 
 Hash32 MemoryHash(uint64_t length, const Hash32& tree_root) {
-  uint8_t buf[1 + 8 + 32];
-  buf[0] = kTagMemory;
-  EncodeFixed64(buf + 1, length);
-  std::memcpy(buf + 9, tree_root.bytes.data(), 32);
-  return Sha256Of(buf);
+  static const Blake3Context context(kMemoryHashContext);
+  uint8_t buf[8 + 32];
+  EncodeFixed64(buf, length);
+  std::memcpy(buf + 8, tree_root.bytes.data(), 32);
+  return context.Hash(buf, sizeof(buf));
 }
 
 namespace {
@@ -64,22 +135,24 @@ namespace {
 LevelNodes ParentLevel(int level, const LevelNodes& cur, const NodeLookup& lookup) {
   LevelNodes next;
   next.reserve(cur.size());
+  std::vector<Hash32> hashes(cur.size());
+  NodeBatch batch(hashes.data());
   for (size_t i = 0; i < cur.size(); i++) {
     const uint32_t idx = cur[i].first;
-    Hash32 left, right;
     if ((idx & 1) == 0) {
-      left = cur[i].second;
       if (i + 1 < cur.size() && cur[i + 1].first == idx + 1) {
-        right = cur[++i].second;
+        batch.Add(cur[i].second, cur[i + 1].second);
+        i++;
       } else {
-        right = lookup(MakeNodeKey(level, idx + 1));
+        batch.Add(cur[i].second, lookup(MakeNodeKey(level, idx + 1)));
       }
     } else {
-      left = lookup(MakeNodeKey(level, idx - 1));
-      right = cur[i].second;
+      batch.Add(lookup(MakeNodeKey(level, idx - 1)), cur[i].second);
     }
-    next.push_back({idx >> 1, HashNode(kTagNode, left, right)});
+    next.push_back({idx >> 1, Hash32()});
   }
+  batch.Flush();
+  for (size_t i = 0; i < next.size(); i++) next[i].second = hashes[i];
   return next;
 }
 
@@ -157,11 +230,11 @@ std::vector<std::vector<Hash32>> BuildTree(std::vector<Hash32> leaves) {
     const auto& below = levels[k - 1];
     size_t width = (below.size() + 1) / 2;
     levels[k].resize(width);
+    NodeBatch batch(levels[k].data());
     for (size_t i = 0; i < width; i++) {
-      const Hash32& l = below[2 * i];
-      const Hash32& r = 2 * i + 1 < below.size() ? below[2 * i + 1] : ZeroHash(k - 1);
-      levels[k][i] = HashNode(kTagNode, l, r);
+      batch.Add(below[2 * i], 2 * i + 1 < below.size() ? below[2 * i + 1] : ZeroHash(k - 1));
     }
+    batch.Flush();
   }
   return levels;
 }

@@ -4,11 +4,14 @@
 // proportional to the pages that changed.
 //
 // A memory of `length` bytes (a multiple of 64 KiB, at most 4 GiB) is split
-// into 4 KiB pages. Page i's leaf is SHA-256(0x00 || page bytes). The tree has
-// fixed depth 20 over 2^20 page slots; slots past the memory's end hold the
-// all-zero page, so all-zero subtrees have precomputed hashes (ZeroHash) and
-// cost nothing. Node (level k+1, i) = SHA-256(0x01 || node(k,2i) || node(k,2i+1)).
-// The memory hash is SHA-256(0x02 || u64le length || node(20, 0)).
+// into 4 KiB pages. The hash is BLAKE3 in derive-key mode with one context
+// per use (format.h: kPage*Context): page i's leaf is
+// B(leaf, page bytes). The tree has fixed depth 20 over 2^20 page slots;
+// slots past the memory's end hold the all-zero page, so all-zero subtrees
+// have precomputed hashes (ZeroHash) and cost nothing.
+// Node (level k+1, i) = B(node, node(k,2i) || node(k,2i+1)).
+// The memory hash is B(memory hash, u64le length || node(20, 0)).
+// docs/format.md is the exact specification.
 //
 // A node is named by (level, index) with index < 2^(20-level), packed as
 // NodeKey = level << 24 | index (index < 2^24). Keys sort level-major.
@@ -38,6 +41,13 @@ struct TreeNode {
 // Hash of an all-zero subtree at `level` (level 0 = the zero page's leaf).
 const Hash32& ZeroHash(int level);
 Hash32 PageLeafHash(const uint8_t* page);  // 4 KiB
+// out[i] = PageLeafHash(pages[i]) for i < n, hashed in SIMD batches (several
+// times faster per page than one at a time).
+void PageLeafHashes(const uint8_t* const* pages, size_t n, Hash32* out);
+// The same for pages `pages[i]` of `memory` (pages == nullptr: pages 0..n).
+void PageLeafHashes(const uint8_t* memory, const uint32_t* pages, size_t n, Hash32* out);
+// The node function: hash of the node whose children are `left` and `right`.
+Hash32 TreeNodeHash(const Hash32& left, const Hash32& right);
 bool IsZeroPage(const uint8_t* page);
 Hash32 MemoryHash(uint64_t length, const Hash32& tree_root);
 
@@ -56,8 +66,8 @@ using LevelNodes = std::vector<std::pair<uint32_t, Hash32>>;
 
 // Given new leaf hashes for some pages (sorted by page, unique), recomputes
 // every node on their paths to the root. Returns all changed nodes, leaves
-// included, sorted by key. Cost: O(pages * 20) hashes at most; shared path
-// prefixes are hashed once.
+// included, sorted by key. Cost: O(pages * 20) hashes at most (of 64 bytes,
+// batched level by level); shared path prefixes are hashed once.
 std::vector<TreeNode> UpdatePaths(const LevelNodes& leaves, const NodeLookup& lookup);
 
 // UpdatePaths in two parts that may run on two threads at once: the leaves

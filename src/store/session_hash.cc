@@ -20,7 +20,7 @@
 namespace crust::store {
 namespace {
 
-constexpr size_t kLeafChunk = 128;        // pages per leaf-hashing task (~0.3 ms)
+constexpr size_t kLeafChunk = 128;        // pages per leaf-hashing task (~0.15 ms)
 constexpr size_t kSplitPathPages = 1024;  // path updates of more dirty pages run in two halves
 
 }  // namespace
@@ -77,9 +77,10 @@ Result<std::vector<IndexEntry>> SessionImpl::HashAll(std::vector<std::function<v
       const size_t count = std::min(kLeafChunk, j.leaves.size() - first);
       Hash32* out = j.leaves.data() + first;
       tasks.push_back([memory, pages, first, count, out] {
-        for (size_t i = 0; i < count; i++) {
-          const uint64_t p = pages ? pages[first + i] : first + i;
-          out[i] = PageLeafHash(memory + p * kPageSize);
+        if (pages) {
+          PageLeafHashes(memory, pages + first, count, out);
+        } else {
+          PageLeafHashes(memory + uint64_t{first} * kPageSize, nullptr, count, out);
         }
       });
     }

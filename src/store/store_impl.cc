@@ -85,6 +85,12 @@ Status StoreImpl::CheckFormat() {
   }
   std::string text(bytes->begin(), bytes->end());
   const std::string expected = "crust-store " + std::to_string(kStoreFormatVersion) + "\n";
+  if (text == "crust-store 1\n") {
+    return Status::NotSupported(path + ": store format 1 (page tree hashed with SHA-256, crust before 2026-11-24); "
+                                "this crust reads format " + std::to_string(kStoreFormatVersion) +
+                                " only (BLAKE3 page tree: every memory hash and root differs). Rebuild the state "
+                                "in a new store, or open this one with the crust that wrote it");
+  }
   if (text != expected) {
     return Status::Corruption(path + ": unsupported store format \"" + text.substr(0, 40) + "\" (expected \"crust-store " +
                               std::to_string(kStoreFormatVersion) + "\")");

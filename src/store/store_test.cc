@@ -321,6 +321,42 @@ TEST_P(StoreTest, OneWriterAtATimeReadersBeside) {
   EXPECT_TRUE(Store::Open(dir.Sub("nope"), no_create).status().IsNotFound());
 }
 
+// A store of format 1 (SHA-256 page tree) is refused at open, for writing
+// and for reading, with a message naming the file and the change; one of an
+// unknown format is reported as such. Nothing in the store is touched.
+TEST(StoreFormatTest, OlderAndUnknownFormatsAreRefused) {
+  TempDir dir;
+  { OpenStore(dir); }
+  os::Env* env = os::Env::Default();
+  const std::string format = dir.Sub("store/FORMAT");
+  ASSERT_OK_AND_ASSIGN(Bytes current, env->ReadFile(format, 4096));
+  EXPECT_EQ(std::string(current.begin(), current.end()), "crust-store 2\n");
+  auto write = [&](const std::string& text) {
+    ASSERT_OK(env->RemoveFile(format));
+    ASSERT_OK_AND_ASSIGN(auto f, env->NewWritableFile(format));
+    ASSERT_OK(f->Append(ByteView(reinterpret_cast<const uint8_t*>(text.data()), text.size())));
+    ASSERT_OK(f->Close());
+  };
+  write("crust-store 1\n");
+  for (bool read_only : {false, true}) {
+    StoreOptions opt;
+    opt.read_only = read_only;
+    auto s = Store::Open(dir.Sub("store"), opt);
+    ASSERT_FALSE(s.ok());
+    EXPECT_EQ(s.status().code(), Status::Code::kNotSupported) << s.status().ToString();
+    EXPECT_NE(s.status().ToString().find(format), std::string::npos) << s.status().ToString();
+    EXPECT_NE(s.status().ToString().find("format 1"), std::string::npos) << s.status().ToString();
+    EXPECT_NE(s.status().ToString().find("BLAKE3"), std::string::npos) << s.status().ToString();
+  }
+  ASSERT_OK_AND_ASSIGN(Bytes after, env->ReadFile(format, 4096));
+  EXPECT_EQ(std::string(after.begin(), after.end()), "crust-store 1\n");
+  write("crust-store 9\n");
+  auto s = Store::Open(dir.Sub("store"));
+  ASSERT_FALSE(s.ok());
+  EXPECT_TRUE(s.status().IsCorruption()) << s.status().ToString();
+  EXPECT_NE(s.status().ToString().find("crust-store 9"), std::string::npos) << s.status().ToString();
+}
+
 TEST_P(StoreTest, ConcurrentSessionsFromOneBase) {
   TempDir dir;
   auto store = OpenStore(dir);
