@@ -448,6 +448,7 @@ struct HistoryRow {
   uint64_t mem;
   int history, window;
   double fresh_ms, fresh_floor_ms;
+  double fresh_mean, fresh_max;  // the same statistics of the interleaved fresh commits
   double build_mean, build_median, build_max;
   int build_max_at;
   double win_mean, win_median, win_max;
@@ -713,6 +714,8 @@ void BM_History(benchmark::State& state) {
   }
   s.reset();
   row.fresh_ms = Median(fresh);
+  row.fresh_mean = Mean(fresh);
+  row.fresh_max = Max(fresh);
   row.fresh_floor_ms = Median(fresh_floor);
   row.build_mean = Mean(build);
   row.build_median = Median(build);
@@ -848,13 +851,17 @@ void WriteMarkdown(const std::string& path) {
         << Verdict(std::max(ratio, 1 / ratio), 1.3) << " |\n";
   }
   for (const auto& h : history_rows) {
-    double rmean = h.win_mean / h.fresh_ms, rmed = h.win_median / h.fresh_ms, rmax = h.win_max / h.fresh_ms;
-    ind << "| after " << h.history << " commits vs fresh, " << SizeName(h.mem) << ": window mean | " << F(h.win_mean)
-        << " / " << F(h.fresh_ms) << " | " << F(rmean) << " | " << Verdict(rmean, 1.3) << " |\n";
-    ind << "| after " << h.history << " commits vs fresh, " << SizeName(h.mem) << ": window median | "
+    // Like for like: each statistic of the window against the same statistic
+    // of the fresh commits interleaved with it (an I/O spike lands in either
+    // series' mean and max alike; a mean against a median would count it
+    // against one side only).
+    double rmean = h.win_mean / h.fresh_mean, rmed = h.win_median / h.fresh_ms, rmax = h.win_max / h.fresh_max;
+    ind << "| after " << h.history << " commits vs fresh, " << SizeName(h.mem) << ": mean / mean | " << F(h.win_mean)
+        << " / " << F(h.fresh_mean) << " | " << F(rmean) << " | " << Verdict(rmean, 1.3) << " |\n";
+    ind << "| after " << h.history << " commits vs fresh, " << SizeName(h.mem) << ": median / median | "
         << F(h.win_median) << " / " << F(h.fresh_ms) << " | " << F(rmed) << " | " << Verdict(rmed, 1.3) << " |\n";
-    ind << "| after " << h.history << " commits vs fresh, " << SizeName(h.mem) << ": window max | " << F(h.win_max)
-        << " / " << F(h.fresh_ms) << " | " << F(rmax) << " | " << Verdict(rmax, 1.3) << " (amortised: see text) |\n";
+    ind << "| after " << h.history << " commits vs fresh, " << SizeName(h.mem) << ": max / max | " << F(h.win_max)
+        << " / " << F(h.fresh_max) << " | " << F(rmax) << " | " << Verdict(rmax, 1.3) << " (worst single commit) |\n";
   }
   if (!ind.str().empty()) {
     o << "### One dirty page: independent of memory size and history (target within 1.3x)\n\n"
@@ -873,6 +880,7 @@ void WriteMarkdown(const std::string& path) {
       << "| figure | crust ms | floor ms | ratio | target |\n|---|---:|---:|---:|---|\n"
       << "| fresh (1 page on genesis, interleaved with the window; median) | " << F(h.fresh_ms) << " | " << F(h.fresh_floor_ms) << " | "
       << F(h.fresh_ms / h.fresh_floor_ms) << " | " << Verdict(h.fresh_ms / h.fresh_floor_ms, 1.5) << " |\n"
+      << "| fresh: mean / max | " << F(h.fresh_mean) << " / " << F(h.fresh_max) << " | | | |\n"
       << "| window mean (commits " << h.history + 1 << "-" << h.history + h.window << ") | " << F(h.win_mean) << " | "
       << F(h.win_floor_mean) << " | " << F(h.win_mean / h.win_floor_mean) << " | "
       << Verdict(h.win_mean / h.win_floor_mean, 1.5) << " |\n"
