@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "src/os/env.h"
@@ -130,6 +131,68 @@ TEST(PageTree, UpdatePathsMatchesFullRebuild) {
                               return lookup(k);
                             });
   EXPECT_EQ(nodes2.back().hash, RootOf(grown));
+}
+
+// Chunked path updates give exactly UpdatePaths' nodes, whatever the page
+// pattern (scattered, clustered, one run, a single page) and chunk size, and
+// each chunk's nodes below min_top() are what the streamed layer writes at
+// its precomputed place: the chunks' node counts add up to the level's.
+TEST(PageTree, ChunkedPathUpdateEqualsUpdatePaths) {
+  std::mt19937_64 rng(11);
+  auto lookup = [](NodeKey k) {
+    Hash32 h;  // arbitrary but fixed old values
+    h.bytes[0] = static_cast<uint8_t>(k);
+    h.bytes[1] = static_cast<uint8_t>(k >> 8);
+    h.bytes[2] = static_cast<uint8_t>(k >> 16);
+    h.bytes[3] = static_cast<uint8_t>(k >> 24);
+    return h;
+  };
+  std::vector<std::vector<uint32_t>> sets;
+  for (int t = 0; t < 6; t++) {
+    std::set<uint32_t> set;
+    const uint32_t span = t < 3 ? (1u << 20) : (1u << 12);
+    while (set.size() < 700) set.insert(static_cast<uint32_t>(rng() % span));
+    sets.emplace_back(set.begin(), set.end());
+  }
+  std::vector<uint32_t> run(1000);
+  for (uint32_t i = 0; i < run.size(); i++) run[i] = 5000 + i;
+  sets.push_back(run);
+  sets.push_back({(1u << 20) - 1});
+  sets.push_back({0, (1u << 20) - 1});
+  for (const auto& pages : sets) {
+    LevelNodes leaves;
+    std::vector<Hash32> hashes;
+    for (uint32_t p : pages) {
+      Hash32 h;
+      h.bytes[5] = static_cast<uint8_t>(p * 7);
+      h.bytes[9] = static_cast<uint8_t>(p >> 3);
+      leaves.push_back({p, h});
+      hashes.push_back(h);
+    }
+    const std::vector<TreeNode> want = UpdatePaths(leaves, lookup);
+    for (size_t target : {2, 16, 128, 5000}) {
+      ChunkedPathUpdate u(pages, ChunkedPathUpdate::ChooseCuts(pages, target), lookup);
+      ASSERT_EQ(u.first(0), 0u);
+      ASSERT_EQ(u.end(u.chunks() - 1), pages.size());
+      for (size_t c = 0; c < u.chunks(); c++) u.RunChunk(c, hashes.data() + u.first(c));
+      for (int k = 0; k < u.min_top(); k++) {
+        size_t sum = 0;
+        for (size_t c = 0; c < u.chunks(); c++) {
+          EXPECT_EQ(u.count(c, k), u.nodes(c, k).size());
+          sum += u.nodes(c, k).size();
+        }
+        size_t level_nodes = 0;
+        for (const TreeNode& n : want) level_nodes += NodeLevel(n.key) == k;
+        EXPECT_EQ(sum, level_nodes) << "level " << k;
+      }
+      const std::vector<TreeNode> got = u.Finish();
+      ASSERT_EQ(got.size(), want.size()) << "pages " << pages.size() << " target " << target;
+      for (size_t i = 0; i < want.size(); i++) {
+        ASSERT_EQ(got[i].key, want[i].key) << i;
+        ASSERT_EQ(got[i].hash, want[i].hash) << "key " << want[i].key;
+      }
+    }
+  }
 }
 
 TEST(PageTree, SplitPathUpdateEqualsUpdatePaths) {

@@ -53,7 +53,14 @@ LayerPlan PlanLayer(const CommittedMemory& committed, const std::vector<uint32_t
 LayerEncoder::LayerEncoder(const CommittedMemory& committed, const LayerPlan& plan,
                            const std::vector<uint32_t>& dirty, const uint8_t* memory, int level, std::string what)
     : committed_(committed), plan_(plan), dirty_(dirty), memory_(memory), level_(level), what_(std::move(what)) {
-  pieces_.resize((plan.pages.size() + kChunkPages - 1) / kChunkPages);
+  for (size_t first = 0; first < plan.pages.size(); first += kChunkPages) cuts_.push_back(first);
+  cuts_.push_back(plan.pages.size());
+  pieces_.resize(cuts_.size() - 1);
+}
+
+void LayerEncoder::SetChunks(std::vector<size_t> cuts) {
+  cuts_ = std::move(cuts);
+  pieces_.assign(cuts_.empty() ? 0 : cuts_.size() - 1, Bytes());
 }
 
 Status LayerEncoder::Start() {
@@ -82,8 +89,8 @@ Status LayerEncoder::Start() {
 }
 
 Status LayerEncoder::EncodeChunk(size_t c) {
-  const size_t first = c * kChunkPages;
-  const size_t end = std::min(first + kChunkPages, plan_.pages.size());
+  const size_t first = cuts_[c];
+  const size_t end = cuts_[c + 1];
   Bytes& piece = pieces_[c];
   piece.clear();
   piece.reserve((end - first) * 64);

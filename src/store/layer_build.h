@@ -78,6 +78,10 @@ class LayerEncoder {
   // the XOR (one read of each page instead of two): (*leaves)[d] for
   // dirty[d]. Call before Start; *leaves must outlive the chunks.
   void ComputeLeaves(std::vector<Hash32>* leaves) { leaves_ = leaves; }
+  // Chunk c encodes plan.pages[cuts[c], cuts[c+1]) instead of kChunkPages
+  // at a time. Call before Start. REQUIRES: cuts from 0 to plan.pages.size(),
+  // strictly ascending.
+  void SetChunks(std::vector<size_t> cuts);
   // Loads the merged layers' pages and finds each page's source.
   Status Start();
   size_t chunks() const { return pieces_.size(); }
@@ -97,6 +101,7 @@ class LayerEncoder {
   std::vector<uint32_t> dirty_index_;   // per page: its index in dirty (dirty pages only)
   std::vector<Hash32>* leaves_ = nullptr;
   std::vector<Bytes> pieces_;           // per chunk
+  std::vector<size_t> cuts_;            // chunk c: pages [cuts_[c], cuts_[c+1])
 };
 
 // The new layer: plan.pages, their encoded `frame`, and the merged layers'

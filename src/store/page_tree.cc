@@ -223,6 +223,121 @@ std::vector<TreeNode> SplitPathUpdate::Finish() {
   return out;
 }
 
+std::vector<size_t> ChunkedPathUpdate::ChooseCuts(const std::vector<uint32_t>& pages, size_t target) {
+  target = std::max<size_t>(target, 2);
+  const size_t n = pages.size();
+  std::vector<size_t> cuts{0};
+  size_t s = 0;
+  while (n - s > target + target / 2) {
+    // Cut before pages[m] for m in [s + target/2, s + 3*target/2]: where the
+    // two sides meet highest; on ties, nearest to s + target.
+    const size_t lo = s + target / 2, hi = std::min(n - 1, s + target + target / 2), want = s + target;
+    size_t best_m = want;
+    int best = -1;
+    for (size_t m = lo; m <= hi; m++) {
+      const int k = std::bit_width(pages[m - 1] ^ pages[m]);
+      const size_t d = m > want ? m - want : want - m, best_d = best_m > want ? best_m - want : want - best_m;
+      if (k > best || (k == best && d < best_d)) best = k, best_m = m;
+    }
+    cuts.push_back(best_m);
+    s = best_m;
+  }
+  if (n > 0) cuts.push_back(n);
+  return cuts;
+}
+
+ChunkedPathUpdate::ChunkedPathUpdate(const std::vector<uint32_t>& pages, std::vector<size_t> cuts, NodeLookup lookup)
+    : pages_(pages), cuts_(std::move(cuts)), lookup_(std::move(lookup)) {
+  if (cuts_.empty()) cuts_.push_back(0);
+  const size_t n = chunks();
+  tops_.resize(n);
+  levels_.resize(n);
+  for (size_t c = 0; c < n; c++) {
+    int top = kTreeDepth + 1;
+    if (c > 0) top = std::min(top, static_cast<int>(std::bit_width(pages_[cuts_[c] - 1] ^ pages_[cuts_[c]])));
+    if (c + 1 < n) top = std::min(top, static_cast<int>(std::bit_width(pages_[cuts_[c + 1] - 1] ^ pages_[cuts_[c + 1]])));
+    tops_[c] = top;
+    min_top_ = std::min(min_top_, top);
+  }
+}
+
+uint32_t ChunkedPathUpdate::count(size_t c, int level) const {
+  uint32_t n = 0;
+  for (size_t i = cuts_[c]; i < cuts_[c + 1]; i++) {
+    if (i == cuts_[c] || (pages_[i] >> level) != (pages_[i - 1] >> level)) n++;
+  }
+  return n;
+}
+
+void ChunkedPathUpdate::RunChunk(size_t c, const Hash32* leaves) {
+  std::vector<LevelNodes>& levels = levels_[c];
+  levels.assign(static_cast<size_t>(std::min(tops_[c], kTreeDepth + 1)), {});
+  LevelNodes& l0 = levels[0];
+  l0.reserve(cuts_[c + 1] - cuts_[c]);
+  for (size_t i = cuts_[c]; i < cuts_[c + 1]; i++) l0.push_back({pages_[i], leaves[i - cuts_[c]]});
+  for (size_t k = 0; k + 1 < levels.size(); k++) levels[k + 1] = ParentLevel(static_cast<int>(k), levels[k], lookup_);
+}
+
+std::vector<TreeNode> ChunkedPathUpdate::Finish() {
+  auto by_index = [](const std::pair<uint32_t, Hash32>& a, const std::pair<uint32_t, Hash32>& b) {
+    return a.first < b.first;
+  };
+  // Levels at and above each chunk's top: from the chunks' frontiers (their
+  // nodes at top - 1) and what this loop computed one level down. A node
+  // computed here never has beneath it a node a chunk computed above its
+  // frontier (that chunk would then not have been cut below it).
+  std::vector<LevelNodes> mine(kTreeDepth + 1);
+  for (int k = 0; k < kTreeDepth; k++) {
+    LevelNodes in = std::move(mine[k]);
+    for (size_t c = 0; c < chunks(); c++) {
+      if (tops_[c] - 1 != k) continue;
+      const LevelNodes& f = levels_[c][k];
+      LevelNodes merged;
+      merged.reserve(in.size() + f.size());
+      std::merge(in.begin(), in.end(), f.begin(), f.end(), std::back_inserter(merged), by_index);
+      in = std::move(merged);
+    }
+    mine[k] = in;  // kept for the output (frontier nodes are the chunks' too: removed below)
+    if (!in.empty()) mine[k + 1] = ParentLevel(k, in, lookup_);
+  }
+  // Output: per level, the chunks' nodes and this loop's, merged by index.
+  std::vector<TreeNode> out;
+  for (int k = 0; k <= kTreeDepth; k++) {
+    LevelNodes level;
+    for (size_t c = 0; c < chunks(); c++) {
+      if (k < tops_[c] && static_cast<size_t>(k) < levels_[c].size()) {
+        const LevelNodes& l = levels_[c][k];
+        level.insert(level.end(), l.begin(), l.end());
+      }
+    }
+    // Chunk nodes come in chunk (= index) order. This loop's own nodes at
+    // level k are those not at any chunk's frontier.
+    if (k >= 1) {
+      const LevelNodes& own = mine[k];
+      if (!own.empty()) {
+        LevelNodes merged;
+        merged.reserve(level.size() + own.size());
+        // own may contain frontier nodes only at level k = top - 1 of some
+        // chunk; those are in `level` already. Skip equal indices.
+        size_t i = 0, j = 0;
+        while (i < level.size() || j < own.size()) {
+          if (j == own.size() || (i < level.size() && level[i].first < own[j].first)) {
+            merged.push_back(level[i++]);
+          } else if (i < level.size() && level[i].first == own[j].first) {
+            merged.push_back(level[i++]);
+            j++;
+          } else {
+            merged.push_back(own[j++]);
+          }
+        }
+        level = std::move(merged);
+      }
+    }
+    Append(k, level, &out);
+  }
+  return out;
+}
+
 std::vector<std::vector<Hash32>> BuildTree(std::vector<Hash32> leaves) {
   std::vector<std::vector<Hash32>> levels(kTreeDepth + 1);
   levels[0] = std::move(leaves);

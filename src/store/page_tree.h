@@ -90,6 +90,56 @@ class SplitPathUpdate {
   std::vector<LevelNodes> parts_[2];  // per part, per level 0 .. split_level_ - 1
 };
 
+// Path updates done chunk by chunk, so that a commit can write each chunk's
+// tree nodes while later chunks are still being hashed (session_commit.cc,
+// "streamed layers"). The sorted dirty pages are cut into chunks of
+// consecutive pages; chunk c computes every node of its pages' paths below
+// level top(c), the level where its paths meet a neighbouring chunk's (the
+// lowest common ancestor of the pages on either side of a cut), so no node a
+// chunk computes has a dirty page of another chunk beneath it. Finish()
+// computes the rest. Same nodes as UpdatePaths.
+//
+// Thread-safety: RunChunk may run concurrently for distinct chunks; `lookup`
+// must then be thread-safe. Finish runs once, after every chunk.
+class ChunkedPathUpdate {
+ public:
+  // Cuts `pages` (sorted, unique) into chunks of about `target` pages, each
+  // cut placed where the pages on its two sides meet highest in the tree.
+  static std::vector<size_t> ChooseCuts(const std::vector<uint32_t>& pages, size_t target);
+
+  // `cuts`: chunk c is pages[cuts[c], cuts[c+1]); cuts.front() == 0,
+  // cuts.back() == pages.size(), strictly ascending.
+  ChunkedPathUpdate(const std::vector<uint32_t>& pages, std::vector<size_t> cuts, NodeLookup lookup);
+
+  size_t chunks() const { return cuts_.size() - 1; }
+  size_t first(size_t c) const { return cuts_[c]; }
+  size_t end(size_t c) const { return cuts_[c + 1]; }
+  // Chunk c computes levels [0, top(c)); 1 <= top(c) <= kTreeDepth + 1.
+  int top(size_t c) const { return tops_[c]; }
+  // The lowest top(c): every chunk computes levels below it.
+  int min_top() const { return min_top_; }
+  // Number of nodes chunk c computes at `level` (< top(c)), known before it
+  // runs: the distinct ancestors of its pages there.
+  uint32_t count(size_t c, int level) const;
+
+  // Computes chunk c's nodes from its pages' leaves (leaves[i] for
+  // pages[first(c) + i]).
+  void RunChunk(size_t c, const Hash32* leaves);
+  // Chunk c's nodes at `level` (< top(c)), ascending by index. After RunChunk(c).
+  const LevelNodes& nodes(size_t c, int level) const { return levels_[c][level]; }
+  // After every chunk: every changed node, sorted by key (as UpdatePaths).
+  std::vector<TreeNode> Finish();
+
+ private:
+  const std::vector<uint32_t>& pages_;
+  std::vector<size_t> cuts_;
+  NodeLookup lookup_;
+  std::vector<int> tops_;
+  int min_top_ = kTreeDepthLevels;
+  std::vector<std::vector<LevelNodes>> levels_;  // [chunk][level < top]
+  static constexpr int kTreeDepthLevels = 21;
+};
+
 // Computes every stored node of a full tree from all leaves of a memory of
 // `leaves.size()` pages: result[level] has LevelWidth(n, level) hashes.
 std::vector<std::vector<Hash32>> BuildTree(std::vector<Hash32> leaves);

@@ -9,8 +9,11 @@
 //  2. Hash. A large commit (kParallelPages dirty pages or more) stages its
 //     directory before the root is known and runs the links and the encoding
 //     of delta layers (XOR with the base, zstd) in the same task batch as the
-//     leaf hashing, on the store's threads. Should the root turn out to be
-//     committed already, that staging directory is removed unused.
+//     leaf hashing, on the store's threads. A new layer that merges no
+//     older one is a StreamedLayer (layer_stream.h): its chunks also compute
+//     their tree nodes and write them into the layer's file while later
+//     chunks are being hashed. Should the root turn out to be committed
+//     already, that staging directory is removed unused.
 //  3. Write the remaining files (new layers need the changed tree nodes),
 //     then the index, then issue every fsync the commit needs at once (the
 //     files' fdatasyncs and the directories' fsyncs run concurrently; all
@@ -245,20 +248,27 @@ Status SessionImpl::WriteMemoryFile(const CommitPlan& plan, MemoryPlan* m, Slot*
       return Status::OK();
     }
     case MemoryPlan::Kind::kLayer: {
-      if (!m->encoder) {
-        m->encoder = NewLayerEncoder(*s, *m);
-        RETURN_IF_ERROR(m->encoder->Start());
-        for (size_t c = 0; c < m->encoder->chunks(); c++) RETURN_IF_ERROR(m->encoder->EncodeChunk(c));
-      }
-      ASSIGN_OR_RETURN(Bytes frame, m->encoder->Finish());
-      m->encoder.reset();
-      // The changed nodes go into the layer (a retry recomputes them).
-      std::shared_ptr<DeltaLayer> layer =
-          AssembleLayer(*s->committed, m->layer, std::move(frame), std::move(s->changed_nodes));
       const uint32_t top = static_cast<uint32_t>(m->layer.keep) + 1;
-      const std::string path = plan.staging + "/" + LayerName(id, top);
-      ASSIGN_OR_RETURN(Bytes file, layer->Encode(store_->options().compression_level, path));
-      RETURN_IF_ERROR(WriteNewFile(env, path, file, syncs));
+      std::shared_ptr<DeltaLayer> layer;
+      if (m->stream) {
+        // Written while computed; the rest of the file now.
+        ASSIGN_OR_RETURN(layer, m->stream->Finish(std::move(s->changed_nodes)));
+        m->stream.reset();
+        RETURN_IF_ERROR(syncs->AddFile(std::move(m->file)));
+      } else {
+        if (!m->encoder) {
+          m->encoder = NewLayerEncoder(*s, *m);
+          RETURN_IF_ERROR(m->encoder->Start());
+          for (size_t c = 0; c < m->encoder->chunks(); c++) RETURN_IF_ERROR(m->encoder->EncodeChunk(c));
+        }
+        ASSIGN_OR_RETURN(Bytes frame, m->encoder->Finish());
+        m->encoder.reset();
+        // The changed nodes go into the layer (a retry recomputes them).
+        layer = AssembleLayer(*s->committed, m->layer, std::move(frame), std::move(s->changed_nodes));
+        const std::string path = plan.staging + "/" + LayerName(id, top);
+        ASSIGN_OR_RETURN(Bytes file, layer->Encode(store_->options().compression_level, path));
+        RETURN_IF_ERROR(WriteNewFile(env, path, file, syncs));
+      }
       entry->layer_count = top;
       const auto& layers = s->committed->layers();
       std::vector<std::shared_ptr<DeltaLayer>> kept(layers.begin(), layers.begin() + static_cast<std::ptrdiff_t>(m->layer.keep));
@@ -285,6 +295,7 @@ Result<Root> SessionImpl::Commit() {
   FirstError early;
   std::vector<std::function<void()>> tasks;
   ProvidedLeaves provided;
+  ProvidedNodes provided_nodes;
   Status s;
   if (parallel) {
     // Stage beside the hashing: links first (the longest tasks with many
@@ -301,6 +312,26 @@ Result<Root> SessionImpl::Commit() {
     for (auto& [id, slot] : slots_) {
       MemoryPlan& m = plan.memory[i++];
       if (m.kind != MemoryPlan::Kind::kLayer) continue;
+      if (m.layer.keep == slot.committed->layers().size()) {
+        // A layer of exactly the dirty pages: written while it is computed.
+        const std::string path = plan.staging + "/" + LayerName(id, static_cast<uint32_t>(m.layer.keep) + 1);
+        auto file = store_->env()->NewWritableFile(path);
+        if (!file.ok()) {
+          s = file.status();
+          break;
+        }
+        m.file = std::move(file).value();
+        m.stream = std::make_unique<StreamedLayer>(*slot.committed, m.layer, slot.dirty, slot.region->data(),
+                                                   store_->options().compression_level, m.file.get(),
+                                                   "module " + id.ToHex() + ": new delta layer " + path);
+        s = m.stream->Start();
+        if (!s.ok()) break;
+        StreamedLayer* st = m.stream.get();
+        provided[&slot] = st->leaves();
+        provided_nodes[&slot] = [st] { return st->FinishNodes(); };
+        for (size_t c = 0; c < st->chunks(); c++) tasks.push_back([&early, st, c] { early.Add(st->RunChunk(c)); });
+        continue;
+      }
       m.encoder = NewLayerEncoder(slot, m);
       m.encoder->ComputeLeaves(&m.leaves);
       provided[&slot] = &m.leaves;
@@ -314,7 +345,7 @@ Result<Root> SessionImpl::Commit() {
       return s.WithContext("commit");
     }
   }
-  auto entries = HashAll(std::move(tasks), parallel, provided);
+  auto entries = HashAll(std::move(tasks), parallel, provided, provided_nodes);
   s = entries.ok() ? early.Take() : entries.status();
   if (!s.ok()) {
     if (plan.staged) store_->env()->RemoveDirRecursive(plan.staging).IgnoreError();

@@ -53,7 +53,7 @@ uint64_t SessionImpl::PagesToHash() const {
 }
 
 Result<std::vector<IndexEntry>> SessionImpl::HashAll(std::vector<std::function<void()>> tasks, bool parallel,
-                                                     const ProvidedLeaves& provided) {
+                                                     const ProvidedLeaves& provided, const ProvidedNodes& nodes) {
   const int cpu_threads = parallel ? static_cast<int>(std::max(1u, std::thread::hardware_concurrency())) : 1;
   struct Job {
     Slot* s;
@@ -105,6 +105,10 @@ Result<std::vector<IndexEntry>> SessionImpl::HashAll(std::vector<std::function<v
       continue;
     }
     if (j.leaves.empty()) continue;  // only the length changed
+    if (auto it = nodes.find(s); it != nodes.end()) {
+      tasks.push_back([s, fn = it->second] { s->changed_nodes = fn(); });
+      continue;
+    }
     LevelNodes leaves(j.leaves.size());
     for (size_t i = 0; i < leaves.size(); i++) leaves[i] = {s->dirty[i], j.leaves[i]};
     const CommittedMemory* c = s->committed.get();

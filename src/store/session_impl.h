@@ -24,6 +24,7 @@
 #include "src/store/committed_memory.h"
 #include "src/store/index.h"
 #include "src/store/layer_build.h"
+#include "src/store/layer_stream.h"
 #include "src/store/page_tree.h"
 
 namespace crust::store {
@@ -96,6 +97,10 @@ class SessionImpl final : public Session {
     LayerPlan layer;                        // kLayer
     std::unique_ptr<LayerEncoder> encoder;  // kLayer: set once its chunks are encoded (or being encoded)
     std::vector<Hash32> leaves;             // the dirty pages' leaves, when the encoder computes them
+    // kLayer, large commits merging no layer: the layer's file, written while
+    // it is computed (layer_stream.h). `file` outlives `stream`, which uses it.
+    std::unique_ptr<os::WritableFile> file;
+    std::unique_ptr<StreamedLayer> stream;
   };
   struct CommitPlan {
     std::vector<MemoryPlan> memory;  // in slot order
@@ -140,8 +145,11 @@ class SessionImpl final : public Session {
   // `provided`: slots whose dirty pages' leaf hashes `tasks` compute (into
   // the vector given, in dirty order) rather than HashAll.
   using ProvidedLeaves = std::map<const Slot*, std::vector<Hash32>*>;
+  // `nodes`: slots whose changed tree nodes a function computes (run in the
+  // second batch) rather than HashAll's own path update.
+  using ProvidedNodes = std::map<const Slot*, std::function<std::vector<TreeNode>()>>;
   Result<std::vector<IndexEntry>> HashAll(std::vector<std::function<void()>> tasks, bool parallel,
-                                          const ProvidedLeaves& provided = {});
+                                          const ProvidedLeaves& provided = {}, const ProvidedNodes& nodes = {});
   // Collects the pages written since the last collection into slot->dirty
   // (and, with checkpoints in use, into the journal).
   Status CollectDirty(Slot* slot);

@@ -8,6 +8,7 @@ crust_layer(store
     src/store/page_codec.cc
     src/store/delta.cc
     src/store/layer_build.cc
+    src/store/layer_stream.cc
     src/store/committed_memory.cc
     src/store/store_impl.cc
     src/store/session_impl.cc

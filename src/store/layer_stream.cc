@@ -1,0 +1,170 @@
+// Copyright (c) crust authors. Licensed under the MIT license.
+#include "src/store/layer_stream.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "src/store/format.h"
+#include "src/util/coding.h"
+#include "src/util/crc32c.h"
+
+namespace crust::store {
+namespace {
+
+constexpr size_t kHeaderSize = 32;  // docs/format.md, "Delta layer"
+constexpr size_t kNodeSize = 36;    // u32 key + 32-byte hash
+
+}  // namespace
+
+StreamedLayer::StreamedLayer(const CommittedMemory& committed, const LayerPlan& plan,
+                             const std::vector<uint32_t>& dirty, const uint8_t* memory, int level,
+                             os::WritableFile* file, std::string what)
+    : committed_(committed),
+      plan_(plan),
+      dirty_(dirty),
+      file_(file),
+      what_(std::move(what)),
+      encoder_(committed, plan, dirty, memory, level, what_) {}
+
+size_t StreamedLayer::chunks() const { return paths_ ? paths_->chunks() : 0; }
+
+Status StreamedLayer::Start() {
+  if (plan_.keep != committed_.layers().size() || plan_.pages != dirty_) {
+    return Status::InvalidArgument(what_ + ": a streamed layer cannot merge older layers");
+  }
+  const size_t n = dirty_.size();
+  std::vector<size_t> cuts = ChunkedPathUpdate::ChooseCuts(dirty_, kChunkPages);
+  const CommittedMemory* c = &committed_;
+  paths_ = std::make_unique<ChunkedPathUpdate>(dirty_, cuts, [c](NodeKey k) { return c->Node(k); });
+  encoder_.SetChunks(cuts);
+  encoder_.ComputeLeaves(&leaves_);
+  RETURN_IF_ERROR(encoder_.Start());
+
+  // The node section: per level, the distinct ancestors of the dirty pages,
+  // ascending; levels one after another (key order).
+  node_count_.assign(kTreeDepth + 1, 0);
+  level_start_.assign(kTreeDepth + 2, 0);
+  for (int k = 0; k <= kTreeDepth; k++) {
+    uint64_t count = 0;
+    for (size_t i = 0; i < n; i++) count += (i == 0 || (dirty_[i] >> k) != (dirty_[i - 1] >> k));
+    node_count_[k] = count;
+    level_start_[k + 1] = level_start_[k] + count;
+  }
+  total_nodes_ = level_start_[kTreeDepth + 1];
+  nodes_.assign(total_nodes_ * kNodeSize, 0);
+  for (int k = 0; k <= kTreeDepth; k++) {
+    uint8_t* p = nodes_.data() + level_start_[k] * kNodeSize;
+    for (size_t i = 0; i < n; i++) {
+      if (i > 0 && (dirty_[i] >> k) == (dirty_[i - 1] >> k)) continue;
+      EncodeFixed32(p, MakeNodeKey(k, dirty_[i] >> k));
+      p += kNodeSize;
+    }
+  }
+  // Where each chunk's nodes go in the levels every chunk computes.
+  early_levels_ = std::min(paths_->min_top(), kTreeDepth + 1);
+  offset_.assign(paths_->chunks(), std::vector<uint32_t>(static_cast<size_t>(early_levels_)));
+  for (int k = 0; k < early_levels_; k++) {
+    uint32_t at = 0;
+    for (size_t ch = 0; ch < paths_->chunks(); ch++) {
+      offset_[ch][k] = at;
+      at += paths_->count(ch, k);
+    }
+    if (at != node_count_[k]) {
+      return Status::Aborted(what_ + ": chunked node counts disagree at level " + std::to_string(k));
+    }
+  }
+  node_base_ = kHeaderSize + 4 * uint64_t{n};
+  done_.assign(paths_->chunks(), false);
+  written_.assign(static_cast<size_t>(early_levels_), 0);
+  Bytes page_list(4 * n);
+  for (size_t i = 0; i < n; i++) EncodeFixed32(page_list.data() + 4 * i, dirty_[i]);
+  return file_->WriteAt(kHeaderSize, page_list);
+}
+
+Status StreamedLayer::RunChunk(size_t c) {
+  RETURN_IF_ERROR(encoder_.EncodeChunk(c));
+  paths_->RunChunk(c, leaves_.data() + paths_->first(c));
+  for (int k = 0; k < early_levels_; k++) {
+    const LevelNodes& level = paths_->nodes(c, k);
+    uint8_t* p = nodes_.data() + (level_start_[k] + offset_[c][k]) * kNodeSize;
+    for (const auto& [index, hash] : level) {
+      if (DecodeFixed32(p) != MakeNodeKey(k, index)) {
+        return Status::Aborted(what_ + ": streamed node at level " + std::to_string(k) + " index " +
+                               std::to_string(index) + " is out of place");
+      }
+      std::memcpy(p + 4, hash.bytes.data(), 32);
+      p += kNodeSize;
+    }
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  done_[c] = true;
+  return AdvanceLocked();
+}
+
+Status StreamedLayer::AdvanceLocked() {
+  while (prefix_ < done_.size() && done_[prefix_]) prefix_++;
+  // Write in batches of chunks (a system call per level each time).
+  const bool all = prefix_ == done_.size();
+  if (!all && prefix_ < written_chunks_ + kWriteEvery) return Status::OK();
+  if (prefix_ == written_chunks_) return Status::OK();
+  written_chunks_ = prefix_;
+  for (int k = 0; k < early_levels_; k++) {
+    const uint64_t final_nodes = all ? node_count_[k] : offset_[prefix_][k];
+    const uint64_t to = final_nodes * kNodeSize;
+    const uint64_t level_at = level_start_[k] * kNodeSize;
+    if (to > written_[k]) {
+      RETURN_IF_ERROR(file_->WriteAt(node_base_ + level_at + written_[k],
+                                     ByteView(nodes_.data() + level_at + written_[k], to - written_[k])));
+      written_[k] = to;
+    }
+  }
+  return Status::OK();
+}
+
+std::vector<TreeNode> StreamedLayer::FinishNodes() { return paths_->Finish(); }
+
+Result<std::shared_ptr<DeltaLayer>> StreamedLayer::Finish(std::vector<TreeNode> changed) {
+  if (prefix_ != done_.size()) return Status::Aborted(what_ + ": finished before every chunk ran");
+  ASSIGN_OR_RETURN(Bytes frame, encoder_.Finish());
+  if (changed.size() != total_nodes_) {
+    return Status::Aborted(what_ + ": " + std::to_string(changed.size()) + " changed tree nodes, " +
+                           std::to_string(total_nodes_) + " planned");
+  }
+  // Every node placed early must be the final one; the rest are filled in.
+  const uint64_t late = early_levels_ <= kTreeDepth ? level_start_[early_levels_] : total_nodes_;
+  for (uint64_t i = 0; i < total_nodes_; i++) {
+    uint8_t* p = nodes_.data() + i * kNodeSize;
+    if (DecodeFixed32(p) != changed[i].key ||
+        (i < late && std::memcmp(p + 4, changed[i].hash.bytes.data(), 32) != 0)) {
+      return Status::Aborted(what_ + ": streamed tree node " + std::to_string(changed[i].key) +
+                             " differs from the full path update");
+    }
+    if (i >= late) std::memcpy(p + 4, changed[i].hash.bytes.data(), 32);
+  }
+  uint8_t header[kHeaderSize];
+  std::memcpy(header, kDeltaMagic, 8);
+  EncodeFixed32(header + 8, kDeltaVersion);
+  EncodeFixed32(header + 12, static_cast<uint32_t>(dirty_.size()));
+  EncodeFixed32(header + 16, static_cast<uint32_t>(total_nodes_));
+  EncodeFixed32(header + 20, 0);
+  EncodeFixed64(header + 24, frame.size());
+  RETURN_IF_ERROR(file_->WriteAt(0, ByteView(header, kHeaderSize)));
+  if (late < total_nodes_) {
+    RETURN_IF_ERROR(file_->WriteAt(node_base_ + late * kNodeSize,
+                                   ByteView(nodes_.data() + late * kNodeSize, (total_nodes_ - late) * kNodeSize)));
+  }
+  const uint64_t data_at = node_base_ + total_nodes_ * kNodeSize;
+  if (!frame.empty()) RETURN_IF_ERROR(file_->WriteAt(data_at, frame));
+  Bytes page_list(4 * dirty_.size());
+  for (size_t i = 0; i < dirty_.size(); i++) EncodeFixed32(page_list.data() + 4 * i, dirty_[i]);
+  uint32_t crc = Crc32c(header, kHeaderSize);
+  crc = Crc32c(page_list.data(), page_list.size(), crc);
+  crc = Crc32c(nodes_.data(), nodes_.size(), crc);
+  crc = Crc32c(frame.data(), frame.size(), crc);
+  uint8_t tail[4];
+  EncodeFixed32(tail, crc);
+  RETURN_IF_ERROR(file_->WriteAt(data_at + frame.size(), ByteView(tail, 4)));
+  return DeltaLayer::FromFrame(plan_.pages, std::move(frame), std::move(changed));
+}
+
+}  // namespace crust::store
