@@ -51,15 +51,8 @@ Status StreamedLayer::Start() {
     level_start_[k + 1] = level_start_[k] + count;
   }
   total_nodes_ = level_start_[kTreeDepth + 1];
-  nodes_.assign(total_nodes_ * kNodeSize, 0);
-  for (int k = 0; k <= kTreeDepth; k++) {
-    uint8_t* p = nodes_.data() + level_start_[k] * kNodeSize;
-    for (size_t i = 0; i < n; i++) {
-      if (i > 0 && (dirty_[i] >> k) == (dirty_[i - 1] >> k)) continue;
-      EncodeFixed32(p, MakeNodeKey(k, dirty_[i] >> k));
-      p += kNodeSize;
-    }
-  }
+  // Filled by the chunks (levels below early_levels_) and Finish (the rest).
+  nodes_.reset(new uint8_t[total_nodes_ * kNodeSize]);
   // Where each chunk's nodes go in the levels every chunk computes.
   early_levels_ = std::min(paths_->min_top(), kTreeDepth + 1);
   offset_.assign(paths_->chunks(), std::vector<uint32_t>(static_cast<size_t>(early_levels_)));
@@ -86,45 +79,67 @@ Status StreamedLayer::RunChunk(size_t c) {
   paths_->RunChunk(c, leaves_.data() + paths_->first(c));
   for (int k = 0; k < early_levels_; k++) {
     const LevelNodes& level = paths_->nodes(c, k);
-    uint8_t* p = nodes_.data() + (level_start_[k] + offset_[c][k]) * kNodeSize;
+    uint8_t* p = nodes_.get() + (level_start_[k] + offset_[c][k]) * kNodeSize;
+    if (level.size() != paths_->count(c, k)) {
+      return Status::Aborted(what_ + ": chunk " + std::to_string(c) + " has " + std::to_string(level.size()) +
+                             " nodes at level " + std::to_string(k) + ", " + std::to_string(paths_->count(c, k)) +
+                             " planned");
+    }
     for (const auto& [index, hash] : level) {
-      if (DecodeFixed32(p) != MakeNodeKey(k, index)) {
-        return Status::Aborted(what_ + ": streamed node at level " + std::to_string(k) + " index " +
-                               std::to_string(index) + " is out of place");
-      }
+      EncodeFixed32(p, MakeNodeKey(k, index));
       std::memcpy(p + 4, hash.bytes.data(), 32);
       p += kNodeSize;
     }
   }
-  std::lock_guard<std::mutex> l(mu_);
-  done_[c] = true;
-  return AdvanceLocked();
+  return WriteFinished(c);
 }
 
-Status StreamedLayer::AdvanceLocked() {
-  while (prefix_ < done_.size() && done_[prefix_]) prefix_++;
-  // Write in batches of chunks (a system call per level each time).
-  const bool all = prefix_ == done_.size();
-  if (!all && prefix_ < written_chunks_ + kWriteEvery) return Status::OK();
-  if (prefix_ == written_chunks_) return Status::OK();
-  written_chunks_ = prefix_;
-  for (int k = 0; k < early_levels_; k++) {
-    const uint64_t final_nodes = all ? node_count_[k] : offset_[prefix_][k];
-    const uint64_t to = final_nodes * kNodeSize;
-    const uint64_t level_at = level_start_[k] * kNodeSize;
-    if (to > written_[k]) {
-      RETURN_IF_ERROR(file_->WriteAt(node_base_ + level_at + written_[k],
-                                     ByteView(nodes_.data() + level_at + written_[k], to - written_[k])));
-      written_[k] = to;
+Status StreamedLayer::WriteFinished(size_t c) {
+  struct Range {
+    uint64_t at;
+    const uint8_t* data;
+    uint64_t len;
+  };
+  std::unique_lock<std::mutex> l(mu_);
+  done_[c] = true;
+  if (writing_) return Status::OK();  // the thread writing will see chunk c
+  writing_ = true;
+  for (;;) {
+    while (prefix_ < done_.size() && done_[prefix_]) prefix_++;
+    // In batches of chunks (a system call per level each time); the rest
+    // is left to Finish.
+    if (prefix_ < written_chunks_ + kWriteEvery || prefix_ == done_.size()) break;
+    written_chunks_ = prefix_;
+    std::vector<Range> ranges;
+    for (int k = 0; k < early_levels_; k++) {
+      const uint64_t to = uint64_t{offset_[prefix_][k]} * kNodeSize;
+      const uint64_t level_at = level_start_[k] * kNodeSize;
+      if (to > written_[k]) ranges.push_back({node_base_ + level_at + written_[k], nodes_.get() + level_at + written_[k], to - written_[k]});
+      written_[k] = std::max(written_[k], to);
+    }
+    // Write without the lock: chunks finishing meanwhile fill other bytes.
+    l.unlock();
+    Status s;
+    for (const Range& r : ranges) {
+      s = file_->WriteAt(r.at, ByteView(r.data, r.len));
+      if (!s.ok()) break;
+    }
+    l.lock();
+    if (!s.ok()) {
+      writing_ = false;
+      return s;
     }
   }
+  writing_ = false;
   return Status::OK();
 }
 
 std::vector<TreeNode> StreamedLayer::FinishNodes() { return paths_->Finish(); }
 
 Result<std::shared_ptr<DeltaLayer>> StreamedLayer::Finish(std::vector<TreeNode> changed) {
-  if (prefix_ != done_.size()) return Status::Aborted(what_ + ": finished before every chunk ran");
+  for (size_t c = 0; c < done_.size(); c++) {
+    if (!done_[c]) return Status::Aborted(what_ + ": finished before every chunk ran");
+  }
   ASSIGN_OR_RETURN(Bytes frame, encoder_.Finish());
   if (changed.size() != total_nodes_) {
     return Status::Aborted(what_ + ": " + std::to_string(changed.size()) + " changed tree nodes, " +
@@ -133,13 +148,24 @@ Result<std::shared_ptr<DeltaLayer>> StreamedLayer::Finish(std::vector<TreeNode> 
   // Every node placed early must be the final one; the rest are filled in.
   const uint64_t late = early_levels_ <= kTreeDepth ? level_start_[early_levels_] : total_nodes_;
   for (uint64_t i = 0; i < total_nodes_; i++) {
-    uint8_t* p = nodes_.data() + i * kNodeSize;
-    if (DecodeFixed32(p) != changed[i].key ||
-        (i < late && std::memcmp(p + 4, changed[i].hash.bytes.data(), 32) != 0)) {
+    uint8_t* p = nodes_.get() + i * kNodeSize;
+    if (i >= late) {
+      EncodeFixed32(p, changed[i].key);
+      std::memcpy(p + 4, changed[i].hash.bytes.data(), 32);
+    } else if (DecodeFixed32(p) != changed[i].key || std::memcmp(p + 4, changed[i].hash.bytes.data(), 32) != 0) {
       return Status::Aborted(what_ + ": streamed tree node " + std::to_string(changed[i].key) +
                              " differs from the full path update");
     }
-    if (i >= late) std::memcpy(p + 4, changed[i].hash.bytes.data(), 32);
+  }
+  // The early levels' bytes not written yet (the last chunks').
+  for (int k = 0; k < early_levels_; k++) {
+    const uint64_t to = node_count_[k] * kNodeSize;
+    const uint64_t level_at = level_start_[k] * kNodeSize;
+    if (to > written_[k]) {
+      RETURN_IF_ERROR(file_->WriteAt(node_base_ + level_at + written_[k],
+                                     ByteView(nodes_.get() + level_at + written_[k], to - written_[k])));
+      written_[k] = to;
+    }
   }
   uint8_t header[kHeaderSize];
   std::memcpy(header, kDeltaMagic, 8);
@@ -151,7 +177,7 @@ Result<std::shared_ptr<DeltaLayer>> StreamedLayer::Finish(std::vector<TreeNode> 
   RETURN_IF_ERROR(file_->WriteAt(0, ByteView(header, kHeaderSize)));
   if (late < total_nodes_) {
     RETURN_IF_ERROR(file_->WriteAt(node_base_ + late * kNodeSize,
-                                   ByteView(nodes_.data() + late * kNodeSize, (total_nodes_ - late) * kNodeSize)));
+                                   ByteView(nodes_.get() + late * kNodeSize, (total_nodes_ - late) * kNodeSize)));
   }
   const uint64_t data_at = node_base_ + total_nodes_ * kNodeSize;
   if (!frame.empty()) RETURN_IF_ERROR(file_->WriteAt(data_at, frame));
@@ -159,7 +185,7 @@ Result<std::shared_ptr<DeltaLayer>> StreamedLayer::Finish(std::vector<TreeNode> 
   for (size_t i = 0; i < dirty_.size(); i++) EncodeFixed32(page_list.data() + 4 * i, dirty_[i]);
   uint32_t crc = Crc32c(header, kHeaderSize);
   crc = Crc32c(page_list.data(), page_list.size(), crc);
-  crc = Crc32c(nodes_.data(), nodes_.size(), crc);
+  crc = Crc32c(nodes_.get(), total_nodes_ * kNodeSize, crc);
   crc = Crc32c(frame.data(), frame.size(), crc);
   uint8_t tail[4];
   EncodeFixed32(tail, crc);

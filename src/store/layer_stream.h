@@ -78,8 +78,9 @@ class StreamedLayer {
   Result<std::shared_ptr<DeltaLayer>> Finish(std::vector<TreeNode> changed);
 
  private:
-  // Writes the newly final node bytes after chunk completion (under mu_).
-  Status AdvanceLocked();
+  // Marks chunk c done; unless another thread is writing, writes the node
+  // bytes that became final, in batches of kWriteEvery chunks.
+  Status WriteFinished(size_t c);
 
   const CommittedMemory& committed_;
   const LayerPlan& plan_;
@@ -96,11 +97,12 @@ class StreamedLayer {
   uint64_t total_nodes_ = 0;
   int early_levels_ = 0;               // levels written chunk by chunk: [0, min_top)
   std::vector<std::vector<uint32_t>> offset_;  // [chunk][level < early_levels_]: first node index in the level
-  Bytes nodes_;                        // the node section's bytes (keys filled at Start)
+  std::unique_ptr<uint8_t[]> nodes_;   // the node section's bytes, filled by chunks and Finish
 
   std::mutex mu_;
   std::vector<bool> done_;             // per chunk; guarded by mu_
   size_t prefix_ = 0;                  // chunks [0, prefix_) done; guarded by mu_
+  bool writing_ = false;               // a thread is writing node bytes; guarded by mu_
   std::vector<uint64_t> written_;      // per early level: bytes of the level written; guarded by mu_
   size_t written_chunks_ = 0;          // chunks whose nodes are written; guarded by mu_
   static constexpr size_t kWriteEvery = 16;  // chunks per batch of writes
