@@ -96,7 +96,9 @@ TEST_P(StoreTest, GenesisCommitAndReadBack) {
 TEST_P(StoreTest, StreamedLayerEqualsEncodedLayer) {
   std::mt19937_64 rng(5);
   std::vector<uint32_t> pages;
-  for (int i = 0; i < 700; i++) pages.push_back(static_cast<uint32_t>(rng() % 16384));  // scattered over 64 MiB
+  // ~2700 scattered pages: more chunks than StreamedLayer::kWriteEvery, so
+  // node bytes are written while later chunks run.
+  for (int i = 0; i < 2900; i++) pages.push_back(static_cast<uint32_t>(rng() % 16384));  // scattered over 64 MiB
   for (uint32_t p = 1000; p < 1300; p++) pages.push_back(p);                           // a run
   for (uint32_t p = 4000; p < 4096; p += 2) pages.push_back(p);                         // every other page
   Bytes layer_bytes[2];
