@@ -12,10 +12,19 @@
 namespace crust::store {
 namespace {
 
-constexpr size_t kHeaderSize = 32;
-constexpr size_t kNodeSize = 36;
+constexpr size_t kHeaderSize = kDeltaHeaderSize;
+constexpr size_t kNodeSize = kDeltaNodeSize;
 
 }  // namespace
+
+void EncodeDeltaHeader(uint8_t* out, uint32_t page_count, uint32_t node_count, uint64_t compressed_size) {
+  std::memcpy(out, kDeltaMagic, 8);
+  EncodeFixed32(out + 8, kDeltaVersion);
+  EncodeFixed32(out + 12, page_count);
+  EncodeFixed32(out + 16, node_count);
+  EncodeFixed32(out + 20, 0);  // reserved
+  EncodeFixed64(out + 24, compressed_size);
+}
 
 std::shared_ptr<DeltaLayer> DeltaLayer::Build(std::vector<uint32_t> pages, std::unique_ptr<uint8_t[]> xor_pages,
                                               std::vector<TreeNode> nodes) {
@@ -62,12 +71,7 @@ Result<Bytes> DeltaLayer::Encode(int level, const std::string& what) const {
   // One buffer, sized first and filled in place.
   Bytes file(kHeaderSize + pages_.size() * 4 + nodes_.size() * kNodeSize + frame->size() + 4);
   uint8_t* p = file.data();
-  std::memcpy(p, kDeltaMagic, 8);
-  EncodeFixed32(p + 8, kDeltaVersion);
-  EncodeFixed32(p + 12, static_cast<uint32_t>(pages_.size()));
-  EncodeFixed32(p + 16, static_cast<uint32_t>(nodes_.size()));
-  EncodeFixed32(p + 20, 0);
-  EncodeFixed64(p + 24, frame->size());
+  EncodeDeltaHeader(p, static_cast<uint32_t>(pages_.size()), static_cast<uint32_t>(nodes_.size()), frame->size());
   p += kHeaderSize;
   for (uint32_t page : pages_) {
     EncodeFixed32(p, page);

@@ -34,6 +34,12 @@
 
 namespace crust::store {
 
+// Sizes of the file's parts (docs/format.md, "Delta layer").
+inline constexpr size_t kDeltaHeaderSize = 32;
+inline constexpr size_t kDeltaNodeSize = 36;  // u32 key + 32-byte hash
+// Writes the 32-byte header of a layer file to `out`.
+void EncodeDeltaHeader(uint8_t* out, uint32_t page_count, uint32_t node_count, uint64_t compressed_size);
+
 class DeltaLayer {
  public:
   // An uninitialised buffer for n pages (4 KiB each); filling it is the

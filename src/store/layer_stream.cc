@@ -11,8 +11,8 @@
 namespace crust::store {
 namespace {
 
-constexpr size_t kHeaderSize = 32;  // docs/format.md, "Delta layer"
-constexpr size_t kNodeSize = 36;    // u32 key + 32-byte hash
+constexpr size_t kHeaderSize = kDeltaHeaderSize;
+constexpr size_t kNodeSize = kDeltaNodeSize;
 
 }  // namespace
 
@@ -69,9 +69,9 @@ Status StreamedLayer::Start() {
   node_base_ = kHeaderSize + 4 * uint64_t{n};
   done_.assign(paths_->chunks(), false);
   written_.assign(static_cast<size_t>(early_levels_), 0);
-  Bytes page_list(4 * n);
-  for (size_t i = 0; i < n; i++) EncodeFixed32(page_list.data() + 4 * i, dirty_[i]);
-  return file_->WriteAt(kHeaderSize, page_list);
+  page_list_.resize(4 * n);
+  for (size_t i = 0; i < n; i++) EncodeFixed32(page_list_.data() + 4 * i, dirty_[i]);
+  return file_->WriteAt(kHeaderSize, page_list_);
 }
 
 Status StreamedLayer::RunChunk(size_t c) {
@@ -168,12 +168,7 @@ Result<std::shared_ptr<DeltaLayer>> StreamedLayer::Finish(std::vector<TreeNode> 
     }
   }
   uint8_t header[kHeaderSize];
-  std::memcpy(header, kDeltaMagic, 8);
-  EncodeFixed32(header + 8, kDeltaVersion);
-  EncodeFixed32(header + 12, static_cast<uint32_t>(dirty_.size()));
-  EncodeFixed32(header + 16, static_cast<uint32_t>(total_nodes_));
-  EncodeFixed32(header + 20, 0);
-  EncodeFixed64(header + 24, frame.size());
+  EncodeDeltaHeader(header, static_cast<uint32_t>(dirty_.size()), static_cast<uint32_t>(total_nodes_), frame.size());
   RETURN_IF_ERROR(file_->WriteAt(0, ByteView(header, kHeaderSize)));
   if (late < total_nodes_) {
     RETURN_IF_ERROR(file_->WriteAt(node_base_ + late * kNodeSize,
@@ -181,10 +176,8 @@ Result<std::shared_ptr<DeltaLayer>> StreamedLayer::Finish(std::vector<TreeNode> 
   }
   const uint64_t data_at = node_base_ + total_nodes_ * kNodeSize;
   if (!frame.empty()) RETURN_IF_ERROR(file_->WriteAt(data_at, frame));
-  Bytes page_list(4 * dirty_.size());
-  for (size_t i = 0; i < dirty_.size(); i++) EncodeFixed32(page_list.data() + 4 * i, dirty_[i]);
   uint32_t crc = Crc32c(header, kHeaderSize);
-  crc = Crc32c(page_list.data(), page_list.size(), crc);
+  crc = Crc32c(page_list_.data(), page_list_.size(), crc);
   crc = Crc32c(nodes_.get(), total_nodes_ * kNodeSize, crc);
   crc = Crc32c(frame.data(), frame.size(), crc);
   uint8_t tail[4];

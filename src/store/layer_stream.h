@@ -51,9 +51,10 @@ namespace crust::store {
 
 class StreamedLayer {
  public:
-  // Pages per chunk: small enough for both threads to stay busy and for
-  // writes to start early, large enough for few system calls.
-  static constexpr size_t kChunkPages = 128;
+  // Pages per chunk (about; cuts move to where paths meet): small enough for
+  // both threads to stay busy and for writes to start early, large enough
+  // for few system calls. The same as the plain encoder's chunks.
+  static constexpr size_t kChunkPages = LayerEncoder::kChunkPages;
 
   // `plan` must merge nothing (plan.keep == committed.layers().size(), so
   // plan.pages == dirty). Every argument must outlive the object; `file` is
@@ -91,6 +92,7 @@ class StreamedLayer {
   std::unique_ptr<ChunkedPathUpdate> paths_;
   std::vector<Hash32> leaves_;
 
+  Bytes page_list_;                    // the page list section's bytes
   uint64_t node_base_ = 0;            // file offset of the node section
   std::vector<uint64_t> level_start_;  // per level: index of its first node in the section
   std::vector<uint64_t> node_count_;   // per level
