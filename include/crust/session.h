@@ -68,7 +68,9 @@ class Session {
   // tracked like WriteMemory (with SessionOptions::WriteTracking::kNoted only
   // when announced first with os::MemoryRegion::NoteWrite), and growing it
   // (MemoryRegion::Grow) grows the module's memory. Valid until the module is
-  // removed or the session ends.
+  // removed or the session ends. With kKernel tracking the first call for a
+  // module hands its tracking to the kernel (one scan of its page tables);
+  // before it, the session's own notes of WriteMemory suffice.
   virtual Result<os::MemoryRegion*> MemoryRegion(const ModuleId& id) = 0;
 
   // Checkpoints, nested: Checkpoint() marks the current contents and lengths

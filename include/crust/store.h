@@ -70,6 +70,9 @@ struct SessionOptions {
   //    and PAGEMAP_SCAN, or the /proc/self/pagemap fallback): any write
   //    counts. Each checkpoint operation and commit scans the page tables of
   //    the memories involved, so its cost follows their populated pages.
+  //    Until MemoryRegion() is first called for a module, every write to it
+  //    came through WriteMemory (or a rollback) and was noted by the session:
+  //    those collections use the notes and cost O(pages written), no scan.
   //  * kNoted: whoever writes through MemoryRegion() first announces the
   //    range with os::MemoryRegion::NoteWrite (crust's compiled contract code
   //    does, with an inline check per store); a write not announced is lost

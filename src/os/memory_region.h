@@ -77,6 +77,16 @@ class MemoryRegion {
   // True when CollectWritten reports exactly the pages written since the last
   // arm; false when it may also report pages written earlier.
   virtual bool exact() const = 0;
+  // Appends to *pages the pages noted (NoteWrite) since the last arm or
+  // collection, sorted, without asking the kernel: O(pages noted), no system
+  // call. Exact when every write since then was noted (in noted mode that is
+  // the contract; the store's sessions also use it in the other modes while
+  // nobody else writes through the raw pointer). With rearm the notes are
+  // forgotten; in the kernel modes the kernel's tracking is not restarted
+  // (Arm() does that, before writes that are not noted). Under the write
+  // audit (os::SetWriteAuditForTesting, CRUST_WRITE_AUDIT=1) the kernel is
+  // asked too, and a page written but not noted is Corruption.
+  virtual Status CollectNoted(bool rearm, std::vector<uint32_t>* pages) = 0;
 
   // Noted writes. In every mode, NoteWrite records the 4 KiB pages of
   // [offset, offset+len) that lie within [0, length()); page p is recorded

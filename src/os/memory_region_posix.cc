@@ -63,6 +63,7 @@ class PosixMemoryRegion final : public MemoryRegion {
   Status Shrink(uint64_t new_length) override;
   Status Arm() override;
   Status CollectWritten(bool rearm, std::vector<uint32_t>* pages) override;
+  Status CollectNoted(bool rearm, std::vector<uint32_t>* pages) override;
   bool exact() const override { return noted_ || kernel_exact_; }
   Status DiscardPages(uint64_t offset, uint64_t len) override;
   void NoteWrite(uint64_t offset, uint64_t len) override;
@@ -212,20 +213,24 @@ Status PosixMemoryRegion::Arm() {
   return Status::OK();
 }
 
+Status PosixMemoryRegion::CollectNoted(bool rearm, std::vector<uint32_t>* pages) {
+  if (!armed_) return Status::InvalidArgument("CollectNoted before Arm");
+  // The audit needs the kernel's exact view: registered and exact tracking.
+  if (registered_ && kernel_exact_ && length_ > 0 && (noted_ ? audit_ : WriteAuditEnabled())) {
+    std::vector<uint32_t> kernel_pages;
+    RETURN_IF_ERROR(ScanWrittenPages(base_, base_, length_, rearm, &kernel_pages));
+    RETURN_IF_ERROR(CheckAudit(kernel_pages));
+  }
+  const size_t first = pages->size();
+  pages->insert(pages->end(), noted_list_.begin(), noted_list_.end());
+  std::sort(pages->begin() + static_cast<std::ptrdiff_t>(first), pages->end());
+  if (rearm) ForgetNoted(0);
+  return Status::OK();
+}
+
 Status PosixMemoryRegion::CollectWritten(bool rearm, std::vector<uint32_t>* pages) {
   if (!armed_) return Status::InvalidArgument("CollectWritten before Arm");
-  if (noted_) {
-    if (audit_ && length_ > 0) {
-      std::vector<uint32_t> kernel_pages;
-      RETURN_IF_ERROR(ScanWrittenPages(base_, base_, length_, rearm, &kernel_pages));
-      RETURN_IF_ERROR(CheckAudit(kernel_pages));
-    }
-    const size_t first = pages->size();
-    pages->insert(pages->end(), noted_list_.begin(), noted_list_.end());
-    std::sort(pages->begin() + static_cast<std::ptrdiff_t>(first), pages->end());
-    if (rearm) ForgetNoted(0);
-    return Status::OK();
-  }
+  if (noted_) return CollectNoted(rearm, pages);
   if (rearm) ForgetNoted(0);  // notes only quieten the engine's inline checks here
   if (length_ == 0) return Status::OK();
   if (kernel_exact_) return ScanWrittenPages(base_, base_, length_, rearm, pages);

@@ -183,6 +183,14 @@ Status SessionImpl::GrowMemory(const ModuleId& id, uint64_t new_length) {
 Result<os::MemoryRegion*> SessionImpl::MemoryRegion(const ModuleId& id) {
   ASSIGN_OR_RETURN(Slot * s, Find(id));
   RETURN_IF_ERROR(EnsureMapped(s));
+  if (!noted() && !s->raw_exposed) {
+    // Writes through the pointer are not noted: take the noted ones now, and
+    // have the kernel track every page from here on (Arm re-protects the
+    // pages written since it last looked).
+    RETURN_IF_ERROR(CollectDirty(s));
+    RETURN_IF_ERROR(s->region->Arm());
+    s->raw_exposed = true;
+  }
   return s->region.get();
 }
 
@@ -203,9 +211,17 @@ Status SessionImpl::CollectDirty(Slot* s) {
   if (!s->region) return Status::OK();
   s->maybe_written = false;
   std::vector<uint32_t> pages;
-  RETURN_IF_ERROR(s->region->CollectWritten(/*rearm=*/true, &pages));
+  // Until the raw pointer is handed out every write is noted: the notes are
+  // exact and cost no system call (a kernel scan costs the populated page
+  // tables of the whole memory).
+  const bool by_notes = !noted() && !s->raw_exposed;
+  if (by_notes) {
+    RETURN_IF_ERROR(s->region->CollectNoted(/*rearm=*/true, &pages));
+  } else {
+    RETURN_IF_ERROR(s->region->CollectWritten(/*rearm=*/true, &pages));
+  }
   if (pages.empty()) return Status::OK();
-  if (!s->region->exact()) {
+  if (!by_notes && !s->region->exact()) {
     std::vector<uint32_t> changed;
     uint8_t reference[kPageSize];
     for (uint32_t p : pages) {

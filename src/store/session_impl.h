@@ -75,6 +75,10 @@ class SessionImpl final : public Session {
     Bytes metadata;            // current metadata
     std::vector<uint32_t> dirty;  // pages changed since the last commit, ascending
     bool maybe_written = false;  // since the last collection (writes_are_marked)
+    // MemoryRegion() handed out the raw pointer: from then on, in the kernel
+    // modes, collections ask the kernel; before, every write was noted
+    // (WriteMemory, rollback), so the notes are exact and cost O(pages).
+    bool raw_exposed = false;
     // For checkpoints (see session_checkpoint.cc): each page's contents at the
     // last collection, for pages written since the last commit; a page not
     // here has its reference contents (committed, or the initial image).
