@@ -67,7 +67,7 @@ void BM_PageLeaves_Blake3Batched(benchmark::State& state) {
   const auto& d = Pages();
   std::vector<crust::Hash32> out(kPages);
   for (auto _ : state) {
-    crust::store::PageLeafHashes(d.data(), nullptr, kPages, out.data());
+    crust::store::PageLeafHashes(d.data(), nullptr, 0, kPages, out.data());
     benchmark::DoNotOptimize(out.data());
   }
   SetBytes(state, kPages * kPage);

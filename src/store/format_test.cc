@@ -68,7 +68,7 @@ TEST(PageTree, SpecVectors) {
   EXPECT_EQ(PageLeafHash(mem.data()).ToHex(), "e1e7d07a08187adca280c894487b1767e307fb97642656444e0d69f8acd97e85");
   EXPECT_EQ(PageLeafHash(mem.data() + 3 * kPageSize), ZeroHash(0));
   std::vector<Hash32> leaves(mem.size() / kPageSize);
-  PageLeafHashes(mem.data(), nullptr, leaves.size(), leaves.data());
+  PageLeafHashes(mem.data(), nullptr, 0, leaves.size(), leaves.data());
   const Hash32 tree_root = BuildTree(leaves)[kTreeDepth][0];
   EXPECT_EQ(tree_root.ToHex(), "97a704920a2d5429ff5486b2439775d1eda81dc0e98d4071636f8162160952e4");
   const Hash32 memory_hash = MemoryHash(mem.size(), tree_root);
@@ -89,11 +89,11 @@ TEST(PageTree, BatchedLeavesEqualSingle) {
   Bytes m = RandomMemory(8 * kWasmPageSize, 3, 60);
   const size_t n = m.size() / kPageSize;
   std::vector<Hash32> batched(n);
-  PageLeafHashes(m.data(), nullptr, n, batched.data());
+  PageLeafHashes(m.data(), nullptr, 0, n, batched.data());
   for (size_t p = 0; p < n; p++) EXPECT_EQ(batched[p], PageLeafHash(m.data() + p * kPageSize)) << "page " << p;
   std::vector<uint32_t> list = {1, 2, 5, 17, 18, 19, 64, 100, 127};
   std::vector<Hash32> listed(list.size());
-  PageLeafHashes(m.data(), list.data(), list.size(), listed.data());
+  PageLeafHashes(m.data(), list.data(), 0, list.size(), listed.data());
   for (size_t i = 0; i < list.size(); i++) EXPECT_EQ(listed[i], batched[list[i]]);
 }
 

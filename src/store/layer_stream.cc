@@ -45,10 +45,8 @@ Status StreamedLayer::Start() {
   node_count_.assign(kTreeDepth + 1, 0);
   level_start_.assign(kTreeDepth + 2, 0);
   for (int k = 0; k <= kTreeDepth; k++) {
-    uint64_t count = 0;
-    for (size_t i = 0; i < n; i++) count += (i == 0 || (dirty_[i] >> k) != (dirty_[i - 1] >> k));
-    node_count_[k] = count;
-    level_start_[k + 1] = level_start_[k] + count;
+    node_count_[k] = CountAncestors(dirty_.data(), n, k);
+    level_start_[k + 1] = level_start_[k] + node_count_[k];
   }
   total_nodes_ = level_start_[kTreeDepth + 1];
   // Filled by the chunks (levels below early_levels_) and Finish (the rest).
@@ -80,10 +78,10 @@ Status StreamedLayer::RunChunk(size_t c) {
   for (int k = 0; k < early_levels_; k++) {
     const LevelNodes& level = paths_->nodes(c, k);
     uint8_t* p = nodes_.get() + (level_start_[k] + offset_[c][k]) * kNodeSize;
-    if (level.size() != paths_->count(c, k)) {
+    const uint64_t planned = (c + 1 < done_.size() ? offset_[c + 1][k] : node_count_[k]) - offset_[c][k];
+    if (level.size() != planned) {
       return Status::Aborted(what_ + ": chunk " + std::to_string(c) + " has " + std::to_string(level.size()) +
-                             " nodes at level " + std::to_string(k) + ", " + std::to_string(paths_->count(c, k)) +
-                             " planned");
+                             " nodes at level " + std::to_string(k) + ", " + std::to_string(planned) + " planned");
     }
     for (const auto& [index, hash] : level) {
       EncodeFixed32(p, MakeNodeKey(k, index));
@@ -145,7 +143,9 @@ Result<std::shared_ptr<DeltaLayer>> StreamedLayer::Finish(std::vector<TreeNode> 
     return Status::Aborted(what_ + ": " + std::to_string(changed.size()) + " changed tree nodes, " +
                            std::to_string(total_nodes_) + " planned");
   }
-  // Every node placed early must be the final one; the rest are filled in.
+  // Every node placed early must be where the final list puts it (this
+  // checks placement; the chunked update itself is tested against
+  // UpdatePaths); the rest are filled in.
   const uint64_t late = early_levels_ <= kTreeDepth ? level_start_[early_levels_] : total_nodes_;
   for (uint64_t i = 0; i < total_nodes_; i++) {
     uint8_t* p = nodes_.get() + i * kNodeSize;
@@ -154,7 +154,7 @@ Result<std::shared_ptr<DeltaLayer>> StreamedLayer::Finish(std::vector<TreeNode> 
       std::memcpy(p + 4, changed[i].hash.bytes.data(), 32);
     } else if (DecodeFixed32(p) != changed[i].key || std::memcmp(p + 4, changed[i].hash.bytes.data(), 32) != 0) {
       return Status::Aborted(what_ + ": streamed tree node " + std::to_string(changed[i].key) +
-                             " differs from the full path update");
+                             " is not where the final node list puts it");
     }
   }
   // The early levels' bytes not written yet (the last chunks').

@@ -18,8 +18,8 @@
 // nodes, the data, the header, the checksum). The file is what
 // DeltaLayer::Encode would write for the same layer (tested: same header,
 // page list and nodes byte for byte; the data section is the same pages,
-// encoded by chunks), and Finish() checks every node placed early against
-// the full path update before the file is complete.
+// encoded by chunks), and Finish() checks that every node placed early is
+// where the final node list puts it before the file is complete.
 //
 // (Starting the writeback of finished ranges early with sync_file_range was
 // tried and did not help on ext4: each call allocates blocks in the calling
@@ -74,8 +74,8 @@ class StreamedLayer {
   std::vector<TreeNode> FinishNodes();
   // Writes the rest of the file; `changed` must be FinishNodes()' result.
   // Returns the layer (for the session's next view of the memory). The file
-  // still needs its Sync(). Aborted if a node placed early differs from
-  // `changed` (a bug, never a user error).
+  // still needs its Sync(). Aborted if a node placed early is not the one
+  // `changed` has at that place (a bug, never a user error).
   Result<std::shared_ptr<DeltaLayer>> Finish(std::vector<TreeNode> changed);
 
  private:

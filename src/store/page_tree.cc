@@ -104,13 +104,16 @@ void PageLeafHashes(const uint8_t* const* pages, size_t n, Hash32* out) {
   if (m) flush();
 }
 
-void PageLeafHashes(const uint8_t* memory, const uint32_t* pages, size_t n, Hash32* out) {
+void PageLeafHashes(const uint8_t* memory, const uint32_t* pages, size_t first, size_t n, Hash32* out) {
   constexpr size_t kStep = 64;
   const uint8_t* ptrs[kStep];
-  for (size_t first = 0; first < n; first += kStep) {
-    const size_t m = std::min(kStep, n - first);
-    for (size_t j = 0; j < m; j++) ptrs[j] = memory + uint64_t{pages ? pages[first + j] : first + j} * kPageSize;
-    PageLeafHashes(ptrs, m, out + first);
+  for (size_t done = 0; done < n; done += kStep) {
+    const size_t m = std::min(kStep, n - done);
+    for (size_t j = 0; j < m; j++) {
+      const size_t i = first + done + j;
+      ptrs[j] = memory + uint64_t{pages ? pages[i] : i} * kPageSize;
+    }
+    PageLeafHashes(ptrs, m, out + done);
   }
 }
 
@@ -261,12 +264,14 @@ ChunkedPathUpdate::ChunkedPathUpdate(const std::vector<uint32_t>& pages, std::ve
   }
 }
 
+uint32_t CountAncestors(const uint32_t* pages, size_t n, int level) {
+  uint32_t count = 0;
+  for (size_t i = 0; i < n; i++) count += (i == 0 || (pages[i] >> level) != (pages[i - 1] >> level));
+  return count;
+}
+
 uint32_t ChunkedPathUpdate::count(size_t c, int level) const {
-  uint32_t n = 0;
-  for (size_t i = cuts_[c]; i < cuts_[c + 1]; i++) {
-    if (i == cuts_[c] || (pages_[i] >> level) != (pages_[i - 1] >> level)) n++;
-  }
-  return n;
+  return CountAncestors(pages_.data() + cuts_[c], cuts_[c + 1] - cuts_[c], level);
 }
 
 void ChunkedPathUpdate::RunChunk(size_t c, const Hash32* leaves) {
@@ -282,13 +287,13 @@ std::vector<TreeNode> ChunkedPathUpdate::Finish() {
   auto by_index = [](const std::pair<uint32_t, Hash32>& a, const std::pair<uint32_t, Hash32>& b) {
     return a.first < b.first;
   };
-  // Levels at and above each chunk's top: from the chunks' frontiers (their
-  // nodes at top - 1) and what this loop computed one level down. A node
-  // computed here never has beneath it a node a chunk computed above its
-  // frontier (that chunk would then not have been cut below it).
+  // Levels at and above each chunk's top, computed here from the chunks'
+  // frontiers (their nodes at top - 1) and this loop's own nodes one level
+  // down. Those never share an index with a chunk's nodes: a node computed
+  // here has pages of two chunks beneath it, which no chunk computes.
   std::vector<LevelNodes> mine(kTreeDepth + 1);
   for (int k = 0; k < kTreeDepth; k++) {
-    LevelNodes in = std::move(mine[k]);
+    LevelNodes in = mine[k];
     for (size_t c = 0; c < chunks(); c++) {
       if (tops_[c] - 1 != k) continue;
       const LevelNodes& f = levels_[c][k];
@@ -297,41 +302,21 @@ std::vector<TreeNode> ChunkedPathUpdate::Finish() {
       std::merge(in.begin(), in.end(), f.begin(), f.end(), std::back_inserter(merged), by_index);
       in = std::move(merged);
     }
-    mine[k] = in;  // kept for the output (frontier nodes are the chunks' too: removed below)
     if (!in.empty()) mine[k + 1] = ParentLevel(k, in, lookup_);
   }
-  // Output: per level, the chunks' nodes and this loop's, merged by index.
+  // Output: per level, the chunks' nodes (in chunk order, which is index
+  // order) merged with this loop's.
   std::vector<TreeNode> out;
   for (int k = 0; k <= kTreeDepth; k++) {
     LevelNodes level;
     for (size_t c = 0; c < chunks(); c++) {
-      if (k < tops_[c] && static_cast<size_t>(k) < levels_[c].size()) {
-        const LevelNodes& l = levels_[c][k];
-        level.insert(level.end(), l.begin(), l.end());
-      }
+      if (k < tops_[c]) level.insert(level.end(), levels_[c][k].begin(), levels_[c][k].end());
     }
-    // Chunk nodes come in chunk (= index) order. This loop's own nodes at
-    // level k are those not at any chunk's frontier.
-    if (k >= 1) {
-      const LevelNodes& own = mine[k];
-      if (!own.empty()) {
-        LevelNodes merged;
-        merged.reserve(level.size() + own.size());
-        // own may contain frontier nodes only at level k = top - 1 of some
-        // chunk; those are in `level` already. Skip equal indices.
-        size_t i = 0, j = 0;
-        while (i < level.size() || j < own.size()) {
-          if (j == own.size() || (i < level.size() && level[i].first < own[j].first)) {
-            merged.push_back(level[i++]);
-          } else if (i < level.size() && level[i].first == own[j].first) {
-            merged.push_back(level[i++]);
-            j++;
-          } else {
-            merged.push_back(own[j++]);
-          }
-        }
-        level = std::move(merged);
-      }
+    if (!mine[k].empty()) {
+      LevelNodes merged;
+      merged.reserve(level.size() + mine[k].size());
+      std::merge(level.begin(), level.end(), mine[k].begin(), mine[k].end(), std::back_inserter(merged), by_index);
+      level = std::move(merged);
     }
     Append(k, level, &out);
   }

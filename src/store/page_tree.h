@@ -44,8 +44,9 @@ Hash32 PageLeafHash(const uint8_t* page);  // 4 KiB
 // out[i] = PageLeafHash(pages[i]) for i < n, hashed in SIMD batches (several
 // times faster per page than one at a time).
 void PageLeafHashes(const uint8_t* const* pages, size_t n, Hash32* out);
-// The same for pages `pages[i]` of `memory` (pages == nullptr: pages 0..n).
-void PageLeafHashes(const uint8_t* memory, const uint32_t* pages, size_t n, Hash32* out);
+// out[i] = the leaf of page pages[first + i] of `memory` for i < n (pages ==
+// nullptr: of page first + i).
+void PageLeafHashes(const uint8_t* memory, const uint32_t* pages, size_t first, size_t n, Hash32* out);
 // The node function: hash of the node whose children are `left` and `right`.
 Hash32 TreeNodeHash(const Hash32& left, const Hash32& right);
 bool IsZeroPage(const uint8_t* page);
@@ -89,6 +90,10 @@ class SplitPathUpdate {
   int split_level_ = 0;             // parts compute levels 1 .. split_level_ - 1
   std::vector<LevelNodes> parts_[2];  // per part, per level 0 .. split_level_ - 1
 };
+
+// Number of distinct ancestors at `level` of pages[0..n) (sorted, unique):
+// the changed nodes at that level when those pages change.
+uint32_t CountAncestors(const uint32_t* pages, size_t n, int level);
 
 // Path updates done chunk by chunk, so that a commit can write each chunk's
 // tree nodes while later chunks are still being hashed (session_commit.cc,

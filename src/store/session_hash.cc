@@ -77,11 +77,7 @@ Result<std::vector<IndexEntry>> SessionImpl::HashAll(std::vector<std::function<v
       const size_t count = std::min(kLeafChunk, j.leaves.size() - first);
       Hash32* out = j.leaves.data() + first;
       tasks.push_back([memory, pages, first, count, out] {
-        if (pages) {
-          PageLeafHashes(memory, pages + first, count, out);
-        } else {
-          PageLeafHashes(memory + uint64_t{first} * kPageSize, nullptr, count, out);
-        }
+        PageLeafHashes(memory, pages, first, count, out);
       });
     }
   }

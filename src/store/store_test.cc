@@ -42,6 +42,20 @@ std::unique_ptr<Store> OpenStore(const TempDir& dir, StoreOptions opt = {}) {
   return s.ok() ? std::move(s).value() : nullptr;
 }
 
+// Commits a genesis of module Id(1) (`bytecode`, memory of `length` bytes
+// starting with `init`); returns its root (zero, after a test failure, if
+// that failed).
+Root CommitGenesisOfOne(Store* store, const Bytes& bytecode, const Bytes& init, uint64_t length) {
+  auto g = store->StartGenesis();
+  EXPECT_TRUE(g.ok()) << g.status().ToString();
+  if (!g.ok()) return Root();
+  Status added = (*g)->AddModule(Id(1), bytecode, init, length);
+  EXPECT_TRUE(added.ok()) << added.ToString();
+  auto root = (*g)->Commit();
+  EXPECT_TRUE(root.ok()) << root.status().ToString();
+  return root.ok() ? *root : Root();
+}
+
 uint64_t Inode(const std::string& path) {
   auto info = os::Env::Default()->Stat(path);
   return info.ok() ? info->inode : 0;
@@ -107,10 +121,7 @@ TEST_P(StoreTest, StreamedLayerEqualsEncodedLayer) {
   for (int streamed = 0; streamed < 2; streamed++) {
     TempDir dir;
     auto store = OpenStore(dir);
-    ASSERT_OK_AND_ASSIGN(auto g, store->StartGenesis());
-    ASSERT_OK(g->AddModule(Id(1), Fill(10, 1), Fill(5000, 3), 64 * kMiB));
-    ASSERT_OK_AND_ASSIGN(Root base, g->Commit());
-    g.reset();
+    const Root base = CommitGenesisOfOne(store.get(), Fill(10, 1), Fill(5000, 3), 64 * kMiB);
     store::SetParallelCommitPagesForTesting(streamed ? 1 : (1u << 30));
     ASSERT_OK_AND_ASSIGN(auto s, store->StartSession(base));
     for (size_t i = 0; i < pages.size(); i++) {
@@ -155,10 +166,7 @@ TEST_P(StoreTest, StreamedLayerEqualsEncodedLayer) {
 TEST_P(StoreTest, RawPointerAfterNotedWritesLosesNothing) {
   TempDir dir;
   auto store = OpenStore(dir);
-  ASSERT_OK_AND_ASSIGN(auto g, store->StartGenesis());
-  ASSERT_OK(g->AddModule(Id(1), Fill(4, 1), Fill(100, 1), kMiB));
-  ASSERT_OK_AND_ASSIGN(Root base, g->Commit());
-  g.reset();
+  const Root base = CommitGenesisOfOne(store.get(), Fill(4, 1), Fill(100, 1), kMiB);
   ASSERT_OK_AND_ASSIGN(auto s, store->StartSession(base));
   ASSERT_OK(s->WriteMemory(Id(1), 5 * 4096, Fill(8, 0x11)));
   ASSERT_OK_AND_ASSIGN(Root r1, s->Commit());  // collected from the notes
@@ -365,10 +373,7 @@ TEST_P(StoreTest, DeletingAnyCommitLeavesOthersIntact) {
 TEST_P(StoreTest, DeleteWaitsForSessionsAndTryDeleteReportsBusy) {
   TempDir dir;
   auto store = OpenStore(dir);
-  ASSERT_OK_AND_ASSIGN(auto g, store->StartGenesis());
-  ASSERT_OK(g->AddModule(Id(1), Fill(4, 1), Fill(10, 1), kWasmPageSize));
-  ASSERT_OK_AND_ASSIGN(Root r, g->Commit());
-  g.reset();
+  const Root r = CommitGenesisOfOne(store.get(), Fill(4, 1), Fill(10, 1), kWasmPageSize);
   ASSERT_OK_AND_ASSIGN(auto s, store->StartSession(r));
   ASSERT_OK(s->WriteMemory(Id(1), 0, Fill(1, 2)));
   Status busy = store->TryDeleteCommit(r);

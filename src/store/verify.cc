@@ -75,7 +75,7 @@ Status VerifyMemory(os::Env* env, const std::string& dir, const IndexEntry& e) {
   ASSIGN_OR_RETURN(auto region, mem->Map(env, e.memory_length, /*noted=*/false));
   const uint64_t pages = e.memory_length / kPageSize;
   std::vector<Hash32> leaves(pages);
-  PageLeafHashes(region->data(), nullptr, pages, leaves.data());
+  PageLeafHashes(region->data(), nullptr, 0, pages, leaves.data());
   auto levels = BuildTree(std::move(leaves));
   // Every node a later commit may read must equal the recomputed one.
   for (int k = 0; k <= kTreeDepth; k++) {
