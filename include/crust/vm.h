@@ -48,6 +48,11 @@ struct Event {
   ModuleId source;     // the module that emitted it
   std::string topic;
   Bytes data;
+  // True when the call that emitted it (or one of its callers below the
+  // top-level call) failed and was rolled back: the event stays in the
+  // receipt, as piecrust keeps it, but describes nothing that happened to
+  // the state.
+  bool reverted = false;
 };
 
 // One call in a receipt's call tree, in the order calls started (pre-order).
@@ -117,6 +122,8 @@ struct CallReceipt {
   std::vector<Event> events;
   // Every call made, the top-level one first, with per-call gas and status.
   std::vector<CallNode> call_tree;
+  // Messages contracts recorded with `hdebug`, in order (UTF-8 as given).
+  std::vector<std::string> debug;
   bool ok() const { return status.ok(); }
 };
 
