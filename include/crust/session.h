@@ -17,6 +17,7 @@
 #include <optional>
 #include <vector>
 
+#include "crust/proof.h"
 #include "crust/status.h"
 #include "crust/types.h"
 
@@ -98,6 +99,14 @@ class Session {
   // IOError and others from the file system. A failed commit leaves no partial commit in the store and the
   // session unchanged: it may be retried.
   virtual Result<Root> Commit() = 0;
+
+  // A proof that page `page` of `module` is in the session's state (see
+  // Store::ProvePage), for a session with nothing uncommitted: its state is
+  // then its base commit's, whose root the proof is made for.
+  // Errors: InvalidArgument (uncommitted changes: commit first, then prove
+  // against the new root; or page past the memory's end), NotFound,
+  // Corruption, IOError.
+  virtual Result<PageProof> ProvePage(const ModuleId& module, uint32_t page) = 0;
 
  protected:
   Session() = default;

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "crust/options.h"
+#include "crust/proof.h"
 #include "crust/status.h"
 #include "crust/types.h"
 
@@ -114,6 +115,13 @@ class Store {
   // the root. Errors: Corruption naming the first file that does not match;
   // NotFound. Cost: reads the whole commit.
   virtual Status VerifyCommit(const Root& root) = 0;
+  // A proof that page `page` of `module`'s memory in commit `root` holds the
+  // bytes it carries (crust/proof.h; check it with VerifyPageProof). The
+  // commit's files are read once and the proof is checked before it is
+  // returned. Errors: NotFound (no such commit or module), InvalidArgument
+  // (page past the memory's end), Corruption (the commit's files do not
+  // match its root), IOError. Cost: one page, 20 tree nodes, the index.
+  virtual Result<PageProof> ProvePage(const Root& root, const ModuleId& module, uint32_t page) = 0;
 
   // Deletes commit `root`, first waiting until no session pins it. New
   // sessions on it are refused from the moment this is called. The commit

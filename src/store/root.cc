@@ -5,27 +5,28 @@
 #include "src/util/sha256.h"
 
 namespace crust::store {
-namespace {
 
-Hash32 Subtree(const std::vector<Hash32>& leaves, size_t begin, size_t end) {
+Hash32 StateSubtreeHash(const std::vector<Hash32>& leaves, size_t begin, size_t end) {
   size_t n = end - begin;
   if (n == 1) return leaves[begin];
   size_t k = 1;
   while (k * 2 < n) k *= 2;
-  return HashNode(kTagNode, Subtree(leaves, begin, begin + k), Subtree(leaves, begin + k, end));
+  return HashNode(kTagNode, StateSubtreeHash(leaves, begin, begin + k), StateSubtreeHash(leaves, begin + k, end));
 }
 
-}  // namespace
-
-Hash32 StateLeaf(const IndexEntry& e) {
-  Hash32 meta = Sha256Of(e.metadata);
+Hash32 StateLeafOfHashes(const ModuleId& id, const Hash32& bytecode_hash, const Hash32& memory_hash,
+                         const Hash32& metadata_hash) {
   Sha256 s;
   s.Update(&kTagLeaf, 1);
-  s.Update(e.id.bytes.data(), 32);
-  s.Update(e.bytecode_hash.bytes.data(), 32);
-  s.Update(e.memory_hash.bytes.data(), 32);
-  s.Update(meta.bytes.data(), 32);
+  s.Update(id.bytes.data(), 32);
+  s.Update(bytecode_hash.bytes.data(), 32);
+  s.Update(memory_hash.bytes.data(), 32);
+  s.Update(metadata_hash.bytes.data(), 32);
   return s.Finish();
+}
+
+Hash32 StateLeaf(const IndexEntry& e) {
+  return StateLeafOfHashes(e.id, e.bytecode_hash, e.memory_hash, Sha256Of(e.metadata));
 }
 
 Root ComputeRoot(const std::vector<IndexEntry>& entries) {
@@ -33,7 +34,7 @@ Root ComputeRoot(const std::vector<IndexEntry>& entries) {
   std::vector<Hash32> leaves;
   leaves.reserve(entries.size());
   for (const IndexEntry& e : entries) leaves.push_back(StateLeaf(e));
-  return Subtree(leaves, 0, leaves.size());
+  return StateSubtreeHash(leaves, 0, leaves.size());
 }
 
 }  // namespace crust::store

@@ -18,6 +18,11 @@
 namespace crust::store {
 
 Hash32 StateLeaf(const IndexEntry& e);
+// The same leaf from the hashes alone (metadata_hash = SHA-256(metadata)).
+Hash32 StateLeafOfHashes(const ModuleId& id, const Hash32& bytecode_hash, const Hash32& memory_hash,
+                         const Hash32& metadata_hash);
+// RFC 6962's hash of leaves[begin, end). REQUIRES: begin < end.
+Hash32 StateSubtreeHash(const std::vector<Hash32>& leaves, size_t begin, size_t end);
 // REQUIRES: entries sorted by id.
 Root ComputeRoot(const std::vector<IndexEntry>& entries);
 

@@ -164,3 +164,16 @@ Result<Root> SessionImpl::CurrentRoot() {
 }
 
 }  // namespace crust::store
+
+namespace crust::store {
+
+Result<PageProof> SessionImpl::ProvePage(const ModuleId& module, uint32_t page) {
+  ASSIGN_OR_RETURN(Root current, CurrentRoot());
+  if (!base_ || *base_ != current) {
+    return Status::InvalidArgument("the session has uncommitted changes (its state's root is " + current.ToHex() +
+                                   "): commit first, then prove against the new root");
+  }
+  return store_->ProvePage(*base_, module, page);
+}
+
+}  // namespace crust::store

@@ -61,6 +61,7 @@ class SessionImpl final : public Session {
   Status Release() override;
   size_t checkpoint_depth() const override { return frames_.size(); }
   Result<Root> CurrentRoot() override;
+  Result<PageProof> ProvePage(const ModuleId& module, uint32_t page) override;
   Result<Root> Commit() override;
 
  private:

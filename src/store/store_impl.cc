@@ -1,6 +1,8 @@
 // Copyright (c) crust authors. Licensed under the MIT license.
 #include "src/store/store_impl.h"
 
+#include "src/store/page_proof.h"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -8,6 +10,7 @@
 #include <random>
 
 #include "src/store/format.h"
+#include "src/store/page_proof.h"
 #include "src/store/session_impl.h"
 #include "src/store/verify.h"
 #include "src/util/coding.h"
@@ -227,6 +230,16 @@ Result<CommitInfo> StoreImpl::ShowCommit(const Root& root) {
     info.modules.push_back(std::move(m));
   }
   return info;
+}
+
+Result<PageProof> StoreImpl::ProvePage(const Root& root, const ModuleId& module, uint32_t page) {
+  RETURN_IF_ERROR(Pin(root));
+  Result<PageProof> proof = [&]() -> Result<PageProof> {
+    ASSIGN_OR_RETURN(Index index, ReadIndex(root));
+    return ProvePageInCommit(env_, CommitDir(root), index, root, module, page, &images_);
+  }();
+  Unpin(root);
+  return proof;
 }
 
 Status StoreImpl::VerifyCommit(const Root& root) {

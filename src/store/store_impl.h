@@ -30,6 +30,7 @@ class StoreImpl final : public Store {
   Result<std::vector<CommitInfo>> ListCommits() override;
   Result<CommitInfo> ShowCommit(const Root& root) override;
   Status VerifyCommit(const Root& root) override;
+  Result<PageProof> ProvePage(const Root& root, const ModuleId& module, uint32_t page) override;
   Status DeleteCommit(const Root& root) override;
   Status TryDeleteCommit(const Root& root) override;
 

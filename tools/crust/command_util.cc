@@ -1,4 +1,10 @@
 // Copyright (c) crust authors. Licensed under the MIT license.
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
 #include "tools/crust/commands.h"
 
 namespace crust::tool {
@@ -10,6 +16,21 @@ Result<std::unique_ptr<Store>> OpenStore(const ParsedArgs& args, StoreAccess acc
   options.create_if_missing = false;
   options.read_only = access == StoreAccess::kReadOnly;
   return Store::Open(args.store_dir, options);
+}
+
+Result<Bytes> ReadFile(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return Status::InvalidArgument(path + " is a directory");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    const int err = errno;
+    return Status::NotFound("cannot read " + path + ": " + std::strerror(err));
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return Status::IOError("cannot read " + path);
+  const std::string text = ss.str();
+  return Bytes(text.begin(), text.end());
 }
 
 }  // namespace crust::tool

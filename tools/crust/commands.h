@@ -38,6 +38,8 @@ struct Command {
 std::span<const Command> StoreCommands();
 // commands_exec.cc: deploy, call, run
 std::span<const Command> ExecCommands();
+// commands_proof.cc: prove, check-proof
+std::span<const Command> ProofCommands();
 
 // --- Helpers shared by command handlers (command_util.cc) ---
 
@@ -52,5 +54,9 @@ enum class StoreAccess {
 // Opens the store named by --store. Never creates a store: a missing
 // directory is NotFound naming it.
 Result<std::unique_ptr<Store>> OpenStore(const ParsedArgs& args, StoreAccess access);
+
+// The whole file. NotFound (missing or unreadable, with the reason),
+// InvalidArgument (a directory), IOError.
+Result<Bytes> ReadFile(const std::string& path);
 
 }  // namespace crust::tool

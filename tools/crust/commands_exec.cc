@@ -94,21 +94,6 @@ Result<DeployOptions> ParseDeployOptions(ValueOf value) {
   return o;
 }
 
-Result<Bytes> ReadFile(const std::string& path) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) return Status::InvalidArgument(path + " is a directory");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    const int err = errno;
-    return Status::NotFound("cannot read " + path + ": " + std::strerror(err));
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return Status::IOError("cannot read " + path);
-  const std::string text = ss.str();
-  return Bytes(text.begin(), text.end());
-}
-
 // --- The VM ---
 
 Result<std::unique_ptr<Vm>> OpenVm(const ParsedArgs& args) {

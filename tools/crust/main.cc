@@ -21,6 +21,7 @@ const std::vector<Command>& Commands() {
     auto* all = new std::vector<Command>;
     for (const Command& c : StoreCommands()) all->push_back(c);
     for (const Command& c : ExecCommands()) all->push_back(c);
+    for (const Command& c : ProofCommands()) all->push_back(c);
     return all;
   }();
   return *commands;
