@@ -378,7 +378,7 @@ TEST_F(CliTest, CliMissingStore) {
     full.insert(full.end(), args.begin(), args.end());
     RunResult r = Run(full);
     EXPECT_EQ(r.status, 1) << args[0];
-    EXPECT_THAT(r.err, HasSubstr("crust: store " + missing + " does not exist")) << args[0];
+    EXPECT_THAT(r.err, HasSubstr("crust: no crust store at " + missing + ": create one with 'crust init")) << args[0];
     EXPECT_FALSE(std::filesystem::exists(missing)) << args[0] << " created the store";
   }
 }
@@ -389,7 +389,7 @@ TEST_F(CliTest, CliJsonErrorEscaping) {
   const std::string missing = tmp_.Sub("a\"b\\c\nd\xff");
   RunResult r = Run({"--json", "--store", missing, "commits"});
   EXPECT_EQ(r.status, 1);
-  EXPECT_THAT(r.err, HasSubstr("a\\\"b\\\\c\\nd\\ufffd does not exist\"}}\n"));
+  EXPECT_THAT(r.err, HasSubstr("no crust store at " + tmp_.path() + "/a\\\"b\\\\c\\nd\\ufffd: create one"));
 }
 
 TEST_F(CliTest, CliHelp) {

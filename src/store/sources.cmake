@@ -16,10 +16,12 @@ crust_layer(store
     src/store/session_commit.cc
     src/store/session_checkpoint.cc
     src/store/verify.cc
+    src/store/inspect.cc
   DEPS crust_os crust_util
   LIBS PkgConfig::ZSTD
   TESTS
     src/store/format_test.cc
     src/store/store_test.cc
     src/store/checkpoint_test.cc
+    src/store/inspect_test.cc
 )

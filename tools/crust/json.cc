@@ -4,10 +4,7 @@
 #include <cassert>
 
 namespace crust::tool {
-namespace {
 
-// Length of the valid UTF-8 sequence starting at s[i], or 0 if invalid
-// (overlong forms, surrogates and code points above U+10FFFF are invalid).
 size_t Utf8SequenceLength(std::string_view s, size_t i) {
   const auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
   const unsigned char c = byte(i);
@@ -33,6 +30,8 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
   }
   return len;
 }
+
+namespace {
 
 void AppendEscaped(std::string_view s, std::string* out) {
   static const char kHex[] = "0123456789abcdef";
@@ -121,6 +120,11 @@ void JsonWriter::Number(uint64_t value) {
 void JsonWriter::Bool(bool value) {
   BeforeValue();
   out_ += value ? "true" : "false";
+}
+
+void JsonWriter::Null() {
+  BeforeValue();
+  out_ += "null";
 }
 
 std::string JsonWriter::Take() {

@@ -30,6 +30,7 @@ class JsonWriter {
   void String(std::string_view value);
   void Number(uint64_t value);
   void Bool(bool value);
+  void Null();
 
   // Shorthands for a key and its value.
   void Field(std::string_view key, std::string_view value) { Key(key); String(value); }
@@ -49,6 +50,10 @@ class JsonWriter {
   std::vector<bool> first_;  // per open container: no element written yet
   bool after_key_ = false;
 };
+
+// Length of the valid UTF-8 sequence starting at s[i], or 0 if invalid
+// (overlong forms, surrogates and code points above U+10FFFF are invalid).
+size_t Utf8SequenceLength(std::string_view s, size_t i);
 
 // `s` as a JSON string literal, quotes included.
 std::string JsonQuote(std::string_view s);
