@@ -174,6 +174,14 @@ TEST_F(CliToolTest, ReceiptsShowEventsFedDataAndTheCallTree) {
   EXPECT_THAT(r.out, HasSubstr("calls\n"));
   EXPECT_THAT(r.out, HasSubstr(counter.substr(0, 16) + " read  gas "));
 
+  // query is call --no-commit: the same output, never a commit.
+  const size_t commits = Roots().size();
+  r = On({"query", counter, "read"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("data       " + U64(0)));
+  EXPECT_EQ(Roots().size(), commits);
+  EXPECT_EQ(On({"query", "--no-commit", counter, "read"}).status, 2);
+
   // Scripts print the same details.
   std::ofstream(tmp_.Sub("s.run")) << "call " << cc << " emit " << U32(8) + Hex("transfer") + "beef\n";
   r = On({"run", tmp_.Sub("s.run")});

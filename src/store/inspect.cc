@@ -103,8 +103,8 @@ Result<CommitDiff> DiffCommits(Store* store, const Root& from, const Root& to) {
 Result<StoreUsage> MeasureDiskUsage(Store* store) {
   ASSIGN_OR_RETURN(std::vector<CommitInfo> commits, store->ListCommits());
   StoreUsage usage;
-  // inode -> index (in usage.commits) of the oldest commit holding it.
-  std::unordered_map<ino_t, size_t> first_owner;
+  // inode -> indices (in usage.commits) of the commits holding it, oldest first.
+  std::unordered_map<ino_t, std::vector<size_t>> holders;
   for (const CommitInfo& listed : commits) {
     auto info = store->ShowCommit(listed.root);
     if (!info.ok()) {
@@ -143,19 +143,21 @@ Result<StoreUsage> MeasureDiskUsage(Store* store) {
       gone = true;
     }
     if (gone) continue;  // deleted while measured
-    std::map<size_t, uint64_t> shared_with;  // older commit index -> files shared
+    std::map<size_t, uint64_t> shared_with;  // older commit index -> files shared with it
+    const size_t self = usage.commits.size();
     for (const File& f : files) {
       u.files++;
       u.bytes += f.bytes;
       if (f.linked) u.shared_bytes += f.bytes;
-      auto owner = first_owner.find(f.ino);
-      if (owner == first_owner.end()) {
-        first_owner[f.ino] = usage.commits.size();
+      std::vector<size_t>& held = holders[f.ino];
+      if (held.empty()) {
         u.new_bytes += f.bytes;
         usage.unique_bytes += f.bytes;
-      } else if (owner->second != usage.commits.size()) {
-        shared_with[owner->second]++;
       }
+      for (size_t older : held) {
+        if (older != self) shared_with[older]++;
+      }
+      if (held.empty() || held.back() != self) held.push_back(self);
     }
     size_t best = 0;
     uint64_t most = 0;

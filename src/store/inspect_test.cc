@@ -96,6 +96,22 @@ TEST_F(InspectTest, DiskUsageCountsSharedFilesOnceAndFindsTheParent) {
   EXPECT_EQ(second.memories[0].id, Id(1));
   EXPECT_GE(second.memories[0].delta_layers, 1u);
 
+  // A third commit on the second shares most files with the second (the
+  // changed memory's layer included), though most of them first appeared in
+  // the first: its parent is the second.
+  {
+    auto s3 = store_->StartSession(root2_);
+    ASSERT_TRUE(s3.ok());
+    ASSERT_OK((*s3)->AddModule(Id(4), Bytes(20, 0xB4), {}, kWasmPage));
+    auto r3 = (*s3)->Commit();
+    ASSERT_TRUE(r3.ok());
+    auto u3 = MeasureDiskUsage(store_.get());
+    ASSERT_TRUE(u3.ok());
+    ASSERT_EQ(u3->commits.size(), 3u);
+    ASSERT_TRUE(u3->commits[2].parent.has_value());
+    EXPECT_EQ(*u3->commits[2].parent, root2_);
+  }
+
   // A read-only open beside the writer measures the same.
   StoreOptions ro;
   ro.read_only = true;
@@ -103,7 +119,8 @@ TEST_F(InspectTest, DiskUsageCountsSharedFilesOnceAndFindsTheParent) {
   ASSERT_TRUE(reader.ok());
   auto again = MeasureDiskUsage(reader->get());
   ASSERT_TRUE(again.ok());
-  EXPECT_EQ(again->unique_bytes, usage->unique_bytes);
+  EXPECT_EQ(again->commits.size(), 3u);
+  EXPECT_GT(again->unique_bytes, usage->unique_bytes);
 }
 
 }  // namespace

@@ -314,7 +314,16 @@ int RunDeploy(const ParsedArgs& args, const Output& out) {
 
 // --- call ---
 
+int CallAndMaybeCommit(const ParsedArgs& args, const Output& out, bool commit);
+
 int RunCall(const ParsedArgs& args, const Output& out) {
+  return CallAndMaybeCommit(args, out, /*commit=*/!args.Flag("no-commit"));
+}
+
+// `query`: a call that never commits (the easy way to call a getter).
+int RunQuery(const ParsedArgs& args, const Output& out) { return CallAndMaybeCommit(args, out, /*commit=*/false); }
+
+int CallAndMaybeCommit(const ParsedArgs& args, const Output& out, bool commit) {
   auto base = ParseBase(args, /*genesis_allowed=*/false);
   if (!base.ok()) return out.UsageFail(base.status());
   const Status module_syntax = CheckIdSyntax(args.positional[0], "MODULE");
@@ -331,7 +340,6 @@ int RunCall(const ParsedArgs& args, const Output& out) {
   }
   auto meta = ParseMeta(args);
   if (!meta.ok()) return out.UsageFail(meta.status());
-  const bool commit = !args.Flag("no-commit");
   const bool feed = args.Flag("feed");
 
   auto vm = OpenVm(args);
@@ -644,6 +652,15 @@ constexpr OptionSpec kCallOptions[] = {
     {.name = "code-cache", .value_name = "DIR", .help = "compiled code cache (default: STORE/.cache/code)"},
 };
 
+constexpr OptionSpec kQueryOptions[] = {
+    {.name = "base", .value_name = "ROOT", .help = "start from commit ROOT (default: the newest commit)"},
+    {.name = "gas", .value_name = "N", .help = "gas limit of the call (default: 1000000000)"},
+    {.name = "arg-file", .value_name = "FILE", .help = "read the argument's bytes from FILE ('-': standard input)"},
+    {.name = "feed", .value_name = "", .help = "a feeder call: print the data the contract feeds"},
+    {.name = "meta", .value_name = "KEY=HEX", .help = "session metadata contracts read with hd(KEY) (repeatable)"},
+    {.name = "code-cache", .value_name = "DIR", .help = "compiled code cache (default: STORE/.cache/code)"},
+};
+
 constexpr OptionSpec kRunOptions[] = {
     {.name = "base", .value_name = "ROOT", .help = "start from commit ROOT (default: the newest commit)"},
     {.name = "genesis", .value_name = "", .help = "start from an empty state"},
@@ -699,6 +716,16 @@ constexpr Command kExecCommands[] = {
      .min_args = 2,
      .max_args = 3,
      .run = RunCall},
+    {.name = "query",
+     .usage = "query [--base ROOT] [--gas N] [--feed] [--meta KEY=HEX] MODULE FUNCTION [ARG_HEX | --arg-file FILE]",
+     .summary = "Call a function without committing (getters)",
+     .help = "Exactly 'crust call --no-commit': calls FUNCTION of MODULE on the base commit\n"
+             "and prints what 'crust call' prints, but never commits, so reading a value\n"
+             "never creates a commit. See 'crust call --help' for the options and output.",
+     .options = kQueryOptions,
+     .min_args = 2,
+     .max_args = 3,
+     .run = RunQuery},
     {.name = "run",
      .usage = "run [--base ROOT | --genesis] [--meta KEY=HEX] [--create] SCRIPT",
      .summary = "Run a script of deploys, calls and commits in one session",
