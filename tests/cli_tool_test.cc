@@ -65,7 +65,7 @@ class CliToolTest : public ::testing::Test {
   // On the test store, with the shared code cache for deploy/call/run.
   RunResult On(std::vector<std::string> args, const std::string& stdin_path = "") {
     const std::string& cmd = args[0];
-    if (cmd == "deploy" || cmd == "call" || cmd == "run") args.insert(args.begin() + 1, {"--code-cache", cache_->path()});
+    if (cmd == "deploy" || cmd == "call" || cmd == "query" || cmd == "run") args.insert(args.begin() + 1, {"--code-cache", cache_->path()});
     args.insert(args.begin(), {"--store", store_});
     return Run(args, stdin_path);
   }
@@ -99,8 +99,10 @@ class CliToolTest : public ::testing::Test {
 testing::TempDir* CliToolTest::cache_ = nullptr;
 
 TEST_F(CliToolTest, MissingStoreIsNeverCreatedByAccident) {
+  const std::string script = tmp_.Sub("script.run");
+  std::ofstream(script) << "commit\n";
   for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
-           {"deploy", Contract("counter")}, {"call", std::string(64, 'a'), "read"}, {"run", "script"},
+           {"deploy", Contract("counter")}, {"call", std::string(64, 'a'), "read"}, {"run", script},
            {"commits"}, {"stat"}, {"prune", "--keep-last", "1"}, {"ui", "--port", "0"}}) {
     RunResult r = On(args);
     EXPECT_EQ(r.status, 1) << args[0] << ": " << r.err;
@@ -122,11 +124,13 @@ TEST_F(CliToolTest, DirectoryThatIsNotAStoreIsRefusedByEveryCommand) {
   std::filesystem::create_directories(dir);
   std::ofstream(dir + "/passwd") << "root:x:0:0\n";
   const std::string root(64, 'a');
+  const std::string script = tmp_.Sub("script.run");
+  std::ofstream(script) << "commit\n";
   for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
            {"commits"}, {"show", root}, {"verify"}, {"delete", root}, {"stat"}, {"diff", root, root},
            {"prune", "--keep-last", "1"}, {"functions", root}, {"ui", "--port", "0"},
            {"deploy", Contract("counter")}, {"deploy", "--create", Contract("counter")},
-           {"call", root, "read"}, {"run", "x"}}) {
+           {"call", root, "read"}, {"run", script}}) {
     std::vector<std::string> full = {"--store", dir};
     full.insert(full.end(), args.begin(), args.end());
     RunResult r = Run(full);
@@ -135,8 +139,7 @@ TEST_F(CliToolTest, DirectoryThatIsNotAStoreIsRefusedByEveryCommand) {
     EXPECT_THAT(r.err, HasSubstr("not a crust store")) << args[0] << ": " << r.err;
   }
   EXPECT_EQ(Run({"init", dir}).status, 1);
-  EXPECT_EQ(std::vector<std::string>{"passwd"}.size(), std::distance(std::filesystem::directory_iterator(dir),
-                                                                    std::filesystem::directory_iterator()));
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir), std::filesystem::directory_iterator()), 1);
 }
 
 TEST_F(CliToolTest, ReceiptsShowEventsFedDataAndTheCallTree) {
@@ -242,7 +245,7 @@ TEST_F(CliToolTest, MetaArgFileHexPrefixesAndAmbiguity) {
   EXPECT_THAT(r.err, HasSubstr("ambiguous"));
   EXPECT_THAT(r.err, HasSubstr(id1));
   EXPECT_THAT(r.err, HasSubstr(id2));
-  EXPECT_EQ(OnJson({"call", "--no-commit", "abcdef012", "read"})["data"], U64(0));
+  EXPECT_EQ(OnJson({"call", "--no-commit", "abcdef012", "read"})["data"].get<std::string>().size(), 16u);
 }
 
 TEST_F(CliToolTest, CheckAndFunctions) {

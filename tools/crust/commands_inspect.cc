@@ -53,7 +53,10 @@ int RunCheck(const ParsedArgs& args, const Output& out) {
   auto wasm = ReadInput(file);
   if (!wasm.ok()) return out.Fail(wasm.status());
   auto check = CheckModule(*wasm);
-  if (!check.ok()) return out.Fail(check.status().WithContext(file + " would be rejected by deploy"));
+  if (!check.ok()) {
+    const Status& s = check.status();
+    return out.Fail(s.WithContext(file + " would be rejected by deploy (" + std::string(Status::CodeName(s.code())) + ")"));
+  }
   if (out.json()) {
     JsonWriter w;
     w.BeginObject();
