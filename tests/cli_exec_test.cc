@@ -457,7 +457,7 @@ TEST_F(CliExecTest, CliExecRunFailingLine) {
   EXPECT_THAT(r.out, Not(HasSubstr("line 7")));
   const std::vector<std::string> commits = Commits();
   ASSERT_EQ(commits.size(), 1u);  // line 3's commit stays
-  r = Exec({"--json", "run", script}, tmp_.Sub("store2"));
+  r = Exec({"--json", "run", "--create", script}, tmp_.Sub("store2"));
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(Lines(r.out).size(), 4u) << r.out;
   EXPECT_EQ(Field(r.err, "code"), "Panic");
@@ -491,7 +491,7 @@ TEST_F(CliExecTest, CliExecRunFailingLine) {
 TEST_F(CliExecTest, CliExecHelp) {
   RunResult r = Run({"--help"});
   EXPECT_EQ(r.status, 0);
-  for (const char* usage : {"deploy [--base ROOT | --genesis]", "call [--base ROOT]", "run [--base ROOT | --genesis] SCRIPT"}) {
+  for (const char* usage : {"deploy [--base ROOT | --genesis]", "call [--base ROOT]", "run [--base ROOT | --genesis]"}) {
     EXPECT_THAT(r.out, HasSubstr(usage));
   }
   for (const char* command : {"deploy", "call", "run"}) {
