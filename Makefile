@@ -24,11 +24,14 @@ build: deps $(BUILD)/CMakeCache.txt
 # The demo builds only what it runs (the tool, the demo program, the library
 # and the example contracts); the build's own output goes to
 # $(BUILD)/demo-build.log and only its progress is shown.
-DEMO_TARGETS = crust_tool crust_demo crust_contracts
+# (only the example contracts: not the benchmarks' or the SDK tests').
+DEMO_CONTRACTS = $(addprefix crust_contract_,$(basename $(notdir $(wildcard contracts/examples/*.c))))
+DEMO_TARGETS = crust_tool crust_demo $(DEMO_CONTRACTS)
 demo: deps $(BUILD)/CMakeCache.txt
-	@echo "demo: building $(DEMO_TARGETS) (log: $(BUILD)/demo-build.log)"
+	@echo "demo: building the tool, the library and the example contracts (log: $(BUILD)/demo-build.log)"
 	@set -o pipefail; cmake --build $(BUILD) -j $(JOBS) --target $(DEMO_TARGETS) -- --no-print-directory 2>&1 | \
-	  tee $(BUILD)/demo-build.log | grep --line-buffered -E '^\[ *[0-9]+%\] Built target' | sed 's/^/demo: /' || \
+	  tee $(BUILD)/demo-build.log | sed -nu -E 's/^\[ *[0-9]+%\] Built target (.*)/\1/p' | \
+	  awk '!seen[$$0]++ { print "demo: built " $$0; fflush() }' || \
 	  { echo "demo: build failed; see $(BUILD)/demo-build.log" >&2; tail -30 $(BUILD)/demo-build.log >&2; exit 1; }
 	@bash scripts/demo.sh $(BUILD) $(STORE)
 
