@@ -389,7 +389,7 @@ TEST_F(CliTest, CliJsonErrorEscaping) {
   const std::string missing = tmp_.Sub("a\"b\\c\nd\xff");
   RunResult r = Run({"--json", "--store", missing, "commits"});
   EXPECT_EQ(r.status, 1);
-  EXPECT_THAT(r.err, HasSubstr("no crust store at " + tmp_.path() + "/a\\\"b\\\\c\\nd\\ufffd: create one"));
+  EXPECT_THAT(r.err, HasSubstr("no crust store at " + tmp_.path() + "/a\\\"b\\\\c\\nd\xef\xbf\xbd: create one"));
 }
 
 TEST_F(CliTest, CliHelp) {
