@@ -36,6 +36,7 @@ demo: deps $(BUILD)/CMakeCache.txt
 	@bash scripts/demo.sh $(BUILD) $(STORE)
 
 test: build
+	@bash scripts/install-deps.sh --test
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900
 
 bench: build

@@ -221,6 +221,31 @@ void ReceiptDetailsJson(const CallOutput& o, bool feed, JsonWriter* w) {
   }
 }
 
+// The call tree in pre-order (each call before the calls it made), for
+// indenting. Receipts list calls in pre-order (the top-level call, depth 0,
+// first) or in post-order (each call after the calls it made: the top-level
+// call last); post-order is rebuilt into subtrees from the depths.
+std::vector<const CallNode*> PreOrder(const std::vector<CallNode>& nodes) {
+  std::vector<const CallNode*> out;
+  if (nodes.empty() || nodes.front().depth == 0) {
+    for (const CallNode& n : nodes) out.push_back(&n);
+    return out;
+  }
+  // Post-order: a node's children are the finished subtrees just before it
+  // whose roots are one level deeper.
+  std::vector<std::vector<const CallNode*>> subtrees;  // each in pre-order
+  for (const CallNode& n : nodes) {
+    size_t first = subtrees.size();
+    while (first > 0 && subtrees[first - 1].front()->depth == n.depth + 1) first--;
+    std::vector<const CallNode*> tree = {&n};
+    for (size_t i = first; i < subtrees.size(); i++) tree.insert(tree.end(), subtrees[i].begin(), subtrees[i].end());
+    subtrees.resize(first);
+    subtrees.push_back(std::move(tree));
+  }
+  for (const auto& tree : subtrees) out.insert(out.end(), tree.begin(), tree.end());
+  return out;
+}
+
 // The same for people; every contract-made string is escaped (Printable).
 // Each line starts with `indent`. Empty sections are left out.
 std::string ReceiptDetailsHuman(const CallOutput& o, const std::string& indent) {
@@ -234,7 +259,8 @@ std::string ReceiptDetailsHuman(const CallOutput& o, const std::string& indent) 
   for (const std::string& line : r.debug) text += indent + "debug      " + Printable(line) + "\n";
   if (r.call_tree.size() > 1) {
     text += indent + "calls\n";
-    for (const CallNode& n : r.call_tree) {
+    for (const CallNode* node : PreOrder(r.call_tree)) {
+      const CallNode& n = *node;
       text += indent + "  " + std::string(2 * n.depth, ' ') + n.module.ToHex().substr(0, 16) + " " +
               Printable(n.function) + "  gas " + std::to_string(n.gas_spent) + "/" + std::to_string(n.gas_limit) +
               (n.status.ok() ? "" : "  " + Printable(n.status.ToString())) + "\n";
