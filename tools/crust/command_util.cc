@@ -42,7 +42,7 @@ Result<Hash32> Unique(std::string_view text, std::string_view what, const std::v
   if (!IsHex(hex) || hex.size() > 64) {
     return Status::InvalidArgument(std::string(what) + " '" + Printable(text) +
                                    "' is not hex: give 64 hex characters or a unique prefix of at least " +
-                                   std::to_string(kMinPrefix) + "");
+                                   std::to_string(kMinPrefix));
   }
   if (hex.size() < kMinPrefix) {
     return Status::InvalidArgument(std::string(what) + " prefix '" + std::string(text) + "' is too short: give at least " +

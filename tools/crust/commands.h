@@ -2,7 +2,8 @@
 //
 // The tool's command table. Each group of commands lives in its own file
 // (commands_store.cc: commits, show, verify, delete; commands_exec.cc:
-// deploy, call, run) and exposes its entries
+// deploy, call, query, run; commands_inspect.cc: init, check, functions,
+// diff, stat, prune, completion; commands_ui.cc: ui) and exposes its entries
 // through a function returning a span; main.cc concatenates the groups, so
 // a new group (e.g. deploy/call/run) is one file plus one line in main.cc.
 // Handlers only parse arguments, call the library and print.
@@ -37,7 +38,7 @@ struct Command {
 
 // commands_store.cc
 std::span<const Command> StoreCommands();
-// commands_exec.cc: deploy, call, run
+// commands_exec.cc: deploy, call, query, run
 std::span<const Command> ExecCommands();
 // commands_inspect.cc: init, check, functions, diff, stat, prune, completion
 std::span<const Command> InspectCommands();

@@ -1,8 +1,8 @@
 // Copyright (c) crust authors. Licensed under the MIT license.
 //
-// The execution commands: deploy, call, run. Each opens the store for writing
-// (creating it when missing) through the VM (vm.h), runs one session on a
-// base commit and commits. The whole command line, and for `run` the whole
+// The execution commands: deploy, call, query, run. Each opens the store for
+// writing through the VM (vm.h; the store must exist unless --create is
+// given), runs one session on a base commit and commits (query never does). The whole command line, and for `run` the whole
 // script, is checked before the store is opened, so a usage error changes
 // nothing.
 #include <algorithm>
