@@ -6,6 +6,8 @@ JOBS ?= $(shell nproc)
 STORE ?= ./crust-store
 
 .PHONY: all deps build demo test bench tsan asan clean
+SHELL := /bin/bash
+MAKEFLAGS += --no-print-directory
 
 all: build
 
@@ -13,15 +15,28 @@ deps:
 	@bash scripts/install-deps.sh
 
 $(BUILD)/CMakeCache.txt: | deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@echo "configuring $(BUILD) (cmake)"
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
-demo: build
-	bash scripts/demo.sh $(BUILD) $(STORE)
+# The demo builds only what it runs (the tool, the demo program, the library
+# and the example contracts); the build's own output goes to
+# $(BUILD)/demo-build.log and only its progress is shown.
+# (only the example contracts: not the benchmarks' or the SDK tests').
+DEMO_CONTRACTS = $(addprefix crust_contract_,$(basename $(notdir $(wildcard contracts/examples/*.c))))
+DEMO_TARGETS = crust_tool crust_demo $(DEMO_CONTRACTS)
+demo: deps $(BUILD)/CMakeCache.txt
+	@echo "demo: building the tool, the library and the example contracts (log: $(BUILD)/demo-build.log)"
+	@set -o pipefail; cmake --build $(BUILD) -j $(JOBS) --target $(DEMO_TARGETS) -- --no-print-directory 2>&1 | \
+	  tee $(BUILD)/demo-build.log | sed -nu -E 's/^\[ *[0-9]+%\] Built target (.*)/\1/p' | \
+	  awk '!seen[$$0]++ { print "demo: built " $$0; fflush() }' || \
+	  { echo "demo: build failed; see $(BUILD)/demo-build.log" >&2; tail -30 $(BUILD)/demo-build.log >&2; exit 1; }
+	@bash scripts/demo.sh $(BUILD) $(STORE)
 
 test: build
+	@bash scripts/install-deps.sh --test
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900
 
 bench: build

@@ -81,3 +81,16 @@ cat demo.run
 crust run demo.run
 crust commits
 crust verify
+echo
+echo "=== Part 4: inspecting the store (check, functions, diff, stat) ==="
+crust check counter.wasm
+crust functions "$counter"
+roots=($("$crust_bin" --store "$store_dir" commits | awk 'NR > 1 { print $1 }'))
+n=${#roots[@]}
+crust diff "${roots[$((n - 2))]}" "${roots[$((n - 1))]}"
+crust stat "${roots[$((n - 1))]}"
+echo
+echo "\$ crust stat | tail -1"
+"$crust_bin" --store "$store_dir" stat | tail -1
+echo
+echo "A web view of this store: $crust_bin --store $store_dir ui (http://127.0.0.1:7878/)"

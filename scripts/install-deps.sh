@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages crust needs to build, test and run its demo.
+# Installs the Debian 12 packages crust needs to build, test and run its demo
+# (`install-deps.sh --test` adds those only the tests need).
 # Idempotent and fast when everything is present: it asks dpkg first and only
 # calls apt-get for what is missing.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libzstd-dev libssl-dev libgtest-dev libgmock-dev
-      libbenchmark-dev wabt binaryen clang lld nodejs librust-blake3-dev)
+      libbenchmark-dev wabt binaryen clang lld nodejs librust-blake3-dev
+      libcpp-httplib-dev nlohmann-json3-dev)
+# --test: also what only the tests need: Chromium, the browser that loads the
+# web view (`crust ui`) in tests/cli_ui_test.cc (large, so not for builds).
+[ "${1:-}" = "--test" ] && pkgs+=(chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

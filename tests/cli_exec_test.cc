@@ -92,6 +92,7 @@ class CliExecTest : public ::testing::Test {
 
   void SetUp() override {
     store_dir_ = tmp_.Sub("store");
+    ASSERT_EQ(Run({"init", store_dir_}).status, 0);
     for (const char* name : {"counter", "box", "fibonacci", "panicker"}) {
       ASSERT_TRUE(std::filesystem::exists(Contract(name))) << Contract(name) << " (build crust_contracts)";
     }
@@ -350,7 +351,7 @@ TEST_F(CliExecTest, CliExecOlderBase) {
   // Without --base: the most recently created commit (root3).
   EXPECT_EQ(Call({counter, "read", "--no-commit"}).data, U64(3));
   // A deploy on an older base does not see later modules... and --genesis sees none.
-  RunResult r = Exec({"call", counter, "read"}, tmp_.Sub("empty-store"));
+  RunResult r = Exec({"call", "--create", counter, "read"}, tmp_.Sub("empty-store"));
   EXPECT_EQ(r.status, 1);  // a new store: genesis, no module
   std::string other_root;
   const std::string fib = Deploy("fibonacci", {"--genesis"}, &other_root);
@@ -417,7 +418,7 @@ TEST_F(CliExecTest, CliExecRunScriptJsonAndHuman) {
 
   // Human output, from another directory, on a fresh store: same ids and roots.
   const std::string other = tmp_.Sub("store2");
-  r = Exec({"run", "--genesis", script}, other);
+  r = Exec({"run", "--create", "--genesis", script}, other);
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("line 3: deploy wasm/counter.wasm --init 0a00000000000000\n    module $1 = " + counter));
   EXPECT_THAT(r.out, HasSubstr("line 6: call $1 increment\n    data " + U64(11) + ", gas spent "));
@@ -456,7 +457,7 @@ TEST_F(CliExecTest, CliExecRunFailingLine) {
   EXPECT_THAT(r.out, Not(HasSubstr("line 7")));
   const std::vector<std::string> commits = Commits();
   ASSERT_EQ(commits.size(), 1u);  // line 3's commit stays
-  r = Exec({"--json", "run", script}, tmp_.Sub("store2"));
+  r = Exec({"--json", "run", "--create", script}, tmp_.Sub("store2"));
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(Lines(r.out).size(), 4u) << r.out;
   EXPECT_EQ(Field(r.err, "code"), "Panic");
@@ -490,7 +491,7 @@ TEST_F(CliExecTest, CliExecRunFailingLine) {
 TEST_F(CliExecTest, CliExecHelp) {
   RunResult r = Run({"--help"});
   EXPECT_EQ(r.status, 0);
-  for (const char* usage : {"deploy [--base ROOT | --genesis]", "call [--base ROOT]", "run [--base ROOT | --genesis] SCRIPT"}) {
+  for (const char* usage : {"deploy [--base ROOT | --genesis]", "call [--base ROOT]", "run [--base ROOT | --genesis]"}) {
     EXPECT_THAT(r.out, HasSubstr(usage));
   }
   for (const char* command : {"deploy", "call", "run"}) {

@@ -322,7 +322,7 @@ TEST_F(CliTest, CliUnknownRootFails) {
 
 TEST_F(CliTest, CliMalformedHexIsUsageError) {
   ASSERT_NO_FATAL_FAILURE(BuildStore());
-  const std::string short_root = root1_.ToHex().substr(0, 12);  // no abbreviations
+  const std::string short_root = root1_.ToHex().substr(0, 7);  // prefixes need 8 characters
   const std::string bad_digit = std::string(63, 'a') + "g";
   for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
            {"show", short_root}, {"delete", bad_digit}, {"verify", root1_.ToHex(), bad_digit}}) {
@@ -334,7 +334,7 @@ TEST_F(CliTest, CliMalformedHexIsUsageError) {
   RunResult r = RunOnStore({"--json", "show", "xyz"});
   EXPECT_EQ(r.status, 2);
   EXPECT_THAT(r.err, HasSubstr("{\"error\":{\"code\":\"InvalidArgument\""));
-  EXPECT_THAT(r.err, HasSubstr("\\\"xyz\\\""));
+  EXPECT_THAT(r.err, HasSubstr("ROOT 'xyz' is not hex"));
 }
 
 TEST_F(CliTest, CliUsageErrors) {
@@ -378,7 +378,7 @@ TEST_F(CliTest, CliMissingStore) {
     full.insert(full.end(), args.begin(), args.end());
     RunResult r = Run(full);
     EXPECT_EQ(r.status, 1) << args[0];
-    EXPECT_THAT(r.err, HasSubstr("crust: store " + missing + " does not exist")) << args[0];
+    EXPECT_THAT(r.err, HasSubstr("crust: no crust store at " + missing + ": create one with 'crust init")) << args[0];
     EXPECT_FALSE(std::filesystem::exists(missing)) << args[0] << " created the store";
   }
 }
@@ -389,7 +389,7 @@ TEST_F(CliTest, CliJsonErrorEscaping) {
   const std::string missing = tmp_.Sub("a\"b\\c\nd\xff");
   RunResult r = Run({"--json", "--store", missing, "commits"});
   EXPECT_EQ(r.status, 1);
-  EXPECT_THAT(r.err, HasSubstr("a\\\"b\\\\c\\nd\\ufffd does not exist\"}}\n"));
+  EXPECT_THAT(r.err, HasSubstr("no crust store at " + tmp_.path() + "/a\\\"b\\\\c\\nd\xef\xbf\xbd: create one"));
 }
 
 TEST_F(CliTest, CliHelp) {

@@ -35,10 +35,12 @@ inline std::string ReadAll(const std::string& path) {
 
 // Runs the tool (CRUST_TOOL_PATH) with `args`, its stdout and stderr going to
 // the given files, and returns what it did.
+// `in_path`, when not empty, is the tool's standard input.
 inline RunResult RunTool(const std::vector<std::string>& args, const std::string& out_path,
-                         const std::string& err_path) {
+                         const std::string& err_path, const std::string& in_path = "") {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
+  if (!in_path.empty()) posix_spawn_file_actions_addopen(&actions, 0, in_path.c_str(), O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   std::vector<std::string> argv_strings = {CRUST_TOOL_PATH};

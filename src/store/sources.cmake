@@ -17,6 +17,7 @@ crust_layer(store
     src/store/session_checkpoint.cc
     src/store/verify.cc
     src/store/page_proof.cc
+    src/store/inspect.cc
   DEPS crust_os crust_util
   LIBS PkgConfig::ZSTD
   TESTS
@@ -24,4 +25,5 @@ crust_layer(store
     src/store/store_test.cc
     src/store/checkpoint_test.cc
     src/store/page_proof_test.cc
+    src/store/inspect_test.cc
 )

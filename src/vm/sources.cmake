@@ -5,6 +5,7 @@ crust_layer(vm
     src/vm/vm_call.cc
     src/vm/vm_host.cc
     src/vm/vm_impl.cc
+    src/vm/module_check.cc
   DEPS crust_engine crust_store crust_os crust_util
   TESTS
     src/vm/vm_test.cc

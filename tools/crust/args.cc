@@ -15,7 +15,9 @@ void SplitOption(std::string_view arg, std::string_view* name, std::optional<std
 }
 
 // Global options take precedence over command options of the same name.
-bool IsGlobal(std::string_view name) { return name == "store" || name == "json" || name == "help"; }
+bool IsGlobal(std::string_view name) {
+  return name == "store" || name == "json" || name == "help" || name == "version";
+}
 
 Status Usage(std::string message) { return Status::InvalidArgument(message); }
 
@@ -55,6 +57,11 @@ Result<std::string> ArgParser::FindCommand(const std::vector<std::string_view>& 
   return std::string();
 }
 
+std::vector<std::string> ParsedArgs::Values(std::string_view name) const {
+  auto it = all_values.find(std::string(name));
+  return it == all_values.end() ? std::vector<std::string>() : it->second;
+}
+
 Status ArgParser::ParseOption(std::string_view arg, const std::vector<std::string_view>& args, size_t* i,
                               std::span<const OptionSpec> command_options, ParsedArgs* out) const {
   if (arg == "-h") {
@@ -85,8 +92,11 @@ Status ArgParser::ParseOption(std::string_view arg, const std::vector<std::strin
     out->json = true;
   } else if (name == "help") {
     out->help = true;
+  } else if (name == "version") {
+    out->version = true;
   } else if (takes_value) {
     out->values[std::string(name)] = std::string(*value);
+    out->all_values[std::string(name)].emplace_back(*value);
   } else {
     out->flags.insert(std::string(name));
   }

@@ -31,7 +31,7 @@ struct OptionSpec {
 };
 
 // Global options, accepted by every command: --store DIR (default below),
-// --json, -h/--help.
+// --json, -h/--help, --version.
 inline constexpr std::string_view kDefaultStoreDir = "./crust-store";
 
 struct ParsedArgs {
@@ -40,11 +40,15 @@ struct ParsedArgs {
   std::string store_dir{kDefaultStoreDir};
   bool json = false;
   bool help = false;
+  bool version = false;  // --version
   std::set<std::string> flags;                // command flags that were given
   std::map<std::string, std::string> values;  // command options with values (last wins)
+  std::map<std::string, std::vector<std::string>> all_values;  // every value, in order (repeatable options)
 
   bool Flag(std::string_view name) const { return flags.count(std::string(name)) > 0; }
   std::optional<std::string> Value(std::string_view name) const;
+  // Every value given for a repeatable option, in order.
+  std::vector<std::string> Values(std::string_view name) const;
 };
 
 // Parses argv[1..argc). `all_options` is every option of every command (used

@@ -1,8 +1,8 @@
 // Copyright (c) crust authors. Licensed under the MIT license.
 //
-// The execution commands: deploy, call, run. Each opens the store for writing
-// (creating it when missing) through the VM (vm.h), runs one session on a
-// base commit and commits. The whole command line, and for `run` the whole
+// The execution commands: deploy, call, query, run. Each opens the store for
+// writing through the VM (vm.h; the store must exist unless --create is
+// given), runs one session on a base commit and commits (query never does). The whole command line, and for `run` the whole
 // script, is checked before the store is opened, so a usage error changes
 // nothing.
 #include <algorithm>
@@ -41,11 +41,7 @@ Result<uint64_t> ParseNumber(std::string_view text, std::string_view what) {
   return value;
 }
 
-Result<Bytes> ParseBytes(std::string_view text, std::string_view what) {
-  auto bytes = FromHex(text);
-  if (!bytes.ok()) return bytes.status().WithContext(what);
-  return bytes;
-}
+Result<Bytes> ParseBytes(std::string_view text, std::string_view what) { return ParseHexBytes(text, what); }
 
 Result<Hash32> ParseId(std::string_view text, std::string_view what) {
   auto id = ParseHash(text);
@@ -53,11 +49,12 @@ Result<Hash32> ParseId(std::string_view text, std::string_view what) {
   return id;
 }
 
-// Where a session starts: genesis, a named root, or (neither) the most
-// recently created commit, genesis when the store has none.
+// Where a session starts: genesis, a named root (full or a unique prefix,
+// resolved once the store is open), or (neither) the most recently created
+// commit, genesis when the store has none.
 struct Base {
   bool genesis = false;
-  std::optional<Root> root;
+  std::optional<std::string> root;
 };
 
 Result<Base> ParseBase(const ParsedArgs& args, bool genesis_allowed) {
@@ -65,9 +62,40 @@ Result<Base> ParseBase(const ParsedArgs& args, bool genesis_allowed) {
   base.genesis = genesis_allowed && args.Flag("genesis");
   if (auto text = args.Value("base")) {
     if (base.genesis) return Status::InvalidArgument("--base and --genesis exclude each other");
-    ASSIGN_OR_RETURN(base.root, ParseId(*text, "--base"));
+    RETURN_IF_ERROR(CheckIdSyntax(*text, "--base"));
+    base.root = *text;
   }
   return base;
+}
+
+// Session metadata from --meta KEY=HEX (repeatable; a later KEY wins).
+Result<std::vector<std::pair<std::string, Bytes>>> ParseMeta(const ParsedArgs& args) {
+  std::vector<std::pair<std::string, Bytes>> meta;
+  for (const std::string& text : args.Values("meta")) {
+    const size_t eq = text.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return Status::InvalidArgument("--meta '" + Printable(text) + "' is not KEY=HEX (e.g. --meta height=0x2a00000000000000)");
+    }
+    ASSIGN_OR_RETURN(Bytes value, ParseHexBytes(std::string_view(text).substr(eq + 1), "--meta " + text.substr(0, eq)));
+    meta.emplace_back(text.substr(0, eq), std::move(value));
+  }
+  return meta;
+}
+
+// The call argument: ARG_HEX, or the bytes of --arg-file FILE ("-": stdin).
+// Returns a file error (exit 1) through *file_error.
+Result<Bytes> ParseArg(const ParsedArgs& args, size_t arg_index, bool* file_error) {
+  auto file = args.Value("arg-file");
+  if (file && args.positional.size() > arg_index) {
+    return Status::InvalidArgument("give the argument either as ARG_HEX or with --arg-file, not both");
+  }
+  if (file) {
+    auto bytes = ReadInput(*file);
+    if (!bytes.ok()) *file_error = true;
+    return bytes.ok() ? bytes : Result<Bytes>(bytes.status().WithContext("--arg-file"));
+  }
+  if (args.positional.size() > arg_index) return ParseBytes(args.positional[arg_index], "ARG_HEX");
+  return Bytes();
 }
 
 // The deploy options shared by `deploy` and the script's deploy lines.
@@ -94,18 +122,30 @@ Result<DeployOptions> ParseDeployOptions(ValueOf value) {
   return o;
 }
 
+Result<Bytes> ReadFile(const std::string& path) { return ReadInput(path); }
+
 // --- The VM ---
 
+// Opens the store for writing. It must exist (CheckIsStore) unless --create
+// is given, which makes one in a new or empty directory.
 Result<std::unique_ptr<Vm>> OpenVm(const ParsedArgs& args) {
+  if (args.Flag("create")) {
+    RETURN_IF_ERROR(CheckCanCreateStore(args.store_dir));
+  } else {
+    RETURN_IF_ERROR(CheckIsStore(args.store_dir));
+  }
   VmOptions options;
-  options.store.create_if_missing = true;
+  options.store.create_if_missing = args.Flag("create");
   if (auto dir = args.Value("code-cache")) options.code_cache_dir = *dir;
   return Vm::Open(args.store_dir, options);
 }
 
 Result<std::unique_ptr<VmSession>> StartSession(Vm* vm, const Base& base) {
   if (base.genesis) return vm->StartGenesis();
-  if (base.root) return vm->StartSession(*base.root);
+  if (base.root) {
+    ASSIGN_OR_RETURN(Root root, ResolveRoot(&vm->store(), *base.root, "--base"));
+    return vm->StartSession(root);
+  }
   ASSIGN_OR_RETURN(std::vector<CommitInfo> commits, vm->store().ListCommits());
   if (commits.empty()) return vm->StartGenesis();
   return vm->StartSession(commits.back().root);
@@ -113,11 +153,129 @@ Result<std::unique_ptr<VmSession>> StartSession(Vm* vm, const Base& base) {
 
 // --- Reporting ---
 
+std::string HexOrEmpty(const Bytes& data) { return data.empty() ? "(empty)" : ToHex(data); }
+
+// A failure to resolve a prefix is a usage error (ambiguous, malformed);
+// anything else (no match, store errors) a failure.
+int FailResolve(const Output& out, const Status& s) {
+  return IsInvalid(s) ? out.UsageFail(s) : out.Fail(s);
+}
+
+// What a call produced besides its result: fed data (feeder calls), events,
+// debug lines and the call tree.
+struct CallOutput {
+  CallReceipt receipt;
+  std::vector<Bytes> fed;
+};
+
+CallOutput DoCall(VmSession* session, const ModuleId& module, const std::string& function, const Bytes& arg,
+                  uint64_t gas, bool feed) {
+  CallOutput o;
+  if (feed) {
+    o.receipt = session->FeederCall(module, function, arg, gas, [&](ByteView b) { o.fed.emplace_back(b.begin(), b.end()); });
+  } else {
+    o.receipt = session->Call(module, function, arg, gas);
+  }
+  return o;
+}
+
+// The receipt's details as fields of the current JSON object: "events",
+// "debug", "call_tree" and, for feeder calls, "fed" (empty arrays included,
+// so scripts can rely on the keys).
+void ReceiptDetailsJson(const CallOutput& o, bool feed, JsonWriter* w) {
+  const CallReceipt& r = o.receipt;
+  w->Key("events");
+  w->BeginArray();
+  for (const Event& e : r.events) {
+    w->BeginObject();
+    w->Field("source", e.source.ToHex());
+    w->Field("topic", e.topic);
+    w->Field("data", ToHex(e.data));
+    w->Field("reverted", e.reverted);
+    w->EndObject();
+  }
+  w->EndArray();
+  w->Key("debug");
+  w->BeginArray();
+  for (const std::string& line : r.debug) w->String(line);
+  w->EndArray();
+  w->Key("call_tree");
+  w->BeginArray();
+  for (const CallNode& n : r.call_tree) {
+    w->BeginObject();
+    w->Field("module", n.module.ToHex());
+    w->Field("function", n.function);
+    w->Field("depth", uint64_t{n.depth});
+    w->Field("gas_limit", n.gas_limit);
+    w->Field("gas_spent", n.gas_spent);
+    w->Field("status", Status::CodeName(n.status.code()));
+    if (!n.status.ok()) w->Field("message", n.status.message());
+    w->EndObject();
+  }
+  w->EndArray();
+  if (feed) {
+    w->Key("fed");
+    w->BeginArray();
+    for (const Bytes& b : o.fed) w->String(ToHex(b));
+    w->EndArray();
+  }
+}
+
+// The call tree in pre-order (each call before the calls it made), for
+// indenting. Receipts list calls in pre-order (the top-level call, depth 0,
+// first) or in post-order (each call after the calls it made: the top-level
+// call last); post-order is rebuilt into subtrees from the depths.
+std::vector<const CallNode*> PreOrder(const std::vector<CallNode>& nodes) {
+  std::vector<const CallNode*> out;
+  if (nodes.empty() || nodes.front().depth == 0) {
+    for (const CallNode& n : nodes) out.push_back(&n);
+    return out;
+  }
+  // Post-order: a node's children are the finished subtrees just before it
+  // whose roots are one level deeper.
+  std::vector<std::vector<const CallNode*>> subtrees;  // each in pre-order
+  for (const CallNode& n : nodes) {
+    size_t first = subtrees.size();
+    while (first > 0 && subtrees[first - 1].front()->depth == n.depth + 1) first--;
+    std::vector<const CallNode*> tree = {&n};
+    for (size_t i = first; i < subtrees.size(); i++) tree.insert(tree.end(), subtrees[i].begin(), subtrees[i].end());
+    subtrees.resize(first);
+    subtrees.push_back(std::move(tree));
+  }
+  for (const auto& tree : subtrees) out.insert(out.end(), tree.begin(), tree.end());
+  return out;
+}
+
+// The same for people; every contract-made string is escaped (Printable).
+// Each line starts with `indent`. Empty sections are left out.
+std::string ReceiptDetailsHuman(const CallOutput& o, const std::string& indent) {
+  const CallReceipt& r = o.receipt;
+  std::string text;
+  for (const Bytes& b : o.fed) text += indent + "fed        " + HexOrEmpty(b) + "\n";
+  for (const Event& e : r.events) {
+    text += indent + "event      " + Printable(e.topic) + " " + HexOrEmpty(e.data) + " from " +
+            e.source.ToHex().substr(0, 16) + (e.reverted ? " (reverted)" : "") + "\n";
+  }
+  for (const std::string& line : r.debug) text += indent + "debug      " + Printable(line) + "\n";
+  if (r.call_tree.size() > 1) {
+    text += indent + "calls\n";
+    for (const CallNode* node : PreOrder(r.call_tree)) {
+      const CallNode& n = *node;
+      text += indent + "  " + std::string(2 * n.depth, ' ') + n.module.ToHex().substr(0, 16) + " " +
+              Printable(n.function) + "  gas " + std::to_string(n.gas_spent) + "/" + std::to_string(n.gas_limit) +
+              (n.status.ok() ? "" : "  " + Printable(n.status.ToString())) + "\n";
+    }
+  }
+  return text;
+}
+
+
 // A failure of an operation (exit status 1): "crust: <context>: <Code>:
 // <message>[ (gas spent N)]" or, with --json, {"error": {"code", "message"
 // (context included), ["gas_spent": N,] ["line": N]}}.
 int ReportFailure(const Output& out, const std::string& context, const Status& status,
-                  std::optional<uint64_t> gas_spent = std::nullopt, std::optional<uint64_t> line = std::nullopt) {
+                  std::optional<uint64_t> gas_spent = std::nullopt, std::optional<uint64_t> line = std::nullopt,
+                  const CallOutput* call = nullptr, bool feed = false) {
   std::fflush(stdout);
   std::string text;
   if (out.json()) {
@@ -130,19 +288,19 @@ int ReportFailure(const Output& out, const std::string& context, const Status& s
                                        : context + ": " + std::string(status.message()));
     if (gas_spent) w.Field("gas_spent", *gas_spent);
     if (line) w.Field("line", *line);
+    if (call) ReceiptDetailsJson(*call, feed, &w);
     w.EndObject();
     w.EndObject();
     text = w.Take() + "\n";
   } else {
-    text = "crust: " + (context.empty() ? std::string() : context + ": ") + status.ToString();
+    text = "crust: " + Printable((context.empty() ? std::string() : context + ": ") + status.ToString());
     if (gas_spent) text += " (gas spent " + std::to_string(*gas_spent) + ")";
     text += "\n";
+    if (call) text += ReceiptDetailsHuman(*call, "  ");
   }
   std::fwrite(text.data(), 1, text.size(), stderr);
   return kExitFailed;
 }
-
-std::string HexOrEmpty(const Bytes& data) { return data.empty() ? "(empty)" : ToHex(data); }
 
 // --- deploy ---
 
@@ -152,15 +310,19 @@ int RunDeploy(const ParsedArgs& args, const Output& out) {
   auto options = ParseDeployOptions([&](std::string_view name) { return args.Value(name); });
   if (!options.ok()) return out.UsageFail(options.status());
   const std::string& file = args.positional[0];
+  auto meta = ParseMeta(args);
+  if (!meta.ok()) return out.UsageFail(meta.status());
   auto wasm = ReadFile(file);
   if (!wasm.ok()) return out.Fail(wasm.status());
 
   auto vm = OpenVm(args);
   if (!vm.ok()) return out.Fail(vm.status());
   auto session = StartSession(vm->get(), *base);
-  if (!session.ok()) return out.Fail(session.status());
+  if (!session.ok()) return FailResolve(out, session.status());
+  for (auto& [key, value] : *meta) (*session)->SetMeta(key, value);
   auto id = (*session)->Deploy(*wasm, *options);
   if (!id.ok()) return ReportFailure(out, "deploy " + file, id.status());
+
   auto root = (*session)->Commit();
   if (!root.ok()) return out.Fail(root.status());
   if (out.json()) {
@@ -178,33 +340,45 @@ int RunDeploy(const ParsedArgs& args, const Output& out) {
 
 // --- call ---
 
+int CallAndMaybeCommit(const ParsedArgs& args, const Output& out, bool commit);
+
 int RunCall(const ParsedArgs& args, const Output& out) {
+  return CallAndMaybeCommit(args, out, /*commit=*/!args.Flag("no-commit"));
+}
+
+// `query`: a call that never commits (the easy way to call a getter).
+int RunQuery(const ParsedArgs& args, const Output& out) { return CallAndMaybeCommit(args, out, /*commit=*/false); }
+
+int CallAndMaybeCommit(const ParsedArgs& args, const Output& out, bool commit) {
   auto base = ParseBase(args, /*genesis_allowed=*/false);
   if (!base.ok()) return out.UsageFail(base.status());
-  auto module = ParseId(args.positional[0], "MODULE");
-  if (!module.ok()) return out.UsageFail(module.status());
+  const Status module_syntax = CheckIdSyntax(args.positional[0], "MODULE");
+  if (!module_syntax.ok()) return out.UsageFail(module_syntax);
   const std::string& function = args.positional[1];
-  Bytes arg;
-  if (args.positional.size() > 2) {
-    auto parsed = ParseBytes(args.positional[2], "ARG_HEX");
-    if (!parsed.ok()) return out.UsageFail(parsed.status());
-    arg = std::move(parsed).value();
-  }
+  bool file_error = false;
+  auto arg = ParseArg(args, 2, &file_error);
+  if (!arg.ok()) return file_error ? out.Fail(arg.status()) : out.UsageFail(arg.status());
   uint64_t gas = kDefaultGas;
   if (auto t = args.Value("gas")) {
     auto parsed = ParseNumber(*t, "--gas");
     if (!parsed.ok()) return out.UsageFail(parsed.status());
     gas = *parsed;
   }
-  const bool commit = !args.Flag("no-commit");
+  auto meta = ParseMeta(args);
+  if (!meta.ok()) return out.UsageFail(meta.status());
+  const bool feed = args.Flag("feed");
 
   auto vm = OpenVm(args);
   if (!vm.ok()) return out.Fail(vm.status());
   auto session = StartSession(vm->get(), *base);
-  if (!session.ok()) return out.Fail(session.status());
-  const CallReceipt receipt = (*session)->Call(*module, function, arg, gas);
+  if (!session.ok()) return FailResolve(out, session.status());
+  auto module = ResolveModule(&(*session)->state(), args.positional[0], "MODULE");
+  if (!module.ok()) return FailResolve(out, module.status());
+  for (auto& [key, value] : *meta) (*session)->SetMeta(key, value);
+  const CallOutput call = DoCall(session->get(), *module, function, *arg, gas, feed);
+  const CallReceipt& receipt = call.receipt;
   if (!receipt.ok()) {
-    return ReportFailure(out, "call " + function, receipt.status, receipt.gas_spent);
+    return ReportFailure(out, "call " + function, receipt.status, receipt.gas_spent, std::nullopt, &call, feed);
   }
   std::optional<Root> root;
   if (commit) {
@@ -218,11 +392,13 @@ int RunCall(const ParsedArgs& args, const Output& out) {
     w.Field("data", ToHex(receipt.data));
     w.Field("gas_spent", receipt.gas_spent);
     if (root) w.Field("root", root->ToHex());
+    ReceiptDetailsJson(call, feed, &w);
     w.EndObject();
     out.PrintJson(&w);
   } else {
     out.Print("data       " + HexOrEmpty(receipt.data) + "\n" +
               "gas spent  " + std::to_string(receipt.gas_spent) + "\n" +
+              ReceiptDetailsHuman(call, "") +
               "root       " + (root ? root->ToHex() : std::string("(not committed: --no-commit)")) + "\n");
   }
   return kExitOk;
@@ -241,11 +417,12 @@ struct ScriptOp {
   Bytes wasm;
   DeployOptions deploy;
   // call: a module id, or the index (1-based) of a module deployed by the script
-  std::optional<ModuleId> module;
+  std::string module_text;  // a full id or a unique prefix, resolved when the line runs
   size_t module_index = 0;
   std::string function;
   Bytes arg;
   uint64_t gas = kDefaultGas;
+  bool feed = false;  // --feed: a feeder call
 };
 
 std::vector<std::string> Tokens(const std::string& line) {
@@ -261,7 +438,8 @@ std::vector<std::string> Tokens(const std::string& line) {
 // Splits `tokens` (after the operation) into positionals and `--name value` /
 // `--name=value` options, each of which must be in `allowed`.
 Status SplitLine(const std::vector<std::string>& tokens, std::initializer_list<std::string_view> allowed,
-                 std::vector<std::string>* positional, std::map<std::string, std::string>* options) {
+                 std::vector<std::string>* positional, std::map<std::string, std::string>* options,
+                 std::initializer_list<std::string_view> flags = {}) {
   for (size_t i = 1; i < tokens.size(); i++) {
     const std::string& t = tokens[i];
     if (t.size() < 2 || t[0] != '-' || t[1] != '-') {
@@ -270,6 +448,10 @@ Status SplitLine(const std::vector<std::string>& tokens, std::initializer_list<s
     }
     std::string name = t.substr(2), value;
     const size_t eq = name.find('=');
+    if (eq == std::string::npos && std::find(flags.begin(), flags.end(), name) != flags.end()) {
+      (*options)[name] = "";
+      continue;
+    }
     if (eq != std::string::npos) {
       value = name.substr(eq + 1);
       name.resize(eq);
@@ -314,8 +496,10 @@ Status ParseOp(const std::vector<std::string>& tokens, const std::filesystem::pa
   }
   if (verb == "call") {
     op->kind = ScriptOp::Kind::kCall;
-    RETURN_IF_ERROR(SplitLine(tokens, {"gas"}, &pos, &opts));
-    if (pos.size() < 2 || pos.size() > 3) return Status::InvalidArgument("expected: call MODULE FUNCTION [ARG_HEX] [--gas N]");
+    RETURN_IF_ERROR(SplitLine(tokens, {"gas", "arg-file"}, &pos, &opts, {"feed"}));
+    if (pos.size() < 2 || pos.size() > 3) {
+      return Status::InvalidArgument("expected: call MODULE FUNCTION [ARG_HEX | --arg-file FILE] [--gas N] [--feed]");
+    }
     if (pos[0].size() > 1 && pos[0][0] == '$') {
       auto n = ParseNumber(std::string_view(pos[0]).substr(1), "$N");
       if (!n.ok() || *n == 0) return Status::InvalidArgument("'" + pos[0] + "' is not $1, $2, ...");
@@ -325,11 +509,25 @@ Status ParseOp(const std::vector<std::string>& tokens, const std::filesystem::pa
       }
       op->module_index = *n;
     } else {
-      ASSIGN_OR_RETURN(op->module, ParseId(pos[0], "MODULE"));
+      RETURN_IF_ERROR(CheckIdSyntax(pos[0], "MODULE"));
+      op->module_text = pos[0];
     }
     op->function = pos[1];
+    op->feed = opts.count("feed") > 0;
+    if (pos.size() == 3 && opts.count("arg-file")) {
+      return Status::InvalidArgument("give the argument either as ARG_HEX or with --arg-file, not both");
+    }
     if (pos.size() == 3) {
       ASSIGN_OR_RETURN(op->arg, ParseBytes(pos[2], "ARG_HEX"));
+    }
+    if (auto f = value("arg-file")) {
+      const std::filesystem::path path(*f);
+      auto bytes = ReadFile(path.is_absolute() || *f == "-" ? *f : (dir / path).string());
+      if (!bytes.ok()) {
+        *file_error = true;
+        return bytes.status();
+      }
+      op->arg = std::move(bytes).value();
     }
     if (auto t = value("gas")) {
       ASSIGN_OR_RETURN(op->gas, ParseNumber(*t, "--gas"));
@@ -382,17 +580,20 @@ int RunScript(const ParsedArgs& args, const Output& out) {
     }
   }
 
+  auto meta = ParseMeta(args);
+  if (!meta.ok()) return out.UsageFail(meta.status());
   auto vm = OpenVm(args);
   if (!vm.ok()) return out.Fail(vm.status());
   auto session = StartSession(vm->get(), *base);
-  if (!session.ok()) return out.Fail(session.status());
+  if (!session.ok()) return FailResolve(out, session.status());
+  for (auto& [key, value] : *meta) (*session)->SetMeta(key, value);
   std::vector<ModuleId> modules;  // deployed by the script, in order
   size_t uncommitted = 0;         // operations since the last commit
   for (const ScriptOp& op : ops) {
     const std::string where = script + ":" + std::to_string(op.line) + ": " + op.text;
     JsonWriter w;
     w.BeginObject();
-    std::string human = "line " + std::to_string(op.line) + ": " + op.text + "\n    ";
+    std::string human = "line " + std::to_string(op.line) + ": " + Printable(op.text) + "\n    ";
     switch (op.kind) {
       case ScriptOp::Kind::kDeploy: {
         auto id = (*session)->Deploy(op.wasm, op.deploy);
@@ -405,14 +606,26 @@ int RunScript(const ParsedArgs& args, const Output& out) {
         break;
       }
       case ScriptOp::Kind::kCall: {
-        const ModuleId module = op.module ? *op.module : modules[op.module_index - 1];
-        const CallReceipt r = (*session)->Call(module, op.function, op.arg, op.gas);
-        if (!r.ok()) return ReportFailure(out, where, r.status, r.gas_spent, op.line);
+        ModuleId module;
+        if (op.module_text.empty()) {
+          module = modules[op.module_index - 1];
+        } else {
+          auto resolved = ResolveModule(&(*session)->state(), op.module_text, "MODULE");
+          if (!resolved.ok()) return ReportFailure(out, where, resolved.status(), std::nullopt, op.line);
+          module = *resolved;
+        }
+        const CallOutput call = DoCall(session->get(), module, op.function, op.arg, op.gas, op.feed);
+        const CallReceipt& r = call.receipt;
+        if (!r.ok()) return ReportFailure(out, where, r.status, r.gas_spent, op.line, &call, op.feed);
         uncommitted++;
         w.Field("op", "call");
         w.Field("data", ToHex(r.data));
         w.Field("gas_spent", r.gas_spent);
+        ReceiptDetailsJson(call, op.feed, &w);
         human += "data " + HexOrEmpty(r.data) + ", gas spent " + std::to_string(r.gas_spent);
+        if (const std::string details = ReceiptDetailsHuman(call, "    "); !details.empty()) {
+          human += "\n" + details.substr(0, details.size() - 1);
+        }
         break;
       }
       case ScriptOp::Kind::kCommit: {
@@ -449,25 +662,42 @@ constexpr OptionSpec kDeployOptions[] = {
     {.name = "init", .value_name = "HEX", .help = "the argument of the module's init, as hex bytes"},
     {.name = "gas", .value_name = "N", .help = "gas limit of init (default: 1000000000)"},
     {.name = "nonce", .value_name = "N", .help = "nonce for the derived id (default: 0)"},
+    {.name = "meta", .value_name = "KEY=HEX", .help = "session metadata contracts read with hd(KEY) (repeatable)"},
+    {.name = "create", .value_name = "", .help = "create the store when missing (in a new or empty directory)"},
     {.name = "code-cache", .value_name = "DIR", .help = "compiled code cache (default: STORE/.cache/code)"},
 };
 
 constexpr OptionSpec kCallOptions[] = {
     {.name = "base", .value_name = "ROOT", .help = "start from commit ROOT (default: the newest commit)"},
     {.name = "gas", .value_name = "N", .help = "gas limit of the call (default: 1000000000)"},
-    {.name = "no-commit", .value_name = "", .help = "do not commit the call's changes"},
+    {.name = "no-commit", .value_name = "", .help = "do not commit the call's changes (use it for getters)"},
+    {.name = "arg-file", .value_name = "FILE", .help = "read the argument's bytes from FILE ('-': standard input)"},
+    {.name = "feed", .value_name = "", .help = "a feeder call: print the data the contract feeds"},
+    {.name = "meta", .value_name = "KEY=HEX", .help = "session metadata contracts read with hd(KEY) (repeatable)"},
+    {.name = "create", .value_name = "", .help = "create the store when missing (in a new or empty directory)"},
+    {.name = "code-cache", .value_name = "DIR", .help = "compiled code cache (default: STORE/.cache/code)"},
+};
+
+constexpr OptionSpec kQueryOptions[] = {
+    {.name = "base", .value_name = "ROOT", .help = "start from commit ROOT (default: the newest commit)"},
+    {.name = "gas", .value_name = "N", .help = "gas limit of the call (default: 1000000000)"},
+    {.name = "arg-file", .value_name = "FILE", .help = "read the argument's bytes from FILE ('-': standard input)"},
+    {.name = "feed", .value_name = "", .help = "a feeder call: print the data the contract feeds"},
+    {.name = "meta", .value_name = "KEY=HEX", .help = "session metadata contracts read with hd(KEY) (repeatable)"},
     {.name = "code-cache", .value_name = "DIR", .help = "compiled code cache (default: STORE/.cache/code)"},
 };
 
 constexpr OptionSpec kRunOptions[] = {
     {.name = "base", .value_name = "ROOT", .help = "start from commit ROOT (default: the newest commit)"},
     {.name = "genesis", .value_name = "", .help = "start from an empty state"},
+    {.name = "meta", .value_name = "KEY=HEX", .help = "session metadata contracts read with hd(KEY) (repeatable)"},
+    {.name = "create", .value_name = "", .help = "create the store when missing (in a new or empty directory)"},
     {.name = "code-cache", .value_name = "DIR", .help = "compiled code cache (default: STORE/.cache/code)"},
 };
 
 constexpr Command kExecCommands[] = {
     {.name = "deploy",
-     .usage = "deploy [--base ROOT | --genesis] [--id HEX] [--owner HEX] [--init HEX] [--gas N] [--nonce N] FILE.wasm",
+     .usage = "deploy [--base ROOT | --genesis] [--id HEX] [--owner HEX] [--init HEX] [--gas N] [--nonce N] [--meta KEY=HEX] [--create] FILE.wasm",
      .summary = "Deploy a WebAssembly module and commit",
      .help = "Deploys FILE.wasm in a session on the base commit (default: the most recently\n"
              "created commit, or genesis when the store has none; --genesis forces genesis),\n"
@@ -476,43 +706,67 @@ constexpr Command kExecCommands[] = {
              "Without --id, the id is derived from the bytecode, --owner and --nonce:\n"
              "SHA-256(\"crust-module-id-v1\" || SHA-256(bytecode) || u32le(len(owner)) ||\n"
              "owner || u64le(nonce)).\n"
-             "Opens the store for writing and creates it when missing. Compiled code is\n"
-             "cached in STORE/.cache/code (or --code-cache DIR), so the first deploy of a\n"
-             "module compiles it and later uses of the same code do not.",
+             "Opens the store for writing; it must exist (see 'crust init') unless --create\n"
+             "is given. Compiled code is cached in STORE/.cache/code (or --code-cache DIR),\n"
+             "so the first deploy of a module compiles it and later uses of the same code do\n"
+             "not. 'crust check FILE.wasm' runs deploy's checks without a store.",
      .options = kDeployOptions,
      .min_args = 1,
      .max_args = 1,
      .run = RunDeploy},
     {.name = "call",
-     .usage = "call [--base ROOT] [--gas N] [--no-commit] MODULE FUNCTION [ARG_HEX]",
+     .usage = "call [--base ROOT] [--gas N] [--no-commit] [--feed] [--meta KEY=HEX] MODULE FUNCTION [ARG_HEX | --arg-file FILE]",
      .summary = "Call a module's function and commit",
-     .help = "Calls FUNCTION of module MODULE (64 hex characters) with the argument ARG_HEX\n"
-             "(hex bytes; default empty) in a session on the base commit (default: the most\n"
-             "recently created commit), then commits unless --no-commit is given. Prints the\n"
-             "returned bytes (hex), the gas spent and the new root.\n"
-             "JSON: {\"data\": HEX, \"gas_spent\": N, \"root\": HEX} (no root with --no-commit).\n"
-             "A failed call (NotFound, Panic, OutOfGas, Trap, ...) prints the error and the\n"
-             "gas spent, commits nothing and exits with status 1; with --json the error is\n"
-             "{\"error\": {\"code\", \"message\", \"gas_spent\"}}.\n"
-             "Opens the store for writing and creates it when missing.",
+     .help = "Calls FUNCTION of module MODULE (64 hex characters, or a unique prefix of at\n"
+             "least 8) with the argument ARG_HEX (hex bytes, 0x optional; default empty) or\n"
+             "the bytes of --arg-file FILE ('-' reads standard input), in a session on the\n"
+             "base commit (default: the most recently created commit), then commits unless\n"
+             "--no-commit is given.\n"
+             "A call that only reads still changes memory (the argument and the shadow stack\n"
+             "are written into it), so without --no-commit even a getter makes a new commit:\n"
+             "call getters with --no-commit.\n"
+             "Prints the returned bytes (hex), the gas spent, the data fed (--feed), the\n"
+             "events (topic, data, source, reverted), the contracts' debug lines, the call\n"
+             "tree (when the call made calls) and the new root. Text a contract chose is\n"
+             "printed with control characters escaped.\n"
+             "JSON: {\"data\": HEX, \"gas_spent\": N, \"root\": HEX, \"events\": [{\"source\",\n"
+             "\"topic\", \"data\", \"reverted\"}], \"debug\": [TEXT], \"call_tree\": [{\"module\",\n"
+             "\"function\", \"depth\", \"gas_limit\", \"gas_spent\", \"status\"[, \"message\"]}]\n"
+             "[, \"fed\": [HEX]]} (no root with --no-commit).\n"
+             "A failed call (NotFound, Panic, OutOfGas, Trap, ...) prints the error, the gas\n"
+             "spent and the same details, commits nothing and exits with status 1; with\n"
+             "--json the error is {\"error\": {\"code\", \"message\", \"gas_spent\", \"events\", ...}}.\n"
+             "--meta KEY=HEX sets session metadata (repeatable). Opens the store for writing;\n"
+             "it must exist unless --create is given.",
      .options = kCallOptions,
      .min_args = 2,
      .max_args = 3,
      .run = RunCall},
+    {.name = "query",
+     .usage = "query [--base ROOT] [--gas N] [--feed] [--meta KEY=HEX] MODULE FUNCTION [ARG_HEX | --arg-file FILE]",
+     .summary = "Call a function without committing (getters)",
+     .help = "Exactly 'crust call --no-commit': calls FUNCTION of MODULE on the base commit\n"
+             "and prints what 'crust call' prints, but never commits, so reading a value\n"
+             "never creates a commit. See 'crust call --help' for the options and output.",
+     .options = kQueryOptions,
+     .min_args = 2,
+     .max_args = 3,
+     .run = RunQuery},
     {.name = "run",
-     .usage = "run [--base ROOT | --genesis] SCRIPT",
+     .usage = "run [--base ROOT | --genesis] [--meta KEY=HEX] [--create] SCRIPT",
      .summary = "Run a script of deploys, calls and commits in one session",
      .help = "Runs the operations of the text file SCRIPT, one per line, in one session on\n"
              "the base commit (default: the most recently created commit, or genesis when\n"
              "the store has none; --genesis forces genesis):\n"
              "\n"
              "  deploy FILE [--id HEX] [--owner HEX] [--init HEX] [--gas N] [--nonce N]\n"
-             "  call MODULE FUNCTION [ARG_HEX] [--gas N]\n"
+             "  call MODULE FUNCTION [ARG_HEX | --arg-file FILE] [--gas N] [--feed]\n"
              "  commit\n"
              "\n"
              "Options mean what they mean for 'crust deploy' and 'crust call'. FILE is\n"
-             "relative to the script's directory. MODULE is a module id (64 hex characters)\n"
-             "or $N, the N-th module deployed by this script ($1 is the first). Blank lines\n"
+             "relative to the script's directory. MODULE is a module id (64 hex characters\n"
+             "or a unique prefix of at least 8) or $N, the N-th module deployed by this\n"
+             "script ($1 is the first). Blank lines\n"
              "are ignored and '#' starts a comment that runs to the end of the line; tokens\n"
              "are separated by white space (file names cannot contain spaces).\n"
              "\n"
@@ -522,10 +776,11 @@ constexpr Command kExecCommands[] = {
              "status 1; what earlier 'commit' lines committed stays committed, and changes\n"
              "after the last 'commit' are discarded.\n"
              "Prints one line per operation; with --json one object per operation:\n"
-             "{\"op\": \"deploy\", \"module\": HEX}, {\"op\": \"call\", \"data\": HEX, \"gas_spent\": N},\n"
+             "{\"op\": \"deploy\", \"module\": HEX}, {\"op\": \"call\", \"data\": HEX, \"gas_spent\": N,\n"
+             "\"events\", \"debug\", \"call_tree\"[, \"fed\"]} (as for 'crust call'),\n"
              "{\"op\": \"commit\", \"root\": HEX}. An error is {\"error\": {\"code\", \"message\",\n"
              "\"line\"}} on stderr (with \"gas_spent\" for a failed call).\n"
-             "Opens the store for writing and creates it when missing.",
+             "Opens the store for writing; it must exist unless --create is given.",
      .options = kRunOptions,
      .min_args = 1,
      .max_args = 1,

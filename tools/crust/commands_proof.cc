@@ -7,6 +7,7 @@
 #include <string>
 
 #include "crust/proof.h"
+#include "crust/session.h"
 #include "tools/crust/commands.h"
 
 namespace crust::tool {
@@ -48,16 +49,23 @@ void PrintProof(const PageProof& p, const Output& out, const char* verdict) {
 }
 
 int RunProve(const ParsedArgs& args, const Output& out) {
-  auto root = ParseHash(args.positional[0]);
-  if (!root.ok()) return out.UsageFail(root.status());
-  auto module = ParseHash(args.positional[1]);
-  if (!module.ok()) return out.UsageFail(module.status());
+  for (size_t i = 0; i < 2; i++) {
+    Status syntax = CheckIdSyntax(args.positional[i], i == 0 ? "ROOT" : "MODULE");
+    if (!syntax.ok()) return out.UsageFail(syntax);
+  }
   auto page = ParsePage(args.positional[2]);
   if (!page.ok()) return out.UsageFail(page.status());
   auto out_path = args.Value("out");
   if (!out_path) return out.UsageFail(Status::InvalidArgument("prove needs --out FILE (where to write the proof)"));
   auto store = OpenStore(args, StoreAccess::kReadOnly);
   if (!store.ok()) return out.Fail(store.status());
+  auto root = ResolveRoot(store->get(), args.positional[0], "ROOT");
+  if (!root.ok()) return out.Fail(root.status());
+  auto session = (*store)->StartSession(*root);
+  if (!session.ok()) return out.Fail(session.status());
+  auto module = ResolveModule(session->get(), args.positional[1], "MODULE");
+  session->reset();
+  if (!module.ok()) return out.Fail(module.status());
   auto proof = (*store)->ProvePage(*root, *module, *page);
   if (!proof.ok()) return out.Fail(proof.status());
   Status written = WriteOut(*out_path, EncodePageProof(*proof));
@@ -69,7 +77,7 @@ int RunProve(const ParsedArgs& args, const Output& out) {
 int RunCheckProof(const ParsedArgs& args, const Output& out) {
   auto root = ParseHash(args.positional[0]);
   if (!root.ok()) return out.UsageFail(root.status());
-  auto bytes = ReadFile(args.positional[1]);
+  auto bytes = ReadInput(args.positional[1]);
   if (!bytes.ok()) return out.Fail(bytes.status());
   auto proof = DecodePageProof(*bytes);
   if (!proof.ok()) return out.Fail(proof.status().WithContext(args.positional[1]));
@@ -109,6 +117,7 @@ constexpr Command kProofCommands[] = {
      .usage = "prove --out FILE ROOT MODULE PAGE",
      .summary = "Write a proof that a page of a module's memory is in a commit",
      .help = "Writes to FILE a proof that page PAGE (4 KiB, counted from 0) of MODULE's memory\n"
+             "(ROOT and MODULE: 64 hex characters or a unique prefix of at least 8)\n"
              "is part of commit ROOT: the page's bytes, its path in the memory's page tree and\n"
              "the module's path among the state's modules (docs/format.md, \"Page proof\").\n"
              "Anyone holding ROOT can check it with `crust check-proof`, no store needed.\n"
@@ -125,7 +134,8 @@ constexpr Command kProofCommands[] = {
              "to be in the state whose root is ROOT, and prints which page and module. Exit\n"
              "status 1 when it does not (a page that does not match, another module or\n"
              "another root). --module and --page also require the proof to be of them.\n"
-             "Needs no store. JSON: as `prove`.",
+             "Needs no store, so ROOT and --module are given in full (64 hex characters).\n"
+             "JSON: as `prove`.",
      .options = kCheckProofOptions,
      .min_args = 2,
      .max_args = 2,

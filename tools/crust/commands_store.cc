@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "tools/crust/commands.h"
+#include "tools/crust/views.h"
 
 namespace crust::tool {
 namespace {
@@ -50,7 +51,7 @@ int RunCommits(const ParsedArgs& args, const Output& out) {
     return kExitOk;
   }
   if (commits->empty()) {
-    out.Print("no commits in store " + (*store)->dir() + "\n");
+    out.Print("no commits in store " + Printable((*store)->dir()) + "\n");
     return kExitOk;
   }
   out.Print(std::string("ROOT") + std::string(62, ' ') + "CREATED (UTC)" + std::string(19, ' ') + "MODULES\n");
@@ -65,24 +66,7 @@ int RunCommits(const ParsedArgs& args, const Output& out) {
 
 void PrintShowJson(const CommitInfo& c, const Output& out) {
   JsonWriter w;
-  w.BeginObject();
-  w.Field("root", c.root.ToHex());
-  w.Field("created_unix_ns", c.created_unix_ns);
-  w.Key("modules");
-  w.BeginArray();
-  for (const ModuleInfo& m : c.modules) {
-    w.BeginObject();
-    w.Field("id", m.id.ToHex());
-    w.Field("bytecode_hash", m.bytecode_hash.ToHex());
-    w.Field("bytecode_size", m.bytecode_size);
-    w.Field("memory_hash", m.memory_hash.ToHex());
-    w.Field("memory_length", m.memory_length);
-    w.Field("delta_layers", uint64_t{m.delta_layers});
-    w.Field("metadata", ToHex(m.metadata));
-    w.EndObject();
-  }
-  w.EndArray();
-  w.EndObject();
+  WriteCommitJson(c, &w);
   out.PrintJson(&w);
 }
 
@@ -103,10 +87,12 @@ void PrintShowHuman(const CommitInfo& c, const Output& out) {
 }
 
 int RunShow(const ParsedArgs& args, const Output& out) {
-  auto root = ParseHash(args.positional[0]);
-  if (!root.ok()) return out.UsageFail(root.status());
+  const Status syntax = CheckIdSyntax(args.positional[0], "ROOT");
+  if (!syntax.ok()) return out.UsageFail(syntax);
   auto store = OpenStore(args, StoreAccess::kReadOnly);
   if (!store.ok()) return out.Fail(store.status());
+  auto root = ResolveRoot(store->get(), args.positional[0], "ROOT");
+  if (!root.ok()) return IsInvalid(root.status()) ? out.UsageFail(root.status()) : out.Fail(root.status());
   auto info = (*store)->ShowCommit(*root);
   if (!info.ok()) return out.Fail(info.status());
   if (out.json()) {
@@ -129,19 +115,7 @@ void PrintVerifyJson(const std::vector<Verdict>& verdicts, bool all_ok, const Ou
   w.BeginObject();
   w.Key("commits");
   w.BeginArray();
-  for (const Verdict& v : verdicts) {
-    w.BeginObject();
-    w.Field("root", v.root.ToHex());
-    w.Field("ok", v.status.ok());
-    if (!v.status.ok()) {
-      w.Key("error");
-      w.BeginObject();
-      w.Field("code", Status::CodeName(v.status.code()));
-      w.Field("message", v.status.message());
-      w.EndObject();
-    }
-    w.EndObject();
-  }
+  for (const Verdict& v : verdicts) WriteVerdictJson(v.root, v.status, &w);
   w.EndArray();
   w.Field("ok", all_ok);
   w.EndObject();
@@ -169,14 +143,18 @@ Result<std::vector<Root>> RootsToVerify(Store* store, const std::vector<Root>& n
 }
 
 int RunVerify(const ParsedArgs& args, const Output& out) {
-  std::vector<Root> named;
   for (const std::string& text : args.positional) {
-    auto root = ParseHash(text);
-    if (!root.ok()) return out.UsageFail(root.status());
-    named.push_back(*root);
+    const Status syntax = CheckIdSyntax(text, "ROOT");
+    if (!syntax.ok()) return out.UsageFail(syntax);
   }
   auto store = OpenStore(args, StoreAccess::kReadOnly);
   if (!store.ok()) return out.Fail(store.status());
+  std::vector<Root> named;
+  for (const std::string& text : args.positional) {
+    auto root = ResolveRoot(store->get(), text, "ROOT");
+    if (!root.ok()) return IsInvalid(root.status()) ? out.UsageFail(root.status()) : out.Fail(root.status());
+    named.push_back(*root);
+  }
   auto roots = RootsToVerify(store->get(), named);
   if (!roots.ok()) return out.Fail(roots.status());
   std::vector<Verdict> verdicts;
@@ -188,7 +166,7 @@ int RunVerify(const ParsedArgs& args, const Output& out) {
     if (!verdicts.back().status.ok() && failures++ == 0) first_failure = verdicts.back().status;
   }
   if (out.json()) PrintVerifyJson(verdicts, failures == 0, out);
-  if (!out.json() && roots->empty()) out.Print("no commits in store " + (*store)->dir() + "\n");
+  if (!out.json() && roots->empty()) out.Print("no commits in store " + Printable((*store)->dir()) + "\n");
   if (failures == 0) return kExitOk;
   return out.Fail(first_failure.WithContext(std::to_string(failures) + " of " + std::to_string(roots->size()) +
                                             " commit(s) failed verification; first"));
@@ -197,10 +175,12 @@ int RunVerify(const ParsedArgs& args, const Output& out) {
 // --- delete ---
 
 int RunDelete(const ParsedArgs& args, const Output& out) {
-  auto root = ParseHash(args.positional[0]);
-  if (!root.ok()) return out.UsageFail(root.status());
+  const Status syntax = CheckIdSyntax(args.positional[0], "ROOT");
+  if (!syntax.ok()) return out.UsageFail(syntax);
   auto store = OpenStore(args, StoreAccess::kWrite);
   if (!store.ok()) return out.Fail(store.status());
+  auto root = ResolveRoot(store->get(), args.positional[0], "ROOT");
+  if (!root.ok()) return IsInvalid(root.status()) ? out.UsageFail(root.status()) : out.Fail(root.status());
   const Status s = args.Flag("no-wait") ? (*store)->TryDeleteCommit(*root) : (*store)->DeleteCommit(*root);
   if (!s.ok()) return out.Fail(s);
   if (out.json()) {
@@ -235,7 +215,8 @@ constexpr Command kStoreCommands[] = {
     {.name = "show",
      .usage = "show ROOT",
      .summary = "Show a commit's modules and their hashes",
-     .help = "Shows commit ROOT (64 hex characters) and each of its modules: id, bytecode\n"
+     .help = "Shows commit ROOT (64 hex characters, or a unique prefix of at least 8) and\n"
+             "each of its modules: id, bytecode\n"
              "hash and size, memory hash and length, delta layers on disk, metadata (hex).\n"
              "Opens the store read-only, so it works beside a writer.",
      .options = {},

@@ -8,10 +8,11 @@ namespace crust::tool {
 namespace {
 
 constexpr std::string_view kGlobalOptions =
-    "  --store DIR   store directory (default: ./crust-store); only deploy, call and\n"
-    "                run create it when missing\n"
+    "  --store DIR   store directory (default: ./crust-store); it must be a crust\n"
+    "                store: create one with 'crust init DIR' (or deploy/call/run --create)\n"
     "  --json        print results as JSON (errors as {\"error\": {\"code\", \"message\"}})\n"
-    "  -h, --help    show help\n";
+    "  -h, --help    show help\n"
+    "  --version     print the version of crust and exit\n";
 
 constexpr std::string_view kExitStatus = "Exit status: 0 success, 1 the operation failed, 2 usage error.\n";
 

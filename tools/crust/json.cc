@@ -2,12 +2,12 @@
 #include "tools/crust/json.h"
 
 #include <cassert>
+#include <optional>
+
+#include <nlohmann/json.hpp>
 
 namespace crust::tool {
-namespace {
 
-// Length of the valid UTF-8 sequence starting at s[i], or 0 if invalid
-// (overlong forms, surrogates and code points above U+10FFFF are invalid).
 size_t Utf8SequenceLength(std::string_view s, size_t i) {
   const auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
   const unsigned char c = byte(i);
@@ -34,99 +34,79 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
   return len;
 }
 
-void AppendEscaped(std::string_view s, std::string* out) {
-  static const char kHex[] = "0123456789abcdef";
-  for (size_t i = 0; i < s.size(); i++) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    switch (c) {
-      case '"': *out += "\\\""; continue;
-      case '\\': *out += "\\\\"; continue;
-      case '\b': *out += "\\b"; continue;
-      case '\f': *out += "\\f"; continue;
-      case '\n': *out += "\\n"; continue;
-      case '\r': *out += "\\r"; continue;
-      case '\t': *out += "\\t"; continue;
-      default: break;
-    }
-    if (c < 0x20) {
-      *out += "\\u00";
-      *out += kHex[c >> 4];
-      *out += kHex[c & 15];
-    } else if (c < 0x80) {
-      *out += static_cast<char>(c);
-    } else if (const size_t len = Utf8SequenceLength(s, i); len > 0) {
-      out->append(s.substr(i, len));
-      i += len - 1;
-    } else {
-      *out += "\\ufffd";
-    }
-  }
-}
+// The document is built as an nlohmann::ordered_json tree (members keep
+// the order they were written in) and serialised by the library.
+struct JsonWriter::Tree {
+  nlohmann::ordered_json root;
+  bool has_root = false;
+  std::vector<nlohmann::ordered_json> open;  // containers being written
+  std::vector<std::string> keys;             // per open object: the key of the container inside it
+  std::optional<std::string> key;            // a key waiting for its value
+};
 
-}  // namespace
+JsonWriter::JsonWriter() : tree_(std::make_unique<Tree>()) {}
+JsonWriter::~JsonWriter() = default;
 
-std::string JsonQuote(std::string_view s) {
-  std::string out = "\"";
-  AppendEscaped(s, &out);
-  out += '"';
-  return out;
-}
-
-void JsonWriter::BeforeValue() {
-  if (after_key_) {
-    after_key_ = false;
+void JsonWriter::Add(nlohmann::ordered_json value) {
+  Tree& t = *tree_;
+  if (t.open.empty()) {
+    assert(!t.has_root);
+    t.root = std::move(value);
+    t.has_root = true;
     return;
   }
-  if (!first_.empty()) {
-    if (!first_.back()) out_ += ',';
-    first_.back() = false;
+  nlohmann::ordered_json& top = t.open.back();
+  if (top.is_array()) {
+    assert(!t.key);
+    top.push_back(std::move(value));
+  } else {
+    assert(t.key);
+    top[*t.key] = std::move(value);
+    t.key.reset();
   }
 }
 
-void JsonWriter::Open(char bracket) {
-  BeforeValue();
-  out_ += bracket;
-  first_.push_back(true);
+void JsonWriter::Open(bool object) {
+  Tree& t = *tree_;
+  t.keys.push_back(t.key.value_or(""));
+  t.key.reset();
+  t.open.push_back(object ? nlohmann::ordered_json::object() : nlohmann::ordered_json::array());
 }
 
-void JsonWriter::Close(char bracket) {
-  assert(!first_.empty() && !after_key_);
-  first_.pop_back();
-  out_ += bracket;
+void JsonWriter::Close() {
+  Tree& t = *tree_;
+  assert(!t.open.empty() && !t.key);
+  nlohmann::ordered_json done = std::move(t.open.back());
+  t.open.pop_back();
+  std::string key = std::move(t.keys.back());
+  t.keys.pop_back();
+  if (!t.open.empty() && t.open.back().is_object()) t.key = std::move(key);
+  Add(std::move(done));
 }
 
-void JsonWriter::BeginObject() { Open('{'); }
-void JsonWriter::EndObject() { Close('}'); }
-void JsonWriter::BeginArray() { Open('['); }
-void JsonWriter::EndArray() { Close(']'); }
+void JsonWriter::BeginObject() { Open(true); }
+void JsonWriter::EndObject() { Close(); }
+void JsonWriter::BeginArray() { Open(false); }
+void JsonWriter::EndArray() { Close(); }
 
 void JsonWriter::Key(std::string_view key) {
-  assert(!after_key_);
-  BeforeValue();
-  out_ += JsonQuote(key);
-  out_ += ':';
-  after_key_ = true;
+  assert(!tree_->key && !tree_->open.empty() && tree_->open.back().is_object());
+  tree_->key = std::string(key);
 }
 
-void JsonWriter::String(std::string_view value) {
-  BeforeValue();
-  out_ += JsonQuote(value);
-}
-
-void JsonWriter::Number(uint64_t value) {
-  BeforeValue();
-  out_ += std::to_string(value);
-}
-
-void JsonWriter::Bool(bool value) {
-  BeforeValue();
-  out_ += value ? "true" : "false";
-}
+void JsonWriter::String(std::string_view value) { Add(std::string(value)); }
+void JsonWriter::Number(uint64_t value) { Add(value); }
+void JsonWriter::Bool(bool value) { Add(value); }
+void JsonWriter::Null() { Add(nullptr); }
 
 std::string JsonWriter::Take() {
-  assert(first_.empty() && !after_key_);
-  std::string out = std::move(out_);
-  out_.clear();
+  Tree& t = *tree_;
+  assert(t.open.empty() && !t.key);
+  // Bytes that are not UTF-8 (file names can hold any) become U+FFFD.
+  std::string out = t.has_root ? t.root.dump(-1, ' ', /*ensure_ascii=*/false,
+                                             nlohmann::ordered_json::error_handler_t::replace)
+                               : std::string();
+  tree_ = std::make_unique<Tree>();
   return out;
 }
 

@@ -1,9 +1,11 @@
 // Copyright (c) crust authors. Licensed under the MIT license.
 //
-// A minimal JSON writer for the tool's --json output (no dependency). It
-// inserts commas itself and escapes strings: quotes, backslashes and control
-// characters are escaped, and bytes that are not valid UTF-8 (file names can
-// hold any bytes) become U+FFFD, so the output is always valid JSON.
+// The tool's JSON writer (--json output and the web view's API), a streaming
+// front end over nlohmann-json (Debian nlohmann-json3-dev), which escapes
+// and serialises: quotes, backslashes and control characters are escaped, and
+// bytes that are not valid UTF-8 (file names can hold any bytes) become
+// U+FFFD, so the output is always valid JSON. Members keep the order they
+// were written in.
 //
 // Usage:
 //   JsonWriter w;
@@ -14,14 +16,22 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <nlohmann/json_fwd.hpp>
 
 namespace crust::tool {
 
 class JsonWriter {
  public:
+  JsonWriter();
+  ~JsonWriter();
+  JsonWriter(const JsonWriter&) = delete;
+  JsonWriter& operator=(const JsonWriter&) = delete;
+
   void BeginObject();
   void EndObject();
   void BeginArray();
@@ -30,6 +40,7 @@ class JsonWriter {
   void String(std::string_view value);
   void Number(uint64_t value);
   void Bool(bool value);
+  void Null();
 
   // Shorthands for a key and its value.
   void Field(std::string_view key, std::string_view value) { Key(key); String(value); }
@@ -41,16 +52,16 @@ class JsonWriter {
   std::string Take();
 
  private:
-  void BeforeValue();
-  void Open(char bracket);
-  void Close(char bracket);
+  struct Tree;
+  void Add(nlohmann::ordered_json value);
+  void Open(bool object);
+  void Close();
 
-  std::string out_;
-  std::vector<bool> first_;  // per open container: no element written yet
-  bool after_key_ = false;
+  std::unique_ptr<Tree> tree_;
 };
 
-// `s` as a JSON string literal, quotes included.
-std::string JsonQuote(std::string_view s);
+// Length of the valid UTF-8 sequence starting at s[i], or 0 if invalid
+// (overlong forms, surrogates and code points above U+10FFFF are invalid).
+size_t Utf8SequenceLength(std::string_view s, size_t i);
 
 }  // namespace crust::tool

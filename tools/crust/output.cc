@@ -17,7 +17,8 @@ void Output::PrintJson(JsonWriter* writer) const {
 }
 
 void Output::Warn(std::string_view message) const {
-  std::fprintf(stderr, "crust: warning: %.*s\n", static_cast<int>(message.size()), message.data());
+  const std::string text = "crust: warning: " + Printable(message) + "\n";
+  std::fwrite(text.data(), 1, text.size(), stderr);
 }
 
 void Output::Error(const Status& status, bool usage) const {
@@ -34,7 +35,7 @@ void Output::Error(const Status& status, bool usage) const {
     w.EndObject();
     text = w.Take() + "\n";
   } else {
-    text = "crust: " + std::string(status.message()) + "\n";
+    text = "crust: " + Printable(status.message()) + "\n";
     if (usage) text += "Run 'crust --help' for usage.\n";
   }
   std::fwrite(text.data(), 1, text.size(), stderr);
@@ -48,6 +49,46 @@ int Output::Fail(const Status& status) const {
 int Output::UsageFail(const Status& status) const {
   Error(status, /*usage=*/true);
   return kExitUsage;
+}
+
+std::string Printable(std::string_view text) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c < 0x7f) {
+      if (c == '\\') out += '\\';
+      out += static_cast<char>(c);
+      i++;
+      continue;
+    }
+    if (c == '\n' || c == '\t' || c == '\r') {
+      out += c == '\n' ? "\\n" : c == '\t' ? "\\t" : "\\r";
+      i++;
+      continue;
+    }
+    const size_t len = c >= 0x80 ? Utf8SequenceLength(text, i) : 0;
+    if (len == 0) {  // C0 control, DEL or a byte that is not UTF-8
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+      i++;
+      continue;
+    }
+    // C1 controls (U+0080..U+009F) are encoded as C2 80..C2 9F.
+    const unsigned char c2 = static_cast<unsigned char>(text[i + 1]);
+    if (c == 0xC2 && c2 < 0xA0) {
+      out += "\\u{";
+      out += kHex[c2 >> 4];
+      out += kHex[c2 & 15];
+      out += '}';
+    } else {
+      out.append(text.substr(i, len));
+    }
+    i += len;
+  }
+  return out;
 }
 
 std::string FormatTime(uint64_t unix_ns) {

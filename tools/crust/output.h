@@ -43,6 +43,13 @@ class Output {
   const bool json_;
 };
 
+// `text` made safe for a terminal: control characters (C0, DEL, C1) become
+// \n, \t, \r or \xNN / \u{NN}, bytes that are not valid UTF-8 become \xNN,
+// and a backslash becomes \\. Everything a contract or a file name put into
+// human-readable output goes through it, so no escape sequence reaches the
+// terminal.
+std::string Printable(std::string_view text);
+
 // "2024-05-01T12:00:00.123456789Z" (UTC).
 std::string FormatTime(uint64_t unix_ns);
 // "1.5 MiB (1572864 bytes)"-style text for people.
