@@ -1,0 +1,157 @@
+// Copyright (c) crust authors. Licensed under the MIT license.
+//
+// tier_bench: code tiers (issue 11; docs/benchmarks.md, section "Code
+// tiers"). For Dusk's stake contract (../shared/piecrust-contracts, 238 KB)
+// and the large generated contract of vm_bench (vm_bench_large, ~300 KB), and
+// for two configurations of the VM, kOptimisedOnly (gcc -O2 before the first
+// call) and kFastThenOptimised (tcc first, gcc -O2 in the background):
+//
+//   * cold: an empty code cache and store: Deploy, then the first call; the
+//     time from Deploy's start to the first answered call;
+//   * steady state before the swap: calls per second on the code that
+//     answered the first call;
+//   * the background build: time until WaitForOptimisedCode returns;
+//   * steady state after the swap (the next top-level call swaps);
+//   * cached: a fresh Vm and store over the warm cache directory: Deploy +
+//     first call.
+//
+// The calls: stake `get_version` (returns 8 as a u64), large `run(i, x)` over
+// i = 0..999 (every function once per 1000 calls).
+//
+// Not a Google Benchmark program: one pass, each figure printed with the
+// load average (these are seconds-long cold compiles; repetitions would take
+// minutes). CRUST_BENCH_DIR=dir (default tier-bench-stores/ beside the
+// executable, removed at exit), CRUST_TIER_BENCH_STAKE=path,
+// CRUST_TIER_BENCH_LARGE=path override the modules.
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "bench/bench_main.h"
+#include "crust/vm.h"
+#include "src/os/env.h"
+
+namespace {
+
+using crust::Bytes;
+using crust::ModuleId;
+using crust::VmOptions;
+using crust::bench::Clock;
+using crust::bench::EnvStr;
+using crust::bench::Fail;
+using crust::bench::MsSince;
+using crust::bench::Take;
+
+std::string Load() {
+  std::ifstream f("/proc/loadavg");
+  std::string a, b, c;
+  f >> a >> b >> c;
+  return a + " " + b + " " + c;
+}
+
+struct Module {
+  std::string name;
+  Bytes wasm;
+  std::string fn;
+  std::function<Bytes(int)> arg;
+};
+
+Bytes U32Pair(uint32_t a, uint32_t b) {
+  Bytes out(8);
+  for (int i = 0; i < 4; ++i) {
+    out[i] = static_cast<uint8_t>(a >> (8 * i));
+    out[4 + i] = static_cast<uint8_t>(b >> (8 * i));
+  }
+  return out;
+}
+
+std::unique_ptr<crust::Vm> OpenVm(const std::string& store, const std::string& cache, VmOptions::Tiers tiers) {
+  VmOptions o;
+  o.store.sync = false;
+  o.tiers = tiers;
+  o.code_cache_dir = cache;
+  return Take(crust::Vm::Open(store, o), "Vm::Open " + store);
+}
+
+// Calls per second of m.fn over `n` calls (arguments rotating).
+double Rate(crust::VmSession& s, const ModuleId& id, const Module& m, int n) {
+  const auto t0 = Clock::now();
+  for (int i = 0; i < n; ++i) {
+    crust::CallReceipt r = s.Call(id, m.fn, m.arg(i), 1'000'000'000);
+    if (!r.ok()) Fail(m.name + " " + m.fn + ": " + r.status.ToString());
+  }
+  return n / (MsSince(t0) / 1000);
+}
+
+void Run(const std::string& root, const Module& m, VmOptions::Tiers tiers, const char* label, int calls) {
+  const std::string cache = root + "/" + m.name + "-" + label + "-cache";
+  double deploy_ms, first_ms;
+  {
+    auto vm = OpenVm(root + "/" + m.name + "-" + label + "-cold", cache, tiers);
+    auto session = Take(vm->StartGenesis(), "StartGenesis");
+    const auto t0 = Clock::now();
+    const ModuleId id = Take(session->Deploy(m.wasm, {}), "deploy " + m.name);
+    deploy_ms = MsSince(t0);
+    crust::CallReceipt r = session->Call(id, m.fn, m.arg(0), 1'000'000'000);
+    if (!r.ok()) Fail(m.name + " first call: " + r.status.ToString());
+    first_ms = MsSince(t0);
+    std::printf("%-6s %-9s cold: deploy %8.1f ms, first answered call at %8.1f ms   (load %s)\n", m.name.c_str(),
+                label, deploy_ms, first_ms, Load().c_str());
+    const double before = Rate(*session, id, m, calls);
+    const auto tb = Clock::now();
+    vm->WaitForOptimisedCode();
+    const double wait_ms = MsSince(tb);
+    Rate(*session, id, m, 1);  // the swap happens at this call's start
+    const double after = Rate(*session, id, m, calls);
+    std::printf("%-6s %-9s steady state: %10.0f calls/s before the swap, %10.0f after (ratio %.2f); "
+                "background build finished %.1f s after the first call   (load %s)\n",
+                m.name.c_str(), label, before, after, after / before, wait_ms / 1000, Load().c_str());
+  }
+  {
+    auto vm = OpenVm(root + "/" + m.name + "-" + label + "-warm", cache, tiers);
+    auto session = Take(vm->StartGenesis(), "StartGenesis");
+    const auto t0 = Clock::now();
+    const ModuleId id = Take(session->Deploy(m.wasm, {}), "deploy " + m.name);
+    crust::CallReceipt r = session->Call(id, m.fn, m.arg(0), 1'000'000'000);
+    if (!r.ok()) Fail(m.name + " first call (cached): " + r.status.ToString());
+    std::printf("%-6s %-9s cached: deploy + first call %8.1f ms   (load %s)\n", m.name.c_str(), label, MsSince(t0),
+                Load().c_str());
+  }
+}
+
+}  // namespace
+
+int main() {
+  const std::string exe_dir = std::filesystem::path(program_invocation_name).parent_path().string();
+  const std::string root = EnvStr("CRUST_BENCH_DIR", (exe_dir.empty() ? "." : exe_dir) + "/tier-bench-stores") +
+                           "/run-" + std::to_string(::getpid());
+  std::filesystem::create_directories(root);
+  std::vector<Module> modules;
+  const std::string stake = EnvStr("CRUST_TIER_BENCH_STAKE", CRUST_SOURCE_DIR "/../shared/piecrust-contracts/stake_contract.wasm");
+  const std::string large = EnvStr("CRUST_TIER_BENCH_LARGE", CRUST_BINARY_DIR "/bench-contracts/vm_bench_large.wasm");
+  auto read = [](const std::string& p) { return crust::os::Env::Default()->ReadFile(p); };
+  if (auto b = read(stake); b.ok()) {
+    modules.push_back({"stake", *b, "get_version", [](int) { return Bytes(); }});
+  } else {
+    std::printf("stake contract not found (%s): skipped\n", b.status().ToString().c_str());
+  }
+  if (auto b = read(large); b.ok()) {
+    modules.push_back({"large", *b, "run", [](int i) { return U32Pair(static_cast<uint32_t>(i % 1000), 12345); }});
+  } else {
+    std::printf("large module not found (%s; build vm_bench first): skipped\n", b.status().ToString().c_str());
+  }
+  const int calls = std::atoi(EnvStr("CRUST_TIER_BENCH_CALLS", "20000").c_str());
+  std::printf("tier_bench: %d calls per steady-state figure; load %s\n", calls, Load().c_str());
+  for (const Module& m : modules) {
+    Run(root, m, VmOptions::Tiers::kFastThenOptimised, "tiered", calls);
+    Run(root, m, VmOptions::Tiers::kOptimisedOnly, "O2-only", calls);
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(root, ec);
+  return 0;
+}
