@@ -206,6 +206,7 @@ std::unique_ptr<crust::Vm> OpenVm(const std::string& store_dir, const std::strin
   crust::VmOptions o;
   o.store.sync = sync;
   o.opt_level = opt;
+  o.tiers = crust::VmOptions::Tiers::kOptimisedOnly;  // tiers are measured by tier_bench
   o.code_cache_dir = cache_dir;
   return Take(crust::Vm::Open(store_dir, o), "Vm::Open " + store_dir);
 }

@@ -78,6 +78,18 @@ struct VmOptions {
   // C compiler optimisation level for compiled modules: 0 (fast to compile,
   // for tests) or 2. Default: 2.
   int opt_level = 2;
+  // Code tiers (docs/architecture.md, "Code tiers"). kFastThenOptimised: a
+  // module without optimised code in the cache first runs code from
+  // `fast_compiler` (built in about a second for a large contract) while the
+  // optimised build runs in a background thread; sessions switch to it
+  // between top-level calls. Results and gas are the same in every tier.
+  // kFastOnly: `fast_compiler` is the only compiler (tests). kAuto: kFastThenOptimised at
+  // opt_level 2, kOptimisedOnly at 0 (tests compile each module once).
+  // When the fast compiler cannot be run, only optimised code is used.
+  enum class Tiers : uint8_t { kAuto, kOptimisedOnly, kFastThenOptimised, kFastOnly };
+  Tiers tiers = Tiers::kAuto;
+  // The fast tier's compiler: the Tiny C Compiler (Debian package tcc).
+  std::string fast_compiler = "tcc";
   // Largest call depth (nested wasm function calls) a call may reach.
   // Part of consensus: every node must use the same value. Default: 1000.
   uint32_t max_call_depth = 1000;
@@ -196,6 +208,12 @@ class Vm {
   virtual Store& store() = 0;
   virtual Result<std::unique_ptr<VmSession>> StartGenesis() = 0;
   virtual Result<std::unique_ptr<VmSession>> StartSession(const Root& base) = 0;
+
+  // Blocks until the optimised builds queued in the background so far (code
+  // tiers, VmOptions::tiers) have finished: for a node that wants warm code
+  // before it serves, benchmarks and tests. Sessions use the new code from
+  // their next top-level call. Thread-safe.
+  virtual void WaitForOptimisedCode() {}
 
  protected:
   Vm() = default;

@@ -39,30 +39,156 @@ Bytes Footer(const Hash32& key, ByteView object) {
 Result<std::unique_ptr<CodeCache>> CodeCache::Open(const CodeCacheOptions& options) {
   os::Env* env = options.env != nullptr ? options.env : os::Env::Default();
   RETURN_IF_ERROR(env->CreateDirs(options.dir + "/tmp"));
-  ASSIGN_OR_RETURN(std::unique_ptr<Compiler> compiler, Compiler::Create(env, options.compiler, options.dir + "/tmp"));
+  auto cancel = std::make_unique<std::atomic<bool>>(false);
+  CompilerOptions optimised = options.compiler;
+  optimised.limits.cancel = cancel.get();
+  ASSIGN_OR_RETURN(std::unique_ptr<Compiler> compiler, Compiler::Create(env, optimised, options.dir + "/tmp"));
+  std::unique_ptr<Compiler> fast;
+  Status fast_status = Status::NotFound("no fast tier configured");
+  if (options.fast_compiler) {
+    auto f = Compiler::Create(env, *options.fast_compiler, options.dir + "/tmp");
+    if (f.ok()) {
+      fast = std::move(f).value();
+      fast_status = Status::OK();
+    } else {
+      fast_status = f.status();
+    }
+  }
   PreparedCacheOptions po;
   po.dir = options.dir + "/prepared";
   po.env = env;
   ASSIGN_OR_RETURN(std::unique_ptr<PreparedCache> prepared, PreparedCache::Open(po));
-  return std::unique_ptr<CodeCache>(new CodeCache(env, options.dir, std::move(compiler), std::move(prepared)));
+  return std::unique_ptr<CodeCache>(new CodeCache(env, options.dir, std::move(cancel), std::move(compiler),
+                                                  std::move(fast), std::move(fast_status), std::move(prepared),
+                                                  options.background_builds));
 }
 
-CodeCache::CodeCache(os::Env* env, std::string dir, std::unique_ptr<Compiler> compiler,
-                     std::unique_ptr<PreparedCache> prepared)
-    : env_(env), dir_(std::move(dir)), compiler_(std::move(compiler)), prepared_(std::move(prepared)) {}
+CodeCache::CodeCache(os::Env* env, std::string dir, std::unique_ptr<std::atomic<bool>> cancel,
+                     std::unique_ptr<Compiler> compiler, std::unique_ptr<Compiler> fast, Status fast_status,
+                     std::unique_ptr<PreparedCache> prepared, bool background)
+    : env_(env),
+      dir_(std::move(dir)),
+      cancel_(std::move(cancel)),
+      compiler_(std::move(compiler)),
+      fast_(std::move(fast)),
+      fast_status_(std::move(fast_status)),
+      prepared_(std::move(prepared)),
+      background_(background) {}
 
-Hash32 CodeCache::KeyFor(ByteView wasm) const {
+CodeCache::~CodeCache() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cancel_->store(true);
+  work_cv_.notify_all();
+  if (worker_.joinable()) worker_.join();
+}
+
+Hash32 CodeCache::KeyWith(const Compiler& c, ByteView wasm) const {
   const Hash32 code_hash = Sha256Of(wasm);
   Sha256 h;
-  h.Update(compiler_->fingerprint().bytes.data(), 32);
+  h.Update(c.fingerprint().bytes.data(), 32);
   h.Update(code_hash.bytes.data(), 32);
   return h.Finish();
+}
+
+Hash32 CodeCache::KeyFor(ByteView wasm, Tier tier) const {
+  return KeyWith(tier == Tier::kFast ? *fast_ : *compiler_, wasm);
 }
 
 std::string CodeCache::PathFor(const Hash32& key) const { return dir_ + "/" + key.ToHex() + ".so"; }
 
 Result<std::shared_ptr<const Code>> CodeCache::Get(ByteView wasm) {
-  const Hash32 key = KeyFor(wasm);
+  return Acquire(*compiler_, KeyWith(*compiler_, wasm), wasm, Mode::kBuild);
+}
+
+Result<TieredCode> CodeCache::GetTiered(ByteView wasm) {
+  TieredCode out;
+  out.optimised_key = KeyWith(*compiler_, wasm);
+  if (fast_ == nullptr) {
+    ASSIGN_OR_RETURN(out.code, Acquire(*compiler_, out.optimised_key, wasm, Mode::kBuild));
+    return out;
+  }
+  auto optimised = Acquire(*compiler_, out.optimised_key, wasm, Mode::kLoadOnly);
+  if (optimised.ok()) {
+    out.code = std::move(optimised).value();
+    return out;
+  }
+  auto fast = Acquire(*fast_, KeyWith(*fast_, wasm), wasm, Mode::kBuild);
+  if (!fast.ok()) {
+    // Translation errors are the optimised tier's too; anything else (a
+    // limit or defect of the fast compiler) falls back to waiting for it.
+    const Status::Code code = fast.status().code();
+    if (code == Status::Code::kInvalidModule || code == Status::Code::kNotSupported) return fast.status();
+    ASSIGN_OR_RETURN(out.code, Acquire(*compiler_, out.optimised_key, wasm, Mode::kBuild));
+    return out;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = entries_.find(out.optimised_key);
+    if (it != entries_.end() && it->second.code != nullptr) {  // built meanwhile
+      out.code = it->second.code;
+      return out;
+    }
+    out.code = std::move(fast).value();
+    out.tier = Tier::kFast;
+    if (!background_ || failed_.count(out.optimised_key) != 0) return out;  // final
+  }
+  out.final = false;
+  Enqueue(out.optimised_key, wasm);
+  return out;
+}
+
+bool CodeCache::Settled(const Hash32& optimised_key) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (failed_.count(optimised_key) != 0) return true;
+  auto it = entries_.find(optimised_key);
+  return it != entries_.end() && it->second.code != nullptr;
+}
+
+void CodeCache::Enqueue(const Hash32& key, ByteView wasm) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stop_ || !queued_.insert(key).second) return;
+  queue_.push_back({key, Bytes(wasm.begin(), wasm.end())});
+  if (!worker_.joinable()) worker_ = std::thread([this] { BackgroundLoop(); });
+  work_cv_.notify_one();
+}
+
+void CodeCache::BackgroundLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    work_cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+    if (stop_) break;
+    Job job = std::move(queue_.front());
+    queue_.pop_front();
+    running_++;
+    lock.unlock();
+    const bool was_loaded = Settled(job.key);
+    auto r = Acquire(*compiler_, job.key, job.wasm, Mode::kBuild);
+    lock.lock();
+    running_--;
+    queued_.erase(job.key);
+    if (!r.ok()) {
+      if (!stop_) {
+        failed_[job.key] = r.status();
+        stats_.background_failed++;
+      }
+    } else if (!was_loaded) {
+      stats_.background_built++;
+    }
+    background_done_.fetch_add(1, std::memory_order_release);
+    cv_.notify_all();
+  }
+}
+
+void CodeCache::WaitForBackground() {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [this] { return stop_ || (queue_.empty() && running_ == 0); });
+}
+
+Result<std::shared_ptr<const Code>> CodeCache::Acquire(const Compiler& c, const Hash32& key, ByteView wasm,
+                                                       Mode mode) {
   {
     std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
@@ -75,10 +201,11 @@ Result<std::shared_ptr<const Code>> CodeCache::Get(ByteView wasm) {
         e.busy = true;
         break;
       }
+      if (mode == Mode::kLoadOnly) return Status::NotFound("being built");
       cv_.wait(lock);
     }
   }
-  auto result = LoadOrBuild(key, wasm);
+  auto result = LoadOrBuild(c, key, wasm, mode);
   std::lock_guard<std::mutex> lock(mu_);
   Entry& e = entries_[key];
   e.busy = false;
@@ -87,7 +214,8 @@ Result<std::shared_ptr<const Code>> CodeCache::Get(ByteView wasm) {
   return result;
 }
 
-Result<std::shared_ptr<const Code>> CodeCache::LoadOrBuild(const Hash32& key, ByteView wasm) {
+Result<std::shared_ptr<const Code>> CodeCache::LoadOrBuild(const Compiler& c, const Hash32& key, ByteView wasm,
+                                                           Mode mode) {
   const std::string path = PathFor(key);
   Status v = Verify(path, key);
   if (v.ok()) {
@@ -99,11 +227,12 @@ Result<std::shared_ptr<const Code>> CodeCache::LoadOrBuild(const Hash32& key, By
     }
     v = code.status();
   }
+  if (mode == Mode::kLoadOnly) return Status::NotFound(path + ": " + v.ToString());
   if (!v.IsNotFound()) {
     std::lock_guard<std::mutex> lock(mu_);
     stats_.rebuilt++;
   }
-  RETURN_IF_ERROR(Build(key, wasm, path));
+  RETURN_IF_ERROR(Build(c, key, wasm, path));
   return Code::Load(path);
 }
 
@@ -122,11 +251,11 @@ Status CodeCache::Verify(const std::string& path, const Hash32& key) const {
   return Status::OK();
 }
 
-Status CodeCache::Build(const Hash32& key, ByteView wasm, const std::string& path) {
+Status CodeCache::Build(const Compiler& c, const Hash32& key, ByteView wasm, const std::string& path) {
   const std::string base = dir_ + "/tmp/" + Unique(key);
   const std::string raw = base + ".raw.so", tmp = base + ".obj";
   auto build = [&]() -> Status {
-    RETURN_IF_ERROR(compiler_->Compile(wasm, base + ".work", raw));
+    RETURN_IF_ERROR(c.Compile(wasm, base + ".work", raw));
     ASSIGN_OR_RETURN(Bytes object, env_->ReadFile(raw, 1ull << 31));
     ASSIGN_OR_RETURN(std::unique_ptr<os::WritableFile> f, env_->NewWritableFile(tmp));
     RETURN_IF_ERROR(f->Append(object));
@@ -142,6 +271,7 @@ Status CodeCache::Build(const Hash32& key, ByteView wasm, const std::string& pat
   if (s.ok()) {
     std::lock_guard<std::mutex> lock(mu_);
     stats_.compiled++;
+    if (&c == fast_.get()) stats_.fast_compiled++;
   }
   return s;
 }

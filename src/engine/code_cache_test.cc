@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <thread>
 #include <vector>
 
@@ -60,6 +61,116 @@ TEST_F(CodeCacheTest, MissThenHitThenDiskHit) {
   EXPECT_EQ(other->stats().disk_hits, 1u);
   EXPECT_EQ(CallF(third, 1), 2u);
   printf("compiler: %s\n", cache->compiler().description().c_str());
+}
+
+// A machine without the C compiler: opening the cache (what Vm::Open and a
+// deploy need) fails with a message naming the compiler and what to install,
+// whether the name is a missing path, a name not in PATH, or "cc" with a PATH
+// that holds no compiler.
+TEST_F(CodeCacheTest, MissingCompilerSaysWhatToInstall) {
+  auto open_with = [&](const std::string& cc) {
+    CodeCacheOptions o;
+    o.dir = dir_.Sub("nocc/.cache/code");
+    o.compiler.cc = cc;
+    return CodeCache::Open(o);
+  };
+  auto check = [](const Result<std::unique_ptr<CodeCache>>& r, const std::string& cc) {
+    ASSERT_FALSE(r.ok()) << cc;
+    EXPECT_EQ(r.status().code(), Status::Code::kIOError);
+    const std::string m(r.status().message());
+    EXPECT_NE(m.find("\"" + cc + "\" cannot be run"), std::string::npos) << m;
+    EXPECT_NE(m.find("no such file"), std::string::npos) << m;
+    EXPECT_NE(m.find("apt-get install gcc"), std::string::npos) << m;
+  };
+  check(open_with("/nonexistent/bin/cc"), "/nonexistent/bin/cc");
+  check(open_with("crust-no-such-compiler"), "crust-no-such-compiler");
+  const char* old = std::getenv("PATH");
+  const std::string saved = old != nullptr ? old : "";
+  ASSERT_EQ(::setenv("PATH", dir_.Sub("empty-bin").c_str(), 1), 0);
+  auto r = open_with("cc");
+  ::setenv("PATH", saved.c_str(), 1);
+  check(r, "cc");
+}
+
+// ---- code tiers ----
+
+std::unique_ptr<CodeCache> OpenTiered(const std::string& dir, bool background, const std::string& tcc = "tcc") {
+  CodeCacheOptions o;
+  o.dir = dir;
+  o.compiler.opt_level = OptLevel::kO0;
+  o.fast_compiler = CompilerOptions{.cc = tcc, .flavor = CompilerFlavor::kTcc};
+  o.background_builds = background;
+  auto r = CodeCache::Open(o);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return r.ok() ? std::move(r).value() : nullptr;
+}
+
+TEST_F(CodeCacheTest, TieredGetAnswersFastThenOptimised) {
+  auto cache = OpenTiered(dir_.Sub("tiers"), /*background=*/true);
+  ASSERT_NE(cache, nullptr);
+  if (!cache->has_fast_tier()) GTEST_SKIP() << "no tcc: " << cache->fast_tier_status().ToString();
+  const Bytes wasm = Module(11);
+  EXPECT_NE(cache->KeyFor(wasm, Tier::kFast), cache->KeyFor(wasm, Tier::kOptimised));
+  ASSERT_OK_AND_ASSIGN(TieredCode first, cache->GetTiered(wasm));
+  EXPECT_EQ(first.optimised_key, cache->KeyFor(wasm));
+  EXPECT_EQ(CallF(first.code, 41), 52u);
+  if (first.tier == Tier::kFast) {
+    EXPECT_EQ(cache->stats().fast_compiled, 1u);
+  }
+  cache->WaitForBackground();
+  EXPECT_TRUE(cache->Settled(first.optimised_key));
+  EXPECT_GE(cache->background_done(), 1u);
+  ASSERT_OK_AND_ASSIGN(TieredCode second, cache->GetTiered(wasm));
+  EXPECT_EQ(second.tier, Tier::kOptimised);
+  EXPECT_TRUE(second.final);
+  EXPECT_EQ(CallF(second.code, 41), 52u);
+  EXPECT_EQ(cache->stats().background_built + (first.tier == Tier::kFast ? 0u : 1u), 1u);
+  // Both objects are published under their own keys.
+  os::Env* env = os::Env::Default();
+  EXPECT_TRUE(env->Exists(cache->PathFor(cache->KeyFor(wasm, Tier::kFast))));
+  EXPECT_TRUE(env->Exists(cache->PathFor(cache->KeyFor(wasm, Tier::kOptimised))));
+  // Another process finds the optimised object on disk: final at once.
+  auto other = OpenTiered(dir_.Sub("tiers"), true);
+  ASSERT_OK_AND_ASSIGN(TieredCode third, other->GetTiered(wasm));
+  EXPECT_EQ(third.tier, Tier::kOptimised);
+  EXPECT_TRUE(third.final);
+  EXPECT_EQ(other->stats().compiled, 0u);
+  printf("fast compiler: %s\n", cache->fast_compiler().description().c_str());
+}
+
+TEST_F(CodeCacheTest, TieredGetWithoutBackgroundBuildsKeepsFastCode) {
+  auto cache = OpenTiered(dir_.Sub("fast-only"), /*background=*/false);
+  ASSERT_NE(cache, nullptr);
+  if (!cache->has_fast_tier()) GTEST_SKIP() << "no tcc";
+  const Bytes wasm = Module(12);
+  ASSERT_OK_AND_ASSIGN(TieredCode code, cache->GetTiered(wasm));
+  EXPECT_EQ(code.tier, Tier::kFast);
+  EXPECT_TRUE(code.final);
+  EXPECT_EQ(CallF(code.code, 1), 13u);
+  cache->WaitForBackground();  // nothing queued: returns at once
+  EXPECT_FALSE(cache->Settled(code.optimised_key));
+  EXPECT_EQ(cache->stats().compiled, 1u);
+  EXPECT_EQ(cache->stats().fast_compiled, 1u);
+}
+
+TEST_F(CodeCacheTest, MissingFastCompilerLeavesOnlyTheOptimisedTier) {
+  auto cache = OpenTiered(dir_.Sub("no-tcc"), true, "crust-no-such-tcc");
+  ASSERT_NE(cache, nullptr);
+  EXPECT_FALSE(cache->has_fast_tier());
+  EXPECT_FALSE(cache->fast_tier_status().ok());
+  ASSERT_OK_AND_ASSIGN(TieredCode code, cache->GetTiered(Module(13)));
+  EXPECT_EQ(code.tier, Tier::kOptimised);
+  EXPECT_TRUE(code.final);
+  EXPECT_EQ(CallF(code.code, 1), 14u);
+}
+
+TEST_F(CodeCacheTest, ClosingCancelsQueuedBackgroundBuilds) {
+  // Destroying the cache right after queuing must neither hang nor crash.
+  auto cache = OpenTiered(dir_.Sub("cancel"), true);
+  ASSERT_NE(cache, nullptr);
+  if (!cache->has_fast_tier()) GTEST_SKIP() << "no tcc";
+  for (int i = 20; i < 24; ++i) ASSERT_OK(cache->GetTiered(Module(i)).status());
+  cache.reset();
 }
 
 TEST_F(CodeCacheTest, DeletedObjectIsRebuilt) {

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <unistd.h>
 
+#include "src/engine/compiler_tcc.h"
 #include "src/engine/compiler_translate.h"
 #include "src/os/env.h"
 #include "src/util/sha256.h"
@@ -40,7 +41,14 @@ Result<std::unique_ptr<Compiler>> Compiler::Create(os::Env* env, const CompilerO
   Status s = RunProcess({options.cc, "--version"}, out, limits);
   auto text = env->ReadFile(out, 1 << 20);
   env->RemoveFile(out).IgnoreError();
-  if (!s.ok()) return s.WithContext("identify the C compiler");
+  if (!s.ok()) {
+    // The usual cause is a machine without a C compiler: say what to install.
+    return Status::IOError("the C compiler \"" + options.cc + "\" cannot be run (" + std::string(s.message()) +
+                           "): crust compiles every deployed contract to native code and needs a C compiler at "
+                           "run time; install one (Debian: apt-get install gcc" +
+                           (options.cc == "tcc" ? std::string(" tcc") : std::string()) +
+                           ") or name another in CompilerOptions::cc");
+  }
   if (!text.ok()) return text.status();
   return std::unique_ptr<Compiler>(new Compiler(env, options, FirstLine(text.value())));
 }
@@ -52,16 +60,19 @@ Compiler::Compiler(os::Env* env, CompilerOptions options, std::string version)
   description_ += "; wasm2c " + std::string(Wasm2cVersion()) + "; abi " + std::to_string(CRUST_RT_ABI_VERSION) +
                   "; glue " + std::to_string(kTranslatorVersion);
   if (!options_.write_barrier) description_ += "; no write barrier";
+  if (options_.flavor == CompilerFlavor::kTcc) description_ += "; tcc prelude " + std::to_string(kTccPreludeVersion);
   Sha256 h;
   h.Update(description_.data(), description_.size());
   const std::string& abi = RuntimeHeaderText();
   h.Update(abi.data(), abi.size());
   const std::string& glue = TranslatorText();
   h.Update(glue.data(), glue.size());
+  if (options_.flavor == CompilerFlavor::kTcc) h.Update(TccPrelude().data(), TccPrelude().size());
   fingerprint_ = h.Finish();
 }
 
 std::vector<std::string> Compiler::Flags() const {
+  if (options_.flavor == CompilerFlavor::kTcc) return {"-shared", "-w", "-DNDEBUG"};
   return {options_.opt_level == OptLevel::kO0 ? "-O0" : "-O2",
           "-fPIC",
           "-shared",
@@ -81,6 +92,7 @@ Status Compiler::Compile(ByteView wasm, const std::string& work_dir, const std::
   auto run = [&]() -> Status {
     RETURN_IF_ERROR(WriteWholeFile(env_, work_dir + "/" + kRuntimeHeaderName, RuntimeHeaderText()));
     RETURN_IF_ERROR(WriteWholeFile(env_, work_dir + "/" + kGeneratedHeaderName, src.h));
+    if (options_.flavor == CompilerFlavor::kTcc) AdaptForTcc(&src.c);
     RETURN_IF_ERROR(WriteWholeFile(env_, work_dir + "/module.c", src.c));
     std::vector<std::string> argv = {options_.cc};
     for (const std::string& f : Flags()) argv.push_back(f);

@@ -33,6 +33,17 @@ namespace crust::engine {
 
 enum class OptLevel : uint8_t { kO0 = 0, kO2 = 2 };
 
+// The command-line dialect of CompilerOptions::cc.
+enum class CompilerFlavor : uint8_t {
+  kGcc = 0,  // gcc or clang: the flags above
+  // The Tiny C Compiler (Debian package tcc, 0.9.27), the fast tier
+  // (code_cache.h): compiles wasm2c's output ~30x faster than gcc -O2 into
+  // code several times slower. The C gets a prelude (compiler_tcc.h) for the
+  // GCC builtins wasm2c uses; flags: -shared -w -DNDEBUG -lm; opt_level is
+  // ignored.
+  kTcc = 1,
+};
+
 struct CompilerOptions {
   // The C compiler: a name looked up in PATH, or a path. Default: "cc".
   std::string cc = "cc";
@@ -45,6 +56,8 @@ struct CompilerOptions {
   // without it writes memory unseen by sessions with noted write tracking,
   // which the VM's are. Part of the fingerprint.
   bool write_barrier = true;
+  // How `cc` is driven. Part of the fingerprint (through the flags).
+  CompilerFlavor flavor = CompilerFlavor::kGcc;
 };
 
 class Compiler {

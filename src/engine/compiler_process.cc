@@ -48,6 +48,13 @@ std::string TailOf(const std::string& path, size_t max = 2000) {
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   ::execvp(argv[0], argv.data());
+  // Say why in the output (the parent reports its tail): strerror is not
+  // async-signal-safe, so fixed texts for the usual causes.
+  const int err = errno;
+  const char* why = err == ENOENT   ? "exec failed: no such file (not installed, or not in PATH)\n"
+                    : err == EACCES ? "exec failed: permission denied\n"
+                                    : "exec failed\n";
+  if (::write(out, why, std::strlen(why)) < 0) ::_exit(127);
   ::_exit(127);
 }
 
@@ -58,7 +65,8 @@ uint64_t NowMillis() {
 }
 
 // Waits for pid, killing its process group after the wall limit.
-Result<int> WaitWithDeadline(pid_t pid, uint32_t wall_seconds, bool* timed_out) {
+Result<int> WaitWithDeadline(pid_t pid, uint32_t wall_seconds, const std::atomic<bool>* cancel, bool* timed_out,
+                             bool* cancelled) {
   const uint64_t deadline = NowMillis() + uint64_t{wall_seconds} * 1000;
   uint32_t sleep_us = 200;
   for (;;) {
@@ -68,6 +76,10 @@ Result<int> WaitWithDeadline(pid_t pid, uint32_t wall_seconds, bool* timed_out) 
     if (r < 0 && errno != EINTR) return Status::IOError(std::string("waitpid: ") + std::strerror(errno));
     if (NowMillis() > deadline && !*timed_out) {
       *timed_out = true;
+      ::kill(-pid, SIGKILL);
+    }
+    if (cancel != nullptr && cancel->load(std::memory_order_relaxed) && !*cancelled) {
+      *cancelled = true;
       ::kill(-pid, SIGKILL);
     }
     ::usleep(sleep_us);
@@ -87,10 +99,11 @@ Status RunProcess(const std::vector<std::string>& args, const std::string& outpu
   if (pid < 0) return Status::IOError(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) ExecChild(argv, output_path.c_str(), limits);
   ::setpgid(pid, pid);  // also done by the child; whichever runs first wins
-  bool timed_out = false;
-  ASSIGN_OR_RETURN(const int status, WaitWithDeadline(pid, limits.wall_seconds, &timed_out));
+  bool timed_out = false, cancelled = false;
+  ASSIGN_OR_RETURN(const int status, WaitWithDeadline(pid, limits.wall_seconds, limits.cancel, &timed_out, &cancelled));
   ::kill(-pid, SIGKILL);  // stragglers of the group (e.g. cc1 after the driver died)
   const std::string what = args[0];
+  if (cancelled) return Status::ResourceExhausted(what + " cancelled");
   if (timed_out) {
     return Status::ResourceExhausted(what + " exceeded the wall-clock limit of " +
                                      std::to_string(limits.wall_seconds) + " s");
@@ -109,7 +122,7 @@ Status RunProcess(const std::vector<std::string>& args, const std::string& outpu
       tail.find("CPU time limit") != std::string::npos) {
     return Status::ResourceExhausted(what + " hit a resource limit: " + tail);
   }
-  if (code == 127) return Status::IOError("cannot execute " + what + ": " + tail);
+  if (code == 127) return Status::IOError("cannot execute " + what + ": " + (tail.empty() ? "exec failed" : tail));
   return Status::IOError(what + " exited with status " + std::to_string(code) + ": " + tail);
 }
 

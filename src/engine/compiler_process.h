@@ -7,6 +7,7 @@
 // Thread-safety: all functions are safe to call concurrently.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -19,6 +20,10 @@ struct ProcessLimits {
   uint64_t address_space_bytes = 4ull << 30;  // RLIMIT_AS of the child (and its children)
   uint32_t cpu_seconds = 300;                 // RLIMIT_CPU per process
   uint32_t wall_seconds = 600;                // the whole process group is killed after this
+  // When set and true, the process group is killed (ResourceExhausted
+  // "cancelled"): a code cache closing while a background build runs.
+  // Must outlive the call.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 // Runs argv[0] (looked up in PATH) with argv, stdin from /dev/null and

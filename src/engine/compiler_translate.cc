@@ -301,7 +301,7 @@ class GlueWriter {
       out_ += "  " + call + ";\n}\n";
       return;
     }
-    out_ += "  __auto_type v = " + call + ";\n";
+    out_ += "  " + ReturnType(sig.results) + " v = " + call + ";\n";  // no __auto_type: tcc lacks it
     if (sig.results.size() == 1) {
       out_ += std::string("  r[0] = crust_res_") + sig.results[0] + "(v);\n}\n";
       return;

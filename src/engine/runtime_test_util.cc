@@ -62,4 +62,20 @@ CodeCache* SharedCache(OptLevel opt) {
   return c;
 }
 
+CodeCache* SharedTccCache() {
+  static std::mutex mu;
+  static CodeCache* cache = nullptr;
+  static bool tried = false;
+  std::lock_guard<std::mutex> lock(mu);
+  if (!tried) {
+    tried = true;
+    CodeCacheOptions options;
+    options.dir = std::string(CRUST_BINARY_DIR) + "/test-code-cache-tcc";
+    options.compiler = CompilerOptions{.cc = "tcc", .flavor = CompilerFlavor::kTcc};
+    auto r = CodeCache::Open(options);
+    if (r.ok()) cache = std::move(r).value().release();
+  }
+  return cache;
+}
+
 }  // namespace crust::engine::testing

@@ -24,5 +24,8 @@ Result<std::unique_ptr<os::MemoryRegion>> NewMemory(uint32_t pages, uint32_t max
 
 // A code cache in a per-process temporary directory, -O0 unless asked.
 CodeCache* SharedCache(OptLevel opt = OptLevel::kO0);
+// The same for the fast tier's compiler (tcc) as the cache's only compiler;
+// null when tcc cannot be run.
+CodeCache* SharedTccCache();
 
 }  // namespace crust::engine::testing

@@ -20,6 +20,7 @@ set(CRUST_ENGINE_EXEC_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/compiler.cc
   ${CMAKE_CURRENT_LIST_DIR}/compiler_process.cc
   ${CMAKE_CURRENT_LIST_DIR}/compiler_translate.cc
+  ${CMAKE_CURRENT_LIST_DIR}/compiler_tcc.cc
   ${CMAKE_BINARY_DIR}/generated/engine/wasm_rt_abi_text.cc
   ${CMAKE_CURRENT_LIST_DIR}/code_cache.cc
   ${CMAKE_CURRENT_LIST_DIR}/prepared_format.cc

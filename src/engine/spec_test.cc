@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "src/engine/runtime_test_util.h"
@@ -39,43 +40,49 @@ std::vector<std::string> WastFiles() {
   return out;
 }
 
-class SpecTest : public ::testing::TestWithParam<std::string> {};
+// Parameters: the .wast file, and whether its modules are compiled by tcc
+// (the fast code tier, code_cache.h) instead of gcc -O0.
+class SpecTest : public ::testing::TestWithParam<std::tuple<std::string, bool>> {};
 
 TEST_P(SpecTest, File) {
-  const std::string name = GetParam();
+  const std::string name = std::get<0>(GetParam());
+  const bool tcc = std::get<1>(GetParam());
   // A missing suite is a failure, never a silent pass: CI must run it.
   if (name == "missing-testsuite") {
     FAIL() << "no spec test suite (*.wast) at " << SuiteDir()
            << ": put ../shared/wasm-testsuite beside the checkout or set CRUST_SPEC_TESTSUITE";
   }
   const std::string path = SuiteDir() + "/" + name + ".wast";
-  SpecRunner runner(testing::SharedCache(OptLevel::kO0), std::string(CRUST_BINARY_DIR) + "/spec-work", 2);
+  CodeCache* cache = tcc ? testing::SharedTccCache() : testing::SharedCache(OptLevel::kO0);
+  if (cache == nullptr) FAIL() << "tcc cannot be run: scripts/install-deps.sh installs it (Debian package tcc)";
+  SpecRunner runner(cache, std::string(CRUST_BINARY_DIR) + (tcc ? "/spec-work-tcc" : "/spec-work"), 2);
   const auto t0 = std::chrono::steady_clock::now();
   const std::string skip = SkipReason(name);
   if (!skip.empty()) {
     int modules = 0, rejected = 0;
     std::vector<std::string> accepted;
     ASSERT_OK(runner.CheckRejected(path, &modules, &rejected, &accepted));
-    printf("SPEC %-40s skipped (%s): %d of %d modules rejected\n", name.c_str(), skip.c_str(), rejected, modules);
+    printf("SPEC%s %-40s skipped (%s): %d of %d modules rejected\n", tcc ? "(tcc)" : "", name.c_str(), skip.c_str(),
+           rejected, modules);
     // Files of a rejected feature may contain a few modules without it.
     EXPECT_GT(rejected, 0) << "no module of " << name << " is rejected";
     return;
   }
   ASSERT_OK_AND_ASSIGN(FileResult r, runner.Run(path));
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  printf("SPEC %-40s passed %5d failed %3d skipped %3d known %3d modules %4d (%.1f s)\n", name.c_str(), r.passed,
-         r.failed, r.skipped, r.known, r.modules, s);
+  printf("SPEC%s %-40s passed %5d failed %3d skipped %3d known %3d modules %4d (%.1f s)\n", tcc ? "(tcc)" : "",
+         name.c_str(), r.passed, r.failed, r.skipped, r.known, r.modules, s);
   for (const std::string& f : r.failures) ADD_FAILURE() << name << ".wast " << f;
   EXPECT_EQ(r.failed, 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Suite, SpecTest, ::testing::ValuesIn(WastFiles()),
-                         [](const ::testing::TestParamInfo<std::string>& info) {
-                           std::string n = info.param;
+INSTANTIATE_TEST_SUITE_P(Suite, SpecTest, ::testing::Combine(::testing::ValuesIn(WastFiles()), ::testing::Bool()),
+                         [](const ::testing::TestParamInfo<std::tuple<std::string, bool>>& info) {
+                           std::string n = std::get<0>(info.param);
                            for (char& c : n) {
                              if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
                            }
-                           return n;
+                           return n + (std::get<1>(info.param) ? "_tcc" : "");
                          });
 
 }  // namespace

@@ -49,6 +49,7 @@
 #include "src/util/coding.h"
 #include "src/util/sha256.h"
 #include "src/vm/module_meta.h"
+#include "src/vm/vm_session.h"
 #include "src/vm/vm_test_util.h"
 #include "tests/test_util.h"
 
@@ -331,12 +332,16 @@ class Twin {
   std::map<Status::Code, int> failed_;
 };
 
-class EquivalenceTest : public ::testing::Test {
+// Every test runs once per code tier (VmOptions::tiers): gcc -O0 code
+// (kOptimisedOnly; the optimised tier's compiler at the test suite's level)
+// and tcc code (kFastOnly). TierSwap below covers the switch between them.
+class EquivalenceTest : public ::testing::TestWithParam<VmOptions::Tiers> {
  protected:
   std::unique_ptr<Vm> OpenVm(const std::string& where, uint32_t depth = 1000) {
     VmOptions o;
     o.store.sync = false;
     o.opt_level = 0;
+    o.tiers = GetParam();
     o.code_cache_dir = CacheDir();
     o.max_call_depth = depth;
     auto vm = Vm::Open(dir_.Sub(where), o);
@@ -374,7 +379,7 @@ constexpr uint64_t kGas = 50'000'000;
 // ---------------------------------------------------------------------------
 // Example contracts.
 
-TEST_F(EquivalenceTest, Counter) {
+TEST_P(EquivalenceTest, Counter) {
   Twin& t = *twin_;
   ASSERT_OK_AND_ASSIGN(ModuleId c, t.Deploy(Contract("counter"), {.owner = Str("me"), .init_arg = U64(41)}, "counter"));
   ASSERT_OK_AND_ASSIGN(ModuleId zero, t.Deploy(Contract("counter"), {.nonce = 1}, "counter without init arg"));
@@ -402,7 +407,7 @@ TEST_F(EquivalenceTest, Counter) {
   EXPECT_GT(t.failed(Status::Code::kPanic), 0);
 }
 
-TEST_F(EquivalenceTest, Box) {
+TEST_P(EquivalenceTest, Box) {
   Twin& t = *twin_;
   ASSERT_OK_AND_ASSIGN(ModuleId b, t.Deploy(Contract("box"), "box"));
   auto set = [](std::string_view k, std::string_view v) {
@@ -430,7 +435,7 @@ TEST_F(EquivalenceTest, Box) {
   CallAtLimits(b, "get", Str("big"));                    // a 60001-byte result
 }
 
-TEST_F(EquivalenceTest, Fibonacci) {
+TEST_P(EquivalenceTest, Fibonacci) {
   Twin& t = *twin_;
   ASSERT_OK_AND_ASSIGN(ModuleId f, t.Deploy(Contract("fibonacci"), "fibonacci"));
   for (uint32_t n : {0u, 1u, 2u, 10u, 18u}) CallAtLimits(f, "fib", U32(n));
@@ -441,7 +446,7 @@ TEST_F(EquivalenceTest, Fibonacci) {
   t.Call(f, "fib_iter", U32(0xFFFFFFFF), 123'457);
 }
 
-TEST_F(EquivalenceTest, Grower) {
+TEST_P(EquivalenceTest, Grower) {
   Twin& t = *twin_;
   ASSERT_OK_AND_ASSIGN(ModuleId g, t.Deploy(Contract("grower"), "grower"));
   CallAtLimits(g, "info", {});
@@ -463,7 +468,7 @@ TEST_F(EquivalenceTest, Grower) {
   t.Call(g, "grow", Bytes{1}, kGas);  // panics
 }
 
-TEST_F(EquivalenceTest, Hostinfo) {
+TEST_P(EquivalenceTest, Hostinfo) {
   Twin& t = *twin_;
   ASSERT_OK_AND_ASSIGN(ModuleId h, t.Deploy(Contract("hostinfo"), {.owner = Str("owner")}, "hostinfo"));
   for (uint64_t gas : {uint64_t{1000}, uint64_t{123456}, kGas}) t.Call(h, "gas", {}, gas);
@@ -476,7 +481,7 @@ TEST_F(EquivalenceTest, Hostinfo) {
   t.Call(h, "meta", Bytes(1025, 'x'), kGas);  // panics: name too long
 }
 
-TEST_F(EquivalenceTest, Panicker) {
+TEST_P(EquivalenceTest, Panicker) {
   Twin& t = *twin_;
   ASSERT_OK_AND_ASSIGN(ModuleId p, t.Deploy(Contract("panicker"), "panicker"));
   CallAtLimits(p, "panic", Str("no means no"));
@@ -510,7 +515,7 @@ TEST_F(EquivalenceTest, Panicker) {
   EXPECT_GT(t.failed(Status::Code::kOutOfGas), 8);
 }
 
-TEST_F(EquivalenceTest, PanickerWithSmallDepthLimit) {
+TEST_P(EquivalenceTest, PanickerWithSmallDepthLimit) {
   session_.reset();
   vm_ = OpenVm("depth50", 50);
   ASSERT_NE(vm_, nullptr);
@@ -536,7 +541,7 @@ std::string Module(std::string_view body, std::string_view imports = "") {
   return "(module " + std::string(imports) + kHeader + std::string(body) + ")";
 }
 
-TEST_F(EquivalenceTest, LoopsAndBrTable) {
+TEST_P(EquivalenceTest, LoopsAndBrTable) {
   Twin& t = *twin_;
   ASSERT_OK_AND_ASSIGN(ModuleId m, t.Deploy(Wat(Module(R"(
   ;; sum(u32 n) -> u64 sum of i*i for i < n, then a countdown loop with br_if
@@ -619,7 +624,7 @@ TEST_F(EquivalenceTest, LoopsAndBrTable) {
   for (uint32_t x : {0u, 1u, 49u, 50u, 998001u, 1000000u}) CallAtLimits(m, "sqrt", U32(x));
 }
 
-TEST_F(EquivalenceTest, CallIndirect) {
+TEST_P(EquivalenceTest, CallIndirect) {
   Twin& t = *twin_;
   ASSERT_OK_AND_ASSIGN(ModuleId m, t.Deploy(Wat(Module(R"(
   (type $i2i (func (param i32) (result i32)))
@@ -657,7 +662,7 @@ TEST_F(EquivalenceTest, CallIndirect) {
   EXPECT_GE(t.failed(Status::Code::kTrap), 10);
 }
 
-TEST_F(EquivalenceTest, MemoryGrowAndBulkMemory) {
+TEST_P(EquivalenceTest, MemoryGrowAndBulkMemory) {
   Twin& t = *twin_;
   ASSERT_OK_AND_ASSIGN(ModuleId m, t.Deploy(Wat(Module(R"(
   (data $passive "passive segment bytes")
@@ -713,7 +718,7 @@ TEST_F(EquivalenceTest, MemoryGrowAndBulkMemory) {
   t.Call(m, "init", {}, kGas);  // InvalidArgument in both: init is never callable
 }
 
-TEST_F(EquivalenceTest, I64Arithmetic) {
+TEST_P(EquivalenceTest, I64Arithmetic) {
   Twin& t = *twin_;
   // op(u32 which | i64 a | i64 b) -> i64
   ASSERT_OK_AND_ASSIGN(ModuleId m, t.Deploy(Wat(Module(R"(
@@ -756,7 +761,7 @@ TEST_F(EquivalenceTest, I64Arithmetic) {
   EXPECT_GT(t.failed(Status::Code::kTrap), 20);  // divisions by zero and INT64_MIN / -1
 }
 
-TEST_F(EquivalenceTest, FloatsAndNaNCanonicalisation) {
+TEST_P(EquivalenceTest, FloatsAndNaNCanonicalisation) {
   Twin& t = *twin_;
   // f(u32 which | f64 a | f64 b | f32 c | f32 d) -> u64 bits of the result
   ASSERT_OK_AND_ASSIGN(ModuleId m, t.Deploy(Wat(Module(R"(
@@ -841,7 +846,7 @@ TEST_F(EquivalenceTest, FloatsAndNaNCanonicalisation) {
   EXPECT_GT(t.failed(Status::Code::kTrap), 5);  // invalid conversions
 }
 
-TEST_F(EquivalenceTest, GlobalsPersistBetweenCalls) {
+TEST_P(EquivalenceTest, GlobalsPersistBetweenCalls) {
   Twin& t = *twin_;
   ASSERT_OK_AND_ASSIGN(ModuleId m, t.Deploy(Wat(Module(R"(
   (global $n (mut i32) (i32.const 5))
@@ -920,7 +925,7 @@ constexpr char kHostModuleImports[] = R"(
   (import "env" "owner" (func $owner (param i32) (result i32)))
 )";
 
-TEST_F(EquivalenceTest, HostFunctionsAndReturnProtocol) {
+TEST_P(EquivalenceTest, HostFunctionsAndReturnProtocol) {
   Twin& t = *twin_;
   ASSERT_OK_AND_ASSIGN(ModuleId m, t.Deploy(Wat(Module(kHostModuleBody, kHostModuleImports)), {.owner = Str("o"), .nonce = 9}, "host"));
   for (uint32_t n : {0u, 1u, 65535u, 65536u, 65537u, 0x7fffffffu, 0xffffffffu}) t.Call(m, "ret", U32(n), kGas);
@@ -945,7 +950,7 @@ TEST_F(EquivalenceTest, HostFunctionsAndReturnProtocol) {
 //  * hd() of a session metadata value longer than 64 KiB: the VM fails the
 //    call with ResourceExhausted, the oracle copies the first 64 KiB and
 //    returns 65536.
-TEST_F(EquivalenceTest, HostFunctionsAtTheArgumentBufferLimit) {
+TEST_P(EquivalenceTest, HostFunctionsAtTheArgumentBufferLimit) {
   Twin& t = *twin_;
   ASSERT_OK_AND_ASSIGN(ModuleId m, t.Deploy(Wat(Module(kHostModuleBody, kHostModuleImports)), "host"));
   for (uint32_t n : {65536u, 65537u, 0xFFFFFFFFu}) t.Call(m, "panic_len", U32(n), kGas);
@@ -956,7 +961,7 @@ TEST_F(EquivalenceTest, HostFunctionsAtTheArgumentBufferLimit) {
   t.Call(m, "hd_at", Cat({U32(300), U32(4)}), kGas);  // "full": exactly 64 KiB
 }
 
-TEST_F(EquivalenceTest, StatePersistsAcrossSessionsInBothEngines) {
+TEST_P(EquivalenceTest, StatePersistsAcrossSessionsInBothEngines) {
   // The same calls split over two commits give the same results as in the
   // oracle, which never leaves memory: the state after the commit is exact.
   ASSERT_OK_AND_ASSIGN(ModuleId b, twin_->Deploy(Contract("box"), "box"));
@@ -1127,7 +1132,7 @@ class Generator {
   int loops_ = 0;
 };
 
-TEST_F(EquivalenceTest, GeneratedModules) {
+TEST_P(EquivalenceTest, GeneratedModules) {
   constexpr int kModules = 100;
   uint32_t seed = 20240611;
   if (const char* s = std::getenv("CRUST_EQUIVALENCE_SEED")) seed = static_cast<uint32_t>(std::strtoul(s, nullptr, 10));
@@ -1147,6 +1152,10 @@ TEST_F(EquivalenceTest, GeneratedModules) {
     engine::CodeCacheOptions co;
     co.dir = CacheDir();
     co.compiler.opt_level = engine::OptLevel::kO0;
+    if (GetParam() == VmOptions::Tiers::kFastOnly) {
+      co.compiler.cc = "tcc";
+      co.compiler.flavor = engine::CompilerFlavor::kTcc;
+    }
     ASSERT_OK_AND_ASSIGN(auto cache, engine::CodeCache::Open(co));
     std::atomic<int> next{0};
     auto work = [&] {
@@ -1179,6 +1188,54 @@ TEST_F(EquivalenceTest, GeneratedModules) {
   EXPECT_GT(twin_->ok_calls(), kModules * 3);
   EXPECT_GT(twin_->failed(Status::Code::kOutOfGas), kModules / 2);
 }
+
+// Code tiers: every module starts on tcc code, calls are compared, the
+// background builds finish, the session swaps to the optimised code at its
+// next top-level call, and the same calls compare again (state carried over
+// from the fast tier's calls).
+TEST_P(EquivalenceTest, TierSwap) {
+  if (GetParam() != VmOptions::Tiers::kFastOnly) GTEST_SKIP() << "runs once (with the tcc parameter)";
+  VmOptions o;
+  o.store.sync = false;
+  o.opt_level = 0;
+  o.tiers = VmOptions::Tiers::kFastThenOptimised;
+  // A cache of its own: the optimised objects must be built in the background.
+  o.code_cache_dir = dir_.Sub("swap-cache");
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Vm> vm, Vm::Open(dir_.Sub("swap"), o));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<VmSession> session, vm->StartGenesis());
+  auto* impl = dynamic_cast<vm::VmSessionImpl*>(session.get());
+  ASSERT_NE(impl, nullptr);
+  Twin t(session.get(), 1000);
+  ASSERT_OK_AND_ASSIGN(ModuleId c, t.Deploy(Contract("counter"), {.init_arg = U64(41)}, "counter"));
+  ASSERT_OK_AND_ASSIGN(ModuleId b, t.Deploy(Contract("box"), "box"));
+  ASSERT_OK_AND_ASSIGN(ModuleId f, t.Deploy(Contract("fibonacci"), "fibonacci"));
+  auto round = [&](int i) {
+    t.Call(c, "increment", {}, kGas);
+    t.Call(c, "add", U64(1000 + i), kGas);
+    CallReceipt r = t.Call(c, "read", {}, kGas);
+    t.Call(c, "read", {}, r.gas_spent - 1);  // out of gas
+    t.Call(b, "set", Cat({U32(2), Str("k" + std::to_string(i)), Str("value")}), kGas);
+    t.Call(b, "get", Cat({Str("k" + std::to_string(i))}), kGas);
+    r = t.Call(f, "fib", U32(20), kGas);
+    t.Call(f, "fib", U32(20), r.gas_spent / 2);  // out of gas deep in the recursion
+  };
+  round(0);
+  // Nothing waits for the optimised builds: everything ran on the fast tier
+  // (unless a build already finished, which only the swap below depends on).
+  const size_t fast_before = impl->FastTierModules();
+  vm->WaitForOptimisedCode();
+  round(1);
+  EXPECT_EQ(impl->FastTierModules(), 0u) << "the session did not swap to the optimised code";
+  round(2);
+  printf("tier swap: %zu of 3 modules on the fast tier before the swap\n", fast_before);
+}
+
+INSTANTIATE_TEST_SUITE_P(Tiers, EquivalenceTest,
+                         ::testing::Values(VmOptions::Tiers::kOptimisedOnly, VmOptions::Tiers::kFastOnly),
+                         [](const ::testing::TestParamInfo<VmOptions::Tiers>& info) {
+                           return info.param == VmOptions::Tiers::kFastOnly ? std::string("Tcc")
+                                                                            : std::string("GccO0");
+                         });
 
 }  // namespace
 }  // namespace crust

@@ -26,6 +26,7 @@ class VmImpl final : public Vm {
     ASSIGN_OR_RETURN(std::unique_ptr<Session> s, store_->StartSession(base, kMarked));
     return std::unique_ptr<VmSession>(new vm::VmSessionImpl(std::move(s), cache_.get(), &options_));
   }
+  void WaitForOptimisedCode() override { cache_->WaitForBackground(); }
 
  private:
   const VmOptions options_;
@@ -42,6 +43,18 @@ Result<std::unique_ptr<Vm>> Vm::Open(const std::string& dir, const VmOptions& op
   co.dir = options.code_cache_dir.empty() ? store->dir() + "/.cache/code" : options.code_cache_dir;
   co.env = options.store.env;
   co.compiler.opt_level = options.opt_level == 0 ? engine::OptLevel::kO0 : engine::OptLevel::kO2;
+  VmOptions::Tiers tiers = options.tiers;
+  if (tiers == VmOptions::Tiers::kAuto) {
+    tiers = options.opt_level == 2 ? VmOptions::Tiers::kFastThenOptimised : VmOptions::Tiers::kOptimisedOnly;
+  }
+  engine::CompilerOptions fast;
+  fast.cc = options.fast_compiler;
+  fast.flavor = engine::CompilerFlavor::kTcc;
+  if (tiers == VmOptions::Tiers::kFastOnly) {
+    co.compiler = fast;  // the only compiler: Vm::Open fails if it cannot be run
+  } else if (tiers == VmOptions::Tiers::kFastThenOptimised && !options.fast_compiler.empty()) {
+    co.fast_compiler = fast;
+  }
   ASSIGN_OR_RETURN(std::unique_ptr<engine::CodeCache> cache, engine::CodeCache::Open(co));
   return std::unique_ptr<Vm>(new VmImpl(std::move(store), std::move(cache), options));
 }

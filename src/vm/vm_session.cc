@@ -49,7 +49,7 @@ Result<ModuleId> VmSessionImpl::Deploy(ByteView wasm, const DeployOptions& optio
   const ModuleId id = options.id ? *options.id : DeriveId(wasm, options.owner, options.nonce);
   if (state_->HasModule(id)) return Status::AlreadyExists("module " + id.ToHex() + " is already deployed");
   // Compile (or find) the code first: a module that cannot be compiled is not deployed.
-  RETURN_IF_ERROR(cache_->Get(prepared.wasm).status());
+  RETURN_IF_ERROR(cache_->GetTiered(prepared.wasm).status());
   const engine::MemoryImage& image = *prepared.memory;
   if (image.initial_pages > options_->max_memory_pages) {
     return Status::ResourceExhausted("module " + id.ToHex() + ": initial memory of " +
@@ -89,7 +89,11 @@ Result<VmSessionImpl::Loaded*> VmSessionImpl::Load(const ModuleId& id) {
   ASSIGN_OR_RETURN(Bytes raw_meta, state_->Metadata(id));
   ASSIGN_OR_RETURN(m.meta, DecodeModuleMeta(raw_meta, id.ToHex()));
   ASSIGN_OR_RETURN(Bytes wasm, state_->Bytecode(id));
-  ASSIGN_OR_RETURN(m.code, cache_->Get(wasm));
+  ASSIGN_OR_RETURN(engine::TieredCode tiered, cache_->GetTiered(wasm));
+  m.code = std::move(tiered.code);
+  m.tier = tiered.tier;
+  m.final = tiered.final;
+  m.optimised_key = tiered.optimised_key;
   ASSIGN_OR_RETURN(os::MemoryRegion * region, state_->MemoryRegion(id));
   engine::InstanceOptions io;
   io.memory = region;
@@ -118,6 +122,7 @@ CallReceipt VmSessionImpl::FeederCall(const ModuleId& module, std::string_view f
 
 CallReceipt VmSessionImpl::TopLevel(const ModuleId& id, std::string_view function, ByteView arg, uint64_t gas_limit,
                                     bool allow_init, const std::function<void(ByteView)>* feeder) {
+  if (frames_.empty() && cache_->background_done() != background_seen_) SwapSettledCode();
   CallReceipt receipt;
   receipt.gas_limit = gas_limit;
   receipt_ = &receipt;
@@ -131,6 +136,24 @@ CallReceipt VmSessionImpl::TopLevel(const ModuleId& id, std::string_view functio
   receipt.data = std::move(out.data);
   receipt.gas_spent = out.gas_spent;
   return receipt;
+}
+
+void VmSessionImpl::SwapSettledCode() {
+  background_seen_ = cache_->background_done();
+  for (auto it = loaded_.begin(); it != loaded_.end();) {
+    const Loaded& m = it->second;
+    if (!m.final && m.active == 0 && cache_->Settled(m.optimised_key)) {
+      it = loaded_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+size_t VmSessionImpl::FastTierModules() const {
+  size_t n = 0;
+  for (const auto& [id, m] : loaded_) n += m.tier == engine::Tier::kFast ? 1 : 0;
+  return n;
 }
 
 // A migration deploys the new code under a temporary id with a fresh memory,

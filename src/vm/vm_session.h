@@ -45,6 +45,9 @@ class VmSessionImpl final : public VmSession, private engine::HostContext {
   Result<Root> Commit() override { return state_->Commit(); }
   Session& state() override { return *state_; }
 
+  // Loaded modules running fast-tier code now (code tiers; tests).
+  size_t FastTierModules() const;
+
  private:
   struct Loaded {
     std::shared_ptr<const engine::Code> code;
@@ -55,6 +58,11 @@ class VmSessionImpl final : public VmSession, private engine::HostContext {
     engine::Instance::GlobalRef gas, depth, trap;
     std::vector<engine::Instance::GlobalRef> state_globals;  // parallel to meta.globals
     std::map<std::string, engine::FunctionRef, std::less<>> functions;
+    // Code tiers: false while fast code runs and an optimised build is on its
+    // way (SwapSettledCode replaces the instance between top-level calls).
+    engine::Tier tier = engine::Tier::kOptimised;
+    bool final = true;
+    Hash32 optimised_key;
   };
   struct Frame {
     ModuleId module;
@@ -77,6 +85,12 @@ class VmSessionImpl final : public VmSession, private engine::HostContext {
   Status Execute(Loaded* m, const ModuleId& id, std::string_view function, ByteView arg, uint64_t gas_limit,
                  uint32_t wasm_depth, Outcome* out);
   Status SaveMeta(const ModuleId& id, Loaded* m);
+  // At a top-level call boundary: drops the instances of modules whose
+  // optimised code has arrived, so that Load creates them again from it.
+  // Nothing of a module outlives a top-level call in its instance (memory is
+  // the session's, state globals are set from the metadata at each call), so
+  // the swap changes no outcome.
+  void SwapSettledCode();
   void MarkRunning();
   void UndoMeta(size_t mark);
 
@@ -105,6 +119,7 @@ class VmSessionImpl final : public VmSession, private engine::HostContext {
   const VmOptions* const options_;
   std::map<std::string, Bytes, std::less<>> meta_;
   std::map<ModuleId, Loaded> loaded_;
+  uint64_t background_seen_ = 0;  // cache_->background_done() at the last SwapSettledCode
 
   // State of the top-level call in progress.
   std::vector<Frame> frames_;
