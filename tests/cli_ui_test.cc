@@ -117,7 +117,7 @@ class CliUiTest : public ::testing::Test {
     const std::regex url("on (http://127\\.0\\.0\\.1:[0-9]+/)");
     // The URL is printed once the socket is bound; wait for it (generous
     // bound: this is not a timing check).
-    for (int i = 0; i < 600; i++) {
+    for (int i = 0; i < 2400; i++) {  // up to 2 minutes
       std::smatch m;
       const std::string text = ReadAll(out);
       if (std::regex_search(text, m, url)) return m[1].str();
