@@ -8,7 +8,9 @@
 #include "src/engine/module_limits.h"
 
 #include <gtest/gtest.h>
+#include <pthread.h>
 
+#include <cstdio>
 #include <string>
 
 #include "src/engine/compiler_translate.h"
@@ -21,6 +23,11 @@ namespace crust::engine {
 namespace {
 
 namespace h = crust::hostile;
+
+template <typename T>
+Status ToStatusOf(const Result<T>& r) {
+  return r.ok() ? Status::OK() : r.status();
+}
 
 void ExpectRejected(const Bytes& wasm, Status::Code code, const std::string& needle, Abi abi = Abi::kNone) {
   Result<PreparedModule> r = PrepareModule(wasm, PrepareOptions{.abi = abi});
@@ -65,6 +72,34 @@ TEST(ModuleLimitsTest, NestingAtTheLimitPreparesAndTranslates) {
   EXPECT_LT(c.c.size(), kMaxTranslatedCBytes);
   EXPECT_EQ(CheckModuleLimits(h::Nested(kDeployLimits.max_nesting_depth + 1)).code(),
             Status::Code::kResourceExhausted);
+}
+
+// The header's claim: at the depth limit every recursive walk (wabt's IR
+// destruction and encoder, the instrumenter, wasm2c's C writer) fits in well
+// under 1 MiB of native stack. Runs preparation and translation on a thread
+// with exactly 1 MiB.
+TEST(ModuleLimitsTest, NestingAtTheLimitFitsInOneMiBOfStack) {
+  struct Job {
+    Bytes wasm;
+    Status status;
+  } job{h::Nested(kDeployLimits.max_nesting_depth, 0x03), Status::OK()};
+  pthread_attr_t attr;
+  ASSERT_EQ(pthread_attr_init(&attr), 0);
+  ASSERT_EQ(pthread_attr_setstacksize(&attr, size_t{1} << 20), 0);
+  pthread_t thread;
+  ASSERT_EQ(pthread_create(
+                &thread, &attr,
+                [](void* p) -> void* {
+                  auto* j = static_cast<Job*>(p);
+                  Result<PreparedModule> pm = PrepareModule(j->wasm, PrepareOptions{.abi = Abi::kNone});
+                  j->status = pm.ok() ? ToStatusOf(TranslateToC(pm->wasm)) : pm.status();
+                  return nullptr;
+                },
+                &job),
+            0);
+  ASSERT_EQ(pthread_join(thread, nullptr), 0);
+  pthread_attr_destroy(&attr);
+  EXPECT_OK(job.status);
 }
 
 TEST(ModuleLimitsTest, CountsOfEverything) {
@@ -163,6 +198,7 @@ TEST(ModuleLimitsTest, RealContractsAreWithinLimits) {
     ASSERT_OK(pm);
     ASSERT_OK_AND_ASSIGN(CSource c, TranslateToC(pm->wasm));
     EXPECT_LT(c.c.size(), kMaxTranslatedCBytes / 10);
+    std::printf("%s: %zu bytes of wasm, %zu bytes of C\n", name, wasm.size(), c.c.size());
   }
 }
 
