@@ -5,7 +5,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 STORE ?= ./crust-store
 
-.PHONY: all deps build demo test bench tsan asan clean
+.PHONY: all deps build demo test bench tsan asan fuzz clean
 SHELL := /bin/bash
 MAKEFLAGS += --no-print-directory
 
@@ -58,5 +58,11 @@ asan: deps
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ctest --output-on-failure -j $(JOBS)
 
+# libFuzzer targets (clang, ASan + UBSan) in build-fuzz, each run for
+# FUZZ_SECONDS on its seed corpus (fuzz/run.sh, docs/testing.md).
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	JOBS=$(JOBS) bash fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
+
 clean:
-	rm -rf $(BUILD) build-tsan build-asan
+	rm -rf $(BUILD) build-tsan build-asan build-fuzz

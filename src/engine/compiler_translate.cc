@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <memory>
+#include <new>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,9 +20,50 @@
 #include "wabt/ir.h"
 #include "wabt/stream.h"
 #include "wabt/validator.h"
+#include "src/engine/module_limits.h"
 
 namespace crust::engine {
 namespace {
+
+// An in-memory stream that fails (and from then on ignores writes, as every
+// wabt::Stream does after a failure) once it would exceed `cap` bytes: the
+// translated C never takes more memory than kMaxTranslatedCBytes.
+class CappedStream : public wabt::Stream {
+ public:
+  explicit CappedStream(size_t cap) : cap_(cap) {}
+  bool overflowed() const { return overflowed_; }
+  std::string Take() { return std::move(data_); }
+
+ protected:
+  wabt::Result WriteDataImpl(size_t offset, const void* data, size_t size) override {
+    if (offset > cap_ || size > cap_ - offset) {
+      overflowed_ = true;
+      return wabt::Result::Error;
+    }
+    if (offset + size > data_.size()) data_.resize(offset + size);
+    std::memcpy(data_.data() + offset, data, size);
+    return wabt::Result::Ok;
+  }
+  wabt::Result MoveDataImpl(size_t dst, size_t src, size_t size) override {
+    if (src > data_.size() || size > data_.size() - src || dst > cap_ || size > cap_ - dst) {
+      overflowed_ = dst > cap_ || size > cap_ - dst;
+      return wabt::Result::Error;
+    }
+    if (dst + size > data_.size()) data_.resize(dst + size);
+    std::memmove(data_.data() + dst, data_.data() + src, size);
+    return wabt::Result::Ok;
+  }
+  wabt::Result TruncateImpl(size_t size) override {
+    if (size > data_.size()) return wabt::Result::Error;
+    data_.resize(size);
+    return wabt::Result::Ok;
+  }
+
+ private:
+  const size_t cap_;
+  bool overflowed_ = false;
+  std::string data_;
+};
 
 // Letters for value types, see wasm_rt_abi.h. 0 for types the glue rejects.
 char TypeLetter(wabt::Type t) {
@@ -440,7 +483,12 @@ const std::string& TranslatorText() {
   return *text;
 }
 
-Result<CSource> TranslateToC(ByteView wasm, bool write_barrier) {
+namespace {
+
+Result<CSource> Translate(ByteView wasm, bool write_barrier) {
+  // Prepared modules stay within the deploy budgets plus what instrumentation
+  // adds; checking again bounds translation of bytes from anywhere.
+  RETURN_IF_ERROR(CheckModuleLimits(wasm, kDeployLimits.Prepared()));
   wabt::Errors errors;
   wabt::Module module;
   wabt::Features features;  // wabt's defaults; the prepare step has already narrowed them
@@ -461,12 +509,15 @@ Result<CSource> TranslateToC(ByteView wasm, bool write_barrier) {
   // As the wasm2c tool does: ApplyNames may report names it could not apply
   // (e.g. to references in passive segments); the C writer does not need them.
   wabt::ApplyNames(&module);
-  wabt::MemoryStream c_stream, h_stream;
+  CappedStream c_stream(kMaxTranslatedCBytes), h_stream(kMaxTranslatedCBytes);
   wabt::WriteCOptions wopts;
   wopts.module_name = "m";
-  if (wabt::Failed(wabt::WriteC(&c_stream, &h_stream, kGeneratedHeaderName, &module, wopts))) {
-    return Status::InvalidModule("wasm2c could not translate the module");
+  const bool written = wabt::Succeeded(wabt::WriteC(&c_stream, &h_stream, kGeneratedHeaderName, &module, wopts));
+  if (c_stream.overflowed() || h_stream.overflowed()) {
+    return Status::ResourceExhausted("deploy limit exceeded: the translated C exceeds " +
+                                     std::to_string(kMaxTranslatedCBytes) + " bytes (translated C size)");
   }
+  if (!written) return Status::InvalidModule("wasm2c could not translate the module");
   GlueWriter glue(module);
   glue.original_export_names_ = &names;
   glue.original_import_names_ = &import_names;
@@ -475,13 +526,22 @@ Result<CSource> TranslateToC(ByteView wasm, bool write_barrier) {
                                 [](const wabt::Export* e) { return e->name == "crust_start"; });
   ASSIGN_OR_RETURN(std::string glue_text, glue.Write());
   CSource out;
-  const auto& cbuf = c_stream.output_buffer().data;
-  const auto& hbuf = h_stream.output_buffer().data;
-  out.c.assign(reinterpret_cast<const char*>(cbuf.data()), cbuf.size());
+  out.c = c_stream.Take();
   if (write_barrier) RETURN_IF_ERROR(InsertWriteBarrier(&out.c));
   out.c += glue_text;
-  out.h.assign(reinterpret_cast<const char*>(hbuf.data()), hbuf.size());
+  out.h = h_stream.Take();
   return out;
+}
+
+}  // namespace
+
+Result<CSource> TranslateToC(ByteView wasm, bool write_barrier) {
+  try {
+    return Translate(wasm, write_barrier);
+  } catch (const std::bad_alloc&) {
+    return Status::ResourceExhausted("out of memory while translating a module of " + std::to_string(wasm.size()) +
+                                     " bytes to C");
+  }
 }
 
 }  // namespace crust::engine

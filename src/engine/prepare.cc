@@ -3,8 +3,10 @@
 
 #include <map>
 #include <memory>
+#include <new>
 
 #include "src/engine/instrument.h"
+#include "src/engine/module_limits.h"
 #include "src/engine/wabt_util.h"
 #include "wabt/binary-writer.h"
 #include "wabt/feature.h"
@@ -133,17 +135,18 @@ Result<Bytes> Encode(const wabt::Module& m) {
   return Bytes(data.begin(), data.end());
 }
 
-}  // namespace
-
-Result<PreparedModule> PrepareModule(ByteView wasm, const PrepareOptions& options) {
+Result<PreparedModule> Prepare(ByteView wasm, const PrepareOptions& options) {
   if (wasm.size() > options.max_module_bytes) {
     return Status::InvalidModule("module of " + std::to_string(wasm.size()) + " bytes exceeds the limit of " +
                                  std::to_string(options.max_module_bytes));
   }
+  // Budgets before any work proportional to what they bound (module_limits.h).
+  RETURN_IF_ERROR(CheckModuleLimits(wasm, kDeployLimits));
   ASSIGN_OR_RETURN(std::unique_ptr<wabt::Module> module, DecodeModule(wasm));
   RETURN_IF_ERROR(CheckFeatures(*module));
   PreparedModule out;
   if (options.abi == Abi::kContract) {
+    RETURN_IF_ERROR(CheckElementSegmentsFit(*module));
     ASSIGN_OR_RETURN(ContractFacts facts, CheckContractAbi(*module));
     out.arg_buffer = facts.arg_buffer;
     out.functions = std::move(facts.functions);
@@ -160,6 +163,19 @@ Result<PreparedModule> PrepareModule(ByteView wasm, const PrepareOptions& option
                                  std::string(check.status().message()));
   }
   return out;
+}
+
+}  // namespace
+
+Result<PreparedModule> PrepareModule(ByteView wasm, const PrepareOptions& options) {
+  // The budgets bound every allocation; an allocation failure still is the
+  // host's (not the module's) and must not escape as an exception.
+  try {
+    return Prepare(wasm, options);
+  } catch (const std::bad_alloc&) {
+    return Status::ResourceExhausted("out of memory while preparing a module of " + std::to_string(wasm.size()) +
+                                     " bytes");
+  }
 }
 
 }  // namespace crust::engine

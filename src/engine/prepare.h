@@ -38,7 +38,7 @@ namespace crust::engine {
 // whenever any module's result changes (accepted or rejected, bytes or
 // facts): prepared-module caches are keyed on it (prepared_cache.h), and an
 // unbumped change would let them return the old result.
-inline constexpr uint32_t kPrepareVersion = 1;
+inline constexpr uint32_t kPrepareVersion = 2;  // 2: deploy limits (module_limits.h)
 
 struct PrepareOptions {
   // Which rules apply. kContract for everything deployed through crust;
@@ -56,8 +56,11 @@ struct PrepareOptions {
 
 // Returns the prepared module, or:
 //   InvalidModule  malformed or invalid bytes, an ABI violation, a data
-//                  segment outside the initial memory, a memory too large;
-//   NotSupported   a feature crust deliberately rejects (named).
+//                  segment outside the initial memory, a memory or table too
+//                  large, (kContract) an element segment outside its table;
+//   NotSupported   a feature crust deliberately rejects (named);
+//   ResourceExhausted  a deploy budget exceeded (module_limits.h), checked
+//                  before the work it bounds.
 // Deterministic: the same bytes and options give byte-identical output.
 Result<PreparedModule> PrepareModule(ByteView wasm, const PrepareOptions& options = {});
 

@@ -64,6 +64,12 @@ Result<std::shared_ptr<const PreparedModule>> PreparedCache::Get(ByteView wasm, 
         stats_.memory_hits++;
         return it->second.module;
       }
+      auto rejected = rejections_.find(key);
+      if (rejected != rejections_.end()) {
+        rejections_lru_.splice(rejections_lru_.begin(), rejections_lru_, rejected->second.lru);
+        stats_.rejection_hits++;
+        return rejected->second.status;
+      }
       if (busy_.insert(key).second) break;
       cv_.wait(lock);
     }
@@ -71,7 +77,11 @@ Result<std::shared_ptr<const PreparedModule>> PreparedCache::Get(ByteView wasm, 
   auto result = LoadOrPrepare(key, wasm, options);
   std::lock_guard<std::mutex> lock(mu_);
   busy_.erase(key);
-  if (result.ok()) Keep(key, result.value());
+  if (result.ok()) {
+    Keep(key, result.value());
+  } else {
+    RememberRejection(key, result.status());
+  }
   cv_.notify_all();
   return result;
 }
@@ -133,6 +143,22 @@ void PreparedCache::Keep(const Hash32& key, std::shared_ptr<const PreparedModule
   lru_.push_front(key);
   loaded_.emplace(key, Loaded{std::move(module), bytes, lru_.begin()});
   loaded_bytes_ += bytes;
+}
+
+void PreparedCache::RememberRejection(const Hash32& key, const Status& status) {
+  // Only what the bytes alone decide: the same bytes are rejected the same
+  // way on every machine (a failed disk read or an allocation failure is not).
+  const bool deterministic =
+      status.code() == Status::Code::kInvalidModule || status.code() == Status::Code::kNotSupported ||
+      (status.code() == Status::Code::kResourceExhausted &&
+       status.message().starts_with("deploy limit exceeded"));
+  if (!deterministic || rejections_.count(key) != 0) return;
+  if (rejections_.size() >= kRememberedRejections) {
+    rejections_.erase(rejections_lru_.back());
+    rejections_lru_.pop_back();
+  }
+  rejections_lru_.push_front(key);
+  rejections_.emplace(key, Rejection{status, rejections_lru_.begin()});
 }
 
 void PreparedCache::ForgetLoaded() {

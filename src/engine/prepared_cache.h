@@ -14,8 +14,11 @@
 // Cache trouble never fails a Get: a failed publish is counted
 // (stats().publish_errors) and the prepared module still returned.
 //
-// Rejections are never cached: a module PrepareModule rejects is prepared,
-// and rejected with the same error, on every Get.
+// Rejections are remembered in memory only (never on disk): the last
+// kRememberedRejections keys PrepareModule rejected deterministically
+// (InvalidModule, NotSupported, a deploy budget) are answered with the same
+// error without preparing again, so resubmitting a hostile module costs a
+// hash. Host trouble (e.g. running out of memory) is never remembered.
 //
 // In memory, entries are kept up to options.memory_budget_bytes (least
 // recently used dropped first; they stay on disk). Concurrent Get()s of one
@@ -46,6 +49,9 @@ class Env;
 
 namespace crust::engine {
 
+// How many rejected keys a PreparedCache remembers (least recent forgotten).
+inline constexpr size_t kRememberedRejections = 1024;
+
 struct PreparedCacheOptions {
   std::string dir;          // created (with parents) if missing
   os::Env* env = nullptr;   // null: os::Env::Default()
@@ -74,7 +80,8 @@ class PreparedCache {
 
   struct Stats {
     uint64_t prepared = 0;        // PrepareModule runs that succeeded
-    uint64_t rejected = 0;        // PrepareModule runs that failed (never cached)
+    uint64_t rejected = 0;        // PrepareModule runs that failed
+    uint64_t rejection_hits = 0;  // Gets answered from the remembered rejections
     uint64_t disk_hits = 0;       // verified entries read from disk
     uint64_t memory_hits = 0;     // already in memory
     uint64_t rebuilt = 0;         // truncated, corrupt or unreadable entries replaced
@@ -90,6 +97,7 @@ class PreparedCache {
   Result<PreparedModule> Load(const std::string& path, const Hash32& key) const;
   Status Publish(const Hash32& key, const PreparedModule& module, const std::string& path) const;
   void Keep(const Hash32& key, std::shared_ptr<const PreparedModule> module);  // REQUIRES: mu_ held
+  void RememberRejection(const Hash32& key, const Status& status);             // REQUIRES: mu_ held
 
   os::Env* const env_;
   const std::string dir_;
@@ -108,6 +116,12 @@ class PreparedCache {
   size_t loaded_bytes_ = 0;                                  // guarded by mu_
   std::unordered_set<Hash32, Hash32Hasher> busy_;            // guarded by mu_; being loaded or prepared
   Stats stats_;                                              // guarded by mu_
+  struct Rejection {
+    Status status;
+    std::list<Hash32>::iterator lru;
+  };
+  std::unordered_map<Hash32, Rejection, Hash32Hasher> rejections_;  // guarded by mu_
+  std::list<Hash32> rejections_lru_;                                // guarded by mu_; most recent first
 };
 
 }  // namespace crust::engine

@@ -12,6 +12,7 @@
 #include "src/engine/prepared_format.h"
 #include "src/engine/wat.h"
 #include "src/os/env.h"
+#include "tests/hostile_modules.h"
 #include "tests/test_util.h"
 
 namespace crust::engine {
@@ -161,12 +162,13 @@ TEST_F(PreparedCacheTest, DamagedEntryIsPreparedAgainAndReplaced) {
   }
 }
 
-TEST_F(PreparedCacheTest, RejectionsAreNeverCached) {
+TEST_F(PreparedCacheTest, RejectionsAreRememberedInMemoryOnly) {
   auto cache = Open();
   const Bytes junk = {0, 'a', 's', 'm', 1, 0, 0, 0, 0xff};
   ASSERT_OK_AND_ASSIGN(const Bytes no_a,  // violates the contract ABI (no global A)
                        WatToWasm("(module (memory (export \"memory\") 1))"));
-  for (const Bytes* wasm : {&junk, &no_a}) {
+  const Bytes locals = hostile::ManyLocals({{0x0FFFFFFF, hostile::kI32}});  // a deploy budget
+  for (const Bytes* wasm : {&junk, &no_a, &locals}) {
     const Status expected = PrepareModule(*wasm).status();
     ASSERT_FALSE(expected.ok());
     for (int i = 0; i < 3; ++i) {
@@ -176,10 +178,29 @@ TEST_F(PreparedCacheTest, RejectionsAreNeverCached) {
     }
     EXPECT_FALSE(os::Env::Default()->Exists(cache->PathFor(cache->KeyFor(*wasm))));
   }
-  EXPECT_EQ(cache->stats().rejected, 6u);
+  EXPECT_EQ(cache->stats().rejected, 3u);  // prepared once each
+  EXPECT_EQ(cache->stats().rejection_hits, 6u);
   EXPECT_EQ(cache->stats().prepared, 0u);
   EXPECT_EQ(cache->stats().memory_hits, 0u);
   EXPECT_TRUE(Entries(Dir()).empty());
+  // A new cache (another process) prepares them again.
+  auto again = Open();
+  EXPECT_FALSE(again->Get(no_a).ok());
+  EXPECT_EQ(again->stats().rejected, 1u);
+}
+
+TEST_F(PreparedCacheTest, RememberedRejectionsAreBounded) {
+  auto cache = Open();
+  std::vector<Bytes> modules;
+  for (size_t i = 0; i <= kRememberedRejections; ++i) {
+    modules.push_back(hostile::ManyLocals({{0x10000000 + i, hostile::kI32}}));
+    ASSERT_FALSE(cache->Get(modules.back()).ok());
+  }
+  EXPECT_EQ(cache->stats().rejected, kRememberedRejections + 1);
+  ASSERT_FALSE(cache->Get(modules.back()).ok());  // remembered
+  EXPECT_EQ(cache->stats().rejection_hits, 1u);
+  ASSERT_FALSE(cache->Get(modules.front()).ok());  // forgotten: the least recent
+  EXPECT_EQ(cache->stats().rejected, kRememberedRejections + 2);
 }
 
 TEST_F(PreparedCacheTest, OptionsAndVersionsAreKeyed) {

@@ -71,6 +71,7 @@ bool ReadMemory(BodyReader* r, MemoryImage* m) {
   uint32_t max_pages = 0, chunks = 0;
   if (!r->U32(&m->initial_pages) || !r->Bool(&has_max) || !r->U32(&max_pages) || !r->U32(&chunks)) return false;
   if (has_max) m->max_pages = max_pages;
+  if (!has_max && max_pages != 0) return r->Fail("maximum pages " + std::to_string(max_pages) + " without a maximum");
   uint64_t end = 0;  // end of the previous chunk
   for (uint32_t i = 0; i < chunks; ++i) {
     MemoryImage::Chunk c;

@@ -201,5 +201,24 @@ TEST(PreparedFormatTest, InconsistentBodiesAreCorruption) {
   EXPECT_OK(DecodePreparedEntry(s, Key(8), kName));
 }
 
+// Found by fuzz/prepared_entry_fuzz (decoded entries must encode back to the
+// same bytes): a maximum of pages written although has_max is 0 was accepted
+// and silently dropped.
+TEST(PreparedFormatTest, MaximumWithoutHasMaxIsCorruption) {
+  PreparedModule m;
+  m.memory = MemoryImage{};
+  m.memory->initial_pages = 2;
+  Bytes e = EncodePreparedEntry(Key(9), m);
+  // Body: wasm length (8) | wasm (0) | has_memory (1) | initial (4) | has_max (1) | max (4)
+  const size_t has_max_at = kPreparedEntryHeaderSize + 8 + 1 + 4;
+  ASSERT_EQ(e[has_max_at], 0);
+  EncodeFixed32(e.data() + has_max_at + 1, 0xfd07);
+  Reseal(&e);
+  ExpectCorruption(e, Key(9), "max_pages without has_max");
+  EncodeFixed32(e.data() + has_max_at + 1, 0);
+  Reseal(&e);
+  EXPECT_OK(DecodePreparedEntry(e, Key(9), kName));
+}
+
 }  // namespace
 }  // namespace crust::engine

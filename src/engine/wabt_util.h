@@ -39,29 +39,40 @@ const wabt::BlockDeclaration& BlockDeclOf(const wabt::Expr& e);
 
 // Calls fn(expr) for every expression in `list`, depth first in order,
 // including the bodies of block, loop, if/else and try/catch. Stops when fn
-// returns false; returns false if it stopped early.
+// returns false; returns false if it stopped early. Iterative: the module
+// controls the nesting depth, so the walk keeps its own stack on the heap.
 template <typename Fn>
 bool ForEachExpr(const wabt::ExprList& list, Fn&& fn) {
-  for (const wabt::Expr& e : list) {
+  struct Frame {
+    wabt::ExprList::const_iterator it, end;
+  };
+  std::vector<Frame> stack{{list.begin(), list.end()}};
+  while (!stack.empty()) {
+    if (stack.back().it == stack.back().end) {
+      stack.pop_back();
+      continue;
+    }
+    const wabt::Expr& e = *stack.back().it++;
     if (!fn(e)) return false;
+    // Children are pushed last-first so the first list is walked first.
+    auto push = [&](const wabt::ExprList& l) { stack.push_back({l.begin(), l.end()}); };
     switch (e.type()) {
       case wabt::ExprType::Block:
-        if (!ForEachExpr(wabt::cast<wabt::BlockExpr>(&e)->block.exprs, fn)) return false;
+        push(wabt::cast<wabt::BlockExpr>(&e)->block.exprs);
         break;
       case wabt::ExprType::Loop:
-        if (!ForEachExpr(wabt::cast<wabt::LoopExpr>(&e)->block.exprs, fn)) return false;
+        push(wabt::cast<wabt::LoopExpr>(&e)->block.exprs);
         break;
       case wabt::ExprType::If: {
         const auto* i = wabt::cast<wabt::IfExpr>(&e);
-        if (!ForEachExpr(i->true_.exprs, fn) || !ForEachExpr(i->false_, fn)) return false;
+        push(i->false_);
+        push(i->true_.exprs);
         break;
       }
       case wabt::ExprType::Try: {
         const auto* t = wabt::cast<wabt::TryExpr>(&e);
-        if (!ForEachExpr(t->block.exprs, fn)) return false;
-        for (const wabt::Catch& c : t->catches) {
-          if (!ForEachExpr(c.exprs, fn)) return false;
-        }
+        for (auto c = t->catches.rbegin(); c != t->catches.rend(); ++c) push(c->exprs);
+        push(t->block.exprs);
         break;
       }
       default:

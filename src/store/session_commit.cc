@@ -208,8 +208,9 @@ Status SessionImpl::StageMemoryLinks(const CommitPlan& plan) {
     } else {
       continue;
     }
+    const std::string& commit_dir = s.commit_dir;  // clang 14 cannot capture a structured binding
     auto link = [&](const std::string& name) {
-      return env->LinkFile(s.commit_dir + "/" + name, plan.staging + "/" + name);
+      return env->LinkFile(commit_dir + "/" + name, plan.staging + "/" + name);
     };
     RETURN_IF_ERROR(link(MemoryName(id)));
     for (uint32_t k = 1; k <= layers; k++) RETURN_IF_ERROR(link(LayerName(id, k)));

@@ -1,0 +1,241 @@
+// Copyright (c) crust authors. Licensed under the MIT license.
+#include "src/engine/module_limits.h"
+
+#include <string>
+#include <vector>
+
+#include "src/engine/validate.h"
+#include "src/engine/wabt_util.h"
+#include "wabt/binary-reader-nop.h"
+#include "wabt/binary-reader.h"
+#include "wabt/ir.h"
+
+namespace crust::engine {
+namespace {
+
+using wabt::Index;
+using wabt::Result;
+
+std::string N(uint64_t v) { return std::to_string(v); }
+
+// Counts what the budgets cover while wabt's BinaryReader streams over the
+// module; fails the read at the first exceeded budget (status_ says which).
+class Scanner : public wabt::BinaryReaderNop {
+ public:
+  explicit Scanner(const ModuleLimits& limits) : limits_(limits) {}
+
+  const Status& status() const { return status_; }
+
+  bool OnError(const wabt::Error&) override { return true; }  // the full decoder reports it
+
+  Result OnTypeCount(Index count) override {
+    return Budget(count, limits_.max_types, "types", "module declares " + N(count) + " types");
+  }
+  Result OnFuncType(Index index, Index params, wabt::Type*, Index results, wabt::Type*) override {
+    const uint64_t arity = uint64_t{params} + results;
+    if (Failed(Budget(arity, limits_.max_type_arity, "params and results of a function type",
+                      "type " + N(index) + " has " + N(arity) + " params and results"))) {
+      return Result::Error;
+    }
+    if (index >= type_params_.size()) type_params_.resize(index + 1, 0);
+    type_params_[index] = params;
+    return Result::Ok;
+  }
+  Result OnImportCount(Index count) override {
+    return Budget(count, limits_.max_imports, "imports", "module has " + N(count) + " imports");
+  }
+  Result OnImportFunc(Index, std::string_view, std::string_view, Index, Index) override {
+    ++imported_functions_;
+    return Budget(imported_functions_, limits_.max_functions, "functions",
+                  "module has more than " + N(imported_functions_ - 1) + " functions");
+  }
+  Result OnImportTable(Index, std::string_view, std::string_view, Index, wabt::Type,
+                       const wabt::Limits* limits) override {
+    return Table(*limits);
+  }
+  Result OnImportGlobal(Index, std::string_view, std::string_view, Index, wabt::Type, bool) override {
+    ++globals_;
+    return Budget(globals_, limits_.max_globals, "globals", "module has more than " + N(globals_ - 1) + " globals");
+  }
+  Result OnFunctionCount(Index count) override {
+    const uint64_t total = imported_functions_ + uint64_t{count};
+    if (Failed(Budget(total, limits_.max_functions, "functions", "module has " + N(total) + " functions"))) {
+      return Result::Error;
+    }
+    func_types_.reserve(count);
+    return Result::Ok;
+  }
+  Result OnFunction(Index, Index sig_index) override {
+    func_types_.push_back(sig_index);
+    return Result::Ok;
+  }
+  Result OnTableCount(Index count) override {
+    return Budget(tables_ + uint64_t{count}, limits_.max_tables, "tables",
+                  "module has " + N(tables_ + uint64_t{count}) + " tables");
+  }
+  Result OnTable(Index, wabt::Type, const wabt::Limits* limits) override { return Table(*limits); }
+  Result OnGlobalCount(Index count) override {
+    const uint64_t total = globals_ + uint64_t{count};
+    return Budget(total, limits_.max_globals, "globals", "module has " + N(total) + " globals");
+  }
+  Result OnExportCount(Index count) override {
+    return Budget(count, limits_.max_exports, "exports", "module has " + N(count) + " exports");
+  }
+  Result OnElemSegmentCount(Index count) override {
+    return Budget(count, limits_.max_element_segments, "element segments",
+                  "module has " + N(count) + " element segments");
+  }
+  Result OnElemSegmentElemExprCount(Index, Index count) override {
+    element_entries_ += count;
+    return Budget(element_entries_, limits_.max_element_entries, "element entries",
+                  "element segments hold at least " + N(element_entries_) + " entries");
+  }
+  Result OnDataCount(Index count) override {
+    data_count_ = count;
+    return Budget(count, limits_.max_data_segments, "data segments",
+                  "data count section announces " + N(count) + " segments");
+  }
+  Result OnDataSegmentCount(Index count) override {
+    has_data_section_ = true;
+    return Budget(count, limits_.max_data_segments, "data segments", "module has " + N(count) + " data segments");
+  }
+
+  Result BeginFunctionBody(Index index, wabt::Offset) override {
+    func_index_ = index;
+    depth_ = 0;
+    const uint64_t defined = uint64_t{index} - imported_functions_;
+    locals_ = 0;
+    if (defined < func_types_.size() && func_types_[defined] < type_params_.size()) {
+      locals_ = type_params_[func_types_[defined]];
+    }
+    return Result::Ok;
+  }
+  Result OnLocalDecl(Index, Index count, wabt::Type) override {
+    locals_ += count;
+    total_locals_ += count;
+    if (Failed(Budget(locals_, limits_.max_function_locals, "locals per function",
+                      "function " + N(func_index_) + " has at least " + N(locals_) + " locals"))) {
+      return Result::Error;
+    }
+    return Budget(total_locals_, limits_.max_total_locals, "locals in all functions",
+                  "functions declare at least " + N(total_locals_) + " locals");
+  }
+  Result OnOpcode(wabt::Opcode) override {
+    ++instructions_;
+    return Budget(instructions_, limits_.max_instructions, "instructions",
+                  "function bodies hold more than " + N(instructions_ - 1) + " instructions");
+  }
+  Result OnBlockExpr(wabt::Type) override { return Enter(); }
+  Result OnLoopExpr(wabt::Type) override { return Enter(); }
+  Result OnIfExpr(wabt::Type) override { return Enter(); }
+  Result OnTryExpr(wabt::Type) override { return Enter(); }
+  Result OnEndExpr() override {
+    if (depth_ > 0) --depth_;
+    return Result::Ok;
+  }
+  Result OnDelegateExpr(Index) override {  // ends a try like `end`
+    if (depth_ > 0) --depth_;
+    return Result::Ok;
+  }
+
+  Result EndModule() override {
+    if (data_count_ > 0 && !has_data_section_) {
+      return Invalid("data count section announces " + N(data_count_) +
+                     " segments but the module has no data section");
+    }
+    return Result::Ok;
+  }
+
+ private:
+  Result Budget(uint64_t value, uint64_t limit, const char* name, const std::string& what) {
+    if (value <= limit) return Result::Ok;
+    status_ = Status::ResourceExhausted("deploy limit exceeded: " + what + "; the limit is " + N(limit) + " (" +
+                                        name + ")");
+    return Result::Error;
+  }
+  Result Invalid(const std::string& what) {
+    status_ = Status::InvalidModule(what);
+    return Result::Error;
+  }
+  Result Enter() {
+    ++depth_;
+    return Budget(depth_, limits_.max_nesting_depth, "block nesting depth",
+                  "function " + N(func_index_) + " nests blocks more than " + N(depth_ - 1) + " deep");
+  }
+  Result Table(const wabt::Limits& limits) {
+    ++tables_;
+    if (Failed(Budget(tables_, limits_.max_tables, "tables", "module has more than " + N(tables_ - 1) + " tables"))) {
+      return Result::Error;
+    }
+    if (limits.initial > limits_.max_table_entries) {
+      return Invalid("table " + N(tables_ - 1) + " has an initial size of " + N(limits.initial) +
+                     " entries; the limit is " + N(limits_.max_table_entries));
+    }
+    return Result::Ok;
+  }
+
+  const ModuleLimits& limits_;
+  Status status_;
+  uint64_t imported_functions_ = 0;
+  uint64_t globals_ = 0;
+  uint64_t tables_ = 0;
+  uint64_t element_entries_ = 0;
+  uint64_t data_count_ = 0;
+  bool has_data_section_ = false;
+  std::vector<uint32_t> type_params_;  // params of each function type (<= max_types)
+  std::vector<uint32_t> func_types_;   // type of each defined function (<= max_functions)
+  Index func_index_ = 0;
+  uint64_t depth_ = 0;
+  uint64_t locals_ = 0;
+  uint64_t total_locals_ = 0;
+  uint64_t instructions_ = 0;
+};
+
+}  // namespace
+
+ModuleLimits ModuleLimits::Prepared() const {
+  ModuleLimits p = *this;
+  p.max_types = 2 * max_types + 1;  // + the charge helper's and multi-value wrappers' types
+  p.max_functions += 1;         // the charge helper
+  p.max_globals += 3;           // gas, depth, trap
+  p.max_exports += max_globals + 3;  // state globals and the three instrumentation globals
+  p.max_function_locals += 2;   // NaN scratch locals
+  p.max_total_locals += 2 * uint64_t{max_functions} + 1;
+  p.max_nesting_depth += 2;     // the body wrapper, the trap `if`
+  // Per original instruction at most: a static charge (9 instructions, one
+  // `if` holding 3), a dynamic charge (3), a depth release (4) or NaN
+  // canonicalisation (6); per function: entry and exit (14) and the helper.
+  p.max_instructions = max_instructions * 24 + uint64_t{max_functions} * 24 + 100;
+  return p;
+}
+
+Status CheckModuleLimits(ByteView wasm, const ModuleLimits& limits) {
+  Scanner scanner(limits);
+  wabt::ReadBinaryOptions options(DecodeFeatures(), nullptr, /*read_debug_names=*/false,
+                                  /*stop_on_first_error=*/true, /*fail_on_custom_section_error=*/false);
+  if (wabt::Failed(wabt::ReadBinary(wasm.data(), wasm.size(), &scanner, options))) {
+    return scanner.status();  // OK when the bytes are malformed: DecodeModule says how
+  }
+  return scanner.status();
+}
+
+Status CheckElementSegmentsFit(const wabt::Module& m) {
+  for (uint32_t i = 0; i < m.elem_segments.size(); ++i) {
+    const wabt::ElemSegment& seg = *m.elem_segments[i];
+    if (seg.kind != wabt::SegmentKind::Active) continue;
+    const std::optional<uint64_t> offset = ConstInitValue(seg.offset);
+    if (!offset) continue;
+    const Index table = m.GetTableIndex(seg.table_var);
+    if (table >= m.tables.size()) continue;  // the validator rejected it already
+    const uint64_t size = m.tables[table]->elem_limits.initial;
+    const uint64_t end = static_cast<uint32_t>(*offset) + uint64_t{seg.elem_exprs.size()};
+    if (end > size) {
+      return Status::InvalidModule("element segment " + N(i) + " [" + N(static_cast<uint32_t>(*offset)) + ", " +
+                                   N(end) + ") does not fit in table " + N(table) + " of " + N(size) +
+                                   " entries");
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace crust::engine

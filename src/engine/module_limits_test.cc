@@ -1,0 +1,206 @@
+// Copyright (c) crust authors. Licensed under the MIT license.
+//
+// The deploy budgets (module_limits.h): each crafted module that once made a
+// deploy allocate without bound, recurse without bound or run for minutes is
+// rejected by PrepareModule with ResourceExhausted naming the budget (or
+// InvalidModule for modules no instantiation could use), and the real
+// piecrust contracts stay well within every budget.
+#include "src/engine/module_limits.h"
+
+#include <gtest/gtest.h>
+#include <pthread.h>
+
+#include <cstdio>
+#include <string>
+
+#include "src/engine/compiler_translate.h"
+#include "src/engine/prepare.h"
+#include "src/os/env.h"
+#include "tests/hostile_modules.h"
+#include "tests/test_util.h"
+
+namespace crust::engine {
+namespace {
+
+namespace h = crust::hostile;
+
+template <typename T>
+Status ToStatusOf(const Result<T>& r) {
+  return r.ok() ? Status::OK() : r.status();
+}
+
+void ExpectRejected(const Bytes& wasm, Status::Code code, const std::string& needle, Abi abi = Abi::kNone) {
+  Result<PreparedModule> r = PrepareModule(wasm, PrepareOptions{.abi = abi});
+  ASSERT_FALSE(r.ok()) << "accepted; wanted " << needle;
+  EXPECT_EQ(r.status().code(), code) << r.status().ToString();
+  EXPECT_NE(r.status().message().find(needle), std::string::npos) << r.status().ToString();
+}
+
+void ExpectBudget(const Bytes& wasm, const std::string& budget, const std::string& value) {
+  ExpectRejected(wasm, Status::Code::kResourceExhausted, "(" + budget + ")");
+  ExpectRejected(wasm, Status::Code::kResourceExhausted, value);
+}
+
+TEST(ModuleLimitsTest, HugeLocalDeclarations) {
+  // 68 bytes once made deploy allocate until the OOM killer fired.
+  ExpectBudget(h::ManyLocals({{0x0FFFFFFF, h::kI32}}), "locals per function", "268435455 locals");
+  ExpectBudget(h::ManyLocals({{16u << 20, h::kI32}}), "locals per function", "16777216 locals");
+  // Two declarations of 2^31 - 1: std::bad_alloc / SIGABRT before.
+  ExpectBudget(h::ManyLocals({{0x7FFFFFFF, h::kI32}, {0x7FFFFFFF, h::kI64}}), "locals per function", "locals");
+  // Within one function's budget, but too many over all functions.
+  ExpectBudget(h::LocalsInManyFunctions(21, 10000), "locals in all functions", "locals");
+}
+
+TEST(ModuleLimitsTest, LocalsAtTheLimitAreAccepted) {
+  EXPECT_OK(CheckModuleLimits(h::ManyLocals({{kDeployLimits.max_function_locals, h::kI32}})));
+  EXPECT_EQ(CheckModuleLimits(h::ManyLocals({{kDeployLimits.max_function_locals + 1, h::kI32}})).code(),
+            Status::Code::kResourceExhausted);
+}
+
+TEST(ModuleLimitsTest, DeepNestingIsRejectedBeforeAnyRecursion) {
+  // 20,000 nested blocks crashed CheckFunctionFeatures (SIGSEGV); 14,000
+  // nested loops took > 6 GB in translation.
+  ExpectBudget(h::Nested(20000, 0x02), "block nesting depth", "function 0 nests blocks more than 1024 deep");
+  ExpectBudget(h::Nested(14000, 0x03), "block nesting depth", "1024");
+  ExpectBudget(h::Nested(1000000, 0x02), "block nesting depth", "1024");
+}
+
+TEST(ModuleLimitsTest, NestingAtTheLimitPreparesAndTranslates) {
+  ASSERT_OK_AND_ASSIGN(PreparedModule pm, PrepareModule(h::Nested(kDeployLimits.max_nesting_depth, 0x03),
+                                                        PrepareOptions{.abi = Abi::kNone}));
+  ASSERT_OK_AND_ASSIGN(CSource c, TranslateToC(pm.wasm));
+  EXPECT_LT(c.c.size(), kMaxTranslatedCBytes);
+  EXPECT_EQ(CheckModuleLimits(h::Nested(kDeployLimits.max_nesting_depth + 1)).code(),
+            Status::Code::kResourceExhausted);
+}
+
+// The header's claim: at the depth limit every recursive walk (wabt's IR
+// destruction and encoder, the instrumenter, wasm2c's C writer) fits in well
+// under 1 MiB of native stack. Runs preparation and translation on a thread
+// with exactly 1 MiB.
+TEST(ModuleLimitsTest, NestingAtTheLimitFitsInOneMiBOfStack) {
+  struct Job {
+    Bytes wasm;
+    Status status;
+  } job{h::Nested(kDeployLimits.max_nesting_depth, 0x03), Status::OK()};
+  pthread_attr_t attr;
+  ASSERT_EQ(pthread_attr_init(&attr), 0);
+  ASSERT_EQ(pthread_attr_setstacksize(&attr, size_t{1} << 20), 0);
+  pthread_t thread;
+  ASSERT_EQ(pthread_create(
+                &thread, &attr,
+                [](void* p) -> void* {
+                  auto* j = static_cast<Job*>(p);
+                  Result<PreparedModule> pm = PrepareModule(j->wasm, PrepareOptions{.abi = Abi::kNone});
+                  j->status = pm.ok() ? ToStatusOf(TranslateToC(pm->wasm)) : pm.status();
+                  return nullptr;
+                },
+                &job),
+            0);
+  ASSERT_EQ(pthread_join(thread, nullptr), 0);
+  pthread_attr_destroy(&attr);
+  EXPECT_OK(job.status);
+}
+
+TEST(ModuleLimitsTest, CountsOfEverything) {
+  ExpectBudget(h::ManyFunctions(100000), "functions", "100000 functions");
+  ExpectBudget(h::ManyExports(100000), "exports", "100000 exports");
+  ExpectBudget(h::ManyImports(1001), "imports", "1001 imports");
+  ExpectBudget(h::ManyGlobals(1001), "globals", "1001 globals");
+  ExpectBudget(h::ManyTypes(2001), "types", "2001 types");
+  ExpectBudget(h::WideType(1001), "params and results of a function type", "1001 params");
+  ExpectBudget(h::ManyElementSegments(10001), "element segments", "10001 element segments");
+  ExpectBudget(h::ManyDataSegments(10001), "data segments", "10001 data segments");
+  ExpectBudget(h::ElementsPastTable(100000, 0, 100001), "element entries", "100001 entries");
+  ExpectBudget(h::ManyInstructions(2000001), "instructions", "2000000 instructions");
+}
+
+TEST(ModuleLimitsTest, FunctionsAtTheLimitPrepareAndTranslate) {
+  ASSERT_OK_AND_ASSIGN(PreparedModule pm,
+                       PrepareModule(h::ManyFunctions(kDeployLimits.max_functions), PrepareOptions{.abi = Abi::kNone}));
+  ASSERT_OK_AND_ASSIGN(CSource c, TranslateToC(pm.wasm));
+  EXPECT_LT(c.c.size(), kMaxTranslatedCBytes);
+}
+
+// The count budgets together bound wasm2c's worst case (its C writer copies
+// the module-wide name set once per function): every count at its limit.
+TEST(ModuleLimitsTest, AllCountsAtTheirLimitsPrepareAndTranslate) {
+  const ModuleLimits& l = kDeployLimits;
+  ASSERT_OK_AND_ASSIGN(PreparedModule pm, PrepareModule(h::Everything(l.max_types, l.max_functions, l.max_exports,
+                                                                      l.max_globals),
+                                                        PrepareOptions{.abi = Abi::kNone}));
+  ASSERT_OK_AND_ASSIGN(CSource c, TranslateToC(pm.wasm));
+  EXPECT_LT(c.c.size(), kMaxTranslatedCBytes);
+}
+
+TEST(ModuleLimitsTest, ExportsAtTheLimitPrepareAndTranslate) {
+  ASSERT_OK_AND_ASSIGN(PreparedModule pm,
+                       PrepareModule(h::ManyExports(kDeployLimits.max_exports), PrepareOptions{.abi = Abi::kNone}));
+  ASSERT_OK_AND_ASSIGN(CSource c, TranslateToC(pm.wasm));
+  EXPECT_LT(c.c.size(), kMaxTranslatedCBytes);
+}
+
+TEST(ModuleLimitsTest, LocalsAtTheLimitPrepareAndTranslate) {
+  ASSERT_OK_AND_ASSIGN(PreparedModule pm, PrepareModule(h::LocalsInManyFunctions(20, 10000),
+                                                        PrepareOptions{.abi = Abi::kNone}));
+  ASSERT_OK_AND_ASSIGN(CSource c, TranslateToC(pm.wasm));
+  EXPECT_LT(c.c.size(), kMaxTranslatedCBytes);
+}
+
+// The low items of issue 15: modules every instantiation of which fails.
+TEST(ModuleLimitsTest, DataCountWithoutDataSection) {
+  ExpectRejected(h::DataCountWithoutData(1), Status::Code::kInvalidModule,
+                 "data count section announces 1 segments but the module has no data section");
+  EXPECT_OK(CheckModuleLimits(h::DataCountWithoutData(0)));
+}
+
+TEST(ModuleLimitsTest, TableOfTwoToThe32Entries) {
+  ExpectRejected(h::Table(0xFFFFFFFFu), Status::Code::kInvalidModule,
+                 "table 0 has an initial size of 4294967295 entries; the limit is 100000");
+  EXPECT_OK(CheckModuleLimits(h::Table(kDeployLimits.max_table_entries)));
+}
+
+TEST(ModuleLimitsTest, ElementSegmentPastTheTable) {
+  ExpectRejected(h::ElementsPastTable(1, 0, 2), Status::Code::kInvalidModule,
+                 "element segment 0 [0, 2) does not fit in table 0 of 1 entries", Abi::kContract);
+  ExpectRejected(h::ElementsPastTable(4, 0xFFFFFFFFu, 1), Status::Code::kInvalidModule,
+                 "element segment 0 [4294967295, 4294967296) does not fit in table 0 of 4 entries",
+                 Abi::kContract);
+  // A segment that fits passes this check (and fails later for the ABI).
+  ExpectRejected(h::ElementsPastTable(2, 0, 2), Status::Code::kInvalidModule, "no memory", Abi::kContract);
+}
+
+TEST(ModuleLimitsTest, MalformedBytesAreLeftToTheDecoder) {
+  Bytes wasm = h::ManyFunctions(3);
+  wasm.resize(wasm.size() - 3);
+  EXPECT_OK(CheckModuleLimits(wasm));
+  ExpectRejected(wasm, Status::Code::kInvalidModule, "malformed module");
+}
+
+// The real contracts of the ecosystem deploy within every budget (wasm32
+// ones; memory64 support is added separately) and translate to C far below
+// kMaxTranslatedCBytes.
+TEST(ModuleLimitsTest, RealContractsAreWithinLimits) {
+  const std::string dir = "/work/shared/piecrust-contracts";
+  os::Env* env = os::Env::Default();
+  if (!env->Exists(dir)) GTEST_SKIP() << dir << " not present";
+  for (const char* name : {"box", "callcenter", "counter", "crossover", "event_reverter", "eventer", "feeder",
+                           "metadata", "spender", "stake_contract", "c_example", "transfer_contract"}) {
+    const bool memory64 = std::string(name) == "c_example" || std::string(name) == "transfer_contract";
+    SCOPED_TRACE(name);
+    ASSERT_OK_AND_ASSIGN(Bytes wasm, env->ReadFile(dir + "/" + name + ".wasm"));
+    EXPECT_OK(CheckModuleLimits(wasm));
+    EXPECT_OK(CheckModuleLimits(wasm, kDeployLimits.Prepared()));
+    // Abi::kNone: the budgets do not depend on the ABI, and some of these
+    // contracts import host functions added separately (hdebug).
+    Result<PreparedModule> pm = PrepareModule(wasm, PrepareOptions{.abi = Abi::kNone});
+    if (memory64 && !pm.ok()) continue;  // memory64 support is added separately
+    ASSERT_OK(pm);
+    ASSERT_OK_AND_ASSIGN(CSource c, TranslateToC(pm->wasm));
+    EXPECT_LT(c.c.size(), kMaxTranslatedCBytes / 10);
+    std::printf("%s: %zu bytes of wasm, %zu bytes of C\n", name, wasm.size(), c.c.size());
+  }
+}
+
+}  // namespace
+}  // namespace crust::engine
