@@ -40,7 +40,6 @@ Result<std::unique_ptr<Vm>> Vm::Open(const std::string& dir, const VmOptions& op
   ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::Open(dir, options.store));
   engine::CodeCacheOptions co;
   co.dir = options.code_cache_dir.empty() ? store->dir() + "/.cache/code" : options.code_cache_dir;
-  co.env = options.store.env;
   co.compiler.opt_level = options.opt_level == 0 ? engine::OptLevel::kO0 : engine::OptLevel::kO2;
   ASSIGN_OR_RETURN(std::unique_ptr<engine::CodeCache> cache, engine::CodeCache::Open(co));
   return std::unique_ptr<Vm>(new VmImpl(std::move(store), std::move(cache), options));
