@@ -5,7 +5,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 STORE ?= ./crust-store
 
-.PHONY: all deps build demo test bench tsan asan clean
+.PHONY: all deps build demo test bench tsan asan clean install
 
 all: build
 
@@ -42,6 +42,12 @@ asan: deps
 	cmake -S . -B build-asan -DCRUST_ASAN=ON -DCRUST_BUILD_BENCHMARKS=OFF >/dev/null
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ctest --output-on-failure -j $(JOBS)
+
+# Installs headers, libcrust.so/.a, the crust tool, the CMake package, crust.pc
+# and the bindings under PREFIX (docs/embedding.md).
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
 	rm -rf $(BUILD) build-tsan build-asan
