@@ -13,6 +13,8 @@ use std::process::Command;
 fn link_dir(dir: &str) {
     println!("cargo:rustc-link-search=native={}", dir);
     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", dir);
+    // Relink when the library changes (its SONAME may have).
+    println!("cargo:rerun-if-changed={}/libcrust.so", dir);
 }
 
 fn main() {

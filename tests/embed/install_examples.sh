@@ -25,7 +25,10 @@ lib=$(find "$prefix" -name "libcrust.so.$version" | head -1)
 libdir=$(dirname "$lib")
 [ -f "$libdir/libcrust.a" ] || { echo "libcrust.a not installed"; exit 1; }
 soname=$(objdump -p "$lib" | awk '/SONAME/ {print $2}')
-[ "$soname" = "libcrust.so.${version%%.*}" ] || { echo "SONAME is '$soname'"; exit 1; }
+# libcrust.so.<major>, or libcrust.so.0.<minor> before 1.0.
+want=libcrust.so.${version%%.*}
+[ "${version%%.*}" = 0 ] && want=libcrust.so.$(echo "$version" | cut -d. -f1,2)
+[ "$soname" = "$want" ] || { echo "SONAME is '$soname', expected '$want'"; exit 1; }
 # No internal type in the installed headers.
 if cat "$prefix/include/crust/"*.h | grep -v '^\s*//' | grep -n 'os::\|namespace os\b'; then
   echo "installed headers name internal types"; exit 1

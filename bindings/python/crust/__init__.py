@@ -70,7 +70,7 @@ def _candidates():
     found = ctypes.util.find_library("crust")
     if found:
         yield found
-    yield "libcrust.so.0"
+    yield "libcrust.so"
 
 
 def _load():
