@@ -450,7 +450,7 @@ impl VM {
         // Close first: only one handle may hold the store's write lock.
         let placeholder = Arc::new(VmHandle(ptr::null_mut()));
         drop(std::mem::replace(&mut self.handle, placeholder));
-        match Self::open(&self.dir, &self.options, &queries) {
+        match Self::reopen(&self.dir, &self.options, &queries) {
             Ok(h) => {
                 self.handle = h;
                 self.queries = queries;
@@ -458,10 +458,30 @@ impl VM {
             }
             Err(e) => {
                 // Reopen as it was, so the VM stays usable.
-                if let Ok(h) = Self::open(&self.dir, &self.options, &self.queries) {
+                if let Ok(h) = Self::reopen(&self.dir, &self.options, &self.queries) {
                     self.handle = h;
                 }
                 Err(e)
+            }
+        }
+    }
+
+    // Opens again a store this process just closed. The store's write lock
+    // is an open-file-description lock, which a child this process forks
+    // (the VM runs the C compiler in one, from any thread) shares until it
+    // execs: while another thread is starting a compiler, the lock still
+    // looks held by this very process. That lasts microseconds; retry for up
+    // to a second, and only for that case.
+    fn reopen(dir: &Path, options: &VmOptions, queries: &BTreeMap<String, Arc<dyn HostQuery>>) -> Result<Arc<VmHandle>, Error> {
+        let own = format!("locked by process {}", std::process::id());
+        let mut attempt = 0;
+        loop {
+            match Self::open(dir, options, queries) {
+                Err(e) if e.code == ErrorCode::Busy && e.message.contains(&own) && attempt < 100 => {
+                    attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                other => return other,
             }
         }
     }
