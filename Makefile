@@ -5,7 +5,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 STORE ?= ./crust-store
 
-.PHONY: all deps build demo test bench tsan asan fuzz clean
+.PHONY: all deps build demo test bench tsan asan fuzz clean install
 SHELL := /bin/bash
 MAKEFLAGS += --no-print-directory
 
@@ -63,6 +63,12 @@ asan: deps
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	JOBS=$(JOBS) bash fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
+
+# Installs headers, libcrust.so/.a, the crust tool, the CMake package, crust.pc
+# and the bindings under PREFIX (docs/embedding.md).
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
 	rm -rf $(BUILD) build-tsan build-asan build-fuzz

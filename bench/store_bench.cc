@@ -58,6 +58,7 @@
 #include "crust/session.h"
 #include "crust/store.h"
 #include "src/os/memory_region.h"
+#include "src/store/session_region.h"
 
 namespace {
 
@@ -414,7 +415,7 @@ Fixture* GetFixture(const std::string& name, uint64_t mem, int modules, int targ
       filled = std::min<uint64_t>(len, 64 * KiB);
     }
     Check(g->AddModule(id, Bytecode(static_cast<uint32_t>(i)), {}, len), "AddModule");
-    crust::os::MemoryRegion* r = Take(g->MemoryRegion(id), "MemoryRegion");
+    crust::os::MemoryRegion* r = Take(crust::store::SessionMemoryRegion(*g, id), "MemoryRegion");
     FillPages(r->data(), filled / kPage, static_cast<uint64_t>(i));
     if (i == target_index) fx->exact_tracking = r->exact();
   }

@@ -75,6 +75,7 @@
 #include "src/engine/wat.h"
 #include "src/os/env.h"
 #include "src/os/memory_region.h"
+#include "src/store/session_region.h"
 #include "src/util/coding.h"
 #include "src/engine/runtime.h"
 
@@ -301,7 +302,7 @@ void BM_Calls(benchmark::State& state) {
   auto code = Take(cache->Get(prep.wasm), "code");
   if (cache->stats().compiled != 0) Fail("raw engine: expected a cache hit on the Vm's compiled code");
   auto raw_session = Take(vm->store().StartSession(root), "store session");
-  crust::os::MemoryRegion* region = Take(raw_session->MemoryRegion(id), "memory region");
+  crust::os::MemoryRegion* region = Take(crust::store::SessionMemoryRegion(*raw_session, id), "memory region");
   crust::engine::InstanceOptions io;
   io.memory = region;
   io.run_start = false;
@@ -483,7 +484,7 @@ void BM_Fib(benchmark::State& state) {
     } else {
       raw = Take(vm->store().StartSession(root), "store session");
       crust::engine::InstanceOptions io;
-      io.memory = Take(raw->MemoryRegion(id), "region");
+      io.memory = Take(crust::store::SessionMemoryRegion(*raw, id), "region");
       orig = Take(crust::engine::Instance::Create(*code, io), "instance of the original module");
       orig_fn = Take(orig->FindI32Function("fib"), "fib");
     }

@@ -7,7 +7,8 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config libzstd-dev libssl-dev libgtest-dev libgmock-dev
       libbenchmark-dev wabt binaryen clang lld nodejs librust-blake3-dev
       libcpp-httplib-dev nlohmann-json3-dev tcc
-      libfuzzer-14-dev)
+      libfuzzer-14-dev
+      cargo rustc python3 python3-pytest)  # the Rust and Python bindings' tests
 # --test: also what only the tests need: Chromium, the browser that loads the
 # web view (`crust ui`) in tests/cli_ui_test.cc (large, so not for builds).
 [ "${1:-}" = "--test" ] && pkgs+=(chromium)

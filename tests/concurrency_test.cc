@@ -32,6 +32,7 @@
 #include "crust/store.h"
 #include "src/os/dirty_tracking.h"
 #include "src/os/env.h"
+#include "src/store/open_env.h"
 #include "tests/store_test_helpers.h"
 #include "tests/test_util.h"
 
@@ -612,8 +613,7 @@ TEST(ConcurrencyReadOnly, VerifyOfCommitDeletedMeanwhileSaysNotFound) {
     env.hook = [&] { EXPECT_OK(writer->DeleteCommit(root)); };
     StoreOptions ro;
     ro.read_only = true;
-    ro.env = &env;
-    ASSERT_OK_AND_ASSIGN(auto reader, Store::Open(path, ro));
+    ASSERT_OK_AND_ASSIGN(auto reader, store::OpenWithEnv(path, ro, &env));
     env.calls = 0;
     env.at = at;  // counted from here: the verification's calls only
     Status v = reader->VerifyCommit(root);

@@ -24,6 +24,7 @@
 #include "crust/store.h"
 #include "src/os/env.h"
 #include "src/store/commit_testing.h"
+#include "src/store/open_env.h"
 #include "tests/fault_env.h"
 #include "tests/store_test_helpers.h"
 #include "tests/test_util.h"
@@ -48,16 +49,26 @@ const ModuleId kG = TestModuleId(3);  // grown, written in the new part
 const ModuleId kR = TestModuleId(4);  // 64 KiB, most pages written: a fresh base image
 const ModuleId kN = TestModuleId(5);  // added by the session: full files
 
-StoreOptions Options(os::Env* env, bool sync) {
-  StoreOptions opt;
+// Store options plus the OS interface to open the store on.
+struct EnvOptions {
+  StoreOptions store;
+  os::Env* env = nullptr;
+};
+
+EnvOptions Options(os::Env* env, bool sync) {
+  EnvOptions opt;
   opt.env = env;
-  opt.sync = sync;
+  opt.store.sync = sync;
   return opt;
+}
+
+Result<std::unique_ptr<Store>> OpenStore(const std::string& dir, const EnvOptions& options) {
+  return store::OpenWithEnv(dir, options.store, options.env);
 }
 
 // The base commit every case starts from.
 Root BuildBase(const std::string& dir) {
-  auto store = Store::Open(dir, Options(nullptr, /*sync=*/false));
+  auto store = OpenStore(dir, Options(nullptr, /*sync=*/false));
   EXPECT_TRUE(store.ok()) << store.status().ToString();
   if (!store.ok()) return {};
   auto s = std::move((*store)->StartGenesis()).value();
@@ -166,7 +177,7 @@ class FaultTest : public ::testing::Test {
     const Root base = BuildBase(dir);
     if (HasFailure()) return counts;
     FaultEnv env;
-    auto store_or = Store::Open(dir, Options(&env, /*sync=*/true));
+    auto store_or = OpenStore(dir, Options(&env, /*sync=*/true));
     EXPECT_TRUE(store_or.ok()) << store_or.status().ToString();
     if (!store_or.ok()) return counts;
     Store& store = **store_or;
@@ -321,7 +332,7 @@ TEST_F(FaultTest, EachCommitStepFailingInTurnParallelPath) {
 TEST_F(FaultTest, FailureAfterPublishLeavesSessionUsable) {
   TempDir tmp;
   FaultEnv env;
-  ASSERT_OK_AND_ASSIGN(auto store, Store::Open(tmp.Sub("store"), Options(&env, false)));
+  ASSERT_OK_AND_ASSIGN(auto store, OpenStore(tmp.Sub("store"), Options(&env, false)));
   ASSERT_OK_AND_ASSIGN(auto s, store->StartGenesis());
   ASSERT_OK_AND_ASSIGN(auto twin, store->StartGenesis());
   for (Session* x : {s.get(), twin.get()}) {
@@ -351,7 +362,7 @@ TEST_F(FaultTest, CommitOfExistingStateFailingReadsIsRetried) {
   const Root base = BuildBase(dir);
   ASSERT_FALSE(HasFailure());
   FaultEnv env;
-  ASSERT_OK_AND_ASSIGN(auto store, Store::Open(dir, Options(&env, true)));
+  ASSERT_OK_AND_ASSIGN(auto store, OpenStore(dir, Options(&env, true)));
   ASSERT_OK_AND_ASSIGN(auto first, store->StartSession(base));
   ApplyChanges(*first);
   ASSERT_OK_AND_ASSIGN(Root root, first->Commit());
@@ -385,7 +396,7 @@ TEST_F(FaultTest, FailedDeleteLeavesOtherCommitsIntact) {
     FaultEnv env;
     Root c1, c2, c3;
     {
-      ASSERT_OK_AND_ASSIGN(auto store, Store::Open(dir, Options(&env, true)));
+      ASSERT_OK_AND_ASSIGN(auto store, OpenStore(dir, Options(&env, true)));
       ASSERT_OK_AND_ASSIGN(auto s, store->StartGenesis());
       ASSERT_OK(s->AddModule(kA, Pattern(1, 100), Pattern(11, 20000), kMiB));
       ASSERT_OK(s->AddModule(kU, Pattern(2, 100), Pattern(12, 20000), kWasmPage));
@@ -427,7 +438,7 @@ TEST_F(FaultTest, FailedDeleteLeavesOtherCommitsIntact) {
       }
     }
     // Reopen: leftovers of the failed deletion are gone, C1 and C3 intact.
-    ASSERT_OK_AND_ASSIGN(auto store, Store::Open(dir, Options(&env, true)));
+    ASSERT_OK_AND_ASSIGN(auto store, OpenStore(dir, Options(&env, true)));
     std::set<std::string> dirs = CommitDirs(dir, FaultOpName(op));
     EXPECT_EQ(dirs, (std::set<std::string>{c1.ToHex(), c3.ToHex()}));
     EXPECT_OK(store->VerifyCommit(c1));
@@ -447,9 +458,9 @@ TEST_F(FaultTest, FailedOpenReleasesLock) {
   ASSERT_TRUE(testing::WriteWholeFile(dir + "/.staging-1-2-3/index", Pattern(1, 10)));
   FaultEnv env;
   env.FailNth(FaultOp::kRemoveDir, 1);
-  auto failed = Store::Open(dir, Options(&env, true));
+  auto failed = OpenStore(dir, Options(&env, true));
   EXPECT_FALSE(failed.ok());
-  ASSERT_OK_AND_ASSIGN(auto store, Store::Open(dir, Options(&env, true)));
+  ASSERT_OK_AND_ASSIGN(auto store, OpenStore(dir, Options(&env, true)));
   EXPECT_EQ(CommitDirs(dir, "reopen"), commits);
   EXPECT_OK(store->VerifyCommit(base));
 }

@@ -8,10 +8,6 @@
 
 namespace crust {
 
-namespace os {
-class Env;
-}
-
 struct StoreOptions {
   // --- Behaviour ---
   // Create the store directory (and its parents) when missing. Default: true.
@@ -24,8 +20,7 @@ struct StoreOptions {
   // the store directory after. Turning this off voids crash safety; only for
   // tests and benchmarks that measure something else. Default: true.
   bool sync = true;
-  // The OS interface; nullptr means os::Env::Default(). Must outlive the store.
-  os::Env* env = nullptr;
+  // (Tests substitute the OS interface through src/store/open_env.h.)
 
   // --- Performance ---
   // A changed memory gets a new delta layer of its dirty pages. The newest

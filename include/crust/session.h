@@ -23,10 +23,6 @@
 
 namespace crust {
 
-namespace os {
-class MemoryRegion;
-}
-
 class Session {
  public:
   virtual ~Session() = default;
@@ -65,14 +61,8 @@ class Session {
   virtual Status WriteMemory(const ModuleId& id, uint64_t offset, ByteView data) = 0;
   // Grows to `new_length` bytes (multiple of 64 KiB, <= 4 GiB, >= current).
   virtual Status GrowMemory(const ModuleId& id, uint64_t new_length) = 0;
-  // The mapped memory itself, for the execution engine: writes through it are
-  // tracked like WriteMemory (with SessionOptions::WriteTracking::kNoted only
-  // when announced first with os::MemoryRegion::NoteWrite), and growing it
-  // (MemoryRegion::Grow) grows the module's memory. Valid until the module is
-  // removed or the session ends. With kKernel tracking the first call for a
-  // module hands its tracking to the kernel (one scan of its page tables);
-  // before it, the session's own notes of WriteMemory suffice.
-  virtual Result<os::MemoryRegion*> MemoryRegion(const ModuleId& id) = 0;
+  // (The execution engine writes the mapped memory directly, through the
+  // internal src/store/session_region.h.)
 
   // Checkpoints, nested: Checkpoint() marks the current contents and lengths
   // of every memory; Rollback() returns every memory to the innermost mark
@@ -83,7 +73,7 @@ class Session {
   // metadata, bytecode, modules added or removed.
   // Errors: InvalidArgument (Rollback/Release without a checkpoint).
   virtual Status Checkpoint() = 0;
-  // Announces writes through MemoryRegion(id) (see
+  // Announces writes through the mapped memory of `id` (see
   // SessionOptions::writes_are_marked). Unknown ids are ignored.
   virtual void MarkWritten(const ModuleId& id) = 0;
   virtual Status Rollback() = 0;

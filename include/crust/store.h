@@ -56,7 +56,7 @@ struct CommitInfo {
 };
 
 struct SessionOptions {
-  // When true, whoever writes through Session::MemoryRegion() announces it
+  // When true, whoever writes through the mapped memory (the engine) announces it
   // with Session::MarkWritten() before the next checkpoint operation, and
   // checkpoint operations then scan only the memories announced or written
   // through WriteMemory since the previous one (commits still scan every
@@ -65,17 +65,17 @@ struct SessionOptions {
   // memory).
   bool writes_are_marked = false;
 
-  // How the pages written through Session::MemoryRegion() are found, for
+  // How the pages written through the mapped memory are found, for
   // commit deltas and checkpoints alike (one mechanism serves both):
   //  * kKernel (default): the kernel reports them (userfaultfd write-protect
   //    and PAGEMAP_SCAN, or the /proc/self/pagemap fallback): any write
   //    counts. Each checkpoint operation and commit scans the page tables of
   //    the memories involved, so its cost follows their populated pages.
-  //    Until MemoryRegion() is first called for a module, every write to it
+  //    Until the mapped memory is first handed out for a module, every write to it
   //    came through WriteMemory (or a rollback) and was noted by the session:
   //    those collections use the notes and cost O(pages written), no scan.
-  //  * kNoted: whoever writes through MemoryRegion() first announces the
-  //    range with os::MemoryRegion::NoteWrite (crust's compiled contract code
+  //  * kNoted: whoever writes through the mapped memory first announces
+  //    the range (src/store/session_region.h; crust's compiled contract code
   //    does, with an inline check per store); a write not announced is lost
   //    to commits and rollbacks. Finding the written pages then costs
   //    O(pages written) and no system call. The VM uses this.

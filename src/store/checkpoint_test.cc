@@ -13,6 +13,7 @@
 #include "src/os/dirty_tracking.h"
 #include "src/os/memory_region.h"
 #include "src/store/format.h"
+#include "src/store/session_region.h"
 #include "tests/test_util.h"
 
 namespace crust {
@@ -137,7 +138,7 @@ TEST_P(CheckpointTest, RandomisedAgainstAModel) {
       // As the engine does: straight through the region (noting the write,
       // growing the region itself), announced with MarkWritten.
       ModuleId id = Id(1 + rng() % 2);
-      ASSERT_OK_AND_ASSIGN(os::MemoryRegion * region, s->MemoryRegion(id));
+      ASSERT_OK_AND_ASSIGN(os::MemoryRegion * region, store::SessionMemoryRegion(*s, id));
       s->MarkWritten(id);
       if (op == 10) {
         const uint64_t off = rng() % (region->length() - 16), n = 1 + rng() % 16;

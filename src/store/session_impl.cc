@@ -8,6 +8,7 @@
 #include "src/store/format.h"
 #include "src/store/memory_image.h"
 #include "src/store/root.h"
+#include "src/store/session_region.h"
 #include "src/store/store_impl.h"
 #include "src/util/sha256.h"
 
@@ -178,6 +179,10 @@ Status SessionImpl::GrowMemory(const ModuleId& id, uint64_t new_length) {
   s->length = new_length;
   Mark(id, s);
   return Status::OK();
+}
+
+Result<os::MemoryRegion*> SessionMemoryRegion(Session& session, const ModuleId& id) {
+  return static_cast<SessionImpl&>(session).MemoryRegion(id);
 }
 
 Result<os::MemoryRegion*> SessionImpl::MemoryRegion(const ModuleId& id) {

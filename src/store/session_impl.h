@@ -51,7 +51,8 @@ class SessionImpl final : public Session {
   Status ReadMemory(const ModuleId& id, uint64_t offset, std::span<uint8_t> out) override;
   Status WriteMemory(const ModuleId& id, uint64_t offset, ByteView data) override;
   Status GrowMemory(const ModuleId& id, uint64_t new_length) override;
-  Result<os::MemoryRegion*> MemoryRegion(const ModuleId& id) override;
+  // See src/store/session_region.h.
+  Result<os::MemoryRegion*> MemoryRegion(const ModuleId& id);
   Status Checkpoint() override;
   void MarkWritten(const ModuleId& id) override {
     auto it = slots_.find(id);

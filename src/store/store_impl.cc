@@ -10,6 +10,7 @@
 #include <random>
 
 #include "src/store/format.h"
+#include "src/store/open_env.h"
 #include "src/store/page_proof.h"
 #include "src/store/session_impl.h"
 #include "src/store/verify.h"
@@ -18,7 +19,7 @@
 namespace crust {
 
 Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, const StoreOptions& options) {
-  return store::StoreImpl::OpenImpl(dir, options);
+  return store::StoreImpl::OpenImpl(dir, options, nullptr);
 }
 
 namespace store {
@@ -42,8 +43,13 @@ Status CreateDirs(os::Env* env, const std::string& dir) {
 
 }  // namespace
 
-Result<std::unique_ptr<Store>> StoreImpl::OpenImpl(const std::string& dir_in, const StoreOptions& options) {
-  os::Env* env = options.env ? options.env : os::Env::Default();
+Result<std::unique_ptr<Store>> OpenWithEnv(const std::string& dir, const StoreOptions& options, os::Env* env) {
+  return StoreImpl::OpenImpl(dir, options, env);
+}
+
+Result<std::unique_ptr<Store>> StoreImpl::OpenImpl(const std::string& dir_in, const StoreOptions& options,
+                                                   os::Env* env) {
+  if (env == nullptr) env = os::Env::Default();
   std::string dir = dir_in;
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
   if (dir.empty()) return Status::InvalidArgument("store directory name is empty");

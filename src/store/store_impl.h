@@ -21,7 +21,9 @@ namespace crust::store {
 
 class StoreImpl final : public Store {
  public:
-  static Result<std::unique_ptr<Store>> OpenImpl(const std::string& dir, const StoreOptions& options);
+  // `env` null: os::Env::Default().
+  static Result<std::unique_ptr<Store>> OpenImpl(const std::string& dir, const StoreOptions& options,
+                                                 os::Env* env);
   ~StoreImpl() override;
 
   const std::string& dir() const override { return dir_; }

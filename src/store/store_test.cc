@@ -17,6 +17,7 @@
 #include "src/os/memory_region.h"
 #include "src/store/commit_testing.h"
 #include "src/store/format.h"
+#include "src/store/session_region.h"
 #include "src/util/coding.h"
 #include "tests/test_util.h"
 
@@ -171,7 +172,7 @@ TEST_P(StoreTest, RawPointerAfterNotedWritesLosesNothing) {
   ASSERT_OK(s->WriteMemory(Id(1), 5 * 4096, Fill(8, 0x11)));
   ASSERT_OK_AND_ASSIGN(Root r1, s->Commit());  // collected from the notes
   ASSERT_OK(s->WriteMemory(Id(1), 9 * 4096, Fill(8, 0x22)));  // noted, pending
-  ASSERT_OK_AND_ASSIGN(os::MemoryRegion * region, s->MemoryRegion(Id(1)));
+  ASSERT_OK_AND_ASSIGN(os::MemoryRegion * region, store::SessionMemoryRegion(*s, Id(1)));
   std::memset(region->data() + 5 * 4096 + 100, 0x33, 8);  // a page written before the switch
   std::memset(region->data() + 20 * 4096, 0x44, 8);       // a new page
   ASSERT_OK_AND_ASSIGN(Root r2, s->Commit());

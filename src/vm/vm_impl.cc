@@ -41,7 +41,6 @@ Result<std::unique_ptr<Vm>> Vm::Open(const std::string& dir, const VmOptions& op
   ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::Open(dir, options.store));
   engine::CodeCacheOptions co;
   co.dir = options.code_cache_dir.empty() ? store->dir() + "/.cache/code" : options.code_cache_dir;
-  co.env = options.store.env;
   co.compiler.opt_level = options.opt_level == 0 ? engine::OptLevel::kO0 : engine::OptLevel::kO2;
   VmOptions::Tiers tiers = options.tiers;
   if (tiers == VmOptions::Tiers::kAuto) {

@@ -6,6 +6,7 @@
 
 #include "src/engine/module_info.h"
 #include "src/engine/prepared_cache.h"
+#include "src/store/session_region.h"
 #include "src/util/coding.h"
 #include "src/util/sha256.h"
 
@@ -94,7 +95,7 @@ Result<VmSessionImpl::Loaded*> VmSessionImpl::Load(const ModuleId& id) {
   m.tier = tiered.tier;
   m.final = tiered.final;
   m.optimised_key = tiered.optimised_key;
-  ASSIGN_OR_RETURN(os::MemoryRegion * region, state_->MemoryRegion(id));
+  ASSIGN_OR_RETURN(os::MemoryRegion * region, store::SessionMemoryRegion(*state_, id));
   engine::InstanceOptions io;
   io.memory = region;
   io.run_start = false;

@@ -3,8 +3,11 @@
 // crust: a thin command line over the crust library. This file only
 // dispatches: it parses the line (args.h), prints help, checks the number of
 // arguments and runs the command's handler (commands_*.cc).
+#include <cstdio>
 #include <string>
 #include <vector>
+
+#include "crust/version.h"
 
 #include "tools/crust/args.h"
 #include "tools/crust/commands.h"
@@ -115,6 +118,10 @@ int RunCompletion(const ParsedArgs& args, const Output& out) {
 namespace {
 
 int Main(int argc, const char* const* argv) {
+  if (argc == 2 && std::string_view(argv[1]) == "--version") {
+    std::printf("crust %s\n", CRUST_VERSION_STRING);
+    return 0;
+  }
   const Output fallback(WantsJson(argc, argv));
   const ArgParser parser(AllOptions(), OptionsOf);
   auto args = parser.Parse(argc, argv);

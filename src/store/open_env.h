@@ -1,0 +1,19 @@
+// Copyright (c) crust authors. Licensed under the MIT license.
+//
+// Store::Open on a given OS interface (os::Env), for tests that inject faults
+// or observe file operations. Internal: the public StoreOptions names no
+// internal type. `env` null means os::Env::Default(); it must outlive the
+// store. Errors: as Store::Open.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "crust/store.h"
+#include "src/os/env.h"
+
+namespace crust::store {
+
+Result<std::unique_ptr<Store>> OpenWithEnv(const std::string& dir, const StoreOptions& options, os::Env* env);
+
+}  // namespace crust::store
