@@ -38,8 +38,10 @@ Bytes Footer(const Hash32& key, ByteView object) {
 
 Result<std::unique_ptr<CodeCache>> CodeCache::Open(const CodeCacheOptions& options) {
   os::Env* env = options.env != nullptr ? options.env : os::Env::Default();
-  RETURN_IF_ERROR(env->CreateDirs(options.dir + "/tmp"));
-  ASSIGN_OR_RETURN(std::unique_ptr<Compiler> compiler, Compiler::Create(env, options.compiler, options.dir + "/tmp"));
+  // Best effort: a read-only cache still serves the objects it holds (a
+  // build then fails with the error of writing under tmp/).
+  env->CreateDirs(options.dir + "/tmp").IgnoreError();
+  ASSIGN_OR_RETURN(std::unique_ptr<Compiler> compiler, Compiler::Create(env, options.compiler));
   PreparedCacheOptions po;
   po.dir = options.dir + "/prepared";
   po.env = env;

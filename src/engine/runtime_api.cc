@@ -15,7 +15,8 @@ namespace {
 thread_local os::MemoryRegion* tls_pending_region = nullptr;
 thread_local uint32_t tls_pending_max_pages = 65536;
 
-[[noreturn]] void Trap(wasm_rt_trap_t code) { RaiseTrap(code); }
+// GNU spelling: the noreturn is part of the function type the API field has.
+WASM_RT_NO_RETURN void Trap(wasm_rt_trap_t code) { RaiseTrap(code); }
 
 // Function types are interned process-wide, so that equal signatures get
 // equal indices in every module (call_indirect compares indices, also across
