@@ -2,6 +2,8 @@
 //
 // Store and session behaviour through the public API.
 #include <gtest/gtest.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -491,6 +493,34 @@ TEST(StoreHostileDirTest, RegularFileNamedLikeARootIsIgnored) {
   ASSERT_OK_AND_ASSIGN(auto s, store->StartSession(root));
   ASSERT_OK(s->WriteMemory(Id(1), 0, Fill(4, 9)));
   ASSERT_OK(s->Commit().status());
+}
+
+// A memory image on a full tmpfs: its holes cannot be read (SIGBUS on the
+// mapping). Verification reports an IOError instead of dying. Needs a tmpfs
+// mount (root); skipped where mounting is not allowed.
+TEST(StoreHostileDirTest, VerifyOnAFullTmpfsReportsInsteadOfCrashing) {
+  TempDir dir;
+  const std::string mnt = dir.Sub("tmpfs");
+  ASSERT_EQ(::mkdir(mnt.c_str(), 0755), 0);
+  if (::mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=2m") != 0) GTEST_SKIP() << "cannot mount a tmpfs here";
+  Status verified;
+  {
+    StoreOptions opt;
+    opt.sync = false;
+    ASSERT_OK_AND_ASSIGN(auto store, Store::Open(mnt + "/store", opt));
+    // 1 MiB of memory, one page written: the rest are holes in the image.
+    const Root root = CommitGenesisOfOne(store.get(), Fill(8, 1), Fill(10, 2), kMiB);
+    {
+      std::ofstream fill(mnt + "/fill", std::ios::binary);
+      const std::string chunk(4096, 'x');
+      while (fill.write(chunk.data(), chunk.size()) && fill.flush()) {
+      }
+    }
+    verified = store->VerifyCommit(root);
+  }
+  ::umount2(mnt.c_str(), MNT_DETACH);
+  EXPECT_EQ(verified.code(), Status::Code::kIOError) << verified.ToString();
+  EXPECT_NE(verified.ToString().find("SIGBUS"), std::string::npos) << verified.ToString();
 }
 
 // LOCK is never opened through a symlink (its target would be truncated).
