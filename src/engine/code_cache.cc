@@ -1,6 +1,7 @@
 // Copyright (c) crust authors. Licensed under the MIT license.
 #include "src/engine/code_cache.h"
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -105,8 +106,38 @@ Result<std::shared_ptr<const Code>> CodeCache::LoadOrBuild(const Hash32& key, By
     std::lock_guard<std::mutex> lock(mu_);
     stats_.rebuilt++;
   }
-  RETURN_IF_ERROR(Build(key, wasm, path));
+  RETURN_IF_ERROR(BuildOnOwnThread(key, wasm, path));
   return Code::Load(path);
+}
+
+// Translation recurses over the module, and a nested call (`c`) may get here
+// on the dedicated call stack (runtime_call.h), whose headroom is meant for
+// host frames: build on a thread with a stack of its own, of a fixed size
+// (the same whatever the caller's thread and `ulimit -s`).
+Status CodeCache::BuildOnOwnThread(const Hash32& key, ByteView wasm, const std::string& path) {
+  struct Job {
+    CodeCache* self;
+    const Hash32* key;
+    ByteView wasm;
+    const std::string* path;
+    Status status;
+  } job{this, &key, wasm, &path, Status::OK()};
+  pthread_attr_t attr;
+  if (pthread_attr_init(&attr) != 0) return Status::ResourceExhausted("cannot start a compile thread");
+  pthread_attr_setstacksize(&attr, kBuildThreadStack);
+  pthread_t thread;
+  const int err = pthread_create(
+      &thread, &attr,
+      [](void* p) -> void* {
+        auto* j = static_cast<Job*>(p);
+        j->status = j->self->Build(*j->key, j->wasm, *j->path);
+        return nullptr;
+      },
+      &job);
+  pthread_attr_destroy(&attr);
+  if (err != 0) return Status::ResourceExhausted("cannot start a compile thread: error " + std::to_string(err));
+  pthread_join(thread, nullptr);
+  return job.status;
 }
 
 Status CodeCache::Verify(const std::string& path, const Hash32& key) const {

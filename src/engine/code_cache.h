@@ -85,6 +85,8 @@ class CodeCache {
             std::unique_ptr<PreparedCache> prepared);
   Result<std::shared_ptr<const Code>> LoadOrBuild(const Hash32& key, ByteView wasm);
   Status Verify(const std::string& path, const Hash32& key) const;
+  static constexpr size_t kBuildThreadStack = 64 << 20;
+  Status BuildOnOwnThread(const Hash32& key, ByteView wasm, const std::string& path);
   Status Build(const Hash32& key, ByteView wasm, const std::string& path);
 
   os::Env* const env_;
