@@ -95,8 +95,22 @@ void BM_TreeNodes_Blake3Batched(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kPages));
 }
 
+// The check a session makes the first time it reads a committed module's
+// bytecode (and a commit before linking a file this process never read):
+// SHA-256 of the whole file against the index. Arg: bytecode size.
+void BM_BytecodeCheck_Sha256(benchmark::State& state) {
+  const size_t n = static_cast<size_t>(state.range(0));
+  const uint8_t* data = Pages().data();
+  for (auto _ : state) {
+    crust::Hash32 h = crust::Sha256Of(crust::ByteView(data, n));
+    benchmark::DoNotOptimize(h);
+  }
+  SetBytes(state, n);
+}
+
 }  // namespace
 
+BENCHMARK(BM_BytecodeCheck_Sha256)->Arg(4 << 10)->Arg(64 << 10)->Arg(1 << 20)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_PageLeaves_Sha256)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_PageLeaves_Blake3OneByOne)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_PageLeaves_Blake3Batched)->Unit(benchmark::kMillisecond);

@@ -130,6 +130,17 @@ TEST_F(CliTest, CliCommitsJson) {
                        "\",\"created_unix_ns\":" + std::to_string(commits_[1].created_unix_ns) + "}]}\n");
 }
 
+// A regular file named like a root is not a commit: `commits` and the
+// default base of a write ignore it.
+TEST_F(CliTest, CliCommitsIgnoresStrayRootNamedFile) {
+  ASSERT_NO_FATAL_FAILURE(BuildStore());
+  { std::ofstream(store_dir_ + "/" + std::string(64, 'f')) << "stray"; }
+  RunResult r = RunOnStore({"commits"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(Lines(r.out).size(), 3u) << r.out;
+  EXPECT_THAT(r.out, Not(HasSubstr(std::string(64, 'f'))));
+}
+
 TEST_F(CliTest, CliCommitsEmptyStore) {
   ASSERT_OK(Store::Open(store_dir_));
   RunResult r = RunOnStore({"commits"});

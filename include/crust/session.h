@@ -50,6 +50,9 @@ class Session {
   // Module ids in ascending order.
   virtual std::vector<ModuleId> Modules() const = 0;
 
+  // A committed module's bytecode is checked against its hash in the index:
+  // Corruption naming the file when it does not match (a commit also checks
+  // the files it links and this process has not read).
   virtual Result<Bytes> Bytecode(const ModuleId& id) = 0;
   virtual Result<Bytes> Metadata(const ModuleId& id) const = 0;
   virtual Status SetMetadata(const ModuleId& id, ByteView metadata) = 0;

@@ -35,6 +35,7 @@ class [[nodiscard]] Status {
     kInvalidModule = 11,   // bytecode failed validation at deploy
     kResourceExhausted = 12,  // a limit protecting the host was hit
     kAborted = 13,         // the object is unusable after an earlier error
+    kInternal = 14,        // the host failed (e.g. native stack overflow): never a contract outcome
   };
 
   Status() = default;
@@ -52,6 +53,7 @@ class [[nodiscard]] Status {
   static Status InvalidModule(std::string_view msg) { return Status(Code::kInvalidModule, msg); }
   static Status ResourceExhausted(std::string_view msg) { return Status(Code::kResourceExhausted, msg); }
   static Status Aborted(std::string_view msg) { return Status(Code::kAborted, msg); }
+  static Status Internal(std::string_view msg) { return Status(Code::kInternal, msg); }
 
   bool ok() const { return rep_ == nullptr; }
   Code code() const { return rep_ ? rep_->code : Code::kOk; }

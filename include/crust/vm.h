@@ -24,6 +24,22 @@
 //
 // Thread-safety: a Vm is safe for concurrent use; each VmSession is used by
 // one thread at a time, and many sessions may run concurrently.
+//
+// Process-wide effects: opening a Vm and running calls changes the process:
+//  * signal handlers for SIGSEGV and SIGBUS (installed once, chaining to the
+//    handlers installed before them) and, on every thread that runs a call, an
+//    alternate signal stack (sigaltstack, 64 KiB) unless one is set;
+//  * on every thread that runs a call, a dedicated native stack mapping
+//    (MAP_NORESERVE, about 75 MiB of address space with the default limits,
+//    plus a 1 MiB guard) kept until the thread exits; the pages a call
+//    touched stay resident;
+//  * fork/exec of the C compiler (`cc`) to identify it at Open and to compile
+//    new modules at deploy, in its own process group, with resource limits;
+//  * dlopen of the compiled modules (kept while the Vm holds them).
+// Host faults (I/O errors or SIGBUS reading mapped files, damaged committed
+// bytecode, native stack overflow) end a call with IOError, Corruption or
+// Internal, never a contract outcome, and poison the VmSession: its later
+// calls, deploys and Commit fail with Aborted (docs/abi.md section 10a).
 // Lifetime: destroy every VmSession before its Vm.
 #pragma once
 
@@ -71,6 +87,11 @@ struct CallNode {
 // ends the call with OutOfGas). A non-OK status ends the call with that error.
 using HostQuery = std::function<Result<Bytes>(ByteView arg, uint64_t* gas)>;
 
+// Upper bounds of VmOptions::max_call_depth and max_module_depth: calls run
+// on a dedicated native stack sized for both (64 KiB per wasm frame).
+inline constexpr uint32_t kMaxCallDepthLimit = 100'000;
+inline constexpr uint32_t kMaxModuleDepthLimit = 1'000;
+
 struct VmOptions {
   StoreOptions store;
   // Where compiled code is cached. Empty: "<store>/.cache/code".
@@ -92,8 +113,10 @@ struct VmOptions {
   std::string fast_compiler = "tcc";
   // Largest call depth (nested wasm function calls) a call may reach.
   // Part of consensus: every node must use the same value. Default: 1000.
+  // At most kMaxCallDepthLimit (Open fails otherwise).
   uint32_t max_call_depth = 1000;
   // Largest depth of nested inter-module calls (`c`). Default: 48.
+  // At most kMaxModuleDepthLimit.
   uint32_t max_module_depth = 48;
   // Largest linear memory a module may have, in 64 KiB pages (<= 65536).
   // Deploy refuses a larger initial memory (ResourceExhausted); memory.grow

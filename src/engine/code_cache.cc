@@ -1,6 +1,7 @@
 // Copyright (c) crust authors. Licensed under the MIT license.
 #include "src/engine/code_cache.h"
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -38,15 +39,17 @@ Bytes Footer(const Hash32& key, ByteView object) {
 
 Result<std::unique_ptr<CodeCache>> CodeCache::Open(const CodeCacheOptions& options) {
   os::Env* env = options.env != nullptr ? options.env : os::Env::Default();
-  RETURN_IF_ERROR(env->CreateDirs(options.dir + "/tmp"));
+  // Best effort: a read-only cache still serves the objects it holds (a
+  // build then fails with the error of writing under tmp/).
+  env->CreateDirs(options.dir + "/tmp").IgnoreError();
   auto cancel = std::make_unique<std::atomic<bool>>(false);
   CompilerOptions optimised = options.compiler;
   optimised.limits.cancel = cancel.get();
-  ASSIGN_OR_RETURN(std::unique_ptr<Compiler> compiler, Compiler::Create(env, optimised, options.dir + "/tmp"));
+  ASSIGN_OR_RETURN(std::unique_ptr<Compiler> compiler, Compiler::Create(env, optimised));
   std::unique_ptr<Compiler> fast;
   Status fast_status = Status::NotFound("no fast tier configured");
   if (options.fast_compiler) {
-    auto f = Compiler::Create(env, *options.fast_compiler, options.dir + "/tmp");
+    auto f = Compiler::Create(env, *options.fast_compiler);
     if (f.ok()) {
       fast = std::move(f).value();
       fast_status = Status::OK();
@@ -232,8 +235,39 @@ Result<std::shared_ptr<const Code>> CodeCache::LoadOrBuild(const Compiler& c, co
     std::lock_guard<std::mutex> lock(mu_);
     stats_.rebuilt++;
   }
-  RETURN_IF_ERROR(Build(c, key, wasm, path));
+  RETURN_IF_ERROR(BuildOnOwnThread(c, key, wasm, path));
   return Code::Load(path);
+}
+
+// Translation recurses over the module, and a nested call (`c`) may get here
+// on the dedicated call stack (runtime_call.h), whose headroom is meant for
+// host frames: build on a thread with a stack of its own, of a fixed size
+// (the same whatever the caller's thread and `ulimit -s`).
+Status CodeCache::BuildOnOwnThread(const Compiler& c, const Hash32& key, ByteView wasm, const std::string& path) {
+  struct Job {
+    CodeCache* self;
+    const Compiler* compiler;
+    const Hash32* key;
+    ByteView wasm;
+    const std::string* path;
+    Status status;
+  } job{this, &c, &key, wasm, &path, Status::OK()};
+  pthread_attr_t attr;
+  if (pthread_attr_init(&attr) != 0) return Status::ResourceExhausted("cannot start a compile thread");
+  pthread_attr_setstacksize(&attr, kBuildThreadStack);
+  pthread_t thread;
+  const int err = pthread_create(
+      &thread, &attr,
+      [](void* p) -> void* {
+        auto* j = static_cast<Job*>(p);
+        j->status = j->self->Build(*j->compiler, *j->key, j->wasm, *j->path);
+        return nullptr;
+      },
+      &job);
+  pthread_attr_destroy(&attr);
+  if (err != 0) return Status::ResourceExhausted("cannot start a compile thread: error " + std::to_string(err));
+  pthread_join(thread, nullptr);
+  return job.status;
 }
 
 Status CodeCache::Verify(const std::string& path, const Hash32& key) const {

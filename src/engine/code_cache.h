@@ -159,6 +159,8 @@ class CodeCache {
   Result<std::shared_ptr<const Code>> Acquire(const Compiler& c, const Hash32& key, ByteView wasm, Mode mode);
   Result<std::shared_ptr<const Code>> LoadOrBuild(const Compiler& c, const Hash32& key, ByteView wasm, Mode mode);
   Status Verify(const std::string& path, const Hash32& key) const;
+  static constexpr size_t kBuildThreadStack = 64 << 20;
+  Status BuildOnOwnThread(const Compiler& c, const Hash32& key, ByteView wasm, const std::string& path);
   Status Build(const Compiler& c, const Hash32& key, ByteView wasm, const std::string& path);
   Hash32 KeyWith(const Compiler& c, ByteView wasm) const;
   void Enqueue(const Hash32& key, ByteView wasm);

@@ -10,6 +10,7 @@
 #include "src/engine/instance.h"
 #include "src/engine/runtime_test_util.h"
 #include "src/os/env.h"
+#include "tests/fault_env.h"
 #include "tests/test_util.h"
 
 namespace crust::engine {
@@ -45,6 +46,34 @@ class CodeCacheTest : public ::testing::Test {
   }
   crust::testing::TempDir dir_;
 };
+
+// On a full (or read-only) disk the fingerprint is the same, so the objects
+// already compiled are still found: identifying the compiler writes nothing.
+TEST_F(CodeCacheTest, FingerprintNeedsNoWrites) {
+  const Bytes wasm = Module(7);
+  auto cache = Open();
+  ASSERT_OK_AND_ASSIGN(auto code, cache->Get(wasm));
+  EXPECT_EQ(CallF(code, 1), 8u);
+
+  crust::testing::FaultEnv full;
+  for (auto op : {crust::testing::FaultOp::kCreateFile, crust::testing::FaultOp::kCreateDir,
+                  crust::testing::FaultOp::kWrite, crust::testing::FaultOp::kRename}) {
+    full.FailAlways(op);
+  }
+  CodeCacheOptions o;
+  o.dir = dir_.Sub("store/.cache/code");
+  o.compiler.opt_level = OptLevel::kO0;
+  o.env = &full;
+  ASSERT_OK_AND_ASSIGN(auto on_full, CodeCache::Open(o));
+  EXPECT_EQ(on_full->compiler().fingerprint(), cache->compiler().fingerprint());
+  EXPECT_EQ(full.Count(crust::testing::FaultOp::kCreateFile), 0);
+  ASSERT_OK_AND_ASSIGN(auto again, on_full->Get(wasm));
+  EXPECT_EQ(CallF(again, 2), 9u);
+  EXPECT_EQ(on_full->stats().disk_hits, 1u);
+  EXPECT_EQ(on_full->stats().compiled, 0u);
+  // A new module cannot be compiled there: an error, not a crash.
+  EXPECT_FALSE(on_full->Get(Module(8)).ok());
+}
 
 TEST_F(CodeCacheTest, MissThenHitThenDiskHit) {
   auto cache = Open();

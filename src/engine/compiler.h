@@ -10,7 +10,7 @@
 //
 // Flags (fixed; recorded in description()): -O2 (or -O0) -fPIC -shared
 // -fvisibility=hidden -fstack-clash-protection -ffp-contract=off
-// -fno-strict-aliasing -fwrapv -DNDEBUG -w -lm. Bounds checks are omitted
+// -fno-strict-aliasing -fwrapv -DNDEBUG -w -g0 -fstack-usage -lm. Bounds checks are omitted
 // (guard pages; see wasm_rt_abi.h).
 //
 // Thread-safety: a Compiler is immutable after Create; Compile may run
@@ -62,15 +62,16 @@ struct CompilerOptions {
 
 class Compiler {
  public:
-  // Runs `cc --version` once (in `scratch_dir`, which must exist) to
-  // identify the compiler. IOError if it cannot be run.
-  static Result<std::unique_ptr<Compiler>> Create(os::Env* env, const CompilerOptions& options,
-                                                  const std::string& scratch_dir);
+  // Runs `cc --version` once (output read through a pipe: no file is
+  // written) to identify the compiler. IOError if it cannot be run.
+  static Result<std::unique_ptr<Compiler>> Create(os::Env* env, const CompilerOptions& options);
 
   // Compiles `wasm` into a shared object written to `out_path` (replaced if
   // present). Temporaries go to `work_dir`, which is created and removed.
   // Errors: InvalidModule/NotSupported from translation, ResourceExhausted
-  // when the compiler hits a limit, IOError otherwise.
+  // when the compiler hits a limit or a compiled function's native frame
+  // (the compiler's -fstack-usage report) is larger than
+  // rt::kMaxNativeFrameBytes or unbounded, IOError otherwise.
   Status Compile(ByteView wasm, const std::string& work_dir, const std::string& out_path) const;
 
   const Hash32& fingerprint() const { return fingerprint_; }
@@ -81,6 +82,8 @@ class Compiler {
  private:
   Compiler(os::Env* env, CompilerOptions options, std::string version);
   std::vector<std::string> Flags() const;
+  // Reads the -fstack-usage reports in work_dir (see Compile).
+  Status CheckFrames(const std::string& work_dir) const;
 
   os::Env* const env_;
   const CompilerOptions options_;

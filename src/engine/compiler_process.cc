@@ -2,6 +2,7 @@
 #include "src/engine/compiler_process.h"
 
 #include <dlfcn.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -9,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -29,14 +31,16 @@ std::string TailOf(const std::string& path, size_t max = 2000) {
 }
 
 // In the child, between fork and exec: async-signal-safe calls only.
-[[noreturn]] void ExecChild(const std::vector<char*>& argv, const char* output, const ProcessLimits& limits) {
+// Output goes to `out_fd` when it is >= 0, else to the file `output`.
+[[noreturn]] void ExecChild(const std::vector<char*>& argv, const char* output, int out_fd,
+                            const ProcessLimits& limits) {
   ::setpgid(0, 0);
   struct rlimit as = {limits.address_space_bytes, limits.address_space_bytes};
   struct rlimit cpu = {limits.cpu_seconds, limits.cpu_seconds + 5};
   ::setrlimit(RLIMIT_AS, &as);
   ::setrlimit(RLIMIT_CPU, &cpu);
   const int in = ::open("/dev/null", O_RDONLY);
-  const int out = ::open(output, O_WRONLY | O_CREAT | O_APPEND, 0644);
+  const int out = out_fd >= 0 ? out_fd : ::open(output, O_WRONLY | O_CREAT | O_APPEND, 0644);
   if (in < 0 || out < 0) ::_exit(126);
   ::dup2(in, 0);
   ::dup2(out, 1);
@@ -97,7 +101,7 @@ Status RunProcess(const std::vector<std::string>& args, const std::string& outpu
   argv.push_back(nullptr);
   const pid_t pid = ::fork();
   if (pid < 0) return Status::IOError(std::string("fork: ") + std::strerror(errno));
-  if (pid == 0) ExecChild(argv, output_path.c_str(), limits);
+  if (pid == 0) ExecChild(argv, output_path.c_str(), -1, limits);
   ::setpgid(pid, pid);  // also done by the child; whichever runs first wins
   bool timed_out = false, cancelled = false;
   ASSIGN_OR_RETURN(const int status, WaitWithDeadline(pid, limits.wall_seconds, limits.cancel, &timed_out, &cancelled));
@@ -124,6 +128,57 @@ Status RunProcess(const std::vector<std::string>& args, const std::string& outpu
   }
   if (code == 127) return Status::IOError("cannot execute " + what + ": " + (tail.empty() ? "exec failed" : tail));
   return Status::IOError(what + " exited with status " + std::to_string(code) + ": " + tail);
+}
+
+Result<std::string> RunProcessCapture(const std::vector<std::string>& args, const ProcessLimits& limits,
+                                      size_t max_output) {
+  if (args.empty()) return Status::InvalidArgument("RunProcessCapture: empty argv");
+  std::vector<char*> argv;
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return Status::IOError(std::string("pipe: ") + std::strerror(errno));
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return Status::IOError(std::string("fork: ") + std::strerror(errno));
+  }
+  if (pid == 0) ExecChild(argv, nullptr, fds[1], limits);  // dup2 clears O_CLOEXEC on 1 and 2
+  ::setpgid(pid, pid);
+  ::close(fds[1]);
+  std::string out;
+  const uint64_t deadline = NowMillis() + uint64_t{limits.wall_seconds} * 1000;
+  bool timed_out = false;
+  for (;;) {
+    const uint64_t now = NowMillis();
+    if (now >= deadline) {
+      timed_out = true;
+      ::kill(-pid, SIGKILL);
+      break;
+    }
+    struct pollfd p = {fds[0], POLLIN, 0};
+    const int r = ::poll(&p, 1, static_cast<int>(deadline - now < 1000 ? deadline - now : 1000));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) continue;
+    char buf[4096];
+    const ssize_t n = ::read(fds[0], buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    if (out.size() < max_output) out.append(buf, std::min(static_cast<size_t>(n), max_output - out.size()));
+  }
+  ::close(fds[0]);
+  ASSIGN_OR_RETURN(const int status, WaitWithDeadline(pid, limits.wall_seconds, &timed_out));
+  ::kill(-pid, SIGKILL);
+  const std::string what = args[0];
+  if (timed_out) {
+    return Status::ResourceExhausted(what + " exceeded the wall-clock limit of " +
+                                     std::to_string(limits.wall_seconds) + " s");
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return out;
+  if (WIFSIGNALED(status)) return Status::IOError(what + " killed by signal " + std::to_string(WTERMSIG(status)));
+  if (WEXITSTATUS(status) == 127) return Status::IOError("cannot execute " + what);
+  return Status::IOError(what + " exited with status " + std::to_string(WEXITSTATUS(status)) + ": " + out);
 }
 
 Result<std::unique_ptr<SharedObject>> SharedObject::Open(const std::string& path) {

@@ -34,6 +34,11 @@ struct ProcessLimits {
 Status RunProcess(const std::vector<std::string>& argv, const std::string& output_path,
                   const ProcessLimits& limits);
 
+// Like RunProcess, but stdout and stderr come back through a pipe (the first
+// `max_output` bytes) instead of a file: nothing is written anywhere.
+Result<std::string> RunProcessCapture(const std::vector<std::string>& argv, const ProcessLimits& limits,
+                                      size_t max_output = 64 * 1024);
+
 // A dlopen'ed shared object (RTLD_NOW | RTLD_LOCAL). Closed on destruction.
 class SharedObject {
  public:

@@ -1,7 +1,13 @@
 // Copyright (c) crust authors. Licensed under the MIT license.
 #include "src/engine/compiler_tcc.h"
 
+#include <elf.h>
+
+#include <cstring>
+
 #include <string_view>
+
+#include "src/os/env.h"
 
 namespace crust::engine {
 namespace {
@@ -82,6 +88,85 @@ void AdaptForTcc(std::string* c) {
 const std::string& TccPrelude() {
   static const std::string* const text = new std::string(kPrelude);
   return *text;
+}
+
+}  // namespace crust::engine
+
+namespace crust::engine {
+namespace {
+
+// The parts of an ELF64 little-endian shared object the frame check reads.
+struct ElfView {
+  const uint8_t* data;
+  size_t size;
+  template <class T>
+  bool Read(uint64_t off, T* out) const {
+    if (off > size || sizeof(T) > size - off) return false;
+    std::memcpy(out, data + off, sizeof(T));
+    return true;
+  }
+};
+
+// The file offset of virtual address `addr` (through the PT_LOAD headers).
+bool FileOffset(const ElfView& elf, const Elf64_Ehdr& eh, uint64_t addr, uint64_t* off) {
+  for (uint16_t i = 0; i < eh.e_phnum; i++) {
+    Elf64_Phdr ph;
+    if (!elf.Read(eh.e_phoff + uint64_t{i} * eh.e_phentsize, &ph)) return false;
+    if (ph.p_type == PT_LOAD && addr >= ph.p_vaddr && addr - ph.p_vaddr < ph.p_filesz) {
+      *off = ph.p_offset + (addr - ph.p_vaddr);
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+Status CheckTccFrames(const std::string& so_path, uint64_t max_frame) {
+#if !defined(__x86_64__)
+  return Status::NotSupported("the fast tier's frame check reads x86-64 prologues only");
+#else
+  auto bytes = os::Env::Default()->ReadFile(so_path, 1ull << 31);
+  if (!bytes.ok()) return bytes.status();
+  const ElfView elf{bytes->data(), bytes->size()};
+  Elf64_Ehdr eh;
+  if (!elf.Read(0, &eh) || std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64) {
+    return Status::NotSupported(so_path + " is not an ELF64 object");
+  }
+  size_t functions = 0;
+  for (uint16_t i = 0; i < eh.e_shnum; i++) {
+    Elf64_Shdr sh;
+    if (!elf.Read(eh.e_shoff + uint64_t{i} * eh.e_shentsize, &sh)) return Status::NotSupported(so_path + ": bad sections");
+    if (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM) continue;
+    if (sh.sh_entsize != sizeof(Elf64_Sym)) return Status::NotSupported(so_path + ": bad symbol table");
+    for (uint64_t off = sh.sh_offset; off + sizeof(Elf64_Sym) <= sh.sh_offset + sh.sh_size; off += sizeof(Elf64_Sym)) {
+      Elf64_Sym sym;
+      if (!elf.Read(off, &sym)) return Status::NotSupported(so_path + ": bad symbol");
+      if (ELF64_ST_TYPE(sym.st_info) != STT_FUNC || sym.st_shndx == SHN_UNDEF || sym.st_value == 0) continue;
+      uint64_t at = 0;
+      uint8_t prologue[11];
+      if (!FileOffset(elf, eh, sym.st_value, &at) || !elf.Read(at, &prologue)) {
+        return Status::NotSupported(so_path + ": a function's code is not in the file");
+      }
+      static const uint8_t kHead[7] = {0x55, 0x48, 0x89, 0xe5, 0x48, 0x81, 0xec};  // push rbp; mov rbp,rsp; sub rsp,imm32
+      if (std::memcmp(prologue, kHead, sizeof(kHead)) != 0) {
+        return Status::NotSupported(so_path + ": a function does not start with tcc's prologue");
+      }
+      uint32_t n;
+      std::memcpy(&n, prologue + 7, 4);
+      const uint64_t frame = uint64_t{n} + 16;
+      if (frame > max_frame) {
+        return Status::ResourceExhausted("compiled function (tcc) at 0x" + std::to_string(sym.st_value) +
+                                         " needs a native stack frame of " + std::to_string(frame) +
+                                         " bytes, more than the limit of " + std::to_string(max_frame) +
+                                         " bytes per frame");
+      }
+      functions++;
+    }
+  }
+  if (functions == 0) return Status::NotSupported(so_path + ": no function symbols to check frames against");
+  return Status::OK();
+#endif
 }
 
 }  // namespace crust::engine

@@ -17,7 +17,10 @@
 // Thread-safety: immutable text.
 #pragma once
 
+#include <cstdint>
 #include <string>
+
+#include "crust/status.h"
 
 namespace crust::engine {
 
@@ -35,5 +38,17 @@ const std::string& TccPrelude();
 // (_Generic picks the width; an integer there would not compile). wasm2c
 // 1.0.32 emits `= -(` for nothing else.
 void AdaptForTcc(std::string* c);
+
+// tcc writes no -fstack-usage report, so the frame bound every compiled
+// function must respect (runtime_call.h: kMaxNativeFrameBytes, which sizes
+// the dedicated call stack) is read from the object itself: on x86-64 every
+// function tcc 0.9.27 emits starts `push %rbp; mov %rsp,%rbp; sub $N,%rsp`
+// (N patched in after the body is generated), so its frame is N + 16 bytes.
+// Checks every function symbol of the shared object at `so_path`.
+// ResourceExhausted naming the function when a frame exceeds `max_frame`;
+// NotSupported when a function does not start that way (another
+// architecture, another tcc): the fast tier is then not used for the module,
+// and the optimised build (checked by -fstack-usage) serves it instead.
+Status CheckTccFrames(const std::string& so_path, uint64_t max_frame);
 
 }  // namespace crust::engine

@@ -138,16 +138,21 @@ std::string ReturnType(const std::string& results) {
 constexpr char kGluePrelude[] = R"(
 /* ---- crust glue ---- */
 #include <stdarg.h>
+#include <stdlib.h>
 static const crust_rt_api* crust_rt;
 bool wasm_rt_is_initialized(void) { return crust_rt != NULL; }
 void wasm_rt_trap(wasm_rt_trap_t c) { crust_rt->trap(c); }
 uint32_t wasm_rt_register_func_type(uint32_t p, uint32_t r, ...) {
-  wasm_rt_type_t t[p + r + 1];
+  /* On the heap: every native frame has a fixed size (-fstack-usage). */
+  wasm_rt_type_t* t = (wasm_rt_type_t*)malloc(sizeof(wasm_rt_type_t) * ((size_t)p + r + 1));
+  if (t == NULL) crust_rt->trap(WASM_RT_TRAP_EXHAUSTION);
   va_list ap;
   va_start(ap, r);
   for (uint32_t i = 0; i < p + r; ++i) t[i] = (wasm_rt_type_t)va_arg(ap, int);
   va_end(ap);
-  return crust_rt->register_func_type(p, r, t);
+  uint32_t index = crust_rt->register_func_type(p, r, t);
+  free(t);
+  return index;
 }
 void wasm_rt_allocate_memory(wasm_rt_memory_t* m, uint32_t i, uint32_t x) { crust_rt->allocate_memory(m, i, x); }
 uint32_t wasm_rt_grow_memory(wasm_rt_memory_t* m, uint32_t d) { return crust_rt->grow_memory(m, d); }

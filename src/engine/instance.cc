@@ -122,6 +122,7 @@ Status Instance::RunStart(HostContext* host) {
 Status Instance::RunCall(void (*fn)(void*), void* arg, HostContext* host) {
   rt::CallState state;
   state.host = host;
+  if (host != nullptr) state.stack_bytes = host->CallStackBytes();
   const int code = rt::RunProtected(&state, fn, arg);
   last_trap_ = ClassifyTrap(code);
   if (last_trap_ == TrapKind::kNone) return Status::OK();

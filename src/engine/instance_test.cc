@@ -168,6 +168,21 @@ TEST_F(InstanceTest, EveryTrapKindLeavesTheThreadUsable) {
   }
 }
 
+// Calls run on a dedicated stack whose size the host chooses: a small one
+// overflows quickly (a trap of its own kind, the thread stays usable), a
+// large one is used whatever the thread's own stack is.
+TEST_F(InstanceTest, DedicatedStackSizeComesFromTheHost) {
+  struct SmallStack : HostContext {
+    size_t CallStackBytes() const override { return 1 << 20; }
+  } small;
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(instance_->CallI32("recurse", 0, &small).status().code(), Status::Code::kTrap);
+    EXPECT_EQ(instance_->last_trap(), TrapKind::kStackExhausted);
+    ASSERT_OK_AND_ASSIGN(uint32_t v, instance_->CallI32("fib", 10, &small));
+    EXPECT_EQ(v, 55u);
+  }
+}
+
 TEST_F(InstanceTest, TrapsOnOtherThreads) {
   std::thread t([&] {
     EXPECT_EQ(instance_->CallI32("recurse", 0, &host_).status().code(), Status::Code::kTrap);

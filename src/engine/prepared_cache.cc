@@ -34,7 +34,7 @@ size_t Footprint(const PreparedModule& m) {
 
 Result<std::unique_ptr<PreparedCache>> PreparedCache::Open(const PreparedCacheOptions& options) {
   os::Env* env = options.env != nullptr ? options.env : os::Env::Default();
-  RETURN_IF_ERROR(env->CreateDirs(options.dir + "/tmp"));
+  env->CreateDirs(options.dir + "/tmp").IgnoreError();  // best effort: a read-only cache still serves hits
   return std::unique_ptr<PreparedCache>(
       new PreparedCache(env, options.dir, options.memory_budget_bytes, options.versions));
 }

@@ -11,6 +11,7 @@
 // usable. Calls nest (a host function may call into another instance).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -72,6 +73,12 @@ class HostContext {
   virtual Result<int32_t> Caller(Instance& self);
   virtual Result<int32_t> Callstack(Instance& self);
   virtual Result<int32_t> Owner(Instance& self, uint32_t mod_ptr);
+
+  // Size of the dedicated native stack a top-level call with this host runs
+  // on (runtime_call.h NativeStackBytes). The host sizes it from the limits
+  // it enforces, so that they fire before the native stack runs out. Default:
+  // kDefaultMaxCallDepth wasm frames and one nested call.
+  virtual size_t CallStackBytes() const;
 };
 
 }  // namespace crust::engine

@@ -3,6 +3,9 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <string>
+
+#include "src/engine/module_info.h"
 
 #include "src/engine/wasm_rt_abi.h"
 
@@ -13,8 +16,24 @@ thread_local CallState* tls_call = nullptr;
 
 CallState* CurrentCall() { return tls_call; }
 
-__attribute__((noinline)) int RunProtected(CallState* state, void (*fn)(void*), void* arg) {
+int RunProtected(CallState* state, void (*fn)(void*), void* arg) {
   EnsureThreadReady();
+  if (state->stack_bytes == 0) state->stack_bytes = NativeStackBytes(kDefaultMaxCallDepth, 1);
+  const int code = tls_call == nullptr ? RunOnDedicatedStack(state, fn, arg) : RunOnThisStack(state, fn, arg);
+  if (code == kHostIOFaultCode) {
+    state->host_status = Status::IOError(
+        "a mapped file could not be read (SIGBUS) while compiled code ran: a host fault, not a contract outcome");
+    return kHostAbortCode;
+  }
+  if (code == kNoStackCode) {
+    state->host_status = Status::ResourceExhausted("cannot map a native stack of " +
+                                                   std::to_string(state->stack_bytes) + " bytes for the call");
+    return kHostAbortCode;
+  }
+  return code;
+}
+
+__attribute__((noinline)) int RunOnThisStack(CallState* state, void (*fn)(void*), void* arg) {
   if (!StackHeadroomOk(kMinCallHeadroom)) return WASM_RT_TRAP_EXHAUSTION;
   state->prev = tls_call;
   tls_call = state;

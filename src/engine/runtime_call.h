@@ -10,6 +10,7 @@
 
 #include <csetjmp>
 #include <cstddef>
+#include <cstdint>
 
 #include "crust/status.h"
 #include "src/engine/runtime.h"
@@ -29,14 +30,21 @@ struct CallState {
   HostContext* host = nullptr;
   int in_host = 0;     // > 0 while a host function runs: faults then are not traps
   Status host_status;  // why a host function aborted (kHostAbortCode)
+  // Size of the dedicated native stack a top-level call runs on (ignored by
+  // nested calls, which run on their caller's). See NativeStackBytes().
+  size_t stack_bytes = 0;
 };
 
 // The innermost active call of this thread, or null.
 CallState* CurrentCall();
 
 // Runs fn(arg) as the innermost call `state`. Returns 0 when fn returned, or
-// the trap code. Refuses to start (WASM_RT_TRAP_EXHAUSTION) when less than
-// kMinCallHeadroom bytes of native stack remain.
+// the trap code. A top-level call runs on this thread's dedicated stack
+// (runtime_stack.cc) of state->stack_bytes; nested calls run where they are.
+// Refuses to start (WASM_RT_TRAP_EXHAUSTION) when less than kMinCallHeadroom
+// bytes of native stack remain. Host faults are not traps: a SIGBUS while
+// compiled code runs, or a dedicated stack that cannot be mapped, returns
+// kHostAbortCode with state->host_status set (IOError, ResourceExhausted).
 int RunProtected(CallState* state, void (*fn)(void*), void* arg);
 
 // Ends the innermost call with a trap. REQUIRES: a call is active and no C++
@@ -50,6 +58,29 @@ bool StackHeadroomOk(size_t bytes);
 inline constexpr size_t kMinCallHeadroom = 256 * 1024;
 inline constexpr size_t kMinHostHeadroom = 128 * 1024;
 
+// Internal codes RunProtected turns into host_status (never trap kinds).
+inline constexpr int kHostIOFaultCode = 101;  // SIGBUS in compiled code
+inline constexpr int kNoStackCode = 102;      // the dedicated stack cannot be mapped
+
+// ---- runtime_stack.cc ----
+// The largest native frame one function of compiled code may have. The
+// compiler refuses code with a larger frame (compiler.cc, -fstack-usage).
+inline constexpr size_t kMaxNativeFrameBytes = 64 * 1024;
+// Native stack used by the host between a call into compiled code and a
+// nested call it makes through a host function (trampolines, the vm's `c`).
+inline constexpr size_t kHostLevelBytes = 256 * 1024;
+// The dedicated stack for calls nesting at most max_call_depth wasm frames
+// (each at most kMaxNativeFrameBytes) across at most max_nested_calls host
+// calls into other instances.
+size_t NativeStackBytes(uint32_t max_call_depth, uint32_t max_nested_calls);
+// RunProtected's stack switch (top-level calls; nested ones call
+// RunOnThisStack directly).
+int RunOnDedicatedStack(CallState* state, void (*fn)(void*), void* arg);
+int RunOnThisStack(CallState* state, void (*fn)(void*), void* arg);
+// [lo, hi) of the dedicated stack and the start of its guard, when this
+// thread runs on it. False otherwise.
+bool DedicatedStackBounds(uintptr_t* lo, uintptr_t* hi, uintptr_t* guard);
+
 // Maps a trap code to a kind (WASM_RT_TRAP_* or kHostAbortCode).
 TrapKind KindOfCode(int code);
 
@@ -58,7 +89,8 @@ TrapKind KindOfCode(int code);
 // alternate signal stack (once per thread), and caches the thread's stack
 // bounds. Idempotent and cheap after the first call on a thread.
 void EnsureThreadReady();
-// [lo, hi) of this thread's stack (valid after EnsureThreadReady).
+// [lo, hi) of the stack this thread runs on now: the dedicated stack during
+// a call, else the thread's own (valid after EnsureThreadReady).
 void ThreadStackBounds(uintptr_t* lo, uintptr_t* hi);
 // Registers [base, base + len) as a wasm memory reservation: faults inside
 // it during a call are out-of-bounds traps. Lock-free; safe from any thread.

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "src/engine/host_abi.h"
+#include "src/engine/module_info.h"
 #include "src/engine/runtime_call.h"
 
 namespace crust::engine {
@@ -25,6 +26,7 @@ Status HostContext::Feed(Instance&, uint32_t) { return Unsupported("feed"); }
 Result<int32_t> HostContext::Caller(Instance&) { return Unsupported("caller"); }
 Result<int32_t> HostContext::Callstack(Instance&) { return Unsupported("callstack"); }
 Result<int32_t> HostContext::Owner(Instance&, uint32_t) { return Unsupported("owner"); }
+size_t HostContext::CallStackBytes() const { return rt::NativeStackBytes(kDefaultMaxCallDepth, 1); }
 
 namespace {
 

@@ -3,9 +3,13 @@
 // Turns hardware faults inside compiled wasm code into traps:
 //  * an access into a registered memory reservation (its inaccessible tail
 //    is the guard) -> out of bounds;
-//  * an access at or just below the thread's stack -> stack exhausted (the
+//  * an access at or just below the stack the call runs on (the dedicated
+//    stack, runtime_stack.cc, or the thread's own) -> stack exhausted (the
 //    handler runs on a per-thread alternate stack; generated code is built
-//    with -fstack-clash-protection so large frames probe the guard page).
+//    with -fstack-clash-protection so large frames probe the guard page);
+//  * any SIGBUS (a mapped file that cannot be read: a hole on a full tmpfs,
+//    a truncated file, an I/O error) -> a host fault, kHostIOFaultCode, which
+//    ends the call with IOError, never a trap a contract can observe.
 // Faults anywhere else, or while a host function runs, go to the handler
 // that was installed before ours (or the default action: a crash).
 #include <pthread.h>
@@ -60,6 +64,8 @@ bool InMemory(uintptr_t a) {
 }
 
 bool NearStack(uintptr_t a) {
+  uintptr_t lo = 0, hi = 0, guard = 0;
+  if (DedicatedStackBounds(&lo, &hi, &guard) && a < hi && a >= guard) return true;
   const ThreadStack& t = tls_stack;
   return t.ready && t.lo != 0 && a < t.hi && a + kStackSlack >= t.lo;
 }
@@ -84,7 +90,9 @@ void Handler(int sig, siginfo_t* info, void* uctx) {
   if (cs != nullptr && cs->in_host == 0) {
     const auto a = reinterpret_cast<uintptr_t>(info->si_addr);
     int code = 0;
-    if (InMemory(a)) {
+    if (sig == SIGBUS) {
+      code = kHostIOFaultCode;
+    } else if (InMemory(a)) {
       code = WASM_RT_TRAP_OOB;
     } else if (NearStack(a)) {
       code = WASM_RT_TRAP_EXHAUSTION;
@@ -138,6 +146,8 @@ void EnsureThreadReady() {
 }
 
 void ThreadStackBounds(uintptr_t* lo, uintptr_t* hi) {
+  uintptr_t guard = 0;
+  if (DedicatedStackBounds(lo, hi, &guard)) return;
   *lo = tls_stack.lo;
   *hi = tls_stack.hi;
 }

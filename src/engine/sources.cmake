@@ -29,6 +29,7 @@ set(CRUST_ENGINE_EXEC_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/runtime_api.cc
   ${CMAKE_CURRENT_LIST_DIR}/runtime_call.cc
   ${CMAKE_CURRENT_LIST_DIR}/runtime_signals.cc
+  ${CMAKE_CURRENT_LIST_DIR}/runtime_stack.cc
   ${CMAKE_CURRENT_LIST_DIR}/runtime_code.cc
   ${CMAKE_CURRENT_LIST_DIR}/runtime_host.cc
   ${CMAKE_CURRENT_LIST_DIR}/instance.cc

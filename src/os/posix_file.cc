@@ -167,8 +167,18 @@ Result<std::unique_ptr<RandomAccessFile>> NewPosixRandomAccessFile(const std::st
 }
 
 Result<std::unique_ptr<FileLock>> LockPosixFile(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  // Never through a symlink (we truncate and write the file), and only a
+  // regular file.
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
+  if (fd < 0 && errno == ELOOP) {
+    return Status::InvalidArgument("lock file " + path + " is a symbolic link; refusing to open it");
+  }
   if (fd < 0) return PosixError("open lock file", path, errno);
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Status::InvalidArgument("lock file " + path + " is not a regular file; refusing to use it");
+  }
   struct flock fl = {};
   fl.l_type = F_WRLCK;
   fl.l_whence = SEEK_SET;  // l_start = l_len = 0: the whole file; l_pid must be 0

@@ -9,9 +9,11 @@ crust_layer(os
     src/os/pagemap_tracker.cc
     src/os/memory_region_posix.cc
     src/os/mapped_file.cc
+    src/os/fault_guard.cc
   DEPS crust_util
   LIBS Threads::Threads
   TESTS
     src/os/env_test.cc
     src/os/memory_region_test.cc
+    src/os/fault_guard_test.cc
 )

@@ -183,6 +183,8 @@ Status SessionImpl::StageBytecode(const CommitPlan& plan, bool sync_now, Pending
     if (s.is_new) {
       RETURN_IF_ERROR(WriteNewFile(env, path, s.bytecode, syncs));
     } else {
+      // Never propagate a damaged file: check what this session did not read.
+      RETURN_IF_ERROR(CheckBytecodeBeforeLink(id, &s));
       RETURN_IF_ERROR(env->LinkFile(s.commit_dir + "/" + BytecodeName(id), path));
     }
   }
@@ -198,7 +200,9 @@ Status SessionImpl::StageBytecode(const CommitPlan& plan, bool sync_now, Pending
 Status SessionImpl::StageMemoryLinks(const CommitPlan& plan) {
   os::Env* env = store_->env();
   size_t i = 0;
-  for (auto& [id, s] : slots_) {
+  for (auto& slot : slots_) {
+    const auto& id = slot.first;  // not a structured binding: clang 14 cannot capture those
+    auto& s = slot.second;
     const MemoryPlan& m = plan.memory[i++];
     size_t layers = 0;
     if (m.kind == MemoryPlan::Kind::kUnchanged) {

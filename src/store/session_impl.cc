@@ -106,7 +106,29 @@ Status SessionImpl::AddModule(const ModuleId& id, ByteView bytecode, ByteView me
 Result<Bytes> SessionImpl::Bytecode(const ModuleId& id) {
   ASSIGN_OR_RETURN(Slot * s, Find(id));
   if (s->is_new) return s->bytecode;
-  return store_->env()->ReadFile(s->commit_dir + "/" + BytecodeName(id), kMaxBytecode);
+  return ReadBytecode(id, s);
+}
+
+Result<Bytes> SessionImpl::ReadBytecode(const ModuleId& id, Slot* s) {
+  const std::string path = s->commit_dir + "/" + BytecodeName(id);
+  ASSIGN_OR_RETURN(Bytes b, store_->env()->ReadFile(path, kMaxBytecode));
+  if (Sha256Of(b) != s->entry.bytecode_hash) {
+    return Status::Corruption(path + ": bytecode of module " + id.ToHex() + " does not match its hash in the index");
+  }
+  s->bytecode_checked = true;
+  auto st = store_->env()->Stat(path);
+  if (st.ok()) store_->NoteBytecodeChecked(st->inode, s->entry.bytecode_hash);
+  return b;
+}
+
+Status SessionImpl::CheckBytecodeBeforeLink(const ModuleId& id, Slot* s) {
+  if (s->bytecode_checked) return Status::OK();
+  auto st = store_->env()->Stat(s->commit_dir + "/" + BytecodeName(id));
+  if (st.ok() && store_->BytecodeChecked(st->inode, s->entry.bytecode_hash)) {
+    s->bytecode_checked = true;
+    return Status::OK();
+  }
+  return ReadBytecode(id, s).status();
 }
 
 Result<Bytes> SessionImpl::Metadata(const ModuleId& id) const {

@@ -70,6 +70,9 @@ class SessionImpl final : public Session {
     IndexEntry entry;          // as committed (for new modules: as it will be)
     bool is_new = false;       // not in any commit yet: written in full
     Bytes bytecode;            // only for new modules
+    // The committed bytecode file was read and matched entry.bytecode_hash in
+    // this session (ReadBytecode); a commit links only checked files.
+    bool bytecode_checked = false;
     std::shared_ptr<const CommittedMemory> committed;  // null for new modules
     std::string commit_dir;    // where committed files live (for links)
     std::unique_ptr<os::MemoryRegion> region;          // mapped on first touch
@@ -168,6 +171,12 @@ class SessionImpl final : public Session {
   void PlanCommit(CommitPlan* plan);
   Status CreateStaging(CommitPlan* plan);
   Status StageBytecode(const CommitPlan& plan, bool sync_now, PendingSyncs* syncs);
+  // Reads a committed module's bytecode file and checks it against the
+  // index: Corruption naming the file when it does not match.
+  Result<Bytes> ReadBytecode(const ModuleId& id, Slot* s);
+  // Before a commit links the file: ReadBytecode, unless this session or an
+  // earlier one of this process already checked that inode.
+  Status CheckBytecodeBeforeLink(const ModuleId& id, Slot* s);
   Status StageMemoryLinks(const CommitPlan& plan);
   std::unique_ptr<LayerEncoder> NewLayerEncoder(const Slot& slot, const MemoryPlan& m) const;
   Status WriteMemoryFile(const CommitPlan& plan, MemoryPlan* m, Slot* slot, IndexEntry* entry, PendingSyncs* syncs,

@@ -132,6 +132,16 @@ std::string StoreImpl::NewStagingPath() {
          std::to_string(rng() % 1000000000);
 }
 
+bool StoreImpl::BytecodeChecked(uint64_t inode, const Hash32& hash) {
+  std::lock_guard<std::mutex> l(mu_);
+  return checked_bytecode_.count({inode, hash}) != 0;
+}
+
+void StoreImpl::NoteBytecodeChecked(uint64_t inode, const Hash32& hash) {
+  std::lock_guard<std::mutex> l(mu_);
+  checked_bytecode_.insert({inode, hash});
+}
+
 Status StoreImpl::Pin(const Root& root) {
   std::lock_guard<std::mutex> l(mu_);
   auto it = states_.find(root);
@@ -196,6 +206,10 @@ Result<std::vector<CommitInfo>> StoreImpl::ListCommits() {
   std::vector<CommitInfo> out;
   for (const std::string& name : names) {
     if (!IsRootName(name)) continue;
+    // Only directories are commits: a stray file with a root-like name is
+    // not one (and must not make listing, or a default base, fail).
+    auto st = env_->Stat(dir_ + "/" + name);
+    if (!st.ok() || !st->is_dir) continue;
     CommitInfo info;
     info.root = Hash32::FromHex(name).value();
     // Only the header is needed for the creation time.

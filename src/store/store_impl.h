@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "crust/store.h"
@@ -55,6 +56,11 @@ class StoreImpl final : public Store {
   TaskPool& pool() { return pool_; }
   // Memory images kept mapped across sessions (never used by verification).
   ImageCache& images() { return images_; }
+  // Committed bytecode files (immutable, hard-linked from commit to commit)
+  // this process has read and found matching `hash`, by inode: a commit need
+  // not read them again before linking them. Thread-safe.
+  bool BytecodeChecked(uint64_t inode, const Hash32& hash);
+  void NoteBytecodeChecked(uint64_t inode, const Hash32& hash);
 
  private:
   StoreImpl(std::string dir, const StoreOptions& options, os::Env* env)
@@ -82,6 +88,7 @@ class StoreImpl final : public Store {
   std::condition_variable cv_;
   std::map<Root, CommitState> states_;  // only commits pinned or being deleted
   uint64_t staging_counter_ = 0;
+  std::set<std::pair<uint64_t, Hash32>> checked_bytecode_;
 };
 
 }  // namespace crust::store

@@ -2,11 +2,15 @@
 //
 // Store and session behaviour through the public API.
 #include <gtest/gtest.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <random>
 #include <thread>
 
@@ -470,6 +474,74 @@ TEST(StoreFormatTest, OlderAndUnknownFormatsAreRefused) {
   ASSERT_FALSE(s.ok());
   EXPECT_TRUE(s.status().IsCorruption()) << s.status().ToString();
   EXPECT_NE(s.status().ToString().find("crust-store 9"), std::string::npos) << s.status().ToString();
+}
+
+// A stray regular file named like a root is not a commit: listing ignores it
+// (and so does the CLI's default base, the newest listed commit).
+TEST(StoreHostileDirTest, RegularFileNamedLikeARootIsIgnored) {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  const Root root = CommitGenesisOfOne(store.get(), Fill(8, 1), Fill(10, 2), kMiB);
+  const std::string stray = dir.Sub("store/" + std::string(64, 'f'));
+  { std::ofstream(stray) << "not a commit"; }
+  ASSERT_OK_AND_ASSIGN(auto commits, store->ListCommits());
+  ASSERT_EQ(commits.size(), 1u);
+  EXPECT_EQ(commits[0].root, root);
+  store.reset();
+  store = OpenStore(dir);  // reopening does not trip over it either
+  ASSERT_OK_AND_ASSIGN(commits, store->ListCommits());
+  EXPECT_EQ(commits.size(), 1u);
+  ASSERT_OK_AND_ASSIGN(auto s, store->StartSession(root));
+  ASSERT_OK(s->WriteMemory(Id(1), 0, Fill(4, 9)));
+  ASSERT_OK(s->Commit().status());
+}
+
+// A memory image on a full tmpfs: its holes cannot be read (SIGBUS on the
+// mapping). Verification reports an IOError instead of dying. Needs a tmpfs
+// mount (root); skipped where mounting is not allowed.
+TEST(StoreHostileDirTest, VerifyOnAFullTmpfsReportsInsteadOfCrashing) {
+  TempDir dir;
+  const std::string mnt = dir.Sub("tmpfs");
+  ASSERT_EQ(::mkdir(mnt.c_str(), 0755), 0);
+  if (::mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=2m") != 0) GTEST_SKIP() << "cannot mount a tmpfs here";
+  Status verified;
+  {
+    StoreOptions opt;
+    opt.sync = false;
+    ASSERT_OK_AND_ASSIGN(auto store, Store::Open(mnt + "/store", opt));
+    // 1 MiB of memory, one page written: the rest are holes in the image.
+    const Root root = CommitGenesisOfOne(store.get(), Fill(8, 1), Fill(10, 2), kMiB);
+    {
+      std::ofstream fill(mnt + "/fill", std::ios::binary);
+      const std::string chunk(4096, 'x');
+      while (fill.write(chunk.data(), chunk.size()) && fill.flush()) {
+      }
+    }
+    verified = store->VerifyCommit(root);
+  }
+  ::umount2(mnt.c_str(), MNT_DETACH);
+  EXPECT_EQ(verified.code(), Status::Code::kIOError) << verified.ToString();
+  EXPECT_NE(verified.ToString().find("SIGBUS"), std::string::npos) << verified.ToString();
+}
+
+// LOCK is never opened through a symlink (its target would be truncated).
+TEST(StoreHostileDirTest, LockSymlinkIsRefused) {
+  TempDir dir;
+  { OpenStore(dir); }
+  const std::string victim = dir.Sub("victim");
+  { std::ofstream(victim) << "precious"; }
+  const std::string lock = dir.Sub("store/LOCK");
+  ASSERT_EQ(std::remove(lock.c_str()), 0);
+  ASSERT_EQ(::symlink(victim.c_str(), lock.c_str()), 0);
+  StoreOptions opt;
+  auto s = Store::Open(dir.Sub("store"), opt);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), Status::Code::kInvalidArgument) << s.status().ToString();
+  EXPECT_NE(s.status().ToString().find("symbolic link"), std::string::npos) << s.status().ToString();
+  std::ifstream in(victim);
+  std::string text;
+  in >> text;
+  EXPECT_EQ(text, "precious");
 }
 
 TEST_P(StoreTest, ConcurrentSessionsFromOneBase) {

@@ -19,6 +19,7 @@ const char* Status::CodeName(Code code) {
     case Code::kInvalidModule: return "InvalidModule";
     case Code::kResourceExhausted: return "ResourceExhausted";
     case Code::kAborted: return "Aborted";
+    case Code::kInternal: return "Internal";
   }
   return "Unknown";
 }

@@ -113,6 +113,12 @@ Status VmSessionImpl::Execute(Loaded* m, const ModuleId& id, std::string_view fu
   out->gas_spent = remaining <= gas_limit ? gas_limit - remaining : gas_limit;
   if (!ret.ok()) {
     if (ret.status().code() == Status::Code::kOutOfGas) out->gas_spent = gas_limit;
+    if (inst.last_trap() == engine::TrapKind::kStackExhausted) {
+      // The dedicated stack is sized so that the depth limit fires first:
+      // running out of it is the host's failure, not the contract's.
+      return Status::Internal("module " + id.ToHex() + ": the native stack ran out before the call-depth limit (" +
+                              ret.status().ToString() + ")");
+    }
     return ret.status();
   }
   if (*ret > engine::kArgBufferSize) {

@@ -104,6 +104,7 @@ Result<int32_t> VmSessionImpl::C(engine::Instance& self, uint32_t mod_ptr, uint3
   engine::Instance::Set(frames_.back().loaded->gas, left - std::min(left, out.gas_spent));
   // The caller's A (a memory's base never moves, but it may have shrunk back).
   if (Arg(self, engine::kArgBufferSize) == nullptr) return OutOfBounds("argument buffer outside memory");
+  if (IsHostFault(out.status)) return out.status;  // ends the whole call tree; never a result
   if (out.status.ok()) {
     if (!out.data.empty()) std::memcpy(WritableArg(self, out.data.size()), out.data.data(), out.data.size());
     return static_cast<int32_t>(out.data.size());

@@ -38,6 +38,12 @@ class VmImpl final : public Vm {
 
 Result<std::unique_ptr<Vm>> Vm::Open(const std::string& dir, const VmOptions& options) {
   if (options.opt_level != 0 && options.opt_level != 2) return Status::InvalidArgument("opt_level must be 0 or 2");
+  // Each thread running calls maps a stack for these limits (virtual memory).
+  if (options.max_call_depth > kMaxCallDepthLimit || options.max_module_depth > kMaxModuleDepthLimit) {
+    return Status::InvalidArgument("max_call_depth must be at most " + std::to_string(kMaxCallDepthLimit) +
+                                   " and max_module_depth at most " + std::to_string(kMaxModuleDepthLimit) +
+                                   " (the native stack is sized for them)");
+  }
   ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::Open(dir, options.store));
   engine::CodeCacheOptions co;
   co.dir = options.code_cache_dir.empty() ? store->dir() + "/.cache/code" : options.code_cache_dir;

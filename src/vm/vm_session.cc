@@ -7,6 +7,7 @@
 #include "src/engine/module_info.h"
 #include "src/engine/prepared_cache.h"
 #include "src/store/session_region.h"
+#include "src/engine/runtime_call.h"
 #include "src/util/coding.h"
 #include "src/util/sha256.h"
 
@@ -41,7 +42,22 @@ VmSessionImpl::~VmSessionImpl() {
   state_.reset();
 }
 
+Status VmSessionImpl::Poison(const Status& s) {
+  if (poisoned_.ok() && IsHostFault(s)) poisoned_ = s;
+  return s;
+}
+
+Result<Root> VmSessionImpl::Commit() {
+  if (!poisoned_.ok()) return Status::Aborted("session unusable after a host fault: " + poisoned_.ToString());
+  return state_->Commit();
+}
+
+size_t VmSessionImpl::CallStackBytes() const {
+  return engine::rt::NativeStackBytes(options_->max_call_depth, options_->max_module_depth);
+}
+
 Result<ModuleId> VmSessionImpl::Deploy(ByteView wasm, const DeployOptions& options) {
+  if (!poisoned_.ok()) return Status::Aborted("session unusable after a host fault: " + poisoned_.ToString());
   if (options.owner.size() > kMaxOwner) return Status::InvalidArgument("owner longer than 1 KiB");
   // Prepared before (same bytes and preparation fingerprint)? Then this is a
   // hash and at most a small file read; rejections are never cached.
@@ -71,7 +87,7 @@ Result<ModuleId> VmSessionImpl::Deploy(ByteView wasm, const DeployOptions& optio
   if (!s.ok()) {
     loaded_.erase(id);
     state_->RemoveModule(id).IgnoreError();
-    return s;
+    return Poison(s);
   }
   return id;
 }
@@ -126,6 +142,10 @@ CallReceipt VmSessionImpl::TopLevel(const ModuleId& id, std::string_view functio
   if (frames_.empty() && cache_->background_done() != background_seen_) SwapSettledCode();
   CallReceipt receipt;
   receipt.gas_limit = gas_limit;
+  if (!poisoned_.ok()) {
+    receipt.status = Status::Aborted("session unusable after a host fault: " + poisoned_.ToString());
+    return receipt;
+  }
   receipt_ = &receipt;
   feeder_ = feeder;
   meta_journal_.clear();
@@ -133,7 +153,7 @@ CallReceipt VmSessionImpl::TopLevel(const ModuleId& id, std::string_view functio
   receipt_ = nullptr;
   feeder_ = nullptr;
   meta_journal_.clear();
-  receipt.status = out.status;
+  receipt.status = Poison(out.status);
   receipt.data = std::move(out.data);
   receipt.gas_spent = out.gas_spent;
   return receipt;

@@ -42,7 +42,7 @@ class VmSessionImpl final : public VmSession, private engine::HostContext {
   void SetMeta(std::string name, Bytes value) override { meta_[std::move(name)] = std::move(value); }
   Result<Bytes> Owner(const ModuleId& module) override;
   Result<Root> CurrentRoot() override { return state_->CurrentRoot(); }
-  Result<Root> Commit() override { return state_->Commit(); }
+  Result<Root> Commit() override;
   Session& state() override { return *state_; }
 
   // Loaded modules running fast-tier code now (code tiers; tests).
@@ -108,6 +108,7 @@ class VmSessionImpl final : public VmSession, private engine::HostContext {
   Result<int32_t> Caller(engine::Instance& self) override;
   Result<int32_t> Callstack(engine::Instance& self) override;
   Result<int32_t> Owner(engine::Instance& self, uint32_t mod_ptr) override;
+  size_t CallStackBytes() const override;
   // Memory of the innermost call's instance; null when out of bounds.
   const uint8_t* Mem(engine::Instance& self, uint64_t ptr, uint64_t len) const;
   const uint8_t* Arg(engine::Instance& self, uint64_t len) const;
@@ -129,6 +130,20 @@ class VmSessionImpl final : public VmSession, private engine::HostContext {
   CallReceipt* receipt_ = nullptr;
   const std::function<void(ByteView)>* feeder_ = nullptr;
   std::vector<std::pair<ModuleId, ModuleMeta>> meta_journal_;  // previous metadata, for rollback
+  // Set by the first host fault (IsHostFault) a call ended with: the session
+  // may not match what other nodes compute, so every later Deploy, Call,
+  // Migrate and Commit fails with Aborted naming it.
+  Status poisoned_;
+  Status Poison(const Status& s);
 };
+
+// A failure of the node rather than an outcome of the request: the OS or the
+// disk failed (IOError), committed bytes are damaged (Corruption), or the host
+// broke an invariant (Internal: e.g. its native stack ran out). Contracts never
+// observe one (a `c` callee's host fault ends the whole call tree).
+inline bool IsHostFault(const Status& s) {
+  return s.code() == Status::Code::kIOError || s.code() == Status::Code::kCorruption ||
+         s.code() == Status::Code::kInternal;
+}
 
 }  // namespace crust::vm
