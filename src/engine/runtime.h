@@ -72,6 +72,7 @@ class HostContext {
   virtual Result<int32_t> Caller(Instance& self);
   virtual Result<int32_t> Callstack(Instance& self);
   virtual Result<int32_t> Owner(Instance& self, uint32_t mod_ptr);
+  virtual Status Hdebug(Instance& self, uint32_t msg_len);
 };
 
 }  // namespace crust::engine

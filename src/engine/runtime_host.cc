@@ -25,6 +25,7 @@ Status HostContext::Feed(Instance&, uint32_t) { return Unsupported("feed"); }
 Result<int32_t> HostContext::Caller(Instance&) { return Unsupported("caller"); }
 Result<int32_t> HostContext::Callstack(Instance&) { return Unsupported("callstack"); }
 Result<int32_t> HostContext::Owner(Instance&, uint32_t) { return Unsupported("owner"); }
+Status HostContext::Hdebug(Instance&, uint32_t) { return Unsupported("hdebug"); }
 
 namespace {
 
@@ -90,6 +91,7 @@ uint32_t Callstack(void* env) {
   return CallHost<uint32_t>(env, [](HostContext& h, Instance& i) { return h.Callstack(i); });
 }
 uint32_t Owner(void* env, uint32_t m) { return CallHost<uint32_t>(env, [&](HostContext& h, Instance& i) { return h.Owner(i, m); }); }
+void Hdebug(void* env, uint32_t n) { CallHost<int>(env, [&](HostContext& h, Instance& i) { return h.Hdebug(i, n); }); }
 
 wasm_rt_function_ptr_t Trampoline(HostFn id) {
   using P = wasm_rt_function_ptr_t;
@@ -106,6 +108,7 @@ wasm_rt_function_ptr_t Trampoline(HostFn id) {
     case HostFn::kCaller: return reinterpret_cast<P>(&Caller);
     case HostFn::kCallstack: return reinterpret_cast<P>(&Callstack);
     case HostFn::kOwner: return reinterpret_cast<P>(&Owner);
+    case HostFn::kHdebug: return reinterpret_cast<P>(&Hdebug);
   }
   return nullptr;
 }

@@ -8,8 +8,8 @@
 // function is always called by the innermost active call (frames_.back()).
 // Each call, top-level or made by a contract through `c`, runs inside a store
 // checkpoint; a failed call rolls back its memory writes and growth, the
-// events it and its callees emitted, and the module metadata (persisted
-// globals) they saved (vm_call.cc).
+// module metadata (persisted globals) they saved, and flags the events it and
+// its callees emitted as reverted (vm_call.cc).
 #pragma once
 
 #include <functional>
@@ -37,6 +37,8 @@ class VmSessionImpl final : public VmSession, private engine::HostContext {
   CallReceipt Call(const ModuleId& module, std::string_view function, ByteView arg, uint64_t gas_limit) override;
   CallReceipt FeederCall(const ModuleId& module, std::string_view function, ByteView arg, uint64_t gas_limit,
                          const std::function<void(ByteView)>& feeder) override;
+  Result<ModuleId> MigrateWith(const ModuleId& module, ByteView new_wasm, const DeployOptions& options,
+                              const MigrationFn& migrate) override;
   CallReceipt Migrate(const ModuleId& module, ByteView new_wasm, std::string_view function, ByteView arg,
                       uint64_t gas_limit, std::optional<Bytes> new_owner) override;
   void SetMeta(std::string name, Bytes value) override { meta_[std::move(name)] = std::move(value); }
@@ -94,6 +96,8 @@ class VmSessionImpl final : public VmSession, private engine::HostContext {
   Result<int32_t> Caller(engine::Instance& self) override;
   Result<int32_t> Callstack(engine::Instance& self) override;
   Result<int32_t> Owner(engine::Instance& self, uint32_t mod_ptr) override;
+  Status Hdebug(engine::Instance& self, uint32_t msg_len) override;
+  Status Charge(uint64_t amount, std::string_view what);
   // Memory of the innermost call's instance; null when out of bounds.
   const uint8_t* Mem(engine::Instance& self, uint64_t ptr, uint64_t len) const;
   const uint8_t* Arg(engine::Instance& self, uint64_t len) const;
@@ -114,6 +118,12 @@ class VmSessionImpl final : public VmSession, private engine::HostContext {
   CallReceipt* receipt_ = nullptr;
   const std::function<void(ByteView)>* feeder_ = nullptr;
   std::vector<std::pair<ModuleId, ModuleMeta>> meta_journal_;  // previous metadata, for rollback
+
+  // A migration in progress (MigrateWith): its checkpoint is open, the
+  // metadata journal spans its top-level calls, and the modules deployed
+  // during it are removed if it fails.
+  bool migrating_ = false;
+  std::vector<ModuleId> migration_deploys_;
 };
 
 }  // namespace crust::vm

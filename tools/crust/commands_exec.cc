@@ -159,6 +159,37 @@ int ReportFailure(const Output& out, const std::string& context, const Status& s
 
 std::string HexOrEmpty(const Bytes& data) { return data.empty() ? "(empty)" : ToHex(data); }
 
+// A contract's `hdebug` message for a terminal: control bytes as \xNN.
+std::string EscapeDebug(std::string_view msg) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string s;
+  for (unsigned char c : msg) {
+    if (c < 0x20 || c == 0x7f || c == '\\') {
+      s += "\\x";
+      s += kHex[c >> 4];
+      s += kHex[c & 15];
+    } else {
+      s += static_cast<char>(c);
+    }
+  }
+  return s;
+}
+
+// The receipt's debug lines: a "debug" array (JSON) or one "debug  <msg>"
+// line each (text, prefixed by `indent`).
+void WriteDebug(const CallReceipt& r, JsonWriter* w) {
+  if (r.debug.empty()) return;
+  w->Key("debug");
+  w->BeginArray();
+  for (const std::string& line : r.debug) w->String(line);
+  w->EndArray();
+}
+std::string DebugText(const CallReceipt& r, const std::string& indent) {
+  std::string s;
+  for (const std::string& line : r.debug) s += indent + "debug      " + EscapeDebug(line) + "\n";
+  return s;
+}
+
 // --- deploy ---
 
 int RunDeploy(const ParsedArgs& args, const Output& out) {
@@ -219,6 +250,8 @@ int RunCall(const ParsedArgs& args, const Output& out) {
   if (!session.ok()) return out.Fail(session.status());
   const CallReceipt receipt = (*session)->Call(*module, function, arg, gas);
   if (!receipt.ok()) {
+    // Debug lines of a failed call (often why it is being debugged), on stderr.
+    if (!out.json()) std::fputs(DebugText(receipt, "").c_str(), stderr);
     return ReportFailure(out, "call " + function, receipt.status, receipt.gas_spent);
   }
   std::optional<Root> root;
@@ -233,10 +266,11 @@ int RunCall(const ParsedArgs& args, const Output& out) {
     w.Field("data", ToHex(receipt.data));
     w.Field("gas_spent", receipt.gas_spent);
     if (root) w.Field("root", root->ToHex());
+    WriteDebug(receipt, &w);
     w.EndObject();
     out.PrintJson(&w);
   } else {
-    out.Print("data       " + HexOrEmpty(receipt.data) + "\n" +
+    out.Print(DebugText(receipt, "") + "data       " + HexOrEmpty(receipt.data) + "\n" +
               "gas spent  " + std::to_string(receipt.gas_spent) + "\n" +
               "root       " + (root ? root->ToHex() : std::string("(not committed: --no-commit)")) + "\n");
   }
@@ -422,11 +456,16 @@ int RunScript(const ParsedArgs& args, const Output& out) {
       case ScriptOp::Kind::kCall: {
         const ModuleId module = op.module ? *op.module : modules[op.module_index - 1];
         const CallReceipt r = (*session)->Call(module, op.function, op.arg, op.gas);
-        if (!r.ok()) return ReportFailure(out, where, r.status, r.gas_spent, op.line);
+        if (!r.ok()) {
+          if (!out.json()) std::fputs(DebugText(r, "").c_str(), stderr);
+          return ReportFailure(out, where, r.status, r.gas_spent, op.line);
+        }
         uncommitted++;
         w.Field("op", "call");
         w.Field("data", ToHex(r.data));
         w.Field("gas_spent", r.gas_spent);
+        WriteDebug(r, &w);
+        for (const std::string& line : r.debug) human += "debug " + EscapeDebug(line) + "\n    ";
         human += "data " + HexOrEmpty(r.data) + ", gas spent " + std::to_string(r.gas_spent);
         break;
       }
