@@ -6,12 +6,17 @@
 #include <climits>
 #include <cstring>
 
+#include "src/engine/host_gas.h"
 #include "src/engine/module_info.h"
 #include "src/util/coding.h"
-#include "src/vm/gas_schedule.h"
 #include "src/vm/vm_session.h"
 
 namespace crust::vm {
+using engine::CalleeLimit;
+using engine::kCallGas;
+using engine::kDebugByteGas;
+using engine::kEventByteGas;
+
 namespace {
 
 Status OutOfBounds(const char* what) { return Status::Trap(std::string("out of bounds: ") + what); }

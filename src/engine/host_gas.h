@@ -1,14 +1,15 @@
 // Copyright (c) crust authors. Licensed under the MIT license.
 //
-// What the host charges, on top of the instrumented code's own costs
-// (docs/abi.md §9). Consensus: every node must use these exact values, and a
+// What the host functions charge, on top of the instrumented code's own
+// costs (docs/abi.md §9.1); used by the VM (src/vm/vm_host.cc) and the
+// interpreter oracle's host (interp_oracle.cc). Consensus: every node must use these exact values, and a
 // charge depends only on the operation and its operands, never on timing or
 // on host state (what is cached, loaded or already written).
 #pragma once
 
 #include <cstdint>
 
-namespace crust::vm {
+namespace crust::engine {
 
 // piecrust's rules (piecrust/src/imports.rs, config.rs).
 // Share of the caller's remaining gas a `c` callee gets when it asks for 0
@@ -32,4 +33,4 @@ inline uint64_t CalleeLimit(uint64_t requested, uint64_t left) {
   return left / 100 * kGasPassPercent + left % 100 * kGasPassPercent / 100;
 }
 
-}  // namespace crust::vm
+}  // namespace crust::engine
