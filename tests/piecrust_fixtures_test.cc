@@ -31,6 +31,9 @@
 #include "tests/cli_util.h"
 #include "tests/test_util.h"
 
+// Designated initialisers of DeployOptions leave the other fields at their defaults.
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
 namespace crust {
 namespace {
 
