@@ -265,7 +265,7 @@ TEST_F(AbiTest, DeployChecksImportsByNameAndSignature) {
     (import "env" "hd" (func (param i32 i32) (result i32)))
     (import "env" "c" (func $c (param i32 i32 i32 i32 i64) (result i32)))
     (import "env" "hq" (func (param i32 i32 i32) (result i32)))
-    (import "env" "emit" (func (param i32 i32 i32)))
+    (import "env" "emit" (func $emit (param i32 i32 i32)))
     (import "env" "feed" (func (param i32)))
     (import "env" "caller" (func $caller (result i32)))
     (import "env" "callstack" (func (result i32)))
@@ -274,6 +274,7 @@ TEST_F(AbiTest, DeployChecksImportsByNameAndSignature) {
     (memory (export "memory") 2) (global (export "A") i32 (i32.const 0))
     (func (export "caller") (param i32) (result i32) (call $caller))
     (func (export "debug") (param i32) (result i32) (call $hdebug (local.get 0)) (i32.const 0))
+    (func (export "event") (param i32) (result i32) (call $emit (i32.const 100) (i32.const 3) (local.get 0)) (i32.const 0))
     (func (export "f") (param i32) (result i32) (local.get 0))))");
   // caller() of a top-level call: 0, no caller.
   CallReceipt r = session_->Call(id, "caller", {}, kGas);
@@ -293,6 +294,16 @@ TEST_F(AbiTest, DeployChecksImportsByNameAndSignature) {
   EXPECT_EQ(bad.status.code(), Status::Code::kInvalidArgument);
   EXPECT_THAT(bad.status.ToString(), HasSubstr("UTF-8"));
   EXPECT_EQ(bad.debug.size(), 0u);
+  // emit: 4 gas per byte of topic (3 bytes) and data, exactly.
+  CallReceipt e0 = session_->Call(id, "event", {}, kGas);
+  CallReceipt e5 = session_->Call(id, "event", Str("12345"), kGas);
+  ASSERT_OK(e0.status);
+  ASSERT_OK(e5.status);
+  EXPECT_EQ(e5.gas_spent - e0.gas_spent, 4u * 5);
+  ASSERT_EQ(e5.events.size(), 1u);
+  EXPECT_EQ(e5.events[0].data, Str("12345"));
+  EXPECT_EQ(session_->Call(id, "event", {}, e0.gas_spent - 1).status.code(), Status::Code::kOutOfGas);
+  EXPECT_GE(e0.gas_spent, 4u * 3);
   CallReceipt poor = session_->Call(id, "debug", Str("abc"), d0.gas_spent + 11);
   EXPECT_EQ(poor.status.code(), Status::Code::kOutOfGas);
   EXPECT_OK(session_->Call(id, "debug", Str("abc"), d0.gas_spent + 12).status);
