@@ -137,19 +137,18 @@ std::string Describe(const CallReceipt& r) {
 
 // --- Through the public API ---
 
+// Compiled code shared by every test and run (ctest runs each test in its
+// own process): each fixture is compiled once.
+std::string CodeCacheDir() { return std::string(CRUST_BINARY_DIR) + "/piecrust-fixtures-code-cache"; }
+
 class PiecrustFixturesTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { cache_ = new testing::TempDir(); }
-  static void TearDownTestSuite() {
-    delete cache_;
-    cache_ = nullptr;
-  }
 
   void SetUp() override {
     ASSERT_TRUE(std::filesystem::is_directory(FixturesDir()))
         << "the piecrust fixtures are missing: " << FixturesDir() << " (set CRUST_FIXTURES_DIR)";
     VmOptions o;
-    o.code_cache_dir = cache_->path();
+    o.code_cache_dir = CodeCacheDir();
     o.opt_level = 0;
     auto vm = Vm::Open(tmp_.Sub("store"), o);
     ASSERT_TRUE(vm.ok()) << vm.status().ToString();
@@ -182,12 +181,10 @@ class PiecrustFixturesTest : public ::testing::Test {
     return r.data;
   }
 
-  static testing::TempDir* cache_;
   testing::TempDir tmp_;
   std::unique_ptr<Vm> vm_;
   std::unique_ptr<VmSession> s_;
 };
-testing::TempDir* PiecrustFixturesTest::cache_ = nullptr;
 
 TEST_F(PiecrustFixturesTest, EveryWasm32FixtureDeploysUnchanged) {
   for (const char* name : {"counter", "box", "callcenter", "crossover", "eventer", "event_reverter", "metadata",
@@ -478,7 +475,7 @@ TEST_F(PiecrustFixturesTest, SameSequenceSameRootsReceiptsAndGasOnTwoStores) {
   auto run = [&](const std::string& dir) {
     Trace t;
     VmOptions o;
-    o.code_cache_dir = cache_->path();
+    o.code_cache_dir = CodeCacheDir();
     o.opt_level = 0;
     auto vm = Vm::Open(dir, o);
     EXPECT_TRUE(vm.ok());
@@ -524,7 +521,7 @@ class PiecrustFixturesCliTest : public ::testing::Test {
         << "the piecrust fixtures are missing: " << FixturesDir() << " (set CRUST_FIXTURES_DIR)";
   }
   testing::RunResult Exec(std::vector<std::string> args) {
-    args.insert(args.begin(), {"--store", tmp_.Sub("store"), "--code-cache", tmp_.Sub("cache")});
+    args.insert(args.begin(), {"--store", tmp_.Sub("store"), "--code-cache", CodeCacheDir() + "-cli"});
     return testing::RunTool(args, tmp_.Sub("out" + std::to_string(runs_)), tmp_.Sub("err" + std::to_string(runs_++)));
   }
   std::string Field(const std::string& json, const std::string& key) {
