@@ -64,14 +64,25 @@ struct Event {
   ModuleId source;     // the module that emitted it
   std::string topic;
   Bytes data;
-  // True when the call that emitted it (or one of its callers below the
-  // top-level call) failed and was rolled back: the event stays in the
-  // receipt, as piecrust keeps it, but describes nothing that happened to
-  // the state.
+  // True when the call that emitted it, or any call enclosing it (the
+  // top-level call included), failed and was rolled back: the event stays in
+  // the receipt, as piecrust keeps it, but describes nothing that happened to
+  // the state. Its bytes were paid for like any other event's.
   bool reverted = false;
 };
 
-// One call in a receipt's call tree, in the order calls started (pre-order).
+// The order of CallReceipt::call_tree.
+enum class CallTreeOrder : uint8_t {
+  // piecrust's order (the default): the reverse of the order calls started,
+  // so every callee comes before its caller and the top-level call is last
+  // (for a call A that calls B, which calls C, and then D: D, C, B, A).
+  kCalleeFirst = 0,
+  // The order calls started (pre-order): the top-level call first.
+  kStartOrder = 1,
+};
+
+// One call in a receipt's call tree (order: VmOptions::call_tree_order).
+// Unlike piecrust, calls that failed stay in the tree, with their status.
 struct CallNode {
   ModuleId module;
   std::string function;
@@ -125,6 +136,9 @@ struct VmOptions {
   uint32_t max_memory_pages = 65536;
   // Largest number of events one top-level call may emit. Default: 4096.
   uint32_t max_events = 4096;
+  // The order of CallReceipt::call_tree. Not part of consensus (a
+  // presentation of the same calls). Default: piecrust's (callee first).
+  CallTreeOrder call_tree_order = CallTreeOrder::kCalleeFirst;
   // Named host queries contracts can call with `hq`.
   std::map<std::string, HostQuery, std::less<>> host_queries;
 };
@@ -151,13 +165,16 @@ struct CallReceipt {
   Bytes data;              // returned bytes (empty unless ok)
   uint64_t gas_limit = 0;
   uint64_t gas_spent = 0;  // charged whether or not the call succeeded
-  // Events in emission order. Events of calls that failed (and were rolled
-  // back) are removed, whether the failure was caught by a calling contract
-  // or ended the whole call.
+  // Events in emission order, including those of calls that failed (caught
+  // by a calling contract or ending the whole call): these are kept and
+  // flagged Event::reverted, as piecrust keeps them.
   std::vector<Event> events;
-  // Every call made, the top-level one first, with per-call gas and status.
+  // Every call made (failed ones included), with per-call gas and status, in
+  // VmOptions::call_tree_order (by default piecrust's: callee first, the
+  // top-level call last).
   std::vector<CallNode> call_tree;
-  // Messages contracts recorded with `hdebug`, in order (UTF-8 as given).
+  // Messages contracts recorded with `hdebug`, in the order they were
+  // recorded (UTF-8 as given), including those of calls that failed.
   std::vector<std::string> debug;
   bool ok() const { return status.ok(); }
 };
@@ -191,14 +208,40 @@ class VmSession {
   virtual CallReceipt FeederCall(const ModuleId& module, std::string_view function, ByteView arg,
                                  uint64_t gas_limit, const std::function<void(ByteView)>& feeder) = 0;
 
-  // Replaces a module's bytecode keeping its id (a migration, as piecrust
-  // does it): the new code is deployed with its own fresh memory under a
-  // temporary id, `function` of the new code runs with `arg` and may call the
-  // old module (still under its id, through `c`) to read whatever state it
-  // keeps; then the new module takes the old id and the old module is gone.
-  // The old state is therefore kept only if the new code reads it. The owner
-  // is kept unless `new_owner` is given. Atomic: if preparing the new code or
-  // the call fails, the module is unchanged.
+  // What a migration's host code does between deploying the new code and
+  // the swap: any calls on this session (on the old module, still under its
+  // id, and on the new one under `new_id`), deploys, SetMeta. A non-OK
+  // status aborts the migration.
+  using MigrationFn = std::function<Status(const ModuleId& new_id, VmSession& session)>;
+
+  // Replaces a module's bytecode keeping its id, driven by the host (as
+  // piecrust's `Session::migrate(contract, bytecode, data, gas, closure)`):
+  //  1. the new code is deployed as by Deploy(new_wasm, options), with its
+  //     own fresh memory, under options.id or else a temporary id
+  //     SHA-256(module || "crust-migration"); its owner is options.owner, or
+  //     the old module's owner when options.owner is empty; its `init` runs
+  //     with options.init_arg and options.gas_limit;
+  //  2. `migrate(new_id, *this)` runs: the host may call the old module and
+  //     the new one as often as it likes (each call is an ordinary top-level
+  //     call with its own receipt), typically reading the old state and
+  //     writing it into the new module;
+  //  3. the new module takes the old id (its memory, globals and owner are
+  //     kept; the old module's are gone) and `new_id` no longer exists.
+  // Returns `module`. Atomic: if the deploy, the closure or the swap fails,
+  // the session is as before the migration (memories, metadata, modules the
+  // closure deployed, the new module) and the error is returned.
+  // Errors: NotFound (no such module), AlreadyExists (options.id taken),
+  // FailedPrecondition (a migration is already running on this session),
+  // any deploy error, any error the closure returns.
+  // REQUIRES: the closure neither commits nor keeps the session.
+  virtual Result<ModuleId> MigrateWith(const ModuleId& module, ByteView new_wasm, const DeployOptions& options,
+                                       const MigrationFn& migrate) = 0;
+
+  // MigrateWith whose closure makes one call: `function` of the new code with
+  // `arg` and `gas_limit` (which is also init's limit); that call may read
+  // the old module through `c`. Returns that call's receipt (its status is
+  // the migration's: a failed call leaves the module unchanged). The owner is
+  // kept unless `new_owner` is given.
   virtual CallReceipt Migrate(const ModuleId& module, ByteView new_wasm, std::string_view function,
                               ByteView arg, uint64_t gas_limit, std::optional<Bytes> new_owner = std::nullopt) = 0;
 

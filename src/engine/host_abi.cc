@@ -22,13 +22,14 @@ constexpr std::array<HostFunctionSpec, kHostFnCount> kTable{{
     {HostFn::kSpent, "spent", kNone, kI64, false},
     {HostFn::kSelfId, "self_id", kNone, kNone, false},
     {HostFn::kHd, "hd", kI32x2, kI32, false},
-    {HostFn::kC, "c", kCParams, kI32, true},
-    {HostFn::kHq, "hq", kI32x3, kI32, true},
-    {HostFn::kEmit, "emit", kI32x3, kNone, true},
-    {HostFn::kFeed, "feed", kI32, kNone, true},
-    {HostFn::kCaller, "caller", kNone, kI32, true},
-    {HostFn::kCallstack, "callstack", kNone, kI32, true},
-    {HostFn::kOwner, "owner", kI32, kI32, true},
+    {HostFn::kC, "c", kCParams, kI32, false},
+    {HostFn::kHq, "hq", kI32x3, kI32, false},
+    {HostFn::kEmit, "emit", kI32x3, kNone, false},
+    {HostFn::kFeed, "feed", kI32, kNone, false},
+    {HostFn::kCaller, "caller", kNone, kI32, false},
+    {HostFn::kCallstack, "callstack", kNone, kI32, false},
+    {HostFn::kOwner, "owner", kI32, kI32, false},
+    {HostFn::kHdebug, "hdebug", kI32, kNone, false},
 }};
 
 constexpr bool TableIsInIdOrder() {

@@ -5,9 +5,8 @@
 // table (name and signature) before anything is compiled; the execution half
 // binds imports through the same table (switch on HostFn).
 //
-// Functions marked `reserved` belong to the next issue (inter-contract calls,
-// queries, events): modules may import them already, and deploy accepts them,
-// but calling one before it is implemented must fail the call cleanly.
+// Functions marked `reserved` are accepted at deploy but not implemented by
+// the host yet: calling one must fail the call cleanly. (None is today.)
 //
 // Thread-safety: the table is immutable static data.
 #pragma once
@@ -30,15 +29,16 @@ enum class HostFn : uint8_t {
   kSpent = 2,      // spent() -> i64                           gas spent so far
   kSelfId = 3,     // self_id()                                writes the 32-byte id to A
   kHd = 4,         // hd(name_ptr: i32, name_len: i32) -> i32  session metadata into A
-  kC = 5,          // c(mod_ptr, fn_ptr, fn_len, arg_len: i32, gas: i64) -> i32   (reserved)
-  kHq = 6,         // hq(name_ptr, name_len, arg_len: i32) -> i32                (reserved)
-  kEmit = 7,       // emit(topic_ptr, topic_len, arg_len: i32)                   (reserved)
-  kFeed = 8,       // feed(arg_len: i32)                                         (reserved)
-  kCaller = 9,     // caller() -> i32                                            (reserved)
-  kCallstack = 10, // callstack() -> i32                                         (reserved)
-  kOwner = 11,     // owner(mod_ptr: i32) -> i32                                 (reserved)
+  kC = 5,          // c(mod_ptr, fn_ptr, fn_len, arg_len: i32, gas: i64) -> i32
+  kHq = 6,         // hq(name_ptr, name_len, arg_len: i32) -> i32
+  kEmit = 7,       // emit(topic_ptr, topic_len, arg_len: i32)
+  kFeed = 8,       // feed(arg_len: i32)
+  kCaller = 9,     // caller() -> i32
+  kCallstack = 10, // callstack() -> i32
+  kOwner = 11,     // owner(mod_ptr: i32) -> i32                 mod_ptr 0: own owner
+  kHdebug = 12,    // hdebug(msg_len: i32)                        debug line in A
 };
-inline constexpr size_t kHostFnCount = 12;
+inline constexpr size_t kHostFnCount = 13;
 
 struct HostFunctionSpec {
   HostFn id;

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "src/engine/host_gas.h"
 #include "src/engine/interp_backend.h"
 
 namespace crust::engine {
@@ -15,6 +16,15 @@ bool InBounds(std::span<uint8_t> mem, uint64_t ptr, uint64_t len) {
 }
 
 Status OutOfBounds() { return Status::Trap("out of bounds memory access"); }
+
+Status Charge(OracleContext& ctx, uint64_t amount) {
+  if (amount > ctx.gas_remaining()) {
+    ctx.set_gas_remaining(0);
+    return Status::OutOfGas("out of gas");
+  }
+  ctx.set_gas_remaining(ctx.gas_remaining() - amount);
+  return Status::OK();
+}
 
 }  // namespace
 
@@ -74,6 +84,33 @@ Status BasicOracleHost::Call(const HostFunctionSpec& spec, std::span<const uint6
       if (!InBounds(mem, a, n)) return OutOfBounds();
       std::memcpy(mem.data() + a, it->second.data(), n);
       results[0] = n;
+      return Status::OK();
+    }
+    case HostFn::kEmit: {
+      const uint64_t topic = args[0], topic_len = args[1], len = args[2];
+      if (!InBounds(mem, topic, topic_len) || len > kArgBufferSize || !InBounds(mem, a, len)) return OutOfBounds();
+      if (topic_len > kArgBufferSize) return Status::ResourceExhausted("event topic longer than 64 KiB");
+      RETURN_IF_ERROR(Charge(ctx, kEventByteGas * (topic_len + len)));
+      events.emplace_back(std::string(reinterpret_cast<const char*>(mem.data() + topic), topic_len),
+                          Bytes(mem.data() + a, mem.data() + a + len));
+      return Status::OK();
+    }
+    case HostFn::kHdebug: {
+      const uint64_t len = args[0];
+      if (len > kArgBufferSize || !InBounds(mem, a, len)) return OutOfBounds();
+      RETURN_IF_ERROR(Charge(ctx, kDebugByteGas * len));
+      debug.emplace_back(reinterpret_cast<const char*>(mem.data() + a), len);
+      return Status::OK();
+    }
+    case HostFn::kOwner: {
+      const uint64_t ptr = args[0];
+      if (!InBounds(mem, ptr, 32)) return OutOfBounds();
+      if (ptr != 0 && std::memcmp(mem.data() + ptr, self_id.bytes.data(), 32) != 0) {
+        return Status::NotSupported("oracle: owner of another module");
+      }
+      if (!InBounds(mem, a, owner.size())) return OutOfBounds();
+      if (!owner.empty()) std::memcpy(mem.data() + a, owner.data(), owner.size());
+      results[0] = owner.size();
       return Status::OK();
     }
     default:

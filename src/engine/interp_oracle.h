@@ -59,7 +59,12 @@ class OracleHost {
 class BasicOracleHost : public OracleHost {
  public:
   Hash32 self_id;
+  Bytes owner;  // `owner(0)` and `owner(&self_id)`; other ids have none
   std::map<std::string, Bytes, std::less<>> metadata;
+  // What `emit` and `hdebug` recorded (with the VM's charges, host_gas.h),
+  // in order; the caller clears them.
+  std::vector<std::pair<std::string, Bytes>> events;
+  std::vector<std::string> debug;
 
   Status Call(const HostFunctionSpec& spec, std::span<const uint64_t> args,
               std::span<uint64_t> results, OracleContext& ctx) override;

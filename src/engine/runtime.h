@@ -79,6 +79,7 @@ class HostContext {
   // it enforces, so that they fire before the native stack runs out. Default:
   // kDefaultMaxCallDepth wasm frames and one nested call.
   virtual size_t CallStackBytes() const;
+  virtual Status Hdebug(Instance& self, uint32_t msg_len);
 };
 
 }  // namespace crust::engine

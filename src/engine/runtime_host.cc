@@ -27,6 +27,7 @@ Result<int32_t> HostContext::Caller(Instance&) { return Unsupported("caller"); }
 Result<int32_t> HostContext::Callstack(Instance&) { return Unsupported("callstack"); }
 Result<int32_t> HostContext::Owner(Instance&, uint32_t) { return Unsupported("owner"); }
 size_t HostContext::CallStackBytes() const { return rt::NativeStackBytes(kDefaultMaxCallDepth, 1); }
+Status HostContext::Hdebug(Instance&, uint32_t) { return Unsupported("hdebug"); }
 
 namespace {
 
@@ -92,6 +93,7 @@ uint32_t Callstack(void* env) {
   return CallHost<uint32_t>(env, [](HostContext& h, Instance& i) { return h.Callstack(i); });
 }
 uint32_t Owner(void* env, uint32_t m) { return CallHost<uint32_t>(env, [&](HostContext& h, Instance& i) { return h.Owner(i, m); }); }
+void Hdebug(void* env, uint32_t n) { CallHost<int>(env, [&](HostContext& h, Instance& i) { return h.Hdebug(i, n); }); }
 
 wasm_rt_function_ptr_t Trampoline(HostFn id) {
   using P = wasm_rt_function_ptr_t;
@@ -108,6 +110,7 @@ wasm_rt_function_ptr_t Trampoline(HostFn id) {
     case HostFn::kCaller: return reinterpret_cast<P>(&Caller);
     case HostFn::kCallstack: return reinterpret_cast<P>(&Callstack);
     case HostFn::kOwner: return reinterpret_cast<P>(&Owner);
+    case HostFn::kHdebug: return reinterpret_cast<P>(&Hdebug);
   }
   return nullptr;
 }

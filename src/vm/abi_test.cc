@@ -256,7 +256,7 @@ TEST_F(AbiTest, DeployChecksImportsByNameAndSignature) {
                  "only functions may be imported");
   ExpectRejected(with_import("(import \"env\" \"t\" (table 1 funcref))"), C::kInvalidModule,
                  "only functions may be imported");
-  // Every host function is accepted with its exact signature, reserved ones included.
+  // Every host function is accepted with its exact signature.
   const ModuleId id = Deploy(std::string("(module ") + R"(
     (import "env" "panic" (func (param i32)))
     (import "env" "limit" (func (result i64)))
@@ -265,25 +265,48 @@ TEST_F(AbiTest, DeployChecksImportsByNameAndSignature) {
     (import "env" "hd" (func (param i32 i32) (result i32)))
     (import "env" "c" (func $c (param i32 i32 i32 i32 i64) (result i32)))
     (import "env" "hq" (func (param i32 i32 i32) (result i32)))
-    (import "env" "emit" (func (param i32 i32 i32)))
+    (import "env" "emit" (func $emit (param i32 i32 i32)))
     (import "env" "feed" (func (param i32)))
     (import "env" "caller" (func $caller (result i32)))
     (import "env" "callstack" (func (result i32)))
     (import "env" "owner" (func (param i32) (result i32)))
+    (import "env" "hdebug" (func $hdebug (param i32)))
     (memory (export "memory") 2) (global (export "A") i32 (i32.const 0))
     (func (export "caller") (param i32) (result i32) (call $caller))
+    (func (export "debug") (param i32) (result i32) (call $hdebug (local.get 0)) (i32.const 0))
+    (func (export "event") (param i32) (result i32) (call $emit (i32.const 100) (i32.const 3) (local.get 0)) (i32.const 0))
     (func (export "f") (param i32) (result i32) (local.get 0))))");
-  // A reserved import either fails the call cleanly with NotSupported naming
-  // it (before the next issue implements it) or works (caller() of a
-  // top-level call: 0); either way the session goes on.
+  // caller() of a top-level call: 0, no caller.
   CallReceipt r = session_->Call(id, "caller", {}, kGas);
-  if (r.status.code() == Status::Code::kNotSupported) {
-    EXPECT_THAT(r.status.ToString(), HasSubstr("caller"));
-  } else {
-    ASSERT_OK(r.status);
-    EXPECT_TRUE(r.data.empty());  // ret_len = caller() = 0: no caller
-  }
+  ASSERT_OK(r.status);
+  EXPECT_TRUE(r.data.empty());
   EXPECT_OK(session_->Call(id, "f", {}, kGas).status);
+  // hdebug: the argument is the message; UTF-8 only; 4 gas per byte.
+  CallReceipt d0 = session_->Call(id, "debug", {}, kGas);
+  CallReceipt d = session_->Call(id, "debug", Str("h\xc3\xa9llo"), kGas);
+  ASSERT_OK(d.status);
+  ASSERT_EQ(d.debug.size(), 1u);
+  EXPECT_EQ(d.debug[0], "h\xc3\xa9llo");
+  ASSERT_EQ(d0.debug.size(), 1u);
+  EXPECT_EQ(d0.debug[0], "");
+  EXPECT_EQ(d.gas_spent - d0.gas_spent, 4u * 6);
+  CallReceipt bad = session_->Call(id, "debug", Bytes{'a', 0xff}, kGas);
+  EXPECT_EQ(bad.status.code(), Status::Code::kInvalidArgument);
+  EXPECT_THAT(bad.status.ToString(), HasSubstr("UTF-8"));
+  EXPECT_EQ(bad.debug.size(), 0u);
+  // emit: 4 gas per byte of topic (3 bytes) and data, exactly.
+  CallReceipt e0 = session_->Call(id, "event", {}, kGas);
+  CallReceipt e5 = session_->Call(id, "event", Str("12345"), kGas);
+  ASSERT_OK(e0.status);
+  ASSERT_OK(e5.status);
+  EXPECT_EQ(e5.gas_spent - e0.gas_spent, 4u * 5);
+  ASSERT_EQ(e5.events.size(), 1u);
+  EXPECT_EQ(e5.events[0].data, Str("12345"));
+  EXPECT_EQ(session_->Call(id, "event", {}, e0.gas_spent - 1).status.code(), Status::Code::kOutOfGas);
+  EXPECT_GE(e0.gas_spent, 4u * 3);
+  CallReceipt poor = session_->Call(id, "debug", Str("abc"), d0.gas_spent + 11);
+  EXPECT_EQ(poor.status.code(), Status::Code::kOutOfGas);
+  EXPECT_OK(session_->Call(id, "debug", Str("abc"), d0.gas_spent + 12).status);
 }
 
 TEST_F(AbiTest, DeployRejectsBadBytes) {

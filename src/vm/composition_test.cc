@@ -12,8 +12,11 @@
 // Assumptions (see contracts/README.md, "callcenter"):
 //  * callstack() lists the calling modules, immediate caller first; the
 //    current module is not included.
-//  * `init` through `c` returns -3 (not found) or INT32_MIN (other).
-//  * Events of rolled-back calls are removed from the receipt (vm.h).
+//  * `c` returns -3 only for a module that does not exist; a missing
+//    function or `init` is INT32_MIN (piecrust's rules).
+//  * Events of rolled-back calls stay in the receipt, flagged reverted
+//    (vm.h); Kept() selects the others.
+//  * Call trees are read in start order (VmOptions::call_tree_order).
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -165,6 +168,16 @@ std::string Render(const CallReceipt& r) {
   return o.str();
 }
 
+// The events of a receipt that were not rolled back.
+std::vector<Event> Kept(const CallReceipt& r) {
+  std::vector<Event> kept;
+  for (const Event& e : r.events) {
+    if (!e.reverted) kept.push_back(e);
+  }
+  return kept;
+}
+size_t RevertedCount(const CallReceipt& r) { return r.events.size() - Kept(r).size(); }
+
 std::string CodeDir() { return std::string(CRUST_BINARY_DIR) + "/composition-test-code-cache"; }
 
 VmOptions Options(uint32_t max_module_depth = 48) {
@@ -173,6 +186,7 @@ VmOptions Options(uint32_t max_module_depth = 48) {
   o.opt_level = 0;
   o.code_cache_dir = CodeDir();  // shared by every test and run: compile once
   o.max_module_depth = max_module_depth;
+  o.call_tree_order = CallTreeOrder::kStartOrder;  // the index-based checks below
   o.host_queries["sha256"] = [](ByteView arg, uint64_t* gas) -> Result<Bytes> {
     *gas = 100 + arg.size();
     Hash32 h = Sha256Of(arg);
@@ -264,13 +278,17 @@ TEST_F(CompositionTest, Crossover) {
   EXPECT_EQ(PanicMessage(failed), "set_back_and_panic: OH NOES");
   EXPECT_EQ(Read(a, "crossover"), 8u);
   EXPECT_EQ(Read(b, "crossover"), 0u);  // B's own write is gone too
-  // Events: A's two writes; B's and the callback's were rolled back.
-  ASSERT_EQ(r.events.size(), 2u) << Render(r);
-  EXPECT_EQ(r.events[0].source, a);
-  EXPECT_EQ(r.events[0].topic, "crossover");
-  EXPECT_EQ(r.events[0].data, U64(7));
-  EXPECT_EQ(r.events[1].source, a);
-  EXPECT_EQ(r.events[1].data, U64(8));
+  // Events: A's two writes kept; B's and the callback's rolled back (kept
+  // in the receipt, flagged).
+  std::vector<Event> kept = Kept(r);
+  ASSERT_EQ(kept.size(), 2u) << Render(r);
+  EXPECT_EQ(kept[0].source, a);
+  EXPECT_EQ(kept[0].topic, "crossover");
+  EXPECT_EQ(kept[0].data, U64(7));
+  EXPECT_EQ(kept[1].source, a);
+  EXPECT_EQ(kept[1].data, U64(8));
+  EXPECT_GE(RevertedCount(r), 1u) << Render(r);
+  EXPECT_EQ(r.events.front().data, U64(7));
   // The call tree still shows the failed subtree.
   ASSERT_EQ(r.call_tree.size(), 3u) << Render(r);
   EXPECT_EQ(r.call_tree[1].module, b);
@@ -352,7 +370,7 @@ TEST_F(CompositionTest, NestedFailuresRollBackOnlyTheFailedSubtree) {
   CallReceipt f = Call(a, "run", Script().W(9).C(Req(b, "write", U64(9))).C(Req(c, "write", U64(9))).P().b);
   EXPECT_EQ(f.status.code(), Code::kPanic);
   EXPECT_TRUE(f.data.empty());
-  EXPECT_TRUE(f.events.empty());
+  EXPECT_TRUE(Kept(f).empty());
   EXPECT_GT(f.gas_spent, 0u);
   EXPECT_EQ(CurrentRoot(), before);
   EXPECT_EQ(Read(a), 1u);
@@ -403,7 +421,7 @@ TEST_F(CompositionTest, CalleePanicsAfterGrowingMemory) {
   ASSERT_OK(s_->Commit());
 }
 
-TEST_F(CompositionTest, MissingModuleOrFunctionReturnsMinus3) {
+TEST_F(CompositionTest, MissingModuleReturnsMinus3AndMissingFunctionMin) {
   ModuleId cc = Deploy("callcenter");
   ModuleId counter = Deploy("counter", 0, {}, U64(5));
   ModuleId nowhere;
@@ -413,11 +431,11 @@ TEST_F(CompositionTest, MissingModuleOrFunctionReturnsMinus3) {
   EXPECT_TRUE(m.bytes.empty());
   EXPECT_EQ(Read(cc), 11u);
   Resp f = AsResp(Ok(cc, "write_then_call", Cat({U64(12), Req(counter, "no_such_function")})));
-  EXPECT_EQ(f.code, kNotFoundCode);
+  EXPECT_EQ(f.code, kOther);
   EXPECT_EQ(Read(cc), 12u);
   EXPECT_EQ(Read(counter), 5u);
   // An empty function name is not a function either.
-  EXPECT_EQ(AsResp(Ok(cc, "call", Req(counter, ""))).code, kNotFoundCode);
+  EXPECT_EQ(AsResp(Ok(cc, "call", Req(counter, ""))).code, kOther);
   // The top-level equivalent is NotFound.
   EXPECT_TRUE(Call(nowhere, "read").status.IsNotFound());
 }
@@ -426,16 +444,15 @@ TEST_F(CompositionTest, InitIsNotReachableThroughC) {
   ModuleId cc = Deploy("callcenter");
   ModuleId counter = Deploy("counter", 0, {}, U64(5));
   Resp r = AsResp(Ok(cc, "write_then_call", Cat({U64(3), Req(counter, "init", U64(100))})));
-  // Documented: -3 (not found) or INT32_MIN (other); never success.
-  EXPECT_TRUE(r.code == kNotFoundCode || r.code == kOther) << r.code;
+  // piecrust's Unknown (INT32_MIN); never success.
+  EXPECT_EQ(r.code, kOther);
   EXPECT_EQ(Read(counter), 5u);
   EXPECT_EQ(Read(cc), 3u);
   // Nor deeper in a chain (cc -> cc2 -> counter.init).
   ModuleId cc2 = Deploy("callcenter", 1);
   Resp two = AsResp(Ok(cc, "call", Req(cc2, "call", Req(counter, "init"))));
   ASSERT_GE(two.code, 4);
-  int32_t inner = AsI32(two.bytes);
-  EXPECT_TRUE(inner == kNotFoundCode || inner == kOther) << inner;
+  EXPECT_EQ(AsI32(two.bytes), kOther);
   EXPECT_EQ(Read(counter), 5u);
 }
 
@@ -550,7 +567,7 @@ TEST_F(CompositionTest, LimitAndSpentInCallees) {
 
 // ---- events -------------------------------------------------------------------
 
-TEST_F(CompositionTest, EventsInOrderIntactAndRolledBackOnesRemoved) {
+TEST_F(CompositionTest, EventsInOrderIntactAndRolledBackOnesFlagged) {
   ModuleId a = Deploy("callcenter", 0);
   ModuleId b = Deploy("callcenter", 1);
   Bytes binary = {0, 1, 2, 0, 255, 0};
@@ -565,7 +582,11 @@ TEST_F(CompositionTest, EventsInOrderIntactAndRolledBackOnesRemoved) {
       .E("last", {});
   CallReceipt r = Call(a, "run", s.b);
   ASSERT_TRUE(r.ok()) << Render(r);
-  ASSERT_EQ(r.events.size(), 5u) << Render(r);
+  ASSERT_EQ(r.events.size(), 6u) << Render(r);
+  EXPECT_EQ(r.events[3].topic, "lost");
+  EXPECT_TRUE(r.events[3].reverted);
+  r.events.erase(r.events.begin() + 3);
+  ASSERT_EQ(Kept(r).size(), 5u) << Render(r);
   struct Want {
     ModuleId source;
     std::string topic;
@@ -593,18 +614,21 @@ TEST_F(CompositionTest, EventsInOrderIntactAndRolledBackOnesRemoved) {
   ASSERT_EQ(e.events.size(), 1u);
   EXPECT_EQ(e.events[0].topic, "top");
   EXPECT_EQ(e.events[0].data, binary);
-  // A call that fails as a whole keeps none.
+  // A call that fails as a whole: every event flagged.
   CallReceipt f = Call(a, "run", Script().E("kept?", Str("no")).C(Req(b, "emit", Cat({U32(1), Str("x")}))).P().b);
   EXPECT_EQ(f.status.code(), Code::kPanic);
-  EXPECT_TRUE(f.events.empty()) << Render(f);
-  // A callee that runs out of gas after emitting: removed as well.
+  EXPECT_EQ(f.events.size(), 2u) << Render(f);
+  EXPECT_TRUE(Kept(f).empty()) << Render(f);
+  // A callee that runs out of gas after emitting: flagged as well.
   CallReceipt g =
       Call(a, "run", Script().C(Req(b, "run", Script().E("spent", {}).S(100'000'000).b, 20'000)).E("after", {}).b);
   ASSERT_TRUE(g.ok()) << Render(g);
   ASSERT_EQ(AsRun(g.data).records.size(), 1u);
   EXPECT_EQ(AsRun(g.data).records[0].code, kOutOfGasCode);
-  ASSERT_EQ(g.events.size(), 1u) << Render(g);
-  EXPECT_EQ(g.events[0].topic, "after");
+  ASSERT_EQ(g.events.size(), 2u) << Render(g);
+  EXPECT_TRUE(g.events[0].reverted);
+  ASSERT_EQ(Kept(g).size(), 1u) << Render(g);
+  EXPECT_EQ(Kept(g)[0].topic, "after");
 }
 
 // ---- context: caller, callstack, self_id, owner ----------------------------------

@@ -182,6 +182,7 @@ class Twin {
     auto m = std::make_unique<OracleModule>();
     m->pm = std::move(pm).value();
     m->host.self_id = id;
+    m->host.owner = options.owner;
     for (const auto& [k, v] : meta_) m->host.metadata[k] = v;
     auto oracle = InterpOracle::Create(m->pm, &m->host);
     EXPECT_TRUE(oracle.ok()) << oracle.status().ToString();
@@ -223,7 +224,19 @@ class Twin {
       return r;
     }
     OracleModule& m = *it->second;
+    m.host.events.clear();
+    m.host.debug.clear();
     Outcome o = Model(m, fn, arg, gas, /*allow_init=*/false);
+    // Events and debug lines: the same, in order; all flagged reverted when
+    // the call failed (the VM keeps them, as piecrust does).
+    EXPECT_EQ(r.events.size(), m.host.events.size());
+    for (size_t i = 0; i < std::min(r.events.size(), m.host.events.size()); i++) {
+      EXPECT_EQ(r.events[i].source, id);
+      EXPECT_EQ(r.events[i].topic, m.host.events[i].first) << "event " << i;
+      EXPECT_EQ(r.events[i].data, m.host.events[i].second) << "event " << i;
+      EXPECT_EQ(r.events[i].reverted, !r.ok()) << "event " << i;
+    }
+    EXPECT_EQ(r.debug, m.host.debug);
     const std::string vm_text = Describe(r.status, r.data, r.gas_spent);
     const std::string oracle_text = Describe(o.status, o.data, o.gas_spent);
     EXPECT_EQ(r.status.code(), o.status.code()) << "vm " << vm_text << "\noracle " << oracle_text;
@@ -939,8 +952,47 @@ TEST_P(EquivalenceTest, HostFunctionsAndReturnProtocol) {
   t.Call(m, "hd_at", Cat({U32(131072 - 2), U32(3)}), kGas);  // name out of bounds: trap
   t.Call(m, "hd_at", Cat({U32(100), U32(4)}), kGas);  // "heig": absent
   t.Call(m, "id", {}, kGas);
-  // The reserved imports (owner, c, ...) are deployed above but not called:
-  // BasicOracleHost implements only this five host functions.
+  // The other imports (c, hq, ...) are deployed above but not called:
+  // BasicOracleHost implements only the single-module host functions.
+}
+
+// piecrust's fixtures (../shared/piecrust-contracts, or $CRUST_FIXTURES_DIR)
+// that need no other module: the same results, gas, memories, events and
+// debug lines in both engines. A missing fixture fails the test.
+Bytes PiecrustFixture(const std::string& name) {
+  const char* env = std::getenv("CRUST_FIXTURES_DIR");
+  const std::string dir =
+      env && *env ? env : std::string(CRUST_SOURCE_DIR) + "/../shared/piecrust-contracts";
+  auto r = os::Env::Default()->ReadFile(dir + "/" + name + ".wasm");
+  EXPECT_TRUE(r.ok()) << "fixture " << name << " missing in " << dir << ": " << r.status().ToString();
+  return r.ok() ? *r : Bytes{};
+}
+
+TEST_F(EquivalenceTest, PiecrustFixtures) {
+  Twin& t = *twin_;
+  const Bytes owner(33, 3);
+  ASSERT_OK_AND_ASSIGN(ModuleId counter, t.Deploy(PiecrustFixture("counter"), {.owner = owner}, "counter"));
+  CallAtLimits(counter, "read_value", {});
+  CallAtLimits(counter, "increment", {});
+  CallAtLimits(counter, "read_value", {});
+  ASSERT_OK_AND_ASSIGN(ModuleId box, t.Deploy(PiecrustFixture("box"), {.owner = owner}, "box"));
+  CallAtLimits(box, "get", {});
+  CallAtLimits(box, "set", Bytes{0x11, 0});
+  CallAtLimits(box, "get", {});
+  t.Call(box, "set", Bytes{1}, kGas);  // a malformed argument: the contract panics
+  ASSERT_OK_AND_ASSIGN(ModuleId meta, t.Deploy(PiecrustFixture("metadata"), {.owner = owner}, "metadata"));
+  CallAtLimits(meta, "read_owner", {});  // owner(0): its own owner
+  CallAtLimits(meta, "read_id", {});
+  t.Call(meta, "read_owner_wrong_n", {}, kGas);  // 33 bytes where 32 are expected: panics
+  ASSERT_OK_AND_ASSIGN(ModuleId eventer, t.Deploy(PiecrustFixture("eventer"), {.owner = owner}, "eventer"));
+  CallAtLimits(eventer, "emit_events", U32(5));
+  CallAtLimits(eventer, "emit_and_mutate", U32(42));
+  CallAtLimits(eventer, "read_value", {});
+  ASSERT_OK_AND_ASSIGN(ModuleId stake, t.Deploy(PiecrustFixture("stake_contract"), {.owner = owner}, "stake"));
+  CallAtLimits(stake, "get_version", {});
+  CallAtLimits(stake, "burnt_amount", {});
+  EXPECT_GT(t.ok_calls(), 20);
+  EXPECT_GT(t.failed(Status::Code::kOutOfGas), 0);
 }
 
 // Host functions at the 64 KiB limit of A. These found divergences between

@@ -2,7 +2,8 @@
 //
 // Running one call, at any depth: checkpoint, instance setup (persisted
 // globals, gas, depth), the argument in A, the call, the result from A, and
-// on failure the rollback of everything the call and its callees did.
+// on failure the rollback of everything the call and its callees did (their
+// events stay in the receipt, flagged reverted).
 #include <cstring>
 
 #include "src/engine/module_info.h"
@@ -60,7 +61,8 @@ VmSessionImpl::Outcome VmSessionImpl::CallModule(const ModuleId& id, std::string
     MarkRunning();
   } else {
     Status rb = state_->Rollback();
-    receipt_->events.resize(events_mark);
+    // Kept in the receipt, flagged (as piecrust does).
+    for (size_t i = events_mark; i < receipt_->events.size(); i++) receipt_->events[i].reverted = true;
     UndoMeta(meta_mark);
     m->instance->RestoreGlobals(std::span<const uint64_t>(saved_globals_).subspan(globals_mark)).IgnoreError();
     for (auto& [mid, other] : loaded_) other.instance->SyncMemorySize();

@@ -6,22 +6,75 @@
 #include <climits>
 #include <cstring>
 
+#include "src/engine/host_gas.h"
 #include "src/engine/module_info.h"
 #include "src/util/coding.h"
 #include "src/vm/vm_session.h"
 
 namespace crust::vm {
+using engine::CalleeLimit;
+using engine::kCallGas;
+using engine::kDebugByteGas;
+using engine::kEventByteGas;
+
 namespace {
 
 Status OutOfBounds(const char* what) { return Status::Trap(std::string("out of bounds: ") + what); }
 
-// The codes `c` returns to the calling contract for a failed callee.
+// The codes `c` returns to the calling contract for a failed callee
+// (piecrust-uplink's ContractError::to_parts).
 constexpr int32_t kCallPanicked = -1;
 constexpr int32_t kCallOutOfGas = -2;
-constexpr int32_t kCallNotFound = -3;
+constexpr int32_t kCallNoSuchContract = -3;  // only for a module that does not exist
 constexpr int32_t kCallOther = INT32_MIN;
 
+// True when [p, p + n) is well-formed UTF-8 (no overlongs, surrogates or
+// code points past U+10FFFF).
+bool IsUtf8(const uint8_t* p, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    const uint8_t c = p[i];
+    size_t len;
+    uint32_t cp;
+    if (c < 0x80) {
+      i++;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      len = 2, cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3, cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4, cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (n - i < len) return false;
+    for (size_t k = 1; k < len; k++) {
+      if ((p[i + k] & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (p[i + k] & 0x3F);
+    }
+    static constexpr uint32_t kMin[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += len;
+  }
+  return true;
+}
+
 }  // namespace
+
+// Takes `amount` from the innermost call's gas; when less is left, the call
+// ends with OutOfGas (its remaining gas set to 0, as piecrust does).
+Status VmSessionImpl::Charge(uint64_t amount, std::string_view what) {
+  const engine::Instance::GlobalRef gas = frames_.back().loaded->gas;
+  const uint64_t left = engine::Instance::Get(gas);
+  if (amount > left) {
+    engine::Instance::Set(gas, 0);
+    return Status::OutOfGas("out of gas: " + std::string(what) + " costs " + std::to_string(amount) +
+                            " gas, " + std::to_string(left) + " left");
+  }
+  engine::Instance::Set(gas, left - amount);
+  return Status::OK();
+}
 
 const uint8_t* VmSessionImpl::Mem(engine::Instance& self, uint64_t ptr, uint64_t len) const {
   if (self.memory_data() == nullptr || ptr > self.memory_size() || len > self.memory_size() - ptr) return nullptr;
@@ -86,13 +139,16 @@ Result<int32_t> VmSessionImpl::C(engine::Instance& self, uint32_t mod_ptr, uint3
   const uint8_t* fn = Mem(self, fn_ptr, fn_len);
   const uint8_t* arg = Arg(self, arg_len);
   if (mod == nullptr || fn == nullptr || arg == nullptr) return OutOfBounds("c: module id, name or argument");
+  // crust's resource charge: paid first, whatever happens next.
+  RETURN_IF_ERROR(Charge(kCallGas, "an inter-contract call"));
   if (frames_.size() >= options_->max_module_depth) return kCallOther;
   ModuleId callee;
   std::memcpy(callee.bytes.data(), mod, 32);
+  // piecrust: a missing contract costs nothing more and is the only -3.
+  if (!state_->HasModule(callee)) return kCallNoSuchContract;
   const std::string function(reinterpret_cast<const char*>(fn), fn_len);
   ASSIGN_OR_RETURN(uint64_t left, GasLeft(self));
-  // 0 passes 93% of what is left; a larger request gets what is left.
-  uint64_t limit = gas <= 0 ? left / 100 * 93 + left % 100 * 93 / 100 : std::min<uint64_t>(gas, left);
+  const uint64_t limit = CalleeLimit(static_cast<uint64_t>(gas), left);
   const uint64_t depth_left = engine::Instance::Get(frames_.back().loaded->depth);
   // The callee shares the wasm call-depth budget: the whole call tree stays
   // within max_call_depth frames, deterministically.
@@ -100,8 +156,9 @@ Result<int32_t> VmSessionImpl::C(engine::Instance& self, uint32_t mod_ptr, uint3
   const Bytes arg_copy(arg, arg + arg_len);
   Outcome out = CallModule(callee, function, arg_copy, limit, static_cast<uint32_t>(depth_left),
                            /*allow_init=*/false);
-  // Charge the caller for what the callee spent.
-  engine::Instance::Set(frames_.back().loaded->gas, left - std::min(left, out.gas_spent));
+  // piecrust: the caller pays what a successful callee spent, and the whole
+  // callee limit for a failed one.
+  engine::Instance::Set(frames_.back().loaded->gas, left - (out.status.ok() ? std::min(left, out.gas_spent) : limit));
   // The caller's A (a memory's base never moves, but it may have shrunk back).
   if (Arg(self, engine::kArgBufferSize) == nullptr) return OutOfBounds("argument buffer outside memory");
   if (IsHostFault(out.status)) return out.status;  // ends the whole call tree; never a result
@@ -120,9 +177,7 @@ Result<int32_t> VmSessionImpl::C(engine::Instance& self, uint32_t mod_ptr, uint3
     }
     case Status::Code::kOutOfGas:
       return kCallOutOfGas;
-    case Status::Code::kNotFound:
-      return kCallNotFound;
-    default:
+    default:  // a trap, a missing function, `init`, ...: piecrust's Unknown
       return kCallOther;
   }
 }
@@ -157,11 +212,22 @@ Status VmSessionImpl::Emit(engine::Instance& self, uint32_t topic_ptr, uint32_t 
   const uint8_t* data = Arg(self, arg_len);
   if (topic == nullptr || data == nullptr) return OutOfBounds("emit topic or data");
   if (topic_len > engine::kArgBufferSize) return Status::ResourceExhausted("event topic longer than 64 KiB");
+  // piecrust: 4 gas per byte of topic and data, charged before anything is kept.
+  RETURN_IF_ERROR(Charge(kEventByteGas * (uint64_t{topic_len} + arg_len), "an event's bytes"));
   if (receipt_->events.size() >= options_->max_events) {
     return Status::ResourceExhausted("more than " + std::to_string(options_->max_events) + " events in one call");
   }
   receipt_->events.push_back({frames_.back().module, std::string(reinterpret_cast<const char*>(topic), topic_len),
                               Bytes(data, data + arg_len)});
+  return Status::OK();
+}
+
+Status VmSessionImpl::Hdebug(engine::Instance& self, uint32_t msg_len) {
+  const uint8_t* msg = Arg(self, msg_len);
+  if (msg == nullptr) return OutOfBounds("hdebug message exceeds the 64 KiB argument buffer");
+  RETURN_IF_ERROR(Charge(kDebugByteGas * msg_len, "a debug message's bytes"));
+  if (!IsUtf8(msg, msg_len)) return Status::InvalidArgument("hdebug: the message is not valid UTF-8");
+  receipt_->debug.emplace_back(reinterpret_cast<const char*>(msg), msg_len);
   return Status::OK();
 }
 
@@ -189,11 +255,13 @@ Result<int32_t> VmSessionImpl::Callstack(engine::Instance& self) {
   return static_cast<int32_t>(n);
 }
 
+// piecrust: a null pointer (0) asks for the calling module's own owner
+// (uplink's `self_owner()`); otherwise `mod_ptr` points to a module id.
 Result<int32_t> VmSessionImpl::Owner(engine::Instance& self, uint32_t mod_ptr) {
   const uint8_t* mod = Mem(self, mod_ptr, 32);
   if (mod == nullptr) return OutOfBounds("owner: module id outside memory");
-  ModuleId id;
-  std::memcpy(id.bytes.data(), mod, 32);
+  ModuleId id = frames_.back().module;
+  if (mod_ptr != 0) std::memcpy(id.bytes.data(), mod, 32);
   if (!state_->HasModule(id)) return 0;
   ASSIGN_OR_RETURN(Bytes owner, Owner(id));
   uint8_t* a = WritableArg(self, owner.size());

@@ -1,6 +1,7 @@
 // Copyright (c) crust authors. Licensed under the MIT license.
 #include "src/vm/vm_session.h"
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 
@@ -89,6 +90,7 @@ Result<ModuleId> VmSessionImpl::Deploy(ByteView wasm, const DeployOptions& optio
     state_->RemoveModule(id).IgnoreError();
     return Poison(s);
   }
+  if (migrating_) migration_deploys_.push_back(id);
   return id;
 }
 
@@ -148,14 +150,20 @@ CallReceipt VmSessionImpl::TopLevel(const ModuleId& id, std::string_view functio
   }
   receipt_ = &receipt;
   feeder_ = feeder;
-  meta_journal_.clear();
+  // Inside a migration the journal spans every call, so that a failed
+  // migration can restore the metadata its successful calls saved.
+  if (!migrating_) meta_journal_.clear();
   Outcome out = CallModule(id, function, arg, gas_limit, options_->max_call_depth, allow_init);
   receipt_ = nullptr;
   feeder_ = nullptr;
-  meta_journal_.clear();
+  if (!migrating_) meta_journal_.clear();
   receipt.status = Poison(out.status);
   receipt.data = std::move(out.data);
   receipt.gas_spent = out.gas_spent;
+  // Nodes were appended as calls started; piecrust lists callees first.
+  if (options_->call_tree_order == CallTreeOrder::kCalleeFirst) {
+    std::reverse(receipt.call_tree.begin(), receipt.call_tree.end());
+  }
   return receipt;
 }
 
@@ -177,44 +185,86 @@ size_t VmSessionImpl::FastTierModules() const {
   return n;
 }
 
-// A migration deploys the new code under a temporary id with a fresh memory,
-// runs `function` on it (it may call the old module, still under its id, to
-// read the state it wants to keep), then gives the new module the old id.
+// A migration runs inside one store checkpoint (memories) plus the metadata
+// journal and the list of modules deployed meanwhile (what checkpoints do not
+// cover), so that a failure restores the session exactly; the rename happens
+// after the checkpoint is released (RenameModule needs none open).
+Result<ModuleId> VmSessionImpl::MigrateWith(const ModuleId& module, ByteView new_wasm, const DeployOptions& options,
+                                            const MigrationFn& migrate) {
+  if (!poisoned_.ok()) return Status::Aborted("session unusable after a host fault: " + poisoned_.ToString());
+  if (migrating_) return Status::Busy("a migration is already running on this session");
+  if (!frames_.empty()) return Status::Busy("cannot migrate while a call is running");
+  ASSIGN_OR_RETURN(Bytes old_owner, Owner(module));
+  DeployOptions d = options;
+  if (!d.id) {
+    Bytes seed(module.bytes.begin(), module.bytes.end());
+    static const char kTag[] = "crust-migration";
+    seed.insert(seed.end(), kTag, kTag + sizeof(kTag) - 1);
+    d.id = Sha256Of(seed);
+  }
+  if (d.owner.empty()) d.owner = std::move(old_owner);
+  const ModuleId new_id = *d.id;
+  if (new_id == module) return Status::InvalidArgument("the migration's new id is the module's own id " + module.ToHex());
+
+  RETURN_IF_ERROR(state_->Checkpoint());
+  migrating_ = true;
+  migration_deploys_.clear();
+  meta_journal_.clear();
+  Status s = Deploy(new_wasm, d).status();
+  if (s.ok()) s = migrate(new_id, *this).WithContext("migration of module " + module.ToHex());
+  if (s.ok() && !state_->HasModule(new_id)) s = Status::NotFound("the migration's new module " + new_id.ToHex() + " is gone");
+  migrating_ = false;
+  if (s.ok()) s = state_->Release();
+  if (s.ok()) {
+    loaded_.erase(new_id);
+    loaded_.erase(module);
+    s = state_->RenameModule(new_id, module);
+    if (s.ok()) {
+      meta_journal_.clear();
+      migration_deploys_.clear();
+      return module;
+    }
+    // The checkpoint is released: memories keep the migration's writes,
+    // but the old module is intact (the rename failed) and the deployed ones
+    // are removed below.
+  } else {
+    state_->Rollback().IgnoreError();
+  }
+  UndoMeta(0);
+  for (auto it = migration_deploys_.rbegin(); it != migration_deploys_.rend(); ++it) {
+    loaded_.erase(*it);
+    state_->RemoveModule(*it).IgnoreError();
+  }
+  migration_deploys_.clear();
+  for (auto& [mid, other] : loaded_) other.instance->SyncMemorySize();
+  return s;
+}
+
 CallReceipt VmSessionImpl::Migrate(const ModuleId& module, ByteView new_wasm, std::string_view function, ByteView arg,
                                    uint64_t gas_limit, std::optional<Bytes> new_owner) {
-  CallReceipt fail;
-  fail.gas_limit = gas_limit;
-  auto old_owner = Owner(module);
-  if (!old_owner.ok()) {
-    fail.status = old_owner.status();
-    return fail;
-  }
-  Bytes tmp_seed(module.bytes.begin(), module.bytes.end());
-  const char kTag[] = "crust-migration";
-  tmp_seed.insert(tmp_seed.end(), kTag, kTag + sizeof(kTag) - 1);
+  CallReceipt receipt;
+  receipt.gas_limit = gas_limit;
+  bool called = false;
   DeployOptions d;
-  d.id = Sha256Of(tmp_seed);
-  d.owner = new_owner ? *new_owner : *old_owner;
   d.gas_limit = gas_limit;
-  auto tmp = Deploy(new_wasm, d);
-  if (!tmp.ok()) {
-    fail.status = tmp.status();
-    return fail;
+  if (new_owner) {
+    if (new_owner->empty()) {
+      receipt.status = Status::InvalidArgument("a migration cannot give a module an empty owner");
+      return receipt;
+    }
+    d.owner = *new_owner;
   }
-  CallReceipt r = TopLevel(*tmp, function, arg, gas_limit, /*allow_init=*/false, nullptr);
-  Status s = r.status;
-  if (s.ok()) {
-    loaded_.erase(*tmp);
-    loaded_.erase(module);
-    s = state_->RenameModule(*tmp, module);
+  auto r = MigrateWith(module, new_wasm, d, [&](const ModuleId& new_id, VmSession& session) {
+    receipt = session.Call(new_id, function, arg, gas_limit);
+    called = true;
+    return receipt.status;
+  });
+  if (!r.ok()) {
+    // The call's own failure, or what failed around it (deploy, swap).
+    if (!called || receipt.ok()) receipt.status = r.status();
+    receipt.data.clear();
   }
-  if (!s.ok()) {
-    loaded_.erase(*tmp);
-    state_->RemoveModule(*tmp).IgnoreError();
-    r.status = s;
-    r.data.clear();
-  }
-  return r;
+  return receipt;
 }
 
 }  // namespace crust::vm

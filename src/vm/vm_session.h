@@ -8,8 +8,8 @@
 // function is always called by the innermost active call (frames_.back()).
 // Each call, top-level or made by a contract through `c`, runs inside a store
 // checkpoint; a failed call rolls back its memory writes and growth, the
-// events it and its callees emitted, and the module metadata (persisted
-// globals) they saved (vm_call.cc).
+// module metadata (persisted globals) they saved, and flags the events it and
+// its callees emitted as reverted (vm_call.cc).
 #pragma once
 
 #include <functional>
@@ -37,6 +37,8 @@ class VmSessionImpl final : public VmSession, private engine::HostContext {
   CallReceipt Call(const ModuleId& module, std::string_view function, ByteView arg, uint64_t gas_limit) override;
   CallReceipt FeederCall(const ModuleId& module, std::string_view function, ByteView arg, uint64_t gas_limit,
                          const std::function<void(ByteView)>& feeder) override;
+  Result<ModuleId> MigrateWith(const ModuleId& module, ByteView new_wasm, const DeployOptions& options,
+                              const MigrationFn& migrate) override;
   CallReceipt Migrate(const ModuleId& module, ByteView new_wasm, std::string_view function, ByteView arg,
                       uint64_t gas_limit, std::optional<Bytes> new_owner) override;
   void SetMeta(std::string name, Bytes value) override { meta_[std::move(name)] = std::move(value); }
@@ -109,6 +111,8 @@ class VmSessionImpl final : public VmSession, private engine::HostContext {
   Result<int32_t> Callstack(engine::Instance& self) override;
   Result<int32_t> Owner(engine::Instance& self, uint32_t mod_ptr) override;
   size_t CallStackBytes() const override;
+  Status Hdebug(engine::Instance& self, uint32_t msg_len) override;
+  Status Charge(uint64_t amount, std::string_view what);
   // Memory of the innermost call's instance; null when out of bounds.
   const uint8_t* Mem(engine::Instance& self, uint64_t ptr, uint64_t len) const;
   const uint8_t* Arg(engine::Instance& self, uint64_t len) const;
@@ -135,6 +139,12 @@ class VmSessionImpl final : public VmSession, private engine::HostContext {
   // Migrate and Commit fails with Aborted naming it.
   Status poisoned_;
   Status Poison(const Status& s);
+
+  // A migration in progress (MigrateWith): its checkpoint is open, the
+  // metadata journal spans its top-level calls, and the modules deployed
+  // during it are removed if it fails.
+  bool migrating_ = false;
+  std::vector<ModuleId> migration_deploys_;
 };
 
 // A failure of the node rather than an outcome of the request: the OS or the
