@@ -11,5 +11,6 @@ crust_layer(vm
     src/vm/composition_test.cc
     src/vm/equivalence_test.cc
     src/vm/abi_test.cc
+    src/vm/memory64_test.cc
     src/vm/deploy_cache_test.cc
 )
