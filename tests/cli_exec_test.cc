@@ -508,7 +508,10 @@ TEST_F(CliExecTest, CliExecHelp) {
 // Dusk's mainnet transfer contract (memory64) through the CLI: deploys and
 // answers its read-only queries (fixture: <source>/../shared/piecrust-contracts).
 TEST_F(CliExecTest, CliExecMemory64TransferContract) {
-  const std::string wasm = std::string(CRUST_SOURCE_DIR) + "/../shared/piecrust-contracts/transfer_contract.wasm";
+  std::string wasm = std::string(CRUST_SOURCE_DIR) + "/../shared/piecrust-contracts/transfer_contract.wasm";
+  if (!std::filesystem::exists(wasm)) {  // a source tree in a worktree directory
+    wasm = std::string(CRUST_SOURCE_DIR) + "/../../shared/piecrust-contracts/transfer_contract.wasm";
+  }
   ASSERT_TRUE(std::filesystem::exists(wasm)) << "fixture missing: " << wasm;
   RunResult r = Exec({"--json", "deploy", "--genesis", wasm});
   ASSERT_EQ(r.status, 0) << r.err;

@@ -66,7 +66,9 @@ void PutLeb(Bytes* out, uint64_t v) {
   } while (v != 0);
 }
 
+// A section this scan cannot read: leave the bytes to wabt, which reports it.
 Status Malformed(const std::string& what) { return Status::InvalidModule("malformed module: " + what); }
+bool IsMalformed(const Status& s) { return s.code() == Status::Code::kInvalidModule; }
 
 // Copies one limits encoding from `r` to `out`, as 32-bit limits if it was
 // 64-bit (sets *was64).
@@ -93,7 +95,18 @@ bool SkipName(Reader* r) {
 
 }  // namespace
 
+namespace {
+Result<std::optional<Table64Rewrite>> Rewrite64(ByteView wasm);
+}  // namespace
+
 Result<std::optional<Table64Rewrite>> RewriteTable64Limits(ByteView wasm) {
+  Result<std::optional<Table64Rewrite>> r = Rewrite64(wasm);
+  if (!r.ok() && IsMalformed(r.status())) return std::optional<Table64Rewrite>();  // wabt's error instead
+  return r;
+}
+
+namespace {
+Result<std::optional<Table64Rewrite>> Rewrite64(ByteView wasm) {
   if (wasm.size() < 8) return std::optional<Table64Rewrite>();  // wabt reports it
   Table64Rewrite rw;
   uint32_t table = 0;  // next table index
@@ -143,7 +156,7 @@ Result<std::optional<Table64Rewrite>> RewriteTable64Limits(ByteView wasm) {
       } else {
         uint8_t reftype;
         if (!r.Byte(&reftype)) return Malformed("table " + std::to_string(table));
-        if (reftype == 0x40) return Status::NotSupported("table " + std::to_string(table) + " with an initialiser expression");
+        if (reftype == 0x40) return Malformed("table " + std::to_string(table) + " with an initialiser");
         out.push_back(reftype);
       }
       bool was64 = false;
@@ -166,6 +179,7 @@ Result<std::optional<Table64Rewrite>> RewriteTable64Limits(ByteView wasm) {
   rw.wasm.insert(rw.wasm.end(), wasm.begin() + copied, wasm.end());
   return std::optional<Table64Rewrite>(std::move(rw));
 }
+}  // namespace
 
 // ---- IR lowering -----------------------------------------------------------
 

@@ -54,9 +54,9 @@ struct Table64Rewrite {
   std::vector<uint32_t> tables;  // table indices that were 64-bit, ascending
 };
 
-// nullopt when the module declares no 64-bit table (nothing to do).
-// InvalidModule for a malformed section header; NotSupported for limits
-// above 2^32-1.
+// nullopt when the module declares no 64-bit table (nothing to do) or when
+// its sections cannot be read (then wabt's decoder reports the error).
+// NotSupported for 64-bit table limits above 2^32-1.
 Result<std::optional<Table64Rewrite>> RewriteTable64Limits(ByteView wasm);
 
 Status LowerTable64(wabt::Module* module, const std::vector<uint32_t>& tables);

@@ -23,8 +23,13 @@ using vmtest::Wat;
 
 constexpr uint64_t kGas = 1'000'000'000;
 
+// <source>/../shared/piecrust-contracts (or ../../shared for a source tree in
+// a worktree directory).
 Bytes Fixture(const std::string& name) {
-  const std::string path = std::string(CRUST_SOURCE_DIR) + "/../shared/piecrust-contracts/" + name;
+  std::string path = std::string(CRUST_SOURCE_DIR) + "/../shared/piecrust-contracts/" + name;
+  if (!os::Env::Default()->Exists(path)) {
+    path = std::string(CRUST_SOURCE_DIR) + "/../../shared/piecrust-contracts/" + name;
+  }
   Result<Bytes> r = os::Env::Default()->ReadFile(path);
   EXPECT_TRUE(r.ok()) << "fixture missing: " << path << ": " << r.status().ToString();
   return r.ok() ? *r : Bytes{};
@@ -166,7 +171,8 @@ TransferAnswers QueryTransfer(Vm* vm, VmSession* s, const Bytes& wasm) {
   auto id = s->Deploy(wasm, d);
   EXPECT_TRUE(id.ok()) << id.status().ToString();
   if (!id.ok()) return a;
-  for (auto [fn, out] : {std::pair{"num_notes", &a.num_notes}, {"root", &a.root}, {"chain_id", &a.chain_id}}) {
+  const std::pair<const char*, Bytes*> queries[] = {{"num_notes", &a.num_notes}, {"root", &a.root}, {"chain_id", &a.chain_id}};
+  for (auto [fn, out] : queries) {
     CallReceipt r = s->Call(*id, fn, {}, kGas);
     EXPECT_TRUE(r.ok()) << fn << ": " << r.status.ToString();
     *out = r.data;
