@@ -521,7 +521,5 @@ TEST_F(CliExecTest, CliExecMemory64TransferContract) {
   EXPECT_EQ(notes.data, U64(0));
   CallOut root = Call({"--no-commit", id, "root"});
   EXPECT_TRUE(IsHex64(root.data)) << root.data;  // 32 bytes
-  CallOut chain = Call({"--no-commit", id, "chain_id"});
-  EXPECT_EQ(chain.data.size(), 2u) << chain.data;  // one byte
   EXPECT_EQ(Call({"--no-commit", id, "root"}).data, root.data);
 }

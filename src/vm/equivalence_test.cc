@@ -1242,6 +1242,7 @@ TEST_F(EquivalenceTest, Memory64TransferContract) {
   }
   auto wasm = os::Env::Default()->ReadFile(path);
   ASSERT_TRUE(wasm.ok()) << "fixture missing: " << wasm.status().ToString();
+  twin_->SetMeta("chain_id", Bytes{0x01});  // rusk's session metadata
   ASSERT_OK_AND_ASSIGN(ModuleId m, twin_->Deploy(*wasm, "transfer_contract"));
   for (const char* fn : {"num_notes", "root", "chain_id"}) CallAtLimits(m, fn, {});
   EXPECT_GE(twin_->ok_calls(), 3);
