@@ -502,9 +502,6 @@ TEST_F(CliExecTest, CliExecHelp) {
   EXPECT_THAT(Run({"run", "--help"}).out, HasSubstr("$N"));
 }
 
-}  // namespace
-}  // namespace crust
-
 // Dusk's mainnet transfer contract (memory64) through the CLI: deploys and
 // answers its read-only queries (fixture: <source>/../shared/piecrust-contracts).
 TEST_F(CliExecTest, CliExecMemory64TransferContract) {
@@ -523,3 +520,6 @@ TEST_F(CliExecTest, CliExecMemory64TransferContract) {
   EXPECT_TRUE(IsHex64(root.data)) << root.data;  // 32 bytes
   EXPECT_EQ(Call({"--no-commit", id, "root"}).data, root.data);
 }
+
+}  // namespace
+}  // namespace crust
