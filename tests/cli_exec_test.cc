@@ -503,5 +503,24 @@ TEST_F(CliExecTest, CliExecHelp) {
   EXPECT_THAT(Run({"run", "--help"}).out, HasSubstr("$N"));
 }
 
+// Dusk's mainnet transfer contract (memory64) through the CLI: deploys and
+// answers its read-only queries (fixture: <source>/../shared/piecrust-contracts).
+TEST_F(CliExecTest, CliExecMemory64TransferContract) {
+  std::string wasm = std::string(CRUST_SOURCE_DIR) + "/../shared/piecrust-contracts/transfer_contract.wasm";
+  if (!std::filesystem::exists(wasm)) {  // a source tree in a worktree directory
+    wasm = std::string(CRUST_SOURCE_DIR) + "/../../shared/piecrust-contracts/transfer_contract.wasm";
+  }
+  ASSERT_TRUE(std::filesystem::exists(wasm)) << "fixture missing: " << wasm;
+  RunResult r = Exec({"--json", "deploy", "--genesis", wasm});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const std::string id = Field(r.out, "module").value_or("");
+  ASSERT_TRUE(IsHex64(id)) << r.out;
+  CallOut notes = Call({"--no-commit", id, "num_notes"});
+  EXPECT_EQ(notes.data, U64(0));
+  CallOut root = Call({"--no-commit", id, "root"});
+  EXPECT_TRUE(IsHex64(root.data)) << root.data;  // 32 bytes
+  EXPECT_EQ(Call({"--no-commit", id, "root"}).data, root.data);
+}
+
 }  // namespace
 }  // namespace crust

@@ -53,6 +53,24 @@ const HostFunctionSpec* FindHostFunction(std::string_view name) {
   return nullptr;
 }
 
+std::span<const ValType> HostParams64(HostFn id) {
+  static constexpr std::array<ValType, 2> kHd64{I64, I32};
+  static constexpr std::array<ValType, 5> kC64{I64, I64, I32, I32, I64};
+  static constexpr std::array<ValType, 3> kPtrLenLen64{I64, I32, I32};  // hq, emit
+  static constexpr std::array<ValType, 1> kOwner64{I64};
+  switch (id) {
+    case HostFn::kHd: return kHd64;
+    case HostFn::kC: return kC64;
+    case HostFn::kHq: case HostFn::kEmit: return kPtrLenLen64;
+    case HostFn::kOwner: return kOwner64;
+    default: return GetHostFunction(id).params;
+  }
+}
+
+std::span<const ValType> HostParams(const HostFunctionSpec& spec, bool memory64) {
+  return memory64 ? HostParams64(spec.id) : spec.params;
+}
+
 std::string SignatureString(std::span<const ValType> params, std::span<const ValType> results) {
   auto list = [](std::span<const ValType> types) {
     std::string s = "(";

@@ -54,6 +54,15 @@ const HostFunctionSpec& GetHostFunction(HostFn id);
 // The entry named `name`, or nullptr.
 const HostFunctionSpec* FindHostFunction(std::string_view name);
 
+// The parameters of `id` as a module with a 64-bit memory (memory64) imports
+// it: as piecrust binds them for wasm64, every pointer parameter is i64
+// (lengths stay i32). hd(i64, i32), c(i64, i64, i32, i32, i64),
+// hq(i64, i32, i32), emit(i64, i32, i32), owner(i64); every other function
+// has the same parameters as in the 32-bit table. Results never change.
+std::span<const ValType> HostParams64(HostFn id);
+// Params or HostParams64(spec.id), for a module whose memory is 64-bit.
+std::span<const ValType> HostParams(const HostFunctionSpec& spec, bool memory64);
+
 // "(i32, i32) -> i32", "() -> nil" style text, for error messages.
 std::string SignatureString(std::span<const ValType> params, std::span<const ValType> results);
 

@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "src/engine/lower64.h"
 #include "src/engine/wabt_util.h"
 #include "wabt/cast.h"
 #include "wabt/ir.h"
@@ -137,6 +138,7 @@ class Instrumenter {
     depth_ = AddGlobal(m_, wabt::Type::I32, kDepthGlobal);
     trap_ = AddGlobal(m_, wabt::Type::I32, kTrapGlobal);
     charge_n_ = AddChargeHelper();
+    if (HasMemory64(*m_)) charge_n64_ = AddChargeHelper64();
     for (uint32_t i = first; i < end; ++i) InstrumentFunction(m_->funcs[i]);
     return Status::OK();
   }
@@ -154,6 +156,30 @@ class Instrumenter {
     f.local_types.AppendDecl(T::I64, 1);  // local 3: the cost
     Seq s;
     s.LocalGet(0).Convert(Opcode::I64ExtendI32U).LocalGet(1).Binary(Opcode::I64Mul);
+    s.LocalGet(2).Convert(Opcode::I64ExtendI32U).Binary(Opcode::I64ShrU).LocalSet(3);
+    s.GlobalGet(gas_).LocalGet(3).Compare(Opcode::I64LtU).TrapIf(trap_, InjectedTrap::kOutOfGas);
+    s.GlobalGet(gas_).LocalGet(3).Binary(Opcode::I64Sub).GlobalSet(gas_);
+    s.LocalGet(0);
+    f.exprs = s.Take();
+    m_->AppendField(std::move(field));
+    return static_cast<uint32_t>(m_->funcs.size() - 1);
+  }
+
+  // (n: i64, mul: i64, shift: i32) -> i64, for the i64 lengths of a 64-bit
+  // memory: charges like the i32 helper for min(n, 2^32-1) (the length
+  // LowerMemory64 passes on), returns n.
+  uint32_t AddChargeHelper64() {
+    using T = wabt::Type;
+    const uint32_t type = FindOrAddFuncType(m_, {T::I64, T::I64, T::I32}, {T::I64});
+    auto field = std::make_unique<wabt::FuncModuleField>();
+    wabt::Func& f = field->func;
+    f.decl.has_func_type = true;
+    f.decl.type_var = V(type);
+    f.decl.sig = wabt::cast<wabt::FuncType>(m_->types[type])->sig;
+    f.local_types.AppendDecl(T::I64, 1);  // local 3: the cost
+    Seq s;
+    s.LocalGet(0).I64(0xffffffffu).LocalGet(0).I64(0xffffffffu).Compare(Opcode::I64LeU).Select();
+    s.LocalGet(1).Binary(Opcode::I64Mul);
     s.LocalGet(2).Convert(Opcode::I64ExtendI32U).Binary(Opcode::I64ShrU).LocalSet(3);
     s.GlobalGet(gas_).LocalGet(3).Compare(Opcode::I64LtU).TrapIf(trap_, InjectedTrap::kOutOfGas);
     s.GlobalGet(gas_).LocalGet(3).Binary(Opcode::I64Sub).GlobalSet(gas_);
@@ -236,7 +262,7 @@ class Instrumenter {
     bool fresh = true;  // no original instruction in the current segment yet
     for (auto it = list->begin(); it != list->end();) {
       wabt::Expr& e = *it;
-      cost += CostOf(e);
+      if (!IsLoweringArtifact(e)) cost += CostOf(e);
       ProcessNested(&e);
       auto first_inserted = InsertBefore(list, it, &e);
       if (fresh) segment_start = first_inserted;
@@ -277,7 +303,11 @@ class Instrumenter {
     auto [mul, shift] = DynamicCost(*e);
     if (mul != 0) {
       Seq s;
-      s.I64(mul).I32(shift).Call(charge_n_);
+      // memory.grow/fill/copy take an i64 length on a 64-bit memory.
+      const bool len64 = charge_n64_ != kNone && (e->type() == ExprType::MemoryGrow ||
+                                                  e->type() == ExprType::MemoryFill ||
+                                                  e->type() == ExprType::MemoryCopy);
+      s.I64(mul).I32(shift).Call(len64 ? charge_n64_ : charge_n_);
       pre = s.Take();
     }
     if (pre.empty()) return it;
@@ -301,7 +331,7 @@ class Instrumenter {
 
   static constexpr uint32_t kNone = ~0u;
   wabt::Module* const m_;
-  uint32_t gas_ = 0, depth_ = 0, trap_ = 0, charge_n_ = 0;
+  uint32_t gas_ = 0, depth_ = 0, trap_ = 0, charge_n_ = 0, charge_n64_ = kNone;
   wabt::Func* func_ = nullptr;
   uint32_t nan_local_f32_ = kNone, nan_local_f64_ = kNone;
 };

@@ -7,6 +7,7 @@
 
 #include "src/engine/instrument.h"
 #include "src/engine/module_limits.h"
+#include "src/engine/lower64.h"
 #include "src/engine/wabt_util.h"
 #include "wabt/binary-writer.h"
 #include "wabt/feature.h"
@@ -102,13 +103,19 @@ Status BuildMemoryImage(wabt::Module* m, const PrepareOptions& options, Prepared
   }
   MemoryImage image;
   image.initial_pages = static_cast<uint32_t>(limits.initial);
-  if (limits.has_max) image.max_pages = static_cast<uint32_t>(limits.max);
+  if (limits.is_64) {
+    // As LowerMemory64 leaves it.
+    image.max_pages = static_cast<uint32_t>(limits.has_max ? std::min(limits.max, kMaxLoweredPages) : kMaxLoweredPages);
+  } else if (limits.has_max) {
+    image.max_pages = static_cast<uint32_t>(limits.max);
+  }
   ChunkMap chunks;
   for (uint32_t i = 0; i < m->data_segments.size(); ++i) {
     const wabt::DataSegment& seg = *m->data_segments[i];
     if (seg.kind != wabt::SegmentKind::Active) continue;
-    const uint64_t offset = static_cast<uint32_t>(*ConstInitValue(seg.offset));
-    if (offset + seg.data.size() > image.ByteSize()) {
+    const uint64_t value = *ConstInitValue(seg.offset);
+    const uint64_t offset = limits.is_64 ? value : static_cast<uint32_t>(value);
+    if (offset > image.ByteSize() || seg.data.size() > image.ByteSize() - offset) {
       return Status::InvalidModule("data segment " + std::to_string(i) + " [" + std::to_string(offset) + ", " +
                                    std::to_string(offset + seg.data.size()) +
                                    ") does not fit in the initial memory of " +
@@ -156,6 +163,7 @@ Result<PreparedModule> Prepare(ByteView wasm, const PrepareOptions& options) {
   RETURN_IF_ERROR(BuildMemoryImage(module.get(), options, &out));
   out.state_globals = ExportStateGlobals(module.get());
   RETURN_IF_ERROR(InstrumentModule(module.get()));
+  RETURN_IF_ERROR(LowerMemory64(module.get()));  // after instrumentation: its clamps are free
   ASSIGN_OR_RETURN(out.wasm, Encode(*module));
   // The output must be a valid module: decode and validate it again.
   if (Result<std::unique_ptr<wabt::Module>> check = DecodeModule(out.wasm); !check.ok()) {

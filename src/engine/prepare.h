@@ -38,7 +38,9 @@ namespace crust::engine {
 // whenever any module's result changes (accepted or rejected, bytes or
 // facts): prepared-module caches are keyed on it (prepared_cache.h), and an
 // unbumped change would let them return the old result.
-inline constexpr uint32_t kPrepareVersion = 2;  // 2: deploy limits (module_limits.h)
+// 2: deploy limits (module_limits.h); memory64 and table64 accepted (lower64.h)
+// instead of rejected.
+inline constexpr uint32_t kPrepareVersion = 2;
 
 struct PrepareOptions {
   // Which rules apply. kContract for everything deployed through crust;

@@ -10,6 +10,7 @@ list(APPEND CRUST_ENGINE_PREPARE_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/module_limits.cc
   ${CMAKE_CURRENT_LIST_DIR}/wabt_util.cc
   ${CMAKE_CURRENT_LIST_DIR}/validate.cc
+  ${CMAKE_CURRENT_LIST_DIR}/lower64.cc
   ${CMAKE_CURRENT_LIST_DIR}/instrument.cc
   ${CMAKE_CURRENT_LIST_DIR}/prepare.cc
   ${CMAKE_CURRENT_LIST_DIR}/interp_oracle.cc
@@ -19,6 +20,7 @@ list(APPEND CRUST_ENGINE_PREPARE_TESTS
   ${CMAKE_CURRENT_LIST_DIR}/host_abi_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/validate_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/module_limits_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/lower64_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/prepare_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/instrument_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/interp_oracle_test.cc

@@ -64,15 +64,17 @@ class HostContext {
   virtual Result<int64_t> Limit(Instance& self);
   virtual Result<int64_t> Spent(Instance& self);
   virtual Status SelfId(Instance& self);
-  virtual Result<int32_t> Hd(Instance& self, uint32_t name_ptr, uint32_t name_len);
-  virtual Result<int32_t> C(Instance& self, uint32_t mod_ptr, uint32_t fn_ptr, uint32_t fn_len,
+  // Pointers are 64-bit: a 32-bit module's i32 pointers arrive zero-extended,
+  // a memory64 module's i64 pointers (host_abi.h HostParams64) unchanged.
+  virtual Result<int32_t> Hd(Instance& self, uint64_t name_ptr, uint32_t name_len);
+  virtual Result<int32_t> C(Instance& self, uint64_t mod_ptr, uint64_t fn_ptr, uint32_t fn_len,
                             uint32_t arg_len, int64_t gas);
-  virtual Result<int32_t> Hq(Instance& self, uint32_t name_ptr, uint32_t name_len, uint32_t arg_len);
-  virtual Status Emit(Instance& self, uint32_t topic_ptr, uint32_t topic_len, uint32_t arg_len);
+  virtual Result<int32_t> Hq(Instance& self, uint64_t name_ptr, uint32_t name_len, uint32_t arg_len);
+  virtual Status Emit(Instance& self, uint64_t topic_ptr, uint32_t topic_len, uint32_t arg_len);
   virtual Status Feed(Instance& self, uint32_t arg_len);
   virtual Result<int32_t> Caller(Instance& self);
   virtual Result<int32_t> Callstack(Instance& self);
-  virtual Result<int32_t> Owner(Instance& self, uint32_t mod_ptr);
+  virtual Result<int32_t> Owner(Instance& self, uint64_t mod_ptr);
 
   // Size of the dedicated native stack a top-level call with this host runs
   // on (runtime_call.h NativeStackBytes). The host sizes it from the limits

@@ -18,14 +18,14 @@ Status HostContext::Panic(Instance&, uint32_t) { return Unsupported("panic"); }
 Result<int64_t> HostContext::Limit(Instance&) { return Unsupported("limit"); }
 Result<int64_t> HostContext::Spent(Instance&) { return Unsupported("spent"); }
 Status HostContext::SelfId(Instance&) { return Unsupported("self_id"); }
-Result<int32_t> HostContext::Hd(Instance&, uint32_t, uint32_t) { return Unsupported("hd"); }
-Result<int32_t> HostContext::C(Instance&, uint32_t, uint32_t, uint32_t, uint32_t, int64_t) { return Unsupported("c"); }
-Result<int32_t> HostContext::Hq(Instance&, uint32_t, uint32_t, uint32_t) { return Unsupported("hq"); }
-Status HostContext::Emit(Instance&, uint32_t, uint32_t, uint32_t) { return Unsupported("emit"); }
+Result<int32_t> HostContext::Hd(Instance&, uint64_t, uint32_t) { return Unsupported("hd"); }
+Result<int32_t> HostContext::C(Instance&, uint64_t, uint64_t, uint32_t, uint32_t, int64_t) { return Unsupported("c"); }
+Result<int32_t> HostContext::Hq(Instance&, uint64_t, uint32_t, uint32_t) { return Unsupported("hq"); }
+Status HostContext::Emit(Instance&, uint64_t, uint32_t, uint32_t) { return Unsupported("emit"); }
 Status HostContext::Feed(Instance&, uint32_t) { return Unsupported("feed"); }
 Result<int32_t> HostContext::Caller(Instance&) { return Unsupported("caller"); }
 Result<int32_t> HostContext::Callstack(Instance&) { return Unsupported("callstack"); }
-Result<int32_t> HostContext::Owner(Instance&, uint32_t) { return Unsupported("owner"); }
+Result<int32_t> HostContext::Owner(Instance&, uint64_t) { return Unsupported("owner"); }
 size_t HostContext::CallStackBytes() const { return rt::NativeStackBytes(kDefaultMaxCallDepth, 1); }
 Status HostContext::Hdebug(Instance&, uint32_t) { return Unsupported("hdebug"); }
 
@@ -75,16 +75,22 @@ void Panic(void* env, uint32_t len) {
 uint64_t Limit(void* env) { return CallHost<uint64_t>(env, [](HostContext& h, Instance& i) { return h.Limit(i); }); }
 uint64_t Spent(void* env) { return CallHost<uint64_t>(env, [](HostContext& h, Instance& i) { return h.Spent(i); }); }
 void SelfId(void* env) { CallHost<int>(env, [](HostContext& h, Instance& i) { return h.SelfId(i); }); }
-uint32_t Hd(void* env, uint32_t p, uint32_t n) {
+// Functions taking pointers exist twice: Ptr = uint32_t for 32-bit modules,
+// uint64_t for memory64 modules (host_abi.h HostParams64).
+template <typename Ptr>
+uint32_t Hd(void* env, Ptr p, uint32_t n) {
   return CallHost<uint32_t>(env, [&](HostContext& h, Instance& i) { return h.Hd(i, p, n); });
 }
-uint32_t C(void* env, uint32_t m, uint32_t f, uint32_t fl, uint32_t a, uint64_t g) {
+template <typename Ptr>
+uint32_t C(void* env, Ptr m, Ptr f, uint32_t fl, uint32_t a, uint64_t g) {
   return CallHost<uint32_t>(env, [&](HostContext& h, Instance& i) { return h.C(i, m, f, fl, a, static_cast<int64_t>(g)); });
 }
-uint32_t Hq(void* env, uint32_t p, uint32_t n, uint32_t a) {
+template <typename Ptr>
+uint32_t Hq(void* env, Ptr p, uint32_t n, uint32_t a) {
   return CallHost<uint32_t>(env, [&](HostContext& h, Instance& i) { return h.Hq(i, p, n, a); });
 }
-void Emit(void* env, uint32_t p, uint32_t n, uint32_t a) {
+template <typename Ptr>
+void Emit(void* env, Ptr p, uint32_t n, uint32_t a) {
   CallHost<int>(env, [&](HostContext& h, Instance& i) { return h.Emit(i, p, n, a); });
 }
 void Feed(void* env, uint32_t a) { CallHost<int>(env, [&](HostContext& h, Instance& i) { return h.Feed(i, a); }); }
@@ -92,8 +98,24 @@ uint32_t Caller(void* env) { return CallHost<uint32_t>(env, [](HostContext& h, I
 uint32_t Callstack(void* env) {
   return CallHost<uint32_t>(env, [](HostContext& h, Instance& i) { return h.Callstack(i); });
 }
-uint32_t Owner(void* env, uint32_t m) { return CallHost<uint32_t>(env, [&](HostContext& h, Instance& i) { return h.Owner(i, m); }); }
+template <typename Ptr>
+uint32_t Owner(void* env, Ptr m) { return CallHost<uint32_t>(env, [&](HostContext& h, Instance& i) { return h.Owner(i, m); }); }
+
 void Hdebug(void* env, uint32_t n) { CallHost<int>(env, [&](HostContext& h, Instance& i) { return h.Hdebug(i, n); }); }
+
+// The trampoline for a memory64 module's import of `id` (pointer-taking
+// functions only; the others have one form).
+wasm_rt_function_ptr_t Trampoline64(HostFn id) {
+  using P = wasm_rt_function_ptr_t;
+  switch (id) {
+    case HostFn::kHd: return reinterpret_cast<P>(&Hd<uint64_t>);
+    case HostFn::kC: return reinterpret_cast<P>(&C<uint64_t>);
+    case HostFn::kHq: return reinterpret_cast<P>(&Hq<uint64_t>);
+    case HostFn::kEmit: return reinterpret_cast<P>(&Emit<uint64_t>);
+    case HostFn::kOwner: return reinterpret_cast<P>(&Owner<uint64_t>);
+    default: return nullptr;
+  }
+}
 
 wasm_rt_function_ptr_t Trampoline(HostFn id) {
   using P = wasm_rt_function_ptr_t;
@@ -102,14 +124,14 @@ wasm_rt_function_ptr_t Trampoline(HostFn id) {
     case HostFn::kLimit: return reinterpret_cast<P>(&Limit);
     case HostFn::kSpent: return reinterpret_cast<P>(&Spent);
     case HostFn::kSelfId: return reinterpret_cast<P>(&SelfId);
-    case HostFn::kHd: return reinterpret_cast<P>(&Hd);
-    case HostFn::kC: return reinterpret_cast<P>(&C);
-    case HostFn::kHq: return reinterpret_cast<P>(&Hq);
-    case HostFn::kEmit: return reinterpret_cast<P>(&Emit);
+    case HostFn::kHd: return reinterpret_cast<P>(&Hd<uint32_t>);
+    case HostFn::kC: return reinterpret_cast<P>(&C<uint32_t>);
+    case HostFn::kHq: return reinterpret_cast<P>(&Hq<uint32_t>);
+    case HostFn::kEmit: return reinterpret_cast<P>(&Emit<uint32_t>);
     case HostFn::kFeed: return reinterpret_cast<P>(&Feed);
     case HostFn::kCaller: return reinterpret_cast<P>(&Caller);
     case HostFn::kCallstack: return reinterpret_cast<P>(&Callstack);
-    case HostFn::kOwner: return reinterpret_cast<P>(&Owner);
+    case HostFn::kOwner: return reinterpret_cast<P>(&Owner<uint32_t>);
     case HostFn::kHdebug: return reinterpret_cast<P>(&Hdebug);
   }
   return nullptr;
@@ -133,15 +155,24 @@ class HostImportResolver : public ImportResolver {
     if (spec == nullptr || imp.kind != CRUST_EXTERN_FUNC) {
       return Status::InvalidModule("unknown import " + std::string(module) + "." + std::string(field));
     }
-    std::string sig;
-    for (ValType t : spec->params) sig += Letter(t);
-    sig += ':';
-    for (ValType t : spec->results) sig += Letter(t);
-    if (sig != imp.type) {
+    auto sig = [&](std::span<const ValType> params) {
+      std::string s;
+      for (ValType t : params) s += Letter(t);
+      s += ':';
+      for (ValType t : spec->results) s += Letter(t);
+      return s;
+    };
+    // The 64-bit-pointer form differs only for functions taking pointers.
+    const bool has64 = Trampoline64(spec->id) != nullptr;
+    if (sig(spec->params) == imp.type) {
+      slot->fn = Trampoline(spec->id);
+    } else if (has64 && sig(HostParams64(spec->id)) == imp.type) {
+      slot->fn = Trampoline64(spec->id);
+    } else {
       return Status::InvalidModule("import env." + std::string(field) + " must have type " +
-                                   SignatureString(spec->params, spec->results));
+                                   SignatureString(spec->params, spec->results) +
+                                   (has64 ? " or " + SignatureString(HostParams64(spec->id), spec->results) : ""));
     }
-    slot->fn = Trampoline(spec->id);
     slot->env = self;
     return Status::OK();
   }

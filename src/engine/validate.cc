@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "src/engine/host_abi.h"
+#include "src/engine/lower64.h"
 #include "src/engine/wabt_util.h"
 #include "wabt/binary-reader-ir.h"
 #include "wabt/binary-reader.h"
@@ -134,7 +135,6 @@ const char* InstanceStateChange(const wabt::Expr& e) {
 Status CheckModuleLevelFeatures(const wabt::Module& m) {
   if (m.memories.size() > 1) return Status::NotSupported("multi-memory: module has " + std::to_string(m.memories.size()) + " memories");
   for (const wabt::Memory* mem : m.memories) {
-    if (mem->page_limits.is_64) return Status::NotSupported("memory64: 64-bit memory");
     if (mem->page_limits.is_shared) return Status::NotSupported("threads: shared memory");
   }
   if (!m.tags.empty()) return Status::NotSupported("exceptions: module declares tags");
@@ -165,20 +165,24 @@ Status CheckFunctionFeatures(const wabt::Module& m, uint32_t index) {
   return st;
 }
 
-// wabt 1.0.32 accepts an empty offset expression: require one i32 constant
-// instruction (i32.const or global.get) for every active segment.
-bool IsI32ConstExpr(const wabt::ExprList& offset) {
+// wabt 1.0.32 accepts an empty offset expression: require one constant
+// instruction (t.const or global.get) for every active segment, t being the
+// index type (i64 for a 64-bit memory).
+bool IsConstExpr(const wabt::ExprList& offset, wabt::Type t) {
   if (offset.size() != 1) return false;
   const wabt::Expr& e = offset.front();
   if (e.type() == ExprType::GlobalGet) return true;  // type checked by wabt
-  return e.type() == ExprType::Const && wabt::cast<wabt::ConstExpr>(&e)->const_.type() == wabt::Type::I32;
+  return e.type() == ExprType::Const && wabt::cast<wabt::ConstExpr>(&e)->const_.type() == t;
 }
+bool IsI32ConstExpr(const wabt::ExprList& offset) { return IsConstExpr(offset, wabt::Type::I32); }
 
 Status CheckSegmentOffsets(const wabt::Module& m) {
   for (uint32_t i = 0; i < m.data_segments.size(); ++i) {
     const wabt::DataSegment& seg = *m.data_segments[i];
-    if (seg.kind == wabt::SegmentKind::Active && !IsI32ConstExpr(seg.offset)) {
-      return Status::InvalidModule("data segment " + std::to_string(i) + ": offset must be one i32 constant instruction");
+    const bool is64 = m.memories.size() > 0 && m.memories[0]->page_limits.is_64;
+    if (seg.kind == wabt::SegmentKind::Active && !IsConstExpr(seg.offset, is64 ? wabt::Type::I64 : wabt::Type::I32)) {
+      return Status::InvalidModule("data segment " + std::to_string(i) + ": offset must be one " +
+                                   (is64 ? "i64" : "i32") + " constant instruction");
     }
   }
   for (uint32_t i = 0; i < m.elem_segments.size(); ++i) {
@@ -206,11 +210,13 @@ Status CheckImports(const wabt::Module& m, ContractFacts* facts) {
     const HostFunctionSpec* spec = FindHostFunction(imp->field_name);
     if (!spec) return Status::InvalidModule(label + ": no such host function");
     std::optional<Signature> sig = ToSignature(fi->func.decl.sig);
-    if (!sig || !std::equal(sig->params.begin(), sig->params.end(), spec->params.begin(), spec->params.end()) ||
+    const std::span<const ValType> params = HostParams(*spec, HasMemory64(m));
+    if (!sig || !std::equal(sig->params.begin(), sig->params.end(), params.begin(), params.end()) ||
         !std::equal(sig->results.begin(), sig->results.end(), spec->results.begin(), spec->results.end())) {
       return Status::InvalidModule(label + ": signature " + SignatureText(fi->func.decl.sig) +
                                    " does not match the host function's " +
-                                   SignatureString(spec->params, spec->results));
+                                   SignatureString(params, spec->results) +
+                                   (HasMemory64(m) ? " (64-bit form: the module's memory is 64-bit)" : ""));
     }
     facts->host_imports.push_back(imp->field_name);
   }
@@ -228,12 +234,17 @@ Status CheckMemory(const wabt::Module& m) {
 
 Status CheckArgBuffer(const wabt::Module& m, ContractFacts* facts) {
   const wabt::Export* e = m.GetExport("A");
+  // i64 when the memory is 64-bit (memory64), as piecrust reads it.
+  const bool is64 = HasMemory64(m);
+  const char* type = is64 ? "i64" : "i32";
   if (!e || e->kind != wabt::ExternalKind::Global) {
-    return Status::InvalidModule("missing export \"A\" (i32 global: address of the 64 KiB argument buffer)");
+    return Status::InvalidModule(std::string("missing export \"A\" (") + type +
+                                 " global: address of the 64 KiB argument buffer)");
   }
   const wabt::Global* g = m.GetGlobal(e->var);
-  if (g->type != wabt::Type::I32 || g->mutable_) {
-    return Status::InvalidModule("export \"A\" must be an immutable i32 global");
+  if (g->type != (is64 ? wabt::Type::I64 : wabt::Type::I32) || g->mutable_) {
+    return Status::InvalidModule(std::string("export \"A\" must be an immutable ") + type + " global" +
+                                 (is64 ? " (the module's memory is 64-bit)" : ""));
   }
   std::optional<uint64_t> value = ConstInitValue(g->init_expr);
   if (!value) return Status::InvalidModule("export \"A\" must have a constant initialiser");
@@ -311,6 +322,9 @@ wabt::Features DecodeFeatures() {
 Result<std::unique_ptr<wabt::Module>> DecodeModule(ByteView wasm) {
   auto module = std::make_unique<wabt::Module>();
   wabt::Errors errors;
+  // wabt 1.0.32 cannot decode 64-bit tables: lowered to 32-bit (lower64.h).
+  ASSIGN_OR_RETURN(std::optional<Table64Rewrite> table64, RewriteTable64Limits(wasm));
+  if (table64) wasm = table64->wasm;
   wabt::ReadBinaryOptions options(DecodeFeatures(), nullptr, /*read_debug_names=*/false,
                                   /*stop_on_first_error=*/true,
                                   /*fail_on_custom_section_error=*/true);
@@ -318,6 +332,7 @@ Result<std::unique_ptr<wabt::Module>> DecodeModule(ByteView wasm) {
                                       module.get()))) {
     return FirstError(errors, "malformed module");
   }
+  if (table64) RETURN_IF_ERROR(LowerTable64(module.get(), table64->tables));
   wabt::ValidateOptions validate(DecodeFeatures());
   if (wabt::Failed(wabt::ValidateModule(module.get(), &errors, validate))) {
     return FirstError(errors, "invalid module");

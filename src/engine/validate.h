@@ -2,7 +2,10 @@
 //
 // Decoding and validating module bytes, then checking crust's own rules:
 //   * Features (every ABI): SIMD, threads/atomics/shared memory, exceptions,
-//     tail calls, memory64 and multi-memory are rejected with NotSupported.
+//     tail calls and multi-memory are rejected with NotSupported. memory64
+//     (64-bit memories and tables) is accepted: DecodeModule lowers 64-bit
+//     tables (lower64.h), the contract rules then want an i64 "A" and the
+//     64-bit-pointer host import forms (host_abi.h HostParams64).
 //     Accepted beyond the MVP: mutable-global import/export, sign extension,
 //     saturating float-to-int, multi-value, bulk memory, reference types.
 //     Export names starting with "__crust_" are reserved (InvalidModule).

@@ -358,7 +358,10 @@ TEST_F(AbiTest, DeployRejectsUnsupportedFeaturesByName) {
       {Contract("(type $t (func (param i32) (result i32))) (table 1 funcref) "
                 "(func (param i32) (result i32) (return_call_indirect (type $t) (local.get 0) (i32.const 0)))"),
        C::kNotSupported, "tail calls: return_call_indirect"},
-      {Contract("", "(memory (export \"memory\") i64 2)"), C::kNotSupported, "memory64"},
+      {Contract("", "(memory (export \"memory\") i64 2)"), C::kInvalidModule, "immutable i64 global"},
+      {Contract("(func (param i32) (result i32) (i32.atomic.load (i64.const 0)))", "(memory (export \"memory\") i64 2 16)",
+                "(global $A (export \"A\") i64 (i64.const 65536))"),
+       C::kNotSupported, "threads (atomic instructions): i32.atomic.load"},
       {Contract("(memory $second 1)"), C::kNotSupported, "multi-memory"},
       {Contract("(func $s) (start $s)"), C::kNotSupported, "start function"},
       {Contract("(table 1 funcref) (func (export \"g\") (param i32) (result i32) "

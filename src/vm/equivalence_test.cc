@@ -968,7 +968,7 @@ Bytes PiecrustFixture(const std::string& name) {
   return r.ok() ? *r : Bytes{};
 }
 
-TEST_F(EquivalenceTest, PiecrustFixtures) {
+TEST_P(EquivalenceTest, PiecrustFixtures) {
   Twin& t = *twin_;
   const Bytes owner(33, 3);
   ASSERT_OK_AND_ASSIGN(ModuleId counter, t.Deploy(PiecrustFixture("counter"), {.owner = owner}, "counter"));
@@ -1098,6 +1098,74 @@ TEST_P(EquivalenceTest, GeneratedModules) {
   }
   EXPECT_GT(twin_->ok_calls(), kModules * 3);
   EXPECT_GT(twin_->failed(Status::Code::kOutOfGas), kModules / 2);
+}
+
+// ---------------------------------------------------------------------------
+// memory64 (lower64.h): 64-bit addresses, offsets, bulk operations and grow,
+// out-of-bounds addresses >= 2^32, and Dusk's mainnet transfer contract.
+
+TEST_P(EquivalenceTest, Memory64) {
+  Twin& t = *twin_;
+  ASSERT_OK_AND_ASSIGN(ModuleId m, t.Deploy(Wat(R"((module
+  (memory (export "memory") i64 2 6)
+  (global $A (export "A") i64 (i64.const 0))
+  (data (i64.const 70000) "segment in the second page")
+  (data $passive "passive bytes")
+  ;; rw(u64 addr | u64 value): stores at addr+3 (offset), returns the load
+  (func (export "rw") (param $len i32) (result i32)
+    (i64.store offset=3 (i64.load (global.get $A)) (i64.load offset=8 (global.get $A)))
+    (i64.store (global.get $A) (i64.load offset=3 (i64.load (global.get $A))))
+    (i32.const 8))
+  (func (export "rw8") (param $len i32) (result i32)
+    (i32.store8 (i64.load (global.get $A)) (i32.const 0xab))
+    (i64.store (global.get $A) (i64.load8_u (i64.load (global.get $A))))
+    (i32.const 8))
+  ;; grow(u64 pages) -> i64 result | i64 size
+  (func (export "grow") (param $len i32) (result i32)
+    (i64.store (global.get $A) (memory.grow (i64.load (global.get $A))))
+    (i64.store offset=8 (global.get $A) (memory.size))
+    (i32.const 16))
+  ;; fill(u64 d | u64 n), copy(u64 d | u64 s | u64 n), init(u64 d | u32 off | u32 n)
+  (func (export "fill") (param $len i32) (result i32)
+    (memory.fill (i64.load (global.get $A)) (i32.const 0x5c) (i64.load offset=8 (global.get $A)))
+    (i32.const 0))
+  (func (export "copy") (param $len i32) (result i32)
+    (memory.copy (i64.load (global.get $A)) (i64.load offset=8 (global.get $A)) (i64.load offset=16 (global.get $A)))
+    (i32.const 0))
+  (func (export "init") (param $len i32) (result i32) (i32.const 0))
+  (func (export "minit") (param $len i32) (result i32)
+    (memory.init $passive (i64.load (global.get $A)) (i32.load offset=8 (global.get $A)) (i32.load offset=12 (global.get $A)))
+    (i32.const 0))
+))"), "memory64"));
+  for (uint64_t addr : {uint64_t{70000}, uint64_t{131061}, uint64_t{131062}, uint64_t{1} << 32,
+                        (uint64_t{1} << 32) + 70000, ~uint64_t{0} - 2, ~uint64_t{0} - 131071}) {
+    CallAtLimits(m, "rw", Cat({U64(addr), U64(0x0102030405060708)}));
+    t.Call(m, "rw8", U64(addr), kGas);
+  }
+  CallAtLimits(m, "grow", U64(1));
+  t.Call(m, "grow", U64((uint64_t{1} << 32) + 1), kGas);
+  t.Call(m, "grow", U64(100), kGas);
+  CallAtLimits(m, "fill", Cat({U64(1000), U64(5000)}));
+  t.Call(m, "fill", Cat({U64(0), U64(uint64_t{1} << 32)}), kGas);
+  t.Call(m, "fill", Cat({U64(uint64_t{1} << 32), U64(0)}), kGas);
+  CallAtLimits(m, "copy", Cat({U64(150000), U64(70000), U64(26)}));
+  t.Call(m, "copy", Cat({U64(0), U64(uint64_t{1} << 33), U64(1)}), kGas);
+  CallAtLimits(m, "minit", Cat({U64(190000), U32(1), U32(7)}));
+  t.Call(m, "minit", Cat({U64(~uint64_t{0}), U32(0), U32(0)}), kGas);
+  EXPECT_GE(t.failed(Status::Code::kTrap), 14);
+}
+
+TEST_P(EquivalenceTest, Memory64TransferContract) {
+  std::string path = std::string(CRUST_SOURCE_DIR) + "/../shared/piecrust-contracts/transfer_contract.wasm";
+  if (!os::Env::Default()->Exists(path)) {  // a source tree in a worktree directory
+    path = std::string(CRUST_SOURCE_DIR) + "/../../shared/piecrust-contracts/transfer_contract.wasm";
+  }
+  auto wasm = os::Env::Default()->ReadFile(path);
+  ASSERT_TRUE(wasm.ok()) << "fixture missing: " << wasm.status().ToString();
+  twin_->SetMeta("chain_id", Bytes{0x01});  // rusk's session metadata
+  ASSERT_OK_AND_ASSIGN(ModuleId m, twin_->Deploy(*wasm, "transfer_contract"));
+  for (const char* fn : {"num_notes", "root", "chain_id"}) CallAtLimits(m, fn, {});
+  EXPECT_GE(twin_->ok_calls(), 3);
 }
 
 // Code tiers: every module starts on tcc code, calls are compared, the

@@ -12,6 +12,7 @@ crust_layer(vm
     src/vm/composition_test.cc
     src/vm/equivalence_test.cc
     src/vm/abi_test.cc
+    src/vm/memory64_test.cc
     src/vm/deploy_cache_test.cc
     src/vm/stack_test.cc
     src/vm/host_fault_test.cc

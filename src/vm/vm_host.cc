@@ -119,7 +119,7 @@ Status VmSessionImpl::SelfId(engine::Instance& self) {
   return Status::OK();
 }
 
-Result<int32_t> VmSessionImpl::Hd(engine::Instance& self, uint32_t name_ptr, uint32_t name_len) {
+Result<int32_t> VmSessionImpl::Hd(engine::Instance& self, uint64_t name_ptr, uint32_t name_len) {
   const uint8_t* name = Mem(self, name_ptr, name_len);
   if (name == nullptr) return OutOfBounds("hd name outside memory");
   auto it = meta_.find(std::string_view(reinterpret_cast<const char*>(name), name_len));
@@ -133,7 +133,7 @@ Result<int32_t> VmSessionImpl::Hd(engine::Instance& self, uint32_t name_ptr, uin
   return static_cast<int32_t>(it->second.size());
 }
 
-Result<int32_t> VmSessionImpl::C(engine::Instance& self, uint32_t mod_ptr, uint32_t fn_ptr, uint32_t fn_len,
+Result<int32_t> VmSessionImpl::C(engine::Instance& self, uint64_t mod_ptr, uint64_t fn_ptr, uint32_t fn_len,
                                  uint32_t arg_len, int64_t gas) {
   const uint8_t* mod = Mem(self, mod_ptr, 32);
   const uint8_t* fn = Mem(self, fn_ptr, fn_len);
@@ -182,7 +182,7 @@ Result<int32_t> VmSessionImpl::C(engine::Instance& self, uint32_t mod_ptr, uint3
   }
 }
 
-Result<int32_t> VmSessionImpl::Hq(engine::Instance& self, uint32_t name_ptr, uint32_t name_len, uint32_t arg_len) {
+Result<int32_t> VmSessionImpl::Hq(engine::Instance& self, uint64_t name_ptr, uint32_t name_len, uint32_t arg_len) {
   const uint8_t* name = Mem(self, name_ptr, name_len);
   const uint8_t* a = Arg(self, arg_len);
   if (name == nullptr || a == nullptr) return OutOfBounds("hq name or argument");
@@ -207,7 +207,7 @@ Result<int32_t> VmSessionImpl::Hq(engine::Instance& self, uint32_t name_ptr, uin
   return static_cast<int32_t>(result->size());
 }
 
-Status VmSessionImpl::Emit(engine::Instance& self, uint32_t topic_ptr, uint32_t topic_len, uint32_t arg_len) {
+Status VmSessionImpl::Emit(engine::Instance& self, uint64_t topic_ptr, uint32_t topic_len, uint32_t arg_len) {
   const uint8_t* topic = Mem(self, topic_ptr, topic_len);
   const uint8_t* data = Arg(self, arg_len);
   if (topic == nullptr || data == nullptr) return OutOfBounds("emit topic or data");
@@ -257,7 +257,7 @@ Result<int32_t> VmSessionImpl::Callstack(engine::Instance& self) {
 
 // piecrust: a null pointer (0) asks for the calling module's own owner
 // (uplink's `self_owner()`); otherwise `mod_ptr` points to a module id.
-Result<int32_t> VmSessionImpl::Owner(engine::Instance& self, uint32_t mod_ptr) {
+Result<int32_t> VmSessionImpl::Owner(engine::Instance& self, uint64_t mod_ptr) {
   const uint8_t* mod = Mem(self, mod_ptr, 32);
   if (mod == nullptr) return OutOfBounds("owner: module id outside memory");
   ModuleId id = frames_.back().module;

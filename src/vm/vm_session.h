@@ -101,15 +101,15 @@ class VmSessionImpl final : public VmSession, private engine::HostContext {
   Result<int64_t> Limit(engine::Instance& self) override;
   Result<int64_t> Spent(engine::Instance& self) override;
   Status SelfId(engine::Instance& self) override;
-  Result<int32_t> Hd(engine::Instance& self, uint32_t name_ptr, uint32_t name_len) override;
-  Result<int32_t> C(engine::Instance& self, uint32_t mod_ptr, uint32_t fn_ptr, uint32_t fn_len, uint32_t arg_len,
+  Result<int32_t> Hd(engine::Instance& self, uint64_t name_ptr, uint32_t name_len) override;
+  Result<int32_t> C(engine::Instance& self, uint64_t mod_ptr, uint64_t fn_ptr, uint32_t fn_len, uint32_t arg_len,
                     int64_t gas) override;
-  Result<int32_t> Hq(engine::Instance& self, uint32_t name_ptr, uint32_t name_len, uint32_t arg_len) override;
-  Status Emit(engine::Instance& self, uint32_t topic_ptr, uint32_t topic_len, uint32_t arg_len) override;
+  Result<int32_t> Hq(engine::Instance& self, uint64_t name_ptr, uint32_t name_len, uint32_t arg_len) override;
+  Status Emit(engine::Instance& self, uint64_t topic_ptr, uint32_t topic_len, uint32_t arg_len) override;
   Status Feed(engine::Instance& self, uint32_t arg_len) override;
   Result<int32_t> Caller(engine::Instance& self) override;
   Result<int32_t> Callstack(engine::Instance& self) override;
-  Result<int32_t> Owner(engine::Instance& self, uint32_t mod_ptr) override;
+  Result<int32_t> Owner(engine::Instance& self, uint64_t mod_ptr) override;
   size_t CallStackBytes() const override;
   Status Hdebug(engine::Instance& self, uint32_t msg_len) override;
   Status Charge(uint64_t amount, std::string_view what);
