@@ -140,6 +140,22 @@ Result<std::unique_ptr<Vm>> OpenVm(const ParsedArgs& args) {
   return Vm::Open(args.store_dir, options);
 }
 
+// A command that deployed or called contracts whose optimised code was not
+// cached yet answered from the fast tier (docs/architecture.md, "Code
+// tiers") while the optimised build ran in the background. Before the
+// process exits (after the command has printed everything) it waits for
+// those builds, so that they reach the code cache and later commands start
+// on optimised code; ending the process would cancel them. Declared after
+// the Vm and before the session: it runs once the session is gone.
+struct OptimisedCodeWait {
+  Vm* vm;
+  ~OptimisedCodeWait() {
+    std::fflush(stdout);
+    std::fflush(stderr);
+    vm->WaitForOptimisedCode();
+  }
+};
+
 Result<std::unique_ptr<VmSession>> StartSession(Vm* vm, const Base& base) {
   if (base.genesis) return vm->StartGenesis();
   if (base.root) {
@@ -317,6 +333,7 @@ int RunDeploy(const ParsedArgs& args, const Output& out) {
 
   auto vm = OpenVm(args);
   if (!vm.ok()) return out.Fail(vm.status());
+  const OptimisedCodeWait wait_for_code{vm->get()};
   auto session = StartSession(vm->get(), *base);
   if (!session.ok()) return FailResolve(out, session.status());
   for (auto& [key, value] : *meta) (*session)->SetMeta(key, value);
@@ -370,6 +387,7 @@ int CallAndMaybeCommit(const ParsedArgs& args, const Output& out, bool commit) {
 
   auto vm = OpenVm(args);
   if (!vm.ok()) return out.Fail(vm.status());
+  const OptimisedCodeWait wait_for_code{vm->get()};
   auto session = StartSession(vm->get(), *base);
   if (!session.ok()) return FailResolve(out, session.status());
   auto module = ResolveModule(&(*session)->state(), args.positional[0], "MODULE");
@@ -584,6 +602,7 @@ int RunScript(const ParsedArgs& args, const Output& out) {
   if (!meta.ok()) return out.UsageFail(meta.status());
   auto vm = OpenVm(args);
   if (!vm.ok()) return out.Fail(vm.status());
+  const OptimisedCodeWait wait_for_code{vm->get()};
   auto session = StartSession(vm->get(), *base);
   if (!session.ok()) return FailResolve(out, session.status());
   for (auto& [key, value] : *meta) (*session)->SetMeta(key, value);
