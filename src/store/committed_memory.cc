@@ -1,6 +1,7 @@
 // Copyright (c) crust authors. Licensed under the MIT license.
 #include "src/store/committed_memory.h"
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -86,7 +87,70 @@ Status CommittedMemory::ReadPage(uint32_t page, uint8_t* out) const {
   return Status::OK();
 }
 
-Result<std::unique_ptr<os::MemoryRegion>> CommittedMemory::Map(os::Env* env, uint64_t length, bool noted) const {
+namespace {
+
+// The lazy region's view of a committed memory.
+class CommittedPages final : public os::PageSource {
+ public:
+  explicit CommittedPages(std::shared_ptr<const CommittedMemory> memory) : memory_(std::move(memory)) {}
+  Status FillPage(uint32_t page, uint8_t* out) const override { return memory_->FillPage(page, out); }
+
+ private:
+  const std::shared_ptr<const CommittedMemory> memory_;
+};
+
+}  // namespace
+
+Status CommittedMemory::FillPage(uint32_t page, uint8_t* out) const {
+  const uint8_t* base = base_->PageData(page);
+  const DeltaLayer* holder = nullptr;
+  size_t at = 0;
+  for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) {
+    if (auto i = (*it)->FindPage(page)) {
+      holder = it->get();
+      at = *i;
+      break;
+    }
+  }
+  if (holder == nullptr) {
+    if (base == nullptr) {  // past the base image and in no layer: zero by definition
+      std::memset(out, 0, kPageSize);
+      return Status::OK();
+    }
+    std::memcpy(out, base, kPageSize);
+  } else {
+    RETURN_IF_ERROR(holder->LoadPages());
+    const uint64_t* x = reinterpret_cast<const uint64_t*>(holder->xor_page(at));
+    uint64_t* o = reinterpret_cast<uint64_t*>(out);
+    if (base != nullptr) {
+      const uint64_t* b = reinterpret_cast<const uint64_t*>(base);
+      for (size_t w = 0; w < kPageSize / 8; w++) o[w] = b[w] ^ x[w];
+    } else {
+      std::memcpy(out, x, kPageSize);
+    }
+  }
+  // Use verifies what it uses: the page must hash to its committed leaf.
+  if (PageLeafHash(out) != Node(MakeNodeKey(0, page))) {
+    return Status::Corruption((holder ? holder->path() : base_->path()) + ": page " + std::to_string(page) +
+                              " does not match its leaf hash in the page tree");
+  }
+  return Status::OK();
+}
+
+Result<std::unique_ptr<os::MemoryRegion>> CommittedMemory::Map(os::Env* env, uint64_t length, bool noted,
+                                                               bool lazy) const {
+  if (lazy) {
+    // Every page up to `length` is filled: pages past the base image and its
+    // layers are zero.
+    auto lazy_region =
+        env->MapLazyMemory(std::make_shared<CommittedPages>(shared_from_this()), length, length, kMaxMemory);
+    if (lazy_region.ok()) {
+      std::unique_ptr<os::MemoryRegion> region = std::move(*lazy_region);
+      RETURN_IF_ERROR(noted ? region->UseNotedWrites() : region->Arm());
+      return region;
+    }
+    if (lazy_region.status().code() != Status::Code::kNotSupported) return lazy_region.status();
+  }
   for (const auto& layer : layers_) RETURN_IF_ERROR(layer->LoadPages());
   ASSIGN_OR_RETURN(std::unique_ptr<os::MemoryRegion> region,
                    env->MapMemory(&base_->file(), base_->length(), length, kMaxMemory));

@@ -459,7 +459,7 @@ Status SessionImpl::AfterCommit(const Root& root, bool written, std::vector<std:
     s.is_new = false;
     s.bytecode.clear();
     s.bytecode.shrink_to_fit();
-    s.dirty.clear();
+    ClearDirty(&s);
     s.changed_nodes.clear();
     s.leaves = {};
     s.shadow.clear();  // contents now equal the commit's
