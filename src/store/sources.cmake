@@ -22,4 +22,5 @@ crust_layer(store
     src/store/format_test.cc
     src/store/store_test.cc
     src/store/checkpoint_test.cc
+    src/store/lazy_layers_test.cc
 )
