@@ -78,8 +78,8 @@ Status CommittedMemory::ReadPage(uint32_t page, uint8_t* out) const {
   RETURN_IF_ERROR(base_->ReadPage(page, out));
   for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) {
     if (auto i = (*it)->FindPage(page)) {
-      RETURN_IF_ERROR((*it)->LoadPages());
-      const uint8_t* x = (*it)->xor_page(*i);
+      alignas(8) uint8_t x[kPageSize];
+      RETURN_IF_ERROR((*it)->ReadXorPage(*i, x));
       for (size_t b = 0; b < kPageSize; b++) out[b] ^= x[b];
       break;
     }
@@ -119,14 +119,11 @@ Status CommittedMemory::FillPage(uint32_t page, uint8_t* out) const {
     }
     std::memcpy(out, base, kPageSize);
   } else {
-    RETURN_IF_ERROR(holder->LoadPages());
-    const uint64_t* x = reinterpret_cast<const uint64_t*>(holder->xor_page(at));
-    uint64_t* o = reinterpret_cast<uint64_t*>(out);
+    RETURN_IF_ERROR(holder->ReadXorPage(at, out));
     if (base != nullptr) {
       const uint64_t* b = reinterpret_cast<const uint64_t*>(base);
-      for (size_t w = 0; w < kPageSize / 8; w++) o[w] = b[w] ^ x[w];
-    } else {
-      std::memcpy(out, x, kPageSize);
+      uint64_t* o = reinterpret_cast<uint64_t*>(out);
+      for (size_t w = 0; w < kPageSize / 8; w++) o[w] ^= b[w];
     }
   }
   // Use verifies what it uses: the page must hash to its committed leaf.
