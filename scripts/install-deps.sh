@@ -4,7 +4,8 @@
 # calls apt-get for what is missing.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libzstd-dev libssl-dev libgtest-dev libgmock-dev
-      libbenchmark-dev wabt binaryen clang lld nodejs librust-blake3-dev)
+      libbenchmark-dev wabt binaryen clang lld nodejs librust-blake3-dev
+      liblmdb-dev)  # liblmdb-dev: optional, read_bench's comparison
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

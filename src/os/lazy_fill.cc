@@ -41,6 +41,7 @@ struct Entry {
 };
 
 struct Handler {
+  pid_t pid = 0;  // the process it serves
   int uffd = -1;
   bool wp_async = false;
   Status status;
@@ -144,6 +145,7 @@ int Open(uint64_t features, int* err) {
 
 Handler* Init() {
   auto* h = new Handler;
+  h->pid = ::getpid();
   int err = 0;
   if (ExactTrackingStatus().ok()) {
     h->uffd = Open(UFFD_FEATURE_WP_ASYNC, &err);
@@ -159,8 +161,15 @@ Handler* Init() {
 }
 
 // Never destroyed: regions and the thread may outlive static destructors.
+// A child made by fork() has neither the thread nor the registrations (the
+// descriptor it inherits belongs to the parent's address space): it gets a
+// handler of its own on first use. (Regions inherited from the parent are
+// not filled in the child; see lazy_fill.h.)
 Handler* Get() {
-  static Handler* const h = Init();
+  static std::mutex mu;
+  static Handler* h = nullptr;
+  std::lock_guard<std::mutex> l(mu);
+  if (h == nullptr || h->pid != ::getpid()) h = Init();
   return h;
 }
 

@@ -16,6 +16,11 @@
 // reported written; the rest of the region up to its maximum length is
 // registered for write protection alone, exactly as a MapMemory region.
 //
+// fork(): a child process gets its own descriptor and thread for regions it
+// maps; regions inherited from the parent are not filled in the child (their
+// untouched pages read as zero), so a child must not use its parent's
+// sessions (exec, or start its own).
+//
 // Sequential faults in one region fill a growing window of following pages
 // (up to 64) with one copy; a random fault fills one page.
 //

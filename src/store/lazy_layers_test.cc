@@ -6,6 +6,8 @@
 // Corruption and never reaches a commit; what did not change leaves no trace.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <fstream>
@@ -210,6 +212,77 @@ TEST_P(LazyLayersTest, RolledBackModuleGetsNoNewLayer) {
   ASSERT_OK(direct->WriteMemory(Id(2), 5 * kPageSize, Bytes{4, 4}));
   ASSERT_OK_AND_ASSIGN(Root same, direct->CurrentRoot());
   EXPECT_EQ(same, second);
+}
+
+// A read-only process beside the writer (another process): it starts a
+// session on a commit, reads part of a memory, and keeps reading after the
+// writer commits and deletes that commit: pages of memories it had opened
+// read exactly as committed (their files stay open), a memory it had not
+// opened yet fails with an error (its files are gone), nothing crashes, and
+// the reader can never commit.
+TEST(ReadOnlyProcess, ReadsWhileTheWriterCommitsAndDeletes) {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  Bytes one(256 * kKiB), two(256 * kKiB, 2);
+  std::mt19937 rng(9);
+  for (auto& b : one) b = static_cast<uint8_t>(rng());
+  ASSERT_OK_AND_ASSIGN(auto g, store->StartGenesis());
+  ASSERT_OK(g->AddModule(Id(1), Bytes{1}, one, 512 * kKiB));
+  ASSERT_OK(g->AddModule(Id(2), Bytes{2}, two, 512 * kKiB));
+  ASSERT_OK(g->Commit());
+  for (int c = 0; c < 5; c++) {  // layers under the commit the reader uses
+    for (int w = 0; w < 20; w++) {
+      const uint64_t off = rng() % (one.size() - 8);
+      ASSERT_OK(g->WriteMemory(Id(1), off, Bytes(8, static_cast<uint8_t>(c + 10))));
+      std::memset(one.data() + off, c + 10, 8);
+    }
+    ASSERT_OK(g->Commit());
+  }
+  ASSERT_OK_AND_ASSIGN(Root used, g->CurrentRoot());
+  one.resize(512 * kKiB, 0);
+  int to_child[2], to_parent[2];
+  ASSERT_EQ(::pipe(to_child), 0);
+  ASSERT_EQ(::pipe(to_parent), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    // The reader. Exit codes name the failed step.
+    StoreOptions ro;
+    ro.read_only = true;
+    auto reader = Store::Open(dir.Sub("store"), ro);
+    if (!reader.ok()) ::_exit(2);
+    auto s = (*reader)->StartSession(used);
+    if (!s.ok()) ::_exit(3);
+    Bytes got(one.size() / 2);
+    if (!(*s)->ReadMemory(Id(1), 0, got).ok() || std::memcmp(got.data(), one.data(), got.size()) != 0) ::_exit(4);
+    char c = 'r';
+    if (::write(to_parent[1], &c, 1) != 1 || ::read(to_child[0], &c, 1) != 1) ::_exit(5);
+    // The commit is gone now.
+    if (!(*s)->ReadMemory(Id(1), one.size() / 2, got).ok()) ::_exit(6);
+    if (std::memcmp(got.data(), one.data() + one.size() / 2, got.size()) != 0) ::_exit(7);
+    Bytes small(16);
+    const Status gone = (*s)->ReadMemory(Id(2), 0, small);
+    if (gone.ok() || gone.code() == Status::Code::kCorruption) ::_exit(8);
+    if ((*s)->WriteMemory(Id(1), 0, Bytes{1}).ok() && (*s)->Commit().ok()) ::_exit(9);
+    auto fresh = (*reader)->StartSession(used);
+    if (fresh.ok()) ::_exit(10);
+    ::_exit(0);
+  }
+  char c;
+  ASSERT_EQ(::read(to_parent[0], &c, 1), 1);
+  // The writer commits more and deletes the commit the reader stands on (it
+  // cannot see the reader's pins: they live in the other process).
+  ASSERT_OK(g->WriteMemory(Id(2), 0, Bytes{7}));
+  ASSERT_OK(g->Commit());
+  g.reset();
+  ASSERT_OK(store->DeleteCommit(used));
+  c = 'd';
+  ASSERT_EQ(::write(to_child[1], &c, 1), 1);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "reader killed by signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "reader failed at step " << WEXITSTATUS(status);
+  for (int fd : {to_child[0], to_child[1], to_parent[0], to_parent[1]}) ::close(fd);
 }
 
 INSTANTIATE_TEST_SUITE_P(Tracking, LazyLayersTest,
