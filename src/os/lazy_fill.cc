@@ -35,6 +35,12 @@ struct Entry {
   bool track_writes = false;
   std::shared_ptr<const PageSource> source;
   std::shared_ptr<LazyFillError> error;
+  // Held by the handler while it fills and installs pages for this entry;
+  // LazyUnregister takes it after removing the entry, so that no copy meant
+  // for a region lands in whatever is mapped at its address next (a fault
+  // message can be delivered twice, e.g. when a fault is retried).
+  std::mutex busy;
+  bool gone = false;  // guarded by busy
   // Handler thread only.
   uint64_t next_page = ~uint64_t{0};
   uint64_t window = 1;
@@ -77,6 +83,8 @@ void Resolve(Handler* h, uint64_t addr, uint8_t* buf) {
     }
   }
   if (!e) return Wake(h->uffd, addr);
+  std::lock_guard<std::mutex> busy(e->busy);
+  if (e->gone) return Wake(h->uffd, addr);
   const uint64_t page = (addr - base) / kPageSize;
   e->window = page == e->next_page ? std::min(kMaxWindow, e->window * 2) : 1;
   const uint64_t count = std::min(e->window, e->fill_pages - page);
@@ -211,10 +219,21 @@ Status LazyRegister(uint8_t* base, uint64_t fill_length, uint64_t max_length, bo
 
 void LazyUnregister(uint8_t* base, uint64_t max_length) {
   Handler* h = Get();
+  std::shared_ptr<Entry> e;
+  {
+    std::lock_guard<std::mutex> l(h->mu);
+    auto it = h->regions.find(reinterpret_cast<uint64_t>(base));
+    if (it != h->regions.end()) {
+      e = std::move(it->second);
+      h->regions.erase(it);
+    }
+  }
+  if (e) {
+    std::lock_guard<std::mutex> busy(e->busy);  // waits for a fill in progress
+    e->gone = true;
+  }
   uffdio_range range = {reinterpret_cast<uint64_t>(base), max_length};
   ::ioctl(h->uffd, UFFDIO_UNREGISTER, &range);
-  std::lock_guard<std::mutex> l(h->mu);
-  h->regions.erase(reinterpret_cast<uint64_t>(base));
 }
 
 }  // namespace crust::os

@@ -2,6 +2,7 @@
 #include "src/store/committed_memory.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -10,7 +11,8 @@
 namespace crust::store {
 
 Result<std::shared_ptr<const CommittedMemory>> CommittedMemory::Open(os::Env* env, const std::string& commit_dir,
-                                                                     const IndexEntry& entry, ImageCache* images) {
+                                                                     const IndexEntry& entry, ImageCache* images,
+                                                                     LayerCache* layer_cache) {
   const std::string image_path = commit_dir + "/" + MemoryName(entry.id);
   ASSIGN_OR_RETURN(std::shared_ptr<MemoryImage> base,
                    images ? images->Open(env, image_path) : MemoryImage::Open(env, image_path));
@@ -22,8 +24,10 @@ Result<std::shared_ptr<const CommittedMemory>> CommittedMemory::Open(os::Env* en
   std::vector<std::shared_ptr<DeltaLayer>> layers;
   for (uint32_t k = 1; k <= entry.layer_count; k++) {
     // Pages past the memory's length are refused before anything is allocated.
-    ASSIGN_OR_RETURN(std::shared_ptr<DeltaLayer> layer, DeltaLayer::Open(env, commit_dir + "/" + LayerName(entry.id, k),
-                                                                          entry.memory_length / kPageSize));
+    const std::string path = commit_dir + "/" + LayerName(entry.id, k);
+    const uint64_t max_pages = entry.memory_length / kPageSize;
+    ASSIGN_OR_RETURN(std::shared_ptr<DeltaLayer> layer, layer_cache ? layer_cache->Open(env, path, max_pages)
+                                                                    : DeltaLayer::Open(env, path, max_pages));
     if (!layer->pages().empty() && uint64_t{layer->pages().back()} * kPageSize >= entry.memory_length) {
       return Status::Corruption(layer->path() + ": holds a page past the memory's length");
     }
@@ -136,7 +140,12 @@ Status CommittedMemory::FillPage(uint32_t page, uint8_t* out) const {
 
 Result<std::unique_ptr<os::MemoryRegion>> CommittedMemory::Map(os::Env* env, uint64_t length, bool noted,
                                                                bool lazy) const {
-  if (lazy) {
+  // CRUST_LAZY_LAYERS=0 maps eagerly (to compare the two; read once).
+  static const bool lazy_allowed = [] {
+    const char* v = std::getenv("CRUST_LAZY_LAYERS");
+    return v == nullptr || std::strcmp(v, "0") != 0;
+  }();
+  if (lazy && lazy_allowed) {
     // Every page up to `length` is filled: pages past the base image and its
     // layers are zero.
     auto lazy_region =

@@ -34,7 +34,8 @@ class CommittedMemory : public std::enable_shared_from_this<CommittedMemory> {
   // the base image through `images` when given. Corruption if a file is
   // missing or malformed, or lengths disagree.
   static Result<std::shared_ptr<const CommittedMemory>> Open(os::Env* env, const std::string& commit_dir,
-                                                             const IndexEntry& entry, ImageCache* images = nullptr);
+                                                             const IndexEntry& entry, ImageCache* images = nullptr,
+                                                             LayerCache* layers = nullptr);
   CommittedMemory(std::shared_ptr<MemoryImage> base, std::vector<std::shared_ptr<DeltaLayer>> layers)
       : base_(std::move(base)), layers_(std::move(layers)) {}
 

@@ -448,7 +448,8 @@ Status SessionImpl::AfterCommit(const Root& root, bool written, std::vector<std:
   for (auto& [id, s] : slots_) {
     if (s.region && !(written && next[i])) {
       // New base image (or another layout): open it from the new commit.
-      ASSIGN_OR_RETURN(opened[i], CommittedMemory::Open(store_->env(), dir, actual[i], &store_->images()));
+      ASSIGN_OR_RETURN(opened[i], CommittedMemory::Open(store_->env(), dir, actual[i], &store_->images(),
+                                                        &store_->layers()));
     }
     i++;
   }

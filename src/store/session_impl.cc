@@ -124,7 +124,8 @@ Status SessionImpl::SetMetadata(const ModuleId& id, ByteView metadata) {
 Status SessionImpl::EnsureMapped(Slot* s) {
   if (s->region) return Status::OK();
   if (!s->committed) {
-    ASSIGN_OR_RETURN(s->committed, CommittedMemory::Open(store_->env(), s->commit_dir, s->entry, &store_->images()));
+    ASSIGN_OR_RETURN(s->committed, CommittedMemory::Open(store_->env(), s->commit_dir, s->entry, &store_->images(),
+                                                         &store_->layers()));
   }
   ASSIGN_OR_RETURN(s->region, s->committed->Map(store_->env(), s->entry.memory_length, noted()));
   return Status::OK();

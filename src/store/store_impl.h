@@ -52,6 +52,7 @@ class StoreImpl final : public Store {
   TaskPool& pool() { return pool_; }
   // Memory images kept mapped across sessions (never used by verification).
   ImageCache& images() { return images_; }
+  LayerCache& layers() { return layers_; }
 
  private:
   StoreImpl(std::string dir, const StoreOptions& options, os::Env* env)
@@ -69,6 +70,7 @@ class StoreImpl final : public Store {
   // fsyncs (which mostly wait) run all at once (two files, three directories).
   TaskPool pool_{5};
   ImageCache images_{64};
+  LayerCache layers_{256};
 
   struct CommitState {
     int pins = 0;

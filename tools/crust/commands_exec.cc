@@ -111,9 +111,12 @@ Result<Bytes> ReadFile(const std::string& path) {
 
 // --- The VM ---
 
-Result<std::unique_ptr<Vm>> OpenVm(const ParsedArgs& args) {
+// read_only: the store is opened without its write lock (beside a writer);
+// sessions can never commit.
+Result<std::unique_ptr<Vm>> OpenVm(const ParsedArgs& args, bool read_only = false) {
   VmOptions options;
-  options.store.create_if_missing = true;
+  options.store.create_if_missing = !read_only;
+  options.store.read_only = read_only;
   if (auto dir = args.Value("code-cache")) options.code_cache_dir = *dir;
   return Vm::Open(args.store_dir, options);
 }
@@ -213,7 +216,7 @@ int RunCall(const ParsedArgs& args, const Output& out) {
   }
   const bool commit = !args.Flag("no-commit");
 
-  auto vm = OpenVm(args);
+  auto vm = OpenVm(args, /*read_only=*/!commit);
   if (!vm.ok()) return out.Fail(vm.status());
   auto session = StartSession(vm->get(), *base);
   if (!session.ok()) return out.Fail(session.status());
