@@ -23,6 +23,7 @@
 
 #include <gmock/gmock.h>
 
+#include "crust/store.h"
 #include "tests/cli_util.h"
 #include "tests/test_util.h"
 
@@ -190,6 +191,12 @@ TEST_F(CliExecTest, CliExecDeployAndCallCounterOverCommits) {
   EXPECT_FALSE(c3.root.has_value());
   EXPECT_EQ(Call({counter, "read", "--no-commit"}).data, U64(42));
   EXPECT_EQ(Commits().size(), 3u);
+  {
+    // --no-commit needs no write lock: it runs while a writer holds it.
+    auto writer = Store::Open(store_dir_);
+    ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+    EXPECT_EQ(Call({counter, "read", "--no-commit"}).data, U64(42));
+  }
 
   // Human output.
   RunResult r = Exec({"call", counter, "read", "--no-commit"});

@@ -28,4 +28,9 @@ Status Env::CreateDirs(const std::string& path) {
   return Status::OK();
 }
 
+Result<std::unique_ptr<MemoryRegion>> Env::MapLazyMemory(std::shared_ptr<const PageSource>, uint64_t, uint64_t,
+                                                         uint64_t) {
+  return Status::NotSupported("MapLazyMemory: not supported by this Env");
+}
+
 }  // namespace crust::os

@@ -104,6 +104,16 @@ class Env {
   virtual Result<std::unique_ptr<MemoryRegion>> MapMemory(const RandomAccessFile* file,
                                                           uint64_t file_length, uint64_t length,
                                                           uint64_t max_length) = 0;
+
+  // Maps a memory like MapMemory, but whose first `source_length` bytes are
+  // filled from `source` page by page when first touched (userfaultfd
+  // missing-page handling): mapping costs nothing per page, and a page never
+  // touched is never filled. Write tracking is as for MapMemory. NotSupported
+  // where the kernel or its settings do not allow it (the caller then maps
+  // eagerly); the default implementation always says so.
+  virtual Result<std::unique_ptr<MemoryRegion>> MapLazyMemory(std::shared_ptr<const PageSource> source,
+                                                              uint64_t source_length, uint64_t length,
+                                                              uint64_t max_length);
 };
 
 // Forwards every call to a target Env; tests override what they need.
@@ -128,6 +138,10 @@ class EnvWrapper : public Env {
   Result<std::unique_ptr<MemoryRegion>> MapMemory(const RandomAccessFile* f, uint64_t fl, uint64_t l,
                                                   uint64_t m) override {
     return target_->MapMemory(f, fl, l, m);
+  }
+  Result<std::unique_ptr<MemoryRegion>> MapLazyMemory(std::shared_ptr<const PageSource> s, uint64_t sl, uint64_t l,
+                                                      uint64_t m) override {
+    return target_->MapLazyMemory(std::move(s), sl, l, m);
   }
 
  private:

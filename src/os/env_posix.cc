@@ -109,6 +109,11 @@ class PosixEnv final : public Env {
   Result<std::unique_ptr<MemoryRegion>> MapMemory(const RandomAccessFile* file,
                                                   uint64_t file_length, uint64_t length,
                                                   uint64_t max_length) override;
+  Result<std::unique_ptr<MemoryRegion>> MapLazyMemory(std::shared_ptr<const PageSource> source,
+                                                      uint64_t source_length, uint64_t length,
+                                                      uint64_t max_length) override {
+    return NewLazyMemoryRegion(std::move(source), source_length, length, max_length);
+  }
 };
 
 Status PosixEnv::SyncDir(const std::string& path) {

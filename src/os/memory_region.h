@@ -34,6 +34,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "crust/status.h"
@@ -47,6 +48,18 @@ inline constexpr uint64_t kReservation = (8ull << 30) + kWasmPageSize;
 // Entries of noted_map(): one per 4 KiB page of the reservation, so that any
 // address a wasm32 store can form (base + offset + size <= 8 GiB) indexes it.
 inline constexpr uint64_t kNotedMapEntries = kReservation / kPageSize + 1;
+
+// The committed contents of a lazily filled region (Env::MapLazyMemory).
+class PageSource {
+ public:
+  virtual ~PageSource() = default;
+  // Writes the contents of page `page` (4 KiB) into out. Called on the
+  // process's fault-handling thread the first time the page is touched, and
+  // possibly concurrently with the region's user; it must not touch any
+  // MemoryRegion's memory and must be thread-safe. An error leaves the page
+  // zero and poisons the region (MemoryRegion::FaultStatus).
+  virtual Status FillPage(uint32_t page, uint8_t* out) const = 0;
+};
 
 class MemoryRegion {
  public:
@@ -102,8 +115,14 @@ class MemoryRegion {
 
   // Restores [offset, offset+len) (page aligned, within the file part) to the
   // file's contents, dropping private copies (MADV_DONTNEED). Used to undo
-  // writes; pages past the file part become zero.
+  // writes; pages past the file part become zero. (A lazy region's pages are
+  // filled from its PageSource again when next touched.)
   virtual Status DiscardPages(uint64_t offset, uint64_t len) = 0;
+
+  // Lazy regions (Env::MapLazyMemory): OK, or the first error a PageSource
+  // returned (that page reads as zero). Once not OK it stays so, and Arm,
+  // CollectWritten and CollectNoted return it. Always OK for other regions.
+  virtual Status FaultStatus() const { return Status::OK(); }
 };
 
 }  // namespace crust::os

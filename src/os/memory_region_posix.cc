@@ -12,6 +12,11 @@
 //    no duplicates), all < length_ / kPageSize.
 //  * In noted mode the kernel tracks the region only when auditing
 //    (audit_), as in exact mode.
+//  * A lazy region (source_ set) maps [0, file_length_) anonymous instead of
+//    from a file, registered with the lazy-fill userfaultfd (lazy_fill.h),
+//    which also carries its write protection in exact mode; it stays
+//    registered until destroyed (registered_ then only says whether the
+//    kernel tracks writes).
 #include "src/os/memory_region_posix.h"
 
 #include <sys/mman.h>
@@ -19,9 +24,11 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <mutex>
 #include <string>
 
 #include "src/os/dirty_tracking.h"
+#include "src/os/lazy_fill.h"
 #include "src/os/posix_error.h"
 #include "src/os/write_tracker.h"
 
@@ -49,8 +56,9 @@ Status CheckLengths(uint64_t file_length, uint64_t length, uint64_t max_length) 
 
 class PosixMemoryRegion final : public MemoryRegion {
  public:
-  PosixMemoryRegion(uint64_t file_length, uint64_t max_length, bool exact)
-      : file_length_(file_length), max_length_(max_length), kernel_exact_(exact) {}
+  PosixMemoryRegion(uint64_t file_length, uint64_t max_length, bool exact,
+                    std::shared_ptr<const PageSource> source = nullptr)
+      : file_length_(file_length), max_length_(max_length), kernel_exact_(exact), source_(std::move(source)) {}
   ~PosixMemoryRegion() override;
 
   // Reserves and maps; called once, right after construction.
@@ -70,6 +78,11 @@ class PosixMemoryRegion final : public MemoryRegion {
   const uint8_t* noted_map() const override { return noted_map_; }
   Status UseNotedWrites() override;
   bool noted() const override { return noted_; }
+  Status FaultStatus() const override {
+    if (!fill_error_ || !fill_error_->failed.load(std::memory_order_acquire)) return Status::OK();
+    std::lock_guard<std::mutex> l(fill_error_->mu);
+    return fill_error_->status;
+  }
 
  private:
   Status MakeWritable(uint64_t from, uint64_t to);
@@ -82,6 +95,8 @@ class PosixMemoryRegion final : public MemoryRegion {
   const uint64_t file_length_;
   const uint64_t max_length_;
   const bool kernel_exact_;  // kernel tracking is exact (uffd) rather than the pagemap fallback
+  const std::shared_ptr<const PageSource> source_;  // lazy regions only
+  std::shared_ptr<LazyFillError> fill_error_;       // lazy regions only
   uint8_t* base_ = nullptr;
   uint8_t* noted_map_ = nullptr;  // kNotedMapEntries bytes, own mapping
   bool registered_ = false;
@@ -102,6 +117,14 @@ Status PosixMemoryRegion::Init(int fd, const std::string& path, uint64_t length)
   p = ::mmap(nullptr, kNotedMapEntries, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) return PosixError("mmap noted-page map of", Num(kNotedMapEntries) + " bytes", errno);
   noted_map_ = static_cast<uint8_t*>(p);
+  if (source_) {
+    RETURN_IF_ERROR(MakeWritable(0, length));
+    length_ = length;
+    fill_error_ = std::make_shared<LazyFillError>();
+    RETURN_IF_ERROR(LazyRegister(base_, file_length_, max_length_, kernel_exact_, source_, fill_error_));
+    registered_ = kernel_exact_;
+    return Status::OK();
+  }
   if (file_length_ > 0) {
     p = ::mmap(base_, file_length_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, 0);
     if (p == MAP_FAILED) return PosixError("mmap", path, errno);
@@ -116,7 +139,11 @@ Status PosixMemoryRegion::Init(int fd, const std::string& path, uint64_t length)
 }
 
 PosixMemoryRegion::~PosixMemoryRegion() {
-  if (registered_) UffdUnregister(base_, max_length_);
+  if (fill_error_) {
+    LazyUnregister(base_, max_length_);
+  } else if (registered_) {
+    UffdUnregister(base_, max_length_);
+  }
   if (base_ != nullptr) ::munmap(base_, kReservation);
   if (noted_map_ != nullptr) ::munmap(noted_map_, kNotedMapEntries);
   live_regions.fetch_sub(1, std::memory_order_relaxed);
@@ -181,7 +208,7 @@ void PosixMemoryRegion::NoteWrite(uint64_t offset, uint64_t len) {
 Status PosixMemoryRegion::UseNotedWrites() {
   audit_ = kernel_exact_ && WriteAuditEnabled();
   if (registered_ && !audit_) {
-    UffdUnregister(base_, max_length_);
+    if (!fill_error_) UffdUnregister(base_, max_length_);  // a lazy region keeps filling (write faults stay async)
     registered_ = false;
   }
   noted_ = true;
@@ -202,6 +229,7 @@ Status PosixMemoryRegion::CheckAudit(const std::vector<uint32_t>& kernel_pages) 
 }
 
 Status PosixMemoryRegion::Arm() {
+  RETURN_IF_ERROR(FaultStatus());
   // Re-protect the pages written so far (cost follows populated pages);
   // untouched pages need nothing (see uffd_tracker.cc).
   if (registered_ && length_ > 0) {
@@ -215,6 +243,7 @@ Status PosixMemoryRegion::Arm() {
 
 Status PosixMemoryRegion::CollectNoted(bool rearm, std::vector<uint32_t>* pages) {
   if (!armed_) return Status::InvalidArgument("CollectNoted before Arm");
+  RETURN_IF_ERROR(FaultStatus());
   // The audit needs the kernel's exact view: registered and exact tracking.
   if (registered_ && kernel_exact_ && length_ > 0 && (noted_ ? audit_ : WriteAuditEnabled())) {
     std::vector<uint32_t> kernel_pages;
@@ -230,6 +259,7 @@ Status PosixMemoryRegion::CollectNoted(bool rearm, std::vector<uint32_t>* pages)
 
 Status PosixMemoryRegion::CollectWritten(bool rearm, std::vector<uint32_t>* pages) {
   if (!armed_) return Status::InvalidArgument("CollectWritten before Arm");
+  RETURN_IF_ERROR(FaultStatus());
   if (noted_) return CollectNoted(rearm, pages);
   if (rearm) ForgetNoted(0);  // notes only quieten the engine's inline checks here
   if (length_ == 0) return Status::OK();
@@ -275,6 +305,27 @@ Result<std::unique_ptr<MemoryRegion>> NewPosixMemoryRegion(int fd, const std::st
   auto region = std::make_unique<PosixMemoryRegion>(file_length, max_length,
                                                     mode == TrackingMode::kExact);
   RETURN_IF_ERROR(region->Init(fd, path, length));
+  return std::unique_ptr<MemoryRegion>(std::move(region));
+}
+
+Result<std::unique_ptr<MemoryRegion>> NewLazyMemoryRegion(std::shared_ptr<const PageSource> source,
+                                                          uint64_t source_length, uint64_t length,
+                                                          uint64_t max_length) {
+  RETURN_IF_ERROR(CheckLengths(source_length, length, max_length));
+  if (source == nullptr) return Status::InvalidArgument("MapLazyMemory: no page source");
+  RETURN_IF_ERROR(LazyFillStatus());
+  ASSIGN_OR_RETURN(TrackingMode mode, ChooseTrackingMode());
+  const bool exact = mode == TrackingMode::kExact;
+  if (exact && !LazyFillTracksWrites()) {
+    return Status::NotSupported("MapLazyMemory: exact write tracking is not available with lazy filling");
+  }
+  if (live_regions.fetch_add(1, std::memory_order_relaxed) >= kMaxLiveRegions) {
+    live_regions.fetch_sub(1, std::memory_order_relaxed);
+    return Status::ResourceExhausted("MapLazyMemory: more than " + Num(kMaxLiveRegions) +
+                                     " memory regions are live");
+  }
+  auto region = std::make_unique<PosixMemoryRegion>(source_length, max_length, exact, std::move(source));
+  RETURN_IF_ERROR(region->Init(-1, std::string(), length));
   return std::unique_ptr<MemoryRegion>(std::move(region));
 }
 

@@ -29,6 +29,12 @@ Result<std::unique_ptr<MemoryRegion>> NewPosixMemoryRegion(int fd, const std::st
                                                            uint64_t file_length, uint64_t length,
                                                            uint64_t max_length);
 
+// Maps a lazy region (see Env::MapLazyMemory and lazy_fill.h). As above,
+// plus NotSupported when lazy filling is unavailable here.
+Result<std::unique_ptr<MemoryRegion>> NewLazyMemoryRegion(std::shared_ptr<const PageSource> source,
+                                                          uint64_t source_length, uint64_t length,
+                                                          uint64_t max_length);
+
 // Number of regions currently alive in this process.
 int LiveMemoryRegions();
 

@@ -17,6 +17,7 @@
 
 #include "src/os/dirty_tracking.h"
 #include "src/os/env.h"
+#include "src/os/lazy_fill.h"
 #include "src/os/memory_region_posix.h"
 #include "tests/test_util.h"
 
@@ -66,17 +67,41 @@ int TouchInChild(const volatile uint8_t* addr, bool write) {
   return WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 }
 
-// Parameterized over tracking mode: kExact (skipped when unavailable) and kPagemap.
-class MemoryRegionTest : public ::testing::TestWithParam<TrackingMode> {
+// A lazy region's source: page i holds Pattern(i * 4096) (as MakeFile's
+// files), counting the pages filled.
+class PatternSource : public PageSource {
+ public:
+  Status FillPage(uint32_t page, uint8_t* out) const override {
+    filled_.fetch_add(1);
+    if (page == fail_page_) return Status::Corruption("page " + std::to_string(page) + " is damaged");
+    std::memset(out, Pattern(uint64_t{page} * kPageSize), kPageSize);
+    return Status::OK();
+  }
+  mutable std::atomic<int> filled_{0};
+  uint32_t fail_page_ = ~0u;
+};
+
+struct RegionParam {
+  TrackingMode mode;
+  bool lazy;  // MapLazyMemory from a PatternSource instead of MapMemory from a file
+};
+
+// Parameterized over tracking mode: kExact (skipped when unavailable) and
+// kPagemap, each for file-mapped and lazily filled regions.
+class MemoryRegionTest : public ::testing::TestWithParam<RegionParam> {
  protected:
   void SetUp() override {
-    if (GetParam() == TrackingMode::kExact && !ExactTrackingAvailable()) {
+    if (GetParam().mode == TrackingMode::kExact && !ExactTrackingAvailable()) {
       GTEST_SKIP() << "exact tracking unavailable on this kernel";
     }
-    SetTrackingModeForTesting(GetParam());
+    if (GetParam().lazy && !LazyFillStatus().ok()) {
+      GTEST_SKIP() << "lazy filling unavailable here: " << LazyFillStatus().ToString();
+    }
+    SetTrackingModeForTesting(GetParam().mode);
   }
   void TearDown() override { SetTrackingModeForTesting(TrackingMode::kAuto); }
-  bool exact() const { return GetParam() == TrackingMode::kExact; }
+  bool exact() const { return GetParam().mode == TrackingMode::kExact; }
+  bool lazy() const { return GetParam().lazy; }
 
   // Maps a file of file_len bytes; region length `len`, max `max`.
   Result<std::unique_ptr<MemoryRegion>> Map(uint64_t file_len, uint64_t len, uint64_t max) {
@@ -86,6 +111,7 @@ class MemoryRegionTest : public ::testing::TestWithParam<TrackingMode> {
       RETURN_IF_ERROR(MakeFile(env_, path, file_len));
       ASSIGN_OR_RETURN(file_, env_->OpenReadable(path));
     }
+    if (lazy()) return env_->MapLazyMemory(source_, file_len, len, max);
     return env_->MapMemory(file_.get(), file_len, len, max);
   }
 
@@ -106,6 +132,7 @@ class MemoryRegionTest : public ::testing::TestWithParam<TrackingMode> {
   Env* const env_ = Env::Default();
   TempDir dir_;
   std::unique_ptr<RandomAccessFile> file_;
+  std::shared_ptr<PatternSource> source_ = std::make_shared<PatternSource>();
   int counter_ = 0;
 };
 
@@ -229,8 +256,10 @@ TEST_P(MemoryRegionTest, DiscardRestoresAndStopsReporting) {
     Pages got;
     ASSERT_OK(r->CollectWritten(false, &got));
     EXPECT_TRUE(std::binary_search(got.begin(), got.end(), 2u));
-    EXPECT_FALSE(std::binary_search(got.begin(), got.end(), 3u));  // back to the file
-    EXPECT_FALSE(std::binary_search(got.begin(), got.end(), 4u));
+    if (!lazy()) {  // (a lazy region refilled them privately when they were read above)
+      EXPECT_FALSE(std::binary_search(got.begin(), got.end(), 3u));  // back to the file
+      EXPECT_FALSE(std::binary_search(got.begin(), got.end(), 4u));
+    }
   }
   m[3 * kPageSize] = 1;  // written again: reported again
   ExpectWritten(r.get(), true, {2, 3, 41});
@@ -253,7 +282,8 @@ TEST_P(MemoryRegionTest, ManyScatteredPages) {
 }
 
 TEST_P(MemoryRegionTest, FallbackIgnoresPagesOnlyRead) {
-  if (exact()) GTEST_SKIP();
+  // (A lazy region's filled pages are private: the fallback reports them.)
+  if (exact() || lazy()) GTEST_SKIP();
   ASSERT_OK_AND_ASSIGN(auto r, Map(256 * kKiB, 256 * kKiB, 256 * kKiB));
   ReadEveryPage(r->data(), r->length());
   r->data()[9 * kPageSize] = 1;
@@ -273,7 +303,8 @@ TEST_P(MemoryRegionTest, ConcurrentRegions) {
     threads.emplace_back([&, t] {
       std::mt19937 rng(t);
       for (int i = 0; i < kRegionsPerThread; ++i) {
-        auto r = env_->MapMemory(file.get(), 1 * kMiB, 2 * kMiB, 4 * kMiB);
+        auto r = lazy() ? env_->MapLazyMemory(source_, 1 * kMiB, 2 * kMiB, 4 * kMiB)
+                        : env_->MapMemory(file.get(), 1 * kMiB, 2 * kMiB, 4 * kMiB);
         if (!r.ok() || !(*r)->Arm().ok()) {
           ++failures;
           return;
@@ -304,10 +335,47 @@ TEST_P(MemoryRegionTest, ConcurrentRegions) {
   EXPECT_EQ(failures.load(), 0);
 }
 
+// Lazy regions: only the pages touched are filled; reading does not count as
+// writing; a source error poisons the region; the kernel's own accesses (a
+// system call reading region memory) are filled too.
+TEST_P(MemoryRegionTest, LazyFillsOnlyWhatIsTouched) {
+  if (!lazy()) GTEST_SKIP();
+  source_->fail_page_ = 200;
+  ASSERT_OK_AND_ASSIGN(auto r, Map(1 * kMiB, 2 * kMiB, 4 * kMiB));
+  ASSERT_OK(r->Arm());
+  EXPECT_EQ(source_->filled_.load(), 0);
+  const uint8_t* m = r->data();
+  EXPECT_EQ(m[77 * kPageSize + 5], Pattern(77 * kPageSize));
+  EXPECT_EQ(m[300 * kPageSize], 0);  // past the source: zero, not filled
+  EXPECT_EQ(source_->filled_.load(), 1);
+  r->data()[10 * kPageSize] = 9;
+  EXPECT_EQ(m[10 * kPageSize + 1], Pattern(10 * kPageSize));
+  EXPECT_LE(source_->filled_.load(), 2);
+  ExpectWritten(r.get(), true, {10});
+  // A system call reading unfilled pages.
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<WritableFile> f, env_->NewWritableFile(dir_.Sub("out")));
+  ASSERT_OK(f->Append(ByteView(m + 20 * kPageSize, 3 * kPageSize)));
+  ASSERT_OK(f->Close());
+  ASSERT_OK_AND_ASSIGN(Bytes out, env_->ReadFile(dir_.Sub("out")));
+  ASSERT_EQ(out.size(), 3 * kPageSize);
+  for (uint64_t off = 0; off < out.size(); off += 512) ASSERT_EQ(out[off], Pattern(20 * kPageSize + off)) << off;
+  EXPECT_OK(r->FaultStatus());
+  // A source error: the page reads as zero and the region is poisoned.
+  EXPECT_EQ(m[200 * kPageSize], 0);
+  EXPECT_EQ(r->FaultStatus().code(), Status::Code::kCorruption);
+  EXPECT_NE(r->FaultStatus().ToString().find("page 200"), std::string::npos);
+  Pages got;
+  EXPECT_EQ(r->CollectWritten(true, &got).code(), Status::Code::kCorruption);
+}
+
 INSTANTIATE_TEST_SUITE_P(Modes, MemoryRegionTest,
-                         ::testing::Values(TrackingMode::kExact, TrackingMode::kPagemap),
+                         ::testing::Values(RegionParam{TrackingMode::kExact, false},
+                                           RegionParam{TrackingMode::kPagemap, false},
+                                           RegionParam{TrackingMode::kExact, true},
+                                           RegionParam{TrackingMode::kPagemap, true}),
                          [](const auto& info) {
-                           return info.param == TrackingMode::kExact ? "Exact" : "Pagemap";
+                           return std::string(info.param.mode == TrackingMode::kExact ? "Exact" : "Pagemap") +
+                                  (info.param.lazy ? "Lazy" : "");
                          });
 
 TEST(MemoryRegionLimits, LiveRegionLimit) {

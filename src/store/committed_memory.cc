@@ -1,6 +1,8 @@
 // Copyright (c) crust authors. Licensed under the MIT license.
 #include "src/store/committed_memory.h"
 
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -9,7 +11,8 @@
 namespace crust::store {
 
 Result<std::shared_ptr<const CommittedMemory>> CommittedMemory::Open(os::Env* env, const std::string& commit_dir,
-                                                                     const IndexEntry& entry, ImageCache* images) {
+                                                                     const IndexEntry& entry, ImageCache* images,
+                                                                     LayerCache* layer_cache) {
   const std::string image_path = commit_dir + "/" + MemoryName(entry.id);
   ASSIGN_OR_RETURN(std::shared_ptr<MemoryImage> base,
                    images ? images->Open(env, image_path) : MemoryImage::Open(env, image_path));
@@ -21,8 +24,10 @@ Result<std::shared_ptr<const CommittedMemory>> CommittedMemory::Open(os::Env* en
   std::vector<std::shared_ptr<DeltaLayer>> layers;
   for (uint32_t k = 1; k <= entry.layer_count; k++) {
     // Pages past the memory's length are refused before anything is allocated.
-    ASSIGN_OR_RETURN(std::shared_ptr<DeltaLayer> layer, DeltaLayer::Open(env, commit_dir + "/" + LayerName(entry.id, k),
-                                                                          entry.memory_length / kPageSize));
+    const std::string path = commit_dir + "/" + LayerName(entry.id, k);
+    const uint64_t max_pages = entry.memory_length / kPageSize;
+    ASSIGN_OR_RETURN(std::shared_ptr<DeltaLayer> layer, layer_cache ? layer_cache->Open(env, path, max_pages)
+                                                                    : DeltaLayer::Open(env, path, max_pages));
     if (!layer->pages().empty() && uint64_t{layer->pages().back()} * kPageSize >= entry.memory_length) {
       return Status::Corruption(layer->path() + ": holds a page past the memory's length");
     }
@@ -77,8 +82,8 @@ Status CommittedMemory::ReadPage(uint32_t page, uint8_t* out) const {
   RETURN_IF_ERROR(base_->ReadPage(page, out));
   for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) {
     if (auto i = (*it)->FindPage(page)) {
-      RETURN_IF_ERROR((*it)->LoadPages());
-      const uint8_t* x = (*it)->xor_page(*i);
+      alignas(8) uint8_t x[kPageSize];
+      RETURN_IF_ERROR((*it)->ReadXorPage(*i, x));
       for (size_t b = 0; b < kPageSize; b++) out[b] ^= x[b];
       break;
     }
@@ -86,7 +91,72 @@ Status CommittedMemory::ReadPage(uint32_t page, uint8_t* out) const {
   return Status::OK();
 }
 
-Result<std::unique_ptr<os::MemoryRegion>> CommittedMemory::Map(os::Env* env, uint64_t length, bool noted) const {
+namespace {
+
+// The lazy region's view of a committed memory.
+class CommittedPages final : public os::PageSource {
+ public:
+  explicit CommittedPages(std::shared_ptr<const CommittedMemory> memory) : memory_(std::move(memory)) {}
+  Status FillPage(uint32_t page, uint8_t* out) const override { return memory_->FillPage(page, out); }
+
+ private:
+  const std::shared_ptr<const CommittedMemory> memory_;
+};
+
+}  // namespace
+
+Status CommittedMemory::FillPage(uint32_t page, uint8_t* out) const {
+  const uint8_t* base = base_->PageData(page);
+  const DeltaLayer* holder = nullptr;
+  size_t at = 0;
+  for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) {
+    if (auto i = (*it)->FindPage(page)) {
+      holder = it->get();
+      at = *i;
+      break;
+    }
+  }
+  if (holder == nullptr) {
+    if (base == nullptr) {  // past the base image and in no layer: zero by definition
+      std::memset(out, 0, kPageSize);
+      return Status::OK();
+    }
+    std::memcpy(out, base, kPageSize);
+  } else {
+    RETURN_IF_ERROR(holder->ReadXorPage(at, out));
+    if (base != nullptr) {
+      const uint64_t* b = reinterpret_cast<const uint64_t*>(base);
+      uint64_t* o = reinterpret_cast<uint64_t*>(out);
+      for (size_t w = 0; w < kPageSize / 8; w++) o[w] ^= b[w];
+    }
+  }
+  // Use verifies what it uses: the page must hash to its committed leaf.
+  if (PageLeafHash(out) != Node(MakeNodeKey(0, page))) {
+    return Status::Corruption((holder ? holder->path() : base_->path()) + ": page " + std::to_string(page) +
+                              " does not match its leaf hash in the page tree");
+  }
+  return Status::OK();
+}
+
+Result<std::unique_ptr<os::MemoryRegion>> CommittedMemory::Map(os::Env* env, uint64_t length, bool noted,
+                                                               bool lazy) const {
+  // CRUST_LAZY_LAYERS=0 maps eagerly (to compare the two; read once).
+  static const bool lazy_allowed = [] {
+    const char* v = std::getenv("CRUST_LAZY_LAYERS");
+    return v == nullptr || std::strcmp(v, "0") != 0;
+  }();
+  if (lazy && lazy_allowed) {
+    // Every page up to `length` is filled: pages past the base image and its
+    // layers are zero.
+    auto lazy_region =
+        env->MapLazyMemory(std::make_shared<CommittedPages>(shared_from_this()), length, length, kMaxMemory);
+    if (lazy_region.ok()) {
+      std::unique_ptr<os::MemoryRegion> region = std::move(*lazy_region);
+      RETURN_IF_ERROR(noted ? region->UseNotedWrites() : region->Arm());
+      return region;
+    }
+    if (lazy_region.status().code() != Status::Code::kNotSupported) return lazy_region.status();
+  }
   for (const auto& layer : layers_) RETURN_IF_ERROR(layer->LoadPages());
   ASSIGN_OR_RETURN(std::unique_ptr<os::MemoryRegion> region,
                    env->MapMemory(&base_->file(), base_->length(), length, kMaxMemory));

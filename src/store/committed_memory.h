@@ -28,13 +28,14 @@
 
 namespace crust::store {
 
-class CommittedMemory {
+class CommittedMemory : public std::enable_shared_from_this<CommittedMemory> {
  public:
   // Opens memory/<id> and its layers in `commit_dir` as `entry` describes;
   // the base image through `images` when given. Corruption if a file is
   // missing or malformed, or lengths disagree.
   static Result<std::shared_ptr<const CommittedMemory>> Open(os::Env* env, const std::string& commit_dir,
-                                                             const IndexEntry& entry, ImageCache* images = nullptr);
+                                                             const IndexEntry& entry, ImageCache* images = nullptr,
+                                                             LayerCache* layers = nullptr);
   CommittedMemory(std::shared_ptr<MemoryImage> base, std::vector<std::shared_ptr<DeltaLayer>> layers)
       : base_(std::move(base)), layers_(std::move(layers)) {}
 
@@ -61,7 +62,22 @@ class CommittedMemory {
   // Maps a copy-on-write view of `length` bytes (>= the base image's length)
   // with every layer applied, and arms write tracking (noted tracking with
   // `noted`, see os::MemoryRegion::UseNotedWrites).
-  Result<std::unique_ptr<os::MemoryRegion>> Map(os::Env* env, uint64_t length, bool noted) const;
+  //
+  // With `lazy` (and where os::Env::MapLazyMemory is supported) nothing is
+  // read or copied up front: each page is filled when first touched, from
+  // the base image and the newest layer holding it (FillPage), and checked
+  // against its leaf in the page tree; a page that does not match poisons
+  // the region with Corruption naming the file (os::MemoryRegion::
+  // FaultStatus), so it can never reach a commit. Cost: O(layers) to map,
+  // O(1) lookups per layer for each page touched. Otherwise (eager) every
+  // layered page is applied now: O(pages held in layers).
+  // REQUIRES: this object is owned by a shared_ptr (Open does that).
+  Result<std::unique_ptr<os::MemoryRegion>> Map(os::Env* env, uint64_t length, bool noted, bool lazy = true) const;
+
+  // The committed content of `page` (< the committed memory's pages), checked
+  // against its leaf hash: Corruption naming the file that holds it otherwise.
+  // Thread-safe.
+  Status FillPage(uint32_t page, uint8_t* out) const;
 
  private:
   std::shared_ptr<MemoryImage> base_;

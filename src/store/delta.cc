@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include <zstd.h>
+
 #include "src/store/format.h"
 #include "src/store/page_codec.h"
 #include "src/util/coding.h"
@@ -140,10 +142,23 @@ Result<std::shared_ptr<DeltaLayer>> DeltaLayer::Open(os::Env* env, const std::st
   }
   ByteView data;
   if (!d.GetView(csize, &data)) return corrupt("truncated data");
-  auto pages = NewPageBuffer(page_count);
-  RETURN_IF_ERROR(DecompressPages(data, page_count, pages.get(), path));
-  layer->xor_pages_ = std::move(pages);
+  if (page_count == 0) return layer;
+  layer->frame_.assign(data.begin(), data.end());
+  layer->sparse_ = SparseFrameIndex::Build(layer->frame_, page_count);
+  if (!layer->sparse_ && ZSTD_getFrameContentSize(data.data(), data.size()) != uint64_t{page_count} * 4096) {
+    return corrupt("compressed data does not hold " + std::to_string(page_count) + " pages");
+  }
   return layer;
+}
+
+Status DeltaLayer::ReadXorPage(size_t i, uint8_t* out) const {
+  if (sparse_) {
+    sparse_->ReadPage(frame_, i, out);
+    return Status::OK();
+  }
+  RETURN_IF_ERROR(LoadPages());
+  std::memcpy(out, xor_page(i), 4096);
+  return Status::OK();
 }
 
 std::optional<Hash32> DeltaLayer::FindNode(NodeKey key) const {

@@ -30,6 +30,7 @@
 #include "crust/status.h"
 #include "src/os/env.h"
 #include "src/store/format.h"
+#include "src/store/page_codec.h"
 #include "src/store/page_tree.h"
 
 namespace crust::store {
@@ -57,8 +58,12 @@ class DeltaLayer {
   // REQUIRES: as Build.
   static std::shared_ptr<DeltaLayer> FromFrame(std::vector<uint32_t> pages, Bytes frame, std::vector<TreeNode> nodes);
   // Reads and checks a layer file (checksum, bounds, ordering, every page
-  // below `max_pages`, and that the data decompresses to exactly page_count
-  // pages) before allocating for its pages. Corruption naming `path`.
+  // below `max_pages`, and that the data's frame holds page_count pages).
+  // Corruption naming `path`. Nothing is decompressed: a frame of raw and
+  // RLE blocks (the sparse encoder's, the usual case) is indexed so that
+  // ReadXorPage reads one page in O(log blocks); another frame is
+  // decompressed whole on first need (LoadPages), where a frame that does
+  // not decompress is reported as Corruption.
   static Result<std::shared_ptr<DeltaLayer>> Open(os::Env* env, const std::string& path,
                                                   uint64_t max_pages = kMaxPages);
 
@@ -75,6 +80,10 @@ class DeltaLayer {
   Status LoadPages() const;
   // XOR data of the i-th page (4 KiB). REQUIRES: LoadPages() returned OK.
   const uint8_t* xor_page(size_t i) const { return xor_pages_.get() + i * 4096; }
+  // Copies the XOR data of the i-th page (4 KiB) into out, decompressing only
+  // that page when the frame is indexed (see Open), else via LoadPages.
+  // Thread-safe.
+  Status ReadXorPage(size_t i, uint8_t* out) const;
   std::optional<Hash32> FindNode(NodeKey key) const;
   // Index of `page` in pages(), if present.
   std::optional<size_t> FindPage(uint32_t page) const;
@@ -89,7 +98,8 @@ class DeltaLayer {
   // once, under mu_, and never changed after.
   mutable std::mutex mu_;
   mutable std::unique_ptr<uint8_t[]> xor_pages_;  // pages_.size() * 4096 bytes
-  Bytes frame_;                                    // FromFrame layers
+  Bytes frame_;                                    // FromFrame and opened layers
+  std::optional<SparseFrameIndex> sparse_;         // opened layers whose frame_ is raw/RLE blocks
 };
 
 }  // namespace crust::store

@@ -336,6 +336,10 @@ TEST(Delta, RoundTripAndLazyPages) {
   ASSERT_OK_AND_ASSIGN(auto a2, DeltaLayer::Open(env, dir.Sub("a.diff")));
   EXPECT_EQ(a2->pages(), a->pages());
   ASSERT_EQ(a2->nodes().size(), a->nodes().size());
+  uint8_t one[kPageSize];
+  ASSERT_OK(a2->ReadXorPage(2, one));  // zstd proper: decompressed whole, once
+  EXPECT_EQ(0, std::memcmp(one, a->xor_page(2), kPageSize));
+  ASSERT_OK(a2->LoadPages());
   EXPECT_EQ(0, std::memcmp(a2->xor_page(2), a->xor_page(2), kPageSize));
   // A layer made from its frame decompresses on demand and encodes to the
   // same file.
@@ -352,6 +356,51 @@ TEST(Delta, RoundTripAndLazyPages) {
   // A frame of the wrong size is Corruption when loaded.
   auto bad = DeltaLayer::FromFrame({1, 5}, frame, nodes);
   EXPECT_TRUE(bad->LoadPages().IsCorruption());
+}
+
+// Sparse frames are read one page at a time, exactly as decompressed whole.
+TEST(Delta, SparseFrameIndexReadsEachPage) {
+  std::mt19937 rng(3);
+  for (size_t count : {1, 2, 7, 70}) {
+    std::vector<Bytes> pages(count, Bytes(kPageSize, 0));
+    for (Bytes& page : pages) {
+      const int kind = static_cast<int>(rng() % 4);
+      for (size_t b = 0; b < kPageSize; b++) {
+        if (kind == 1 || (kind == 2 && rng() % 50 == 0) || (kind == 3 && b > 1000 && b < 1100)) {
+          page[b] = static_cast<uint8_t>(rng() | 1);
+        }
+      }
+      if (kind == 0 && rng() % 2) std::fill(page.begin(), page.end(), 0x5A);  // an RLE page of non-zero
+    }
+    std::vector<const uint8_t*> ptrs;
+    for (const Bytes& page : pages) ptrs.push_back(page.data());
+    // Two pieces, as a parallel encoder makes them.
+    std::vector<Bytes> pieces(2);
+    EncodeSparsePages(ptrs.data(), count / 2, &pieces[0]);
+    EncodeSparsePages(ptrs.data() + count / 2, count - count / 2, &pieces[1]);
+    const Bytes frame = JoinSparseFrame(count, pieces);
+    auto index = SparseFrameIndex::Build(frame, count);
+    ASSERT_TRUE(index.has_value()) << count;
+    EXPECT_FALSE(SparseFrameIndex::Build(frame, count + 1).has_value());
+    std::vector<uint8_t> whole(count * kPageSize);
+    ASSERT_OK(DecompressPages(frame, count, whole.data(), "frame"));
+    for (size_t i = 0; i < count; i++) {
+      uint8_t out[kPageSize];
+      index->ReadPage(frame, i, out);
+      ASSERT_EQ(0, std::memcmp(out, pages[i].data(), kPageSize)) << count << " page " << i;
+      ASSERT_EQ(0, std::memcmp(out, whole.data() + i * kPageSize, kPageSize));
+    }
+    // zstd proper is not indexed.
+    ASSERT_OK_AND_ASSIGN(Bytes zframe, CompressPages(
+                                           count, 3,
+                                           [&](size_t first, size_t n, uint8_t* out) {
+                                             for (size_t k = 0; k < n; k++)
+                                               std::memcpy(out + k * kPageSize, ptrs[first + k], kPageSize);
+                                             return Status::OK();
+                                           },
+                                           "z"));
+    if (count > 1) EXPECT_FALSE(SparseFrameIndex::Build(zframe, count).has_value());
+  }
 }
 
 Result<Bytes> Encode(const CommittedMemory& committed, const LayerPlan& plan, const std::vector<uint32_t>& dirty,

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -27,17 +28,21 @@
 
 #include "crust/status.h"
 #include "src/os/env.h"
+#include "src/store/delta.h"
 #include "src/store/memory_image.h"
 
 namespace crust::store {
 
-class ImageCache {
+// The same for delta layers (opened layers keep their compressed frame and
+// tree nodes: successive commits link the same layers, so the next session
+// reads none of them again). Also used by ImageCache.
+template <typename T>
+class FileCache {
  public:
-  explicit ImageCache(size_t capacity) : capacity_(capacity) {}
-
-  // The image at `path`, from the cache or opened (MemoryImage::Open).
-  Result<std::shared_ptr<MemoryImage>> Open(os::Env* env, const std::string& path);
-  // Drops every image whose path is gone.
+  explicit FileCache(size_t capacity) : capacity_(capacity) {}
+  // The object for `path`, from the cache or made by open(env, path).
+  Result<std::shared_ptr<T>> Open(os::Env* env, const std::string& path,
+                                  const std::function<Result<std::shared_ptr<T>>()>& open);
   void DropDeleted(os::Env* env);
   size_t size() const;
 
@@ -46,11 +51,37 @@ class ImageCache {
     uint64_t inode;
     uint64_t size;
     std::string path;  // where it was opened
-    std::shared_ptr<MemoryImage> image;
+    std::shared_ptr<T> object;
   };
   const size_t capacity_;
   mutable std::mutex mu_;
   std::list<Entry> entries_;  // most recently used first; guarded by mu_
+};
+
+class ImageCache {
+ public:
+  explicit ImageCache(size_t capacity) : images_(capacity) {}
+
+  // The image at `path`, from the cache or opened (MemoryImage::Open).
+  Result<std::shared_ptr<MemoryImage>> Open(os::Env* env, const std::string& path);
+  // Drops every image whose path is gone.
+  void DropDeleted(os::Env* env) { images_.DropDeleted(env); }
+  size_t size() const { return images_.size(); }
+
+ private:
+  FileCache<MemoryImage> images_;
+};
+
+class LayerCache {
+ public:
+  explicit LayerCache(size_t capacity) : layers_(capacity) {}
+  // The layer at `path`, from the cache or opened (DeltaLayer::Open).
+  Result<std::shared_ptr<DeltaLayer>> Open(os::Env* env, const std::string& path, uint64_t max_pages);
+  void DropDeleted(os::Env* env) { layers_.DropDeleted(env); }
+  size_t size() const { return layers_.size(); }
+
+ private:
+  FileCache<DeltaLayer> layers_;
 };
 
 }  // namespace crust::store

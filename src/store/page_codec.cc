@@ -215,6 +215,77 @@ Bytes JoinSparseFrame(size_t count, const std::vector<Bytes>& pieces) {
   return frame;
 }
 
+std::optional<SparseFrameIndex> SparseFrameIndex::Build(ByteView frame, size_t count) {
+  // The frame header (RFC 8878, 3.1.1.1), parsed here: zstd's own parser
+  // is not part of its stable API.
+  if (frame.size() < 6) return std::nullopt;
+  uint32_t magic;
+  std::memcpy(&magic, frame.data(), 4);
+  if (magic != 0xFD2FB528u) return std::nullopt;
+  const uint8_t fhd = frame[4];
+  const bool single_segment = fhd & 0x20, checksum = fhd & 0x04;
+  static constexpr size_t kDictIdBytes[4] = {0, 1, 2, 4};
+  static constexpr size_t kFcsBytes[4] = {0, 2, 4, 8};
+  const size_t fcs_bytes = (fhd >> 6) == 0 ? (single_segment ? 1 : 0) : kFcsBytes[fhd >> 6];
+  size_t header = 5 + (single_segment ? 0 : 1) + kDictIdBytes[fhd & 3];
+  if (fcs_bytes == 0 || (fhd & 0x08) || frame.size() < header + fcs_bytes) return std::nullopt;
+  uint64_t content = 0;
+  for (size_t k = 0; k < fcs_bytes; k++) content |= uint64_t{frame[header + k]} << (8 * k);
+  if (fcs_bytes == 2) content += 256;
+  header += fcs_bytes;
+  struct {
+    uint64_t frameContentSize;
+    bool checksumFlag;
+  } fh = {content, checksum};
+  if (fh.frameContentSize != uint64_t{count} * kPageSize) return std::nullopt;
+  SparseFrameIndex index;
+  uint64_t out = 0;
+  size_t at = header;
+  for (;;) {
+    if (frame.size() - at < 3) return std::nullopt;
+    const uint32_t h = frame[at] | frame[at + 1] << 8 | frame[at + 2] << 16;
+    at += 3;
+    const bool last = h & 1;
+    const uint32_t type = (h >> 1) & 3, size = h >> 3;
+    if (type == kRawBlock) {
+      if (frame.size() - at < size) return std::nullopt;
+      if (size) index.blocks_.push_back({out, at, size, false});
+      at += size;
+    } else if (type == kRleBlock) {
+      if (frame.size() - at < 1) return std::nullopt;
+      if (size) index.blocks_.push_back({out, frame[at], size, true});
+      at += 1;
+    } else {
+      return std::nullopt;  // compressed (or reserved): decode the frame whole
+    }
+    out += size;
+    if (out > fh.frameContentSize) return std::nullopt;
+    if (last) break;
+  }
+  if (out != fh.frameContentSize || at + (fh.checksumFlag ? 4 : 0) != frame.size()) return std::nullopt;
+  return index;
+}
+
+void SparseFrameIndex::ReadPage(ByteView frame, size_t i, uint8_t* out) const {
+  uint64_t pos = uint64_t{i} * kPageSize;
+  const uint64_t end = pos + kPageSize;
+  auto it = std::upper_bound(blocks_.begin(), blocks_.end(), pos,
+                             [](uint64_t p, const Block& b) { return p < b.out_start; });
+  --it;  // blocks are contiguous from 0: the one holding pos
+  while (pos < end) {
+    const uint64_t in_block = pos - it->out_start;
+    const uint64_t n = std::min<uint64_t>(it->size - in_block, end - pos);
+    if (it->rle) {
+      std::memset(out, static_cast<int>(it->src), n);
+    } else {
+      std::memcpy(out, frame.data() + it->src + in_block, n);
+    }
+    out += n;
+    pos += n;
+    ++it;
+  }
+}
+
 Status DecompressPages(ByteView frame, size_t count, uint8_t* out, const std::string& what) {
   const uint64_t raw = uint64_t{count} * kPageSize;
   const unsigned long long content = ZSTD_getFrameContentSize(frame.data(), frame.size());

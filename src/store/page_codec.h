@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "crust/status.h"
@@ -61,6 +62,28 @@ class SparsePageEncoder {
 size_t EncodeSparsePages(const uint8_t* const* pages, size_t n, Bytes* out);
 // A frame of `count` pages from pieces made by EncodeSparsePages, in order.
 Bytes JoinSparseFrame(size_t count, const std::vector<Bytes>& pieces);
+
+// Random access to the pages of a frame made only of raw and RLE blocks
+// (the sparse encoder's, JoinSparseFrame): an index of its blocks, built
+// without decoding anything (O(blocks)), from which one page is read in
+// O(log blocks + blocks it spans).
+class SparseFrameIndex {
+ public:
+  // The index of `frame` holding `count` pages, or nullopt when the frame has
+  // compressed blocks (or is malformed: then DecompressPages reports it).
+  static std::optional<SparseFrameIndex> Build(ByteView frame, size_t count);
+  // Writes page i (4 KiB) of `frame` (the one indexed) into out.
+  void ReadPage(ByteView frame, size_t i, uint8_t* out) const;
+
+ private:
+  struct Block {
+    uint64_t out_start;  // offset in the decoded pages
+    uint64_t src;        // raw: offset of its bytes in the frame; RLE: the byte value
+    uint32_t size;       // decoded bytes
+    bool rle;
+  };
+  std::vector<Block> blocks_;  // ascending out_start, contiguous, empty blocks dropped
+};
 
 // Decompresses `frame` into out (count * 4096 bytes). Corruption (naming
 // `what`) unless it is one frame of exactly that many bytes.

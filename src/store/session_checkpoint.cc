@@ -17,6 +17,9 @@
 #include <set>
 #include <utility>
 
+#include <map>
+#include <utility>
+
 #include "src/store/format.h"
 #include "src/store/session_impl.h"
 
@@ -102,6 +105,9 @@ Status SessionImpl::Rollback() {
   // Replay backwards: the last entry for a page that is applied is the
   // oldest, i.e. its contents at the checkpoint.
   uint8_t reference[kPageSize];
+  // Pages whose final restore gives them their committed contents again:
+  // they leave the dirty list (no trace of what did not change).
+  std::map<std::pair<ModuleId, uint32_t>, bool> to_reference;
   for (auto it = done.journal.rbegin(); it != done.journal.rend(); ++it) {
     auto found = slots_.find(it->id);
     if (found == slots_.end()) continue;  // removed since: not covered
@@ -110,6 +116,7 @@ Status SessionImpl::Rollback() {
     uint8_t* dst = s.region->data() + uint64_t{it->page} * kPageSize;
     Mark(it->id, &s);  // the restoring write is collected below
     s.region->NoteWrite(uint64_t{it->page} * kPageSize, kPageSize);
+    to_reference[{it->id, it->page}] = !it->old;
     if (it->old) {
       std::memcpy(dst, it->old.get(), kPageSize);
       s.shadow[it->page] = std::move(it->old);
@@ -141,7 +148,16 @@ Status SessionImpl::Rollback() {
   Status st = CollectAll();
   checkpoints_used_ = used;
   frames_ = std::move(saved);
-  return st;
+  if (!st.ok()) return st;
+  for (const auto& [key, committed] : to_reference) {
+    auto found = slots_.find(key.first);
+    if (!committed || found == slots_.end()) continue;
+    Slot& s = found->second;
+    if (s.is_new || key.second >= s.dirty_bits.size() || !s.dirty_bits[key.second]) continue;
+    s.dirty_bits[key.second] = 0;  // SortDirty drops it from the list
+    s.dirty_sorted = false;
+  }
+  return Status::OK();
 }
 
 }  // namespace crust::store

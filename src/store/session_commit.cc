@@ -453,7 +453,8 @@ Status SessionImpl::AfterCommit(const Root& root, bool written, std::vector<std:
   for (auto& [id, s] : slots_) {
     if (s.region && !(written && next[i])) {
       // New base image (or another layout): open it from the new commit.
-      ASSIGN_OR_RETURN(opened[i], CommittedMemory::Open(store_->env(), dir, actual[i], &store_->images()));
+      ASSIGN_OR_RETURN(opened[i], CommittedMemory::Open(store_->env(), dir, actual[i], &store_->images(),
+                                                        &store_->layers()));
     }
     i++;
   }
@@ -464,7 +465,7 @@ Status SessionImpl::AfterCommit(const Root& root, bool written, std::vector<std:
     s.is_new = false;
     s.bytecode.clear();
     s.bytecode.shrink_to_fit();
-    s.dirty.clear();
+    ClearDirty(&s);
     s.changed_nodes.clear();
     s.leaves = {};
     s.shadow.clear();  // contents now equal the commit's

@@ -31,10 +31,14 @@ Status SessionImpl::CollectForCommit() {
     // One collection per memory. New modules are written in full; theirs only
     // keeps the checkpoint journal complete.
     if (s.region && (!s.is_new || checkpoints_used_)) RETURN_IF_ERROR(CollectDirty(&s));
+    SortDirty(&s);
     if (!s.is_new && s.region) {
       // A rolled-back growth may have left pages past the end.
       const uint32_t end_page = static_cast<uint32_t>(s.length / kPageSize);
-      while (!s.dirty.empty() && s.dirty.back() >= end_page) s.dirty.pop_back();
+      while (!s.dirty.empty() && s.dirty.back() >= end_page) {
+        s.dirty_bits[s.dirty.back()] = 0;
+        s.dirty.pop_back();
+      }
     }
   }
   // Memories collected above are unmarked; new ones not collected (no

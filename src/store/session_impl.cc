@@ -147,7 +147,8 @@ Status SessionImpl::SetMetadata(const ModuleId& id, ByteView metadata) {
 Status SessionImpl::EnsureMapped(Slot* s) {
   if (s->region) return Status::OK();
   if (!s->committed) {
-    ASSIGN_OR_RETURN(s->committed, CommittedMemory::Open(store_->env(), s->commit_dir, s->entry, &store_->images()));
+    ASSIGN_OR_RETURN(s->committed, CommittedMemory::Open(store_->env(), s->commit_dir, s->entry, &store_->images(),
+                                                         &store_->layers()));
   }
   ASSIGN_OR_RETURN(s->region, s->committed->Map(store_->env(), s->entry.memory_length, noted()));
   return Status::OK();
@@ -172,7 +173,7 @@ Status SessionImpl::ReadMemory(const ModuleId& id, uint64_t offset, std::span<ui
   RETURN_IF_ERROR(CheckRange(id, *s, offset, out.size()));
   RETURN_IF_ERROR(EnsureMapped(s));
   if (!out.empty()) std::memcpy(out.data(), s->region->data() + offset, out.size());
-  return Status::OK();
+  return s->region->FaultStatus();  // a page that failed its check reads as zero
 }
 
 Status SessionImpl::WriteMemory(const ModuleId& id, uint64_t offset, ByteView data) {
@@ -184,7 +185,7 @@ Status SessionImpl::WriteMemory(const ModuleId& id, uint64_t offset, ByteView da
     std::memcpy(s->region->data() + offset, data.data(), data.size());
   }
   Mark(id, s);
-  return Status::OK();
+  return s->region->FaultStatus();
 }
 
 Status SessionImpl::GrowMemory(const ModuleId& id, uint64_t new_length) {
@@ -284,16 +285,31 @@ void SessionImpl::Absorb(const ModuleId& id, Slot* s, const std::vector<uint32_t
     }
   }
   if (s->is_new) return;  // written in full at commit
-  // Usually the same few pages are written again and again: merge only when
-  // something is new.
-  const bool all_known = std::all_of(pages.begin(), pages.end(), [s](uint32_t p) {
-    return std::binary_search(s->dirty.begin(), s->dirty.end(), p);
-  });
-  if (all_known) return;
-  std::vector<uint32_t> merged;
-  merged.reserve(s->dirty.size() + pages.size());
-  std::set_union(s->dirty.begin(), s->dirty.end(), pages.begin(), pages.end(), std::back_inserter(merged));
-  s->dirty = std::move(merged);
+  // O(pages collected): new pages are appended, sorted only when needed.
+  for (uint32_t p : pages) {
+    if (p >= s->dirty_bits.size()) s->dirty_bits.resize(std::max<size_t>(p + 1, s->length / kPageSize), 0);
+    if (s->dirty_bits[p]) continue;
+    s->dirty_bits[p] = 1;
+    if (!s->dirty.empty() && p < s->dirty.back()) s->dirty_sorted = false;
+    s->dirty.push_back(p);
+  }
+}
+
+void SessionImpl::SortDirty(Slot* s) {
+  if (s->dirty_sorted) return;
+  // Also drops pages rolled back to their committed contents (bit cleared)
+  // and the duplicates they leave when written again.
+  std::sort(s->dirty.begin(), s->dirty.end());
+  s->dirty.erase(std::unique(s->dirty.begin(), s->dirty.end()), s->dirty.end());
+  s->dirty.erase(std::remove_if(s->dirty.begin(), s->dirty.end(), [s](uint32_t p) { return !s->dirty_bits[p]; }),
+                 s->dirty.end());
+  s->dirty_sorted = true;
+}
+
+void SessionImpl::ClearDirty(Slot* s) {
+  for (uint32_t p : s->dirty) s->dirty_bits[p] = 0;
+  s->dirty.clear();
+  s->dirty_sorted = true;
 }
 
 }  // namespace crust::store

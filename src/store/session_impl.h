@@ -78,7 +78,13 @@ class SessionImpl final : public Session {
     std::unique_ptr<os::MemoryRegion> region;          // mapped on first touch
     uint64_t length = 0;       // current memory length
     Bytes metadata;            // current metadata
-    std::vector<uint32_t> dirty;  // pages changed since the last commit, ascending
+    // Pages changed since the last commit: ascending once SortDirty() ran;
+    // a collection appends new ones (O(pages collected), whatever the size
+    // of the list). A page is dirty iff dirty_bits[p] != 0; until SortDirty
+    // the list may also hold pages whose bit a rollback cleared, and repeats.
+    std::vector<uint32_t> dirty;
+    std::vector<uint8_t> dirty_bits;
+    bool dirty_sorted = true;
     bool maybe_written = false;  // since the last collection (writes_are_marked)
     // MemoryRegion() handed out the raw pointer: from then on, in the kernel
     // modes, collections ask the kernel; before, every write was noted
@@ -166,6 +172,8 @@ class SessionImpl final : public Session {
   // The page's contents when nothing was written since the last commit.
   Status ReferencePage(const Slot& slot, uint32_t page, uint8_t* out) const;
   void Absorb(const ModuleId& id, Slot* slot, const std::vector<uint32_t>& written);
+  static void SortDirty(Slot* slot);
+  static void ClearDirty(Slot* slot);
   void EnableCheckpoints();
   // Writing a commit (session_commit.cc).
   void PlanCommit(CommitPlan* plan);

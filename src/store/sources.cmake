@@ -26,4 +26,5 @@ crust_layer(store
     src/store/checkpoint_test.cc
     src/store/page_proof_test.cc
     src/store/inspect_test.cc
+    src/store/lazy_layers_test.cc
 )

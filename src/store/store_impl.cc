@@ -299,6 +299,7 @@ Status StoreImpl::Delete(const Root& root, bool wait) {
   if (s.ok() && options_.sync) s = env_->SyncDir(dir_);
   if (s.ok()) s = env_->RemoveDirRecursive(doomed);
   images_.DropDeleted(env_);  // its images must not keep their disk space
+  layers_.DropDeleted(env_);
   {
     std::lock_guard<std::mutex> l(mu_);
     states_.erase(root);

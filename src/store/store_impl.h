@@ -61,6 +61,7 @@ class StoreImpl final : public Store {
   // not read them again before linking them. Thread-safe.
   bool BytecodeChecked(uint64_t inode, const Hash32& hash);
   void NoteBytecodeChecked(uint64_t inode, const Hash32& hash);
+  LayerCache& layers() { return layers_; }
 
  private:
   StoreImpl(std::string dir, const StoreOptions& options, os::Env* env)
@@ -78,6 +79,7 @@ class StoreImpl final : public Store {
   // fsyncs (which mostly wait) run all at once (two files, three directories).
   TaskPool pool_{5};
   ImageCache images_{64};
+  LayerCache layers_{256};
 
   struct CommitState {
     int pins = 0;

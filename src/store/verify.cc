@@ -90,7 +90,7 @@ Status VerifyMemory(os::Env* env, const std::string& dir, const IndexEntry& e) {
 Status VerifyMemoryMapped(os::Env* env, const std::string& dir, const IndexEntry& e) {
   ASSIGN_OR_RETURN(auto mem, CommittedMemory::Open(env, dir, e));
   RETURN_IF_ERROR(VerifyBaseImage(mem->base()));
-  ASSIGN_OR_RETURN(auto region, mem->Map(env, e.memory_length, /*noted=*/false));
+  ASSIGN_OR_RETURN(auto region, mem->Map(env, e.memory_length, /*noted=*/false, /*lazy=*/false));
   const uint64_t pages = e.memory_length / kPageSize;
   std::vector<Hash32> leaves(pages);
   PageLeafHashes(region->data(), nullptr, 0, pages, leaves.data());

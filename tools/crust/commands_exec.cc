@@ -127,15 +127,18 @@ Result<Bytes> ReadFile(const std::string& path) { return ReadInput(path); }
 // --- The VM ---
 
 // Opens the store for writing. It must exist (CheckIsStore) unless --create
-// is given, which makes one in a new or empty directory.
-Result<std::unique_ptr<Vm>> OpenVm(const ParsedArgs& args) {
-  if (args.Flag("create")) {
+// is given, which makes one in a new or empty directory. read_only: the store
+// is opened without its write lock (beside a writer); sessions can never
+// commit.
+Result<std::unique_ptr<Vm>> OpenVm(const ParsedArgs& args, bool read_only = false) {
+  if (args.Flag("create") && !read_only) {
     RETURN_IF_ERROR(CheckCanCreateStore(args.store_dir));
   } else {
     RETURN_IF_ERROR(CheckIsStore(args.store_dir));
   }
   VmOptions options;
-  options.store.create_if_missing = args.Flag("create");
+  options.store.create_if_missing = args.Flag("create") && !read_only;
+  options.store.read_only = read_only;
   if (auto dir = args.Value("code-cache")) options.code_cache_dir = *dir;
   return Vm::Open(args.store_dir, options);
 }
@@ -385,7 +388,7 @@ int CallAndMaybeCommit(const ParsedArgs& args, const Output& out, bool commit) {
   if (!meta.ok()) return out.UsageFail(meta.status());
   const bool feed = args.Flag("feed");
 
-  auto vm = OpenVm(args);
+  auto vm = OpenVm(args, /*read_only=*/!commit);
   if (!vm.ok()) return out.Fail(vm.status());
   const OptimisedCodeWait wait_for_code{vm->get()};
   auto session = StartSession(vm->get(), *base);

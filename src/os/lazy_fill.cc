@@ -1,0 +1,239 @@
+// Copyright (c) crust authors. Licensed under the MIT license.
+//
+// The handler thread behind lazy regions (lazy_fill.h).
+//
+// A fault message names an address; the handler finds the region holding it
+// (a map from base address, under a mutex the faulting threads never hold),
+// fills the page (and, for sequential faults, the next few) from the region's
+// PageSource into a private buffer and installs it with UFFDIO_COPY, which
+// also wakes the faulting thread. If the page was installed meanwhile
+// (EEXIST) or the region is gone, the handler only wakes the waiters.
+#include "src/os/lazy_fill.h"
+
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <thread>
+#include <vector>
+
+#include "src/os/linux_uapi.h"
+#include "src/os/posix_error.h"
+#include "src/os/write_tracker.h"
+
+namespace crust::os {
+namespace {
+
+constexpr uint64_t kMaxWindow = 64;  // pages filled by one sequential fault, at most
+
+struct Entry {
+  uint64_t fill_pages = 0;
+  bool track_writes = false;
+  std::shared_ptr<const PageSource> source;
+  std::shared_ptr<LazyFillError> error;
+  // Held by the handler while it fills and installs pages for this entry;
+  // LazyUnregister takes it after removing the entry, so that no copy meant
+  // for a region lands in whatever is mapped at its address next (a fault
+  // message can be delivered twice, e.g. when a fault is retried).
+  std::mutex busy;
+  bool gone = false;  // guarded by busy
+  // Handler thread only.
+  uint64_t next_page = ~uint64_t{0};
+  uint64_t window = 1;
+};
+
+struct Handler {
+  pid_t pid = 0;  // the process it serves
+  int uffd = -1;
+  bool wp_async = false;
+  Status status;
+  std::mutex mu;
+  std::map<uint64_t, std::shared_ptr<Entry>> regions;  // by base address; guarded by mu
+};
+
+void Fail(Entry* e, uint32_t page, const Status& s) {
+  std::lock_guard<std::mutex> l(e->error->mu);
+  if (e->error->failed.load(std::memory_order_relaxed)) return;
+  (void)page;  // the source names the page in its message
+  e->error->status = s;
+  e->error->failed.store(true, std::memory_order_release);
+}
+
+void Wake(int uffd, uint64_t addr) {
+  uffdio_range r = {addr & ~(kPageSize - 1), kPageSize};
+  ::ioctl(uffd, UFFDIO_WAKE, &r);
+}
+
+void Resolve(Handler* h, uint64_t addr, uint8_t* buf) {
+  std::shared_ptr<Entry> e;
+  uint64_t base = 0;
+  {
+    std::lock_guard<std::mutex> l(h->mu);
+    auto it = h->regions.upper_bound(addr);
+    if (it != h->regions.begin()) {
+      --it;
+      if (addr < it->first + it->second->fill_pages * kPageSize) {
+        e = it->second;
+        base = it->first;
+      }
+    }
+  }
+  if (!e) return Wake(h->uffd, addr);
+  std::lock_guard<std::mutex> busy(e->busy);
+  if (e->gone) return Wake(h->uffd, addr);
+  const uint64_t page = (addr - base) / kPageSize;
+  e->window = page == e->next_page ? std::min(kMaxWindow, e->window * 2) : 1;
+  const uint64_t count = std::min(e->window, e->fill_pages - page);
+  e->next_page = page + count;
+  for (uint64_t i = 0; i < count; i++) {
+    uint8_t* out = buf + i * kPageSize;
+    const Status s = e->source->FillPage(static_cast<uint32_t>(page + i), out);
+    if (!s.ok()) {
+      std::memset(out, 0, kPageSize);
+      Fail(e.get(), static_cast<uint32_t>(page + i), s);
+    }
+  }
+  uffdio_copy c = {};
+  c.dst = base + page * kPageSize;
+  c.src = reinterpret_cast<uint64_t>(buf);
+  c.len = count * kPageSize;
+  c.mode = e->track_writes ? UFFDIO_COPY_MODE_WP : 0;
+  for (int attempt = 0; attempt < 100; attempt++) {
+    c.copy = 0;
+    if (::ioctl(h->uffd, UFFDIO_COPY, &c) == 0) return;
+    if (errno != EAGAIN) break;
+    // EAGAIN: the address space changed; part may have been copied.
+    if (c.copy > 0) {
+      if (static_cast<uint64_t>(c.copy) >= c.len) return;
+      c.dst += c.copy;
+      c.src += c.copy;
+      c.len -= c.copy;
+    }
+  }
+  // EEXIST (a following page was already there, or a racing fault filled
+  // this one), or the region went away: make sure nobody keeps waiting.
+  Wake(h->uffd, addr);
+}
+
+void Loop(Handler* h) {
+  std::unique_ptr<uint8_t[]> raw(new uint8_t[(kMaxWindow + 1) * kPageSize]);
+  uint8_t* buf = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(raw.get()) + kPageSize - 1) &
+                                            ~uintptr_t{kPageSize - 1});
+  uffd_msg msgs[16];
+  for (;;) {
+    const ssize_t n = ::read(h->uffd, msgs, sizeof(msgs));
+    if (n <= 0) continue;  // EINTR/EAGAIN; the descriptor is never closed
+    for (size_t i = 0; i < static_cast<size_t>(n) / sizeof(uffd_msg); i++) {
+      if (msgs[i].event == UFFD_EVENT_PAGEFAULT) Resolve(h, msgs[i].arg.pagefault.address, buf);
+    }
+  }
+}
+
+// Opens a userfaultfd that also handles kernel-mode faults, with `features`.
+int Open(uint64_t features, int* err) {
+  const int fd = static_cast<int>(::syscall(SYS_userfaultfd, O_CLOEXEC));
+  if (fd < 0) {
+    *err = errno;
+    return -1;
+  }
+  uffdio_api api = {};
+  api.api = UFFD_API;
+  api.features = features;
+  if (::ioctl(fd, UFFDIO_API, &api) != 0) {
+    *err = errno;
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+Handler* Init() {
+  auto* h = new Handler;
+  h->pid = ::getpid();
+  int err = 0;
+  if (ExactTrackingStatus().ok()) {
+    h->uffd = Open(UFFD_FEATURE_WP_ASYNC, &err);
+    h->wp_async = h->uffd >= 0;
+  }
+  if (h->uffd < 0) h->uffd = Open(0, &err);
+  if (h->uffd < 0) {
+    h->status = PosixError("userfaultfd (missing-page handling, kernel faults included)", "(syscall)", err);
+    return h;
+  }
+  std::thread(Loop, h).detach();
+  return h;
+}
+
+// Never destroyed: regions and the thread may outlive static destructors.
+// A child made by fork() has neither the thread nor the registrations (the
+// descriptor it inherits belongs to the parent's address space): it gets a
+// handler of its own on first use. (Regions inherited from the parent are
+// not filled in the child; see lazy_fill.h.)
+Handler* Get() {
+  static std::mutex mu;
+  static Handler* h = nullptr;
+  std::lock_guard<std::mutex> l(mu);
+  if (h == nullptr || h->pid != ::getpid()) h = Init();
+  return h;
+}
+
+Status Register(int uffd, uint8_t* addr, uint64_t len, uint64_t mode) {
+  if (len == 0) return Status::OK();
+  uffdio_register reg = {};
+  reg.range.start = reinterpret_cast<uint64_t>(addr);
+  reg.range.len = len;
+  reg.mode = mode;
+  if (::ioctl(uffd, UFFDIO_REGISTER, &reg) != 0) {
+    return PosixError("UFFDIO_REGISTER (lazy fill)", std::to_string(len) + " bytes", errno);
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Status LazyFillStatus() { return Get()->status; }
+bool LazyFillTracksWrites() { return Get()->wp_async; }
+
+Status LazyRegister(uint8_t* base, uint64_t fill_length, uint64_t max_length, bool track_writes,
+                    std::shared_ptr<const PageSource> source, std::shared_ptr<LazyFillError> error) {
+  Handler* h = Get();
+  auto e = std::make_shared<Entry>();
+  e->fill_pages = fill_length / kPageSize;
+  e->track_writes = track_writes;
+  e->source = std::move(source);
+  e->error = std::move(error);
+  {
+    std::lock_guard<std::mutex> l(h->mu);
+    h->regions[reinterpret_cast<uint64_t>(base)] = e;
+  }
+  const uint64_t wp = track_writes ? UFFDIO_REGISTER_MODE_WP : 0;
+  Status s = Register(h->uffd, base, fill_length, UFFDIO_REGISTER_MODE_MISSING | wp);
+  if (s.ok() && track_writes) s = Register(h->uffd, base + fill_length, max_length - fill_length, wp);
+  if (!s.ok()) LazyUnregister(base, max_length);
+  return s;
+}
+
+void LazyUnregister(uint8_t* base, uint64_t max_length) {
+  Handler* h = Get();
+  std::shared_ptr<Entry> e;
+  {
+    std::lock_guard<std::mutex> l(h->mu);
+    auto it = h->regions.find(reinterpret_cast<uint64_t>(base));
+    if (it != h->regions.end()) {
+      e = std::move(it->second);
+      h->regions.erase(it);
+    }
+  }
+  if (e) {
+    std::lock_guard<std::mutex> busy(e->busy);  // waits for a fill in progress
+    e->gone = true;
+  }
+  uffdio_range range = {reinterpret_cast<uint64_t>(base), max_length};
+  ::ioctl(h->uffd, UFFDIO_UNREGISTER, &range);
+}
+
+}  // namespace crust::os

@@ -1,0 +1,62 @@
+// Copyright (c) crust authors. Licensed under the MIT license.
+//
+// Lazy filling of memory regions (Env::MapLazyMemory): one process-wide
+// userfaultfd registered in missing-page mode over the part of each lazy
+// region that has committed contents, and one handler thread that resolves
+// each first touch of a page there with UFFDIO_COPY from the region's
+// PageSource. Private to src/os.
+//
+// The userfaultfd is opened so that faults taken by the kernel itself (a
+// system call reading or writing region memory) are delivered too; where
+// that is not allowed (no privilege and vm.unprivileged_userfaultfd = 0, or
+// userfaultfd blocked) lazy filling is unavailable and callers map eagerly.
+// When exact write tracking is available (write_tracker.h) the same
+// userfaultfd also carries asynchronous write protection: filled pages are
+// installed write-protected (UFFDIO_COPY_MODE_WP), so a page only read is not
+// reported written; the rest of the region up to its maximum length is
+// registered for write protection alone, exactly as a MapMemory region.
+//
+// fork(): a child process gets its own descriptor and thread for regions it
+// maps; regions inherited from the parent are not filled in the child (their
+// untouched pages read as zero), so a child must not use its parent's
+// sessions (exec, or start its own).
+//
+// Sequential faults in one region fill a growing window of following pages
+// (up to 64) with one copy; a random fault fills one page.
+//
+// Thread-safety: every function may be called concurrently.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+
+#include "crust/status.h"
+#include "src/os/memory_region.h"
+
+namespace crust::os {
+
+// The first fill error of a region; shared between the region and the
+// handler thread.
+struct LazyFillError {
+  std::atomic<bool> failed{false};
+  std::mutex mu;
+  Status status;  // guarded by mu; set once
+};
+
+// OK when lazy filling works here (cached).
+Status LazyFillStatus();
+// True when the lazy userfaultfd also does asynchronous write protection.
+bool LazyFillTracksWrites();
+
+// Registers [base, base + fill_length) for missing-page filling from `source`
+// (page 0 at base) and, with `track_writes`, [base, base + max_length) for
+// write protection. REQUIRES: LazyFillStatus().ok(); track_writes only if
+// LazyFillTracksWrites(); the range is mapped anonymous.
+Status LazyRegister(uint8_t* base, uint64_t fill_length, uint64_t max_length, bool track_writes,
+                    std::shared_ptr<const PageSource> source, std::shared_ptr<LazyFillError> error);
+// Undoes LazyRegister (before the range is unmapped).
+void LazyUnregister(uint8_t* base, uint64_t max_length);
+
+}  // namespace crust::os
