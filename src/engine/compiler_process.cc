@@ -168,9 +168,11 @@ Result<std::string> RunProcessCapture(const std::vector<std::string>& args, cons
     if (out.size() < max_output) out.append(buf, std::min(static_cast<size_t>(n), max_output - out.size()));
   }
   ::close(fds[0]);
-  ASSIGN_OR_RETURN(const int status, WaitWithDeadline(pid, limits.wall_seconds, &timed_out));
+  bool cancelled = false;
+  ASSIGN_OR_RETURN(const int status, WaitWithDeadline(pid, limits.wall_seconds, limits.cancel, &timed_out, &cancelled));
   ::kill(-pid, SIGKILL);
   const std::string what = args[0];
+  if (cancelled) return Status::ResourceExhausted(what + " cancelled");
   if (timed_out) {
     return Status::ResourceExhausted(what + " exceeded the wall-clock limit of " +
                                      std::to_string(limits.wall_seconds) + " s");
