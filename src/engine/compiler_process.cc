@@ -179,7 +179,10 @@ Result<std::string> RunProcessCapture(const std::vector<std::string>& args, cons
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return out;
   if (WIFSIGNALED(status)) return Status::IOError(what + " killed by signal " + std::to_string(WTERMSIG(status)));
-  if (WEXITSTATUS(status) == 127) return Status::IOError("cannot execute " + what);
+  if (WEXITSTATUS(status) == 127) {
+    // The child wrote why exec failed where the output goes (ExecChild).
+    return Status::IOError("cannot execute " + what + ": " + (out.empty() ? std::string("exec failed") : out));
+  }
   return Status::IOError(what + " exited with status " + std::to_string(WEXITSTATUS(status)) + ": " + out);
 }
 

@@ -149,12 +149,17 @@ Status CheckTccFrames(const std::string& so_path, uint64_t max_frame) {
         return Status::NotSupported(so_path + ": a function's code is not in the file");
       }
       static const uint8_t kHead[7] = {0x55, 0x48, 0x89, 0xe5, 0x48, 0x81, 0xec};  // push rbp; mov rbp,rsp; sub rsp,imm32
-      if (std::memcmp(prologue, kHead, sizeof(kHead)) != 0) {
+      static const uint8_t kSmall[3] = {0x48, 0x83, 0xec};  // sub rsp,imm8: the linker's _init/_fini
+      uint64_t frame = 0;
+      if (std::memcmp(prologue, kHead, sizeof(kHead)) == 0) {
+        uint32_t n;
+        std::memcpy(&n, prologue + 7, 4);
+        frame = uint64_t{n} + 16;
+      } else if (std::memcmp(prologue, kSmall, sizeof(kSmall)) == 0) {
+        frame = uint64_t{prologue[3]} + 8;
+      } else {
         return Status::NotSupported(so_path + ": a function does not start with tcc's prologue");
       }
-      uint32_t n;
-      std::memcpy(&n, prologue + 7, 4);
-      const uint64_t frame = uint64_t{n} + 16;
       if (frame > max_frame) {
         return Status::ResourceExhausted("compiled function (tcc) at 0x" + std::to_string(sym.st_value) +
                                          " needs a native stack frame of " + std::to_string(frame) +

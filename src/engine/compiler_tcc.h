@@ -43,7 +43,8 @@ void AdaptForTcc(std::string* c);
 // function must respect (runtime_call.h: kMaxNativeFrameBytes, which sizes
 // the dedicated call stack) is read from the object itself: on x86-64 every
 // function tcc 0.9.27 emits starts `push %rbp; mov %rsp,%rbp; sub $N,%rsp`
-// (N patched in after the body is generated), so its frame is N + 16 bytes.
+// (N patched in after the body is generated), so its frame is N + 16 bytes;
+// the linker's _init/_fini start `sub $n,%rsp` (a frame of n + 8).
 // Checks every function symbol of the shared object at `so_path`.
 // ResourceExhausted naming the function when a frame exceeds `max_frame`;
 // NotSupported when a function does not start that way (another
