@@ -10,6 +10,8 @@
 // (EEXIST) or the region is gone, the handler only wakes the waiters.
 #include "src/os/lazy_fill.h"
 
+#include "src/os/fault_guard.h"
+
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
@@ -91,7 +93,14 @@ void Resolve(Handler* h, uint64_t addr, uint8_t* buf) {
   e->next_page = page + count;
   for (uint64_t i = 0; i < count; i++) {
     uint8_t* out = buf + i * kPageSize;
-    const Status s = e->source->FillPage(static_cast<uint32_t>(page + i), out);
+    // The source reads mapped files (the base image): a SIGBUS there (a
+    // hole on a full file system, a truncated file, an I/O error) must fail
+    // the page, not kill the process from this thread.
+    Status s;
+    const Status guard = GuardMappedReads("fill page " + std::to_string(page + i), [&] {
+      s = e->source->FillPage(static_cast<uint32_t>(page + i), out);
+    });
+    if (!guard.ok()) s = guard;
     if (!s.ok()) {
       std::memset(out, 0, kPageSize);
       Fail(e.get(), static_cast<uint32_t>(page + i), s);

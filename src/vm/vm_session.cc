@@ -43,6 +43,15 @@ VmSessionImpl::~VmSessionImpl() {
   state_.reset();
 }
 
+Status VmSessionImpl::MemoryFaults() {
+  for (const auto& [id, m] : loaded_) {
+    auto region = store::SessionMemoryRegion(*state_, id);
+    if (!region.ok()) continue;  // removed meanwhile (a failed migration)
+    if (Status s = (*region)->FaultStatus(); !s.ok()) return s;
+  }
+  return Status::OK();
+}
+
 Status VmSessionImpl::Poison(const Status& s) {
   if (poisoned_.ok() && IsHostFault(s)) poisoned_ = s;
   return s;
@@ -157,6 +166,14 @@ CallReceipt VmSessionImpl::TopLevel(const ModuleId& id, std::string_view functio
   receipt_ = nullptr;
   feeder_ = nullptr;
   if (!migrating_) meta_journal_.clear();
+  // A page of a lazily filled memory that could not be read (SIGBUS on its
+  // file) or failed its check against the page tree reads as zero: the call
+  // then computed from bytes that are not the state. That is a host fault,
+  // whatever the call returned.
+  if (Status fault = MemoryFaults(); !fault.ok()) {
+    out.status = fault;
+    out.data.clear();
+  }
   receipt.status = Poison(out.status);
   receipt.data = std::move(out.data);
   receipt.gas_spent = out.gas_spent;

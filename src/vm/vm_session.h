@@ -139,6 +139,9 @@ class VmSessionImpl final : public VmSession, private engine::HostContext {
   // Migrate and Commit fails with Aborted naming it.
   Status poisoned_;
   Status Poison(const Status& s);
+  // The first FaultStatus of the loaded modules' memories (lazily filled
+  // pages that could not be read or failed their check), OK if none.
+  Status MemoryFaults();
 
   // A migration in progress (MigrateWith): its checkpoint is open, the
   // metadata journal spans its top-level calls, and the modules deployed
