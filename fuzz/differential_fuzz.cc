@@ -29,27 +29,7 @@ namespace {
 
 constexpr uint64_t kGas = 10'000'000;
 
-// The trap kind both engines must agree on (as equivalence_test.cc).
-std::string TrapClass(const Status& s) {
-  if (s.code() != Status::Code::kTrap) return "";
-  const std::string_view m = s.message();
-  static constexpr std::pair<std::string_view, std::string_view> kClasses[] = {
-      {"unreachable", "unreachable"},
-      {"out of bounds table access", "out of bounds table"},
-      {"out of bounds", "out of bounds"},
-      {"integer divide by zero", "divide by zero"},
-      {"integer overflow", "integer overflow"},
-      {"invalid conversion", "invalid conversion"},
-      {"indirect call", "indirect call"},
-      {"undefined element", "indirect call"},
-      {"uninitialized element", "indirect call"},
-      {"call stack exhausted", "stack exhausted"},
-  };
-  for (const auto& [prefix, cls] : kClasses) {
-    if (m.starts_with(prefix)) return std::string(cls);
-  }
-  return "other: " + std::string(m);
-}
+using vmtest::TrapClass;
 
 ModuleId DeriveId(ByteView wasm, uint64_t nonce) {
   const std::string tag = "crust-module-id-v1";

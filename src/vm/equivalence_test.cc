@@ -98,32 +98,7 @@ ModuleId DeriveId(ByteView wasm, const Bytes& owner, uint64_t nonce) {
   return Sha256Of(buf);
 }
 
-// The trap kind both engines must agree on. Native messages start with
-// engine::TrapKindName ("out of bounds", "indirect call mismatch", "call stack
-// exhausted (call depth limit)"...); the oracle's are CanonicalTrapKind's
-// ("out of bounds memory access", "undefined element"...). The native engine
-// reports every bad call_indirect as one kind, and the injected depth limit
-// reads as stack exhaustion in both.
-std::string TrapClass(const Status& s) {
-  if (s.code() != Status::Code::kTrap) return "";
-  const std::string_view m = s.message();
-  static constexpr std::pair<std::string_view, std::string_view> kClasses[] = {
-      {"unreachable", "unreachable"},
-      {"out of bounds table access", "out of bounds table"},
-      {"out of bounds", "out of bounds"},
-      {"integer divide by zero", "divide by zero"},
-      {"integer overflow", "integer overflow"},
-      {"invalid conversion", "invalid conversion"},
-      {"indirect call", "indirect call"},
-      {"undefined element", "indirect call"},
-      {"uninitialized element", "indirect call"},
-      {"call stack exhausted", "stack exhausted"},
-  };
-  for (const auto& [prefix, cls] : kClasses) {
-    if (m.starts_with(prefix)) return std::string(cls);
-  }
-  return "other: " + std::string(m);
-}
+using vmtest::TrapClass;
 
 std::string Describe(const Status& s, const Bytes& data, uint64_t gas) {
   const size_t shown = std::min<size_t>(data.size(), 48);

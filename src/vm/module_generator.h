@@ -18,8 +18,10 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <utility>
 
+#include "crust/status.h"
 #include "crust/types.h"
 
 namespace crust::vmtest {
@@ -175,5 +177,32 @@ class Generator {
   std::function<uint32_t()> next_;
   int loops_ = 0;
 };
+
+// The trap kind both engines must agree on. Native messages start with
+// engine::TrapKindName ("out of bounds", "indirect call mismatch", "call stack
+// exhausted (call depth limit)"...); the oracle's are CanonicalTrapKind's
+// ("out of bounds memory access", "undefined element"...). The native engine
+// reports every bad call_indirect as one kind, and the injected depth limit
+// reads as stack exhaustion in both.
+inline std::string TrapClass(const Status& s) {
+  if (s.code() != Status::Code::kTrap) return "";
+  const std::string_view m = s.message();
+  static constexpr std::pair<std::string_view, std::string_view> kClasses[] = {
+      {"unreachable", "unreachable"},
+      {"out of bounds table access", "out of bounds table"},
+      {"out of bounds", "out of bounds"},
+      {"integer divide by zero", "divide by zero"},
+      {"integer overflow", "integer overflow"},
+      {"invalid conversion", "invalid conversion"},
+      {"indirect call", "indirect call"},
+      {"undefined element", "indirect call"},
+      {"uninitialized element", "indirect call"},
+      {"call stack exhausted", "stack exhausted"},
+  };
+  for (const auto& [prefix, cls] : kClasses) {
+    if (m.starts_with(prefix)) return std::string(cls);
+  }
+  return "other: " + std::string(m);
+}
 
 }  // namespace crust::vmtest
