@@ -58,7 +58,8 @@ typedef enum crust_code {
   CRUST_PANIC = 10,
   CRUST_INVALID_MODULE = 11,
   CRUST_RESOURCE_EXHAUSTED = 12,
-  CRUST_ABORTED = 13
+  CRUST_ABORTED = 13,
+  CRUST_INTERNAL = 14  /* a failure of the host, not an outcome (e.g. native stack exhausted) */
 } crust_code;
 
 typedef struct crust_error crust_error;

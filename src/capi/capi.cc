@@ -75,7 +75,7 @@ extern "C" {
 const char* crust_version(void) { return CRUST_VERSION_STRING; }
 
 const char* crust_code_name(int code) {
-  if (code < 0 || code > CRUST_ABORTED) return "Unknown";
+  if (code < 0 || code > CRUST_INTERNAL) return "Unknown";
   return crust::Status::CodeName(static_cast<crust::Status::Code>(code));
 }
 

@@ -167,6 +167,7 @@ int main(int argc, char** argv) {
   CHECK(strcmp(crust_version(), CRUST_VERSION_STRING) == 0);
   CHECK(strcmp(crust_code_name(CRUST_NOT_FOUND), "NotFound") == 0);
   CHECK(strcmp(crust_code_name(99), "Unknown") == 0);
+  CHECK(strcmp(crust_code_name(CRUST_INTERNAL), "Internal") == 0);
 
   /* --- NULL handles and pointers: errors, not crashes. --- */
   uint8_t zero[32] = {0}, root[32], id[32];

@@ -172,7 +172,8 @@ class CrustError(Exception):
 
 
 _CODE_NAMES = ["NotFound", "Corruption", "IOError", "InvalidArgument", "Busy", "AlreadyExists", "NotSupported",
-               "Trap", "OutOfGas", "Panic", "InvalidModule", "ResourceExhausted", "Aborted"]
+               "Trap", "OutOfGas", "Panic", "InvalidModule", "ResourceExhausted", "Aborted",
+               "Internal"]
 _ERROR_CLASSES = {}
 for _i, _name in enumerate(_CODE_NAMES, start=1):
     _cls = type(_name, (CrustError,), {"__doc__": f"crust error code {_i} ({_name})."})

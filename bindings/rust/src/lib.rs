@@ -53,6 +53,7 @@ pub enum ErrorCode {
     InvalidModule,
     ResourceExhausted,
     Aborted,
+    Internal,
     Unknown(i32),
 }
 
@@ -73,6 +74,7 @@ impl ErrorCode {
             11 => InvalidModule,
             12 => ResourceExhausted,
             13 => Aborted,
+            14 => Internal,
             other => Unknown(other),
         }
     }
