@@ -120,7 +120,19 @@ class Scanner : public wabt::BinaryReaderNop {
     return Budget(total_locals_, limits_.max_total_locals, "locals in all functions",
                   "functions declare at least " + N(total_locals_) + " locals");
   }
-  Result OnOpcode(wabt::Opcode) override {
+  // Constant expressions (global initialisers, segment offsets): exactly one
+  // constant instruction and `end`. wabt 1.0.32's IR reader asserts (aborts
+  // the process) on some others, e.g. an empty one or an operator with
+  // nothing to pop, so they are refused here, before it sees them.
+  Result BeginGlobalInitExpr(Index index) override { return BeginInit("global " + N(index)); }
+  Result EndGlobalInitExpr(Index) override { return EndInit(); }
+  Result BeginElemSegmentInitExpr(Index index) override { return BeginInit("element segment " + N(index)); }
+  Result EndElemSegmentInitExpr(Index) override { return EndInit(); }
+  Result BeginDataSegmentInitExpr(Index index) override { return BeginInit("data segment " + N(index)); }
+  Result EndDataSegmentInitExpr(Index) override { return EndInit(); }
+
+  Result OnOpcode(wabt::Opcode op) override {
+    if (!init_what_.empty()) return InitOpcode(op);
     ++instructions_;
     return Budget(instructions_, limits_.max_instructions, "instructions",
                   "function bodies hold more than " + N(instructions_ - 1) + " instructions");
@@ -157,6 +169,29 @@ class Scanner : public wabt::BinaryReaderNop {
     status_ = Status::InvalidModule(what);
     return Result::Error;
   }
+  Result BeginInit(std::string what) {
+    init_what_ = std::move(what);
+    init_values_ = 0;
+    return Result::Ok;
+  }
+  Result InitOpcode(wabt::Opcode op) {
+    if (op == wabt::Opcode::End) return Result::Ok;
+    const bool constant = op == wabt::Opcode::I32Const || op == wabt::Opcode::I64Const ||
+                          op == wabt::Opcode::F32Const || op == wabt::Opcode::F64Const ||
+                          op == wabt::Opcode::GlobalGet || op == wabt::Opcode::RefNull ||
+                          op == wabt::Opcode::RefFunc;
+    if (!constant || ++init_values_ > 1) {
+      return Invalid(init_what_ + ": its constant expression uses " + std::string(op.GetName()) +
+                     "; only one i32/i64/f32/f64.const, global.get, ref.null or ref.func is allowed");
+    }
+    return Result::Ok;
+  }
+  Result EndInit() {
+    const std::string what = std::move(init_what_);
+    init_what_.clear();
+    if (init_values_ != 1) return Invalid(what + ": its constant expression is empty");
+    return Result::Ok;
+  }
   Result Enter() {
     ++depth_;
     return Budget(depth_, limits_.max_nesting_depth, "block nesting depth",
@@ -189,6 +224,8 @@ class Scanner : public wabt::BinaryReaderNop {
   uint64_t locals_ = 0;
   uint64_t total_locals_ = 0;
   uint64_t instructions_ = 0;
+  std::string init_what_;  // the constant expression being read ("global 3"), empty outside one
+  int init_values_ = 0;
 };
 
 }  // namespace
