@@ -61,8 +61,10 @@ asan: deps
 # libFuzzer targets (clang, ASan + UBSan) in build-fuzz, each run for
 # FUZZ_SECONDS on its seed corpus (fuzz/run.sh, docs/testing.md).
 FUZZ_SECONDS ?= 60
+# FUZZ_RUNS=N: reproducible runs (fixed seed, N inputs per target; .ci/run)
+FUZZ_RUNS ?=
 fuzz: deps
-	JOBS=$(JOBS) bash fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
+	JOBS=$(JOBS) FUZZ_RUNS=$(FUZZ_RUNS) bash fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
 
 # Installs headers, libcrust.so/.a, the crust tool, the CMake package, crust.pc
 # and the bindings under PREFIX (docs/embedding.md).

@@ -6,6 +6,10 @@
 # leak or timeout; the input is kept in BUILD/crashes/<target>/ — turn it into
 # a regression test (docs/testing.md, "Fuzzing").
 #   usage: fuzz/run.sh [BUILD] [SECONDS]     FUZZ_TARGETS="a b" to pick targets
+# FUZZ_RUNS=N makes the run reproducible (CI): a fixed seed and N inputs per
+# target (N/100 for deploy_fuzz and N/1000 for differential_fuzz, which run
+# the slow paths), SECONDS then only a safety bound. Without it each target
+# runs for SECONDS with a random seed (exploration: `make fuzz`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build-fuzz}
@@ -25,6 +29,12 @@ for t in $TARGETS; do
   crashes="$BUILD/crashes/$t"
   mkdir -p "$work" "$crashes"
   opts=(-max_total_time="$SECS" -rss_limit_mb=2048 -timeout=60 -artifact_prefix="$crashes/" -print_final_stats=1)
+  if [ -n "${FUZZ_RUNS:-}" ]; then
+    runs=$FUZZ_RUNS
+    [ "$t" = deploy_fuzz ] && runs=$((FUZZ_RUNS / 100))
+    [ "$t" = differential_fuzz ] && runs=$((FUZZ_RUNS / 1000))
+    opts+=(-seed=1 -runs="$runs")
+  fi
   asan="detect_leaks=1"
   if [ "$t" = differential_fuzz ]; then
     # The runtime turns wasm traps (guard-page faults, SIGFPE) into results:
@@ -32,7 +42,7 @@ for t in $TARGETS; do
     opts+=(-handle_segv=0 -handle_bus=0 -handle_fpe=0)
     asan="handle_segv=0:handle_sigbus=0:handle_sigfpe=0:allow_user_segv_handler=1:detect_leaks=0"
   fi
-  echo "== $t: ${SECS}s"
+  echo "== $t: ${FUZZ_RUNS:+seed 1, }${SECS}s at most"
   ASAN_OPTIONS="$asan" UBSAN_OPTIONS=print_stacktrace=1 "$BUILD/fuzz/$t" "${opts[@]}" "$work" "fuzz/corpus/$t" 2>"$BUILD/$t.log" || {
     tail -60 "$BUILD/$t.log"
     echo "fuzz: $t failed; input kept in $crashes/" >&2
