@@ -178,6 +178,7 @@ class Scanner : public wabt::BinaryReaderNop {
     if (op == wabt::Opcode::End) return Result::Ok;
     const bool constant = op == wabt::Opcode::I32Const || op == wabt::Opcode::I64Const ||
                           op == wabt::Opcode::F32Const || op == wabt::Opcode::F64Const ||
+                          op == wabt::Opcode::V128Const ||  // refused later, by name (SIMD)
                           op == wabt::Opcode::GlobalGet || op == wabt::Opcode::RefNull ||
                           op == wabt::Opcode::RefFunc;
     if (!constant || ++init_values_ > 1) {
