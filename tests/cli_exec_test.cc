@@ -61,15 +61,7 @@ bool IsHex64(const std::optional<std::string>& s) {
 
 std::string Contract(const std::string& name) { return std::string(CRUST_BINARY_DIR) + "/contracts/" + name + ".wasm"; }
 
-std::string HexOf(const std::string& text) {
-  static const char* const kDigits = "0123456789abcdef";
-  std::string hex;
-  for (unsigned char c : text) {
-    hex += kDigits[c >> 4];
-    hex += kDigits[c & 15];
-  }
-  return hex;
-}
+using crust::testing::HexOf;
 
 std::string U64(uint64_t v) {
   std::string hex;

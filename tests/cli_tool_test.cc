@@ -27,15 +27,7 @@ using json = nlohmann::json;
 
 std::string Contract(const std::string& name) { return std::string(CRUST_BINARY_DIR) + "/contracts/" + name + ".wasm"; }
 
-std::string Hex(const std::string& bytes) {
-  static const char* const kDigits = "0123456789abcdef";
-  std::string hex;
-  for (unsigned char c : bytes) {
-    hex += kDigits[c >> 4];
-    hex += kDigits[c & 15];
-  }
-  return hex;
-}
+std::string Hex(const std::string& bytes) { return crust::testing::HexOf(bytes); }
 
 std::string U32(uint32_t v) {
   return Hex(std::string{static_cast<char>(v), static_cast<char>(v >> 8), static_cast<char>(v >> 16),

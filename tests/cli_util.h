@@ -63,4 +63,15 @@ inline RunResult RunTool(const std::vector<std::string>& args, const std::string
   return r;
 }
 
+// The lowercase hex of `bytes` (arguments and expected output of the tool).
+inline std::string HexOf(const std::string& bytes) {
+  static const char* const kDigits = "0123456789abcdef";
+  std::string hex;
+  for (unsigned char c : bytes) {
+    hex += kDigits[c >> 4];
+    hex += kDigits[c & 15];
+  }
+  return hex;
+}
+
 }  // namespace crust::testing

@@ -146,40 +146,34 @@ class Instrumenter {
  private:
   // (n: i32, mul: i64, shift: i32) -> i32: charges (n * mul) >> shift, returns n.
   uint32_t AddChargeHelper() {
-    using T = wabt::Type;
-    const uint32_t type = FindOrAddFuncType(m_, {T::I32, T::I64, T::I32}, {T::I32});
-    auto field = std::make_unique<wabt::FuncModuleField>();
-    wabt::Func& f = field->func;
-    f.decl.has_func_type = true;
-    f.decl.type_var = V(type);
-    f.decl.sig = wabt::cast<wabt::FuncType>(m_->types[type])->sig;
-    f.local_types.AppendDecl(T::I64, 1);  // local 3: the cost
     Seq s;
     s.LocalGet(0).Convert(Opcode::I64ExtendI32U).LocalGet(1).Binary(Opcode::I64Mul);
-    s.LocalGet(2).Convert(Opcode::I64ExtendI32U).Binary(Opcode::I64ShrU).LocalSet(3);
-    s.GlobalGet(gas_).LocalGet(3).Compare(Opcode::I64LtU).TrapIf(trap_, InjectedTrap::kOutOfGas);
-    s.GlobalGet(gas_).LocalGet(3).Binary(Opcode::I64Sub).GlobalSet(gas_);
-    s.LocalGet(0);
-    f.exprs = s.Take();
-    m_->AppendField(std::move(field));
-    return static_cast<uint32_t>(m_->funcs.size() - 1);
+    return AddChargeFunction(wabt::Type::I32, std::move(s));
   }
 
   // (n: i64, mul: i64, shift: i32) -> i64, for the i64 lengths of a 64-bit
   // memory: charges like the i32 helper for min(n, 2^32-1) (the length
   // LowerMemory64 passes on), returns n.
   uint32_t AddChargeHelper64() {
+    Seq s;
+    s.LocalGet(0).I64(0xffffffffu).LocalGet(0).I64(0xffffffffu).Compare(Opcode::I64LeU).Select();
+    s.LocalGet(1).Binary(Opcode::I64Mul);
+    return AddChargeFunction(wabt::Type::I64, std::move(s));
+  }
+
+  // The helper (n: len_type, mul: i64, shift: i32) -> len_type whose body is
+  // `product` (leaving n' * mul as an i64), then: cost = product >> shift;
+  // out of gas if gas < cost; gas -= cost; return n.
+  uint32_t AddChargeFunction(wabt::Type len_type, Seq product) {
     using T = wabt::Type;
-    const uint32_t type = FindOrAddFuncType(m_, {T::I64, T::I64, T::I32}, {T::I64});
+    const uint32_t type = FindOrAddFuncType(m_, {len_type, T::I64, T::I32}, {len_type});
     auto field = std::make_unique<wabt::FuncModuleField>();
     wabt::Func& f = field->func;
     f.decl.has_func_type = true;
     f.decl.type_var = V(type);
     f.decl.sig = wabt::cast<wabt::FuncType>(m_->types[type])->sig;
     f.local_types.AppendDecl(T::I64, 1);  // local 3: the cost
-    Seq s;
-    s.LocalGet(0).I64(0xffffffffu).LocalGet(0).I64(0xffffffffu).Compare(Opcode::I64LeU).Select();
-    s.LocalGet(1).Binary(Opcode::I64Mul);
+    Seq& s = product;
     s.LocalGet(2).Convert(Opcode::I64ExtendI32U).Binary(Opcode::I64ShrU).LocalSet(3);
     s.GlobalGet(gas_).LocalGet(3).Compare(Opcode::I64LtU).TrapIf(trap_, InjectedTrap::kOutOfGas);
     s.GlobalGet(gas_).LocalGet(3).Binary(Opcode::I64Sub).GlobalSet(gas_);
