@@ -1,7 +1,11 @@
 // Copyright (c) crust authors. Licensed under the MIT license.
 #include "src/engine/host_abi.h"
 
+#include <algorithm>
 #include <array>
+#include <cstring>
+
+#include "src/util/utf8.h"
 
 namespace crust::engine {
 namespace {
@@ -81,6 +85,26 @@ std::string SignatureString(std::span<const ValType> params, std::span<const Val
     return s + ")";
   };
   return list(params) + " -> " + list(results);
+}
+
+HostRead CheckHostRead(uint64_t mem_size, uint64_t window, uint64_t ptr, uint64_t len) {
+  HostRead r;
+  if (ptr > window || len > window - ptr) return r;
+  r.in_window = true;
+  r.in_memory = ptr >= mem_size ? 0 : std::min(len, mem_size - ptr);
+  return r;
+}
+
+bool HostReadIsUtf8(const uint8_t* mem, uint64_t ptr, const HostRead& r) {
+  return r.in_memory == 0 || IsUtf8(mem + ptr, r.in_memory);
+}
+
+std::string_view HostReadBytes(const uint8_t* mem, uint64_t ptr, uint64_t len, const HostRead& r,
+                               std::string* scratch) {
+  if (r.in_memory == len) return {reinterpret_cast<const char*>(mem) + (len ? ptr : 0), len};
+  scratch->assign(len, '\0');
+  if (r.in_memory > 0) std::memcpy(scratch->data(), mem + ptr, r.in_memory);
+  return *scratch;
 }
 
 }  // namespace crust::engine

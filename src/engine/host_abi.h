@@ -63,6 +63,35 @@ std::span<const ValType> HostParams64(HostFn id);
 // Params or HostParams64(spec.id), for a module whose memory is 64-bit.
 std::span<const ValType> HostParams(const HostFunctionSpec& spec, bool memory64);
 
+// ---- What a host function may read of a contract's memory (docs/abi.md §15) ----
+// As in piecrust, a pointer a contract passes to the host is checked against
+// the whole address range its memory maps, not the memory's current size:
+// [0, 4 GiB) for a 32-bit memory, [0, 4 TiB) for a 64-bit one (piecrust's
+// 65,536 and 2^26 pages). Bytes past the current size read as zero: memories
+// never shrink, so nothing was ever written there. A module's window is the
+// 64-bit one when it imports the 64-bit-pointer forms (HostParams64).
+inline constexpr uint64_t kHostWindow32 = uint64_t{1} << 32;
+inline constexpr uint64_t kHostWindow64 = uint64_t{1} << 42;
+// A name read past the memory's end (zero-filled) longer than this matches
+// nothing (no export, metadata key or host query) and is never materialised.
+inline constexpr uint64_t kMaxZeroFilledName = uint64_t{8} << 20;
+
+// The host's view of [ptr, ptr + len).
+struct HostRead {
+  bool in_window = false;  // false: the access traps "out of bounds"
+  uint64_t in_memory = 0;  // leading bytes inside the memory; the rest read as zero
+};
+HostRead CheckHostRead(uint64_t mem_size, uint64_t window, uint64_t ptr, uint64_t len);
+// True when the bytes of `r` (a read at `ptr` of `mem`) are UTF-8, as
+// piecrust requires of names and topics. Zeros are UTF-8; a sequence cut
+// short by the memory's end is not.
+bool HostReadIsUtf8(const uint8_t* mem, uint64_t ptr, const HostRead& r);
+// The bytes of a read that is in the window: a view into memory when it lies
+// wholly inside, else a zero-extended copy in *scratch (len bytes: callers
+// bound len first, e.g. by kMaxZeroFilledName).
+std::string_view HostReadBytes(const uint8_t* mem, uint64_t ptr, uint64_t len, const HostRead& r,
+                               std::string* scratch);
+
 // "(i32, i32) -> i32", "() -> nil" style text, for error messages.
 std::string SignatureString(std::span<const ValType> params, std::span<const ValType> results);
 

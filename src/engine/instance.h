@@ -138,6 +138,11 @@ class Instance {
   // Makes the module see its memory region's current length again, after the
   // region was shrunk or grown from outside (a rolled-back call).
   void SyncMemorySize();
+  // The address range host functions may read of this memory
+  // (host_abi.h kHostWindow32 / kHostWindow64): the 64-bit one once import
+  // resolution bound a 64-bit-pointer host import form.
+  uint64_t host_window() const { return host_window_; }
+  void set_host_window(uint64_t window) { host_window_ = window; }
 
   // ---- linking (spec-test harness) ----
   // Address of an exported memory (wasm_rt_memory_t), table, or global value.
@@ -161,6 +166,7 @@ class Instance {
   bool started_ = false;
   TrapKind last_trap_ = TrapKind::kNone;
   uint32_t* trap_global_ = nullptr;  // the instrumentation's kTrapGlobal, if exported
+  uint64_t host_window_ = uint64_t{1} << 32;  // kHostWindow32
 };
 
 }  // namespace crust::engine

@@ -6,6 +6,7 @@
 
 #include "src/engine/host_gas.h"
 #include "src/engine/interp_backend.h"
+#include "src/util/utf8.h"
 
 namespace crust::engine {
 
@@ -16,6 +17,14 @@ bool InBounds(std::span<uint8_t> mem, uint64_t ptr, uint64_t len) {
 }
 
 Status OutOfBounds() { return Status::Trap("out of bounds memory access"); }
+
+// A name or topic the host reads (host_abi.h CheckHostRead), as the VM reads it.
+Result<std::string_view> ReadText(std::span<uint8_t> mem, uint64_t ptr, uint64_t len, const HostRead& r,
+                                  std::string* scratch) {
+  if (!HostReadIsUtf8(mem.data(), ptr, r)) return Status::InvalidArgument("not valid UTF-8");
+  if (r.in_memory < len && len > kMaxZeroFilledName) return Status::ResourceExhausted("zero-filled name");
+  return HostReadBytes(mem.data(), ptr, len, r, scratch);
+}
 
 Status Charge(OracleContext& ctx, uint64_t amount) {
   if (amount > ctx.gas_remaining()) {
@@ -55,6 +64,7 @@ Status BasicOracleHost::Call(const HostFunctionSpec& spec, std::span<const uint6
   switch (spec.id) {
     case HostFn::kPanic: {
       if (args[0] > kArgBufferSize || !InBounds(mem, a, args[0])) return OutOfBounds();
+      if (!IsUtf8(mem.data() + a, args[0])) return Status::InvalidArgument("panic: the message is not valid UTF-8");
       return Status::Panic(std::string(reinterpret_cast<const char*>(mem.data() + a), args[0]));
     }
     case HostFn::kLimit:
@@ -68,8 +78,10 @@ Status BasicOracleHost::Call(const HostFunctionSpec& spec, std::span<const uint6
       std::memcpy(mem.data() + a, self_id.bytes.data(), self_id.bytes.size());
       return Status::OK();
     case HostFn::kHd: {
-      if (!InBounds(mem, args[0], args[1])) return OutOfBounds();
-      std::string_view name(reinterpret_cast<const char*>(mem.data() + args[0]), args[1]);
+      const HostRead r = CheckHostRead(mem.size(), ctx.host_window(), args[0], args[1]);
+      if (!r.in_window) return OutOfBounds();
+      std::string scratch;
+      ASSIGN_OR_RETURN(std::string_view name, ReadText(mem, args[0], args[1], r, &scratch));
       auto it = metadata.find(name);
       if (it == metadata.end()) {
         results[0] = 0;
@@ -88,10 +100,13 @@ Status BasicOracleHost::Call(const HostFunctionSpec& spec, std::span<const uint6
     }
     case HostFn::kEmit: {
       const uint64_t topic = args[0], topic_len = args[1], len = args[2];
-      if (!InBounds(mem, topic, topic_len) || len > kArgBufferSize || !InBounds(mem, a, len)) return OutOfBounds();
+      const HostRead r = CheckHostRead(mem.size(), ctx.host_window(), topic, topic_len);
+      if (!r.in_window || len > kArgBufferSize || !InBounds(mem, a, len)) return OutOfBounds();
       if (topic_len > kArgBufferSize) return Status::ResourceExhausted("event topic longer than 64 KiB");
+      std::string scratch;
+      ASSIGN_OR_RETURN(std::string_view topic_text, ReadText(mem, topic, topic_len, r, &scratch));
       RETURN_IF_ERROR(Charge(ctx, kEventByteGas * (topic_len + len)));
-      events.emplace_back(std::string(reinterpret_cast<const char*>(mem.data() + topic), topic_len),
+      events.emplace_back(std::string(topic_text),
                           Bytes(mem.data() + a, mem.data() + a + len));
       return Status::OK();
     }
@@ -99,13 +114,16 @@ Status BasicOracleHost::Call(const HostFunctionSpec& spec, std::span<const uint6
       const uint64_t len = args[0];
       if (len > kArgBufferSize || !InBounds(mem, a, len)) return OutOfBounds();
       RETURN_IF_ERROR(Charge(ctx, kDebugByteGas * len));
+      if (!IsUtf8(mem.data() + a, len)) return Status::InvalidArgument("hdebug: the message is not valid UTF-8");
       debug.emplace_back(reinterpret_cast<const char*>(mem.data() + a), len);
       return Status::OK();
     }
     case HostFn::kOwner: {
       const uint64_t ptr = args[0];
-      if (!InBounds(mem, ptr, 32)) return OutOfBounds();
-      if (ptr != 0 && std::memcmp(mem.data() + ptr, self_id.bytes.data(), 32) != 0) {
+      const HostRead r = CheckHostRead(mem.size(), ctx.host_window(), ptr, 32);
+      if (!r.in_window) return OutOfBounds();
+      std::string scratch;
+      if (ptr != 0 && std::memcmp(HostReadBytes(mem.data(), ptr, 32, r, &scratch).data(), self_id.bytes.data(), 32) != 0) {
         return Status::NotSupported("oracle: owner of another module");
       }
       if (!InBounds(mem, a, owner.size())) return OutOfBounds();
@@ -125,12 +143,14 @@ struct InterpOracle::Impl : public OracleContext {
   OracleHost* host = nullptr;
   uint32_t arg_buf = 0;
   uint64_t limit = 0;
+  uint64_t window = kHostWindow32;
   Status host_status;  // set by a failing host function, reported by the call
 
   std::span<uint8_t> memory() override {
     return {backend->memory_data(), static_cast<size_t>(backend->memory_size())};
   }
   uint32_t arg_buffer() const override { return arg_buf; }
+  uint64_t host_window() const override { return window; }
   uint64_t gas_limit() const override { return limit; }
   uint64_t gas_remaining() const override { return Global(kGasGlobal); }
   void set_gas_remaining(uint64_t remaining) override { SetGlobal(kGasGlobal, remaining); }
@@ -157,6 +177,13 @@ struct InterpOracle::Impl : public OracleContext {
         return Status::NotSupported("oracle cannot provide import \"" + imp.module + "\".\"" + imp.name + "\"");
       }
       import_specs.push_back(spec);
+      // As the VM's import resolution: a 64-bit-pointer form (HostParams64,
+      // whose first parameter is the i64 pointer) makes the window 64-bit.
+      if (!spec->params.empty() && spec->params[0] == ValType::kI32 && HostParams64(spec->id)[0] == ValType::kI64 &&
+          !imp.params.empty() &&
+          imp.params[0] == internal::BackendType::kI64) {
+        window = kHostWindow64;
+      }
     }
     return Status::OK();
   }

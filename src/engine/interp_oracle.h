@@ -34,6 +34,7 @@ class OracleContext {
   virtual ~OracleContext() = default;
   virtual std::span<uint8_t> memory() = 0;  // valid until the guest runs again
   virtual uint32_t arg_buffer() const = 0;  // PreparedModule::arg_buffer
+  virtual uint64_t host_window() const = 0;  // host_abi.h kHostWindow32 / kHostWindow64
   virtual uint64_t gas_limit() const = 0;
   virtual uint64_t gas_remaining() const = 0;
   // A host function charging for its work lowers the remaining gas; it must

@@ -168,6 +168,7 @@ class HostImportResolver : public ImportResolver {
       slot->fn = Trampoline(spec->id);
     } else if (has64 && sig(HostParams64(spec->id)) == imp.type) {
       slot->fn = Trampoline64(spec->id);
+      self->set_host_window(kHostWindow64);
     } else {
       return Status::InvalidModule("import env." + std::string(field) + " must have type " +
                                    SignatureString(spec->params, spec->results) +

@@ -6,6 +6,7 @@ crust_layer(util
     src/util/blake3.cc
     src/util/crc32c.cc
     src/util/task_pool.cc
+    src/util/utf8.cc
   LIBS OpenSSL::Crypto crust_blake3 Threads::Threads
   TESTS
     src/util/util_test.cc

@@ -309,6 +309,53 @@ TEST_F(AbiTest, DeployChecksImportsByNameAndSignature) {
   EXPECT_OK(session_->Call(id, "debug", Str("abc"), d0.gas_spent + 12).status);
 }
 
+// Host pointers are checked against the memory's 4 GiB window, as piecrust
+// checks them against its mapping: bytes past the memory's end read as zero
+// (docs/abi.md section 5, "Host pointers"); names and topics must be UTF-8.
+TEST_F(AbiTest, HostPointersReadZerosPastTheEndWithinTheWindow) {
+  const ModuleId id = Deploy(std::string("(module ") + R"(
+    (import "env" "hd" (func $hd (param i32 i32) (result i32)))
+    (import "env" "emit" (func $emit (param i32 i32 i32)))
+    (import "env" "panic" (func $panic (param i32)))
+    (memory (export "memory") 2) (global (export "A") i32 (i32.const 0))
+    (data (i32.const 400) "\ff")
+    (func (export "hd_at") (param i32) (result i32) (call $hd (i32.load (i32.const 0)) (i32.load (i32.const 4))))
+    (func (export "emit_at") (param i32) (result i32)
+      (call $emit (i32.load (i32.const 0)) (i32.load (i32.const 4)) (i32.const 0)) (i32.const 0))
+    (func (export "panic_with") (param i32) (result i32) (call $panic (local.get 0)) (i32.const 0))))");
+  auto at = [](uint32_t ptr, uint32_t len) {
+    Bytes b = U32(ptr);
+    const Bytes l = U32(len);
+    b.insert(b.end(), l.begin(), l.end());
+    return b;
+  };
+  session_->SetMeta(std::string(3, '\0'), Str("zeros"));
+  // Two bytes inside memory, one past its end (131072): "\0\0\0".
+  CallReceipt r = session_->Call(id, "hd_at", at(131072 - 2, 3), kGas);
+  ASSERT_OK(r.status);
+  EXPECT_EQ(r.data, Str("zeros"));
+  r = session_->Call(id, "hd_at", at(0xFFFFFFFD, 3), kGas);  // ends exactly at 4 GiB
+  ASSERT_OK(r.status);
+  EXPECT_EQ(r.data, Str("zeros"));
+  r = session_->Call(id, "hd_at", at(0xFFFFFFFF, 2), kGas);  // past 4 GiB
+  EXPECT_EQ(r.status.code(), Status::Code::kTrap);
+  EXPECT_THAT(r.status.ToString(), HasSubstr("out of bounds"));
+  r = session_->Call(id, "hd_at", at(0x10000000, 0x20000000), kGas);  // 512 MiB of zeros
+  EXPECT_EQ(r.status.code(), Status::Code::kResourceExhausted);
+  r = session_->Call(id, "hd_at", at(400, 1), kGas);
+  EXPECT_EQ(r.status.code(), Status::Code::kInvalidArgument);
+  EXPECT_THAT(r.status.ToString(), HasSubstr("UTF-8"));
+  // An event topic past the end is zeros too; a topic that is not UTF-8 fails.
+  r = session_->Call(id, "emit_at", at(0x80000000, 2), kGas);
+  ASSERT_OK(r.status);
+  ASSERT_EQ(r.events.size(), 1u);
+  EXPECT_EQ(r.events[0].topic, std::string(2, '\0'));
+  EXPECT_EQ(session_->Call(id, "emit_at", at(400, 1), kGas).status.code(), Status::Code::kInvalidArgument);
+  // A panic message must be UTF-8: else the call fails with InvalidArgument, not Panic.
+  EXPECT_EQ(session_->Call(id, "panic_with", Str("ok"), kGas).status.code(), Status::Code::kPanic);
+  EXPECT_EQ(session_->Call(id, "panic_with", Bytes{'a', 0xff}, kGas).status.code(), Status::Code::kInvalidArgument);
+}
+
 TEST_F(AbiTest, DeployRejectsBadBytes) {
   using C = Status::Code;
   ExpectRejectedBytes({}, C::kInvalidModule, "malformed module");

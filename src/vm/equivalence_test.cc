@@ -904,6 +904,7 @@ constexpr char kHostModuleBody[] = R"(
   (data (i32.const 100) "height")
   (data (i32.const 200) "huge")
   (data (i32.const 300) "full")
+  (data (i32.const 400) "\ff\fe")
 )";
 constexpr char kHostModuleImports[] = R"(
   (import "env" "panic" (func $panic (param i32)))
@@ -924,8 +925,17 @@ TEST_P(EquivalenceTest, HostFunctionsAndReturnProtocol) {
   t.Call(m, "hd_at", Cat({U32(100), U32(6)}), kGas);
   t.Call(m, "hd_at", Cat({U32(100), U32(3)}), kGas);
   t.Call(m, "hd_at", Cat({U32(131072 - 3), U32(3)}), kGas);
-  t.Call(m, "hd_at", Cat({U32(131072 - 2), U32(3)}), kGas);  // name out of bounds: trap
   t.Call(m, "hd_at", Cat({U32(100), U32(4)}), kGas);  // "heig": absent
+  // Host reads past the memory's end read zeros up to 4 GiB, as piecrust's
+  // check against its whole mapping (docs/abi.md §15).
+  t.Call(m, "hd_at", Cat({U32(131072 - 2), U32(3)}), kGas);  // "\0\0\0": absent
+  t.SetMeta(std::string(3, '\0'), Str("zeros"));
+  t.Call(m, "hd_at", Cat({U32(131072 - 2), U32(3)}), kGas);  // "\0\0\0": found
+  t.Call(m, "hd_at", Cat({U32(0xFFFFFFFD), U32(3)}), kGas);  // ends at 4 GiB: found
+  t.Call(m, "hd_at", Cat({U32(0xFFFFFFFF), U32(2)}), kGas);  // past 4 GiB: trap
+  t.Call(m, "hd_at", Cat({U32(0x10000000), U32(0x20000000)}), kGas);  // 512 MiB of zeros: ResourceExhausted
+  t.Call(m, "hd_at", Cat({U32(400), U32(2)}), kGas);  // not UTF-8: InvalidArgument
+  t.Call(m, "hd_at", Cat({U32(131072 - 1), U32(1)}), kGas);  // the last byte, inside memory
   t.Call(m, "id", {}, kGas);
   // The other imports (c, hq, ...) are deployed above but not called:
   // BasicOracleHost implements only the single-module host functions.

@@ -6,9 +6,11 @@
 #include <climits>
 #include <cstring>
 
+#include "src/engine/host_abi.h"
 #include "src/engine/host_gas.h"
 #include "src/engine/module_info.h"
 #include "src/util/coding.h"
+#include "src/util/utf8.h"
 #include "src/vm/vm_session.h"
 
 namespace crust::vm {
@@ -21,44 +23,34 @@ namespace {
 
 Status OutOfBounds(const char* what) { return Status::Trap(std::string("out of bounds: ") + what); }
 
+// A host read of [ptr, ptr + len) of `self`'s memory: inside its address
+// range, zeros past its current size (host_abi.h CheckHostRead; piecrust's
+// check_ptr against the whole mapping).
+engine::HostRead Read(engine::Instance& self, uint64_t ptr, uint64_t len) {
+  return engine::CheckHostRead(self.memory_data() != nullptr ? self.memory_size() : 0, self.host_window(), ptr, len);
+}
+
+// The bytes of a name or topic `r` reads: NotUtf8 when they are not UTF-8
+// (piecrust rejects such names), ResourceExhausted for a zero-filled read
+// longer than engine::kMaxZeroFilledName.
+Result<std::string_view> ReadText(engine::Instance& self, uint64_t ptr, uint64_t len, const engine::HostRead& r,
+                                  const char* what, std::string* scratch) {
+  if (!engine::HostReadIsUtf8(self.memory_data(), ptr, r)) {
+    return Status::InvalidArgument(std::string(what) + " is not valid UTF-8");
+  }
+  if (r.in_memory < len && len > engine::kMaxZeroFilledName) {
+    return Status::ResourceExhausted(std::string(what) + " of " + std::to_string(len) +
+                                     " bytes reaches past the memory's end (more than 8 MiB)");
+  }
+  return engine::HostReadBytes(self.memory_data(), ptr, len, r, scratch);
+}
+
 // The codes `c` returns to the calling contract for a failed callee
 // (piecrust-uplink's ContractError::to_parts).
 constexpr int32_t kCallPanicked = -1;
 constexpr int32_t kCallOutOfGas = -2;
 constexpr int32_t kCallNoSuchContract = -3;  // only for a module that does not exist
 constexpr int32_t kCallOther = INT32_MIN;
-
-// True when [p, p + n) is well-formed UTF-8 (no overlongs, surrogates or
-// code points past U+10FFFF).
-bool IsUtf8(const uint8_t* p, size_t n) {
-  size_t i = 0;
-  while (i < n) {
-    const uint8_t c = p[i];
-    size_t len;
-    uint32_t cp;
-    if (c < 0x80) {
-      i++;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      len = 2, cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3, cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4, cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (n - i < len) return false;
-    for (size_t k = 1; k < len; k++) {
-      if ((p[i + k] & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (p[i + k] & 0x3F);
-    }
-    static constexpr uint32_t kMin[5] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += len;
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -102,6 +94,9 @@ Status VmSessionImpl::Panic(engine::Instance& self, uint32_t msg_len) {
   // Not a message the contract wrote: an out-of-bounds read, like every other
   // host access outside memory or A (and as the interpreter oracle does).
   if (msg == nullptr) return OutOfBounds("panic message exceeds the 64 KiB argument buffer");
+  // piecrust: a message that is not UTF-8 is an error, not a panic (a
+  // caller through `c` sees piecrust's "other" code, not -1).
+  if (!IsUtf8(msg, msg_len)) return Status::InvalidArgument("panic: the message is not valid UTF-8");
   return Status::Panic(std::string(reinterpret_cast<const char*>(msg), msg_len));
 }
 
@@ -120,9 +115,11 @@ Status VmSessionImpl::SelfId(engine::Instance& self) {
 }
 
 Result<int32_t> VmSessionImpl::Hd(engine::Instance& self, uint64_t name_ptr, uint32_t name_len) {
-  const uint8_t* name = Mem(self, name_ptr, name_len);
-  if (name == nullptr) return OutOfBounds("hd name outside memory");
-  auto it = meta_.find(std::string_view(reinterpret_cast<const char*>(name), name_len));
+  const engine::HostRead r = Read(self, name_ptr, name_len);
+  if (!r.in_window) return OutOfBounds("hd name outside the memory's address range");
+  std::string scratch;
+  ASSIGN_OR_RETURN(std::string_view name, ReadText(self, name_ptr, name_len, r, "hd: the name", &scratch));
+  auto it = meta_.find(name);
   if (it == meta_.end()) return 0;
   if (it->second.size() > engine::kArgBufferSize) {
     return Status::ResourceExhausted("session metadata \"" + it->first + "\" is larger than the 64 KiB buffer");
@@ -135,18 +132,21 @@ Result<int32_t> VmSessionImpl::Hd(engine::Instance& self, uint64_t name_ptr, uin
 
 Result<int32_t> VmSessionImpl::C(engine::Instance& self, uint64_t mod_ptr, uint64_t fn_ptr, uint32_t fn_len,
                                  uint32_t arg_len, int64_t gas) {
-  const uint8_t* mod = Mem(self, mod_ptr, 32);
-  const uint8_t* fn = Mem(self, fn_ptr, fn_len);
+  const engine::HostRead mod_r = Read(self, mod_ptr, 32);
+  const engine::HostRead fn_r = Read(self, fn_ptr, fn_len);
   const uint8_t* arg = Arg(self, arg_len);
-  if (mod == nullptr || fn == nullptr || arg == nullptr) return OutOfBounds("c: module id, name or argument");
+  if (!mod_r.in_window || !fn_r.in_window || arg == nullptr) return OutOfBounds("c: module id, name or argument");
+  std::string mod_scratch, fn_scratch;
+  const std::string_view mod = engine::HostReadBytes(self.memory_data(), mod_ptr, 32, mod_r, &mod_scratch);
+  ASSIGN_OR_RETURN(std::string_view fn, ReadText(self, fn_ptr, fn_len, fn_r, "c: the function name", &fn_scratch));
   // crust's resource charge: paid first, whatever happens next.
   RETURN_IF_ERROR(Charge(kCallGas, "an inter-contract call"));
   if (frames_.size() >= options_->max_module_depth) return kCallOther;
   ModuleId callee;
-  std::memcpy(callee.bytes.data(), mod, 32);
+  std::memcpy(callee.bytes.data(), mod.data(), 32);
   // piecrust: a missing contract costs nothing more and is the only -3.
   if (!state_->HasModule(callee)) return kCallNoSuchContract;
-  const std::string function(reinterpret_cast<const char*>(fn), fn_len);
+  const std::string function(fn);
   ASSIGN_OR_RETURN(uint64_t left, GasLeft(self));
   const uint64_t limit = CalleeLimit(static_cast<uint64_t>(gas), left);
   const uint64_t depth_left = engine::Instance::Get(frames_.back().loaded->depth);
@@ -183,10 +183,11 @@ Result<int32_t> VmSessionImpl::C(engine::Instance& self, uint64_t mod_ptr, uint6
 }
 
 Result<int32_t> VmSessionImpl::Hq(engine::Instance& self, uint64_t name_ptr, uint32_t name_len, uint32_t arg_len) {
-  const uint8_t* name = Mem(self, name_ptr, name_len);
+  const engine::HostRead r = Read(self, name_ptr, name_len);
   const uint8_t* a = Arg(self, arg_len);
-  if (name == nullptr || a == nullptr) return OutOfBounds("hq name or argument");
-  const std::string_view query(reinterpret_cast<const char*>(name), name_len);
+  if (!r.in_window || a == nullptr) return OutOfBounds("hq name or argument");
+  std::string scratch;
+  ASSIGN_OR_RETURN(const std::string_view query, ReadText(self, name_ptr, name_len, r, "hq: the name", &scratch));
   auto it = options_->host_queries.find(query);
   if (it == options_->host_queries.end()) return Status::NotFound("no host query \"" + std::string(query) + "\"");
   uint64_t charge = 0;
@@ -208,16 +209,18 @@ Result<int32_t> VmSessionImpl::Hq(engine::Instance& self, uint64_t name_ptr, uin
 }
 
 Status VmSessionImpl::Emit(engine::Instance& self, uint64_t topic_ptr, uint32_t topic_len, uint32_t arg_len) {
-  const uint8_t* topic = Mem(self, topic_ptr, topic_len);
+  const engine::HostRead r = Read(self, topic_ptr, topic_len);
   const uint8_t* data = Arg(self, arg_len);
-  if (topic == nullptr || data == nullptr) return OutOfBounds("emit topic or data");
+  if (!r.in_window || data == nullptr) return OutOfBounds("emit topic or data");
   if (topic_len > engine::kArgBufferSize) return Status::ResourceExhausted("event topic longer than 64 KiB");
+  std::string scratch;
+  ASSIGN_OR_RETURN(const std::string_view topic, ReadText(self, topic_ptr, topic_len, r, "emit: the topic", &scratch));
   // piecrust: 4 gas per byte of topic and data, charged before anything is kept.
   RETURN_IF_ERROR(Charge(kEventByteGas * (uint64_t{topic_len} + arg_len), "an event's bytes"));
   if (receipt_->events.size() >= options_->max_events) {
     return Status::ResourceExhausted("more than " + std::to_string(options_->max_events) + " events in one call");
   }
-  receipt_->events.push_back({frames_.back().module, std::string(reinterpret_cast<const char*>(topic), topic_len),
+  receipt_->events.push_back({frames_.back().module, std::string(topic),
                               Bytes(data, data + arg_len)});
   return Status::OK();
 }
@@ -258,10 +261,11 @@ Result<int32_t> VmSessionImpl::Callstack(engine::Instance& self) {
 // piecrust: a null pointer (0) asks for the calling module's own owner
 // (uplink's `self_owner()`); otherwise `mod_ptr` points to a module id.
 Result<int32_t> VmSessionImpl::Owner(engine::Instance& self, uint64_t mod_ptr) {
-  const uint8_t* mod = Mem(self, mod_ptr, 32);
-  if (mod == nullptr) return OutOfBounds("owner: module id outside memory");
+  const engine::HostRead r = Read(self, mod_ptr, 32);
+  if (!r.in_window) return OutOfBounds("owner: module id outside the memory's address range");
+  std::string scratch;
   ModuleId id = frames_.back().module;
-  if (mod_ptr != 0) std::memcpy(id.bytes.data(), mod, 32);
+  if (mod_ptr != 0) std::memcpy(id.bytes.data(), engine::HostReadBytes(self.memory_data(), mod_ptr, 32, r, &scratch).data(), 32);
   if (!state_->HasModule(id)) return 0;
   ASSIGN_OR_RETURN(Bytes owner, Owner(id));
   uint8_t* a = WritableArg(self, owner.size());
