@@ -19,7 +19,8 @@
 // `read` do not need them.
 //
 // Output: {"compile_ms", "instantiate_ms", "first_ms", "median_ms", "min_ms",
-// "reps", "result", "gas_spent"} for fib; {"count", "total_ms", "calls_per_s",
+// "reps", "times_ms", "cpu_ms", "result", "gas_spent"} for fib and run (cpu_ms:
+// the process's user + system CPU time of each call, process.cpuUsage); {"count", "total_ms", "calls_per_s",
 // "result"} for calls. Times are wall-clock milliseconds.
 'use strict';
 const fs = require('fs');
@@ -86,16 +87,19 @@ if (mode === 'fib' || mode === 'run') {
   const reps = Number(args[2] || 10);
   const fib = ex[args[0]];
   if (typeof fib !== 'function' || !Number.isInteger(n) || !(reps > 0)) usage();
-  const times = [];
+  const times = [], cpu = [];
   let result = null, gas = null;
   for (let i = 0; i < reps; i++) {
     const m = new DataView(ex.memory.buffer);
     m.setUint32(A, n, true);
     arm();
+    const c0 = process.cpuUsage();
     const s = nowNs();
     const len = fib(4);
     const e = nowNs();
+    const c1 = process.cpuUsage(c0);
     times.push(ms(e - s));
+    cpu.push((c1.user + c1.system) / 1e3);
     if (mode === 'fib' && len !== 8) throw new Error('fib returned ' + len + ' bytes');
     result = len === 8 ? new DataView(ex.memory.buffer).getBigUint64(A, true).toString() : String(len);
     gas = spent();
@@ -108,7 +112,8 @@ if (mode === 'fib' || mode === 'run') {
                                    : (steady[steady.length / 2 - 1] + steady[steady.length / 2]) / 2;
   console.log(JSON.stringify({
     compile_ms: compileMs, instantiate_ms: instantiateMs, first_ms: times[0], median_ms: median,
-    min_ms: sorted[0], reps, times_ms: times.map((t) => +t.toFixed(3)), result, gas_spent: gas, instrumented,
+    min_ms: sorted[0], reps, times_ms: times.map((t) => +t.toFixed(3)), cpu_ms: cpu.map((t) => +t.toFixed(3)),
+    result, gas_spent: gas, instrumented,
   }));
 } else if (mode === 'calls') {
   const fn = ex[process.argv[4]];

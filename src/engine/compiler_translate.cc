@@ -2,6 +2,7 @@
 #include "src/engine/compiler_translate.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -20,6 +21,7 @@
 #include "wabt/ir.h"
 #include "wabt/stream.h"
 #include "wabt/validator.h"
+#include "src/engine/module_info.h"
 #include "src/engine/module_limits.h"
 
 namespace crust::engine {
@@ -169,7 +171,8 @@ uint32_t wasm_rt_grow_externref_table(wasm_rt_externref_table_t* t, uint32_t d, 
  * the instance field holding it when the function is reached through a table
  * (call_indirect); the self pointer tells the two apart. */
 static inline crust_import_slot* crust_slots(void* c) {
-  void* p = *(void**)c;
+  void* p;
+  memcpy(&p, c, sizeof p); /* slot 0's function pointer, read as the address it holds */
   return (crust_import_slot*)(p == c ? c : p);
 }
 static inline u32 crust_arg_i(uint64_t x) { return (u32)x; }
@@ -471,6 +474,174 @@ Status InsertWriteBarrier(std::string* c) {
   return Status::OK();
 }
 
+// Loads and stores of wasm2c 1.0.32 (name, memory type, intermediate type,
+// value type), as its DEFINE_LOAD / DEFINE_STORE lines list them.
+struct Access {
+  const char* name;
+  const char* t1;
+  const char* t2;
+  const char* t3;  // loads only
+};
+const Access kLoads[] = {
+    {"i32_load", "u32", "u32", "u32"},      {"i64_load", "u64", "u64", "u64"},
+    {"f32_load", "f32", "f32", "f32"},      {"f64_load", "f64", "f64", "f64"},
+    {"i32_load8_s", "s8", "s32", "u32"},    {"i64_load8_s", "s8", "s64", "u64"},
+    {"i32_load8_u", "u8", "u32", "u32"},    {"i64_load8_u", "u8", "u64", "u64"},
+    {"i32_load16_s", "s16", "s32", "u32"},  {"i64_load16_s", "s16", "s64", "u64"},
+    {"i32_load16_u", "u16", "u32", "u32"},  {"i64_load16_u", "u16", "u64", "u64"},
+    {"i64_load32_s", "s32", "s64", "u64"},  {"i64_load32_u", "u32", "u64", "u64"},
+};
+const Access kStores[] = {
+    {"i32_store", "u32", "u32", nullptr},   {"i64_store", "u64", "u64", nullptr},
+    {"f32_store", "f32", "f32", nullptr},   {"f64_store", "f64", "f64", nullptr},
+    {"i32_store8", "u8", "u32", nullptr},   {"i32_store16", "u16", "u32", nullptr},
+    {"i64_store8", "u8", "u64", nullptr},   {"i64_store16", "u16", "u64", nullptr},
+    {"i64_store32", "u32", "u64", nullptr},
+};
+
+// Where the function bodies start: the line after wasm2c's helpers.
+constexpr char kBodiesAnchor[] = "\nstatic bool s_module_initialized = false;\n";
+
+// FUNC_PROLOGUE's part for InsertMemoryLocals.
+constexpr char kMemoryLocalsPrologue[] =
+    " u8* const crust_base_ = CRUST_MEM->data; const u8* const crust_map_ = CRUST_MEM->crust_noted;"
+    " (void)crust_base_; (void)crust_map_;";
+
+// The fixed text of the per-function memory access (see InsertMemoryLocals):
+// CRUST_MEM is defined in front of it, per module.
+std::string MemoryLocalsText(bool write_barrier) {
+  std::string t =
+      "/* ---- crust: loads and stores through per-function copies of the memory's base\n"
+      " * and noted map (read once by FUNC_PROLOGUE; neither changes while an instance\n"
+      " * lives: the memory is a fixed reservation). Locals whose address is never taken\n"
+      " * cannot be aliased by stores into wasm memory, so the C compiler keeps them in\n"
+      " * registers instead of reloading both from the instance after every store. ---- */\n"
+      "#define CRUST_DEFINE_LOAD(name, t1, t2, t3) static inline t3 crust_##name(const u8* b, u64 a) { "
+      "t1 r; wasm_rt_memcpy(&r, b + a, sizeof(t1)); wasm_asm(\"\" ::\"r\"(r)); return (t3)(t2)r; }\n";
+  if (write_barrier) {
+    // One map entry per store: a store that crosses a page boundary takes the
+    // slow path, which notes both pages (CRUST_NOTE_STORE checked both ends).
+    t += "#define CRUST_DEFINE_STORE(name, t1, t2) static inline void crust_##name(u8* b, const u8* map, "
+         "wasm_rt_memory_t* mem, u64 a, t2 v) { "
+         "if (UNLIKELY(!map[a >> 12] | ((a & 4095u) > 4096u - sizeof(t1)))) crust_note_write(mem, a, sizeof(t1)); "
+         "t1 w = (t1)v; wasm_rt_memcpy(b + a, &w, sizeof(t1)); }\n";
+  } else {
+    t += "#define CRUST_DEFINE_STORE(name, t1, t2) static inline void crust_##name(u8* b, const u8* map, "
+         "wasm_rt_memory_t* mem, u64 a, t2 v) { (void)map; (void)mem; "
+         "t1 w = (t1)v; wasm_rt_memcpy(b + a, &w, sizeof(t1)); }\n";
+  }
+  for (const Access& a : kLoads) {
+    t += std::string("CRUST_DEFINE_LOAD(") + a.name + ", " + a.t1 + ", " + a.t2 + ", " + a.t3 + ")\n";
+    t += std::string("#define ") + a.name + "(m, a) crust_" + a.name + "(crust_base_, a)\n";
+  }
+  for (const Access& a : kStores) {
+    t += std::string("CRUST_DEFINE_STORE(") + a.name + ", " + a.t1 + ", " + a.t2 + ")\n";
+    t += std::string("#define ") + a.name + "(m, a, v) crust_" + a.name + "(crust_base_, crust_map_, CRUST_MEM, a, v)\n";
+  }
+  return t;
+}
+
+// Makes every load and store in the function bodies go through locals set
+// by FUNC_PROLOGUE (MemoryLocalsText). The memory expression is read from
+// the first access; every access must use the same one (one memory), else
+// the output is not what this expects and translation fails. A module with
+// no load or store is left as it is.
+Status InsertMemoryLocals(std::string* c, bool write_barrier, bool* applied) {
+  *applied = false;
+  const size_t bodies = c->find(kBodiesAnchor);
+  if (bodies == std::string::npos || c->find(kBodiesAnchor, bodies + 1) != std::string::npos) {
+    return Status::NotSupported("wasm2c output is not what crust's memory access patch expects: no single \"" +
+                                std::string(kBodiesAnchor + 1, sizeof(kBodiesAnchor) - 3) + "\"");
+  }
+  std::string mem;
+  size_t calls = 0, matching = 0;
+  auto scan = [&](const Access& a) {
+    const std::string call = std::string(a.name) + "(";
+    for (size_t at = c->find(call, bodies); at != std::string::npos; at = c->find(call, at + 1)) {
+      const char before = (*c)[at - 1];
+      if (std::isalnum(static_cast<unsigned char>(before)) || before == '_') continue;  // e.g. crust_i32_load(
+      ++calls;
+      const size_t arg = at + call.size();
+      const size_t comma = c->find(", ", arg);
+      if (comma == std::string::npos) continue;
+      const std::string expr = c->substr(arg, comma - arg);
+      if (mem.empty() && (expr.rfind("&instance->", 0) == 0 || expr.rfind("instance->", 0) == 0)) mem = expr;
+      if (expr == mem) ++matching;
+    }
+  };
+  for (const Access& a : kLoads) scan(a);
+  for (const Access& a : kStores) scan(a);
+  if (calls == 0) return Status::OK();
+  if (mem.empty() || matching != calls || mem.find_first_of("(),;") != std::string::npos) {
+    return Status::NotSupported("wasm2c output is not what crust's memory access patch expects: loads and stores "
+                                "on more than one memory expression (first \"" + mem + "\")");
+  }
+  c->insert(bodies + 1, "#define CRUST_MEM (" + mem + ")\n" + MemoryLocalsText(write_barrier));
+  *applied = true;
+  return Status::OK();
+}
+
+// The gas counter in a local of each function (write-through): reads of the
+// gas global in function bodies read the local, writes store both, and the
+// local is read again from the instance after every line that calls a
+// function (a callee or host function charges the same counter). The
+// instance's value is therefore exact whenever anything can observe it (a
+// callee, the host, a trap: wasm stores may alias the instance under
+// -fno-strict-aliasing, so the C compiler keeps the store in order before
+// them), and the chain from one charge to the next stays in a register
+// instead of going through memory. `field` is the global's C lvalue.
+constexpr char kGasLocalPrologue[] = " u64 crust_gas_ = CRUST_GAS; (void)crust_gas_;";
+
+Status CacheGasInLocal(std::string* c, const std::string& field) {
+  const std::string read = "= " + field + ";", write = field + " = ";
+  const std::string reload = " crust_gas_ = " + field + ";";
+  std::string out;
+  out.reserve(c->size() + c->size() / 8);
+  size_t at = 0;
+  for (;;) {
+    const size_t body = c->find("  FUNC_PROLOGUE;\n", at);
+    if (body == std::string::npos) break;
+    const size_t end = c->find("\n}\n", body);
+    if (end == std::string::npos) return Status::NotSupported("wasm2c output: a function body without its end");
+    out.append(*c, at, body - at);
+    for (size_t line = body; line < end;) {
+      size_t nl = c->find('\n', line);
+      if (nl == std::string::npos || nl > end) nl = end;
+      std::string text = c->substr(line, nl - line);
+      for (size_t r = text.find(read); r != std::string::npos; r = text.find(read, r)) {
+        text.replace(r, read.size(), "= crust_gas_;");
+      }
+      if (text.find(write) != std::string::npos) {
+        text.replace(text.find(write), write.size(), field + " = crust_gas_ = ");
+      } else if (text.find("(instance") != std::string::npos || text.find("CALL_INDIRECT(") != std::string::npos) {
+        if (text.empty() || text.back() != ';') {
+          return Status::NotSupported("wasm2c output: a call that does not end its line: \"" + text + "\"");
+        }
+        text += reload;
+      }
+      out += text;
+      out += '\n';
+      line = nl + 1;
+    }
+    at = end + 1;
+  }
+  out.append(*c, at, std::string::npos);
+  *c = std::move(out);
+  return Status::OK();
+}
+
+// The C lvalue of global `index` as wasm2c's accessor of the synthetic
+// export crust_g<index> returns it ("instance->w2c_..."), or "" if absent.
+std::string GlobalField(const std::string& c, uint32_t index) {
+  const std::string head = "Z_mZ_crust_g" + std::to_string(index) + "(Z_m_instance_t* instance) {\n  return &";
+  const size_t at = c.find(head);
+  if (at == std::string::npos) return "";
+  const size_t from = at + head.size(), semi = c.find(";\n", from);
+  if (semi == std::string::npos) return "";
+  std::string field = c.substr(from, semi - from);
+  return field.rfind("instance->", 0) == 0 && field.find_first_of(" ()[],;") == std::string::npos ? field : "";
+}
+
 std::string FormatErrors(const wabt::Errors& errors) {
   return wabt::FormatErrorsToString(errors, wabt::Location::Type::Binary);
 }
@@ -483,6 +654,8 @@ const std::string& TranslatorText() {
   static const std::string* const text = [] {
     auto* t = new std::string(kGluePrelude);
     for (const Patch& p : kPatches) *t = *t + "\n" + p.find + "\n" + p.insert;
+    *t += MemoryLocalsText(true) + MemoryLocalsText(false) + kBodiesAnchor + kMemoryLocalsPrologue +
+          kGasLocalPrologue;
     return t;
   }();
   return *text;
@@ -533,6 +706,25 @@ Result<CSource> Translate(ByteView wasm, bool write_barrier) {
   CSource out;
   out.c = c_stream.Take();
   if (write_barrier) RETURN_IF_ERROR(InsertWriteBarrier(&out.c));
+  bool memory_locals = false, gas_local = false;
+  RETURN_IF_ERROR(InsertMemoryLocals(&out.c, write_barrier, &memory_locals));
+  // The instrumentation's gas counter, when the module has one.
+  for (size_t k = 0; k < num_exports; ++k) {
+    const wabt::Export& e = *module.exports[k];
+    if (names[k] != kGasGlobal || e.kind != wabt::ExternalKind::Global) continue;
+    const std::string field = GlobalField(out.c, module.GetGlobalIndex(e.var));
+    if (field.empty()) return Status::NotSupported("wasm2c output: no accessor for the gas global");
+    RETURN_IF_ERROR(CacheGasInLocal(&out.c, field));
+    out.c.insert(out.c.find(kBodiesAnchor) + 1, "#define CRUST_GAS " + field + "\n");
+    gas_local = true;
+    break;
+  }
+  if (memory_locals || gas_local) {
+    out.c.insert(out.c.find(kBodiesAnchor) + 1,
+                 std::string("#undef FUNC_PROLOGUE\n#define FUNC_PROLOGUE") +
+                     (memory_locals ? kMemoryLocalsPrologue : "") + (gas_local ? kGasLocalPrologue : "") +
+                     " (void)0\n");
+  }
   out.c += glue_text;
   out.h = h_stream.Take();
   return out;

@@ -322,15 +322,23 @@ class Twin {
 };
 
 // Every test runs once per code tier (VmOptions::tiers): gcc -O0 code
-// (kOptimisedOnly; the optimised tier's compiler at the test suite's level)
-// and tcc code (kFastOnly). TierSwap below covers the switch between them.
-class EquivalenceTest : public ::testing::TestWithParam<VmOptions::Tiers> {
+// (kOptimisedOnly; the optimised tier's compiler at the test suite's level),
+// tcc code (kFastOnly), and gcc -O2 code, where the C compiler's aliasing and
+// register allocation act on the generated loads, stores, write barrier and
+// gas counter (compiler_translate.cc). TierSwap below covers the switch
+// between tiers.
+struct EngineParam {
+  VmOptions::Tiers tiers;
+  int opt_level;
+};
+
+class EquivalenceTest : public ::testing::TestWithParam<EngineParam> {
  protected:
   std::unique_ptr<Vm> OpenVm(const std::string& where, uint32_t depth = 1000) {
     VmOptions o;
     o.store.sync = false;
-    o.opt_level = 0;
-    o.tiers = GetParam();
+    o.opt_level = GetParam().opt_level;
+    o.tiers = GetParam().tiers;
     o.code_cache_dir = CacheDir();
     o.max_call_depth = depth;
     auto vm = Vm::Open(dir_.Sub(where), o);
@@ -707,6 +715,81 @@ TEST_P(EquivalenceTest, MemoryGrowAndBulkMemory) {
   t.Call(m, "init", {}, kGas);  // InvalidArgument in both: init is never callable
 }
 
+// Stores of every width in loops, overlapping each other and crossing 4 KiB
+// pages, then read back; and stores that run out of bounds after several
+// gas charges (the trap must see exactly the gas charged before it: the C
+// compiler may keep the counter in a register between stores).
+TEST_P(EquivalenceTest, StoresOfEveryWidth) {
+  Twin& t = *twin_;
+  ASSERT_OK_AND_ASSIGN(ModuleId m, t.Deploy(Wat(Module(R"(
+  ;; mix(u32 base | u32 n): n rounds of overlapping stores at base + 13 * i, then a checksum of the bytes
+  (func (export "mix") (param $len i32) (result i32)
+    (local $b i32) (local $n i32) (local $i i32) (local $p i32) (local $h i64)
+    (local.set $b (i32.load (global.get $A)))
+    (local.set $n (i32.load offset=4 (global.get $A)))
+    (block $done (loop $l
+      (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $p (i32.add (local.get $b) (i32.mul (local.get $i) (i32.const 13))))
+      (i64.store (local.get $p) (i64.mul (i64.extend_i32_u (local.get $i)) (i64.const 0x9e3779b97f4a7c15)))
+      (i32.store offset=3 (local.get $p) (i32.xor (local.get $i) (i32.const 0x5bd1e995)))
+      (i32.store8 offset=5 (local.get $p) (local.get $i))
+      (i64.store16 offset=6 (local.get $p) (i64.const 0xbeef))
+      (i64.store32 offset=9 (local.get $p) (i64.const 0x12345678))
+      (i64.store8 offset=1 (local.get $p) (i64.const 0xff))
+      (i32.store16 offset=11 (local.get $p) (i32.const 0xcafe))
+      (f32.store offset=2 (local.get $p) (f32.reinterpret_i32 (i32.const 0x3f800001)))
+      (f64.store offset=7 (local.get $p) (f64.reinterpret_i64 (i64.const 0x4000000000000003)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $l)))
+    (local.set $i (i32.const 0))
+    (block $done (loop $l
+      (br_if $done (i32.ge_u (local.get $i) (i32.add (i32.mul (local.get $n) (i32.const 13)) (i32.const 16))))
+      (local.set $h (i64.add (i64.mul (local.get $h) (i64.const 31))
+                             (i64.load8_u (i32.add (local.get $b) (local.get $i)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $l)))
+    (i64.store (global.get $A) (local.get $h))
+    (i32.const 8))
+  ;; run(u32 addr | u32 step | u32 n): n stores of i64 at addr, addr + step, ...; the last may be out of bounds
+  (func (export "run") (param $len i32) (result i32)
+    (local $a i32) (local $s i32) (local $n i32)
+    (local.set $a (i32.load (global.get $A)))
+    (local.set $s (i32.load offset=4 (global.get $A)))
+    (local.set $n (i32.load offset=8 (global.get $A)))
+    (block $done (loop $l
+      (br_if $done (i32.eqz (local.get $n)))
+      (i64.store (local.get $a) (i64.extend_i32_u (local.get $n)))
+      (i32.store8 offset=3 (local.get $a) (local.get $n))
+      (local.set $a (i32.add (local.get $a) (local.get $s)))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br $l)))
+    (i32.const 0))
+)")), "stores"));
+  CallAtLimits(m, "mix", Cat({U32(4090), U32(700)}));
+  CallAtLimits(m, "mix", Cat({U32(8 * 4096 - 3), U32(40)}));
+  CallAtLimits(m, "run", Cat({U32(0), U32(4093), U32(30)}));
+  // Out of bounds on the 128th store (memory is 2 pages of 64 KiB), after 127 charged iterations.
+  t.Call(m, "run", Cat({U32(2 * 65536 - 127 * 1024 - 4), U32(1024), U32(200)}), kGas);
+  t.Call(m, "run", Cat({U32(2 * 65536 - 3), U32(1), U32(5)}), kGas);  // straddles the end: traps
+  t.Call(m, "run", Cat({U32(1000), U32(8), U32(1000)}), 3000);       // out of gas midway
+}
+
+// The compute kernels of bench/kernel_bench.cc (bench/kernels/vm_kernels.c),
+// at small sizes: every kind of store-heavy loop the benchmark measures.
+TEST_P(EquivalenceTest, Kernels) {
+  Twin& t = *twin_;
+  ASSERT_OK_AND_ASSIGN(ModuleId k, t.Deploy(Contract("vm_kernels"), "vm_kernels"));
+  CallAtLimits(k, "sha256", U32(3));
+  CallAtLimits(k, "keccak", U32(2));
+  CallAtLimits(k, "qsort", U32(300));
+  CallAtLimits(k, "matmul", U32(9));
+  CallAtLimits(k, "modexp", U32(1));
+  CallAtLimits(k, "interp", U32(500));
+  t.Call(k, "hashmap", U32(300), kGas * 4);
+  t.Call(k, "fill", U32(1), kGas * 4);
+  t.Call(k, "fill", U32(1), 1'000'000);  // out of gas in the middle of the stores
+}
+
 TEST_P(EquivalenceTest, I64Arithmetic) {
   Twin& t = *twin_;
   // op(u32 which | i64 a | i64 b) -> i64
@@ -1047,8 +1130,8 @@ TEST_P(EquivalenceTest, GeneratedModules) {
     const auto t0 = std::chrono::steady_clock::now();
     engine::CodeCacheOptions co;
     co.dir = CacheDir();
-    co.compiler.opt_level = engine::OptLevel::kO0;
-    if (GetParam() == VmOptions::Tiers::kFastOnly) {
+    co.compiler.opt_level = GetParam().opt_level == 0 ? engine::OptLevel::kO0 : engine::OptLevel::kO2;
+    if (GetParam().tiers == VmOptions::Tiers::kFastOnly) {
       co.compiler.cc = "tcc";
       co.compiler.flavor = engine::CompilerFlavor::kTcc;
     }
@@ -1158,7 +1241,7 @@ TEST_P(EquivalenceTest, Memory64TransferContract) {
 // next top-level call, and the same calls compare again (state carried over
 // from the fast tier's calls).
 TEST_P(EquivalenceTest, TierSwap) {
-  if (GetParam() != VmOptions::Tiers::kFastOnly) GTEST_SKIP() << "runs once (with the tcc parameter)";
+  if (GetParam().tiers != VmOptions::Tiers::kFastOnly) GTEST_SKIP() << "runs once (with the tcc parameter)";
   VmOptions o;
   o.store.sync = false;
   o.opt_level = 0;
@@ -1195,10 +1278,12 @@ TEST_P(EquivalenceTest, TierSwap) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Tiers, EquivalenceTest,
-                         ::testing::Values(VmOptions::Tiers::kOptimisedOnly, VmOptions::Tiers::kFastOnly),
-                         [](const ::testing::TestParamInfo<VmOptions::Tiers>& info) {
-                           return info.param == VmOptions::Tiers::kFastOnly ? std::string("Tcc")
-                                                                            : std::string("GccO0");
+                         ::testing::Values(EngineParam{VmOptions::Tiers::kOptimisedOnly, 0},
+                                           EngineParam{VmOptions::Tiers::kFastOnly, 0},
+                                           EngineParam{VmOptions::Tiers::kOptimisedOnly, 2}),
+                         [](const ::testing::TestParamInfo<EngineParam>& info) {
+                           if (info.param.tiers == VmOptions::Tiers::kFastOnly) return std::string("Tcc");
+                           return std::string(info.param.opt_level == 0 ? "GccO0" : "GccO2");
                          });
 
 }  // namespace
