@@ -6,8 +6,10 @@
 // update the memory hash from dirty pages) and "what was page p?" (to encode
 // a delta), and it builds a session's copy-on-write view of the memory.
 //
-// Files read at session start per memory: the base image's footer and tree
-// trailer (mapped lazily) and every layer file: at most 1 + layer_count, where
+// Files opened at session start per memory: the base image (footer read,
+// tree trailer mapped lazily) and every layer file (mapped; its footer,
+// checksum table and header read, the rest checked block by block as used,
+// delta.h): at most 1 + layer_count, where
 // geometric merging with sealed layers keeps layer_count <= 16 + log2(S) + 1
 // (S: the seal size, layer_build.h; docs/format.md gives the bounds).
 //

@@ -39,7 +39,7 @@ void EncodeDeltaHeader(uint8_t* out, uint32_t page_count, uint32_t node_count, u
 }
 
 Bytes EncodeDeltaPageMap(ByteView frame, size_t count) {
-  if (count == 0) return Bytes();
+  if (count == 0 || frame.size() > UINT32_MAX) return Bytes();  // offsets are u32
   auto index = SparseFrameIndex::Build(frame, count);
   if (!index) return Bytes();
   Bytes map(count * 8);
