@@ -1,8 +1,12 @@
 // Copyright (c) crust authors. Licensed under the MIT license.
 //
 // read_bench: what reading state back costs once history has piled up in
-// delta layers (issue 9), next to LMDB doing the same work when the bench was
-// built with it (Debian liblmdb-dev; CRUST_HAVE_LMDB).
+// delta layers (issue 9), next to LMDB, RocksDB and SQLite doing the same
+// work, each when the bench was built with it (Debian liblmdb-dev,
+// librocksdb-dev, libsqlite3-dev; CRUST_HAVE_LMDB/ROCKSDB/SQLITE). Each holds
+// the same 1 GiB as 4 KiB values keyed by page number and commits durably
+// (LMDB: fsync at commit; RocksDB: WriteBatch with sync; SQLite: WAL with
+// synchronous=FULL).
 //
 // Setup: one module with a 1 GiB memory; H commits (default 200), each
 // writing 32 random bytes into each of P random pages (default 160), so the
@@ -40,6 +44,14 @@
 
 #ifdef CRUST_HAVE_LMDB
 #include <lmdb.h>
+#endif
+#ifdef CRUST_HAVE_ROCKSDB
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#endif
+#ifdef CRUST_HAVE_SQLITE
+#include <sqlite3.h>
 #endif
 
 namespace crust::bench {
@@ -79,16 +91,22 @@ void Touch(Session* s, std::mt19937_64* rng, uint64_t mem, int pages, bool read_
   }
 }
 
+// What each engine is measured on (ms, medians); 0: not built in.
+struct OtherFigures {
+  double reopen_read = 0, txn1 = 0, txn100 = 0;
+};
+
+// Changes 32 random bytes of a page (the same change shape as Touch).
+void Scribble(Bytes* page, std::mt19937_64* rng) {
+  for (int b = 0; b < 32; b++) (*page)[(*rng)() % kPage] = static_cast<uint8_t>((*rng)());
+}
+
 #ifdef CRUST_HAVE_LMDB
 void Lmdb(int rc, const char* what) {
   if (rc != 0) Fail(std::string("lmdb ") + what + ": " + mdb_strerror(rc));
 }
 
-struct LmdbFigures {
-  double reopen_read = 0, txn1 = 0, txn100 = 0;
-};
-
-LmdbFigures RunLmdb(const Config& c) {
+OtherFigures RunLmdb(const Config& c) {
   const std::string path = c.dir + "/lmdb";
   std::filesystem::create_directories(path);
   auto open = [&](MDB_env** env) {
@@ -127,7 +145,7 @@ LmdbFigures RunLmdb(const Config& c) {
     Lmdb(mdb_txn_commit(txn), "commit");
   };
   for (int h = 0; h < c.history; h++) txn_of(c.pages);
-  LmdbFigures f;
+  OtherFigures f;
   std::vector<double> t1, t100, rr;
   for (int r = 0; r < c.reps; r++) {
     auto t0 = Clock::now();
@@ -161,6 +179,163 @@ LmdbFigures RunLmdb(const Config& c) {
 }
 #endif
 
+#ifdef CRUST_HAVE_ROCKSDB
+void Rocks(const rocksdb::Status& s, const char* what) {
+  if (!s.ok()) Fail(std::string("rocksdb ") + what + ": " + s.ToString());
+}
+
+// RocksDB: the same pages as 4 KiB values keyed by big-endian page number;
+// every transaction is one WriteBatch written with sync = true (durable).
+OtherFigures RunRocksDb(const Config& c) {
+  const std::string path = c.dir + "/rocksdb";
+  rocksdb::Options o;
+  o.create_if_missing = true;
+  o.compression = rocksdb::kNoCompression;
+  auto open = [&] {
+    rocksdb::DB* db = nullptr;
+    Rocks(rocksdb::DB::Open(o, path, &db), "open");
+    return std::unique_ptr<rocksdb::DB>(db);
+  };
+  auto key_of = [](uint64_t p) {
+    uint64_t k = __builtin_bswap64(p);
+    return std::string(reinterpret_cast<const char*>(&k), 8);
+  };
+  std::mt19937_64 rng(7);
+  Bytes page(kPage, 0);
+  {
+    auto db = open();
+    rocksdb::WriteOptions bulk;
+    bulk.disableWAL = true;
+    for (uint64_t p = 0; p < c.mem / kPage;) {
+      rocksdb::WriteBatch b;
+      for (int i = 0; i < 1024 && p < c.mem / kPage; i++, p++) {
+        b.Put(key_of(p), rocksdb::Slice(reinterpret_cast<const char*>(page.data()), kPage));
+      }
+      Rocks(db->Write(bulk, &b), "bulk write");
+    }
+    Rocks(db->Flush(rocksdb::FlushOptions()), "flush");
+  }
+  auto db = open();
+  rocksdb::WriteOptions durable;
+  durable.sync = true;
+  auto txn_of = [&](int k) {
+    rocksdb::WriteBatch b;
+    std::string v;
+    for (int i = 0; i < k; i++) {
+      const std::string key = key_of(rng() % (c.mem / kPage));
+      Rocks(db->Get(rocksdb::ReadOptions(), key, &v), "get");
+      std::memcpy(page.data(), v.data(), kPage);
+      Scribble(&page, &rng);
+      b.Put(key, rocksdb::Slice(reinterpret_cast<const char*>(page.data()), kPage));
+    }
+    Rocks(db->Write(durable, &b), "write");
+  };
+  for (int h = 0; h < c.history; h++) txn_of(c.pages);
+  std::vector<double> t1, t100, rr;
+  for (int r = 0; r < c.reps; r++) {
+    auto t0 = Clock::now();
+    txn_of(1);
+    t1.push_back(MsSince(t0));
+    t0 = Clock::now();
+    txn_of(100);
+    t100.push_back(MsSince(t0));
+  }
+  db.reset();
+  for (int r = 0; r < c.reps; r++) {
+    const auto t0 = Clock::now();
+    auto d = open();
+    std::string v;
+    Rocks(d->Get(rocksdb::ReadOptions(), key_of(rng() % (c.mem / kPage)), &v), "get");
+    std::memcpy(page.data(), v.data(), kPage);
+    rr.push_back(MsSince(t0));
+  }
+  return {Median(rr), Median(t1), Median(t100)};
+}
+#endif
+
+#ifdef CRUST_HAVE_SQLITE
+void Sql(sqlite3* db, int rc, const char* what) {
+  if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) {
+    Fail(std::string("sqlite ") + what + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
+  }
+}
+
+// SQLite: a table (page INTEGER PRIMARY KEY, data BLOB) of 4 KiB blobs, WAL
+// journal with synchronous=FULL (every commit fsynced), 4 KiB pages.
+OtherFigures RunSqlite(const Config& c) {
+  const std::string path = c.dir + "/sqlite.db";
+  auto open = [&] {
+    sqlite3* db = nullptr;
+    Sql(db, sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr), "open");
+    Sql(db, sqlite3_exec(db, "PRAGMA synchronous=FULL", nullptr, nullptr, nullptr), "synchronous");
+    return db;
+  };
+  auto exec = [](sqlite3* db, const char* q) { Sql(db, sqlite3_exec(db, q, nullptr, nullptr, nullptr), q); };
+  std::mt19937_64 rng(7);
+  Bytes page(kPage, 0);
+  sqlite3* db = open();
+  exec(db, "PRAGMA page_size=4096");
+  exec(db, "PRAGMA journal_mode=WAL");
+  exec(db, "CREATE TABLE pages (page INTEGER PRIMARY KEY, data BLOB NOT NULL)");
+  sqlite3_stmt* ins;
+  Sql(db, sqlite3_prepare_v2(db, "INSERT INTO pages VALUES (?, ?)", -1, &ins, nullptr), "prepare insert");
+  exec(db, "BEGIN");
+  for (uint64_t p = 0; p < c.mem / kPage; p++) {
+    sqlite3_bind_int64(ins, 1, static_cast<sqlite3_int64>(p));
+    sqlite3_bind_blob(ins, 2, page.data(), kPage, SQLITE_STATIC);
+    Sql(db, sqlite3_step(ins), "insert");
+    sqlite3_reset(ins);
+  }
+  exec(db, "COMMIT");
+  sqlite3_finalize(ins);
+  sqlite3_stmt *get, *put;
+  Sql(db, sqlite3_prepare_v2(db, "SELECT data FROM pages WHERE page = ?", -1, &get, nullptr), "prepare get");
+  Sql(db, sqlite3_prepare_v2(db, "UPDATE pages SET data = ? WHERE page = ?", -1, &put, nullptr), "prepare put");
+  auto txn_of = [&](int k) {
+    exec(db, "BEGIN");
+    for (int i = 0; i < k; i++) {
+      const auto p = static_cast<sqlite3_int64>(rng() % (c.mem / kPage));
+      sqlite3_bind_int64(get, 1, p);
+      if (sqlite3_step(get) != SQLITE_ROW) Fail("sqlite get: no row");
+      std::memcpy(page.data(), sqlite3_column_blob(get, 0), kPage);
+      sqlite3_reset(get);
+      Scribble(&page, &rng);
+      sqlite3_bind_blob(put, 1, page.data(), kPage, SQLITE_STATIC);
+      sqlite3_bind_int64(put, 2, p);
+      Sql(db, sqlite3_step(put), "update");
+      sqlite3_reset(put);
+    }
+    exec(db, "COMMIT");
+  };
+  for (int h = 0; h < c.history; h++) txn_of(c.pages);
+  std::vector<double> t1, t100, rr;
+  for (int r = 0; r < c.reps; r++) {
+    auto t0 = Clock::now();
+    txn_of(1);
+    t1.push_back(MsSince(t0));
+    t0 = Clock::now();
+    txn_of(100);
+    t100.push_back(MsSince(t0));
+  }
+  sqlite3_finalize(get);
+  sqlite3_finalize(put);
+  sqlite3_close(db);
+  for (int r = 0; r < c.reps; r++) {
+    const auto t0 = Clock::now();
+    sqlite3* d = open();
+    sqlite3_stmt* g;
+    Sql(d, sqlite3_prepare_v2(d, "SELECT data FROM pages WHERE page = ?", -1, &g, nullptr), "prepare get");
+    sqlite3_bind_int64(g, 1, static_cast<sqlite3_int64>(rng() % (c.mem / kPage)));
+    if (sqlite3_step(g) != SQLITE_ROW) Fail("sqlite get: no row");
+    std::memcpy(page.data(), sqlite3_column_blob(g, 0), kPage);
+    sqlite3_finalize(g);
+    sqlite3_close(d);
+    rr.push_back(MsSince(t0));
+  }
+  return {Median(rr), Median(t1), Median(t100)};
+}
+#endif
+
 // One transaction of k pages on `root`: new session, k reads and writes, commit.
 double Transaction(Store* store, const Root& root, int k, std::mt19937_64* rng, uint64_t mem) {
   const auto t0 = Clock::now();
@@ -171,24 +346,51 @@ double Transaction(Store* store, const Root& root, int k, std::mt19937_64* rng, 
   return MsSince(t0);
 }
 
-double CallWithDirty(Store* store, const Root& root, uint64_t mem, uint64_t dirty, int reps) {
+// A session on `root` with `dirty` pages already dirty and collected.
+std::unique_ptr<Session> DirtySession(Store* store, const Root& root, uint64_t dirty) {
   auto s = Take(store->StartSession(root), "StartSession");
   Bytes data(8, 1);
   for (uint64_t p = 0; p < dirty; p++) Check(s->WriteMemory(Target(), p * kPage, data), "WriteMemory");
   Check(s->Checkpoint(), "Checkpoint");  // collects them
   Check(s->Release(), "Release");
-  std::vector<double> t;
-  uint64_t fresh = dirty;
-  for (int r = 0; r < reps * 20; r++) {
-    const auto t0 = Clock::now();
-    Check(s->Checkpoint(), "Checkpoint");
-    Check(s->WriteMemory(Target(), (fresh++ % (mem / kPage)) * kPage, data), "WriteMemory");
-    Check(s->Release(), "Release");
-    Check(s->Checkpoint(), "Checkpoint");  // the next call's collection picks the write up
-    Check(s->Release(), "Release");
-    t.push_back(MsSince(t0) * 1000);
+  return s;
+}
+
+// One call-sized collection writing a fresh page, in microseconds.
+double CallOnce(Session* s, uint64_t page) {
+  static const Bytes data(8, 1);
+  const auto t0 = Clock::now();
+  Check(s->Checkpoint(), "Checkpoint");
+  Check(s->WriteMemory(Target(), page * kPage, data), "WriteMemory");
+  Check(s->Release(), "Release");
+  Check(s->Checkpoint(), "Checkpoint");  // the next call's collection picks the write up
+  Check(s->Release(), "Release");
+  return MsSince(t0) * 1000;
+}
+
+// The call with 0 and with `dirty` pages dirty, measured alternately (one
+// call on each session in turn, so that load changes hit both alike), in
+// rounds of 100 pairs; each figure is the median over all its calls and the
+// ratio is the median of the rounds' ratios of medians.
+struct CallFigures {
+  double none = 0, many = 0, ratio = 0;
+};
+CallFigures CallWithDirty(Store* store, const Root& root, uint64_t mem, uint64_t dirty, int reps) {
+  auto a = DirtySession(store, root, 0);
+  auto b = DirtySession(store, root, dirty);
+  std::vector<double> ta, tb, ratios;
+  uint64_t fa = mem / kPage / 2 + dirty, fb = dirty;  // fresh pages, never the same twice in a session
+  for (int round = 0; round < std::max(10, reps); round++) {
+    std::vector<double> ra, rb;
+    for (int i = 0; i < 100; i++) {
+      ra.push_back(CallOnce(a.get(), fa++ % (mem / kPage)));
+      rb.push_back(CallOnce(b.get(), fb++ % (mem / kPage)));
+    }
+    ratios.push_back(Median(rb) / Median(ra));
+    ta.insert(ta.end(), ra.begin(), ra.end());
+    tb.insert(tb.end(), rb.begin(), rb.end());
   }
-  return Median(t);
+  return {Median(ta), Median(tb), Median(ratios)};
 }
 
 }  // namespace
@@ -233,14 +435,19 @@ int main() {
   probe.reset();
 
   // Reopen + read one random page.
-  std::vector<double> reopen;
+  std::vector<double> reopen, open_part, start_part, read_part;
   Bytes page(kPage);
   for (int r = 0; r < c.reps; r++) {
     const auto t0 = Clock::now();
     auto store = OpenStore(sdir, true);
+    const auto t1 = Clock::now();
     auto s = Take(store->StartSession(last), "StartSession");
+    const auto t2 = Clock::now();
     Check(s->ReadMemory(Target(), (rng() % (c.mem / kPage)) * kPage, page), "ReadMemory");
     reopen.push_back(MsSince(t0));
+    open_part.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    start_part.push_back(std::chrono::duration<double, std::milli>(t2 - t1).count());
+    read_part.push_back(MsSince(t2));
     s.reset();
     store.reset();
   }
@@ -253,40 +460,52 @@ int main() {
     b1.push_back(Transaction(store.get(), first, 100, &rng, c.mem));
     bH.push_back(Transaction(store.get(), last, 100, &rng, c.mem));
   }
-  const double call0 = CallWithDirty(store.get(), last, c.mem, 0, c.reps);
-  const double call64k = CallWithDirty(store.get(), last, c.mem, std::min<uint64_t>(65536, c.mem / kPage / 2), c.reps);
+  const CallFigures call =
+      CallWithDirty(store.get(), last, c.mem, std::min<uint64_t>(65536, c.mem / kPage / 4), c.reps);
   store.reset();
 
+  const char* names[3] = {"LMDB", "RocksDB", "SQLite"};
+  OtherFigures other[3];
+#ifdef CRUST_HAVE_LMDB
+  other[0] = RunLmdb(c);
+#endif
+#ifdef CRUST_HAVE_ROCKSDB
+  other[1] = RunRocksDb(c);
+#endif
+#ifdef CRUST_HAVE_SQLITE
+  other[2] = RunSqlite(c);
+#endif
   double load[3] = {0, 0, 0};
   if (getloadavg(load, 3) < 0) load[0] = -1;
   std::printf("## read_bench: %" PRIu64 " MiB memory, %d commits of %d pages; newest commit: %u layers\n\n",
               c.mem >> 20, c.history, c.pages, info.modules.at(0).delta_layers);
-  std::printf("load average %.2f %.2f %.2f\n\n", load[0], load[1], load[2]);
-  std::printf("| figure | crust ms | LMDB ms | ratio |\n|---|---:|---:|---:|\n");
-#ifdef CRUST_HAVE_LMDB
-  const LmdbFigures l = RunLmdb(c);
-#else
-  struct {
-    double reopen_read = 0, txn1 = 0, txn100 = 0;
-  } l;
-#endif
-  auto row = [&](const char* what, double crust, double other) {
-    if (other > 0) {
-      std::printf("| %s | %.3f | %.3f | %.2f |\n", what, crust, other, crust / other);
-    } else {
-      std::printf("| %s | %.3f | (no LMDB) | |\n", what, crust);
+  std::printf("load average %.2f %.2f %.2f (at the end)\n\n", load[0], load[1], load[2]);
+  std::printf("| figure | crust ms |");
+  for (const char* n : names) std::printf(" %s ms | crust / %s |", n, n);
+  std::printf("\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
+  auto row = [&](const char* what, double crust, double OtherFigures::*field) {
+    std::printf("| %s | %.3f |", what, crust);
+    for (const OtherFigures& o : other) {
+      if (o.*field > 0) {
+        std::printf(" %.3f | %.2f |", o.*field, crust / (o.*field));
+      } else {
+        std::printf(" (not built) | |");
+      }
     }
+    std::printf("\n");
   };
-  row("reopen + read one random page (newest commit)", Median(reopen), l.reopen_read);
-  row("transaction, 1 page, after 1 commit", Median(a1), l.txn1);
-  row("transaction, 1 page, after all commits", Median(aH), l.txn1);
-  row("transaction, 100 pages, after 1 commit", Median(b1), l.txn100);
-  row("transaction, 100 pages, after all commits", Median(bH), l.txn100);
+  row("reopen + read one random page (newest commit)", Median(reopen), &OtherFigures::reopen_read);
+  row("transaction, 1 page, after 1 commit", Median(a1), &OtherFigures::txn1);
+  row("transaction, 1 page, after all commits", Median(aH), &OtherFigures::txn1);
+  row("transaction, 100 pages, after 1 commit", Median(b1), &OtherFigures::txn100);
+  row("transaction, 100 pages, after all commits", Median(bH), &OtherFigures::txn100);
+  std::printf("\nreopen + read, parts (medians, ms): Store::Open %.3f, StartSession %.3f, first ReadMemory %.3f\n",
+              Median(open_part), Median(start_part), Median(read_part));
   std::printf("\n| ratio | value |\n|---|---:|\n");
   std::printf("| 1 page: after all / after 1 | %.2f |\n", Median(aH) / Median(a1));
   std::printf("| 100 pages: after all / after 1 | %.2f |\n", Median(bH) / Median(b1));
-  std::printf("| call writing a fresh page, us: 0 dirty / 64k dirty | %.2f / %.2f = %.2f |\n", call0, call64k,
-              call64k / call0);
+  std::printf("| call writing a fresh page, us: 0 dirty / 64k dirty (median of per-round ratios) | %.2f / %.2f = %.2f |\n",
+              call.none, call.many, call.ratio);
   if (EnvStr("CRUST_BENCH_KEEP") != "1") std::filesystem::remove_all(c.dir);
   return 0;
 }

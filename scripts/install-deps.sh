@@ -8,7 +8,7 @@ pkgs=(build-essential cmake pkg-config libzstd-dev libssl-dev libgtest-dev libgm
       libbenchmark-dev wabt binaryen clang lld nodejs librust-blake3-dev
       libcpp-httplib-dev nlohmann-json3-dev tcc
       libfuzzer-14-dev
-      liblmdb-dev  # optional: read_bench's comparison
+      liblmdb-dev librocksdb-dev libsqlite3-dev  # optional: read_bench's comparisons
       cargo rustc python3 python3-pytest)  # the Rust and Python bindings' tests
 # --test: also what only the tests need: Chromium, the browser that loads the
 # web view (`crust ui`) in tests/cli_ui_test.cc (large, so not for builds).

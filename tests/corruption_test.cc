@@ -227,9 +227,10 @@ std::vector<Spot> Spots(Kind k) {
     case Kind::kDiff1:
     case Kind::kDiff2:
       return {{"magic", at(3)},           {"version", at(8)},          {"page count", at(12)},
-              {"node count", at(16)},     {"reserved", at(20)},        {"compressed size", at(24)},
+              {"node count", at(16)},     {"flags", at(20)},           {"compressed size", at(24)},
               {"first page index", at(32)}, {"middle", [](uint64_t s) { return s / 2; }},
-              {"last data byte", from_end(5)}, {"checksum", from_end(1)}};
+              {"last block checksum", from_end(13)}, {"footer body size", from_end(5)},
+              {"footer checksum", from_end(1)}};
   }
   return {};
 }

@@ -240,6 +240,22 @@ TEST_F(EnvTest, LockConflictsWithinProcess) {
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<FileLock> again, env_->LockFile(path));  // released
 }
 
+// The lock file ends up holding exactly the pid, whatever it held before
+// (longer, shorter, the same), without being truncated when already right.
+TEST_F(EnvTest, LockFileHoldsExactlyThePid) {
+  const std::string path = dir_.Sub("LOCK");
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  for (const std::string& before : {std::string("123456789012345\n"), std::string("7\n"), pid, std::string()}) {
+    (void)env_->RemoveFile(path);
+    ASSERT_OK_AND_ASSIGN(auto f, env_->NewWritableFile(path));
+    ASSERT_OK(f->Append(ByteView(reinterpret_cast<const uint8_t*>(before.data()), before.size())));
+    ASSERT_OK(f->Close());
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<FileLock> lock, env_->LockFile(path));
+    ASSERT_OK_AND_ASSIGN(Bytes content, env_->ReadFile(path));
+    EXPECT_EQ(Str(content), pid) << "before: " << before;
+  }
+}
+
 TEST_F(EnvTest, LockConflictsAcrossProcesses) {
   const std::string path = dir_.Sub("LOCK");
   // Child locks; the parent sees Busy naming the child.

@@ -28,7 +28,8 @@ Result<std::shared_ptr<const CommittedMemory>> CommittedMemory::Open(os::Env* en
     const uint64_t max_pages = entry.memory_length / kPageSize;
     ASSIGN_OR_RETURN(std::shared_ptr<DeltaLayer> layer, layer_cache ? layer_cache->Open(env, path, max_pages)
                                                                     : DeltaLayer::Open(env, path, max_pages));
-    if (!layer->pages().empty() && uint64_t{layer->pages().back()} * kPageSize >= entry.memory_length) {
+    ASSIGN_OR_RETURN(std::optional<uint32_t> last, layer->LastPage());
+    if (last && uint64_t{*last} * kPageSize >= entry.memory_length) {
       return Status::Corruption(layer->path() + ": holds a page past the memory's length");
     }
     layers.push_back(std::move(layer));
@@ -38,15 +39,29 @@ Result<std::shared_ptr<const CommittedMemory>> CommittedMemory::Open(os::Env* en
 
 uint64_t CommittedMemory::delta_pages() const {
   uint64_t n = 0;
-  for (const auto& l : layers_) n += l->pages().size();
+  for (const auto& l : layers_) n += l->page_count();
   return n;
 }
 
-Hash32 CommittedMemory::Node(NodeKey key) const {
+Result<Hash32> CommittedMemory::LookupNode(NodeKey key) const {
   for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) {
-    if (auto h = (*it)->FindNode(key)) return *h;
+    ASSIGN_OR_RETURN(std::optional<Hash32> h, (*it)->FindNode(key));
+    if (h) return *h;
   }
   return base_->Node(key);
+}
+
+Hash32 CommittedMemory::Node(NodeKey key) const {
+  Result<Hash32> h = LookupNode(key);
+  if (h.ok()) return *h;
+  std::lock_guard<std::mutex> l(error_mu_);
+  if (lookup_error_.ok()) lookup_error_ = h.status();
+  return Hash32{};
+}
+
+Status CommittedMemory::LookupStatus() const {
+  std::lock_guard<std::mutex> l(error_mu_);
+  return lookup_error_;
 }
 
 Status CommittedMemory::XorWithBase(uint32_t page, const uint8_t* current, uint8_t* out) const {
@@ -71,7 +86,7 @@ void CommittedMemory::PrefetchBase(uint32_t page) const {
 
 std::vector<Hash32> CommittedMemory::Leaves(uint64_t pages, const std::vector<TreeNode>& newer) const {
   std::vector<Hash32> leaves(pages);
-  for (uint64_t p = 0; p < pages; p++) leaves[p] = Node(MakeNodeKey(0, static_cast<uint32_t>(p)));
+  for (uint64_t p = 0; p < pages; p++) leaves[p] = Node(MakeNodeKey(0, static_cast<uint32_t>(p)));  // LookupStatus()
   for (const TreeNode& n : newer) {
     if (NodeLevel(n.key) == 0 && NodeIndex(n.key) < pages) leaves[NodeIndex(n.key)] = n.hash;
   }
@@ -81,7 +96,8 @@ std::vector<Hash32> CommittedMemory::Leaves(uint64_t pages, const std::vector<Tr
 Status CommittedMemory::ReadPage(uint32_t page, uint8_t* out) const {
   RETURN_IF_ERROR(base_->ReadPage(page, out));
   for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) {
-    if (auto i = (*it)->FindPage(page)) {
+    ASSIGN_OR_RETURN(std::optional<size_t> i, (*it)->FindPage(page));
+    if (i) {
       alignas(8) uint8_t x[kPageSize];
       RETURN_IF_ERROR((*it)->ReadXorPage(*i, x));
       for (size_t b = 0; b < kPageSize; b++) out[b] ^= x[b];
@@ -110,7 +126,8 @@ Status CommittedMemory::FillPage(uint32_t page, uint8_t* out) const {
   const DeltaLayer* holder = nullptr;
   size_t at = 0;
   for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) {
-    if (auto i = (*it)->FindPage(page)) {
+    ASSIGN_OR_RETURN(std::optional<size_t> i, (*it)->FindPage(page));
+    if (i) {
       holder = it->get();
       at = *i;
       break;
@@ -131,7 +148,17 @@ Status CommittedMemory::FillPage(uint32_t page, uint8_t* out) const {
     }
   }
   // Use verifies what it uses: the page must hash to its committed leaf.
-  if (PageLeafHash(out) != Node(MakeNodeKey(0, page))) {
+  // The newest layer holding a page holds its leaf (delta.h), so one lookup
+  // finds it; the full lookup is the fallback.
+  const NodeKey leaf_key = MakeNodeKey(0, page);
+  std::optional<Hash32> leaf;
+  if (holder != nullptr) {
+    ASSIGN_OR_RETURN(leaf, holder->FindNode(leaf_key));
+  }
+  if (!leaf) {
+    ASSIGN_OR_RETURN(leaf, LookupNode(leaf_key));
+  }
+  if (PageLeafHash(out) != *leaf) {
     return Status::Corruption((holder ? holder->path() : base_->path()) + ": page " + std::to_string(page) +
                               " does not match its leaf hash in the page tree");
   }
@@ -157,7 +184,15 @@ Result<std::unique_ptr<os::MemoryRegion>> CommittedMemory::Map(os::Env* env, uin
     }
     if (lazy_region.status().code() != Status::Code::kNotSupported) return lazy_region.status();
   }
-  for (const auto& layer : layers_) RETURN_IF_ERROR(layer->LoadPages());
+  std::vector<std::span<const uint32_t>> lists;
+  for (const auto& layer : layers_) {
+    RETURN_IF_ERROR(layer->LoadPages());
+    ASSIGN_OR_RETURN(std::span<const uint32_t> list, layer->PageList());
+    if (!list.empty() && uint64_t{list.back()} * kPageSize >= length) {
+      return Status::Corruption(layer->path() + ": holds a page past the memory's length");
+    }
+    lists.push_back(list);
+  }
   ASSIGN_OR_RETURN(std::unique_ptr<os::MemoryRegion> region,
                    env->MapMemory(&base_->file(), base_->length(), length, kMaxMemory));
   // Apply each page's newest version once: layers newest first, skipping
@@ -165,10 +200,10 @@ Result<std::unique_ptr<os::MemoryRegion>> CommittedMemory::Map(os::Env* env, uin
   // every layer's data is XOR-ed with the base, so one XOR gives the page.
   if (!layers_.empty()) {
     std::vector<bool> applied;
-    for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) {
-      const DeltaLayer& layer = **it;
-      for (size_t i = 0; i < layer.pages().size(); i++) {
-        uint32_t p = layer.pages()[i];
+    for (size_t k = layers_.size(); k-- > 0;) {
+      const DeltaLayer& layer = *layers_[k];
+      for (size_t i = 0; i < lists[k].size(); i++) {
+        uint32_t p = lists[k][i];
         if (p >= applied.size()) applied.resize(p + 1, false);
         if (applied[p]) continue;
         applied[p] = true;

@@ -6,8 +6,10 @@
 // update the memory hash from dirty pages) and "what was page p?" (to encode
 // a delta), and it builds a session's copy-on-write view of the memory.
 //
-// Files read at session start per memory: the base image's footer and tree
-// trailer (mapped lazily) and every layer file: at most 1 + layer_count, where
+// Files opened at session start per memory: the base image (footer read,
+// tree trailer mapped lazily) and every layer file (mapped; its footer,
+// checksum table and header read, the rest checked block by block as used,
+// delta.h): at most 1 + layer_count, where
 // geometric merging with sealed layers keeps layer_count <= 16 + log2(S) + 1
 // (S: the seal size, layer_build.h; docs/format.md gives the bounds).
 //
@@ -15,6 +17,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -45,8 +48,15 @@ class CommittedMemory : public std::enable_shared_from_this<CommittedMemory> {
   uint64_t delta_pages() const;
 
   // The node's current value: newest layer holding it, else the base image.
+  // Corruption if a layer's block it reads is damaged (delta.h).
+  Result<Hash32> LookupNode(NodeKey key) const;
+  // The same for callers that cannot stop at each node (tree updates): a
+  // failed lookup returns an all-zero hash and is remembered; such callers
+  // must check LookupStatus() before using what they computed.
   Hash32 Node(NodeKey key) const;
   Hash32 TreeRoot() const { return Node(kRootKey); }
+  // The first error a Node() lookup met (OK if none). Thread-safe.
+  Status LookupStatus() const;
   // The committed content of a page (4 KiB into out).
   Status ReadPage(uint32_t page, uint8_t* out) const;
   // The base image's page XOR-ed with `current` into out: a delta page.
@@ -82,6 +92,8 @@ class CommittedMemory : public std::enable_shared_from_this<CommittedMemory> {
  private:
   std::shared_ptr<MemoryImage> base_;
   std::vector<std::shared_ptr<DeltaLayer>> layers_;  // oldest first
+  mutable std::mutex error_mu_;
+  mutable Status lookup_error_;  // guarded by error_mu_
 };
 
 }  // namespace crust::store

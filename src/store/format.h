@@ -35,7 +35,7 @@ inline constexpr uint32_t kIndexVersion = 2;
 inline constexpr char kImageMagic[8] = {'c', 'r', 'u', 's', 't', 'm', 'e', 'm'};
 inline constexpr uint32_t kImageVersion = 2;
 inline constexpr char kDeltaMagic[8] = {'c', 'r', 'u', 's', 't', 'd', 'l', 't'};
-inline constexpr uint32_t kDeltaVersion = 2;
+inline constexpr uint32_t kDeltaVersion = 3;  // 2: whole-file CRC, no page map (still read)
 // Format 1 (until 2026-11-24) hashed the page tree with SHA-256; its stores
 // are refused with a message saying so (no reader for them is kept).
 inline constexpr uint32_t kStoreFormatVersion = 2;

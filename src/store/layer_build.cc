@@ -5,6 +5,7 @@
 #include <cstring>
 #include <iterator>
 #include <memory>
+#include <span>
 
 #include "src/store/format.h"
 #include "src/store/page_codec.h"
@@ -14,7 +15,7 @@ namespace crust::store {
 namespace {
 
 // Sorted union of two node lists; `newer` wins on equal keys.
-std::vector<TreeNode> MergeNodes(const std::vector<TreeNode>& older, const std::vector<TreeNode>& newer) {
+std::vector<TreeNode> MergeNodes(std::span<const TreeNode> older, std::span<const TreeNode> newer) {
   std::vector<TreeNode> out;
   out.reserve(older.size() + newer.size());
   size_t i = 0, j = 0;
@@ -31,15 +32,15 @@ std::vector<TreeNode> MergeNodes(const std::vector<TreeNode>& older, const std::
 
 }  // namespace
 
-LayerPlan PlanLayer(const CommittedMemory& committed, const std::vector<uint32_t>& dirty, uint32_t merge_ratio,
-                    uint64_t seal_pages) {
+Result<LayerPlan> PlanLayer(const CommittedMemory& committed, const std::vector<uint32_t>& dirty,
+                            uint32_t merge_ratio, uint64_t seal_pages) {
   LayerPlan plan;
   plan.pages = dirty;
   const auto& layers = committed.layers();
   size_t k = layers.size();
-  while (k > 0 && layers[k - 1]->pages().size() < seal_pages &&
-         layers[k - 1]->pages().size() <= uint64_t{merge_ratio} * plan.pages.size()) {
-    const auto& older = layers[k - 1]->pages();
+  while (k > 0 && layers[k - 1]->page_count() < seal_pages &&
+         layers[k - 1]->page_count() <= uint64_t{merge_ratio} * plan.pages.size()) {
+    ASSIGN_OR_RETURN(std::span<const uint32_t> older, layers[k - 1]->PageList());
     std::vector<uint32_t> merged;
     merged.reserve(older.size() + plan.pages.size());
     std::set_union(older.begin(), older.end(), plan.pages.begin(), plan.pages.end(), std::back_inserter(merged));
@@ -71,9 +72,11 @@ Status LayerEncoder::Start() {
   for (size_t k = plan_.keep; k < layers.size(); k++) {
     const DeltaLayer& layer = *layers[k];
     RETURN_IF_ERROR(layer.LoadPages());
+    ASSIGN_OR_RETURN(std::span<const uint32_t> pages, layer.PageList());
     size_t at = 0;
-    for (size_t i = 0; i < layer.pages().size(); i++) {
-      while (plan_.pages[at] < layer.pages()[i]) at++;  // plan.pages holds every merged page
+    for (size_t i = 0; i < pages.size(); i++) {
+      while (at < plan_.pages.size() && plan_.pages[at] < pages[i]) at++;  // plan.pages holds every merged page
+      if (at == plan_.pages.size()) return Status::Aborted(what_ + ": a merged layer's page is not in the plan");
       source_[at] = layer.xor_page(i);
     }
   }
@@ -148,15 +151,19 @@ Result<Bytes> LayerEncoder::Finish() {
   return CompressPages(plan_.pages.size(), level_, fill, what_);
 }
 
-std::shared_ptr<DeltaLayer> AssembleLayer(const CommittedMemory& committed, const LayerPlan& plan, Bytes frame,
-                                          std::vector<TreeNode> changed) {
+Result<std::shared_ptr<DeltaLayer>> AssembleLayer(const CommittedMemory& committed, const LayerPlan& plan,
+                                                  Bytes frame, std::vector<TreeNode> changed) {
   const auto& layers = committed.layers();
   std::vector<TreeNode> nodes;
   if (plan.keep == layers.size()) {
     nodes = std::move(changed);
   } else {
-    nodes = layers[plan.keep]->nodes();
-    for (size_t k = plan.keep + 1; k < layers.size(); k++) nodes = MergeNodes(nodes, layers[k]->nodes());
+    ASSIGN_OR_RETURN(std::span<const TreeNode> first, layers[plan.keep]->NodeList());
+    nodes.assign(first.begin(), first.end());
+    for (size_t k = plan.keep + 1; k < layers.size(); k++) {
+      ASSIGN_OR_RETURN(std::span<const TreeNode> more, layers[k]->NodeList());
+      nodes = MergeNodes(nodes, more);
+    }
     nodes = MergeNodes(nodes, changed);
   }
   return DeltaLayer::FromFrame(plan.pages, std::move(frame), std::move(nodes));

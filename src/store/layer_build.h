@@ -52,7 +52,7 @@ struct LayerPlan {
 // Merges the new layer into the newest committed ones while they are not
 // sealed (fewer than `seal_pages` pages) and hold at most merge_ratio times
 // its pages. REQUIRES: dirty ascending and unique.
-LayerPlan PlanLayer(const CommittedMemory& committed, const std::vector<uint32_t>& dirty, uint32_t merge_ratio,
+Result<LayerPlan> PlanLayer(const CommittedMemory& committed, const std::vector<uint32_t>& dirty, uint32_t merge_ratio,
                     uint64_t seal_pages);
 
 // Encodes the page data of plan.pages as one zstd frame: a dirty page is
@@ -106,7 +106,7 @@ class LayerEncoder {
 
 // The new layer: plan.pages, their encoded `frame`, and the merged layers'
 // nodes overridden by `changed` (the nodes the commit's pages changed).
-std::shared_ptr<DeltaLayer> AssembleLayer(const CommittedMemory& committed, const LayerPlan& plan, Bytes frame,
+Result<std::shared_ptr<DeltaLayer>> AssembleLayer(const CommittedMemory& committed, const LayerPlan& plan, Bytes frame,
                                           std::vector<TreeNode> changed);
 
 }  // namespace crust::store

@@ -6,7 +6,6 @@
 
 #include "src/store/format.h"
 #include "src/util/coding.h"
-#include "src/util/crc32c.h"
 
 namespace crust::store {
 namespace {
@@ -167,22 +166,23 @@ Result<std::shared_ptr<DeltaLayer>> StreamedLayer::Finish(std::vector<TreeNode> 
       written_[k] = to;
     }
   }
+  const Bytes page_map = EncodeDeltaPageMap(frame, dirty_.size());
   uint8_t header[kHeaderSize];
-  EncodeDeltaHeader(header, static_cast<uint32_t>(dirty_.size()), static_cast<uint32_t>(total_nodes_), frame.size());
+  EncodeDeltaHeader(header, static_cast<uint32_t>(dirty_.size()), static_cast<uint32_t>(total_nodes_),
+                    page_map.empty() ? 0 : kDeltaFlagPageMap, frame.size());
   RETURN_IF_ERROR(file_->WriteAt(0, ByteView(header, kHeaderSize)));
   if (late < total_nodes_) {
     RETURN_IF_ERROR(file_->WriteAt(node_base_ + late * kNodeSize,
                                    ByteView(nodes_.get() + late * kNodeSize, (total_nodes_ - late) * kNodeSize)));
   }
-  const uint64_t data_at = node_base_ + total_nodes_ * kNodeSize;
+  const uint64_t map_at = node_base_ + total_nodes_ * kNodeSize;
+  if (!page_map.empty()) RETURN_IF_ERROR(file_->WriteAt(map_at, page_map));
+  const uint64_t data_at = map_at + page_map.size();
   if (!frame.empty()) RETURN_IF_ERROR(file_->WriteAt(data_at, frame));
-  uint32_t crc = Crc32c(header, kHeaderSize);
-  crc = Crc32c(page_list_.data(), page_list_.size(), crc);
-  crc = Crc32c(nodes_.get(), total_nodes_ * kNodeSize, crc);
-  crc = Crc32c(frame.data(), frame.size(), crc);
-  uint8_t tail[4];
-  EncodeFixed32(tail, crc);
-  RETURN_IF_ERROR(file_->WriteAt(data_at + frame.size(), ByteView(tail, 4)));
+  const Bytes tail = EncodeDeltaChecksums({ByteView(header, kHeaderSize), ByteView(page_list_),
+                                           ByteView(nodes_.get(), total_nodes_ * kNodeSize), ByteView(page_map),
+                                           ByteView(frame)});
+  RETURN_IF_ERROR(file_->WriteAt(data_at + frame.size(), tail));
   return DeltaLayer::FromFrame(plan_.pages, std::move(frame), std::move(changed));
 }
 

@@ -86,6 +86,18 @@ TEST_P(LazyLayersTest, LazyEqualsEagerOverRandomHistories) {
         model.resize(model.size() + 64 * kKiB, 0);
         ASSERT_OK(s->GrowMemory(Id(1), model.size()));
       }
+      // Sometimes whole random pages: a layer of dense pages is compressed
+      // with zstd proper (no page map: read by decompressing the frame),
+      // one of sparse pages is raw/RLE blocks read page by page.
+      if (rng() % 6 == 0) {
+        for (int k = 0; k < 3; k++) {
+          const uint64_t off = (rng() % (model.size() / kPageSize)) * kPageSize;
+          Bytes data(kPageSize);
+          for (auto& b : data) b = static_cast<uint8_t>(rng());
+          ASSERT_OK(s->WriteMemory(Id(1), off, data));
+          std::memcpy(model.data() + off, data.data(), kPageSize);
+        }
+      }
       const int writes = rng() % 5 == 0 ? 40 : 1 + static_cast<int>(rng() % 6);
       for (int w = 0; w < writes; w++) {
         const uint64_t off = rng() % (model.size() - 64);
@@ -99,6 +111,22 @@ TEST_P(LazyLayersTest, LazyEqualsEagerOverRandomHistories) {
       roots.push_back(r);
       models.push_back(model);
     }
+    // Both kinds of layer files are read below (format 3: flags bit 0 says
+    // whether the file has a page map).
+    bool with_map = false, without_map = false;
+    for (const Root& r : roots) {
+      const std::string mdir = dir.Sub("store") + "/" + r.ToHex() + "/memory";
+      ASSERT_OK_AND_ASSIGN(auto names, env->ListDir(mdir));
+      for (const std::string& name : names) {
+        if (name.find(".diff") == std::string::npos) continue;
+        ASSERT_OK_AND_ASSIGN(Bytes f, env->ReadFile(mdir + "/" + name));
+        ASSERT_GE(f.size(), 24u);
+        ASSERT_EQ(f[8], kDeltaVersion);
+        (f[20] & 1 ? with_map : without_map) = true;
+      }
+    }
+    EXPECT_TRUE(with_map && without_map) << "seed " << seed << ": layers with a page map " << with_map
+                                         << ", without " << without_map;
     for (size_t i = 0; i < roots.size(); i++) {
       const std::string commit_dir = dir.Sub("store") + "/" + roots[i].ToHex();
       ASSERT_OK_AND_ASSIGN(IndexEntry e, EntryOf(commit_dir, Id(1)));

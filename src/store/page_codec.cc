@@ -249,11 +249,11 @@ std::optional<SparseFrameIndex> SparseFrameIndex::Build(ByteView frame, size_t c
     const uint32_t type = (h >> 1) & 3, size = h >> 3;
     if (type == kRawBlock) {
       if (frame.size() - at < size) return std::nullopt;
-      if (size) index.blocks_.push_back({out, at, size, false});
+      if (size) index.blocks_.push_back({out, at, at - 3, size, false});
       at += size;
     } else if (type == kRleBlock) {
       if (frame.size() - at < 1) return std::nullopt;
-      if (size) index.blocks_.push_back({out, frame[at], size, true});
+      if (size) index.blocks_.push_back({out, frame[at], at - 3, size, true});
       at += 1;
     } else {
       return std::nullopt;  // compressed (or reserved): decode the frame whole
@@ -284,6 +284,14 @@ void SparseFrameIndex::ReadPage(ByteView frame, size_t i, uint8_t* out) const {
     pos += n;
     ++it;
   }
+}
+
+std::pair<uint64_t, uint32_t> SparseFrameIndex::PageStart(size_t i) const {
+  const uint64_t pos = uint64_t{i} * kPageSize;
+  auto it = std::upper_bound(blocks_.begin(), blocks_.end(), pos,
+                             [](uint64_t p, const Block& b) { return p < b.out_start; });
+  --it;
+  return {it->header, static_cast<uint32_t>(pos - it->out_start)};
 }
 
 Status DecompressPages(ByteView frame, size_t count, uint8_t* out, const std::string& what) {

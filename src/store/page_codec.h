@@ -18,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "crust/status.h"
@@ -74,11 +75,16 @@ class SparseFrameIndex {
   static std::optional<SparseFrameIndex> Build(ByteView frame, size_t count);
   // Writes page i (4 KiB) of `frame` (the one indexed) into out.
   void ReadPage(ByteView frame, size_t i, uint8_t* out) const;
+  // Where page i starts: the frame offset of the header of the block holding
+  // its first byte, and how many of that block's bytes come before it.
+  // REQUIRES: i < count.
+  std::pair<uint64_t, uint32_t> PageStart(size_t i) const;
 
  private:
   struct Block {
     uint64_t out_start;  // offset in the decoded pages
     uint64_t src;        // raw: offset of its bytes in the frame; RLE: the byte value
+    uint64_t header;     // offset of its block header in the frame
     uint32_t size;       // decoded bytes
     bool rle;
   };

@@ -131,7 +131,7 @@ Status WriteNewFile(os::Env* env, const std::string& path, ByteView bytes, Pendi
 }  // namespace
 
 // Decides, from page lists alone, what the commit writes for each memory.
-void SessionImpl::PlanCommit(CommitPlan* plan) {
+Status SessionImpl::PlanCommit(CommitPlan* plan) {
   const StoreOptions& opt = store_->options();
   plan->memory.clear();
   plan->memory.resize(slots_.size());
@@ -153,11 +153,12 @@ void SessionImpl::PlanCommit(CommitPlan* plan) {
         m.kind = MemoryPlan::Kind::kImage;
       } else {
         m.kind = MemoryPlan::Kind::kLayer;
-        m.layer = PlanLayer(*s.committed, s.dirty, opt.layer_merge_ratio,
-                            SealPages(static_cast<uint64_t>(std::max(0.0, layered_max))));
+        ASSIGN_OR_RETURN(m.layer, PlanLayer(*s.committed, s.dirty, opt.layer_merge_ratio,
+                                            SealPages(static_cast<uint64_t>(std::max(0.0, layered_max)))));
       }
     }
   }
+  return Status::OK();
 }
 
 Status SessionImpl::CreateStaging(CommitPlan* plan) {
@@ -243,6 +244,7 @@ Status SessionImpl::WriteMemoryFile(const CommitPlan& plan, MemoryPlan* m, Slot*
     case MemoryPlan::Kind::kImage: {
       std::vector<Hash32> leaves = s->is_new ? std::move(s->leaves)
                                              : s->committed->Leaves(s->length / kPageSize, s->changed_nodes);
+      if (!s->is_new) RETURN_IF_ERROR(s->committed->LookupStatus());  // a damaged layer block read for Leaves
       ASSIGN_OR_RETURN(Hash32 root, WriteMemoryImage(env, plan.staging + "/" + MemoryName(id), s->region->data(),
                                                      s->length, store_->options().sync, &leaves));
       if (MemoryHash(s->length, root) != s->memory_hash) {
@@ -257,6 +259,7 @@ Status SessionImpl::WriteMemoryFile(const CommitPlan& plan, MemoryPlan* m, Slot*
       std::shared_ptr<DeltaLayer> layer;
       if (m->stream) {
         // Written while computed; the rest of the file now.
+        RETURN_IF_ERROR(s->committed->LookupStatus());  // a damaged layer block read for the new nodes
         ASSIGN_OR_RETURN(layer, m->stream->Finish(std::move(s->changed_nodes)));
         m->stream.reset();
         RETURN_IF_ERROR(syncs->AddFile(std::move(m->file)));
@@ -269,7 +272,8 @@ Status SessionImpl::WriteMemoryFile(const CommitPlan& plan, MemoryPlan* m, Slot*
         ASSIGN_OR_RETURN(Bytes frame, m->encoder->Finish());
         m->encoder.reset();
         // The changed nodes go into the layer (a retry recomputes them).
-        layer = AssembleLayer(*s->committed, m->layer, std::move(frame), std::move(s->changed_nodes));
+        RETURN_IF_ERROR(s->committed->LookupStatus());  // a damaged layer block read for the new nodes
+        ASSIGN_OR_RETURN(layer, AssembleLayer(*s->committed, m->layer, std::move(frame), std::move(s->changed_nodes)));
         const std::string path = plan.staging + "/" + LayerName(id, top);
         ASSIGN_OR_RETURN(Bytes file, layer->Encode(store_->options().compression_level, path));
         RETURN_IF_ERROR(WriteNewFile(env, path, file, syncs));
@@ -294,7 +298,7 @@ Result<Root> SessionImpl::Commit() {
   }
   RETURN_IF_ERROR(CollectForCommit());
   CommitPlan plan;
-  PlanCommit(&plan);
+  RETURN_IF_ERROR(PlanCommit(&plan));
   const bool parallel = PagesToHash() >= ParallelPages();
   PendingSyncs syncs(store_->env(), store_->options().sync);
   FirstError early;

@@ -135,6 +135,9 @@ Result<std::vector<IndexEntry>> SessionImpl::HashAll(std::vector<std::function<v
     }
     if (j.split) s->changed_nodes = j.split->Finish();
     if (j.leaves.empty()) s->changed_nodes.clear();
+    // Tree updates read committed nodes without stopping at each: a damaged
+    // layer block they read is reported here, before the hash is used.
+    if (s->committed) RETURN_IF_ERROR(s->committed->LookupStatus());
     s->memory_hash = MemoryHash(s->length, s->changed_nodes.empty() ? s->committed->TreeRoot()
                                                                     : s->changed_nodes.back().hash);
   }

@@ -176,7 +176,7 @@ class SessionImpl final : public Session {
   static void ClearDirty(Slot* slot);
   void EnableCheckpoints();
   // Writing a commit (session_commit.cc).
-  void PlanCommit(CommitPlan* plan);
+  Status PlanCommit(CommitPlan* plan);
   Status CreateStaging(CommitPlan* plan);
   Status StageBytecode(const CommitPlan& plan, bool sync_now, PendingSyncs* syncs);
   // Reads a committed module's bytecode file and checks it against the

@@ -43,7 +43,8 @@ Status CheckFileSet(os::Env* env, const std::string& dir, const Index& index) {
 // The file holding the newest version of page p.
 std::string PageFile(const CommittedMemory& m, uint32_t page) {
   for (auto it = m.layers().rbegin(); it != m.layers().rend(); ++it) {
-    if ((*it)->FindPage(page)) return (*it)->path();
+    auto i = (*it)->FindPage(page);
+    if (!i.ok() || *i) return (*it)->path();
   }
   return m.base().path();
 }
@@ -90,6 +91,8 @@ Status VerifyMemory(os::Env* env, const std::string& dir, const IndexEntry& e) {
 Status VerifyMemoryMapped(os::Env* env, const std::string& dir, const IndexEntry& e) {
   ASSIGN_OR_RETURN(auto mem, CommittedMemory::Open(env, dir, e));
   RETURN_IF_ERROR(VerifyBaseImage(mem->base()));
+  // Every byte of every layer (opening checked only footers and headers).
+  for (const auto& layer : mem->layers()) RETURN_IF_ERROR(layer->VerifyAll(e.memory_length / kPageSize));
   ASSIGN_OR_RETURN(auto region, mem->Map(env, e.memory_length, /*noted=*/false, /*lazy=*/false));
   const uint64_t pages = e.memory_length / kPageSize;
   std::vector<Hash32> leaves(pages);
@@ -103,7 +106,8 @@ Status VerifyMemoryMapped(os::Env* env, const std::string& dir, const IndexEntry
         std::string where = k == 0 ? PageFile(*mem, static_cast<uint32_t>(i)) : mem->base().path();
         if (k > 0) {
           for (auto it = mem->layers().rbegin(); it != mem->layers().rend(); ++it) {
-            if ((*it)->FindNode(key)) { where = (*it)->path(); break; }
+            auto h = (*it)->FindNode(key);
+            if (!h.ok() || *h) { where = (*it)->path(); break; }
           }
         }
         return Status::Corruption(where + ": " + (k == 0 ? "page " + std::to_string(i) + " does not match its hash"
