@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "src/engine/compiler_tcc.h"
 #include "src/engine/instance.h"
 #include "src/engine/runtime_test_util.h"
 #include "src/os/env.h"
@@ -119,6 +120,23 @@ TEST_F(CodeCacheTest, MissingCompilerSaysWhatToInstall) {
   auto r = open_with("cc");
   ::setenv("PATH", saved.c_str(), 1);
   check(r, "cc");
+}
+
+// A compiled frame over the bound its module's wasm frames allow is a host
+// defect, reported as Internal naming the function (never a deploy
+// decision): the fast tier's object checked against a bound it cannot meet.
+TEST_F(CodeCacheTest, TccFrameOverTheBoundIsInternalNamingTheFunction) {
+  os::Env* env = os::Env::Default();
+  auto compiler = Compiler::Create(env, CompilerOptions{.cc = "tcc", .flavor = CompilerFlavor::kTcc});
+  if (!compiler.ok()) GTEST_SKIP() << "no tcc: " << compiler.status().ToString();
+  const std::string so = dir_.Sub("m.so");
+  ASSERT_OK((*compiler)->Compile(Module(3), dir_.Sub("work"), so));
+  ASSERT_OK(CheckTccFrames(so, 1 << 20));
+  Status s = CheckTccFrames(so, 8);
+  EXPECT_EQ(s.code(), Status::Code::kInternal) << s.ToString();
+  EXPECT_NE(s.ToString().find("compiled function "), std::string::npos) << s.ToString();
+  EXPECT_EQ(s.ToString().find("function ? "), std::string::npos) << s.ToString();  // named
+  EXPECT_NE(s.ToString().find("NativeFrameBound"), std::string::npos) << s.ToString();
 }
 
 // ---- code tiers ----

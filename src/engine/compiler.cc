@@ -6,6 +6,7 @@
 
 #include "src/engine/compiler_tcc.h"
 #include "src/engine/compiler_translate.h"
+#include "src/engine/module_limits.h"
 #include "src/engine/runtime_call.h"
 #include "src/os/env.h"
 #include "src/util/sha256.h"
@@ -26,7 +27,10 @@ std::string FirstLine(const std::string& s) {
 }
 
 // One line of a -fstack-usage report: "file:line[:col]:name<TAB>bytes<TAB>qualifiers".
-Status CheckFrameLine(std::string_view line, const std::string& report) {
+// A frame over `max_frame` (rt::NativeFrameBound of the module's largest wasm
+// frame) or of unbounded size breaks the bound the call stack is sized by: a
+// host error (Internal), not a property of the module.
+Status CheckFrameLine(std::string_view line, const std::string& report, uint64_t max_frame) {
   const size_t t1 = line.find('\t');
   const size_t t2 = t1 == std::string_view::npos ? t1 : line.find('\t', t1 + 1);
   if (t2 == std::string_view::npos) return Status::Internal(report + ": unreadable line: " + std::string(line));
@@ -39,21 +43,20 @@ Status CheckFrameLine(std::string_view line, const std::string& report) {
   }
   const std::string_view qual = line.substr(t2 + 1);
   if (qual.find("dynamic") != std::string_view::npos && qual.find("bounded") == std::string_view::npos) {
-    return Status::ResourceExhausted("compiled function " + name +
-                                     " has a native stack frame of unbounded size (the limit is " +
-                                     std::to_string(rt::kMaxNativeFrameBytes) + " bytes per frame)");
+    return Status::Internal("compiled function " + name + " has a native stack frame of unbounded size (" + report +
+                            "); the bound is " + std::to_string(max_frame) + " bytes");
   }
-  if (bytes > rt::kMaxNativeFrameBytes) {
-    return Status::ResourceExhausted("compiled function " + name + " needs a native stack frame of " +
-                                     std::to_string(bytes) + " bytes, more than the limit of " +
-                                     std::to_string(rt::kMaxNativeFrameBytes) + " bytes per frame");
+  if (bytes > max_frame) {
+    return Status::Internal("compiled function " + name + " has a native stack frame of " + std::to_string(bytes) +
+                            " bytes, more than the " + std::to_string(max_frame) +
+                            " bytes its module's wasm frames allow (runtime_call.h NativeFrameBound)");
   }
   return Status::OK();
 }
 
 }  // namespace
 
-Status Compiler::CheckFrames(const std::string& work_dir) const {
+Status Compiler::CheckFrames(const std::string& work_dir, uint64_t max_frame) const {
   ASSIGN_OR_RETURN(std::vector<std::string> names, env_->ListDir(work_dir));
   bool found = false;
   for (const std::string& n : names) {
@@ -66,7 +69,7 @@ Status Compiler::CheckFrames(const std::string& work_dir) const {
       const size_t nl = rest.find('\n');
       const std::string_view line = rest.substr(0, nl);
       rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
-      if (!line.empty()) RETURN_IF_ERROR(CheckFrameLine(line, report));
+      if (!line.empty()) RETURN_IF_ERROR(CheckFrameLine(line, report, max_frame));
     }
   }
   if (!found) return Status::Internal(options_.cc + " wrote no stack usage report (-fstack-usage) in " + work_dir);
@@ -100,7 +103,8 @@ Compiler::Compiler(os::Env* env, CompilerOptions options, std::string version)
   if (!options_.write_barrier) description_ += "; no write barrier";
   if (options_.flavor == CompilerFlavor::kTcc) description_ += "; tcc prelude " + std::to_string(kTccPreludeVersion);
   // Objects were checked against this frame bound when built (CheckFrames).
-  description_ += "; max frame " + std::to_string(rt::kMaxNativeFrameBytes);
+  description_ += "; native frame <= " + std::to_string(rt::kNativeBytesPerWasmByte) + " x wasm frame + " +
+                  std::to_string(rt::kNativeFrameSlack);
   Sha256 h;
   h.Update(description_.data(), description_.size());
   const std::string& abi = RuntimeHeaderText();
@@ -128,6 +132,10 @@ std::vector<std::string> Compiler::Flags() const {
 }
 
 Status Compiler::Compile(ByteView wasm, const std::string& work_dir, const std::string& out_path) const {
+  // The module's largest wasm frame bounds every compiled frame.
+  ModuleStats stats;
+  RETURN_IF_ERROR(CheckModuleLimits(wasm, kDeployLimits.Prepared(), &stats));
+  const uint64_t max_frame = rt::NativeFrameBound(stats.max_frame_bytes);
   ASSIGN_OR_RETURN(CSource src, TranslateToC(wasm, options_.write_barrier));
   RETURN_IF_ERROR(env_->CreateDir(work_dir));
   auto run = [&]() -> Status {
@@ -143,9 +151,9 @@ Status Compiler::Compile(ByteView wasm, const std::string& work_dir, const std::
     argv.insert(argv.end(), {"-I" + work_dir, work_dir + "/module.c", "-o", so, "-lm"});
     RETURN_IF_ERROR(RunProcess(argv, work_dir + "/cc.log", options_.limits));
     if (options_.flavor == CompilerFlavor::kTcc) {
-      RETURN_IF_ERROR(CheckTccFrames(so, rt::kMaxNativeFrameBytes));
+      RETURN_IF_ERROR(CheckTccFrames(so, max_frame));
     } else {
-      RETURN_IF_ERROR(CheckFrames(work_dir));
+      RETURN_IF_ERROR(CheckFrames(work_dir, max_frame));
     }
     return env_->Rename(so, out_path);
   };

@@ -69,9 +69,11 @@ class Compiler {
   // Compiles `wasm` into a shared object written to `out_path` (replaced if
   // present). Temporaries go to `work_dir`, which is created and removed.
   // Errors: InvalidModule/NotSupported from translation, ResourceExhausted
-  // when the compiler hits a limit or a compiled function's native frame
-  // (the compiler's -fstack-usage report) is larger than
-  // rt::kMaxNativeFrameBytes or unbounded, IOError otherwise.
+  // when the compiler hits a limit, Internal naming the function when a
+  // compiled function's native frame (the compiler's -fstack-usage report,
+  // tcc's prologue) is over rt::NativeFrameBound of the module's largest wasm
+  // frame or unbounded (a host defect: which modules deploy never depends on
+  // the C compiler), IOError otherwise.
   Status Compile(ByteView wasm, const std::string& work_dir, const std::string& out_path) const;
 
   const Hash32& fingerprint() const { return fingerprint_; }
@@ -83,7 +85,7 @@ class Compiler {
   Compiler(os::Env* env, CompilerOptions options, std::string version);
   std::vector<std::string> Flags() const;
   // Reads the -fstack-usage reports in work_dir (see Compile).
-  Status CheckFrames(const std::string& work_dir) const;
+  Status CheckFrames(const std::string& work_dir, uint64_t max_frame) const;
 
   os::Env* const env_;
   const CompilerOptions options_;

@@ -18,6 +18,8 @@
 namespace crust::engine {
 namespace {
 
+constexpr rlim_t kCompilerStackBytes = rlim_t{64} << 20;
+
 std::string TailOf(const std::string& path, size_t max = 2000) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return "";
@@ -39,6 +41,11 @@ std::string TailOf(const std::string& path, size_t max = 2000) {
   struct rlimit cpu = {limits.cpu_seconds, limits.cpu_seconds + 5};
   ::setrlimit(RLIMIT_AS, &as);
   ::setrlimit(RLIMIT_CPU, &cpu);
+  // A fixed stack, not the node's `ulimit -s`: cc1 recurses deeply on large
+  // functions (at 1 MiB it crashes on modules that compile at 8 MiB), and
+  // whether a module compiles must not depend on the host's shell.
+  struct rlimit stack = {kCompilerStackBytes, kCompilerStackBytes};
+  ::setrlimit(RLIMIT_STACK, &stack);
   const int in = ::open("/dev/null", O_RDONLY);
   const int out = out_fd >= 0 ? out_fd : ::open(output, O_WRONLY | O_CREAT | O_APPEND, 0644);
   if (in < 0 || out < 0) ::_exit(126);

@@ -120,6 +120,17 @@ bool FileOffset(const ElfView& elf, const Elf64_Ehdr& eh, uint64_t addr, uint64_
   return false;
 }
 
+// The NUL-terminated name at `off` in the string table `names` (bounded).
+std::string SymbolName(const ElfView& elf, const Elf64_Shdr& names, uint32_t off) {
+  std::string out;
+  for (uint64_t at = names.sh_offset + off; off < names.sh_size && out.size() < 256; ++at, ++off) {
+    char c;
+    if (!elf.Read(at, &c) || c == '\0') break;
+    out += c;
+  }
+  return out.empty() ? std::string("?") : out;
+}
+
 }  // namespace
 
 Status CheckTccFrames(const std::string& so_path, uint64_t max_frame) {
@@ -139,6 +150,10 @@ Status CheckTccFrames(const std::string& so_path, uint64_t max_frame) {
     if (!elf.Read(eh.e_shoff + uint64_t{i} * eh.e_shentsize, &sh)) return Status::NotSupported(so_path + ": bad sections");
     if (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM) continue;
     if (sh.sh_entsize != sizeof(Elf64_Sym)) return Status::NotSupported(so_path + ": bad symbol table");
+    Elf64_Shdr names{};  // the symbol table's string table, for messages
+    if (sh.sh_link >= eh.e_shnum || !elf.Read(eh.e_shoff + uint64_t{sh.sh_link} * eh.e_shentsize, &names)) {
+      return Status::NotSupported(so_path + ": bad symbol names");
+    }
     for (uint64_t off = sh.sh_offset; off + sizeof(Elf64_Sym) <= sh.sh_offset + sh.sh_size; off += sizeof(Elf64_Sym)) {
       Elf64_Sym sym;
       if (!elf.Read(off, &sym)) return Status::NotSupported(so_path + ": bad symbol");
@@ -161,10 +176,10 @@ Status CheckTccFrames(const std::string& so_path, uint64_t max_frame) {
         return Status::NotSupported(so_path + ": a function does not start with tcc's prologue");
       }
       if (frame > max_frame) {
-        return Status::ResourceExhausted("compiled function (tcc) at 0x" + std::to_string(sym.st_value) +
-                                         " needs a native stack frame of " + std::to_string(frame) +
-                                         " bytes, more than the limit of " + std::to_string(max_frame) +
-                                         " bytes per frame");
+        return Status::Internal("compiled function " + SymbolName(elf, names, sym.st_name) + " (tcc, " + so_path +
+                                ") has a native stack frame of " + std::to_string(frame) + " bytes, more than the " +
+                                std::to_string(max_frame) +
+                                " bytes its module's wasm frames allow (runtime_call.h NativeFrameBound)");
       }
       functions++;
     }

@@ -40,13 +40,14 @@ const std::string& TccPrelude();
 void AdaptForTcc(std::string* c);
 
 // tcc writes no -fstack-usage report, so the frame bound every compiled
-// function must respect (runtime_call.h: kMaxNativeFrameBytes, which sizes
+// function must respect (runtime_call.h: NativeFrameBound, which sizes
 // the dedicated call stack) is read from the object itself: on x86-64 every
 // function tcc 0.9.27 emits starts `push %rbp; mov %rsp,%rbp; sub $N,%rsp`
 // (N patched in after the body is generated), so its frame is N + 16 bytes;
 // the linker's _init/_fini start `sub $n,%rsp` (a frame of n + 8).
 // Checks every function symbol of the shared object at `so_path`.
-// ResourceExhausted naming the function when a frame exceeds `max_frame`;
+// Internal naming the function when a frame exceeds `max_frame` (a host
+// defect: the bound comes from the wasm, runtime_call.h NativeFrameBound);
 // NotSupported when a function does not start that way (another
 // architecture, another tcc): the fast tier is then not used for the module,
 // and the optimised build (checked by -fstack-usage) serves it instead.

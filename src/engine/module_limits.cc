@@ -25,6 +25,7 @@ class Scanner : public wabt::BinaryReaderNop {
   explicit Scanner(const ModuleLimits& limits) : limits_(limits) {}
 
   const Status& status() const { return status_; }
+  const ModuleStats& stats() const { return stats_; }
 
   bool OnError(const wabt::Error&) override { return true; }  // the full decoder reports it
 
@@ -37,15 +38,20 @@ class Scanner : public wabt::BinaryReaderNop {
                       "type " + N(index) + " has " + N(arity) + " params and results"))) {
       return Result::Error;
     }
-    if (index >= type_params_.size()) type_params_.resize(index + 1, 0);
+    if (index >= type_params_.size()) {
+      type_params_.resize(index + 1, 0);
+      type_results_.resize(index + 1, 0);
+    }
     type_params_[index] = params;
+    type_results_[index] = results;
     return Result::Ok;
   }
   Result OnImportCount(Index count) override {
     return Budget(count, limits_.max_imports, "imports", "module has " + N(count) + " imports");
   }
-  Result OnImportFunc(Index, std::string_view, std::string_view, Index, Index) override {
+  Result OnImportFunc(Index, std::string_view, std::string_view, Index, Index sig_index) override {
     ++imported_functions_;
+    if (imported_functions_ <= limits_.max_functions) func_types_.push_back(sig_index);
     return Budget(imported_functions_, limits_.max_functions, "functions",
                   "module has more than " + N(imported_functions_ - 1) + " functions");
   }
@@ -62,7 +68,7 @@ class Scanner : public wabt::BinaryReaderNop {
     if (Failed(Budget(total, limits_.max_functions, "functions", "module has " + N(total) + " functions"))) {
       return Result::Error;
     }
-    func_types_.reserve(count);
+    func_types_.reserve(total);
     return Result::Ok;
   }
   Result OnFunction(Index, Index sig_index) override {
@@ -103,12 +109,23 @@ class Scanner : public wabt::BinaryReaderNop {
   Result BeginFunctionBody(Index index, wabt::Offset) override {
     func_index_ = index;
     depth_ = 0;
-    const uint64_t defined = uint64_t{index} - imported_functions_;
     locals_ = 0;
-    if (defined < func_types_.size() && func_types_[defined] < type_params_.size()) {
-      locals_ = type_params_[func_types_[defined]];
+    if (index < func_types_.size() && func_types_[index] < type_params_.size()) {
+      locals_ = type_params_[func_types_[index]];
     }
+    height_ = max_height_ = 0;
+    control_.clear();
     return Result::Ok;
+  }
+  Result EndFunctionBody(Index index) override {
+    const uint64_t frame = 8 * (locals_ + max_height_);
+    if (frame > stats_.max_frame_bytes) {
+      stats_.max_frame_bytes = frame;
+      stats_.max_frame_function = index;
+    }
+    return Budget(frame, limits_.max_frame_bytes, "wasm frame bytes of one function",
+                  "function " + N(index) + " has a wasm frame of " + N(frame) + " bytes (8 x (" + N(locals_) +
+                      " locals + " + N(max_height_) + " operand stack slots))");
   }
   Result OnLocalDecl(Index, Index count, wabt::Type) override {
     locals_ += count;
@@ -133,20 +150,43 @@ class Scanner : public wabt::BinaryReaderNop {
 
   Result OnOpcode(wabt::Opcode op) override {
     if (!init_what_.empty()) return InitOpcode(op);
+    StackEffect(op);
     ++instructions_;
     return Budget(instructions_, limits_.max_instructions, "instructions",
                   "function bodies hold more than " + N(instructions_ - 1) + " instructions");
   }
-  Result OnBlockExpr(wabt::Type) override { return Enter(); }
-  Result OnLoopExpr(wabt::Type) override { return Enter(); }
-  Result OnIfExpr(wabt::Type) override { return Enter(); }
-  Result OnTryExpr(wabt::Type) override { return Enter(); }
-  Result OnEndExpr() override {
-    if (depth_ > 0) --depth_;
+  Result OnBlockExpr(wabt::Type sig) override { return Enter(sig); }
+  Result OnLoopExpr(wabt::Type sig) override { return Enter(sig); }
+  Result OnIfExpr(wabt::Type sig) override {
+    Pop(1);
+    return Enter(sig);
+  }
+  Result OnTryExpr(wabt::Type sig) override { return Enter(sig); }
+  Result OnElseExpr() override {
+    if (!control_.empty()) height_ = control_.back().base + control_.back().params;
     return Result::Ok;
   }
-  Result OnDelegateExpr(Index) override {  // ends a try like `end`
-    if (depth_ > 0) --depth_;
+  Result OnEndExpr() override { return Leave(); }
+  Result OnDelegateExpr(Index) override { return Leave(); }  // ends a try like `end`
+  // Operand stack effects the opcode table does not give (StackEffect).
+  Result OnBrIfExpr(Index) override { return Pop(1); }
+  Result OnBrTableExpr(Index, Index*, Index) override { return Pop(1); }
+  Result OnCallExpr(Index func) override {
+    if (func < func_types_.size()) CallType(func_types_[func]);
+    return Result::Ok;
+  }
+  Result OnCallIndirectExpr(Index sig, Index) override {
+    Pop(1);
+    CallType(sig);
+    return Result::Ok;
+  }
+  Result OnReturnCallExpr(Index func) override {
+    if (func < func_types_.size()) CallType(func_types_[func]);
+    return Result::Ok;
+  }
+  Result OnReturnCallIndirectExpr(Index sig, Index) override {
+    Pop(1);
+    CallType(sig);
     return Result::Ok;
   }
 
@@ -193,10 +233,84 @@ class Scanner : public wabt::BinaryReaderNop {
     if (init_values_ != 1) return Invalid(what + ": its constant expression is empty");
     return Result::Ok;
   }
-  Result Enter() {
+  // A block's params and results: none, one value type, or a type index.
+  void BlockArity(wabt::Type sig, uint64_t* params, uint64_t* results) const {
+    *params = *results = 0;
+    if (sig.IsIndex()) {
+      const Index t = sig.GetIndex();
+      if (t < type_params_.size()) {
+        *params = type_params_[t];
+        *results = type_results_[t];
+      }
+    } else if (sig != wabt::Type::Void) {
+      *results = 1;
+    }
+  }
+  Result Enter(wabt::Type sig) {
     ++depth_;
-    return Budget(depth_, limits_.max_nesting_depth, "block nesting depth",
-                  "function " + N(func_index_) + " nests blocks more than " + N(depth_ - 1) + " deep");
+    if (Failed(Budget(depth_, limits_.max_nesting_depth, "block nesting depth",
+                      "function " + N(func_index_) + " nests blocks more than " + N(depth_ - 1) + " deep"))) {
+      return Result::Error;
+    }
+    Control c;
+    BlockArity(sig, &c.params, &c.results);
+    c.base = height_ >= c.params ? height_ - c.params : 0;
+    control_.push_back(c);  // at most max_nesting_depth entries
+    return Result::Ok;
+  }
+  Result Leave() {
+    if (depth_ > 0) --depth_;
+    if (!control_.empty()) {
+      height_ = control_.back().base + control_.back().results;
+      Push(0);
+      control_.pop_back();
+    }
+    return Result::Ok;
+  }
+  // Operand stack tracking (see the header: an upper bound of the height).
+  // Popping fewer than an instruction pops, or pushing more, only raises
+  // the bound; pops never go below the innermost block's base.
+  Result Pop(uint64_t n) {
+    const uint64_t floor = control_.empty() ? 0 : control_.back().base;
+    height_ = height_ - floor >= n ? height_ - n : floor;
+    return Result::Ok;
+  }
+  void Push(uint64_t n) {
+    height_ += n;
+    if (height_ > max_height_) max_height_ = height_;
+  }
+  void CallType(Index sig) {
+    if (sig >= type_params_.size()) return;  // invalid: the validator rejects it
+    Pop(type_params_[sig]);
+    Push(type_results_[sig]);
+  }
+  // The effect of instructions whose operands the opcode table lists
+  // (numeric, memory, table); control, calls and branches have callbacks.
+  void StackEffect(wabt::Opcode op) {
+    using O = wabt::Opcode;
+    switch (op) {
+      case O::Select:
+      case O::SelectT: Pop(3), Push(1); return;
+      case O::LocalGet:
+      case O::GlobalGet:
+      case O::RefNull:
+      case O::RefFunc:
+      case O::TableSize: Push(1); return;
+      case O::LocalSet:
+      case O::GlobalSet:
+      case O::Drop: Pop(1); return;
+      case O::LocalTee:
+      case O::RefIsNull: return;
+      case O::TableGet: Pop(1), Push(1); return;
+      case O::TableSet: Pop(2); return;
+      case O::TableGrow: Pop(2), Push(1); return;
+      case O::TableFill: Pop(3); return;
+      default: break;
+    }
+    uint64_t pops = 0;
+    for (int i = 1; i <= 3; ++i) pops += op.GetParamType(i) != wabt::Type::Void ? 1 : 0;
+    Pop(pops);
+    if (op.GetResultType() != wabt::Type::Void) Push(1);
   }
   Result Table(const wabt::Limits& limits) {
     ++tables_;
@@ -218,8 +332,15 @@ class Scanner : public wabt::BinaryReaderNop {
   uint64_t element_entries_ = 0;
   uint64_t data_count_ = 0;
   bool has_data_section_ = false;
-  std::vector<uint32_t> type_params_;  // params of each function type (<= max_types)
-  std::vector<uint32_t> func_types_;   // type of each defined function (<= max_functions)
+  struct Control {
+    uint64_t base = 0;  // operand stack height below the block's params
+    uint64_t params = 0, results = 0;
+  };
+  std::vector<uint32_t> type_params_;   // params of each function type (<= max_types)
+  std::vector<uint32_t> type_results_;  // results of each function type
+  std::vector<uint32_t> func_types_;    // type of each function, imports first (<= max_functions)
+  std::vector<Control> control_;        // enclosing blocks (<= max_nesting_depth)
+  uint64_t height_ = 0, max_height_ = 0;  // operand stack of the body being read
   Index func_index_ = 0;
   uint64_t depth_ = 0;
   uint64_t locals_ = 0;
@@ -227,6 +348,7 @@ class Scanner : public wabt::BinaryReaderNop {
   uint64_t instructions_ = 0;
   std::string init_what_;  // the constant expression being read ("global 3"), empty outside one
   int init_values_ = 0;
+  ModuleStats stats_;
 };
 
 }  // namespace
@@ -240,6 +362,7 @@ ModuleLimits ModuleLimits::Prepared() const {
   p.max_function_locals += 2;   // NaN scratch locals
   p.max_total_locals += 2 * uint64_t{max_functions} + 1;
   p.max_nesting_depth += 2;     // the body wrapper, the trap `if`
+  p.max_frame_bytes += kInstrumentationFrameBytes;
   // Per original instruction at most: a static charge (9 instructions, one
   // `if` holding 3), a dynamic charge (3), a depth release (4) or NaN
   // canonicalisation (6); per function: entry and exit (14) and the helper.
@@ -247,13 +370,13 @@ ModuleLimits ModuleLimits::Prepared() const {
   return p;
 }
 
-Status CheckModuleLimits(ByteView wasm, const ModuleLimits& limits) {
+Status CheckModuleLimits(ByteView wasm, const ModuleLimits& limits, ModuleStats* stats) {
   Scanner scanner(limits);
   wabt::ReadBinaryOptions options(DecodeFeatures(), nullptr, /*read_debug_names=*/false,
                                   /*stop_on_first_error=*/true, /*fail_on_custom_section_error=*/false);
-  if (wabt::Failed(wabt::ReadBinary(wasm.data(), wasm.size(), &scanner, options))) {
-    return scanner.status();  // OK when the bytes are malformed: DecodeModule says how
-  }
+  // Failed with an OK status when the bytes are malformed: DecodeModule says how.
+  (void)wabt::ReadBinary(wasm.data(), wasm.size(), &scanner, options);
+  if (stats != nullptr) *stats = scanner.stats();
   return scanner.status();
 }
 

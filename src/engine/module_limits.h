@@ -14,8 +14,9 @@
 //   element segments, element entries (sum), data segments, params + results
 //   of one function type, locals of one function (params + declared),
 //   locals of all functions, block nesting depth (block/loop/if/try inside
-//   one function body), instructions (all bodies), and the size of the C
-//   that wasm2c may produce (kMaxTranslatedCBytes, enforced while writing).
+//   one function body), instructions (all bodies), the wasm frame of one
+//   function (below), and the size of the C that wasm2c may produce
+//   (kMaxTranslatedCBytes, enforced while writing).
 // An exceeded budget is ResourceExhausted naming the budget, its limit and
 // the module's value, e.g. "deploy limit exceeded: function 3 has at least
 // 268435455 locals; the limit is 10000 (locals per function)".
@@ -30,6 +31,15 @@
 // (binary writer) and translation (c-writer) recurse once per nesting level,
 // as does crust's instrumenter; bounding the depth bounds their native stack
 // (kMaxNestingDepth levels use well under 1 MiB of stack in each).
+//
+// The wasm frame of a function, in bytes, is 8 × (params + declared locals +
+// the highest its operand stack can get), every value counted as 8 bytes
+// whatever its type. The height is computed by the scan from each
+// instruction's stack effect (calls and blocks through their types); in code
+// that validation treats as unreachable (after br, return, unreachable) it
+// may over-count, never under-count. It is a function of the wasm alone, so
+// which modules deploy never depends on the C compiler; the native stack is
+// sized from it (runtime_call.h NativeFrameBound, docs/abi.md "Native stack").
 //
 // Thread-safety: free functions without shared state.
 #pragma once
@@ -61,6 +71,7 @@ struct ModuleLimits {
   uint64_t max_total_locals = 200000;    // over all defined functions
   uint32_t max_nesting_depth = 1024;     // nested block/loop/if/try in one body
   uint64_t max_instructions = 2000000;   // over all function bodies
+  uint32_t max_frame_bytes = 96 * 1024;  // wasm frame of one function (above)
 
   // The budgets a module produced by PrepareModule from a module within
   // `*this` stays within (instrumentation adds a function, three globals,
@@ -69,6 +80,10 @@ struct ModuleLimits {
   // prepared bytes against these.
   ModuleLimits Prepared() const;
 };
+
+// What instrumentation may add to a function's wasm frame: two scratch
+// locals and a few operand slots for gas, depth and NaN sequences.
+inline constexpr uint32_t kInstrumentationFrameBytes = 8 * 16;
 
 // The budgets of every deploy (PrepareModule). Changing them changes which
 // modules are accepted: bump kPrepareVersion (prepare.h).
@@ -79,11 +94,17 @@ inline constexpr ModuleLimits kDeployLimits{};
 // tenth of it (docs/abi.md).
 inline constexpr uint64_t kMaxTranslatedCBytes = uint64_t{256} << 20;
 
+// What the pre-scan measured (meaningful when it returned OK).
+struct ModuleStats {
+  uint64_t max_frame_bytes = 0;  // the largest wasm frame of a defined function
+  uint32_t max_frame_function = 0;  // its function index (imports first)
+};
+
 // The streaming pre-scan described above. OK if the module is within
 // `limits` (or is malformed in a way the scan does not judge: the full
 // decoder reports that). ResourceExhausted for a budget, InvalidModule for
-// the instantiation failures listed above.
-Status CheckModuleLimits(ByteView wasm, const ModuleLimits& limits = kDeployLimits);
+// the instantiation failures listed above. Fills `*stats` when not null.
+Status CheckModuleLimits(ByteView wasm, const ModuleLimits& limits = kDeployLimits, ModuleStats* stats = nullptr);
 
 // InvalidModule naming the first active element segment with a constant
 // offset whose entries do not fit in its table's initial size (instantiation

@@ -15,6 +15,7 @@
 
 #include "src/engine/compiler_translate.h"
 #include "src/engine/prepare.h"
+#include "src/engine/wat.h"
 #include "src/os/env.h"
 #include "tests/hostile_modules.h"
 #include "tests/test_util.h"
@@ -192,6 +193,47 @@ TEST(ModuleLimitsTest, NonConstantInitExpressionsAreRefusedBeforeDecoding) {
   EXPECT_OK(CheckModuleLimits(ok));
 }
 
+// The wasm frame: 8 bytes per param, local and operand-stack slot at the
+// highest, from the bytes alone.
+uint64_t FrameOf(const std::string& wat) {
+  Result<Bytes> wasm = WatToWasm(wat);
+  EXPECT_TRUE(wasm.ok()) << wasm.status().ToString();
+  if (!wasm.ok()) return 0;
+  ModuleStats stats;
+  EXPECT_OK(CheckModuleLimits(*wasm, kDeployLimits, &stats));
+  return stats.max_frame_bytes;
+}
+
+TEST(ModuleLimitsTest, WasmFrameFromLocalsAndOperandStack) {
+  EXPECT_EQ(FrameOf("(module (func (param i32 i64) (local f32 f64)))"), 8u * 4);
+  EXPECT_EQ(FrameOf("(module (func (result i32) i32.const 1 i32.const 2 i32.const 3 i32.add i32.add))"), 8u * 3);
+  // Calls pop their params and push their results (through the callee's type);
+  // the module's frame is its largest function's.
+  EXPECT_EQ(FrameOf("(module (func $f (param i32 i32 i32) (result i32) i32.const 0)"
+                    " (func (result i32) i32.const 1 i32.const 2 i32.const 3 call $f i32.const 1 i32.const 4"
+                    " i32.add i32.add))"),
+            8u * 4);  // $f: 3 params + 1; the caller: 3 slots at most
+  // A block ends at its base plus its results, also after a branch; `else`
+  // restarts at the block's params.
+  EXPECT_EQ(FrameOf("(module (func (result i32) (local i32)"
+                    " (block (result i32) i32.const 1 i32.const 2 i32.const 3 br 0)"
+                    " (if (result i32) (local.get 0) (then i32.const 5 i32.const 6 i32.add) (else i32.const 7))"
+                    " i32.add))"),
+            8u * (1 + 3));
+  // Multi-value block types: params stay on the stack inside.
+  EXPECT_EQ(FrameOf("(module (type $t (func (param i32 i32) (result i32)))"
+                    " (func (result i32) i32.const 1 i32.const 2 (block (type $t) i32.add i32.const 9 i32.add)))"),
+            8u * 2);
+  // The budget names the function and its parts.
+  std::string wat = "(module (func $big";
+  for (int i = 0; i < 9000; ++i) wat += " (local i64)";
+  for (int i = 0; i < 4000; ++i) wat += " i32.const 0";
+  for (int i = 0; i < 4000; ++i) wat += " drop";
+  wat += "))";
+  ASSERT_OK_AND_ASSIGN(Bytes big, WatToWasm(wat));
+  ExpectBudget(big, "wasm frame bytes of one function", "function 0 has a wasm frame of 104000 bytes");
+}
+
 TEST(ModuleLimitsTest, MalformedBytesAreLeftToTheDecoder) {
   Bytes wasm = h::ManyFunctions(3);
   wasm.resize(wasm.size() - 3);
@@ -211,7 +253,8 @@ TEST(ModuleLimitsTest, RealContractsAreWithinLimits) {
     const bool memory64 = std::string(name) == "c_example" || std::string(name) == "transfer_contract";
     SCOPED_TRACE(name);
     ASSERT_OK_AND_ASSIGN(Bytes wasm, env->ReadFile(dir + "/" + name + ".wasm"));
-    EXPECT_OK(CheckModuleLimits(wasm));
+    ModuleStats stats;
+    EXPECT_OK(CheckModuleLimits(wasm, kDeployLimits, &stats));
     EXPECT_OK(CheckModuleLimits(wasm, kDeployLimits.Prepared()));
     // Abi::kNone: the budgets do not depend on the ABI, and some of these
     // contracts import host functions added separately (hdebug).
@@ -220,7 +263,13 @@ TEST(ModuleLimitsTest, RealContractsAreWithinLimits) {
     ASSERT_OK(pm);
     ASSERT_OK_AND_ASSIGN(CSource c, TranslateToC(pm->wasm));
     EXPECT_LT(c.c.size(), kMaxTranslatedCBytes / 10);
-    std::printf("%s: %zu bytes of wasm, %zu bytes of C\n", name, wasm.size(), c.c.size());
+    // Instrumentation stays within what the prepared frame budget allows.
+    ModuleStats prepared;
+    EXPECT_OK(CheckModuleLimits(pm->wasm, kDeployLimits.Prepared(), &prepared));
+    EXPECT_LE(prepared.max_frame_bytes, stats.max_frame_bytes + kInstrumentationFrameBytes);
+    std::printf("%s: %zu bytes of wasm, %zu bytes of C, largest wasm frame %llu bytes (prepared %llu)\n", name,
+                wasm.size(), c.c.size(), static_cast<unsigned long long>(stats.max_frame_bytes),
+                static_cast<unsigned long long>(prepared.max_frame_bytes));
   }
 }
 

@@ -40,7 +40,8 @@ namespace crust::engine {
 // unbumped change would let them return the old result.
 // 2: deploy limits (module_limits.h); memory64 and table64 accepted (lower64.h)
 // instead of rejected.
-inline constexpr uint32_t kPrepareVersion = 2;
+// 3: the wasm frame budget (module_limits.h max_frame_bytes).
+inline constexpr uint32_t kPrepareVersion = 3;
 
 struct PrepareOptions {
   // Which rules apply. kContract for everything deployed through crust;

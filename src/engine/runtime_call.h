@@ -11,8 +11,10 @@
 #include <csetjmp>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "crust/status.h"
+#include "src/engine/module_limits.h"
 #include "src/engine/runtime.h"
 
 namespace crust::engine {
@@ -30,6 +32,7 @@ struct CallState {
   HostContext* host = nullptr;
   int in_host = 0;     // > 0 while a host function runs: faults then are not traps
   Status host_status;  // why a host function aborted (kHostAbortCode)
+
   // Size of the dedicated native stack a top-level call runs on (ignored by
   // nested calls, which run on their caller's). See NativeStackBytes().
   size_t stack_bytes = 0;
@@ -63,9 +66,24 @@ inline constexpr int kHostIOFaultCode = 101;  // SIGBUS in compiled code
 inline constexpr int kNoStackCode = 102;      // the dedicated stack cannot be mapped
 
 // ---- runtime_stack.cc ----
-// The largest native frame one function of compiled code may have. The
-// compiler refuses code with a larger frame (compiler.cc, -fstack-usage).
-inline constexpr size_t kMaxNativeFrameBytes = 64 * 1024;
+// Native frames from wasm frames (module_limits.h: 8 bytes per local and
+// operand stack slot, a function of the wasm alone). Every function compiled
+// from a module whose largest wasm frame is W bytes must have a native frame
+// of at most NativeFrameBound(W): the compiler checks each one (compiler.cc
+// -fstack-usage, compiler_tcc.cc prologues) and a larger one is a host error
+// (Internal naming the function, never a deploy decision). The factor covers
+// compilers that give every C variable its own slot and spill temporaries
+// (tcc, gcc -O0) and gcc -O2 inlining callees of the same module; the slack
+// covers fixed costs (saved registers, call arguments, wasm2c's glue).
+inline constexpr size_t kNativeBytesPerWasmByte = 4;
+inline constexpr size_t kNativeFrameSlack = 8 * 1024;
+constexpr uint64_t NativeFrameBound(uint64_t wasm_frame_bytes) {
+  return kNativeBytesPerWasmByte * wasm_frame_bytes + kNativeFrameSlack;
+}
+// The largest native frame compiled code may have: the bound for the largest
+// wasm frame a prepared module may have (deploy limit + instrumentation).
+inline constexpr size_t kMaxNativeFrameBytes =
+    NativeFrameBound(kDeployLimits.max_frame_bytes + kInstrumentationFrameBytes);
 // Native stack used by the host between a call into compiled code and a
 // nested call it makes through a host function (trampolines, the vm's `c`).
 inline constexpr size_t kHostLevelBytes = 256 * 1024;
@@ -80,6 +98,22 @@ int RunOnThisStack(CallState* state, void (*fn)(void*), void* arg);
 // [lo, hi) of the dedicated stack and the start of its guard, when this
 // thread runs on it. False otherwise.
 bool DedicatedStackBounds(uintptr_t* lo, uintptr_t* hi, uintptr_t* guard);
+
+// Host code touching wasm memories (copying arguments, messages, events,
+// results in or out): runs fn(arg) to its end and returns how many SIGBUS
+// faults it met inside registered wasm memories (0 normally). Each such page
+// (a mapped file that cannot be read: a hole on a full file system, a
+// truncated file, an I/O error) was replaced by a zero page and the access
+// retried, so fn — C++ with destructors and locks, which cannot be
+// longjmp'd out of — finishes on garbage; the caller must then fail with
+// IOError and never commit that memory (the vm poisons the session). Host
+// functions called from compiled code run this way (runtime_host.cc).
+// Nests; per thread.
+uint64_t RunHostAccess(void (*fn)(void*), void* arg);
+template <typename F>
+uint64_t HostAccess(F&& f) {
+  return RunHostAccess([](void* p) { (*static_cast<std::remove_reference_t<F>*>(p))(); }, &f);
+}
 
 // Maps a trap code to a kind (WASM_RT_TRAP_* or kHostAbortCode).
 TrapKind KindOfCode(int code);

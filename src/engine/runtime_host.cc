@@ -1,6 +1,7 @@
 // Copyright (c) crust authors. Licensed under the MIT license.
 #include "src/engine/runtime_host.h"
 
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -40,8 +41,18 @@ __attribute__((noinline)) bool RunHost(rt::CallState* cs, void* env, F&& f, T* o
     return false;
   }
   cs->in_host++;
-  auto r = f(*cs->host, *static_cast<Instance*>(env));
+  std::optional<decltype(f(*cs->host, *static_cast<Instance*>(env)))> result;
+  const uint64_t faults = rt::HostAccess([&] { result.emplace(f(*cs->host, *static_cast<Instance*>(env))); });
+  auto r = std::move(*result);
   cs->in_host--;
+  if (faults != 0) {
+    // A page of a wasm memory could not be read (runtime_call.h
+    // RunHostAccess): what the host function computed from it is garbage.
+    cs->host_status = Status::IOError(
+        "a mapped file could not be read (SIGBUS) while a host function accessed contract memory: a host fault, "
+        "not a contract outcome");
+    return false;
+  }
   if constexpr (std::is_same_v<decltype(r), Status>) {
     if (!r.ok()) {
       cs->host_status = std::move(r);

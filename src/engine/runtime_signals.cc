@@ -9,11 +9,17 @@
 //    with -fstack-clash-protection so large frames probe the guard page);
 //  * any SIGBUS (a mapped file that cannot be read: a hole on a full tmpfs,
 //    a truncated file, an I/O error) -> a host fault, kHostIOFaultCode, which
-//    ends the call with IOError, never a trap a contract can observe.
-// Faults anywhere else, or while a host function runs, go to the handler
-// that was installed before ours (or the default action: a crash).
+//    ends the call with IOError, never a trap a contract can observe;
+//  * a SIGBUS inside RunHostAccess (host functions, the vm copying arguments
+//    and results), at an address inside a registered wasm memory: the page
+//    is replaced by a zero page, the fault counted and the access retried
+//    (runtime_call.h RunHostAccess: the caller turns it into IOError).
+// Faults anywhere else, or other faults while a host function runs, go to
+// the handler that was installed before ours (or the default action: a crash).
 #include <pthread.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdint>
@@ -38,6 +44,7 @@ MemorySlot g_memories[kMaxMemories];
 std::atomic<size_t> g_memories_used{0};  // high-water mark of used slots
 
 struct sigaction g_old_segv, g_old_bus;
+uintptr_t g_page_size = 4096;  // set before the handlers are installed
 
 struct ThreadStack {
   bool ready = false;
@@ -52,6 +59,8 @@ struct ThreadStack {
   }
 };
 thread_local ThreadStack tls_stack;
+thread_local int tls_host_access = 0;  // > 0 inside RunHostAccess
+thread_local volatile uint64_t tls_host_bus_faults = 0;
 
 bool InMemory(uintptr_t a) {
   const size_t used = g_memories_used.load(std::memory_order_acquire);
@@ -85,8 +94,25 @@ void Chain(int sig, siginfo_t* info, void* uctx) {
   signal(sig, SIG_DFL);
 }
 
+// In the handler: maps a private zero page over the page holding `a` (mmap
+// is async-signal-safe). False if the kernel refuses.
+bool ReplaceWithZeroPage(uintptr_t a) {
+  const uintptr_t page = a & ~(g_page_size - 1);
+  void* p = mmap(reinterpret_cast<void*>(page), g_page_size, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+  return p != MAP_FAILED;
+}
+
 void Handler(int sig, siginfo_t* info, void* uctx) {
   CallState* cs = CurrentCall();
+  // Host code (not compiled code nested inside it: that takes the path below).
+  if (sig == SIGBUS && tls_host_access > 0 && (cs == nullptr || cs->in_host > 0)) {
+    const auto a = reinterpret_cast<uintptr_t>(info->si_addr);
+    if (InMemory(a) && ReplaceWithZeroPage(a)) {
+      tls_host_bus_faults = tls_host_bus_faults + 1;
+      return;  // the access is retried on the zero page
+    }
+  }
   if (cs != nullptr && cs->in_host == 0) {
     const auto a = reinterpret_cast<uintptr_t>(info->si_addr);
     int code = 0;
@@ -110,6 +136,8 @@ void Handler(int sig, siginfo_t* info, void* uctx) {
 }
 
 void InstallHandlers() {
+  const long page = sysconf(_SC_PAGESIZE);
+  if (page > 0) g_page_size = static_cast<uintptr_t>(page);
   struct sigaction sa = {};
   sa.sa_sigaction = &Handler;
   sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
@@ -143,6 +171,15 @@ void EnsureThreadReady() {
     pthread_attr_destroy(&attr);
   }
   t.ready = true;
+}
+
+uint64_t RunHostAccess(void (*fn)(void*), void* arg) {
+  EnsureThreadReady();
+  const uint64_t before = tls_host_bus_faults;
+  tls_host_access++;
+  fn(arg);
+  tls_host_access--;
+  return tls_host_bus_faults - before;
 }
 
 void ThreadStackBounds(uintptr_t* lo, uintptr_t* hi) {

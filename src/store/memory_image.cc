@@ -4,6 +4,7 @@
 #include <cstring>
 #include <thread>
 
+#include "src/os/fault_guard.h"
 #include "src/store/format.h"
 #include "src/util/coding.h"
 #include "src/util/crc32c.h"
@@ -136,8 +137,10 @@ Status MemoryImage::ReadPage(uint32_t page, uint8_t* out) const {
     std::memset(out, 0, kPageSize);
     return Status::OK();
   }
-  std::memcpy(out, PageData(page), kPageSize);
-  return Status::OK();
+  // A page the kernel cannot read (a hole on a full file system, a truncated
+  // file: SIGBUS) is an IOError naming the file, never a crash.
+  return os::GuardMappedReads(path() + " page " + std::to_string(page),
+                              [&] { std::memcpy(out, PageData(page), kPageSize); });
 }
 
 Status MemoryImage::VerifyChecksum() const {

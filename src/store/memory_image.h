@@ -54,6 +54,7 @@ class MemoryImage {
   Hash32 Node(NodeKey key) const;
   Hash32 Root() const { return Node(kRootKey); }
   // Reads page `page` into out (4 KiB); zeros past the image's length.
+  // IOError naming the file when the mapping cannot be read (SIGBUS).
   Status ReadPage(uint32_t page, uint8_t* out) const;
   // The image's page in a read-only mapping, or null past its length.
   const uint8_t* PageData(uint32_t page) const {

@@ -12,7 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
+#include <sstream>
 #include <string>
 
 #include "crust/vm.h"
@@ -29,9 +31,13 @@ using vmtest::Wat;
 constexpr uint64_t kGas = 10'000'000;
 
 // read(): loads the i32 at 8192 (a page of the image); noop(): touches no
-// memory; write(): stores at 0; via(id): calls `read` of the module whose id is in A.
+// memory; write(): stores at 0; via(id): calls `read` of the module whose id is
+// in A; topic(): emits an event whose topic (read by the host) is at 8192;
+// debug(): hdebug of 4 bytes at A.
 constexpr char kReader[] = R"((module
   (import "env" "c" (func $c (param i32 i32 i32 i32 i64) (result i32)))
+  (import "env" "emit" (func $emit (param i32 i32 i32)))
+  (import "env" "hdebug" (func $hdebug (param i32)))
   (memory (export "memory") 2 16)
   (global $A (export "A") i32 (i32.const 65536))
   (data (i32.const 8192) "\2a\00\00\00")
@@ -40,6 +46,9 @@ constexpr char kReader[] = R"((module
   (func (export "write") (param i32) (result i32) (i32.store (i32.const 0) (i32.const 7)) (i32.const 0))
   (func (export "read") (param i32) (result i32)
     (drop (i32.load (i32.const 8192))) (i32.const 0))
+  (func (export "topic") (param i32) (result i32)
+    (call $emit (i32.const 8192) (i32.const 4) (i32.const 0)) (i32.const 0))
+  (func (export "debug") (param i32) (result i32) (call $hdebug (i32.const 4)) (i32.const 0))
   (func (export "via") (param i32) (result i32)
     (i32.store (i32.const 200) (call $c (global.get $A) (i32.const 100) (i32.const 4) (i32.const 0) (i64.const 0)))
     (i32.const 0)))
@@ -84,6 +93,8 @@ class HostFaultTest : public ::testing::Test {
     EXPECT_FALSE(s->Deploy(Wat(kReader), {}).ok());
   }
 
+  void CheckHostCodeFaults(bool eager);
+
   crust::testing::TempDir dir_;
   ModuleId a_, b_;
 };
@@ -113,6 +124,63 @@ TEST_F(HostFaultTest, SigbusInACalleeEndsTheWholeCallTree) {
   // Not a `c` error code the caller could read: the caller ends too.
   EXPECT_EQ(r.status.code(), Status::Code::kIOError) << r.status.ToString();
   ExpectPoisoned(s.get(), a_);
+}
+
+// Host code reading or writing contract memory (a host function's arguments,
+// the call's argument and result) meets the same SIGBUS: an IOError, the
+// session poisoned, nothing committed, events flagged reverted; never a
+// crash. Memories are filled lazily where userfaultfd works (the fill fails:
+// "fill page"), else mapped from the image (the host access faults:
+// runtime_call.h RunHostAccess); `eager` forces the second (a child process
+// with CRUST_LAZY_LAYERS=0) and checks which access failed.
+void HostFaultTest::CheckHostCodeFaults(bool eager) {
+  auto vm = Open();
+  const Root root = Genesis(vm.get());
+  struct Case {
+    const char* function;
+    Bytes arg;
+    const char* says;
+  };
+  for (const Case& c : {Case{"topic", {}, "host function"}, Case{"debug", {}, "host function"},
+                        Case{"noop", Bytes{1, 2, 3}, "writing the argument"}}) {
+    SCOPED_TRACE(c.function);
+    ASSERT_OK_AND_ASSIGN(auto s, vm->StartSession(root));
+    ASSERT_OK(s->Call(a_, "noop", {}, kGas).status);  // the image is mapped now
+    Truncate(File(root, "memory", a_));
+    CallReceipt r = s->Call(a_, c.function, c.arg, kGas);
+    EXPECT_EQ(r.status.code(), Status::Code::kIOError) << r.status.ToString();
+    EXPECT_THAT(r.status.ToString(), HasSubstr("SIGBUS"));
+    if (eager) EXPECT_THAT(r.status.ToString(), HasSubstr(c.says));
+    for (const Event& e : r.events) EXPECT_TRUE(e.reverted);
+    ExpectPoisoned(s.get(), a_);
+    s.reset();
+    // Restore the image for the next case (b's is the same file content).
+    ASSERT_OK_AND_ASSIGN(Bytes image, os::Env::Default()->ReadFile(File(root, "memory", b_)));
+    std::ofstream(File(root, "memory", a_), std::ios::binary | std::ios::trunc)
+        .write(reinterpret_cast<const char*>(image.data()), static_cast<std::streamsize>(image.size()));
+  }
+  ASSERT_OK_AND_ASSIGN(auto commits, vm->store().ListCommits());
+  EXPECT_EQ(commits.size(), 1u);
+}
+
+TEST_F(HostFaultTest, SigbusInHostCodeIsAnIOErrorAndPoisonsTheSession) { CheckHostCodeFaults(/*eager=*/false); }
+
+TEST_F(HostFaultTest, SigbusInHostCodeOnEagerlyMappedMemory) {
+  const char* lazy = std::getenv("CRUST_LAZY_LAYERS");
+  if (lazy != nullptr && std::string(lazy) == "0") {
+    CheckHostCodeFaults(/*eager=*/true);
+    return;
+  }
+  // The switch is read once per process: run this test again in a child.
+  const std::string cmd = "CRUST_LAZY_LAYERS=0 exec /proc/" + std::to_string(getpid()) +
+                          "/exe --gtest_filter=HostFaultTest.SigbusInHostCodeOnEagerlyMappedMemory >" +
+                          dir_.Sub("child.log") + " 2>&1";
+  const int rc = std::system(cmd.c_str());
+  std::ifstream log(dir_.Sub("child.log"));
+  std::stringstream text;
+  text << log.rdbuf();
+  EXPECT_EQ(rc, 0) << text.str();
+  EXPECT_THAT(text.str(), HasSubstr("[  PASSED  ] 1 test"));
 }
 
 TEST_F(HostFaultTest, DamagedBytecodeIsCorruptionAndNeverLinked) {

@@ -7,9 +7,19 @@
 #include <cstring>
 
 #include "src/engine/module_info.h"
+#include "src/engine/runtime_call.h"
 #include "src/vm/vm_session.h"
 
 namespace crust::vm {
+namespace {
+
+Status MemoryIOError(const ModuleId& id, const char* what) {
+  return Status::IOError("module " + id.ToHex() + ": " + what +
+                         ": a mapped file could not be read (SIGBUS): a host fault, not a contract outcome");
+}
+
+}  // namespace
+
 VmSessionImpl::Outcome VmSessionImpl::CallModule(const ModuleId& id, std::string_view function, ByteView arg,
                                                  uint64_t gas_limit, uint32_t wasm_depth, bool allow_init) {
   Outcome out;
@@ -107,7 +117,12 @@ Status VmSessionImpl::Execute(Loaded* m, const ModuleId& id, std::string_view fu
   engine::Instance::Set(m->gas, gas_limit);
   engine::Instance::Set(m->depth, wasm_depth);
   engine::Instance::Set(m->trap, 0);
-  if (!arg.empty()) std::memcpy(inst.WritableMemory(a, arg.size()), arg.data(), arg.size());
+  // Copies in and out of contract memory run as host accesses: a page of a
+  // mapped file that cannot be read (SIGBUS) is an IOError, not a crash.
+  if (!arg.empty() &&
+      engine::rt::HostAccess([&] { std::memcpy(inst.WritableMemory(a, arg.size()), arg.data(), arg.size()); }) != 0) {
+    return MemoryIOError(id, "writing the argument");
+  }
 
   Result<uint32_t> ret = inst.CallI32(cached->second, static_cast<uint32_t>(arg.size()), this);
 
@@ -128,7 +143,9 @@ Status VmSessionImpl::Execute(Loaded* m, const ModuleId& id, std::string_view fu
                                      " bytes, more than the 64 KiB argument buffer");
   }
   if (a + *ret > inst.memory_size()) return Status::Trap("out of bounds: return value outside memory");
-  out->data.assign(inst.memory_data() + a, inst.memory_data() + a + *ret);
+  if (engine::rt::HostAccess([&] { out->data.assign(inst.memory_data() + a, inst.memory_data() + a + *ret); }) != 0) {
+    return MemoryIOError(id, "reading the result");
+  }
   return SaveMeta(id, m);
 }
 

@@ -173,6 +173,7 @@ CallReceipt VmSessionImpl::TopLevel(const ModuleId& id, std::string_view functio
   if (Status fault = MemoryFaults(); !fault.ok()) {
     out.status = fault;
     out.data.clear();
+    for (Event& e : receipt.events) e.reverted = true;  // as for every failed call
   }
   receipt.status = Poison(out.status);
   receipt.data = std::move(out.data);
