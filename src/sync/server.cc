@@ -42,7 +42,8 @@ class Server final : public SyncServer {
     });
     http_.Get(R"(/chunk/([0-9a-f]{64}))", [this](const httplib::Request& req, httplib::Response& res) {
       Bytes body;
-      Reply(Chunk(req.matches[1].str(), &body), std::move(body), res);
+      Status s = Chunk(req.matches[1].str(), &body);
+      Reply(s, std::move(body), res);
     });
     port_ = port == 0 ? http_.bind_to_any_port(bind) : (http_.bind_to_port(bind, port) ? port : -1);
     if (port_ < 0) {

@@ -11,3 +11,8 @@ add_library(crust_sync STATIC
   src/sync/server.cc)
 target_include_directories(crust_sync PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/include ${CMAKE_CURRENT_SOURCE_DIR})
 target_link_libraries(crust_sync PUBLIC crust_store PkgConfig::HTTPLIB)
+if(CRUST_BUILD_TESTS)
+  add_executable(crust_sync_tests src/sync/sync_test.cc)
+  target_link_libraries(crust_sync_tests PRIVATE crust_sync crust_testutil GTest::gtest_main)
+  gtest_discover_tests(crust_sync_tests DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 900 LABELS unit)
+endif()
