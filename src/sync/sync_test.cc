@@ -29,6 +29,7 @@
 #include "crust/session.h"
 #include "crust/store.h"
 #include "crust/sync.h"
+#include "src/util/sha256.h"
 #include "tests/test_util.h"
 
 extern char** environ;
@@ -248,6 +249,79 @@ TEST_F(SyncTest, ExportThenImportFromDirectory) {
   EXPECT_FALSE(fs::exists(tmp_.Sub("dst/.sync-import/" + root1_.ToHex()))) << "staging removed";
   ASSERT_OK_AND_ASSIGN(ImportStats again, ImportCommit(dst.get(), exp, root1_));
   EXPECT_TRUE(again.already_present);
+}
+
+// The manifest's bytes as docs/format.md ("Sync manifest") lays them out,
+// read here without the library's reader, and the chunk names it implies.
+TEST_F(SyncTest, ManifestBytesAreAsDocumented) {
+  const std::string exp = tmp_.Sub("export");
+  ASSERT_OK(ExportCommit(src_.get(), root1_, exp));
+  const std::string m = ReadFile(exp + "/manifest/" + root1_.ToHex());
+  size_t at = 0;
+  auto take = [&](size_t n) {
+    EXPECT_LE(at + n, m.size());
+    std::string out = m.substr(at, n);
+    at += n;
+    return out;
+  };
+  auto u32 = [&] {
+    std::string b = take(4);
+    return uint32_t(uint8_t(b[0])) | uint32_t(uint8_t(b[1])) << 8 | uint32_t(uint8_t(b[2])) << 16 |
+           uint32_t(uint8_t(b[3])) << 24;
+  };
+  auto u64 = [&] {
+    uint64_t lo = u32();
+    return lo | uint64_t{u32()} << 32;
+  };
+  auto hash = [](const Bytes& b) {
+    Hash32 h = Sha256Of(b);
+    return std::string(h.bytes.begin(), h.bytes.end());
+  };
+  EXPECT_EQ(take(8), "crustsyn");
+  EXPECT_EQ(u32(), 1u);
+  EXPECT_EQ(u32(), 2u);
+  EXPECT_EQ(take(32), std::string(root1_.bytes.begin(), root1_.bytes.end()));
+  // Module 1.
+  EXPECT_EQ(take(32), std::string(32, '\x01'));
+  EXPECT_EQ(take(32), hash(Code(1)));
+  EXPECT_EQ(u64(), Code(1).size());
+  EXPECT_EQ(u64(), 8 * kWasmPage);
+  EXPECT_EQ(u32(), 2u);
+  EXPECT_EQ(take(2), "m1");
+  ASSERT_EQ(u32(), 3u);
+  const std::pair<uint32_t, uint32_t> runs[] = {{0, 10}, {12, 52}, {64, 36}};
+  for (const auto& [first, count] : runs) {
+    EXPECT_EQ(u32(), first);
+    ASSERT_EQ(u32(), count);
+    Bytes named{0x02};
+    for (uint32_t k = 0; k < count; k++) {
+      const std::string leaf = take(32);
+      named.insert(named.end(), leaf.begin(), leaf.end());
+    }
+    // The chunk SHA-256(0x02 || leaves) holds the run's pages.
+    const std::string chunk = ReadFile(exp + "/chunk/" + Sha256Of(named).ToHex());
+    ASSERT_EQ(chunk.size(), count * kPage);
+    for (uint32_t k = 0; k < count; k++) {
+      const Bytes want = PageOf(first + k, 1);
+      EXPECT_EQ(chunk.substr(k * kPage, kPage), std::string(want.begin(), want.end())) << "page " << first + k;
+    }
+  }
+  // Module 2: one run of one page.
+  EXPECT_EQ(take(32), std::string(32, '\x02'));
+  EXPECT_EQ(take(32), hash(Code(2)));
+  EXPECT_EQ(u64(), Code(2).size());
+  EXPECT_EQ(u64(), kWasmPage);
+  EXPECT_EQ(u32(), 2u);
+  EXPECT_EQ(take(2), "m2");
+  EXPECT_EQ(u32(), 1u);
+  EXPECT_EQ(u32(), 0u);
+  EXPECT_EQ(u32(), 1u);
+  take(32);
+  EXPECT_EQ(at, m.size()) << "nothing after the last module";
+  // The bytecode chunk is named by the bytecode's hash.
+  const Bytes code(Code(2));
+  const std::string c = ReadFile(exp + "/chunk/" + Sha256Of(code).ToHex());
+  EXPECT_EQ(c, std::string(code.begin(), code.end()));
 }
 
 TEST_F(SyncTest, SecondExportAddsOnlyMissingChunks) {
