@@ -66,6 +66,7 @@ struct ImportStats {
   uint64_t pages_local = 0;       // pages copied from local commits
   uint64_t pages_resumed = 0;     // pages found verified in the staging area
   uint64_t memories_linked = 0;   // memories hard-linked whole from a local commit
+  uint64_t deltas_written = 0;    // memories written as a delta layer on a local commit's files
   uint64_t bytecodes_linked = 0;
 };
 
@@ -77,8 +78,10 @@ struct ImportStats {
 // whole; a page with the same leaf at the same place of the same module in
 // any commit); checks each page and bytecode as it arrives; publishes the
 // commit atomically (staging directory + rename), in the store's layout:
-// hard links where a local commit has the file, a fresh memory image
-// otherwise. Memory: O(pages of the largest memory x 96 bytes) (at most
+// hard links where a local commit has the file; a delta layer on a local
+// commit's files of the same module when that memory has the same length and
+// differs in at most 1/8 of its pages (and 16384 pages); a fresh memory
+// image otherwise. Memory: O(pages of the largest memory x 96 bytes) (at most
 // 96 MiB for a 4 GiB memory) plus 256 KiB of buffers, whatever the state's
 // size.
 // Errors: Corruption naming the manifest (it does not yield `root`, or is

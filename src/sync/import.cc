@@ -28,6 +28,7 @@
 
 #include "crust/sync.h"
 #include "src/store/committed_memory.h"
+#include "src/store/delta.h"
 #include "src/store/format.h"
 #include "src/store/memory_image.h"
 #include "src/store/page_tree.h"
@@ -112,6 +113,11 @@ class Importer {
   Status FetchManifest();
   Status FetchBytecode(const sync::ManifestModule& m, std::string* path);
   Status BuildImage(const sync::ManifestModule& m, const Hash32& memory_hash, std::string* path);
+  // A delta layer on top of a local commit's files of the same module, when
+  // one holds a memory of the same length differing in few pages. Sets
+  // *done false (and writes nothing) when no such commit exists.
+  Status BuildDelta(const sync::ManifestModule& m, const Hash32& memory_hash, store::IndexEntry* e,
+                    std::vector<std::string>* files, bool* done);
   Status FetchPages(const sync::ManifestModule& m, const sync::Run& r, uint32_t from, uint32_t n, int fd,
                     const std::string& chunk);
   Status Publish(const std::vector<store::IndexEntry>& entries, const std::vector<std::string>& bytecode_files,
@@ -252,6 +258,120 @@ Status Importer::FetchPages(const sync::ManifestModule& m, const sync::Run& r, u
   if (got != want) {
     return Status::Corruption(what + ": truncated, " + std::to_string(got) + " of " + std::to_string(want) +
                               " bytes from page " + std::to_string(r.first_page + from));
+  }
+  return Status::OK();
+}
+
+// The most pages an import writes as a delta layer (held in memory while
+// the layer is built: 64 MiB), and the most layers a memory may then have.
+constexpr size_t kMaxDeltaPages = 16384;
+constexpr uint32_t kMaxImportLayers = 16;
+
+Status Importer::BuildDelta(const sync::ManifestModule& m, const Hash32& memory_hash, store::IndexEntry* e,
+                            std::vector<std::string>* files, bool* done) {
+  *done = false;
+  auto it = local_.by_id.find(m.id);
+  if (it == local_.by_id.end()) return Status::OK();
+  const uint64_t pages = m.memory_length / kPageSize;
+  for (const auto& held : it->second) {
+    if (held.entry.memory_length != m.memory_length || held.entry.layer_count >= kMaxImportLayers) continue;
+    const std::string dir = impl_->CommitDir(held.commit);
+    auto opened = store::CommittedMemory::Open(env_, dir, held.entry, &impl_->images(), &impl_->layers());
+    if (!opened.ok()) continue;
+    const store::CommittedMemory& cm = **opened;
+    // The pages whose leaf differs, with their new leaf (zero pages included).
+    store::LevelNodes changed;
+    const Hash32& zero = store::ZeroHash(0);
+    size_t next_run = 0;
+    bool too_many = false;
+    for (uint64_t p = 0; p < pages && !too_many; p++) {
+      while (next_run < m.runs.size() && m.runs[next_run].first_page + m.runs[next_run].count <= p) next_run++;
+      const sync::Run* r = next_run < m.runs.size() && m.runs[next_run].first_page <= p ? &m.runs[next_run] : nullptr;
+      const Hash32& want = r ? m.run_leaves(*r)[p - r->first_page] : zero;
+      if (cm.Node(store::MakeNodeKey(0, static_cast<uint32_t>(p))) == want) continue;
+      changed.emplace_back(static_cast<uint32_t>(p), want);
+      too_many = changed.size() > kMaxDeltaPages || changed.size() * 8 > pages;
+    }
+    if (too_many) continue;
+    // Gather the changed pages' bytes in a sparse work file (resumable, as
+    // for images): fetched and checked, or zero.
+    const std::string work = staging_ + "/memory/" + m.id.ToHex() + ".pages";
+    const bool resume = env_->Exists(work);
+    int fd = ::open(work.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return Errno("open", work);
+    struct Closer {
+      int fd;
+      ~Closer() { ::close(fd); }
+    } closer{fd};
+    uint8_t page[kPageSize];
+    size_t c = 0;
+    for (size_t ri = 0; ri < m.runs.size() && c < changed.size(); ri++) {
+      const sync::Run& r = m.runs[ri];
+      std::vector<bool> needed(r.count, false);
+      bool any = false;
+      for (; c < changed.size() && changed[c].first < r.first_page + r.count; c++) {
+        const uint32_t p = changed[c].first;
+        if (p < r.first_page) continue;  // became zero
+        if (resume && ::pread(fd, page, kPageSize, static_cast<off_t>(uint64_t{p} * kPageSize)) ==
+                          static_cast<ssize_t>(kPageSize) &&
+            store::PageLeafHash(page) == changed[c].second) {
+          stats_->pages_resumed++;
+          continue;
+        }
+        needed[p - r.first_page] = any = true;
+      }
+      if (!any) continue;
+      const std::string chunk = sync::RunChunkName(m.run_leaves(r), r.count);
+      for (uint32_t k = 0; k < r.count;) {
+        if (!needed[k]) {
+          k++;
+          continue;
+        }
+        uint32_t end = k;
+        while (end < r.count && needed[end]) end++;
+        RETURN_IF_ERROR(FetchPages(m, r, k, end - k, fd, chunk));
+        k = end;
+      }
+    }
+    size_t fetched_or_zero = 0;
+    for (const auto& [p, leaf] : changed) fetched_or_zero += leaf != zero;
+    stats_->pages_local += m.leaves.size() - fetched_or_zero;
+    // The layer: changed pages XOR the base image, and the nodes they change.
+    std::vector<uint32_t> layer_pages;
+    layer_pages.reserve(changed.size());
+    std::unique_ptr<uint8_t[]> xor_pages = store::DeltaLayer::NewPageBuffer(changed.size());
+    for (size_t i = 0; i < changed.size(); i++) {
+      const uint32_t p = changed[i].first;
+      uint8_t* out = xor_pages.get() + i * kPageSize;
+      if (changed[i].second == zero) {
+        std::memset(page, 0, kPageSize);
+      } else if (::pread(fd, page, kPageSize, static_cast<off_t>(uint64_t{p} * kPageSize)) !=
+                     static_cast<ssize_t>(kPageSize) ||
+                 store::PageLeafHash(page) != changed[i].second) {
+        return Status::Internal(work + ": page " + std::to_string(p) + " missing after its fetch");
+      }
+      RETURN_IF_ERROR(cm.XorWithBase(p, page, out));
+      layer_pages.push_back(p);
+    }
+    std::vector<store::TreeNode> nodes =
+        store::UpdatePaths(changed, [&cm](store::NodeKey k) { return cm.Node(k); });
+    const Hash32 tree_root = nodes.empty() ? cm.TreeRoot() : nodes.back().hash;
+    if (nodes.empty() || nodes.back().key != store::kRootKey ||
+        store::MemoryHash(m.memory_length, tree_root) != memory_hash) {
+      return Status::Internal("delta of module " + m.id.ToHex() + ": its nodes do not give the memory hash");
+    }
+    const uint32_t layer = held.entry.layer_count + 1;
+    const std::string layer_path = staging_ + "/memory/" + m.id.ToHex() + ".diff." + std::to_string(layer);
+    env_->RemoveFile(layer_path).IgnoreError();
+    auto built = store::DeltaLayer::Build(std::move(layer_pages), std::move(xor_pages), std::move(nodes));
+    RETURN_IF_ERROR(built->Write(env_, layer_path, impl_->options().compression_level, /*sync=*/true));
+    files->push_back(dir + "/" + store::MemoryName(held.entry.id));
+    for (uint32_t k = 1; k < layer; k++) files->push_back(dir + "/" + store::LayerName(held.entry.id, k));
+    files->push_back(layer_path);
+    e->layer_count = layer;
+    stats_->deltas_written++;
+    *done = true;
+    return Status::OK();
   }
   return Status::OK();
 }
@@ -435,9 +555,13 @@ Status Importer::Run() {
       stats_->memories_linked++;
       stats_->pages_local += m.leaves.size();
     } else {
-      std::string image;
-      RETURN_IF_ERROR(BuildImage(m, e.memory_hash, &image));
-      files.push_back(image);
+      bool delta = false;
+      RETURN_IF_ERROR(BuildDelta(m, e.memory_hash, &e, &files, &delta));
+      if (!delta) {
+        std::string image;
+        RETURN_IF_ERROR(BuildImage(m, e.memory_hash, &image));
+        files.push_back(image);
+      }
     }
     memory_files.push_back(std::move(files));
     entries.push_back(std::move(e));

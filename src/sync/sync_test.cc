@@ -348,7 +348,9 @@ TEST_F(SyncTest, IncrementalImportFetchesOnlyChangedPages) {
   EXPECT_EQ(s.pages_fetched, 5u);
   EXPECT_EQ(s.bytes_fetched, 5u * kPage + Code(3).size());
   EXPECT_EQ(s.memories_linked, 1u);  // module 2: same memory, new metadata
+  EXPECT_EQ(s.deltas_written, 1u);   // module 1: a layer on root1's image
   EXPECT_EQ(s.bytecodes_linked, 2u);
+  EXPECT_TRUE(fs::exists(tmp_.Sub("dst/" + root2_.ToHex() + "/memory/" + Id(1).ToHex() + ".diff")));
   ExpectSameCommit(dst.get(), root2_);
   // Linked, not copied: module 2's memory file is shared with root1.
   struct stat a, b;
