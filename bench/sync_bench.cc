@@ -47,6 +47,7 @@ crust::ModuleId Id() {
 
 struct ChildResult {
   double ms = 0;
+  double cpu_ms = 0;  // user + system
   long max_rss_kib = 0;
   crust::ImportStats stats;
 };
@@ -71,6 +72,7 @@ ChildResult ImportInChild(const std::string& self, const std::string& store, con
   r.ms = MsSince(t0);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) crust::bench::Fail("import child failed");
   r.max_rss_kib = ru.ru_maxrss;
+  r.cpu_ms = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
   FILE* f = std::fopen(out.c_str(), "r");
   unsigned long long v[5] = {};
   if (f == nullptr || std::fscanf(f, "%llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4]) != 5) {
@@ -96,9 +98,17 @@ int ImportChild(const std::string& store_dir, const std::string& source, const s
   return 0;
 }
 
-double Sh(const std::string& cmd) {
+double ChildrenCpuMs() {
+  rusage ru{};
+  getrusage(RUSAGE_CHILDREN, &ru);
+  return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+}
+
+double Sh(const std::string& cmd, double* cpu_ms = nullptr) {
   auto t0 = Clock::now();
+  const double cpu0 = ChildrenCpuMs();
   if (std::system(cmd.c_str()) != 0) crust::bench::Fail("command failed: " + cmd);
+  if (cpu_ms != nullptr) *cpu_ms = ChildrenCpuMs() - cpu0;
   return MsSince(t0);
 }
 
@@ -139,20 +149,26 @@ int main(int argc, char** argv) {
   const std::string image = tmp + "/src/" + base.ToHex() + "/memory/" + Id().ToHex();
 
   // Full import vs cp + fsync, alternated, three rounds; medians.
-  std::vector<double> imports, floors;
+  std::vector<double> imports, floors, import_cpu, floor_cpu;
   ChildResult full;
   for (int round = 0; round < 3; round++) {
     const std::string copy = tmp + "/copy";
-    floors.push_back(Sh("cp " + image + " " + copy + " && sync " + copy));
+    double cpu = 0;
+    floors.push_back(Sh("cp " + image + " " + copy + " && sync " + copy, &cpu));
+    floor_cpu.push_back(cpu);
     Sh("rm -f " + copy);
     const std::string dst = tmp + "/dst" + std::to_string(round);
     full = ImportInChild(exe, dst, exp, base, tmp);
     imports.push_back(full.ms);
+    import_cpu.push_back(full.cpu_ms);
     if (round < 2) Sh("rm -rf " + dst);
   }
   const double import_ms = crust::bench::Median(imports), floor_ms = crust::bench::Median(floors);
-  std::printf("| full import, %llu MiB state, local export | %.0f ms | cp + fsync %.0f ms | %.2fx | max RSS %ld MiB |\n",
-              (unsigned long long)mib, import_ms, floor_ms, import_ms / floor_ms, full.max_rss_kib / 1024);
+  const double icpu = crust::bench::Median(import_cpu), fcpu = crust::bench::Median(floor_cpu);
+  std::printf("| full import, %llu MiB state, local export | wall %.0f ms | cp + fsync wall %.0f ms | %.2fx | "
+              "CPU %.0f ms vs %.0f ms | max RSS %ld MiB |\n",
+              (unsigned long long)mib, import_ms, floor_ms, import_ms / floor_ms, icpu, fcpu, full.max_rss_kib / 1024);
+  for (int i = 0; i < 3; i++) std::printf("  round %d: import %.0f ms, cp + fsync %.0f ms\n", i, imports[i], floors[i]);
   std::printf("| export (for reference) | %.0f ms | | | |\n", export_ms);
   std::fflush(stdout);
 

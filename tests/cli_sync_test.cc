@@ -57,7 +57,7 @@ TEST(CliSyncTest, ExportImportServe) {
   EXPECT_EQ(missing.status, 1) << "no store, no --create";
   auto i = run({"--store", dst, "--json", "import", "--create", "--from", exp, root1.ToHex()});
   ASSERT_EQ(i.status, 0) << i.err;
-  EXPECT_THAT(i.out, HasSubstr("\"pages_fetched\": 3"));
+  EXPECT_THAT(i.out, HasSubstr("\"pages_fetched\":3"));
   EXPECT_EQ(run({"--store", dst, "verify", root1.ToHex()}).status, 0);
   EXPECT_EQ(run({"--store", dst, "import", root1.ToHex()}).status, 2) << "--from is required";
   // A root the export does not have: NotFound, exit 1.

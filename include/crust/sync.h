@@ -82,8 +82,8 @@ struct ImportStats {
 // commit's files of the same module when that memory has the same length and
 // differs in at most 1/8 of its pages (and 16384 pages); a fresh memory
 // image otherwise. Memory: O(pages of the largest memory x 96 bytes) (at most
-// 96 MiB for a 4 GiB memory) plus 256 KiB of buffers, whatever the state's
-// size.
+// 96 MiB for a 4 GiB memory), the pages of one delta layer (at most
+// 64 MiB) and 256 KiB of buffers, whatever the state's size.
 // Errors: Corruption naming the manifest (it does not yield `root`, or is
 // malformed) or the chunk (a page or bytecode that does not match, a
 // truncated chunk) — nothing is published and verified chunks stay staged

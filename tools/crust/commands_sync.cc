@@ -74,6 +74,7 @@ int RunImport(const ParsedArgs& args, const Output& out) {
     w.Field("pages_local", stats->pages_local);
     w.Field("pages_resumed", stats->pages_resumed);
     w.Field("memories_linked", stats->memories_linked);
+    w.Field("deltas_written", stats->deltas_written);
     w.Field("bytecodes_linked", stats->bytecodes_linked);
     w.EndObject();
     out.PrintJson(&w);
@@ -162,7 +163,8 @@ constexpr Command kSyncCommands[] = {
              "Exit status 1, naming the manifest or chunk, when something does not match:\n"
              "nothing is then published. JSON: {\"root\", \"already_present\",\n"
              "\"manifest_bytes\", \"requests\", \"bytes_fetched\", \"pages_fetched\",\n"
-             "\"pages_local\", \"pages_resumed\", \"memories_linked\", \"bytecodes_linked\"}.",
+             "\"pages_local\", \"pages_resumed\", \"memories_linked\", \"deltas_written\",\n"
+             "\"bytecodes_linked\"}.",
      .options = kImportOptions,
      .min_args = 1,
      .max_args = 1,
