@@ -12,7 +12,7 @@ pkgs=(build-essential cmake pkg-config libzstd-dev libssl-dev libgtest-dev libgm
       cargo rustc python3 python3-pytest)  # the Rust and Python bindings' tests
 # --test: also what only the tests need: Chromium, the browser that loads the
 # web view (`crust ui`) in tests/cli_ui_test.cc (large, so not for builds).
-[ "${1:-}" = "--test" ] && pkgs+=(chromium)
+[ "${1:-}" = "--test" ] && pkgs+=(chromium nginx)  # nginx: tests/sync_test.cc serves an export
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -46,6 +46,8 @@ std::span<const Command> ProofCommands();
 std::span<const Command> InspectCommands();
 // commands_ui.cc: ui
 std::span<const Command> UiCommands();
+// commands_sync.cc: export, import, serve
+std::span<const Command> SyncCommands();
 
 // main.cc: `crust completion bash` (needs the whole command table).
 int RunCompletion(const ParsedArgs& args, const Output& out);

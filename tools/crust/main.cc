@@ -31,6 +31,7 @@ const std::vector<Command>& Commands() {
     for (const Command& c : ProofCommands()) all->push_back(c);
     for (const Command& c : InspectCommands()) all->push_back(c);
     for (const Command& c : UiCommands()) all->push_back(c);
+    for (const Command& c : SyncCommands()) all->push_back(c);
     return all;
   }();
   return *commands;

@@ -1,0 +1,54 @@
+// Copyright (c) crust authors. Licensed under the MIT license.
+//
+// Reading a local commit as the sync protocol sees it: each module's
+// manifest entry (leaves from the stored page tree) and the bytes of its
+// chunks, every page checked against its leaf as it is read. Shared by the
+// exporter and `crust serve`.
+//
+// Thread-safety: a CommitReader is used by one thread; it pins its commit
+// for its lifetime.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "crust/status.h"
+#include "src/store/committed_memory.h"
+#include "src/store/index.h"
+#include "src/store/store_impl.h"
+#include "src/sync/manifest.h"
+
+namespace crust::sync {
+
+// The StoreImpl behind `store`; InvalidArgument for another implementation.
+Result<store::StoreImpl*> Impl(Store* store);
+
+class CommitReader {
+ public:
+  // Pins `root`. NotFound if no such commit, Corruption if its index is bad.
+  static Result<std::unique_ptr<CommitReader>> Open(store::StoreImpl* store, const Root& root);
+  ~CommitReader();
+
+  const store::Index& index() const { return index_; }
+  const std::string& dir() const { return dir_; }
+  // Module i's manifest entry and committed memory.
+  Status LoadModule(size_t i, ManifestModule* m, std::shared_ptr<const store::CommittedMemory>* memory);
+  // The module's bytecode, checked against its hash (Corruption otherwise).
+  Result<Bytes> ReadBytecode(const store::IndexEntry& e);
+  // The pages [first, first + count) of `memory` into out (count * 4 KiB),
+  // each checked against its stored leaf.
+  static Status ReadPages(const store::CommittedMemory& memory, uint32_t first, uint32_t count, uint8_t* out);
+
+  // The whole manifest (header and every module), into `out`.
+  Status EncodeManifest(Bytes* out);
+
+ private:
+  CommitReader() = default;
+  store::StoreImpl* store_ = nullptr;
+  Root root_;
+  std::string dir_;
+  store::Index index_;
+};
+
+}  // namespace crust::sync

@@ -1,0 +1,597 @@
+// Copyright (c) crust authors. Licensed under the MIT license.
+//
+// ImportCommit (crust/sync.h). Three passes over the manifest, each holding
+// one module at a time: (1) recompute the root, before any chunk is fetched;
+// (2) gather each module's bytes into the staging area — bytecode chunks,
+// and for each memory no local commit holds whole, a memory image built in
+// place (local pages copied, missing pages fetched and checked); (3) publish:
+// a store staging directory of hard links and an index, renamed into place.
+//
+// Staging area (ImportOptions::staging_dir):
+//   manifest             the manifest, once it yielded the root
+//   chunk/<hex>          verified bytecode chunks
+//   memory/<id hex>      a memory image being built: verified pages at their
+//                        offsets (holes elsewhere), then the tree and footer
+// A retry finds the pages already there by checking them against their
+// leaves again, so nothing unverified is ever trusted from the staging area.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "crust/sync.h"
+#include "src/store/committed_memory.h"
+#include "src/store/delta.h"
+#include "src/store/format.h"
+#include "src/store/memory_image.h"
+#include "src/store/page_tree.h"
+#include "src/store/root.h"
+#include "src/sync/commit_reader.h"
+#include "src/sync/manifest.h"
+#include "src/sync/source.h"
+#include "src/util/coding.h"
+#include "src/util/crc32c.h"
+#include "src/util/sha256.h"
+
+namespace crust {
+namespace {
+
+using store::kPageSize;
+
+Status EnsureDir(os::Env* env, const std::string& path) {
+  Status s = env->CreateDir(path);
+  return (s.code() == Status::Code::kAlreadyExists) ? Status::OK() : s;
+}
+
+Status Errno(const std::string& what, const std::string& path) {
+  return Status::IOError(what + " " + path + ": " + std::strerror(errno));
+}
+
+// What the local store holds, from every commit's index.
+struct LocalHoldings {
+  struct Memory {
+    Root commit;
+    store::IndexEntry entry;
+  };
+  std::map<Hash32, std::string> bytecode;                          // hash -> file
+  std::map<std::pair<Hash32, uint64_t>, Memory> memory;            // (memory hash, length)
+  std::map<ModuleId, std::vector<Memory>> by_id;                   // newest commit first
+  std::vector<Root> pinned;
+  store::StoreImpl* store = nullptr;
+
+  ~LocalHoldings() {
+    for (const Root& r : pinned) store->Unpin(r);
+  }
+};
+
+Status GatherLocal(store::StoreImpl* impl, LocalHoldings* local) {
+  local->store = impl;
+  ASSIGN_OR_RETURN(std::vector<CommitInfo> commits, impl->ListCommits());
+  for (auto it = commits.rbegin(); it != commits.rend(); ++it) {
+    if (!impl->Pin(it->root).ok()) continue;  // being deleted
+    local->pinned.push_back(it->root);
+    auto index = impl->ReadIndex(it->root);
+    if (!index.ok()) continue;  // a damaged commit is no source
+    const std::string dir = impl->CommitDir(it->root);
+    for (const store::IndexEntry& e : index->entries) {
+      local->bytecode.emplace(e.bytecode_hash, dir + "/" + store::BytecodeName(e.id));
+      local->memory.emplace(std::make_pair(e.memory_hash, e.memory_length), LocalHoldings::Memory{it->root, e});
+      local->by_id[e.id].push_back(LocalHoldings::Memory{it->root, e});
+    }
+  }
+  return Status::OK();
+}
+
+// Page p of a local memory into out, checked against `leaf`. Pages held
+// only by the base image are read with pread, not through its mapping, so
+// that an import's resident memory does not grow with the memories it copies
+// from.
+bool ReadLocalPage(const store::CommittedMemory& cm, uint32_t p, const Hash32& leaf, uint8_t* out) {
+  bool layered = false;
+  for (const auto& layer : cm.layers()) layered = layered || layer->FindPage(p).has_value();
+  if (layered) return cm.FillPage(p, out).ok();
+  if (p >= cm.base().pages()) return false;
+  if (!cm.base().file().ReadAt(uint64_t{p} * kPageSize, std::span<uint8_t>(out, kPageSize)).ok()) return false;
+  return store::PageLeafHash(out) == leaf;
+}
+
+class Importer {
+ public:
+  Importer(store::StoreImpl* impl, sync::Source* source, const Root& root, std::string staging, ImportStats* stats)
+      : impl_(impl), env_(impl->env()), source_(source), root_(root), staging_(std::move(staging)), stats_(stats) {}
+
+  Status Run();
+
+ private:
+  Status FetchManifest();
+  Status FetchBytecode(const sync::ManifestModule& m, std::string* path);
+  Status BuildImage(const sync::ManifestModule& m, const Hash32& memory_hash, std::string* path);
+  // A delta layer on top of a local commit's files of the same module, when
+  // one holds a memory of the same length differing in few pages. Sets
+  // *done false (and writes nothing) when no such commit exists.
+  Status BuildDelta(const sync::ManifestModule& m, const Hash32& memory_hash, store::IndexEntry* e,
+                    std::vector<std::string>* files, bool* done);
+  Status FetchPages(const sync::ManifestModule& m, const sync::Run& r, uint32_t from, uint32_t n, int fd,
+                    const std::string& chunk);
+  Status Publish(const std::vector<store::IndexEntry>& entries, const std::vector<std::string>& bytecode_files,
+                 const std::vector<std::vector<std::string>>& memory_files);
+
+  store::StoreImpl* impl_;
+  os::Env* env_;
+  sync::Source* source_;
+  Root root_;
+  std::string staging_;
+  ImportStats* stats_;
+  LocalHoldings local_;
+  std::unique_ptr<uint8_t[]> buf_{new uint8_t[sync::kRunMaxPages * kPageSize]};
+};
+
+Status Importer::FetchManifest() {
+  const std::string path = staging_ + "/manifest";
+  const std::string what = source_->name() + "/" + sync::ManifestPath(root_);
+  if (!env_->Exists(path)) {
+    const std::string tmp = path + ".tmp";
+    env_->RemoveFile(tmp).IgnoreError();
+    ASSIGN_OR_RETURN(std::unique_ptr<os::WritableFile> f, env_->NewWritableFile(tmp));
+    uint64_t size = 0;
+    RETURN_IF_ERROR(source_->Fetch(sync::ManifestPath(root_), 0, sync::kToEnd, [&](ByteView piece) -> Status {
+      size += piece.size();
+      if (size > sync::kMaxManifestBytes) return Status::Corruption(what + ": manifest larger than 64 GiB");
+      return f->Append(piece);
+    }));
+    RETURN_IF_ERROR(f->Close());
+    // Checked before it is kept: a manifest that does not yield the root is
+    // never staged, and no chunk is fetched for it.
+    auto got = sync::ManifestRoot(env_, tmp, what);
+    if (got.ok() && *got != root_) {
+      got = Status::Corruption(what + " yields root " + got->ToHex() + ", not " + root_.ToHex() +
+                               ": refused before fetching any chunk");
+    }
+    if (!got.ok()) {
+      env_->RemoveFile(tmp).IgnoreError();
+      return got.status();
+    }
+    RETURN_IF_ERROR(env_->Rename(tmp, path));
+  }
+  // A staged manifest is checked again (the staging area is not trusted).
+  ASSIGN_OR_RETURN(Root got, sync::ManifestRoot(env_, path, path));
+  if (got != root_) {
+    env_->RemoveFile(path).IgnoreError();
+    return Status::Corruption(path + " yields root " + got.ToHex() + ", not " + root_.ToHex() + " (removed; retry)");
+  }
+  ASSIGN_OR_RETURN(os::FileInfo info, env_->Stat(path));
+  stats_->manifest_bytes = info.size;
+  return Status::OK();
+}
+
+Status Importer::FetchBytecode(const sync::ManifestModule& m, std::string* path) {
+  if (auto it = local_.bytecode.find(m.bytecode_hash); it != local_.bytecode.end()) {
+    *path = it->second;
+    stats_->bytecodes_linked++;
+    return Status::OK();
+  }
+  const std::string name = sync::BytecodeChunkName(m.bytecode_hash);
+  *path = staging_ + "/chunk/" + name;
+  if (env_->Exists(*path)) {
+    ASSIGN_OR_RETURN(Bytes code, env_->ReadFile(*path, store::kMaxBytecode));
+    if (code.size() == m.bytecode_size && Sha256Of(code) == m.bytecode_hash) return Status::OK();
+    RETURN_IF_ERROR(env_->RemoveFile(*path));
+  }
+  const std::string what = "chunk " + name + " (bytecode of module " + m.id.ToHex() + ") from " + source_->name();
+  const std::string tmp = *path + ".tmp";
+  env_->RemoveFile(tmp).IgnoreError();
+  ASSIGN_OR_RETURN(std::unique_ptr<os::WritableFile> f, env_->NewWritableFile(tmp));
+  Sha256 hash;
+  uint64_t got = 0;
+  stats_->requests++;
+  Status s = source_->Fetch(sync::ChunkPath(name), 0, m.bytecode_size, [&](ByteView piece) -> Status {
+    got += piece.size();
+    stats_->bytes_fetched += piece.size();
+    hash.Update(piece.data(), piece.size());
+    return f->Append(piece);
+  });
+  if (s.ok() && got != m.bytecode_size) {
+    s = Status::Corruption(what + ": truncated, " + std::to_string(got) + " of " + std::to_string(m.bytecode_size) +
+                           " bytes");
+  }
+  if (s.ok() && hash.Finish() != m.bytecode_hash) s = Status::Corruption(what + ": does not match its hash");
+  if (s.ok()) s = f->Sync();
+  if (s.ok()) s = f->Close();
+  if (s.ok()) s = env_->Rename(tmp, *path);
+  if (!s.ok()) env_->RemoveFile(tmp).IgnoreError();
+  return s;
+}
+
+// Fetches pages [from, from + n) of run r (relative to its first page) and
+// writes each, once checked against its leaf, into the image at fd.
+Status Importer::FetchPages(const sync::ManifestModule& m, const sync::Run& r, uint32_t from, uint32_t n, int fd,
+                            const std::string& chunk) {
+  const std::string what = "chunk " + chunk + " (module " + m.id.ToHex() + ", pages " +
+                           std::to_string(r.first_page) + ".." + std::to_string(r.first_page + r.count - 1) +
+                           ") from " + source_->name();
+  const uint64_t want = uint64_t{n} * kPageSize;
+  uint64_t got = 0;
+  uint32_t written = 0;  // pages checked and written so far
+  // Checks and writes the complete pages received since the last call.
+  auto flush = [&]() -> Status {
+    const uint32_t complete = static_cast<uint32_t>(got / kPageSize);
+    if (complete == written) return Status::OK();
+    std::vector<const uint8_t*> ptrs;
+    for (uint32_t i = written; i < complete; i++) ptrs.push_back(buf_.get() + size_t{i} * kPageSize);
+    std::vector<Hash32> leaves(ptrs.size());
+    store::PageLeafHashes(ptrs.data(), ptrs.size(), leaves.data());
+    for (uint32_t i = written; i < complete; i++) {
+      if (leaves[i - written] != m.run_leaves(r)[from + i]) {
+        return Status::Corruption(what + ": page " + std::to_string(r.first_page + from + i) +
+                                  " does not match its leaf in the manifest (wrong or substituted chunk)");
+      }
+    }
+    const size_t bytes = size_t{complete - written} * kPageSize;
+    const off_t at = static_cast<off_t>((uint64_t{r.first_page} + from + written) * kPageSize);
+    if (::pwrite(fd, buf_.get() + size_t{written} * kPageSize, bytes, at) != static_cast<ssize_t>(bytes)) {
+      return Errno("write", staging_ + "/memory/" + m.id.ToHex());
+    }
+    stats_->pages_fetched += complete - written;
+    written = complete;
+    return Status::OK();
+  };
+  stats_->requests++;
+  Status s = source_->Fetch(sync::ChunkPath(chunk), uint64_t{from} * kPageSize, want, [&](ByteView piece) -> Status {
+    if (piece.size() > want - got) return Status::Corruption(what + ": longer than requested");
+    std::memcpy(buf_.get() + got, piece.data(), piece.size());
+    got += piece.size();
+    stats_->bytes_fetched += piece.size();
+    return got % (16 * kPageSize) == 0 || got == want ? flush() : Status::OK();
+  });
+  if (s.IsCorruption()) return s;
+  // Keep what arrived whole and checked, even when the transfer broke off.
+  Status f = flush();
+  if (!f.ok()) return f;
+  if (!s.ok()) return s;
+  if (got != want) {
+    return Status::Corruption(what + ": truncated, " + std::to_string(got) + " of " + std::to_string(want) +
+                              " bytes from page " + std::to_string(r.first_page + from));
+  }
+  return Status::OK();
+}
+
+// The most pages an import writes as a delta layer (held in memory while
+// the layer is built: 64 MiB), and the most layers a memory may then have.
+constexpr size_t kMaxDeltaPages = 16384;
+constexpr uint32_t kMaxImportLayers = 16;
+
+Status Importer::BuildDelta(const sync::ManifestModule& m, const Hash32& memory_hash, store::IndexEntry* e,
+                            std::vector<std::string>* files, bool* done) {
+  *done = false;
+  auto it = local_.by_id.find(m.id);
+  if (it == local_.by_id.end()) return Status::OK();
+  const uint64_t pages = m.memory_length / kPageSize;
+  for (const auto& held : it->second) {
+    if (held.entry.memory_length != m.memory_length || held.entry.layer_count >= kMaxImportLayers) continue;
+    const std::string dir = impl_->CommitDir(held.commit);
+    auto opened = store::CommittedMemory::Open(env_, dir, held.entry, &impl_->images(), &impl_->layers());
+    if (!opened.ok()) continue;
+    const store::CommittedMemory& cm = **opened;
+    // The pages whose leaf differs, with their new leaf (zero pages included).
+    store::LevelNodes changed;
+    const Hash32& zero = store::ZeroHash(0);
+    size_t next_run = 0;
+    bool too_many = false;
+    for (uint64_t p = 0; p < pages && !too_many; p++) {
+      while (next_run < m.runs.size() && m.runs[next_run].first_page + m.runs[next_run].count <= p) next_run++;
+      const sync::Run* r = next_run < m.runs.size() && m.runs[next_run].first_page <= p ? &m.runs[next_run] : nullptr;
+      const Hash32& want = r ? m.run_leaves(*r)[p - r->first_page] : zero;
+      if (cm.Node(store::MakeNodeKey(0, static_cast<uint32_t>(p))) == want) continue;
+      changed.emplace_back(static_cast<uint32_t>(p), want);
+      too_many = changed.size() > kMaxDeltaPages || changed.size() * 8 > pages;
+    }
+    if (too_many) continue;
+    // Gather the changed pages' bytes in a sparse work file (resumable, as
+    // for images): fetched and checked, or zero.
+    const std::string work = staging_ + "/memory/" + m.id.ToHex() + ".pages";
+    const bool resume = env_->Exists(work);
+    int fd = ::open(work.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return Errno("open", work);
+    struct Closer {
+      int fd;
+      ~Closer() { ::close(fd); }
+    } closer{fd};
+    uint8_t page[kPageSize];
+    size_t c = 0;
+    for (size_t ri = 0; ri < m.runs.size() && c < changed.size(); ri++) {
+      const sync::Run& r = m.runs[ri];
+      std::vector<bool> needed(r.count, false);
+      bool any = false;
+      for (; c < changed.size() && changed[c].first < r.first_page + r.count; c++) {
+        const uint32_t p = changed[c].first;
+        if (p < r.first_page) continue;  // became zero
+        if (resume && ::pread(fd, page, kPageSize, static_cast<off_t>(uint64_t{p} * kPageSize)) ==
+                          static_cast<ssize_t>(kPageSize) &&
+            store::PageLeafHash(page) == changed[c].second) {
+          stats_->pages_resumed++;
+          continue;
+        }
+        needed[p - r.first_page] = any = true;
+      }
+      if (!any) continue;
+      const std::string chunk = sync::RunChunkName(m.run_leaves(r), r.count);
+      for (uint32_t k = 0; k < r.count;) {
+        if (!needed[k]) {
+          k++;
+          continue;
+        }
+        uint32_t end = k;
+        while (end < r.count && needed[end]) end++;
+        RETURN_IF_ERROR(FetchPages(m, r, k, end - k, fd, chunk));
+        k = end;
+      }
+    }
+    size_t fetched_or_zero = 0;
+    for (const auto& [p, leaf] : changed) fetched_or_zero += leaf != zero;
+    stats_->pages_local += m.leaves.size() - fetched_or_zero;
+    // The layer: changed pages XOR the base image, and the nodes they change.
+    std::vector<uint32_t> layer_pages;
+    layer_pages.reserve(changed.size());
+    std::unique_ptr<uint8_t[]> xor_pages = store::DeltaLayer::NewPageBuffer(changed.size());
+    for (size_t i = 0; i < changed.size(); i++) {
+      const uint32_t p = changed[i].first;
+      uint8_t* out = xor_pages.get() + i * kPageSize;
+      if (changed[i].second == zero) {
+        std::memset(page, 0, kPageSize);
+      } else if (::pread(fd, page, kPageSize, static_cast<off_t>(uint64_t{p} * kPageSize)) !=
+                     static_cast<ssize_t>(kPageSize) ||
+                 store::PageLeafHash(page) != changed[i].second) {
+        return Status::Internal(work + ": page " + std::to_string(p) + " missing after its fetch");
+      }
+      RETURN_IF_ERROR(cm.XorWithBase(p, page, out));
+      layer_pages.push_back(p);
+    }
+    std::vector<store::TreeNode> nodes =
+        store::UpdatePaths(changed, [&cm](store::NodeKey k) { return cm.Node(k); });
+    const Hash32 tree_root = nodes.empty() ? cm.TreeRoot() : nodes.back().hash;
+    if (nodes.empty() || nodes.back().key != store::kRootKey ||
+        store::MemoryHash(m.memory_length, tree_root) != memory_hash) {
+      return Status::Internal("delta of module " + m.id.ToHex() + ": its nodes do not give the memory hash");
+    }
+    const uint32_t layer = held.entry.layer_count + 1;
+    const std::string layer_path = staging_ + "/memory/" + m.id.ToHex() + ".diff." + std::to_string(layer);
+    env_->RemoveFile(layer_path).IgnoreError();
+    auto built = store::DeltaLayer::Build(std::move(layer_pages), std::move(xor_pages), std::move(nodes));
+    RETURN_IF_ERROR(built->Write(env_, layer_path, impl_->options().compression_level, /*sync=*/true));
+    files->push_back(dir + "/" + store::MemoryName(held.entry.id));
+    for (uint32_t k = 1; k < layer; k++) files->push_back(dir + "/" + store::LayerName(held.entry.id, k));
+    files->push_back(layer_path);
+    e->layer_count = layer;
+    stats_->deltas_written++;
+    *done = true;
+    return Status::OK();
+  }
+  return Status::OK();
+}
+
+Status Importer::BuildImage(const sync::ManifestModule& m, const Hash32& memory_hash, std::string* path) {
+  *path = staging_ + "/memory/" + m.id.ToHex();
+  const uint64_t pages = m.memory_length / kPageSize;
+  const bool resume = env_->Exists(*path);
+  if (resume) {
+    // A finished image: check its tree against the memory hash. Its pages
+    // were checked as they arrived; the commit's later verification (and
+    // every lazy fill) checks them against this tree again.
+    auto img = store::MemoryImage::Open(env_, *path);
+    if (img.ok() && (*img)->length() == m.memory_length &&
+        store::MemoryHash(m.memory_length, (*img)->Root()) == memory_hash && (*img)->VerifyChecksum().ok()) {
+      stats_->pages_resumed += m.leaves.size();
+      return Status::OK();
+    }
+    ::chmod(path->c_str(), 0644);
+  }
+  int fd = ::open(path->c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return Errno("open", *path);
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  // Candidates for local pages: the same module in local commits.
+  std::vector<std::shared_ptr<const store::CommittedMemory>> candidates;
+  if (auto it = local_.by_id.find(m.id); it != local_.by_id.end()) {
+    for (const auto& held : it->second) {
+      auto cm = store::CommittedMemory::Open(env_, impl_->CommitDir(held.commit), held.entry, &impl_->images(),
+                                             &impl_->layers());
+      if (cm.ok()) candidates.push_back(*cm);
+      if (candidates.size() == 4) break;
+    }
+  }
+  uint8_t page[kPageSize];
+  for (const sync::Run& r : m.runs) {
+    const Hash32* leaves = m.run_leaves(r);
+    std::vector<bool> needed(r.count, false);
+    for (uint32_t k = 0; k < r.count; k++) {
+      const uint32_t p = r.first_page + k;
+      if (resume) {
+        ssize_t n = ::pread(fd, page, kPageSize, static_cast<off_t>(uint64_t{p} * kPageSize));
+        if (n == static_cast<ssize_t>(kPageSize) && store::PageLeafHash(page) == leaves[k]) {
+          stats_->pages_resumed++;
+          continue;
+        }
+      }
+      bool found = false;
+      for (const auto& cm : candidates) {
+        if (cm->Node(store::MakeNodeKey(0, p)) != leaves[k]) continue;
+        if (!ReadLocalPage(*cm, p, leaves[k], page)) continue;  // damaged locally: fetch it instead
+        if (::pwrite(fd, page, kPageSize, static_cast<off_t>(uint64_t{p} * kPageSize)) != kPageSize) {
+          return Errno("write", *path);
+        }
+        stats_->pages_local++;
+        found = true;
+        break;
+      }
+      needed[k] = !found;
+    }
+    const std::string chunk = sync::RunChunkName(leaves, r.count);
+    for (uint32_t k = 0; k < r.count;) {
+      if (!needed[k]) {
+        k++;
+        continue;
+      }
+      uint32_t e = k;
+      while (e < r.count && needed[e]) e++;
+      RETURN_IF_ERROR(FetchPages(m, r, k, e - k, fd, chunk));
+      k = e;
+    }
+  }
+  // The tree and footer (docs/format.md, "Memory image").
+  std::vector<Hash32> all(pages, store::ZeroHash(0));
+  for (const sync::Run& r : m.runs)
+    for (uint32_t k = 0; k < r.count; k++) all[r.first_page + k] = m.run_leaves(r)[k];
+  std::vector<std::vector<Hash32>> levels = store::BuildTree(std::move(all));
+  const Hash32 tree_root = pages ? levels[store::kTreeDepth][0] : store::ZeroHash(store::kTreeDepth);
+  if (store::MemoryHash(m.memory_length, tree_root) != memory_hash) {
+    return Status::Internal("memory image of module " + m.id.ToHex() + ": tree does not give the memory hash");
+  }
+  Bytes trailer;
+  for (const auto& level : levels)
+    for (const Hash32& h : level) PutHash(&trailer, h);
+  levels.clear();
+  const uint64_t node_bytes = trailer.size();
+  const uint32_t nodes_crc = Crc32c(trailer.data(), node_bytes);
+  const size_t footer_at = trailer.size();
+  trailer.insert(trailer.end(), store::kImageMagic, store::kImageMagic + 8);
+  PutFixed32(&trailer, store::kImageVersion);
+  PutFixed32(&trailer, nodes_crc);
+  PutFixed64(&trailer, m.memory_length);
+  PutFixed64(&trailer, node_bytes / 32);
+  PutFixed32(&trailer, 0);
+  PutFixed32(&trailer, Crc32c(trailer.data() + footer_at, 36));
+  if (::ftruncate(fd, static_cast<off_t>(m.memory_length)) != 0) return Errno("truncate", *path);
+  for (size_t done = 0; done < trailer.size();) {
+    ssize_t n = ::pwrite(fd, trailer.data() + done, trailer.size() - done,
+                         static_cast<off_t>(m.memory_length + done));
+    if (n <= 0) return Errno("write", *path);
+    done += static_cast<size_t>(n);
+  }
+  if (::fdatasync(fd) != 0) return Errno("fdatasync", *path);
+  return env_->SetReadOnly(*path);
+}
+
+Status Importer::Publish(const std::vector<store::IndexEntry>& entries, const std::vector<std::string>& bytecode_files,
+                         const std::vector<std::vector<std::string>>& memory_files) {
+  if (store::ComputeRoot(entries) != root_) {
+    return Status::Internal("import of " + root_.ToHex() + ": the entries built do not give the root");
+  }
+  const std::string dir = impl_->NewStagingPath();
+  Status s = env_->CreateDir(dir);
+  if (s.ok()) s = env_->CreateDir(dir + "/bytecode");
+  if (s.ok()) s = env_->CreateDir(dir + "/memory");
+  for (size_t i = 0; s.ok() && i < entries.size(); i++) {
+    s = env_->LinkFile(bytecode_files[i], dir + "/" + store::BytecodeName(entries[i].id));
+    for (uint32_t k = 0; s.ok() && k < memory_files[i].size(); k++) {
+      const std::string name = k == 0 ? store::MemoryName(entries[i].id) : store::LayerName(entries[i].id, k);
+      s = env_->LinkFile(memory_files[i][k], dir + "/" + name);
+    }
+  }
+  store::Index index;
+  index.created_unix_ns = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
+  index.entries = entries;
+  if (s.ok()) {
+    auto f = env_->NewWritableFile(dir + "/index");
+    s = f.status();
+    if (s.ok()) s = (*f)->Append(store::EncodeIndex(index));
+    if (s.ok()) s = (*f)->Sync();
+    if (s.ok()) s = (*f)->Close();
+    if (s.ok()) s = env_->SetReadOnly(dir + "/index");
+  }
+  if (s.ok()) s = env_->SyncDir(dir + "/bytecode");
+  if (s.ok()) s = env_->SyncDir(dir + "/memory");
+  if (s.ok()) s = env_->SyncDir(dir);
+  if (s.ok()) {
+    s = env_->RenameNoReplace(dir, impl_->CommitDir(root_));
+    if ((s.code() == Status::Code::kAlreadyExists)) s = Status::OK();  // imported meanwhile by someone else: same content
+    if (s.ok()) s = env_->SyncDir(impl_->dir());
+  }
+  env_->RemoveDirRecursive(dir).IgnoreError();  // nothing left after a rename
+  return s;
+}
+
+Status Importer::Run() {
+  RETURN_IF_ERROR(EnsureDir(env_, staging_));
+  RETURN_IF_ERROR(EnsureDir(env_, staging_ + "/chunk"));
+  RETURN_IF_ERROR(EnsureDir(env_, staging_ + "/memory"));
+  RETURN_IF_ERROR(FetchManifest());
+  RETURN_IF_ERROR(GatherLocal(impl_, &local_));
+  ASSIGN_OR_RETURN(std::unique_ptr<sync::ManifestReader> reader,
+                   sync::ManifestReader::Open(env_, staging_ + "/manifest", staging_ + "/manifest"));
+  std::vector<store::IndexEntry> entries;
+  std::vector<std::string> bytecode_files;
+  std::vector<std::vector<std::string>> memory_files;
+  sync::ManifestModule m;
+  while (true) {
+    ASSIGN_OR_RETURN(bool more, reader->Next(&m));
+    if (!more) break;
+    store::IndexEntry e;
+    e.id = m.id;
+    e.bytecode_hash = m.bytecode_hash;
+    e.memory_hash = sync::ModuleMemoryHash(m);
+    e.memory_length = m.memory_length;
+    e.metadata = m.metadata;
+    std::string code;
+    RETURN_IF_ERROR(FetchBytecode(m, &code));
+    bytecode_files.push_back(code);
+    std::vector<std::string> files;
+    if (auto it = local_.memory.find({e.memory_hash, e.memory_length}); it != local_.memory.end()) {
+      const std::string dir = impl_->CommitDir(it->second.commit);
+      const store::IndexEntry& held = it->second.entry;
+      files.push_back(dir + "/" + store::MemoryName(held.id));
+      for (uint32_t k = 1; k <= held.layer_count; k++) files.push_back(dir + "/" + store::LayerName(held.id, k));
+      e.layer_count = held.layer_count;
+      stats_->memories_linked++;
+      stats_->pages_local += m.leaves.size();
+    } else {
+      bool delta = false;
+      RETURN_IF_ERROR(BuildDelta(m, e.memory_hash, &e, &files, &delta));
+      if (!delta) {
+        std::string image;
+        RETURN_IF_ERROR(BuildImage(m, e.memory_hash, &image));
+        files.push_back(image);
+      }
+    }
+    memory_files.push_back(std::move(files));
+    entries.push_back(std::move(e));
+  }
+  RETURN_IF_ERROR(Publish(entries, bytecode_files, memory_files));
+  return env_->RemoveDirRecursive(staging_);
+}
+
+}  // namespace
+
+Result<ImportStats> ImportCommit(Store* store, const std::string& source_spec, const Root& root,
+                                 const ImportOptions& options) {
+  ASSIGN_OR_RETURN(store::StoreImpl * impl, sync::Impl(store));
+  if (impl->options().read_only) {
+    return Status::Aborted("store " + impl->dir() + " is open read-only; cannot import " + root.ToHex());
+  }
+  ImportStats stats;
+  if (impl->env()->Exists(impl->CommitDir(root))) {
+    stats.already_present = true;
+    return stats;
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<sync::Source> source, sync::OpenSource(source_spec));
+  std::string staging = options.staging_dir;
+  if (staging.empty()) {
+    RETURN_IF_ERROR(EnsureDir(impl->env(), impl->dir() + "/.sync-import"));
+    staging = impl->dir() + "/.sync-import/" + root.ToHex();
+  }
+  Importer importer(impl, source.get(), root, staging, &stats);
+  RETURN_IF_ERROR(importer.Run());
+  return stats;
+}
+
+}  // namespace crust
