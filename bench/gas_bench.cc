@@ -15,13 +15,21 @@
 //   fork_bomb       a contract calling itself twice per level through `c`
 //                   with gas 0 (93 % each) until gas or depth runs out
 //   grow_write      memory.grow by N pages, one store per 4 KiB page, trap
+//   grow_max_write  memory.grow to 4 GiB, one store per 4 KiB page until
+//                   gas runs out (the most fresh pages 10^9 gas buys)
 //   rewrite         one store per 4 KiB page of an existing memory
+//   churn           one store to the same page, then `c` to a function that
+//                   returns at once, until gas runs out: every store is a
+//                   page first written since a checkpoint operation (a
+//                   journal entry each)
+//   call_loop       `c` to a function that returns at once, until gas runs
+//                   out (call-tree nodes)
 //   events          emit(64 KiB topic, 64 KiB data) n times
 //
 // Environment: CRUST_BENCH_DIR (stores; default <exe dir>/gas-bench-stores),
 // CRUST_FIXTURES_DIR (the piecrust contracts; default
 // CRUST_SOURCE_DIR/../shared/piecrust-contracts), CRUST_BENCH_QUICK=1
-// (smaller sizes). Prints a Markdown table on stdout.
+// (smaller sizes, no cold stake deploy). Prints a Markdown table on stdout.
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -65,12 +73,23 @@ const char kForkBomb[] = R"(
   (import "env" "self_id" (func $self_id))
   (memory (export "memory") 2)
   (global (export "A") i32 (i32.const 65536))
-  (data (i32.const 16) "bomb")
+  (data (i32.const 16) "bombnoop")
   (func (export "bomb") (param i32) (result i32)
     call $self_id
     (memory.copy (i32.const 64) (i32.const 65536) (i32.const 32))
     (drop (call $c (i32.const 64) (i32.const 16) (i32.const 4) (i32.const 0) (i64.const 0)))
     (drop (call $c (i32.const 64) (i32.const 16) (i32.const 4) (i32.const 0) (i64.const 0)))
+    (i32.const 0))
+  (func (export "noop") (param i32) (result i32) (i32.const 0))
+  ;; churn(u32 store?): [store to page 1;] c(self, noop, 10,000 gas), forever
+  (func (export "churn") (param i32) (result i32) (local $w i32)
+    (local.set $w (i32.load (i32.const 65536)))
+    call $self_id
+    (memory.copy (i32.const 64) (i32.const 65536) (i32.const 32))
+    (loop $l
+      (if (local.get $w) (then (i32.store (i32.const 4096) (i32.const 1))))
+      (drop (call $c (i32.const 64) (i32.const 20) (i32.const 4) (i32.const 0) (i64.const 10000)))
+      (br $l))
     (i32.const 0)))
 )";
 
@@ -268,6 +287,18 @@ int main(int argc, char** argv) {
   rows.push_back(InChild("grow_write", [&](Vm& vm) {
     return TimedCall(vm, Wat(kPages), "grow_write", U32(grow_pages), kLimit);
   }));
+  rows.push_back(InChild("grow_max_write", [&](Vm& vm) {
+    // To 65,535 pages (4 GiB - 64 KiB): at 65,536 the loop bound 65536 * pages wraps to 0.
+    return TimedCall(vm, Wat(kPages), "grow_write", U32(65533), kLimit);
+  }));
+  // 10^8 gas, not 10^9: each nested call's release scans the top-level
+  // checkpoint's whole journal (src/store/session_checkpoint.cc), which
+  // grows by one entry per iteration, so time grows with the square of the
+  // gas (at 10^9 this did not finish in 20 minutes).
+  rows.push_back(InChild("churn", [&](Vm& vm) {
+    return TimedCall(vm, Wat(kForkBomb), "churn", U32(1), quick ? 20'000'000 : 100'000'000);
+  }));
+  rows.push_back(InChild("call_loop", [&](Vm& vm) { return TimedCall(vm, Wat(kForkBomb), "churn", U32(0), kLimit); }));
   rows.push_back(InChild("rewrite", [&](Vm& vm) {
     auto s = Take(vm.StartGenesis(), "genesis");
     ModuleId id = Take(s->Deploy(Wat(kPages), {}), "deploy");
@@ -300,6 +331,10 @@ int main(int argc, char** argv) {
   // and the first call in a fresh session (instance creation included).
   Result_ stake = InChild("stake_deploy", [&](Vm&) {
     Result_ r;
+    if (quick) {
+      r.status = "skipped (quick)";
+      return r;
+    }
     auto wasm = os::Env::Default()->ReadFile(FixturesDir() + "/stake_contract.wasm");
     if (!wasm.ok()) {
       r.status = "no fixture";

@@ -359,8 +359,11 @@ TEST_F(PiecrustFixturesTest, CallTreeIsCalleeFirst) {
 TEST_F(PiecrustFixturesTest, SpenderFailedCalleeCostsItsWholeLimit) {
   ModuleId spender = Deploy("spender");
   ModuleId center = Deploy("callcenter");
-  // piecrust's panic_msg_gets_through.
-  CallReceipt p = Call(center, "call_spend_with_limit", Cat({Id(spender), U64(5345)}));
+  // piecrust's panic_msg_gets_through (piecrust gives the callee 5,345 gas;
+  // under crust's page-write charge, docs/abi.md §9.2, the Rust callee's
+  // first stores to its stack pages cost 4,096 gas per page, so it gets more
+  // to reach its panic).
+  CallReceipt p = Call(center, "call_spend_with_limit", Cat({Id(spender), U64(5345 + 8 * 4096)}));
   ASSERT_TRUE(p.ok()) << Describe(p);
   EXPECT_TRUE(Contains(p.data, "I like spending"));
   ASSERT_FALSE(p.debug.empty());
@@ -377,7 +380,9 @@ TEST_F(PiecrustFixturesTest, SpenderFailedCalleeCostsItsWholeLimit) {
   EXPECT_FALSE(a.call_tree[0].status.ok());  // crust's costs: out of gas before the panic
   EXPECT_EQ(a.call_tree[0].gas_spent, kFirst);
   // limit_and_spent: the self-call with limit 0 gets 93 % of what is left.
-  constexpr uint64_t kSpenderLimit = 10'000;
+  // piecrust uses 10,000; crust's page-write charge (docs/abi.md §9.2) makes
+  // each call's first stores to its stack pages cost 4,096 gas per page.
+  constexpr uint64_t kSpenderLimit = 100'000;
   CallReceipt l = Call(spender, "get_limit_and_spent", {}, kSpenderLimit);
   ASSERT_TRUE(l.ok()) << Describe(l);
   ASSERT_EQ(l.data.size(), 40u);

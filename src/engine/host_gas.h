@@ -23,6 +23,18 @@ inline constexpr uint64_t kEventByteGas = 4;
 // node, instance setup and rollback bookkeeping), whether or not the callee
 // exists or succeeds.
 inline constexpr uint64_t kCallGas = 2000;
+// Per 4 KiB page of a module's memory that a store (or memory.fill, .copy,
+// .init) writes for the first time since the last checkpoint operation of
+// the session: the start and the end of every call, top-level or through
+// `c`, whatever its outcome. Pages overlapping the module's argument buffer
+// (which the host writes) are free. Charged after the instruction's bounds
+// checks and before it writes; too little gas ends the call with OutOfGas.
+// 1 gas per byte: it pays for the 4 KiB copy (a shadow copy the first time,
+// then a checkpoint journal entry) plus bookkeeping each such page costs the
+// session, and for hashing it at commit. 10^9 gas buys at most 244,140 such
+// pages: < 1 GiB of copies (docs/abi.md §9.2, docs/benchmarks.md).
+inline constexpr uint64_t kPageWriteGas = 4096;
+inline constexpr uint64_t kPageWriteUnit = 4096;  // the page of that rule, in bytes
 // Per byte of an `hdebug` message (kept in the receipt like event bytes).
 inline constexpr uint64_t kDebugByteGas = 4;
 

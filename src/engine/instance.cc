@@ -122,6 +122,7 @@ Status Instance::RunStart(HostContext* host) {
 Status Instance::RunCall(void (*fn)(void*), void* arg, HostContext* host) {
   rt::CallState state;
   state.host = host;
+  if (page_charge_.gas_per_page != 0) state.page_charge = &page_charge_;
   if (host != nullptr) state.stack_bytes = host->CallStackBytes();
   const int code = rt::RunProtected(&state, fn, arg);
   last_trap_ = ClassifyTrap(code);
@@ -252,6 +253,25 @@ wasm_rt_memory_t* Instance::memory() const {
 uint8_t* Instance::memory_data() const {
   const wasm_rt_memory_t* m = memory();
   return m == nullptr ? nullptr : m->data;
+}
+
+Status Instance::SetPageCharge(uint64_t gas_per_page, uint64_t exempt_offset, uint64_t exempt_len) {
+  if (gas_per_page == 0) {
+    page_charge_ = rt::PageCharge{};
+    return Status::OK();
+  }
+  char type = 0;
+  void* gas = GlobalAddress(kGasGlobal, &type);
+  if (memory() == nullptr || gas == nullptr || type != 'j' || trap_global_ == nullptr) {
+    return Status::InvalidArgument("page charges need an instrumented module with a memory");
+  }
+  page_charge_.memory = memory();
+  page_charge_.gas = static_cast<uint64_t*>(gas);
+  page_charge_.trap = trap_global_;
+  page_charge_.gas_per_page = gas_per_page;
+  page_charge_.exempt_begin = exempt_offset;
+  page_charge_.exempt_end = exempt_offset + exempt_len;
+  return Status::OK();
 }
 
 uint64_t Instance::memory_size() const {

@@ -25,6 +25,7 @@
 
 #include "crust/status.h"
 #include "src/engine/runtime.h"
+#include "src/engine/runtime_call.h"
 #include "src/engine/runtime_code.h"
 
 namespace crust::os {
@@ -135,6 +136,15 @@ class Instance {
   // written (os::MemoryRegion::NoteWrite); null when out of bounds or there
   // is no memory.
   uint8_t* WritableMemory(uint64_t ptr, uint64_t len);
+  // Charges `gas_per_page` from the instrumentation's gas counter for every
+  // 4 KiB page of the memory a call is about to write that was not noted
+  // since the region's last collection, except the pages overlapping
+  // [exempt_offset, exempt_offset + exempt_len) (docs/abi.md §9.2; the
+  // charge is made in the write barrier's slow path, before the write, and
+  // ends the call with OutOfGas when too little is left). 0 turns it off
+  // (the default). InvalidArgument if the module has no memory or is not
+  // instrumented.
+  Status SetPageCharge(uint64_t gas_per_page, uint64_t exempt_offset, uint64_t exempt_len);
   // Makes the module see its memory region's current length again, after the
   // region was shrunk or grown from outside (a rolled-back call).
   void SyncMemorySize();
@@ -167,6 +177,7 @@ class Instance {
   TrapKind last_trap_ = TrapKind::kNone;
   uint32_t* trap_global_ = nullptr;  // the instrumentation's kTrapGlobal, if exported
   uint64_t host_window_ = uint64_t{1} << 32;  // kHostWindow32
+  rt::PageCharge page_charge_;       // gas_per_page 0: off
 };
 
 }  // namespace crust::engine

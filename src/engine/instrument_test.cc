@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "src/engine/host_gas.h"
 #include "src/engine/interp_oracle.h"
 #include "src/engine/prepare.h"
 #include "src/engine/wat.h"
@@ -113,8 +114,10 @@ TEST_F(InstrumentTest, MemoryGrowChargesPerPage) {
   EXPECT_EQ(fail.gas_spent, 1 + kCostMemoryGrow + 100 * kCostMemoryGrowPerPage);
   EXPECT_EQ(Run("grow", 1, 1 + kCostMemoryGrow + kCostMemoryGrowPerPage - 1).status.code(),
             Status::Code::kOutOfGas);
-  // const, const, local.get, memory.fill 5, const = 9, plus 1000 >> 6 = 15.
-  EXPECT_EQ(Run("fill", 1000).gas_spent, 9u + 15);
+  // const, const, local.get, memory.fill 5, const = 9, plus 1000 >> 6 = 15,
+  // plus the page-write charge (host_gas.h) for page 0, outside A.
+  EXPECT_EQ(Run("fill", 1000).gas_spent, 9u + 15 + kPageWriteGas);
+  EXPECT_EQ(Run("fill", 0).gas_spent, 9u);  // writes nothing: no page charge
 }
 
 TEST_F(InstrumentTest, InfiniteRecursionHitsTheDepthLimit) {

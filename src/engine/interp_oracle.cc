@@ -7,6 +7,7 @@
 #include "src/engine/host_gas.h"
 #include "src/engine/interp_backend.h"
 #include "src/util/utf8.h"
+#include "src/engine/interp_oracle_notes.h"
 
 namespace crust::engine {
 
@@ -141,6 +142,9 @@ struct InterpOracle::Impl : public OracleContext {
   std::vector<const HostFunctionSpec*> import_specs;  // per import
   std::vector<StateGlobal> state;
   OracleHost* host = nullptr;
+  size_t note_import = SIZE_MAX;  // index of the kNoteField import
+  std::vector<uint64_t> segment_lengths;  // of data segments; 0 once dropped
+  std::vector<uint8_t> noted;             // per 4 KiB page: written since the call started
   uint32_t arg_buf = 0;
   uint64_t limit = 0;
   uint64_t window = kHostWindow32;
@@ -162,7 +166,51 @@ struct InterpOracle::Impl : public OracleContext {
   }
   void SetGlobal(std::string_view name, uint64_t bits) { backend->SetGlobal(std::string(name), bits); }
 
+  // The VM's page-write charge (host_gas.h kPageWriteGas), seen through the
+  // note calls interp_oracle_notes.h inserts: the same pages, in the same
+  // order, after the same bounds checks as the write barrier's slow path.
+  Status NoteWrite(const std::vector<uint64_t>& args) {
+    const auto kind = static_cast<NoteKind>(args[0]);
+    const uint64_t dst = args[1], len = args[2], src = args[3];
+    const uint32_t segment = static_cast<uint32_t>(args[4]);
+    if (kind == NoteKind::kDrop) {
+      if (segment < segment_lengths.size()) segment_lengths[segment] = 0;
+      return Status::OK();
+    }
+    const uint64_t size = backend->memory_size();
+    if (len == 0 || dst > size || len > size - dst) return Status::OK();  // nothing written, or it traps
+    if (kind == NoteKind::kCopy && (src > size || len > size - src)) return Status::OK();
+    if (kind == NoteKind::kInit) {
+      const uint64_t have = segment < segment_lengths.size() ? segment_lengths[segment] : 0;
+      if (src > have || len > have - src) return Status::OK();
+    }
+    const uint64_t first = dst / kPageWriteUnit, last = (dst + len - 1) / kPageWriteUnit;
+    if (noted.size() <= last) noted.resize(last + 1, 0);
+    const uint64_t exempt_begin = arg_buf, exempt_end = uint64_t{arg_buf} + kArgBufferSize;
+    uint64_t fresh = 0;
+    for (uint64_t p = first; p <= last; ++p) {
+      const bool exempt = p * kPageWriteUnit < exempt_end && (p + 1) * kPageWriteUnit > exempt_begin;
+      if (!noted[p] && !exempt) ++fresh;
+    }
+    if (fresh != 0) {
+      const uint64_t cost = fresh * kPageWriteGas;
+      if (cost > gas_remaining()) {
+        SetGlobal(kTrapGlobal, static_cast<uint64_t>(InjectedTrap::kOutOfGas));
+        return Status::OutOfGas("out of gas");
+      }
+      set_gas_remaining(gas_remaining() - cost);
+    }
+    for (uint64_t p = first; p <= last; ++p) noted[p] = 1;
+    return Status::OK();
+  }
+
   bool HostCall(size_t index, const std::vector<uint64_t>& args, std::vector<uint64_t>* results) {
+    if (index == note_import) {
+      Status st = NoteWrite(args);
+      if (st.ok()) return true;
+      host_status = st;
+      return false;
+    }
     const HostFunctionSpec& spec = *import_specs[index];
     Status st = host ? host->Call(spec, args, *results, *this) : Status::NotSupported("no host functions");
     if (st.ok()) return true;
@@ -172,6 +220,11 @@ struct InterpOracle::Impl : public OracleContext {
 
   Status CheckImports() {
     for (const internal::BackendImport& imp : backend->imports()) {
+      if (imp.module == kNoteModule && imp.name == kNoteField && imp.is_func) {
+        note_import = import_specs.size();
+        import_specs.push_back(nullptr);
+        continue;
+      }
       const HostFunctionSpec* spec = imp.module == kHostModule ? FindHostFunction(imp.name) : nullptr;
       if (!spec || !imp.is_func) {
         return Status::NotSupported("oracle cannot provide import \"" + imp.module + "\".\"" + imp.name + "\"");
@@ -205,8 +258,10 @@ Result<std::unique_ptr<InterpOracle>> InterpOracle::Create(const PreparedModule&
   impl->host = host;
   impl->arg_buf = pm.arg_buffer;
   impl->state = pm.state_globals;
+  ASSIGN_OR_RETURN(NotedModule noted, AddWriteNotes(pm.wasm));
+  impl->segment_lengths = std::move(noted.segment_lengths);
   std::string error;
-  impl->backend = internal::InterpBackend::Load(pm.wasm.data(), pm.wasm.size(), &error);
+  impl->backend = internal::InterpBackend::Load(noted.wasm.data(), noted.wasm.size(), &error);
   if (!impl->backend) return Status::InvalidModule("oracle: " + error);
   RETURN_IF_ERROR(impl->CheckImports());
   Impl* self = impl.get();
@@ -234,6 +289,7 @@ OracleOutcome InterpOracle::Invoke(std::string_view name, uint32_t arg, uint64_t
   }
   s.limit = gas_limit;
   s.host_status = Status::OK();
+  s.noted.assign(s.noted.size(), 0);  // a call starts with a checkpoint operation
   s.SetGlobal(kGasGlobal, gas_limit);
   s.SetGlobal(kDepthGlobal, depth_limit);
   s.SetGlobal(kTrapGlobal, 0);

@@ -86,6 +86,10 @@ struct OracleOutcome {
 // Maps a wabt interpreter trap message to the canonical kind above.
 std::string CanonicalTrapKind(std::string_view wabt_message);
 
+// Models the VM's page-write charge (host_gas.h kPageWriteGas, docs/abi.md
+// §9.2): it runs a copy of the module with a note call before every memory
+// write (interp_oracle_notes.h) and treats every Invoke as starting a new
+// interval (the VM's calls start with a checkpoint operation).
 class InterpOracle {
  public:
   // Instantiates `module` (which must stay valid only during Create) with its

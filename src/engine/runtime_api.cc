@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "src/engine/module_info.h"
 #include "src/engine/runtime_call.h"
 #include "src/os/memory_region.h"
 
@@ -54,9 +55,34 @@ void AllocateMemory(wasm_rt_memory_t* mem, uint32_t initial_pages, uint32_t max_
   RegisterMemory(region->data(), os::kReservation);
 }
 
+// The barrier's slow path: charges the pages first written (PageCharge)
+// before noting them. The charge depends only on the noted map, which the
+// session clears at every checkpoint operation (each call's start and end),
+// so it is the same on every node; an out-of-bounds range is not charged (the
+// store traps without writing).
 void NoteWrite(wasm_rt_memory_t* mem, uint64_t addr, uint64_t n) {
   auto* region = static_cast<os::MemoryRegion*>(mem->crust_memory);
-  if (region != nullptr) region->NoteWrite(addr, n);
+  if (region == nullptr) return;
+  const CallState* cs = CurrentCall();
+  const PageCharge* pc = cs != nullptr ? cs->page_charge : nullptr;
+  const uint64_t size = uint64_t{mem->pages} * os::kWasmPageSize;
+  if (pc != nullptr && pc->memory == mem && n != 0 && addr <= size && n <= size - addr) {
+    const uint8_t* noted = region->noted_map();
+    uint64_t fresh = 0;
+    for (uint64_t p = addr / os::kPageSize, last = (addr + n - 1) / os::kPageSize; p <= last; ++p) {
+      const bool exempt = p * os::kPageSize < pc->exempt_end && (p + 1) * os::kPageSize > pc->exempt_begin;
+      if (noted[p] == 0 && !exempt) ++fresh;
+    }
+    if (fresh != 0) {
+      const uint64_t cost = fresh * pc->gas_per_page;  // <= 2^20 pages * gas_per_page: no overflow
+      if (*pc->gas < cost) {
+        *pc->trap = static_cast<uint32_t>(InjectedTrap::kOutOfGas);
+        RaiseTrap(WASM_RT_TRAP_UNREACHABLE);
+      }
+      *pc->gas -= cost;
+    }
+  }
+  region->NoteWrite(addr, n);
 }
 
 uint32_t GrowMemory(wasm_rt_memory_t* mem, uint32_t delta) {

@@ -26,8 +26,23 @@ namespace crust::engine::rt {
 // Trap codes are wasm_rt_trap_t values, plus this one for host aborts.
 inline constexpr int kHostAbortCode = 100;
 
+// The page-write charge of a call (docs/abi.md §9.2, host_gas.h): the slow
+// path of the write barrier (NoteWrite) charges `gas_per_page` from *gas for
+// each 4 KiB page of `memory` a store in bounds is about to write that is not
+// yet noted and does not overlap [exempt_begin, exempt_end) (the argument
+// buffer, which the host writes); too little gas sets *trap to
+// InjectedTrap::kOutOfGas and traps as the instrumented code does.
+struct PageCharge {
+  const void* memory = nullptr;  // the instance's wasm_rt_memory_t
+  uint64_t* gas = nullptr;
+  uint32_t* trap = nullptr;
+  uint64_t gas_per_page = 0;
+  uint64_t exempt_begin = 0, exempt_end = 0;
+};
+
 struct CallState {
   sigjmp_buf jmp;
+  const PageCharge* page_charge = nullptr;  // null: writes are not charged
   CallState* prev = nullptr;
   HostContext* host = nullptr;
   int in_host = 0;     // > 0 while a host function runs: faults then are not traps

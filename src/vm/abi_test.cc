@@ -23,6 +23,7 @@
 #include <map>
 
 #include "crust/vm.h"
+#include "src/engine/host_gas.h"
 #include "src/engine/instrument.h"
 #include "src/engine/wat.h"
 #include "src/os/env.h"
@@ -600,7 +601,8 @@ TEST_F(AbiTest, GasIsExactlyTheCostTable) {
     return r.gas_spent;
   };
   EXPECT_EQ(spent("const", {}), kCostDefault);
-  EXPECT_EQ(spent("store", {}), 5 * kCostDefault + kCostMemoryAccess);
+  // The store writes address 16 (page 0, outside A): one page-write charge.
+  EXPECT_EQ(spent("store", {}), 5 * kCostDefault + kCostMemoryAccess + kPageWriteGas);
   // [global.get, i32.load, local.set, loop], n times the loop body, then [i32.const] after the loop.
   const uint64_t loop_entry = 3 * kCostDefault /* global.get, local.set, loop */ + kCostMemoryAccess;
   for (uint32_t n : {1u, 2u, 10u, 1000u}) {
@@ -615,8 +617,9 @@ TEST_F(AbiTest, GasIsExactlyTheCostTable) {
   EXPECT_EQ(spent("grow", U32(1000)), grow_static + 1000 * kCostMemoryGrowPerPage);  // fails, charged anyway
   // memory.fill: 3 operands (const, const, global.get + load), fill, const + 1 per 64 bytes.
   const uint64_t fill_static = 4 * kCostDefault + kCostMemoryAccess + kCostBulk;
-  EXPECT_EQ(spent("fill", U32(0)), fill_static);
-  EXPECT_EQ(spent("fill", U32(64 * 100 + 63)), fill_static + 100);
+  EXPECT_EQ(spent("fill", U32(0)), fill_static);  // writes nothing: no page charge
+  // 6,463 bytes from 0: pages 0 and 1, two page-write charges.
+  EXPECT_EQ(spent("fill", U32(64 * 100 + 63)), fill_static + 100 + 2 * kPageWriteGas);
 
   // Exhaustion is exact: the spent gas suffices, one less fails and charges the whole limit.
   for (uint32_t n : {1u, 7u, 500u}) {

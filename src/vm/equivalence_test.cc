@@ -790,6 +790,79 @@ TEST_P(EquivalenceTest, Kernels) {
   t.Call(k, "fill", U32(1), 1'000'000);  // out of gas in the middle of the stores
 }
 
+// The page-write charge (docs/abi.md §9.2): 4,096 gas per 4 KiB page a call
+// writes first, outside the argument buffer A ([64 KiB, 128 KiB) here),
+// charged after the bounds checks and before the write. Unchanged values,
+// stores spanning two pages, repeated writes in one call and in the next
+// call, bulk operations whose source is out of bounds, memory.init past its
+// segment, and limits that run out exactly at a page charge.
+TEST_P(EquivalenceTest, PageWriteCharges) {
+  Twin& t = *twin_;
+  ASSERT_OK_AND_ASSIGN(ModuleId m, t.Deploy(Wat(Module(R"(
+  (data $passive "0123456789abcdef")
+  ;; put(u32 addr | u64 value): one i64 store (may span two pages)
+  (func (export "put") (param $len i32) (result i32)
+    (i64.store (i32.load (global.get $A)) (i64.load offset=4 (global.get $A)))
+    (i32.const 0))
+  ;; pages(u32 first | u32 count | u32 stride | u32 value): `count` i32 stores
+  (func (export "pages") (param $len i32) (result i32)
+    (local $p i32) (local $n i32)
+    (local.set $p (i32.load (global.get $A)))
+    (local.set $n (i32.load offset=4 (global.get $A)))
+    (block $done (loop $l
+      (br_if $done (i32.eqz (local.get $n)))
+      (i32.store8 (local.get $p) (i32.load offset=12 (global.get $A)))
+      (local.set $p (i32.add (local.get $p) (i32.load offset=8 (global.get $A))))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br $l)))
+    (i32.const 0))
+  ;; fill/copy/minit(u32 dst | u32 src-or-byte | u32 len)
+  (func (export "fill") (param $len i32) (result i32)
+    (memory.fill (i32.load (global.get $A)) (i32.load offset=4 (global.get $A)) (i32.load offset=8 (global.get $A)))
+    (i32.const 0))
+  (func (export "copy") (param $len i32) (result i32)
+    (memory.copy (i32.load (global.get $A)) (i32.load offset=4 (global.get $A)) (i32.load offset=8 (global.get $A)))
+    (i32.const 0))
+  (func (export "minit") (param $len i32) (result i32)
+    (memory.init $passive (i32.load (global.get $A)) (i32.load offset=4 (global.get $A)) (i32.load offset=8 (global.get $A)))
+    (i32.const 0))
+  ;; grow_put(u32 pages): grows, then writes the first byte of every new 4 KiB page
+  (func (export "grow_put") (param $len i32) (result i32)
+    (local $p i32) (local $end i32)
+    (local.set $p (i32.mul (memory.grow (i32.load (global.get $A))) (i32.const 65536)))
+    (local.set $end (i32.mul (memory.size) (i32.const 65536)))
+    (block $done (loop $l
+      (br_if $done (i32.ge_u (local.get $p) (local.get $end)))
+      (i32.store8 (local.get $p) (i32.const 0))
+      (local.set $p (i32.add (local.get $p) (i32.const 4096)))
+      (br $l)))
+    (i32.const 0))
+)")), "pages"));
+  CallAtLimits(m, "put", Cat({U32(0), U64(0)}));                    // an unchanged value: charged
+  CallAtLimits(m, "put", Cat({U32(4092), U64(0x1122334455667788)}));  // two pages
+  CallAtLimits(m, "put", Cat({U32(65536 + 8), U64(7)}));            // in A: free
+  CallAtLimits(m, "put", Cat({U32(65536 - 4), U64(7)}));            // page 15 charged, A's page free
+  CallAtLimits(m, "put", Cat({U32(2 * 65536 - 4), U64(7)}));        // A's last page free, page 32 charged
+  t.Call(m, "put", Cat({U32(2 * 65536 - 4), U64(7)}), kGas);       // again in a new call: charged again
+  t.Call(m, "put", Cat({U32(2 * 65536 + 4), U64(7)}), 1'000);       // out of gas at the charge
+  t.Call(m, "put", Cat({U32(2 * 65536 - 2), U64(7)}), kGas);       // out of bounds: trap, not charged
+  CallAtLimits(m, "pages", Cat({U32(0), U32(16), U32(4096), U32(0)}));   // 16 pages
+  CallAtLimits(m, "pages", Cat({U32(100), U32(40), U32(100), U32(1)}));  // one page, 40 stores
+  CallAtLimits(m, "pages", Cat({U32(0), U32(32), U32(4096), U32(2)}));   // through A
+  t.Call(m, "pages", Cat({U32(0), U32(16), U32(4096), U32(0)}), 5 * 4096);  // runs out part-way
+  CallAtLimits(m, "fill", Cat({U32(1000), U32(0), U32(3 * 4096)}));
+  CallAtLimits(m, "fill", Cat({U32(1000), U32(0), U32(0)}));
+  t.Call(m, "fill", Cat({U32(2 * 65536 - 10), U32(1), U32(11)}), kGas);  // out of bounds
+  CallAtLimits(m, "copy", Cat({U32(5000), U32(65536), U32(9000)}));
+  t.Call(m, "copy", Cat({U32(5000), U32(2 * 65536 - 4), U32(5)}), kGas);  // source out of bounds
+  CallAtLimits(m, "minit", Cat({U32(20000), U32(2), U32(10)}));
+  t.Call(m, "minit", Cat({U32(20000), U32(10), U32(100)}), kGas);  // beyond the segment
+  t.Call(m, "minit", Cat({U32(30000), U32(16), U32(1)}), kGas);    // past the segment's end: trap
+  t.Call(m, "minit", Cat({U32(30000), U32(16), U32(0)}), kGas);    // len 0: no write, not charged
+  CallAtLimits(m, "grow_put", U32(2));
+  t.Call(m, "grow_put", U32(1), 4096 + 8 * 4096);  // grows, then runs out at the 8th page
+}
+
 TEST_P(EquivalenceTest, I64Arithmetic) {
   Twin& t = *twin_;
   // op(u32 which | i64 a | i64 b) -> i64

@@ -16,4 +16,5 @@ crust_layer(vm
     src/vm/deploy_cache_test.cc
     src/vm/stack_test.cc
     src/vm/host_fault_test.cc
+    src/vm/page_gas_test.cc
 )

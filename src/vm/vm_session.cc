@@ -5,6 +5,7 @@
 #include <cstring>
 #include <memory>
 
+#include "src/engine/host_gas.h"
 #include "src/engine/module_info.h"
 #include "src/engine/prepared_cache.h"
 #include "src/store/session_region.h"
@@ -131,6 +132,9 @@ Result<VmSessionImpl::Loaded*> VmSessionImpl::Load(const ModuleId& id) {
   ASSIGN_OR_RETURN(m.gas, m.instance->FindGlobal(engine::kGasGlobal));
   ASSIGN_OR_RETURN(m.depth, m.instance->FindGlobal(engine::kDepthGlobal));
   ASSIGN_OR_RETURN(m.trap, m.instance->FindGlobal(engine::kTrapGlobal));
+  if (m.instance->memory_data() != nullptr) {
+    RETURN_IF_ERROR(m.instance->SetPageCharge(engine::kPageWriteGas, m.meta.arg_buffer, engine::kArgBufferSize));
+  }
   for (const PersistedGlobal& g : m.meta.globals) {
     ASSIGN_OR_RETURN(engine::Instance::GlobalRef ref,
                      m.instance->FindGlobal(std::string(engine::kStateGlobalPrefix) + std::to_string(g.index)));
