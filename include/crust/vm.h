@@ -25,17 +25,38 @@
 // Thread-safety: a Vm is safe for concurrent use; each VmSession is used by
 // one thread at a time, and many sessions may run concurrently.
 //
-// Process-wide effects: opening a Vm and running calls changes the process:
-//  * signal handlers for SIGSEGV and SIGBUS (installed once, chaining to the
-//    handlers installed before them) and, on every thread that runs a call, an
-//    alternate signal stack (sigaltstack, 64 KiB) unless one is set;
+// Process-wide effects: opening a Vm and running calls changes the process
+// (everything the Store does, store.h, plus):
+//  * signal handlers for SIGSEGV and SIGBUS, installed once by the first call
+//    and never removed. A fault inside compiled contract code becomes a trap
+//    (or, SIGBUS, a host IOError); any other fault is passed to the handler
+//    installed before (or the default action). An embedder that installs its
+//    own SIGSEGV/SIGBUS handler afterwards must chain to crust's, or traps
+//    crash the process. SIGFPE is not used (division is checked in code).
+//  * on every thread that runs a call, an alternate signal stack
+//    (sigaltstack, 64 KiB, malloc'ed) unless the thread has one; it is
+//    disabled and freed when the thread exits.
 //  * on every thread that runs a call, a dedicated native stack mapping
 //    (MAP_NORESERVE, about 75 MiB of address space with the default limits,
-//    plus a 1 MiB guard) kept until the thread exits; the pages a call
-//    touched stay resident;
-//  * fork/exec of the C compiler (`cc`) to identify it at Open and to compile
-//    new modules at deploy, in its own process group, with resource limits;
-//  * dlopen of the compiled modules (kept while the Vm holds them).
+//    plus a 1 MiB guard) that calls switch to; kept until the thread exits;
+//    the pages a call touched stay resident.
+//  * fork/exec of the C compiler (`cc`, and `tcc` for the fast tier) to
+//    identify it at Open and to compile new modules at deploy, from a thread
+//    of its own (a 64 MiB stack) or the code cache's background thread (one
+//    per Vm, optimised builds). The child runs in its own process group with
+//    RLIMIT_AS and RLIMIT_CPU set and is killed (the whole group) after its
+//    wall-clock limit. The child inherits the environment (PATH finds the
+//    compilers) and no descriptor (crust's are O_CLOEXEC).
+//  * dlopen (RTLD_NOW | RTLD_LOCAL) of each compiled module, dlclose when
+//    the Vm no longer holds it.
+//  * a registry of mapped memories the signal handler consults (32,768
+//    slots; a memory past them is not recognised and its out-of-bounds
+//    accesses crash the process instead of trapping; the store's 10,000
+//    region cap keeps this unreachable).
+// Host queries (VmOptions::host_queries) are called on the thread running
+// the call that made them; sessions on different threads call the same
+// HostQuery concurrently, so it must be thread-safe. It must not call back
+// into the VmSession that called it.
 // Host faults (I/O errors or SIGBUS reading mapped files, damaged committed
 // bytecode, native stack overflow) end a call with IOError, Corruption or
 // Internal, never a contract outcome, and poison the VmSession: its later
