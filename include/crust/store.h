@@ -137,7 +137,7 @@ class Store {
   virtual Result<std::unique_ptr<Session>> StartGenesis(const SessionOptions& options = {}) = 0;
   // Starts a session based on commit `base`, pinning it until the session
   // ends. Errors: NotFound (no such commit, or it is being deleted),
-  // Corruption (its index is unreadable).
+  // Corruption (its index is unreadable), IOError (it cannot be read).
   virtual Result<std::unique_ptr<Session>> StartSession(const Root& base, const SessionOptions& options = {}) = 0;
 
   // All commits, oldest first (by creation time, then root).

@@ -210,8 +210,11 @@ class VmSession {
   // module, then runs its `init` if it exports one. Returns its id.
   // Errors: InvalidModule (bad bytes, ABI violation, imports not in the host
   // table or with the wrong signature), NotSupported (a rejected feature,
-  // named), AlreadyExists (id taken), any error of `init` (the module is then
-  // not deployed), IOError (compilation failed).
+  // named), AlreadyExists (id taken), InvalidArgument (owner over 1 KiB),
+  // ResourceExhausted (a deploy budget, or an initial memory over
+  // VmOptions::max_memory_pages), any error of `init` (the module is then
+  // not deployed), IOError (compilation failed), Aborted (the session is
+  // poisoned: see the top of this file and Session::Checkpoint).
   virtual Result<ModuleId> Deploy(ByteView wasm, const DeployOptions& options = {}) = 0;
 
   // Calls `function` of `module` with `arg` (at most 64 KiB) and at most
@@ -252,7 +255,8 @@ class VmSession {
   // the session is as before the migration (memories, metadata, modules the
   // closure deployed, the new module) and the error is returned.
   // Errors: NotFound (no such module), AlreadyExists (options.id taken),
-  // FailedPrecondition (a migration is already running on this session),
+  // InvalidArgument (options.id is `module` itself), Busy (a migration or a
+  // call is already running on this session), Aborted (poisoned session),
   // any deploy error, any error the closure returns.
   // REQUIRES: the closure neither commits nor keeps the session.
   virtual Result<ModuleId> MigrateWith(const ModuleId& module, ByteView new_wasm, const DeployOptions& options,
@@ -270,11 +274,15 @@ class VmSession {
   // state (not committed).
   virtual void SetMeta(std::string name, Bytes value) = 0;
 
-  // The owner given at deploy. NotFound if no such module.
+  // The owner given at deploy. Errors: NotFound (no such module),
+  // Corruption (its metadata cannot be decoded).
   virtual Result<Bytes> Owner(const ModuleId& module) = 0;
 
+  // As Session::CurrentRoot.
   virtual Result<Root> CurrentRoot() = 0;
   // Commits the state (see Session::Commit) and returns the root.
+  // Errors: as Session::Commit; Aborted also when a host fault poisoned
+  // this VmSession.
   virtual Result<Root> Commit() = 0;
 
   // The underlying store session (memories, bytecode, metadata).
@@ -287,6 +295,9 @@ class VmSession {
 class Vm {
  public:
   // Opens the store at `dir` (see Store::Open) and the code cache.
+  // Errors: InvalidArgument (opt_level not 0 or 2, a depth limit over its
+  // bound), those of Store::Open, and IOError (the code cache directory or
+  // the C compiler cannot be used).
   static Result<std::unique_ptr<Vm>> Open(const std::string& dir, const VmOptions& options = {});
   virtual ~Vm() = default;
   Vm(const Vm&) = delete;
