@@ -71,7 +71,8 @@ CodeCache* SharedTccCache() {
     tried = true;
     CodeCacheOptions options;
     options.dir = std::string(CRUST_BINARY_DIR) + "/test-code-cache-tcc";
-    options.compiler = CompilerOptions{.cc = "tcc", .flavor = CompilerFlavor::kTcc};
+    options.compiler.cc = "tcc";
+    options.compiler.flavor = CompilerFlavor::kTcc;
     auto r = CodeCache::Open(options);
     if (r.ok()) cache = std::move(r).value().release();
   }
