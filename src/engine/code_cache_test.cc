@@ -127,9 +127,7 @@ std::unique_ptr<CodeCache> OpenTiered(const std::string& dir, bool background, c
   CodeCacheOptions o;
   o.dir = dir;
   o.compiler.opt_level = OptLevel::kO0;
-  o.fast_compiler = CompilerOptions{};
-  o.fast_compiler->cc = tcc;
-  o.fast_compiler->flavor = CompilerFlavor::kTcc;
+  o.fast_compiler = CompilerOptions{.cc = tcc, .flavor = CompilerFlavor::kTcc};
   o.background_builds = background;
   auto r = CodeCache::Open(o);
   EXPECT_TRUE(r.ok()) << r.status().ToString();
