@@ -71,8 +71,7 @@ CodeCache* SharedTccCache() {
     tried = true;
     CodeCacheOptions options;
     options.dir = std::string(CRUST_BINARY_DIR) + "/test-code-cache-tcc";
-    options.compiler.cc = "tcc";
-    options.compiler.flavor = CompilerFlavor::kTcc;
+    options.compiler = CompilerOptions{.cc = "tcc", .flavor = CompilerFlavor::kTcc};
     auto r = CodeCache::Open(options);
     if (r.ok()) cache = std::move(r).value().release();
   }
