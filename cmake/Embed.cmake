@@ -137,7 +137,7 @@ add_executable(crust_capi_test ${PROJECT_SOURCE_DIR}/tests/embed/capi_test.c)
 set_target_properties(crust_capi_test PROPERTIES C_STANDARD 99 C_STANDARD_REQUIRED ON C_EXTENSIONS OFF)
 target_link_libraries(crust_capi_test PRIVATE crust_shared)
 add_test(NAME capi_test COMMAND crust_capi_test ${_crust_contracts_dir})
-set_tests_properties(capi_test PROPERTIES TIMEOUT 300)
+set_tests_properties(capi_test PROPERTIES TIMEOUT 60 LABELS unit)
 if(NOT CRUST_ASAN AND NOT CRUST_TSAN)
   add_executable(crust_capi_test_asan ${PROJECT_SOURCE_DIR}/tests/embed/capi_test.c)
   set_target_properties(crust_capi_test_asan PROPERTIES C_STANDARD 99 C_STANDARD_REQUIRED ON C_EXTENSIONS OFF)
@@ -147,7 +147,7 @@ if(NOT CRUST_ASAN AND NOT CRUST_TSAN)
   add_test(NAME capi_test_asan COMMAND crust_capi_test_asan ${_crust_contracts_dir})
   # The engine's trap handling owns SIGSEGV/SIGBUS (guard pages): ASan must
   # let it (handle_segv=0); leaks are reported at exit and fail the test.
-  set_tests_properties(capi_test_asan PROPERTIES TIMEOUT 300
+  set_tests_properties(capi_test_asan PROPERTIES TIMEOUT 60 LABELS unit
     ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1:handle_segv=0:handle_sigbus=0:allow_user_segv_handler=1")
 endif()
 
@@ -162,7 +162,7 @@ find_program(CRUST_PYTHON3 NAMES python3 PATHS /usr/bin NO_DEFAULT_PATH)
 if(CRUST_PYTHON3)
   add_test(NAME python_binding_test
     COMMAND ${CRUST_PYTHON3} -m pytest -q -p no:cacheprovider ${PROJECT_SOURCE_DIR}/bindings/python/tests)
-  set_tests_properties(python_binding_test PROPERTIES TIMEOUT 300
+  set_tests_properties(python_binding_test PROPERTIES TIMEOUT 300 LABELS slow
     ENVIRONMENT "${_crust_test_env};PYTHONPATH=${PROJECT_SOURCE_DIR}/bindings/python;PYTHONDONTWRITEBYTECODE=1")
 endif()
 
@@ -176,7 +176,7 @@ if(CRUST_CARGO AND CRUST_RUSTC AND CRUST_RUSTDOC)
     COMMAND ${CRUST_CARGO} test --offline --quiet
             --manifest-path ${PROJECT_SOURCE_DIR}/bindings/rust/Cargo.toml
             --target-dir ${PROJECT_BINARY_DIR}/rust-target)
-  set_tests_properties(rust_binding_test PROPERTIES TIMEOUT 600
+  set_tests_properties(rust_binding_test PROPERTIES TIMEOUT 600 LABELS slow
     ENVIRONMENT "${_crust_test_env};RUSTC=${CRUST_RUSTC};RUSTDOC=${CRUST_RUSTDOC};CRUST_LIB_DIR=$<TARGET_FILE_DIR:crust_shared>;LD_LIBRARY_PATH=$<TARGET_FILE_DIR:crust_shared>")
 endif()
 
@@ -193,7 +193,7 @@ endif()
 if(CRUST_PYTHON3)
   list(APPEND _crust_example_env "CRUST_PYTHON3=${CRUST_PYTHON3}")
 endif()
-set_tests_properties(install_examples_test PROPERTIES TIMEOUT 900 ENVIRONMENT "${_crust_example_env}")
+set_tests_properties(install_examples_test PROPERTIES TIMEOUT 900 LABELS slow ENVIRONMENT "${_crust_example_env}")
 if(TARGET crust_contracts)
   add_dependencies(crust_capi_test crust_contracts)
 endif()

@@ -268,8 +268,9 @@ TEST(CorruptionTest, TruncatedOrExtendedFileOfEachKindIsReported) {
     if (k == Kind::kIndex || k == Kind::kDiff1 || k == Kind::kDiff2) {
       lengths.push_back({"to the header", [k](uint64_t) { return k == Kind::kIndex ? 24 : 32; }});
     }
-    for (const auto& [name, length] : lengths) {
-      RunCase(std::string("truncate ") + KindName(k) + " " + name, [&](const Fixture& f) {
+    for (const auto& entry : lengths) {
+      const auto& length = entry.second;  // (clang 14 cannot capture a structured binding)
+      RunCase(std::string("truncate ") + KindName(k) + " " + entry.first, [&](const Fixture& f) {
         const std::string path = KindPath(f, k);
         return TruncateFile(path, length(FileSize(path))) ? path : std::string();
       });

@@ -530,7 +530,8 @@ class PiecrustFixturesCliTest : public ::testing::Test {
   }
   testing::RunResult Exec(std::vector<std::string> args) {
     args.insert(args.begin(), {"--store", tmp_.Sub("store"), "--code-cache", CodeCacheDir() + "-cli"});
-    return testing::RunTool(args, tmp_.Sub("out" + std::to_string(runs_)), tmp_.Sub("err" + std::to_string(runs_++)));
+    const int n = runs_++;  // (both names from one value: the two were unsequenced)
+    return testing::RunTool(args, tmp_.Sub("out" + std::to_string(n)), tmp_.Sub("err" + std::to_string(n)));
   }
   std::string Field(const std::string& json, const std::string& key) {
     std::smatch m;

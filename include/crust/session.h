@@ -58,7 +58,9 @@ class Session {
   virtual Status SetMetadata(const ModuleId& id, ByteView metadata) = 0;
 
   // Memory access. Errors: NotFound (module), InvalidArgument (range past the
-  // memory's length), IOError/Corruption (its files could not be mapped).
+  // memory's length), IOError/Corruption (its files could not be mapped),
+  // Aborted (ReadMemory, WriteMemory, GrowMemory of a poisoned session: see
+  // Checkpoint).
   virtual Result<uint64_t> MemoryLength(const ModuleId& id) = 0;
   virtual Status ReadMemory(const ModuleId& id, uint64_t offset, std::span<uint8_t> out) = 0;
   virtual Status WriteMemory(const ModuleId& id, uint64_t offset, ByteView data) = 0;
@@ -74,7 +76,16 @@ class Session {
   // proportional to the pages written since the previous checkpoint
   // operation (they are copied once), never to memory sizes. Not covered:
   // metadata, bytecode, modules added or removed.
-  // Errors: InvalidArgument (Rollback/Release without a checkpoint).
+  // Errors: InvalidArgument (Rollback/Release without a checkpoint; nothing
+  // changes), Aborted (the session is poisoned, below), and the error of a
+  // failed collection or restore (IOError, Corruption, ResourceExhausted...).
+  // Poisoning: a checkpoint operation that fails after it began changing
+  // memories or journals (a rollback stopped halfway, or written pages that
+  // could not be journaled) leaves the memories indeterminate; it returns
+  // its error and from then on ReadMemory, WriteMemory, GrowMemory,
+  // Checkpoint, Rollback, Release, CurrentRoot, ProvePage and Commit fail
+  // with Aborted naming that first error. Destroy the session and start a
+  // new one from a commit.
   virtual Status Checkpoint() = 0;
   // Announces writes through the mapped memory of `id` (see
   // SessionOptions::writes_are_marked). Unknown ids are ignored.
@@ -88,8 +99,9 @@ class Session {
   virtual Result<Root> CurrentRoot() = 0;
   // Writes the session's state as a new commit and returns its root. When a
   // commit with that root exists already, nothing is written.
-  // Errors: Aborted (read-only store), InvalidArgument (checkpoints open),
-  // IOError and others from the file system. A failed commit leaves no partial commit in the store and the
+  // Errors: Aborted (read-only store, or a poisoned session: see
+  // Checkpoint), InvalidArgument (checkpoints open), IOError and others from
+  // the file system. A failed commit leaves no partial commit in the store and the
   // session unchanged: it may be retried.
   virtual Result<Root> Commit() = 0;
 

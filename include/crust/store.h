@@ -24,6 +24,40 @@
 //    the sessions end. Long-lived sessions therefore delay deletions.
 //  * Deleting many commits at once slows later file creation on ext4 for a
 //    while (design notes §3); pace bulk deletions.
+//
+// Process-wide effects of a Store and its sessions:
+//  * Address space: each module memory a session maps reserves 8 GiB +
+//    64 KiB of address space (PROT_NONE beyond its length, so any wasm32
+//    address plus offset lands in the reservation) and up to 5 VMAs. At most
+//    10,000 memories are mapped at once in a process (~80 TiB of the 128 TiB
+//    user address space; ~50,000 VMAs against the default vm.max_map_count
+//    of 65530): mapping one more fails with ResourceExhausted. An RLIMIT_AS
+//    below 8 GiB per memory makes mapping fail.
+//  * Kernel features, probed once per process and used when available
+//    (which one is used never changes results): exact write tracking with a
+//    userfaultfd in asynchronous write-protect mode (UFFD_FEATURE_WP_ASYNC,
+//    user-mode only: no privilege needed) and the PAGEMAP_SCAN ioctl, else a
+//    scan of /proc/self/pagemap; lazily filled memories with a second,
+//    process-wide userfaultfd in missing-page mode (it must see faults taken
+//    in the kernel: needs vm.unprivileged_userfaultfd = 1 or privilege;
+//    without it memories are mapped eagerly); madvise(MADV_DONTNEED) to
+//    drop private copies.
+//  * Threads: one process-wide thread serving lazily filled pages (started
+//    on first use, never joined); per Store a pool of 5 worker threads
+//    (commit staging, hashing and syncing); a large commit hashes on up to
+//    one thread per CPU.
+//  * File descriptors: the two userfaultfds and /proc/self/pagemap (opened
+//    once, never closed), and per mapped memory the files it maps; all
+//    O_CLOEXEC.
+//  * Signals: a SIGBUS handler (installed once, chaining to the previous
+//    one) turns a failed read of a mapped file during VerifyCommit, or while
+//    filling a lazily filled page, into an error instead of ending the
+//    process. Elsewhere (a session reading its memory, a commit hashing it)
+//    a SIGBUS on a mapped file that shrank or whose disk failed takes the
+//    previous handler's action (by default the process ends); the VM (vm.h)
+//    turns those inside calls into host faults.
+//  * fork(): a child must not use its parent's Stores or sessions (lazily
+//    filled pages are not served in the child); open its own after exec.
 #pragma once
 
 #include <memory>
@@ -98,12 +132,12 @@ class Store {
 
   virtual const std::string& dir() const = 0;
 
-  // Starts a session with no base. Errors: Aborted (store in read-only mode
-  // can still start sessions; committing them fails).
+  // Starts a session with no base. Never fails today (a store in read-only
+  // mode starts sessions too; committing them fails with Aborted).
   virtual Result<std::unique_ptr<Session>> StartGenesis(const SessionOptions& options = {}) = 0;
   // Starts a session based on commit `base`, pinning it until the session
   // ends. Errors: NotFound (no such commit, or it is being deleted),
-  // Corruption (its index is unreadable).
+  // Corruption (its index is unreadable), IOError (it cannot be read).
   virtual Result<std::unique_ptr<Session>> StartSession(const Root& base, const SessionOptions& options = {}) = 0;
 
   // All commits, oldest first (by creation time, then root).

@@ -25,17 +25,38 @@
 // Thread-safety: a Vm is safe for concurrent use; each VmSession is used by
 // one thread at a time, and many sessions may run concurrently.
 //
-// Process-wide effects: opening a Vm and running calls changes the process:
-//  * signal handlers for SIGSEGV and SIGBUS (installed once, chaining to the
-//    handlers installed before them) and, on every thread that runs a call, an
-//    alternate signal stack (sigaltstack, 64 KiB) unless one is set;
+// Process-wide effects: opening a Vm and running calls changes the process
+// (everything the Store does, store.h, plus):
+//  * signal handlers for SIGSEGV and SIGBUS, installed once by the first call
+//    and never removed. A fault inside compiled contract code becomes a trap
+//    (or, SIGBUS, a host IOError); any other fault is passed to the handler
+//    installed before (or the default action). An embedder that installs its
+//    own SIGSEGV/SIGBUS handler afterwards must chain to crust's, or traps
+//    crash the process. SIGFPE is not used (division is checked in code).
+//  * on every thread that runs a call, an alternate signal stack
+//    (sigaltstack, 64 KiB, malloc'ed) unless the thread has one; it is
+//    disabled and freed when the thread exits.
 //  * on every thread that runs a call, a dedicated native stack mapping
 //    (MAP_NORESERVE, about 75 MiB of address space with the default limits,
-//    plus a 1 MiB guard) kept until the thread exits; the pages a call
-//    touched stay resident;
-//  * fork/exec of the C compiler (`cc`) to identify it at Open and to compile
-//    new modules at deploy, in its own process group, with resource limits;
-//  * dlopen of the compiled modules (kept while the Vm holds them).
+//    plus a 1 MiB guard) that calls switch to; kept until the thread exits;
+//    the pages a call touched stay resident.
+//  * fork/exec of the C compiler (`cc`, and `tcc` for the fast tier) to
+//    identify it at Open and to compile new modules at deploy, from a thread
+//    of its own (a 64 MiB stack) or the code cache's background thread (one
+//    per Vm, optimised builds). The child runs in its own process group with
+//    RLIMIT_AS and RLIMIT_CPU set and is killed (the whole group) after its
+//    wall-clock limit. The child inherits the environment (PATH finds the
+//    compilers) and no descriptor (crust's are O_CLOEXEC).
+//  * dlopen (RTLD_NOW | RTLD_LOCAL) of each compiled module, dlclose when
+//    the Vm no longer holds it.
+//  * a registry of mapped memories the signal handler consults (32,768
+//    slots; a memory past them is not recognised and its out-of-bounds
+//    accesses crash the process instead of trapping; the store's 10,000
+//    region cap keeps this unreachable).
+// Host queries (VmOptions::host_queries) are called on the thread running
+// the call that made them; sessions on different threads call the same
+// HostQuery concurrently, so it must be thread-safe. It must not call back
+// into the VmSession that called it.
 // Host faults (I/O errors or SIGBUS reading mapped files, damaged committed
 // bytecode, native stack overflow) end a call with IOError, Corruption or
 // Internal, never a contract outcome, and poison the VmSession: its later
@@ -189,8 +210,11 @@ class VmSession {
   // module, then runs its `init` if it exports one. Returns its id.
   // Errors: InvalidModule (bad bytes, ABI violation, imports not in the host
   // table or with the wrong signature), NotSupported (a rejected feature,
-  // named), AlreadyExists (id taken), any error of `init` (the module is then
-  // not deployed), IOError (compilation failed).
+  // named), AlreadyExists (id taken), InvalidArgument (owner over 1 KiB),
+  // ResourceExhausted (a deploy budget, or an initial memory over
+  // VmOptions::max_memory_pages), any error of `init` (the module is then
+  // not deployed), IOError (compilation failed), Aborted (the session is
+  // poisoned: see the top of this file and Session::Checkpoint).
   virtual Result<ModuleId> Deploy(ByteView wasm, const DeployOptions& options = {}) = 0;
 
   // Calls `function` of `module` with `arg` (at most 64 KiB) and at most
@@ -231,7 +255,8 @@ class VmSession {
   // the session is as before the migration (memories, metadata, modules the
   // closure deployed, the new module) and the error is returned.
   // Errors: NotFound (no such module), AlreadyExists (options.id taken),
-  // FailedPrecondition (a migration is already running on this session),
+  // InvalidArgument (options.id is `module` itself), Busy (a migration or a
+  // call is already running on this session), Aborted (poisoned session),
   // any deploy error, any error the closure returns.
   // REQUIRES: the closure neither commits nor keeps the session.
   virtual Result<ModuleId> MigrateWith(const ModuleId& module, ByteView new_wasm, const DeployOptions& options,
@@ -249,11 +274,15 @@ class VmSession {
   // state (not committed).
   virtual void SetMeta(std::string name, Bytes value) = 0;
 
-  // The owner given at deploy. NotFound if no such module.
+  // The owner given at deploy. Errors: NotFound (no such module),
+  // Corruption (its metadata cannot be decoded).
   virtual Result<Bytes> Owner(const ModuleId& module) = 0;
 
+  // As Session::CurrentRoot.
   virtual Result<Root> CurrentRoot() = 0;
   // Commits the state (see Session::Commit) and returns the root.
+  // Errors: as Session::Commit; Aborted also when a host fault poisoned
+  // this VmSession.
   virtual Result<Root> Commit() = 0;
 
   // The underlying store session (memories, bytecode, metadata).
@@ -266,6 +295,9 @@ class VmSession {
 class Vm {
  public:
   // Opens the store at `dir` (see Store::Open) and the code cache.
+  // Errors: InvalidArgument (opt_level not 0 or 2, a depth limit over its
+  // bound), those of Store::Open, and IOError (the code cache directory or
+  // the C compiler cannot be used).
   static Result<std::unique_ptr<Vm>> Open(const std::string& dir, const VmOptions& options = {});
   virtual ~Vm() = default;
   Vm(const Vm&) = delete;

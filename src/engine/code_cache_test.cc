@@ -303,34 +303,6 @@ TEST_F(CodeCacheTest, CompilerLimitsAreEnforced) {
   EXPECT_FALSE(r.ok());
 }
 
-TEST_F(CodeCacheTest, CompileTimes) {
-  // A module with many functions: the "large" case of the report.
-  std::string wat = "(module (memory 1)";
-  for (int i = 0; i < 500; ++i) {
-    wat += "(func (export \"f" + std::to_string(i) +
-           "\") (param i32) (result i32) (local i32) (local.set 1 (i32.load (local.get 0)))"
-           "(block (loop (br_if 1 (i32.eqz (local.get 0))) (local.set 1 (i32.add (local.get 1) (i32.mul (local.get 0) (i32.const " +
-           std::to_string(i) + ")))) (local.set 0 (i32.sub (local.get 0) (i32.const 1))) (br 0))) (local.get 1))";
-  }
-  wat += ")";
-  ASSERT_OK_AND_ASSIGN(Bytes large, testing::WatToWasm(wat));
-  for (OptLevel opt : {OptLevel::kO0, OptLevel::kO2}) {
-    CodeCacheOptions o;
-    o.dir = dir_.Sub(opt == OptLevel::kO0 ? "t0" : "t2");
-    o.compiler.opt_level = opt;
-    ASSERT_OK_AND_ASSIGN(auto cache, CodeCache::Open(o));
-    for (const Bytes* w : std::vector<const Bytes*>{nullptr, &large}) {
-      const Bytes small = Module(7);
-      const Bytes& wasm = w ? *w : small;
-      const auto t0 = std::chrono::steady_clock::now();
-      ASSERT_OK(cache->Get(wasm));
-      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      printf("compile -O%d %s module (%zu bytes of wasm): %.3f s\n", static_cast<int>(opt), w ? "large" : "small",
-             wasm.size(), s);
-    }
-  }
-}
-
 // Code compiled without the write barrier must never be taken for code with
 // it: the option is part of the fingerprint, so the two never share objects.
 TEST_F(CodeCacheTest, WriteBarrierIsPartOfTheFingerprint) {

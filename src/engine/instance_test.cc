@@ -250,15 +250,6 @@ TEST_F(InstanceTest, InstantiateTimeIndependentOfMemorySize) {
   EXPECT_EQ(r, 0x01010101u);
 }
 
-TEST_F(InstanceTest, CallsPerSecond) {
-  ASSERT_OK_AND_ASSIGN(FunctionRef inc, instance_->FindI32Function("inc"));
-  const int n = 1'000'000;
-  const auto t0 = std::chrono::steady_clock::now();
-  for (int i = 0; i < n; ++i) ASSERT_TRUE(instance_->CallI32(inc, 1, &host_).ok());
-  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  printf("trivial calls: %.1f M/s (printed only; bench/vm_bench.cc measures)\n", n / s / 1e6);
-}
-
 // The write barrier compiled into every module (wasm_rt_abi.h): each kind of
 // write to memory notes exactly the 4 KiB pages it touches, so a session in
 // noted mode sees them without asking the kernel.

@@ -194,7 +194,9 @@ TEST(Lower64Test, LoweredMemoryComputesWhatTheOriginalDoes) {
       const CallResult x = a.Call(fn, s), y = b.Call(fn, s);
       SCOPED_TRACE(std::string(fn) + "(" + std::to_string(s) + ")");
       EXPECT_EQ(x.ok, y.ok) << "original: " << x.trap << " lowered: " << y.trap;
-      if (x.ok && y.ok) EXPECT_EQ(x.ret, y.ret);
+      if (x.ok && y.ok) {
+        EXPECT_EQ(x.ret, y.ret);
+      }
       if (!x.ok && !y.ok) {
         EXPECT_EQ(CanonicalTrapKind(x.trap), CanonicalTrapKind(y.trap)) << x.trap << " vs " << y.trap;
         ++traps;

@@ -4,6 +4,13 @@
 #include <cstdlib>
 
 namespace crust::engine::spec {
+
+Json::Json() = default;
+Json::~Json() = default;
+Json::Json(const Json&) = default;
+Json::Json(Json&&) noexcept = default;
+Json& Json::operator=(const Json&) = default;
+Json& Json::operator=(Json&&) noexcept = default;
 namespace {
 
 class Parser {

@@ -13,6 +13,16 @@
 namespace crust::engine::spec {
 
 struct Json {
+  // Declared here, defined in the .cc: a recursive member type
+  // (pair<string, Json>) must not be instantiated while this class is being
+  // defined (clang with libstdc++ refuses it).
+  Json();
+  ~Json();
+  Json(const Json&);
+  Json(Json&&) noexcept;
+  Json& operator=(const Json&);
+  Json& operator=(Json&&) noexcept;
+
   enum class Kind { kNull, kBool, kNumber, kString, kArray, kObject } kind = Kind::kNull;
   std::string text;  // strings (decoded), numbers (as written), "true"/"false"
   std::vector<Json> items;

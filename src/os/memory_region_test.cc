@@ -457,7 +457,9 @@ TEST(MemoryRegionNoted, KernelModesStillKeepTheMap) {
   EXPECT_TRUE(r->noted_map()[1]);
   Pages got;
   ASSERT_OK(r->CollectWritten(true, &got));  // the kernel's view: nothing was written
-  if (r->exact()) EXPECT_TRUE(got.empty());
+  if (r->exact()) {
+    EXPECT_TRUE(got.empty());
+  }
   EXPECT_FALSE(r->noted_map()[1]);           // rearming clears the notes too
 }
 

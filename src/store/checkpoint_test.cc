@@ -155,7 +155,9 @@ TEST_P(CheckpointTest, RandomisedAgainstAModel) {
     } else if (op == 6) {
       ModuleId id = Id(1 + rng() % 2);
       ASSERT_OK_AND_ASSIGN(uint64_t len, s->MemoryLength(id));
-      if (len < 8 * kWasmPageSize) ASSERT_OK(s->GrowMemory(id, len + kWasmPageSize));
+      if (len < 8 * kWasmPageSize) {
+        ASSERT_OK(s->GrowMemory(id, len + kWasmPageSize));
+      }
     } else if (op == 7 && marks.size() < 6) {
       marks.push_back({Read(*s, Id(1)), Read(*s, Id(2))});
       ASSERT_OK(s->Checkpoint());

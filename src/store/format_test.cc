@@ -424,7 +424,9 @@ TEST(Delta, SparseFrameIndexReadsEachPage) {
                                              return Status::OK();
                                            },
                                            "z"));
-    if (count > 1) EXPECT_FALSE(SparseFrameIndex::Build(zframe, count).has_value());
+    if (count > 1) {
+      EXPECT_FALSE(SparseFrameIndex::Build(zframe, count).has_value());
+    }
   }
 }
 

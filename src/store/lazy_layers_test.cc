@@ -150,7 +150,9 @@ TEST_P(LazyLayersTest, LazyEqualsEagerOverRandomHistories) {
       // Nothing was written: reading filled pages is not a write.
       std::vector<uint32_t> written;
       ASSERT_OK(lazy->CollectWritten(/*rearm=*/true, &written));
-      if (lazy->exact()) EXPECT_TRUE(written.empty());
+      if (lazy->exact()) {
+        EXPECT_TRUE(written.empty());
+      }
     }
   }
 }

@@ -63,14 +63,26 @@ Status SessionImpl::CollectAll() {
   return Status::OK();
 }
 
+Status SessionImpl::Usable() const {
+  if (poisoned_.ok()) return Status::OK();
+  return Status::Aborted("session unusable: its memories are indeterminate after " + poisoned_.ToString());
+}
+
+Status SessionImpl::Poison(Status s) {
+  if (!s.ok() && poisoned_.ok()) poisoned_ = s;
+  return s;
+}
+
 Status SessionImpl::Checkpoint() {
+  RETURN_IF_ERROR(Usable());
   EnableCheckpoints();
-  RETURN_IF_ERROR(CollectAll());  // journaled into the enclosing checkpoint, if any
+  RETURN_IF_ERROR(Poison(CollectAll()));  // journaled into the enclosing checkpoint, if any
   frames_.emplace_back();
   return Status::OK();
 }
 
 Status SessionImpl::Release() {
+  RETURN_IF_ERROR(Usable());
   if (frames_.empty()) return Status::InvalidArgument("Release without a checkpoint");
   if (frames_.size() == 1) {
     // Nothing encloses this checkpoint: its journal is simply dropped, and the
@@ -78,7 +90,7 @@ Status SessionImpl::Release() {
     frames_.pop_back();
     return Status::OK();
   }
-  RETURN_IF_ERROR(CollectAll());
+  RETURN_IF_ERROR(Poison(CollectAll()));
   Frame done = std::move(frames_.back());
   frames_.pop_back();
   // The enclosing checkpoint needs each page's contents, and each memory's
@@ -98,7 +110,14 @@ Status SessionImpl::Release() {
 }
 
 Status SessionImpl::Rollback() {
+  RETURN_IF_ERROR(Usable());
   if (frames_.empty()) return Status::InvalidArgument("Rollback without a checkpoint");
+  Status s = RollbackSteps();
+  if (!s.ok()) return Poison(s.WithContext("rollback (the session is now unusable)"));
+  return s;
+}
+
+Status SessionImpl::RollbackSteps() {
   RETURN_IF_ERROR(CollectAll());
   Frame done = std::move(frames_.back());
   frames_.pop_back();

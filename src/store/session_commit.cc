@@ -290,6 +290,7 @@ Status SessionImpl::WriteMemoryFile(const CommitPlan& plan, MemoryPlan* m, Slot*
 }
 
 Result<Root> SessionImpl::Commit() {
+  RETURN_IF_ERROR(Usable());
   if (store_->options().read_only) {
     return Status::Aborted("store " + store_->dir() + " is open read-only; sessions cannot commit");
   }

@@ -166,6 +166,7 @@ Result<std::vector<IndexEntry>> SessionImpl::Prepare() {
 }
 
 Result<Root> SessionImpl::CurrentRoot() {
+  RETURN_IF_ERROR(Usable());
   ASSIGN_OR_RETURN(std::vector<IndexEntry> entries, Prepare());
   return ComputeRoot(entries);
 }

@@ -169,6 +169,7 @@ Result<uint64_t> SessionImpl::MemoryLength(const ModuleId& id) {
 }
 
 Status SessionImpl::ReadMemory(const ModuleId& id, uint64_t offset, std::span<uint8_t> out) {
+  RETURN_IF_ERROR(Usable());
   ASSIGN_OR_RETURN(Slot * s, Find(id));
   RETURN_IF_ERROR(CheckRange(id, *s, offset, out.size()));
   RETURN_IF_ERROR(EnsureMapped(s));
@@ -177,6 +178,7 @@ Status SessionImpl::ReadMemory(const ModuleId& id, uint64_t offset, std::span<ui
 }
 
 Status SessionImpl::WriteMemory(const ModuleId& id, uint64_t offset, ByteView data) {
+  RETURN_IF_ERROR(Usable());
   ASSIGN_OR_RETURN(Slot * s, Find(id));
   RETURN_IF_ERROR(CheckRange(id, *s, offset, data.size()));
   RETURN_IF_ERROR(EnsureMapped(s));
@@ -189,6 +191,7 @@ Status SessionImpl::WriteMemory(const ModuleId& id, uint64_t offset, ByteView da
 }
 
 Status SessionImpl::GrowMemory(const ModuleId& id, uint64_t new_length) {
+  RETURN_IF_ERROR(Usable());
   ASSIGN_OR_RETURN(Slot * s, Find(id));
   RETURN_IF_ERROR(CheckLength(id, new_length));
   if (new_length < s->length) {
@@ -209,6 +212,7 @@ Result<os::MemoryRegion*> SessionMemoryRegion(Session& session, const ModuleId& 
 }
 
 Result<os::MemoryRegion*> SessionImpl::MemoryRegion(const ModuleId& id) {
+  RETURN_IF_ERROR(Usable());
   ASSIGN_OR_RETURN(Slot * s, Find(id));
   RETURN_IF_ERROR(EnsureMapped(s));
   if (!noted() && !s->raw_exposed) {

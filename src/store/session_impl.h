@@ -215,6 +215,17 @@ class SessionImpl final : public Session {
   };
   bool checkpoints_used_ = false;
   std::vector<Frame> frames_;
+  // Poisoned state (as leveldb's bg_error_, LMDB's MDB_TXN_ERROR): set by
+  // the first checkpoint operation that failed after it began changing
+  // memories or journals (Poison). A rollback that stopped halfway leaves
+  // memories neither as they were nor as they were at the mark, and a
+  // collection that stopped halfway leaves writes no rollback can undo: from
+  // then on memory access, checkpoints, CurrentRoot, ProvePage and Commit
+  // fail with Aborted naming the first failure (Usable).
+  Status poisoned_;
+  Status Usable() const;
+  Status RollbackSteps();  // Rollback after its checks
+  Status Poison(Status s);
   // Memories marked since the last collection (may repeat ids of removed or
   // already collected modules: collecting those finds nothing).
   std::vector<ModuleId> marked_;

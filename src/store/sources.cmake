@@ -24,6 +24,7 @@ crust_layer(store
     src/store/format_test.cc
     src/store/store_test.cc
     src/store/checkpoint_test.cc
+    src/store/poisoned_session_test.cc
     src/store/page_proof_test.cc
     src/store/inspect_test.cc
     src/store/lazy_layers_test.cc
