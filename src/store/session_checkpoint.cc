@@ -95,16 +95,13 @@ Status SessionImpl::Release() {
   frames_.pop_back();
   // The enclosing checkpoint needs each page's contents, and each memory's
   // length, as of its own mark: an entry it already has is older than ours.
+  // O(entries of the released frame): the parent's key sets are kept as it goes.
   Frame& parent = frames_.back();
-  std::set<std::pair<ModuleId, uint32_t>> have;
-  for (const JournalEntry& e : parent.journal) have.insert({e.id, e.page});
   for (JournalEntry& e : done.journal) {
-    if (have.insert({e.id, e.page}).second) parent.journal.push_back(std::move(e));
+    if (parent.journaled.insert({e.id, e.page}).second) parent.journal.push_back(std::move(e));
   }
-  std::set<ModuleId> have_length;
-  for (const LengthEntry& e : parent.lengths) have_length.insert(e.id);
   for (const LengthEntry& e : done.lengths) {
-    if (!have_length.count(e.id)) parent.lengths.push_back(e);
+    if (parent.length_journaled.insert(e.id).second) parent.lengths.push_back(e);
   }
   return Status::OK();
 }

@@ -281,7 +281,10 @@ void SessionImpl::Absorb(const ModuleId& id, Slot* s, const std::vector<uint32_t
     for (uint32_t p : pages) {
       std::unique_ptr<uint8_t[]>& slot_copy = s->shadow[p];
       if (!frames_.empty()) {
-        frames_.back().journal.push_back({id, p, std::move(slot_copy)});
+        // The frame's first entry for the page holds its contents at the
+        // checkpoint; later ones would only be replaced by it on rollback.
+        Frame& f = frames_.back();
+        if (f.journaled.insert({id, p}).second) f.journal.push_back({id, p, std::move(slot_copy)});
         slot_copy.reset();
       }
       if (!slot_copy) slot_copy.reset(new uint8_t[kPageSize]);

@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <vector>
 
 #include "crust/session.h"
@@ -139,7 +140,10 @@ class SessionImpl final : public Session {
   // Records s.length as the length to return to if the innermost checkpoint
   // rolls back (before it changes).
   void JournalLength(const ModuleId& id, const Slot& s) {
-    if (checkpoints_used_ && !frames_.empty()) frames_.back().lengths.push_back({id, s.length});
+    if (!checkpoints_used_ || frames_.empty()) return;
+    Frame& f = frames_.back();
+    // Only the first length matters: it is the one a rollback returns to.
+    if (f.length_journaled.insert(id).second) f.lengths.push_back({id, s.length});
   }
   // Marks a memory as possibly written since the last collection.
   void Mark(const ModuleId& id, Slot* s) {
@@ -210,8 +214,13 @@ class SessionImpl final : public Session {
     uint64_t length;  // before a change made inside the frame
   };
   struct Frame {
-    std::vector<JournalEntry> journal;
-    std::vector<LengthEntry> lengths;
+    std::vector<JournalEntry> journal;  // at most one entry per (module, page): its oldest contents
+    std::vector<LengthEntry> lengths;   // at most one entry per module
+    // The keys of journal and lengths, so that journaling and Release cost
+    // what they add, never what the frame already holds (a loop of nested
+    // calls would otherwise pay for the whole journal at every return).
+    std::set<std::pair<ModuleId, uint32_t>> journaled;
+    std::set<ModuleId> length_journaled;
   };
   bool checkpoints_used_ = false;
   std::vector<Frame> frames_;
