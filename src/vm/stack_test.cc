@@ -57,6 +57,7 @@ std::string DeepFrameContract(int live = kLive) {
 
 std::unique_ptr<Vm> OpenVm(const std::string& dir) {
   VmOptions o;
+  o.store.write_audit = true;  // fail on any page the engine wrote without noting it
   o.store.sync = false;
   o.opt_level = 0;
   o.code_cache_dir = std::string(CRUST_BINARY_DIR) + "/equivalence-code-cache";
@@ -155,6 +156,7 @@ TEST(StackTest, DeployRefusesAFrameOverTheLimit) {
 TEST(StackTest, OpenRefusesDepthLimitsTheStackCannotHold) {
   crust::testing::TempDir dir;
   VmOptions o;
+  o.store.write_audit = true;  // fail on any page the engine wrote without noting it
   o.max_call_depth = kMaxCallDepthLimit + 1;
   auto vm = Vm::Open(dir.Sub("a"), o);
   ASSERT_FALSE(vm.ok());

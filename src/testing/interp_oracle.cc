@@ -1,11 +1,11 @@
 // Copyright (c) crust authors. Licensed under the MIT license.
-#include "src/engine/interp_oracle.h"
+#include "src/testing/interp_oracle.h"
 
 #include <algorithm>
 #include <cstring>
 
 #include "src/engine/host_gas.h"
-#include "src/engine/interp_backend.h"
+#include "src/testing/interp_backend.h"
 
 namespace crust::engine {
 
