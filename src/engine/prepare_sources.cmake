@@ -34,7 +34,8 @@ if(CRUST_BUILD_TESTS)
            COMMAND ${CMAKE_COMMAND} -DCRUST_WABT_CONFIG_H=${CMAKE_SOURCE_DIR}/tests/data/wabt-9.9.9/wabt/config.h
                    -P ${CMAKE_SOURCE_DIR}/cmake/WabtVersion.cmake)
   set_tests_properties(wabt_version_check_refuses_others PROPERTIES TIMEOUT 60 LABELS unit
-    PASS_REGULAR_EXPRESSION "unsupported wabt version '9.9.9'.*crust supports wabt 1.0.32 only")
+    # (CMake wraps the message: whitespace may be a newline)
+    PASS_REGULAR_EXPRESSION "unsupported wabt version '9.9.9'[^!]*supports[ \n]+wabt[ \n]+1[.]0[.]32[ \n]+only")
   add_test(NAME wabt_version_check_accepts_installed
            COMMAND ${CMAKE_COMMAND} -DCRUST_WABT_CONFIG_H=${CRUST_WABT_CONFIG_H} -P ${CMAKE_SOURCE_DIR}/cmake/WabtVersion.cmake)
   set_tests_properties(wabt_version_check_accepts_installed PROPERTIES TIMEOUT 60 LABELS unit)

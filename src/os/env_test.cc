@@ -308,7 +308,7 @@ TEST_F(EnvTest, WriteFileAtomicallySyncsFileThenDirectory) {
   EXPECT_EQ(env.Count(FaultOp::kRename), 1);
   EXPECT_EQ(env.Count(FaultOp::kSyncDir), 1);
   env.ResetCounts();
-  ASSERT_OK(WriteFileAtomically(&env, path, View("data"), {.sync = false}));
+  ASSERT_OK(WriteFileAtomically(&env, path, View("data"), {.temp_path = "", .sync = false}));
   EXPECT_EQ(env.Count(FaultOp::kSync), 0);
   EXPECT_EQ(env.Count(FaultOp::kSyncDir), 0);
 }
