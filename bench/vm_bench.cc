@@ -69,7 +69,7 @@
 #include "crust/vm.h"
 #include "src/engine/code_cache.h"
 #include "src/engine/instance.h"
-#include "src/engine/interp_oracle.h"
+#include "src/testing/interp_oracle.h"
 #include "src/engine/module_info.h"
 #include "src/engine/prepare.h"
 #include "src/engine/wat.h"

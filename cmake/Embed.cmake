@@ -73,6 +73,13 @@ target_include_directories(crust_static INTERFACE ${PROJECT_SOURCE_DIR}/include
                                                   ${PROJECT_BINARY_DIR}/generated/include)
 target_compile_features(crust_static INTERFACE cxx_std_20)
 
+# Test-only code (src/testing, *ForTesting hooks) must not be in the product.
+if(CRUST_BUILD_TESTS)
+  add_test(NAME test_symbols COMMAND bash ${PROJECT_SOURCE_DIR}/scripts/check_test_symbols.sh
+           $<TARGET_FILE:crust_static> $<TARGET_FILE:crust_shared>)
+  set_tests_properties(test_symbols PROPERTIES TIMEOUT 60 LABELS unit)
+endif()
+
 # The installed package's names, for projects that add_subdirectory(crust).
 add_library(crust::crust ALIAS crust_shared)
 add_library(crust::crust_static ALIAS crust_static)

@@ -3,7 +3,7 @@
 // Differential: a contract generated from the input's bytes (the generator
 // of src/vm/equivalence_test.cc, src/vm/module_generator.h) runs natively
 // (the VM: wasm2c + the C compiler at -O0, cached by code hash) and on the
-// interpreter oracle (src/engine/interp_oracle.h). Up to three calls, each
+// interpreter oracle (src/testing/interp_oracle.h). Up to three calls, each
 // with an argument and a gas limit taken from the input, are compared:
 // status code, trap kind, returned bytes and gas must be identical. The
 // sequence stops at the first failed call (both engines then roll back
@@ -16,7 +16,7 @@
 
 #include "crust/vm.h"
 #include "fuzz/fuzz_util.h"
-#include "src/engine/interp_oracle.h"
+#include "src/testing/interp_oracle.h"
 #include "src/engine/prepare.h"
 #include "src/engine/wat.h"
 #include "src/util/coding.h"

@@ -241,17 +241,21 @@ struct Registry {
   }
 };
 
+// The tracking mode of the running ConcurrencyTest (its parameter).
+DirtyTracking concurrency_test_tracking = DirtyTracking::kAuto;
+
 class ConcurrencyTest : public ::testing::TestWithParam<os::TrackingMode> {
  protected:
   void SetUp() override {
     if (GetParam() == os::TrackingMode::kExact && !os::ExactTrackingAvailable()) GTEST_SKIP() << "no exact tracking";
-    os::SetTrackingModeForTesting(GetParam());
+    concurrency_test_tracking = crust::testing::ToDirtyTracking(GetParam());
   }
-  void TearDown() override { os::SetTrackingModeForTesting(os::TrackingMode::kAuto); }
+  void TearDown() override { concurrency_test_tracking = DirtyTracking::kAuto; }
 };
 
 std::unique_ptr<Store> MustOpen(const std::string& dir, bool read_only = false) {
   StoreOptions opt;
+  opt.dirty_tracking = concurrency_test_tracking;
   opt.sync = false;  // crash safety is crash_test's business; this one is about threads
   opt.read_only = read_only;
   auto s = Store::Open(dir, opt);

@@ -37,7 +37,6 @@
 
 #include "crust/session.h"
 #include "crust/store.h"
-#include "src/store/commit_testing.h"
 #include "tests/store_test_helpers.h"
 #include "tests/test_util.h"
 
@@ -84,8 +83,8 @@ class Announcer {
   std::mt19937_64 rng(seed);
   // Every other child takes the large-commit path (staging and encoding
   // beside the hashing, before the root is known) for every commit.
-  if (seed % 2) store::SetParallelCommitPagesForTesting(1);
   StoreOptions opt;
+  if (seed % 2) opt.parallel_commit_pages = 1;
   opt.sync = true;
   auto store_or = Store::Open(dir, opt);
   if (!store_or.ok()) out.Fail("open", store_or.status());

@@ -23,7 +23,6 @@
 #include "crust/session.h"
 #include "crust/store.h"
 #include "src/os/env.h"
-#include "src/store/commit_testing.h"
 #include "src/store/open_env.h"
 #include "tests/fault_env.h"
 #include "tests/store_test_helpers.h"
@@ -164,6 +163,9 @@ const char* ThenName(Then t) {
 
 class FaultTest : public ::testing::Test {
  protected:
+  // StoreOptions::parallel_commit_pages of the store whose commit fails.
+  uint64_t parallel_commit_pages_ = StoreOptions{}.parallel_commit_pages;
+
   // Runs one case: the n-th call of `op` during the commit fails (n = 0: none).
   // Returns the number of calls of each op the commit made.
   OpCounts RunCase(FaultOp op, int n, bool strict, Then then = Then::kRetry) {
@@ -177,7 +179,9 @@ class FaultTest : public ::testing::Test {
     const Root base = BuildBase(dir);
     if (HasFailure()) return counts;
     FaultEnv env;
-    auto store_or = OpenStore(dir, Options(&env, /*sync=*/true));
+    EnvOptions options = Options(&env, /*sync=*/true);
+    options.store.parallel_commit_pages = parallel_commit_pages_;
+    auto store_or = OpenStore(dir, options);
     EXPECT_TRUE(store_or.ok()) << store_or.status().ToString();
     if (!store_or.ok()) return counts;
     Store& store = **store_or;
@@ -320,9 +324,8 @@ TEST_F(FaultTest, EachCommitStepFailingInTurn) { RunEveryStepFailing(); }
 // directory and links made, and delta layers encoded, beside the hashing on
 // the store's threads, before the root is known.
 TEST_F(FaultTest, EachCommitStepFailingInTurnParallelPath) {
-  store::SetParallelCommitPagesForTesting(1);
+  parallel_commit_pages_ = 1;
   RunEveryStepFailing();
-  store::SetParallelCommitPagesForTesting(0);
 }
 
 // Regression: when opening the new commit's files failed after it was

@@ -59,6 +59,7 @@ Outcome DeployInChild(const std::string& dir, const Bytes& wasm) {
       ::_exit(0);
     };
     VmOptions o;
+    o.store.write_audit = true;  // fail on any page the engine wrote without noting it
     o.store.sync = false;
     o.opt_level = 0;
     auto vm = Vm::Open(dir, o);

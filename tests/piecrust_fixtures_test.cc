@@ -148,6 +148,7 @@ class PiecrustFixturesTest : public ::testing::Test {
     ASSERT_TRUE(std::filesystem::is_directory(FixturesDir()))
         << "the piecrust fixtures are missing: " << FixturesDir() << " (set CRUST_FIXTURES_DIR)";
     VmOptions o;
+    o.store.write_audit = true;  // fail on any page the engine wrote without noting it
     o.code_cache_dir = CodeCacheDir();
     o.opt_level = 0;
     auto vm = Vm::Open(tmp_.Sub("store"), o);
@@ -480,6 +481,7 @@ TEST_F(PiecrustFixturesTest, SameSequenceSameRootsReceiptsAndGasOnTwoStores) {
   auto run = [&](const std::string& dir) {
     Trace t;
     VmOptions o;
+    o.store.write_audit = true;  // fail on any page the engine wrote without noting it
     o.code_cache_dir = CodeCacheDir();
     o.opt_level = 0;
     auto vm = Vm::Open(dir, o);

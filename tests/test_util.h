@@ -8,7 +8,9 @@
 
 #include <string>
 
+#include "crust/options.h"
 #include "crust/status.h"
+#include "src/os/dirty_tracking.h"
 
 #define ASSERT_OK(expr)                                        \
   do {                                                         \
@@ -47,5 +49,16 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// The StoreOptions value of an os-layer tracking mode (tests parameterized
+// over os::TrackingMode open their stores with it).
+inline DirtyTracking ToDirtyTracking(os::TrackingMode mode) {
+  switch (mode) {
+    case os::TrackingMode::kExact: return DirtyTracking::kExact;
+    case os::TrackingMode::kPagemap: return DirtyTracking::kPagemap;
+    case os::TrackingMode::kAuto: break;
+  }
+  return DirtyTracking::kAuto;
+}
 
 }  // namespace crust::testing

@@ -8,6 +8,13 @@
 
 namespace crust {
 
+// How sessions learn which pages of a memory were written (docs/architecture.md,
+// "Dirty tracking"). kAuto: exact kernel tracking (userfaultfd +
+// PAGEMAP_SCAN, Linux >= 6.7) when available, else reading
+// /proc/self/pagemap. kExact: exact or fail (NotSupported when a memory is
+// mapped). kPagemap: always the fallback. Roots never depend on it.
+enum class DirtyTracking : uint8_t { kAuto, kExact, kPagemap };
+
 struct StoreOptions {
   // --- Behaviour ---
   // Create the store directory (and its parents) when missing. Default: true.
@@ -39,6 +46,22 @@ struct StoreOptions {
   // are stored as zstd raw and RLE blocks without compressing, which is
   // faster and nearly as small (docs/format.md). Default: 1.
   int compression_level = 1;
+  // A commit with at least this many pages to hash stages its directory and
+  // encodes its delta layers beside the hashing, on the store's threads
+  // (smaller ones do it all on the caller's thread). Roots and files are the
+  // same either way; tests lower it to exercise that path. Default: 256.
+  uint64_t parallel_commit_pages = 256;
+
+  // --- Memory write tracking ---
+  // Which kernel mechanism finds written pages (see DirtyTracking).
+  // Default: kAuto.
+  DirtyTracking dirty_tracking = DirtyTracking::kAuto;
+  // Write audit, for tests of engines that note their writes (the VM's
+  // sessions do): such sessions also keep exact kernel tracking and fail a
+  // collection with Corruption naming any page written without being noted.
+  // Costs a page-table scan per collection; does nothing without exact
+  // tracking on this kernel. Default: false.
+  bool write_audit = false;
 };
 
 }  // namespace crust

@@ -291,17 +291,12 @@ Status CodeCache::Build(const Compiler& c, const Hash32& key, ByteView wasm, con
   auto build = [&]() -> Status {
     RETURN_IF_ERROR(c.Compile(wasm, base + ".work", raw));
     ASSIGN_OR_RETURN(Bytes object, env_->ReadFile(raw, 1ull << 31));
-    ASSIGN_OR_RETURN(std::unique_ptr<os::WritableFile> f, env_->NewWritableFile(tmp));
-    RETURN_IF_ERROR(f->Append(object));
-    RETURN_IF_ERROR(f->Append(Footer(key, object)));
-    RETURN_IF_ERROR(f->Sync());
-    RETURN_IF_ERROR(f->Close());
-    RETURN_IF_ERROR(env_->Rename(tmp, path));
-    return env_->SyncDir(dir_);
+    const Bytes footer = Footer(key, object);
+    const ByteView parts[] = {object, footer};
+    return os::WriteFileAtomically(env_, path, parts, {.temp_path = tmp});
   };
   Status s = build();
   env_->RemoveFile(raw).IgnoreError();
-  if (!s.ok()) env_->RemoveFile(tmp).IgnoreError();
   if (s.ok()) {
     std::lock_guard<std::mutex> lock(mu_);
     stats_.compiled++;

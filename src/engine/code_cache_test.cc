@@ -9,7 +9,7 @@
 
 #include "src/engine/compiler_tcc.h"
 #include "src/engine/instance.h"
-#include "src/engine/runtime_test_util.h"
+#include "src/testing/runtime_test_util.h"
 #include "src/os/env.h"
 #include "tests/fault_env.h"
 #include "tests/test_util.h"

@@ -15,7 +15,6 @@
 #include "wabt/binary-reader-ir.h"
 #include "wabt/binary-reader.h"
 #include "wabt/c-writer.h"
-#include "wabt/config.h"
 #include "wabt/error-formatter.h"
 #include "wabt/generate-names.h"
 #include "wabt/ir.h"
@@ -23,6 +22,7 @@
 #include "wabt/validator.h"
 #include "src/engine/module_info.h"
 #include "src/engine/module_limits.h"
+#include "src/engine/wabt_adapter.h"
 
 namespace crust::engine {
 namespace {
@@ -137,7 +137,7 @@ std::string ReturnType(const std::string& results) {
 }
 
 // Conversions between 64-bit cells and C values, used by invoke thunks.
-constexpr char kGluePrelude[] = R"(
+constexpr char kGluePreludeHead[] = R"(
 /* ---- crust glue ---- */
 #include <stdarg.h>
 #include <stdlib.h>
@@ -166,16 +166,10 @@ uint32_t wasm_rt_grow_funcref_table(wasm_rt_funcref_table_t* t, uint32_t d, wasm
 void wasm_rt_allocate_externref_table(wasm_rt_externref_table_t* t, uint32_t e, uint32_t x) { crust_rt->allocate_externref_table(t, e, x); }
 void wasm_rt_free_externref_table(wasm_rt_externref_table_t* t) { crust_rt->free_externref_table(t); }
 uint32_t wasm_rt_grow_externref_table(wasm_rt_externref_table_t* t, uint32_t d, wasm_rt_externref_t v) { return crust_rt->grow_externref_table(t, d, v); }
-/* Import context: slot 0 holds its own address. wasm2c 1.0.32 passes the
- * context itself on direct calls of an imported function, but the address of
- * the instance field holding it when the function is reached through a table
- * (call_indirect); the self pointer tells the two apart. */
-static inline crust_import_slot* crust_slots(void* c) {
-  void* p;
-  memcpy(&p, c, sizeof p); /* slot 0's function pointer, read as the address it holds */
-  return (crust_import_slot*)(p == c ? c : p);
-}
-static inline u32 crust_arg_i(uint64_t x) { return (u32)x; }
+
+)";
+// ... then crust_slots() (wabt_adapter.h: wasm2c 1.0.32's import context), then:
+constexpr char kGluePreludeTail[] = R"(static inline u32 crust_arg_i(uint64_t x) { return (u32)x; }
 static inline u64 crust_arg_j(uint64_t x) { return x; }
 static inline f32 crust_arg_f(uint64_t x) { u32 b = (u32)x; f32 f; memcpy(&f, &b, 4); return f; }
 static inline f64 crust_arg_d(uint64_t x) { f64 f; memcpy(&f, &x, 8); return f; }
@@ -189,12 +183,18 @@ static inline uint64_t crust_res_e(wasm_rt_externref_t v) { return (uint64_t)(ui
 static inline uint64_t crust_res_r(wasm_rt_funcref_t v) { return v.func != NULL; }
 )";
 
+const std::string& GluePrelude() {
+  static const std::string* const text =
+      new std::string(std::string(kGluePreludeHead) + std::string(ImportContextSlotsC()) + kGluePreludeTail);
+  return *text;
+}
+
 class GlueWriter {
  public:
   explicit GlueWriter(const wabt::Module& m) : m_(m) {}
 
   Result<std::string> Write() {
-    out_ = kGluePrelude;
+    out_ = GluePrelude();
     RETURN_IF_ERROR(WriteImports());
     RETURN_IF_ERROR(WriteExports());
     WriteGlobals();
@@ -445,35 +445,6 @@ std::vector<std::string> Rename(wabt::Module* m, std::vector<std::pair<std::stri
   return names;
 }
 
-// Inserts the write barrier (wasm_rt_abi.h) before every write to memory in
-// the helpers wasm2c 1.0.32 emits at the top of each C file: stores
-// (DEFINE_STORE), memory.fill, memory.copy, and memory.init and data
-// segments (LOAD_DATA). The texts are matched exactly (little-endian
-// variants); a wasm2c whose output differs fails here rather than producing
-// code whose writes go unseen.
-struct Patch {
-  const char* find;
-  const char* insert;  // placed before `find`
-};
-const Patch kPatches[] = {
-    {"    wasm_rt_memcpy(&mem->data[addr], &wrapped, sizeof(t1));", "    CRUST_NOTE_STORE(mem, addr, sizeof(t1));   \\\n"},
-    {"  memset(mem->data + d, val, n);", "  CRUST_NOTE_RANGE(mem, d, n);\n"},
-    {"  memmove(dest->data + dest_addr, src->data + src_addr, n);", "  CRUST_NOTE_RANGE(dest, dest_addr, n);\n"},
-    {"    load_data(&(m.data[o]), i, s);", "    CRUST_NOTE_RANGE((&m), o, s);  \\\n"},
-};
-
-Status InsertWriteBarrier(std::string* c) {
-  for (const Patch& p : kPatches) {
-    const size_t at = c->find(p.find);
-    if (at == std::string::npos || c->find(p.find, at + 1) != std::string::npos) {
-      return Status::NotSupported(std::string("wasm2c output is not what crust's write barrier expects: ") +
-                                  (at == std::string::npos ? "missing" : "repeated") + " \"" + p.find + "\"");
-    }
-    c->insert(at, p.insert);
-  }
-  return Status::OK();
-}
-
 // Loads and stores of wasm2c 1.0.32 (name, memory type, intermediate type,
 // value type), as its DEFINE_LOAD / DEFINE_STORE lines list them.
 struct Access {
@@ -648,12 +619,12 @@ std::string FormatErrors(const wabt::Errors& errors) {
 
 }  // namespace
 
-const char* Wasm2cVersion() { return WABT_VERSION_STRING; }
+const char* Wasm2cVersion() { return WabtVersion(); }
 
 const std::string& TranslatorText() {
   static const std::string* const text = [] {
-    auto* t = new std::string(kGluePrelude);
-    for (const Patch& p : kPatches) *t = *t + "\n" + p.find + "\n" + p.insert;
+    auto* t = new std::string(GluePrelude());
+    for (const Wasm2cPatch& p : WriteBarrierPatches()) *t = *t + "\n" + p.anchor + "\n" + p.insert;
     *t += MemoryLocalsText(true) + MemoryLocalsText(false) + kBodiesAnchor + kMemoryLocalsPrologue +
           kGasLocalPrologue;
     return t;
@@ -705,7 +676,7 @@ Result<CSource> Translate(ByteView wasm, bool write_barrier) {
   ASSIGN_OR_RETURN(std::string glue_text, glue.Write());
   CSource out;
   out.c = c_stream.Take();
-  if (write_barrier) RETURN_IF_ERROR(InsertWriteBarrier(&out.c));
+  if (write_barrier) RETURN_IF_ERROR(ApplyWasm2cPatches(WriteBarrierPatches(), &out.c));
   bool memory_locals = false, gas_local = false;
   RETURN_IF_ERROR(InsertMemoryLocals(&out.c, write_barrier, &memory_locals));
   // The instrumentation's gas counter, when the module has one.

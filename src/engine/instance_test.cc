@@ -5,7 +5,7 @@
 #include <cstring>
 #include <thread>
 
-#include "src/engine/runtime_test_util.h"
+#include "src/testing/runtime_test_util.h"
 #include "tests/test_util.h"
 
 namespace crust::engine {

@@ -7,7 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "src/engine/host_gas.h"
-#include "src/engine/interp_oracle.h"
+#include "src/testing/interp_oracle.h"
 #include "src/engine/prepare.h"
 #include "src/engine/wat.h"
 #include "tests/test_util.h"

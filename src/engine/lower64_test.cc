@@ -9,8 +9,8 @@
 
 #include <string>
 
-#include "src/engine/interp_backend.h"
-#include "src/engine/interp_oracle.h"
+#include "src/testing/interp_backend.h"
+#include "src/testing/interp_oracle.h"
 #include "src/engine/prepare.h"
 #include "src/engine/validate.h"
 #include "src/engine/wat.h"

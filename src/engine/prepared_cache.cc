@@ -118,17 +118,7 @@ Result<PreparedModule> PreparedCache::Load(const std::string& path, const Hash32
 
 Status PreparedCache::Publish(const Hash32& key, const PreparedModule& module, const std::string& path) const {
   const std::string tmp = dir_ + "/tmp/" + Unique(key) + ".prep";
-  auto publish = [&]() -> Status {
-    ASSIGN_OR_RETURN(std::unique_ptr<os::WritableFile> f, env_->NewWritableFile(tmp));
-    RETURN_IF_ERROR(f->Append(EncodePreparedEntry(key, module)));
-    RETURN_IF_ERROR(f->Sync());
-    RETURN_IF_ERROR(f->Close());
-    RETURN_IF_ERROR(env_->Rename(tmp, path));
-    return env_->SyncDir(dir_);
-  };
-  Status s = publish();
-  if (!s.ok()) env_->RemoveFile(tmp).IgnoreError();
-  return s;
+  return os::WriteFileAtomically(env_, path, EncodePreparedEntry(key, module), {.temp_path = tmp});
 }
 
 void PreparedCache::Keep(const Hash32& key, std::shared_ptr<const PreparedModule> module) {

@@ -1,10 +1,11 @@
 # Engine layer: the deploy-time half (prepare_sources.cmake) plus the
 # execution half listed here (wasm2c compiler, code cache, prepared-module
-# cache, runtime, instances, spec-test harness).
+# cache, runtime, instances). The spec-test harness, the interpreter oracle
+# and the runtime test helpers are in src/testing (crust_testing).
 if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/prepare_sources.cmake)
   include(${CMAKE_CURRENT_LIST_DIR}/prepare_sources.cmake)
 else()
-  find_package(wabt REQUIRED CONFIG)
+  include(${CMAKE_SOURCE_DIR}/cmake/Wabt.cmake)
   set(CRUST_ENGINE_PREPARE_LIBS wabt::wabt)
 endif()
 
@@ -35,13 +36,10 @@ set(CRUST_ENGINE_EXEC_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/instance.cc
 )
 set(CRUST_ENGINE_EXEC_TESTS
-  ${CMAKE_CURRENT_LIST_DIR}/runtime_test_util.cc
   ${CMAKE_CURRENT_LIST_DIR}/instance_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/code_cache_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/prepared_format_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/prepared_cache_test.cc
-  ${CMAKE_CURRENT_LIST_DIR}/spec_test_json.cc
-  ${CMAKE_CURRENT_LIST_DIR}/spec_test_runner.cc
   ${CMAKE_CURRENT_LIST_DIR}/spec_test.cc
 )
 # Only list prepare-half files that exist (it is being written concurrently).

@@ -14,8 +14,8 @@
 #include <tuple>
 #include <vector>
 
-#include "src/engine/runtime_test_util.h"
-#include "src/engine/spec_test_runner.h"
+#include "src/testing/runtime_test_util.h"
+#include "src/testing/spec_test_runner.h"
 #include "tests/test_util.h"
 
 namespace crust::engine::spec {

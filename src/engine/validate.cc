@@ -308,17 +308,6 @@ Status CheckInstanceState(const wabt::Module& m) {
 
 }  // namespace
 
-wabt::Features DecodeFeatures() {
-  wabt::Features f;  // defaults: mutable globals, sat, sign-ext, simd, multi-value, bulk memory, ref types
-  f.enable_simd();
-  f.enable_threads();
-  f.enable_exceptions();
-  f.enable_tail_call();
-  f.enable_memory64();
-  f.enable_multi_memory();
-  return f;
-}
-
 Result<std::unique_ptr<wabt::Module>> DecodeModule(ByteView wasm) {
   auto module = std::make_unique<wabt::Module>();
   wabt::Errors errors;

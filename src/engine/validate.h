@@ -30,6 +30,7 @@
 
 #include "crust/status.h"
 #include "crust/types.h"
+#include "src/engine/wabt_adapter.h"
 
 namespace wabt {
 struct Module;
@@ -44,9 +45,8 @@ enum class Abi {
   kNone,      // foreign modules (e.g. the spec tests): feature rules only
 };
 
-// The wabt features crust decodes with: everything it accepts plus the
-// features it rejects by name (so they decode and get a precise error).
-wabt::Features DecodeFeatures();
+// DecodeFeatures(), the wabt features crust decodes with, is in
+// wabt_adapter.h (included here).
 
 // Decodes and validates (wabt). InvalidModule with wabt's first message and
 // byte offset on failure. Custom sections and debug names are ignored.

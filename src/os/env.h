@@ -10,11 +10,13 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "crust/status.h"
 #include "crust/types.h"
+#include "src/os/dirty_tracking.h"
 #include "src/os/memory_region.h"  // complete type needed by EnvWrapper's inline MapMemory
 
 namespace crust::os {
@@ -69,7 +71,7 @@ struct FileInfo {
 class Env {
  public:
   virtual ~Env() = default;
-  // The process-wide POSIX Env. Never destroyed.
+  // The process-wide POSIX Env (default TrackingOptions). Never destroyed.
   static Env* Default();
 
   virtual Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) = 0;
@@ -115,6 +117,35 @@ class Env {
                                                               uint64_t source_length, uint64_t length,
                                                               uint64_t max_length);
 };
+
+// A POSIX Env like Env::Default() whose memory regions use `tracking`
+// (dirty_tracking.h). It holds no other state: any number may coexist.
+std::unique_ptr<Env> NewPosixEnv(const TrackingOptions& tracking);
+
+// Options of WriteFileAtomically.
+struct AtomicWriteOptions {
+  // Where the data is written before the rename; "" means `path` + ".tmp".
+  // Must be on the same file system as `path`. The default name is removed
+  // first if present (a crashed publish's leftover); a caller's own name must
+  // be unique to this publish.
+  std::string temp_path;
+  // fsync the file before the rename and the directory of `path` after it.
+  // Off only for stores opened without sync (StoreOptions::sync).
+  bool sync = true;
+};
+
+// Publishes `parts` (concatenated) as the file `path`, all or nothing: writes
+// a temporary file, fsyncs it, renames it over `path` and fsyncs the directory
+// of `path`. Every temp-and-rename publish in crust goes through here.
+// On error (naming the step and path) the temporary is removed, and `path`
+// holds either its old contents (or is absent) or, if only the final
+// directory fsync failed, the new contents not yet known to be durable.
+// Thread-safety: as the Env's; concurrent publishes of one `path` need
+// distinct temp paths (the last rename wins).
+Status WriteFileAtomically(Env* env, const std::string& path, std::span<const ByteView> parts,
+                           const AtomicWriteOptions& options = {});
+Status WriteFileAtomically(Env* env, const std::string& path, ByteView data,
+                           const AtomicWriteOptions& options = {});
 
 // Forwards every call to a target Env; tests override what they need.
 class EnvWrapper : public Env {

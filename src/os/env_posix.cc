@@ -68,6 +68,7 @@ Status RemoveTree(const std::string& path) {
 
 class PosixEnv final : public Env {
  public:
+  explicit PosixEnv(const TrackingOptions& tracking) : tracking_(tracking) {}
   Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {
     return NewPosixWritableFile(path);
   }
@@ -112,8 +113,11 @@ class PosixEnv final : public Env {
   Result<std::unique_ptr<MemoryRegion>> MapLazyMemory(std::shared_ptr<const PageSource> source,
                                                       uint64_t source_length, uint64_t length,
                                                       uint64_t max_length) override {
-    return NewLazyMemoryRegion(std::move(source), source_length, length, max_length);
+    return NewLazyMemoryRegion(std::move(source), source_length, length, max_length, tracking_);
   }
+
+ private:
+  const TrackingOptions tracking_;
 };
 
 Status PosixEnv::SyncDir(const std::string& path) {
@@ -165,14 +169,16 @@ Result<std::unique_ptr<MemoryRegion>> PosixEnv::MapMemory(const RandomAccessFile
   }
   return NewPosixMemoryRegion(file_length > 0 ? file->fd() : -1,
                               file_length > 0 ? file->path() : std::string(), file_length, length,
-                              max_length);
+                              max_length, tracking_);
 }
 
 }  // namespace
 
 Env* Env::Default() {
-  static PosixEnv* const env = new PosixEnv;  // never destroyed
+  static PosixEnv* const env = new PosixEnv(TrackingOptions{});  // never destroyed
   return env;
 }
+
+std::unique_ptr<Env> NewPosixEnv(const TrackingOptions& tracking) { return std::make_unique<PosixEnv>(tracking); }
 
 }  // namespace crust::os

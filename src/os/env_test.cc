@@ -299,6 +299,64 @@ TEST_F(EnvTest, LockConflictsAcrossProcesses) {
   EXPECT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0);
 }
 
+TEST_F(EnvTest, WriteFileAtomicallyPublishesAndReplaces) {
+  const std::string path = dir_.Sub("published");
+  ASSERT_OK(WriteFileAtomically(env_, path, View("first")));
+  ASSERT_OK(WriteFile(env_, path + ".tmp", "leftover of a crash"));
+  const std::string first = "sec", second = "ond";
+  const ByteView parts[] = {View(first), View(second)};
+  ASSERT_OK(WriteFileAtomically(env_, path, parts));
+  ASSERT_OK_AND_ASSIGN(Bytes data, env_->ReadFile(path));
+  EXPECT_EQ(Str(data), "second");
+  EXPECT_FALSE(env_->Exists(path + ".tmp"));
+  ASSERT_OK(env_->CreateDir(dir_.Sub("tmp")));
+  ASSERT_OK(WriteFileAtomically(env_, path, View("third"), {.temp_path = dir_.Sub("tmp/x")}));
+  ASSERT_OK_AND_ASSIGN(Bytes third, env_->ReadFile(path));
+  EXPECT_EQ(Str(third), "third");
+  EXPECT_FALSE(env_->Exists(dir_.Sub("tmp/x")));
+}
+
+TEST_F(EnvTest, WriteFileAtomicallySyncsFileThenDirectory) {
+  FaultEnv env;
+  const std::string path = dir_.Sub("f");
+  ASSERT_OK(WriteFileAtomically(&env, path, View("data")));
+  EXPECT_EQ(env.Count(FaultOp::kSync), 1);
+  EXPECT_EQ(env.Count(FaultOp::kRename), 1);
+  EXPECT_EQ(env.Count(FaultOp::kSyncDir), 1);
+  env.ResetCounts();
+  ASSERT_OK(WriteFileAtomically(&env, path, View("data"), {.temp_path = "", .sync = false}));
+  EXPECT_EQ(env.Count(FaultOp::kSync), 0);
+  EXPECT_EQ(env.Count(FaultOp::kSyncDir), 0);
+}
+
+// Every step that fails before the rename leaves the old file intact and no
+// temporary behind, and the error names the path published.
+TEST_F(EnvTest, WriteFileAtomicallyFaultsLeaveTheOldFile) {
+  for (FaultOp op : {FaultOp::kCreateFile, FaultOp::kWrite, FaultOp::kSync, FaultOp::kClose, FaultOp::kRename}) {
+    SCOPED_TRACE(FaultOpName(op));
+    const std::string path = dir_.Sub(std::string("old-") + FaultOpName(op));
+    ASSERT_OK(WriteFile(env_, path, "old"));
+    FaultEnv env;
+    env.FailNth(op, 1);
+    const Status s = WriteFileAtomically(&env, path, View("new"));
+    ASSERT_FALSE(s.ok());
+    EXPECT_EQ(env.Failures(op), 1);
+    EXPECT_TRUE(Contains(s, "publish " + path)) << s.ToString();
+    ASSERT_OK_AND_ASSIGN(Bytes data, env_->ReadFile(path));
+    EXPECT_EQ(Str(data), "old");
+    EXPECT_FALSE(env_->Exists(path + ".tmp"));
+  }
+  // A failed directory fsync is reported: the new file is in place but not
+  // known to be durable.
+  const std::string path = dir_.Sub("syncdir");
+  FaultEnv env;
+  env.FailNth(FaultOp::kSyncDir, 1);
+  const Status s = WriteFileAtomically(&env, path, View("new"));
+  ASSERT_FALSE(s.ok());
+  EXPECT_TRUE(Contains(s, "publish " + path)) << s.ToString();
+  EXPECT_FALSE(env_->Exists(path + ".tmp"));
+}
+
 TEST(FaultEnvTest, FailsNthCallAndCounts) {
   TempDir dir;
   FaultEnv env;

@@ -16,7 +16,7 @@
 //    PAGEMAP_SCAN ioctl (Linux >= 6.7): cost per first write is the
 //    copy-on-write fault plus ~0.3 us; Arm and CollectWritten cost follows
 //    the populated pages of the region, not its length (uffd_tracker.cc).
-//  * fallback (older kernels, or CRUST_DIRTY_TRACKING=pagemap): reads
+//  * fallback (older kernels, or TrackingMode::kPagemap): reads
 //    /proc/self/pagemap and reports every private (anonymous) page. This is a
 //    superset of the pages written since Arm() (it includes pages written
 //    before), so exact() is false and the caller must compare contents.
@@ -97,7 +97,7 @@ class MemoryRegion {
   // nobody else writes through the raw pointer). With rearm the notes are
   // forgotten; in the kernel modes the kernel's tracking is not restarted
   // (Arm() does that, before writes that are not noted). Under the write
-  // audit (os::SetWriteAuditForTesting, CRUST_WRITE_AUDIT=1) the kernel is
+  // audit (TrackingOptions::write_audit, dirty_tracking.h) the kernel is
   // asked too, and a page written but not noted is Corruption.
   virtual Status CollectNoted(bool rearm, std::vector<uint32_t>* pages) = 0;
 

@@ -56,9 +56,13 @@ Status CheckLengths(uint64_t file_length, uint64_t length, uint64_t max_length) 
 
 class PosixMemoryRegion final : public MemoryRegion {
  public:
-  PosixMemoryRegion(uint64_t file_length, uint64_t max_length, bool exact,
+  PosixMemoryRegion(uint64_t file_length, uint64_t max_length, bool exact, bool write_audit,
                     std::shared_ptr<const PageSource> source = nullptr)
-      : file_length_(file_length), max_length_(max_length), kernel_exact_(exact), source_(std::move(source)) {}
+      : file_length_(file_length),
+        max_length_(max_length),
+        kernel_exact_(exact),
+        write_audit_(write_audit),
+        source_(std::move(source)) {}
   ~PosixMemoryRegion() override;
 
   // Reserves and maps; called once, right after construction.
@@ -95,6 +99,7 @@ class PosixMemoryRegion final : public MemoryRegion {
   const uint64_t file_length_;
   const uint64_t max_length_;
   const bool kernel_exact_;  // kernel tracking is exact (uffd) rather than the pagemap fallback
+  const bool write_audit_;   // TrackingOptions::write_audit of the Env that mapped it
   const std::shared_ptr<const PageSource> source_;  // lazy regions only
   std::shared_ptr<LazyFillError> fill_error_;       // lazy regions only
   uint8_t* base_ = nullptr;
@@ -206,7 +211,7 @@ void PosixMemoryRegion::NoteWrite(uint64_t offset, uint64_t len) {
 }
 
 Status PosixMemoryRegion::UseNotedWrites() {
-  audit_ = kernel_exact_ && WriteAuditEnabled();
+  audit_ = kernel_exact_ && write_audit_;
   if (registered_ && !audit_) {
     if (!fill_error_) UffdUnregister(base_, max_length_);  // a lazy region keeps filling (write faults stay async)
     registered_ = false;
@@ -245,7 +250,7 @@ Status PosixMemoryRegion::CollectNoted(bool rearm, std::vector<uint32_t>* pages)
   if (!armed_) return Status::InvalidArgument("CollectNoted before Arm");
   RETURN_IF_ERROR(FaultStatus());
   // The audit needs the kernel's exact view: registered and exact tracking.
-  if (registered_ && kernel_exact_ && length_ > 0 && (noted_ ? audit_ : WriteAuditEnabled())) {
+  if (registered_ && kernel_exact_ && length_ > 0 && (noted_ ? audit_ : write_audit_)) {
     std::vector<uint32_t> kernel_pages;
     RETURN_IF_ERROR(ScanWrittenPages(base_, base_, length_, rearm, &kernel_pages));
     RETURN_IF_ERROR(CheckAudit(kernel_pages));
@@ -293,28 +298,28 @@ Status PosixMemoryRegion::DiscardPages(uint64_t offset, uint64_t len) {
 
 Result<std::unique_ptr<MemoryRegion>> NewPosixMemoryRegion(int fd, const std::string& path,
                                                            uint64_t file_length, uint64_t length,
-                                                           uint64_t max_length) {
+                                                           uint64_t max_length, const TrackingOptions& tracking) {
   RETURN_IF_ERROR(CheckLengths(file_length, length, max_length));
-  ASSIGN_OR_RETURN(TrackingMode mode, ChooseTrackingMode());
+  ASSIGN_OR_RETURN(TrackingMode mode, ChooseTrackingMode(tracking.mode));
   if (live_regions.fetch_add(1, std::memory_order_relaxed) >= kMaxLiveRegions) {
     live_regions.fetch_sub(1, std::memory_order_relaxed);
     return Status::ResourceExhausted("MapMemory: more than " + Num(kMaxLiveRegions) +
                                      " memory regions are live");
   }
   // From here the region owns the count; its destructor releases it.
-  auto region = std::make_unique<PosixMemoryRegion>(file_length, max_length,
-                                                    mode == TrackingMode::kExact);
+  auto region = std::make_unique<PosixMemoryRegion>(file_length, max_length, mode == TrackingMode::kExact,
+                                                    tracking.write_audit);
   RETURN_IF_ERROR(region->Init(fd, path, length));
   return std::unique_ptr<MemoryRegion>(std::move(region));
 }
 
 Result<std::unique_ptr<MemoryRegion>> NewLazyMemoryRegion(std::shared_ptr<const PageSource> source,
                                                           uint64_t source_length, uint64_t length,
-                                                          uint64_t max_length) {
+                                                          uint64_t max_length, const TrackingOptions& tracking) {
   RETURN_IF_ERROR(CheckLengths(source_length, length, max_length));
   if (source == nullptr) return Status::InvalidArgument("MapLazyMemory: no page source");
   RETURN_IF_ERROR(LazyFillStatus());
-  ASSIGN_OR_RETURN(TrackingMode mode, ChooseTrackingMode());
+  ASSIGN_OR_RETURN(TrackingMode mode, ChooseTrackingMode(tracking.mode));
   const bool exact = mode == TrackingMode::kExact;
   if (exact && !LazyFillTracksWrites()) {
     return Status::NotSupported("MapLazyMemory: exact write tracking is not available with lazy filling");
@@ -324,7 +329,8 @@ Result<std::unique_ptr<MemoryRegion>> NewLazyMemoryRegion(std::shared_ptr<const 
     return Status::ResourceExhausted("MapLazyMemory: more than " + Num(kMaxLiveRegions) +
                                      " memory regions are live");
   }
-  auto region = std::make_unique<PosixMemoryRegion>(source_length, max_length, exact, std::move(source));
+  auto region = std::make_unique<PosixMemoryRegion>(source_length, max_length, exact, tracking.write_audit,
+                                                    std::move(source));
   RETURN_IF_ERROR(region->Init(-1, std::string(), length));
   return std::unique_ptr<MemoryRegion>(std::move(region));
 }

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "crust/status.h"
+#include "src/os/dirty_tracking.h"
 #include "src/os/memory_region.h"
 
 namespace crust::os {
@@ -24,16 +25,16 @@ inline constexpr int kMaxLiveRegions = 10000;
 // [file_length, length) zero, the rest of kReservation PROT_NONE.
 // InvalidArgument for unaligned or inconsistent lengths; ResourceExhausted
 // past kMaxLiveRegions; NotSupported when exact tracking is forced but
-// unavailable (see dirty_tracking.h); IOError when a system call fails.
+// unavailable (`tracking`, see dirty_tracking.h); IOError when a system call fails.
 Result<std::unique_ptr<MemoryRegion>> NewPosixMemoryRegion(int fd, const std::string& path,
                                                            uint64_t file_length, uint64_t length,
-                                                           uint64_t max_length);
+                                                           uint64_t max_length, const TrackingOptions& tracking);
 
 // Maps a lazy region (see Env::MapLazyMemory and lazy_fill.h). As above,
 // plus NotSupported when lazy filling is unavailable here.
 Result<std::unique_ptr<MemoryRegion>> NewLazyMemoryRegion(std::shared_ptr<const PageSource> source,
                                                           uint64_t source_length, uint64_t length,
-                                                          uint64_t max_length);
+                                                          uint64_t max_length, const TrackingOptions& tracking);
 
 // Number of regions currently alive in this process.
 int LiveMemoryRegions();

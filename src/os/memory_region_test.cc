@@ -97,9 +97,9 @@ class MemoryRegionTest : public ::testing::TestWithParam<RegionParam> {
     if (GetParam().lazy && !LazyFillStatus().ok()) {
       GTEST_SKIP() << "lazy filling unavailable here: " << LazyFillStatus().ToString();
     }
-    SetTrackingModeForTesting(GetParam().mode);
+    own_env_ = NewPosixEnv({.mode = GetParam().mode});
+    env_ = own_env_.get();
   }
-  void TearDown() override { SetTrackingModeForTesting(TrackingMode::kAuto); }
   bool exact() const { return GetParam().mode == TrackingMode::kExact; }
   bool lazy() const { return GetParam().lazy; }
 
@@ -129,7 +129,8 @@ class MemoryRegionTest : public ::testing::TestWithParam<RegionParam> {
     }
   }
 
-  Env* const env_ = Env::Default();
+  std::unique_ptr<Env> own_env_;  // regions tracked in the parameter's mode
+  Env* env_ = Env::Default();
   TempDir dir_;
   std::unique_ptr<RandomAccessFile> file_;
   std::shared_ptr<PatternSource> source_ = std::make_shared<PatternSource>();
@@ -398,7 +399,7 @@ TEST(MemoryRegionLimits, LiveRegionLimit) {
 // in every mode the map reflects what was noted since the last collection.
 TEST(MemoryRegionNoted, ReportsExactlyTheNotedPages) {
   ASSERT_OK_AND_ASSIGN(auto r, Env::Default()->MapMemory(nullptr, 0, 256 * kKiB, 1 * kMiB));
-  SetWriteAuditForTesting(false);  // this test writes a page without noting it, on purpose
+  // Env::Default() does not audit: this test writes a page without noting it, on purpose.
   ASSERT_OK(r->UseNotedWrites());
   EXPECT_TRUE(r->noted());
   EXPECT_TRUE(r->exact());
@@ -465,10 +466,9 @@ TEST(MemoryRegionNoted, KernelModesStillKeepTheMap) {
 
 TEST(MemoryRegionNoted, AuditCatchesAWriteThatWasNotNoted) {
   if (!ExactTrackingAvailable()) GTEST_SKIP() << "auditing needs exact kernel tracking";
-  ASSERT_OK_AND_ASSIGN(auto r, Env::Default()->MapMemory(nullptr, 0, 64 * kKiB, 64 * kKiB));
-  SetWriteAuditForTesting(true);  // read when the region switches to noted tracking
+  std::unique_ptr<Env> auditing = NewPosixEnv({.write_audit = true});
+  ASSERT_OK_AND_ASSIGN(auto r, auditing->MapMemory(nullptr, 0, 64 * kKiB, 64 * kKiB));
   ASSERT_OK(r->UseNotedWrites());
-  SetWriteAuditForTesting(false);
   r->NoteWrite(2 * kPageSize, 8);
   r->data()[2 * kPageSize] = 1;
   Pages got;
@@ -497,8 +497,8 @@ TEST(MemoryRegionTiming, ArmAndCollect) {
     ASSERT_OK_AND_ASSIGN(auto file, env->OpenReadable(path));
     for (TrackingMode mode : {TrackingMode::kExact, TrackingMode::kPagemap}) {
       if (mode == TrackingMode::kExact && !ExactTrackingAvailable()) continue;
-      SetTrackingModeForTesting(mode);
-      ASSERT_OK_AND_ASSIGN(auto r, env->MapMemory(file.get(), size, size, size));
+      std::unique_ptr<Env> mode_env = NewPosixEnv({.mode = mode});
+      ASSERT_OK_AND_ASSIGN(auto r, mode_env->MapMemory(file.get(), size, size, size));
       // Touch every page once (reads), as a memory in use would be.
       ReadEveryPage(r->data(), size);
       for (uint32_t dirty : {1u, 100u, 10000u}) {
@@ -520,7 +520,6 @@ TEST(MemoryRegionTiming, ArmAndCollect) {
       }
     }
   }
-  SetTrackingModeForTesting(TrackingMode::kAuto);
 }
 
 }  // namespace

@@ -21,10 +21,9 @@
 
 namespace crust::os {
 
-// The mode a region created now should use: kExact or kPagemap. NotSupported
-// when exact tracking is forced but unavailable; InvalidArgument when
-// CRUST_DIRTY_TRACKING has an unknown value.
-Result<TrackingMode> ChooseTrackingMode();
+// The mode a region created now with `wanted` should use: kExact or
+// kPagemap. NotSupported when exact tracking is forced but unavailable.
+Result<TrackingMode> ChooseTrackingMode(TrackingMode wanted);
 
 // OK when exact tracking works here; otherwise why not (cached).
 Status ExactTrackingStatus();

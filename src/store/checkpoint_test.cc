@@ -47,20 +47,19 @@ class CheckpointTest : public ::testing::TestWithParam<Mode> {
  protected:
   void SetUp() override {
     if (GetParam().kernel == os::TrackingMode::kExact && !os::ExactTrackingAvailable()) GTEST_SKIP();
-    os::SetTrackingModeForTesting(GetParam().kernel);
     if (GetParam().noted) {
       session_options_.writes_are_marked = true;
       session_options_.write_tracking = SessionOptions::WriteTracking::kNoted;
     }
     StoreOptions o;
     o.sync = false;
+    o.dirty_tracking = crust::testing::ToDirtyTracking(GetParam().kernel);
     ASSERT_OK_AND_ASSIGN(store_, Store::Open(dir_.Sub("s"), o));
     ASSERT_OK_AND_ASSIGN(auto g, store_->StartGenesis());
     ASSERT_OK(g->AddModule(Id(1), {}, Bytes(5000, 1), 4 * kWasmPageSize));
     ASSERT_OK(g->AddModule(Id(2), {}, Bytes(100, 2), kWasmPageSize));
     ASSERT_OK_AND_ASSIGN(base_, g->Commit());
   }
-  void TearDown() override { os::SetTrackingModeForTesting(os::TrackingMode::kAuto); }
 
   Result<std::unique_ptr<Session>> Start() { return store_->StartSession(base_, session_options_); }
 

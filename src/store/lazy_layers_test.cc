@@ -35,9 +35,13 @@ ModuleId Id(uint8_t n) {
   return id;
 }
 
+// The tracking mode of the running LazyLayersTest (its parameter).
+DirtyTracking lazy_test_tracking = DirtyTracking::kAuto;
+
 std::unique_ptr<Store> OpenStore(const TempDir& dir) {
   StoreOptions opt;
   opt.sync = false;
+  opt.dirty_tracking = lazy_test_tracking;
   auto s = Store::Open(dir.Sub("store"), opt);
   EXPECT_TRUE(s.ok()) << s.status().ToString();
   return s.ok() ? std::move(s).value() : nullptr;
@@ -56,9 +60,9 @@ class LazyLayersTest : public ::testing::TestWithParam<os::TrackingMode> {
  protected:
   void SetUp() override {
     if (GetParam() == os::TrackingMode::kExact && !os::ExactTrackingAvailable()) GTEST_SKIP() << "no exact tracking";
-    os::SetTrackingModeForTesting(GetParam());
+    lazy_test_tracking = crust::testing::ToDirtyTracking(GetParam());
   }
-  void TearDown() override { os::SetTrackingModeForTesting(os::TrackingMode::kAuto); }
+  void TearDown() override { lazy_test_tracking = DirtyTracking::kAuto; }
 };
 
 // Random histories: sessions on random earlier commits (branches), scattered

@@ -2,8 +2,11 @@
 //
 // Store::Open on a given OS interface (os::Env), for tests that inject faults
 // or observe file operations. Internal: the public StoreOptions names no
-// internal type. `env` null means os::Env::Default(); it must outlive the
-// store. Errors: as Store::Open.
+// internal type. `env` null means os::Env::Default() (or, for non-default
+// StoreOptions::dirty_tracking / write_audit, a POSIX Env with them); it must
+// outlive the store. A given `env` carries its own tracking options
+// (os::NewPosixEnv): InvalidArgument if the StoreOptions ask for others.
+// Errors: otherwise as Store::Open.
 #pragma once
 
 #include <memory>

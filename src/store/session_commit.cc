@@ -6,7 +6,7 @@
 // Order of work (docs/architecture.md, "Commit"):
 //  1. Collect dirty pages and plan every memory's files (links, new layer
 //     with its merges, or new image): page lists suffice.
-//  2. Hash. A large commit (kParallelPages dirty pages or more) stages its
+//  2. Hash. A large commit (StoreOptions::parallel_commit_pages dirty pages or more) stages its
 //     directory before the root is known and runs the links and the encoding
 //     of delta layers (XOR with the base, zstd) in the same task batch as the
 //     leaf hashing, on the store's threads. A new layer that merges no
@@ -38,7 +38,6 @@ uint64_t NowUnixNs() {
                                    .count());
 }
 
-std::atomic<uint64_t> parallel_pages_for_testing{0};  // 0: the default
 
 // First error of concurrent steps.
 class FirstError {
@@ -60,12 +59,7 @@ class FirstError {
 
 }  // namespace
 
-void SetParallelCommitPagesForTesting(uint64_t pages) { parallel_pages_for_testing = pages; }
-
-uint64_t SessionImpl::ParallelPages() {
-  const uint64_t v = parallel_pages_for_testing.load();
-  return v ? v : kParallelPages;
-}
+uint64_t SessionImpl::ParallelPages() const { return store_->options().parallel_commit_pages; }
 
 // The durability steps of a commit, issued together just before the rename:
 // new files' fdatasync (then close and chmod a-w) and directories' fsync.

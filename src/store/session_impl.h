@@ -21,7 +21,6 @@
 #include "crust/session.h"
 #include "crust/store.h"
 #include "src/os/memory_region.h"
-#include "src/store/commit_testing.h"
 #include "src/store/committed_memory.h"
 #include "src/store/index.h"
 #include "src/store/layer_build.h"
@@ -123,8 +122,8 @@ class SessionImpl final : public Session {
     std::string staging;             // empty until created
     bool staged = false;             // staging created and links made before hashing
   };
-  static constexpr uint64_t kParallelPages = 256;
-  static uint64_t ParallelPages();
+  static constexpr uint64_t kParallelPages = 256;  // Prepare(); commits: StoreOptions::parallel_commit_pages
+  uint64_t ParallelPages() const;
 
   Result<Slot*> Find(const ModuleId& id);
   bool noted() const { return options_.write_tracking == SessionOptions::WriteTracking::kNoted; }

@@ -41,6 +41,17 @@ Status CreateDirs(os::Env* env, const std::string& dir) {
   return s;
 }
 
+os::TrackingOptions TrackingOptionsOf(const StoreOptions& options) {
+  os::TrackingOptions t;
+  switch (options.dirty_tracking) {
+    case DirtyTracking::kAuto: t.mode = os::TrackingMode::kAuto; break;
+    case DirtyTracking::kExact: t.mode = os::TrackingMode::kExact; break;
+    case DirtyTracking::kPagemap: t.mode = os::TrackingMode::kPagemap; break;
+  }
+  t.write_audit = options.write_audit;
+  return t;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Store>> OpenWithEnv(const std::string& dir, const StoreOptions& options, os::Env* env) {
@@ -49,6 +60,17 @@ Result<std::unique_ptr<Store>> OpenWithEnv(const std::string& dir, const StoreOp
 
 Result<std::unique_ptr<Store>> StoreImpl::OpenImpl(const std::string& dir_in, const StoreOptions& options,
                                                    os::Env* env) {
+  const os::TrackingOptions tracking = TrackingOptionsOf(options);
+  const bool default_tracking = tracking.mode == os::TrackingMode::kAuto && !tracking.write_audit;
+  std::unique_ptr<os::Env> own_env;
+  if (env != nullptr && !default_tracking) {
+    return Status::InvalidArgument("store " + dir_in + ": dirty_tracking and write_audit apply to the default OS "
+                                   "interface; a caller's Env carries its own (os::NewPosixEnv)");
+  }
+  if (env == nullptr && !default_tracking) {
+    own_env = os::NewPosixEnv(tracking);
+    env = own_env.get();
+  }
   if (env == nullptr) env = os::Env::Default();
   std::string dir = dir_in;
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
@@ -63,7 +85,7 @@ Result<std::unique_ptr<Store>> StoreImpl::OpenImpl(const std::string& dir_in, co
   } else if (!info->is_dir) {
     return Status::InvalidArgument("store " + dir + " is not a directory");
   }
-  std::unique_ptr<StoreImpl> store(new StoreImpl(dir, options, env));
+  std::unique_ptr<StoreImpl> store(new StoreImpl(dir, options, std::move(own_env), env));
   if (!options.read_only) {
     ASSIGN_OR_RETURN(store->lock_, env->LockFile(dir + "/" + kLockName));
   }
@@ -83,14 +105,8 @@ Status StoreImpl::CheckFormat() {
     if (!bytes.status().IsNotFound()) return bytes.status();
     if (options_.read_only) return Status::OK();
     std::string text = "crust-store " + std::to_string(kStoreFormatVersion) + "\n";
-    std::string tmp = path + ".tmp";
-    env_->RemoveFile(tmp).IgnoreError();
-    ASSIGN_OR_RETURN(auto f, env_->NewWritableFile(tmp));
-    RETURN_IF_ERROR(f->Append(ByteView(reinterpret_cast<const uint8_t*>(text.data()), text.size())));
-    if (options_.sync) RETURN_IF_ERROR(f->Sync());
-    RETURN_IF_ERROR(f->Close());
-    RETURN_IF_ERROR(env_->Rename(tmp, path));
-    return options_.sync ? env_->SyncDir(dir_) : Status::OK();
+    return os::WriteFileAtomically(env_, path, ByteView(reinterpret_cast<const uint8_t*>(text.data()), text.size()),
+                                   {.temp_path = "", .sync = options_.sync});
   }
   std::string text(bytes->begin(), bytes->end());
   const std::string expected = "crust-store " + std::to_string(kStoreFormatVersion) + "\n";

@@ -64,8 +64,8 @@ class StoreImpl final : public Store {
   LayerCache& layers() { return layers_; }
 
  private:
-  StoreImpl(std::string dir, const StoreOptions& options, os::Env* env)
-      : dir_(std::move(dir)), options_(options), env_(env) {}
+  StoreImpl(std::string dir, const StoreOptions& options, std::unique_ptr<os::Env> own_env, os::Env* env)
+      : dir_(std::move(dir)), options_(options), own_env_(std::move(own_env)), env_(env) {}
   Status Recover();
   Status CheckFormat();
   Status Delete(const Root& root, bool wait);
@@ -73,6 +73,9 @@ class StoreImpl final : public Store {
   // Constant after construction.
   const std::string dir_;
   const StoreOptions options_;
+  // The Env for StoreOptions::dirty_tracking / write_audit when they are not
+  // the defaults (null otherwise); env_ points to it or to the caller's Env.
+  const std::unique_ptr<os::Env> own_env_;
   os::Env* const env_;
   std::unique_ptr<os::FileLock> lock_;
   // Five workers: CPU batches use at most the hardware threads; a commit's

@@ -19,7 +19,6 @@
 #include "src/os/dirty_tracking.h"
 #include "src/os/env.h"
 #include "src/os/memory_region.h"
-#include "src/store/commit_testing.h"
 #include "src/store/format.h"
 #include "src/store/session_region.h"
 #include "src/util/coding.h"
@@ -40,8 +39,12 @@ ModuleId Id(uint8_t n) {
 
 Bytes Fill(size_t n, uint8_t v) { return Bytes(n, v); }
 
+// The tracking mode of the running StoreTest (its parameter); kAuto elsewhere.
+DirtyTracking store_test_tracking = DirtyTracking::kAuto;
+
 std::unique_ptr<Store> OpenStore(const TempDir& dir, StoreOptions opt = {}) {
   opt.sync = false;
+  opt.dirty_tracking = store_test_tracking;
   auto s = Store::Open(dir.Sub("store"), opt);
   EXPECT_TRUE(s.ok()) << s.status().ToString();
   return s.ok() ? std::move(s).value() : nullptr;
@@ -76,9 +79,9 @@ class StoreTest : public ::testing::TestWithParam<os::TrackingMode> {
  protected:
   void SetUp() override {
     if (GetParam() == os::TrackingMode::kExact && !os::ExactTrackingAvailable()) GTEST_SKIP() << "no exact tracking";
-    os::SetTrackingModeForTesting(GetParam());
+    store_test_tracking = crust::testing::ToDirtyTracking(GetParam());
   }
-  void TearDown() override { os::SetTrackingModeForTesting(os::TrackingMode::kAuto); }
+  void TearDown() override { store_test_tracking = DirtyTracking::kAuto; }
 };
 
 TEST_P(StoreTest, GenesisCommitAndReadBack) {
@@ -125,9 +128,8 @@ TEST_P(StoreTest, StreamedLayerEqualsEncodedLayer) {
   Root roots[2];
   for (int streamed = 0; streamed < 2; streamed++) {
     TempDir dir;
-    auto store = OpenStore(dir);
+    auto store = OpenStore(dir, StoreOptions{.parallel_commit_pages = streamed ? 1u : (1u << 30)});
     const Root base = CommitGenesisOfOne(store.get(), Fill(10, 1), Fill(5000, 3), 64 * kMiB);
-    store::SetParallelCommitPagesForTesting(streamed ? 1 : (1u << 30));
     ASSERT_OK_AND_ASSIGN(auto s, store->StartSession(base));
     for (size_t i = 0; i < pages.size(); i++) {
       ASSERT_OK(s->WriteMemory(Id(1), uint64_t{pages[i]} * 4096 + (i * 97) % 4000, Fill(1 + i % 60, static_cast<uint8_t>(i))));
@@ -137,7 +139,6 @@ TEST_P(StoreTest, StreamedLayerEqualsEncodedLayer) {
     ASSERT_OK(s->WriteMemory(Id(1), 5 * 4096, Fill(10, 0xEE)));
     for (uint32_t p = 2000; p < 2400; p++) ASSERT_OK(s->WriteMemory(Id(1), uint64_t{p} * 4096 + 7, Fill(3, 0x5A)));
     ASSERT_OK_AND_ASSIGN(Root second, s->Commit());
-    store::SetParallelCommitPagesForTesting(0);
     s.reset();
     ASSERT_OK(store->VerifyCommit(roots[streamed]));
     ASSERT_OK(store->VerifyCommit(second));

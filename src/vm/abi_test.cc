@@ -64,6 +64,7 @@ class AbiTest : public ::testing::Test {
     session_.reset();
     vm_.reset();
     VmOptions o;
+    o.store.write_audit = true;  // fail on any page the engine wrote without noting it
     o.store.sync = false;
     o.opt_level = 0;
     o.code_cache_dir = cache_dir_.empty() ? std::string(CRUST_BINARY_DIR) + "/equivalence-code-cache" : cache_dir_;
@@ -779,6 +780,7 @@ TEST_F(AbiTest, CompiledObjectsDeletedOrCorruptedAreRebuiltThroughTheVm) {
   auto reopen_and_call = [&](const char* what) {
     SCOPED_TRACE(what);
     VmOptions o;
+    o.store.write_audit = true;  // fail on any page the engine wrote without noting it
     o.store.sync = false;
     o.opt_level = 0;
     o.code_cache_dir = cache.path();

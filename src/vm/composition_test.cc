@@ -182,6 +182,7 @@ std::string CodeDir() { return std::string(CRUST_BINARY_DIR) + "/composition-tes
 
 VmOptions Options(uint32_t max_module_depth = 48) {
   VmOptions o;
+  o.store.write_audit = true;  // fail on any page the engine wrote without noting it
   o.store.sync = false;
   o.opt_level = 0;
   o.code_cache_dir = CodeDir();  // shared by every test and run: compile once

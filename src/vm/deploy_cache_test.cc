@@ -31,6 +31,7 @@ class DeployCacheTest : public ::testing::Test {
  protected:
   std::unique_ptr<Vm> OpenVm(const std::string& store) {
     VmOptions o;
+    o.store.write_audit = true;  // fail on any page the engine wrote without noting it
     o.store.sync = false;
     o.opt_level = 0;
     o.code_cache_dir = cache_.path();

@@ -42,7 +42,7 @@
 
 #include "crust/vm.h"
 #include "src/engine/code_cache.h"
-#include "src/engine/interp_oracle.h"
+#include "src/testing/interp_oracle.h"
 #include "src/engine/prepare.h"
 #include "src/engine/wat.h"
 #include "src/os/env.h"
@@ -336,6 +336,7 @@ class EquivalenceTest : public ::testing::TestWithParam<EngineParam> {
  protected:
   std::unique_ptr<Vm> OpenVm(const std::string& where, uint32_t depth = 1000) {
     VmOptions o;
+    o.store.write_audit = true;  // fail on any page the engine wrote without noting it
     o.store.sync = false;
     o.opt_level = GetParam().opt_level;
     o.tiers = GetParam().tiers;
@@ -1316,6 +1317,7 @@ TEST_P(EquivalenceTest, Memory64TransferContract) {
 TEST_P(EquivalenceTest, TierSwap) {
   if (GetParam().tiers != VmOptions::Tiers::kFastOnly) GTEST_SKIP() << "runs once (with the tcc parameter)";
   VmOptions o;
+  o.store.write_audit = true;  // fail on any page the engine wrote without noting it
   o.store.sync = false;
   o.opt_level = 0;
   o.tiers = VmOptions::Tiers::kFastThenOptimised;

@@ -58,6 +58,7 @@ class HostFaultTest : public ::testing::Test {
  protected:
   std::unique_ptr<Vm> Open() {
     VmOptions o;
+    o.store.write_audit = true;  // fail on any page the engine wrote without noting it
     o.store.sync = false;
     o.opt_level = 0;
     o.code_cache_dir = std::string(CRUST_BINARY_DIR) + "/equivalence-code-cache";

@@ -40,6 +40,7 @@ class Memory64Test : public ::testing::Test {
   void SetUp() override { vm_ = OpenVm("store"); }
   std::unique_ptr<Vm> OpenVm(const std::string& where) {
     VmOptions o;
+    o.store.write_audit = true;  // fail on any page the engine wrote without noting it
     o.store.sync = false;
     o.opt_level = 0;
     o.code_cache_dir = cache_.path();

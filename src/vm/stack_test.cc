@@ -65,6 +65,7 @@ std::string DeepFrameContract(int live = kLive, int stacked = 0) {
 // fast tier only).
 std::unique_ptr<Vm> OpenVm(const std::string& dir, const std::string& build = "O0") {
   VmOptions o;
+  o.store.write_audit = true;  // fail on any page the engine wrote without noting it
   o.store.sync = false;
   o.opt_level = build == "O2" ? 2 : 0;
   o.tiers = build == "tcc" ? VmOptions::Tiers::kFastOnly : VmOptions::Tiers::kOptimisedOnly;
@@ -200,6 +201,7 @@ TEST(StackTest, DeployRefusesAWasmFrameOverTheBound) {
 TEST(StackTest, OpenRefusesDepthLimitsTheStackCannotHold) {
   crust::testing::TempDir dir;
   VmOptions o;
+  o.store.write_audit = true;  // fail on any page the engine wrote without noting it
   o.max_call_depth = kMaxCallDepthLimit + 1;
   auto vm = Vm::Open(dir.Sub("a"), o);
   ASSERT_FALSE(vm.ok());

@@ -30,6 +30,7 @@ class VmTest : public ::testing::Test {
  protected:
   void SetUp() override {
     VmOptions o;
+    o.store.write_audit = true;  // fail on any page the engine wrote without noting it
     o.store.sync = false;
     o.opt_level = 0;
     o.code_cache_dir = cache_.path();
@@ -236,6 +237,8 @@ TEST_F(VmTest, MemoryLimitIsEnforced) {
   probe.reset();
 
   VmOptions o;
+
+  o.store.write_audit = true;  // fail on any page the engine wrote without noting it
   o.store.sync = false;
   o.opt_level = 0;
   o.code_cache_dir = cache_.path();
@@ -263,6 +266,7 @@ TEST_F(VmTest, MemoryLimitIsEnforced) {
 TEST_F(VmTest, SameCallsOnTwoStoresGiveSameRootsAndGas) {
   auto run = [&](const std::string& where) {
     VmOptions o;
+    o.store.write_audit = true;  // fail on any page the engine wrote without noting it
     o.store.sync = false;
     o.opt_level = 0;
     o.code_cache_dir = cache_.path();

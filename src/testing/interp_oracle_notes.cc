@@ -1,5 +1,5 @@
 // Copyright (c) crust authors. Licensed under the MIT license.
-#include "src/engine/interp_oracle_notes.h"
+#include "src/testing/interp_oracle_notes.h"
 
 #include <map>
 #include <memory>

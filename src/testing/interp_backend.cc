@@ -1,6 +1,6 @@
 // Copyright (c) crust authors. Licensed under the MIT license.
 // Compiled as C++17: see interp_backend.h.
-#include "src/engine/interp_backend.h"
+#include "src/testing/interp_backend.h"
 
 #include <map>
 

@@ -19,7 +19,8 @@ namespace crust::engine::testing {
 // Parses WAT text (features: wabt defaults) into binary wasm.
 Result<Bytes> WatToWasm(std::string_view wat);
 
-// A memory of `pages` wasm pages (max `max_pages`), zero-filled, no file.
+// A memory of `pages` wasm pages (max `max_pages`), zero-filled, no file,
+// write-audited (os::TrackingOptions::write_audit).
 Result<std::unique_ptr<os::MemoryRegion>> NewMemory(uint32_t pages, uint32_t max_pages = 65536);
 
 // A code cache in a per-process temporary directory, -O0 unless asked.

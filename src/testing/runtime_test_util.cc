@@ -1,5 +1,5 @@
 // Copyright (c) crust authors. Licensed under the MIT license.
-#include "src/engine/runtime_test_util.h"
+#include "src/testing/runtime_test_util.h"
 
 #include <unistd.h>
 
@@ -37,7 +37,10 @@ Result<Bytes> WatToWasm(std::string_view wat) {
 }
 
 Result<std::unique_ptr<os::MemoryRegion>> NewMemory(uint32_t pages, uint32_t max_pages) {
-  return os::Env::Default()->MapMemory(nullptr, 0, uint64_t{pages} * os::kWasmPageSize,
+  // Write-audited (os::TrackingOptions::write_audit): a page the engine
+  // writes without noting it fails the collection.
+  static os::Env* const env = os::NewPosixEnv({.write_audit = true}).release();  // never destroyed
+  return env->MapMemory(nullptr, 0, uint64_t{pages} * os::kWasmPageSize,
                                        uint64_t{max_pages} * os::kWasmPageSize);
 }
 

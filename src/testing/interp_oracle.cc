@@ -1,13 +1,13 @@
 // Copyright (c) crust authors. Licensed under the MIT license.
-#include "src/engine/interp_oracle.h"
+#include "src/testing/interp_oracle.h"
 
 #include <algorithm>
 #include <cstring>
 
 #include "src/engine/host_gas.h"
-#include "src/engine/interp_backend.h"
+#include "src/testing/interp_backend.h"
+#include "src/testing/interp_oracle_notes.h"
 #include "src/util/utf8.h"
-#include "src/engine/interp_oracle_notes.h"
 
 namespace crust::engine {
 

@@ -1,5 +1,5 @@
 // Copyright (c) crust authors. Licensed under the MIT license.
-#include "src/engine/interp_oracle.h"
+#include "src/testing/interp_oracle.h"
 
 #include <gtest/gtest.h>
 

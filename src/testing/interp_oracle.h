@@ -8,7 +8,8 @@
 // identical to this oracle's on every test module and call.
 //
 // It is 100-300x slower than native code and copies memory into a private
-// buffer: never use it in production.
+// buffer: never use it in production (it is in crust_testing, src/testing,
+// linked only by tests, fuzzers and benches).
 //
 // Thread-safety: an InterpOracle is used by one thread at a time; distinct
 // oracles are independent.

@@ -1,5 +1,5 @@
 // Copyright (c) crust authors. Licensed under the MIT license.
-#include "src/engine/spec_test_runner.h"
+#include "src/testing/spec_test_runner.h"
 
 #include <cmath>
 #include <cstdlib>
@@ -9,12 +9,13 @@
 #include <mutex>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "src/engine/compiler_process.h"
 #include "src/engine/instance.h"
 #include "src/engine/module_info.h"
 #include "src/engine/prepare.h"
 #include "src/engine/runtime_call.h"
-#include "src/engine/spec_test_json.h"
 #include "src/os/env.h"
 #include "src/os/memory_region.h"
 
@@ -22,6 +23,22 @@ namespace crust::engine::spec {
 namespace {
 
 constexpr uint64_t kSpecGas = 1ull << 62;
+
+// wast2json's output, read with nlohmann-json (Debian nlohmann-json3-dev).
+using Json = nlohmann::json;
+
+// The member `key` of an object, or nullptr.
+const Json* Get(const Json& j, const char* key) {
+  if (!j.is_object()) return nullptr;
+  auto it = j.find(key);
+  return it == j.end() ? nullptr : &*it;
+}
+
+// The string member `key`, or "" if absent or not a string.
+std::string_view Str(const Json& j, const char* key) {
+  const Json* v = Get(j, key);
+  return v != nullptr && v->is_string() ? std::string_view(v->get_ref<const std::string&>()) : std::string_view();
+}
 
 std::string BaseName(const std::string& path) {
   const size_t slash = path.rfind('/');
@@ -149,13 +166,13 @@ uint64_t ParseU64(std::string_view s) { return std::strtoull(std::string(s).c_st
 // Arguments as 64-bit cells (see crust_invoke_fn); externref N is N + 1 so
 // that it differs from null.
 uint64_t ArgCell(const Json& v) {
-  const std::string_view type = v.Str("type"), value = v.Str("value");
+  const std::string_view type = Str(v, "type"), value = Str(v, "value");
   if (type == "externref" || type == "funcref") return value == "null" ? 0 : ParseU64(value) + 1;
   return ParseU64(value);
 }
 
 bool Matches(const Json& want, uint64_t got) {
-  const std::string_view type = want.Str("type"), value = want.Str("value");
+  const std::string_view type = Str(want, "type"), value = Str(want, "value");
   if (type == "i32" || type == "f32") {
     const auto g = static_cast<uint32_t>(got);
     if (value == "nan:canonical") return (g & 0x7fffffffu) == 0x7fc00000u;
@@ -182,11 +199,11 @@ class Script {
   // Prepares and compiles every binary module of the script, in parallel.
   void DeployAll(const Json& commands) {
     std::vector<std::string> files;
-    for (const Json& c : commands.items) {
-      const std::string_view t = c.Str("type");
+    for (const Json& c : commands) {
+      const std::string_view t = Str(c, "type");
       if ((t == "module" || t == "assert_uninstantiable" || t == "assert_unlinkable" || t == "assert_trap") &&
-          c.Get("filename") != nullptr && c.Str("module_type") != "text") {
-        files.emplace_back(c.Str("filename"));
+          Get(c, "filename") != nullptr && Str(c, "module_type") != "text") {
+        files.emplace_back(Str(c, "filename"));
       }
     }
     std::mutex mu;
@@ -212,31 +229,31 @@ class Script {
   }
 
   void RunCommand(const Json& c) {
-    const std::string_view t = c.Str("type");
-    line_ = c.Get("line") ? c.Get("line")->text : "?";
+    const std::string_view t = Str(c, "type");
+    line_ = Get(c, "line") ? Get(c, "line")->dump() : "?";
     if (t == "module") {
-      auto inst = Instantiate(std::string(c.Str("filename")));
+      auto inst = Instantiate(std::string(Str(c, "filename")));
       if (!inst.ok()) return Fail("module: " + inst.status().ToString());
       current_ = inst.value();
-      if (c.Get("name")) named_[std::string(c.Str("name"))] = current_;
+      if (Get(c, "name")) named_[std::string(Str(c, "name"))] = current_;
       return Pass();
     }
     if (t == "register") {
-      Instance* i = c.Get("name") ? named_[std::string(c.Str("name"))] : current_;
+      Instance* i = Get(c, "name") ? named_[std::string(Str(c, "name"))] : current_;
       if (i == nullptr) return Fail("register: no module");
-      registered_[std::string(c.Str("as"))] = i;
+      registered_[std::string(Str(c, "as"))] = i;
       return Pass();
     }
     if (t == "action") {
       std::vector<uint64_t> out;
-      Status s = Act(*c.Get("action"), &out);
+      Status s = Act(*Get(c, "action"), &out);
       return s.ok() ? Pass() : Fail("action: " + s.ToString());
     }
     if (t == "assert_return") return AssertReturn(c);
     if (t == "assert_trap" || t == "assert_exhaustion") return AssertTrap(c, t == "assert_exhaustion");
     if (t == "assert_invalid" || t == "assert_malformed") return AssertInvalid(c);
     if (t == "assert_uninstantiable" || t == "assert_unlinkable") {
-      auto inst = Instantiate(std::string(c.Str("filename")));
+      auto inst = Instantiate(std::string(Str(c, "filename")));
       return inst.ok() ? Fail(std::string(t) + ": instantiated") : Pass();
     }
     result_.skipped++;
@@ -314,10 +331,10 @@ class Script {
   }
 
   Status Act(const Json& action, std::vector<uint64_t>* out) {
-    Instance* inst = action.Get("module") ? named_[std::string(action.Str("module"))] : current_;
+    Instance* inst = Get(action, "module") ? named_[std::string(Str(action, "module"))] : current_;
     if (inst == nullptr) return Status::NotFound("no module");
-    const std::string field(action.Str("field"));
-    if (action.Str("type") == "get") {
+    const std::string field(Str(action, "field"));
+    if (Str(action, "type") == "get") {
       const crust_export_desc* e = inst->code().FindExport(field);
       if (e == nullptr || e->kind != CRUST_EXTERN_GLOBAL) return Status::NotFound("no global " + field);
       uint64_t v = 0;
@@ -329,8 +346,8 @@ class Script {
     }
     ASSIGN_OR_RETURN(FunctionRef fn, inst->FindFunction(field));
     std::vector<uint64_t> args;
-    if (const Json* a = action.Get("args")) {
-      for (const Json& v : a->items) args.push_back(ArgCell(v));
+    if (const Json* a = Get(action, "args")) {
+      for (const Json& v : *a) args.push_back(ArgCell(v));
     }
     ResetLimits();
     return inst->Invoke(fn, args, out, nullptr);
@@ -338,29 +355,29 @@ class Script {
 
   void AssertReturn(const Json& c) {
     std::vector<uint64_t> out;
-    Status s = Act(*c.Get("action"), &out);
+    Status s = Act(*Get(c, "action"), &out);
     if (!s.ok()) return Fail("assert_return: " + s.ToString());
-    const Json* expected = c.Get("expected");
-    if (expected == nullptr || expected->items.size() != out.size()) return Fail("assert_return: result count");
+    const Json* expected = Get(c, "expected");
+    if (expected == nullptr || !expected->is_array() || expected->size() != out.size()) return Fail("assert_return: result count");
     for (size_t i = 0; i < out.size(); ++i) {
-      const Json& want = expected->items[i];
+      const Json& want = (*expected)[i];
       if (!Matches(want, out[i])) {
         return Fail("assert_return: result " + std::to_string(i) + " is " + std::to_string(out[i]) + ", want " +
-                    std::string(want.Str("type")) + " " + std::string(want.Str("value")));
+                    std::string(Str(want, "type")) + " " + std::string(Str(want, "value")));
       }
     }
     Pass();
   }
 
   void AssertTrap(const Json& c, bool exhaustion) {
-    if (c.Get("action") == nullptr) {  // a module whose start traps
-      auto inst = Instantiate(std::string(c.Str("filename")));
+    if (Get(c, "action") == nullptr) {  // a module whose start traps
+      auto inst = Instantiate(std::string(Str(c, "filename")));
       return inst.ok() ? Fail("assert_trap: instantiated") : Pass();
     }
     std::vector<uint64_t> out;
-    Status s = Act(*c.Get("action"), &out);
-    if (s.code() != Status::Code::kTrap) return Fail("want trap '" + std::string(c.Str("text")) + "', got " + s.ToString());
-    const Instance* inst = c.Get("action")->Get("module") ? named_[std::string(c.Get("action")->Str("module"))] : current_;
+    Status s = Act(*Get(c, "action"), &out);
+    if (s.code() != Status::Code::kTrap) return Fail("want trap '" + std::string(Str(c, "text")) + "', got " + s.ToString());
+    const Instance* inst = Get(*Get(c, "action"), "module") ? named_[std::string(Str(*Get(c, "action"), "module"))] : current_;
     const TrapKind k = inst->last_trap();
     if (exhaustion && k != TrapKind::kStackExhausted && k != TrapKind::kDepthLimit) {
       return Fail("want exhaustion, got " + s.ToString());
@@ -369,20 +386,20 @@ class Script {
   }
 
   void AssertInvalid(const Json& c) {
-    if (c.Str("module_type") == "text") {
+    if (Str(c, "module_type") == "text") {
       result_.skipped++;  // text-format errors: wabt's parser, not crust's
       return;
     }
-    auto bytes = os::Env::Default()->ReadFile(dir_ + "/" + std::string(c.Str("filename")));
+    auto bytes = os::Env::Default()->ReadFile(dir_ + "/" + std::string(Str(c, "filename")));
     if (!bytes.ok()) return Fail(bytes.status().ToString());
     PrepareOptions options;
     options.abi = Abi::kNone;
     auto p = PrepareModule(bytes.value(), options);
-    if (p.ok() && !KnownDeviation(file_, c.Str("text")).empty()) {
+    if (p.ok() && !KnownDeviation(file_, Str(c, "text")).empty()) {
       result_.known++;
       return;
     }
-    if (p.ok()) return Fail(std::string(c.Str("type")) + ": accepted ('" + std::string(c.Str("text")) + "')");
+    if (p.ok()) return Fail(std::string(Str(c, "type")) + ": accepted ('" + std::string(Str(c, "text")) + "')");
     Pass();
   }
 
@@ -421,8 +438,10 @@ Result<Json> Convert(const std::string& wast_path, const std::string& dir) {
   limits.wall_seconds = 120;
   RETURN_IF_ERROR(RunProcess({"wast2json", wast_path, "-o", json}, dir + "/wast2json.log", limits));
   ASSIGN_OR_RETURN(Bytes text, env->ReadFile(json));
-  ASSIGN_OR_RETURN(Json j, ParseJson(std::string_view(reinterpret_cast<const char*>(text.data()), text.size())));
-  if (j.Get("commands") == nullptr) return Status::Corruption(json + ": no commands");
+  Json j = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return Status::Corruption(json + ": not valid JSON");
+  const Json* commands = Get(j, "commands");
+  if (commands == nullptr || !commands->is_array()) return Status::Corruption(json + ": no commands array");
   return j;
 }
 
@@ -455,9 +474,9 @@ Result<FileResult> SpecRunner::Run(const std::string& wast_path) {
   ASSIGN_OR_RETURN(Json j, Convert(wast_path, dir));
   Script script(cache_, dir, compile_threads_, BaseName(wast_path));
   RETURN_IF_ERROR(script.Init());
-  const Json& commands = *j.Get("commands");
+  const Json& commands = *Get(j, "commands");
   script.DeployAll(commands);
-  for (const Json& c : commands.items) script.RunCommand(c);
+  for (const Json& c : commands) script.RunCommand(c);
   FileResult r = script.result();
   r.modules = script.modules();
   return r;
@@ -468,9 +487,9 @@ Status SpecRunner::CheckRejected(const std::string& wast_path, int* modules, int
   const std::string dir = work_dir_ + "/" + BaseName(wast_path);
   ASSIGN_OR_RETURN(Json j, Convert(wast_path, dir));
   *modules = *rejected = 0;
-  for (const Json& c : j.Get("commands")->items) {
-    if (c.Str("type") != "module" || c.Get("filename") == nullptr) continue;
-    ASSIGN_OR_RETURN(Bytes b, os::Env::Default()->ReadFile(dir + "/" + std::string(c.Str("filename"))));
+  for (const Json& c : *Get(j, "commands")) {
+    if (Str(c, "type") != "module" || Get(c, "filename") == nullptr) continue;
+    ASSIGN_OR_RETURN(Bytes b, os::Env::Default()->ReadFile(dir + "/" + std::string(Str(c, "filename"))));
     PrepareOptions options;
     options.abi = Abi::kNone;
     auto p = PrepareModule(b, options);
@@ -478,7 +497,7 @@ Status SpecRunner::CheckRejected(const std::string& wast_path, int* modules, int
     if (!p.ok()) {
       ++*rejected;
     } else {
-      accepted->push_back(std::string(c.Str("filename")));
+      accepted->push_back(std::string(Str(c, "filename")));
     }
   }
   return Status::OK();

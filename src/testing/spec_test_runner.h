@@ -3,7 +3,7 @@
 // Runs an official WebAssembly spec-test script (.wast) through crust's
 // engine: wast2json converts it, every module goes through PrepareModule
 // (Abi::kNone: crust's feature rules and instrumentation) and the code cache,
-// and each command is checked. Test-only (linked into crust_engine_tests).
+// and each command is checked. Test-only: part of crust_testing (src/testing), never of libcrust.
 //
 // Thread-safety: one SpecRunner per thread.
 #pragma once
