@@ -95,7 +95,11 @@ Status GatherLocal(store::StoreImpl* impl, LocalHoldings* local) {
 // from.
 bool ReadLocalPage(const store::CommittedMemory& cm, uint32_t p, const Hash32& leaf, uint8_t* out) {
   bool layered = false;
-  for (const auto& layer : cm.layers()) layered = layered || layer->FindPage(p).has_value();
+  for (const auto& layer : cm.layers()) {
+    Result<std::optional<size_t>> at = layer->FindPage(p);
+    if (!at.ok()) return false;  // a damaged local layer: the page is fetched instead
+    layered = layered || at->has_value();
+  }
   if (layered) return cm.FillPage(p, out).ok();
   if (p >= cm.base().pages()) return false;
   if (!cm.base().file().ReadAt(uint64_t{p} * kPageSize, std::span<uint8_t>(out, kPageSize)).ok()) return false;
