@@ -1,9 +1,12 @@
 // Copyright (c) crust authors. Licensed under the MIT license.
 //
 // The delta-layer reader (src/store/delta.h): DeltaLayer::Open of a file
-// holding the input after a mode byte plus its CRC-32C (appended unless the
-// mode byte is odd), then LoadPages and every lookup. Properties: no crash; bounded
-// memory (Open checks sizes before allocating for pages).
+// holding the input after a mode byte (version 2 files: their CRC-32C is
+// appended unless the mode byte is odd; version 3 files carry a table of
+// per-block checksums and are fuzzed as they come), then every accessor a
+// reader uses: the lists, the lookups, page reads and VerifyAll. Properties:
+// no crash; bounded memory (Open checks sizes before allocating for pages);
+// a page of a list that verified is found.
 #include <cstddef>
 #include <cstdint>
 
@@ -22,13 +25,27 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // A small page bound keeps a valid layer's decompressed size small.
   auto layer = store::DeltaLayer::Open(os::Env::Default(), path, /*max_pages=*/4096);
   if (!layer.ok()) return 0;
-  if ((*layer)->LoadPages().ok()) {
-    for (size_t i = 0; i < (*layer)->pages().size(); ++i) {
-      volatile uint8_t b = (*layer)->xor_page(i)[4095];
+  const store::DeltaLayer& l = **layer;
+  const bool verified = l.VerifyAll(/*max_pages=*/4096).ok();
+  auto pages = l.PageList();
+  if (pages.ok()) {
+    uint8_t buf[4096];
+    for (size_t i = 0; i < pages->size(); ++i) (void)l.ReadXorPage(i, buf);
+    for (uint32_t page : *pages) {
+      auto at = l.FindPage(page);
+      if (verified) fuzz::Check(at.ok() && at->has_value(), "page of a verified layer not found");
+    }
+  }
+  if (l.LoadPages().ok() && pages.ok()) {
+    for (size_t i = 0; i < pages->size(); ++i) {
+      volatile uint8_t b = l.xor_page(i)[4095];
       (void)b;
     }
   }
-  for (uint32_t page : (*layer)->pages()) fuzz::Check((*layer)->FindPage(page).has_value(), "page not found");
-  for (const store::TreeNode& n : (*layer)->nodes()) (void)(*layer)->FindNode(n.key);
+  (void)l.LastPage();
+  auto nodes = l.NodeList();
+  if (nodes.ok()) {
+    for (const store::TreeNode& n : *nodes) (void)l.FindNode(n.key);
+  }
   return 0;
 }

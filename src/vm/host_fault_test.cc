@@ -151,7 +151,9 @@ void HostFaultTest::CheckHostCodeFaults(bool eager) {
     CallReceipt r = s->Call(a_, c.function, c.arg, kGas);
     EXPECT_EQ(r.status.code(), Status::Code::kIOError) << r.status.ToString();
     EXPECT_THAT(r.status.ToString(), HasSubstr("SIGBUS"));
-    if (eager) EXPECT_THAT(r.status.ToString(), HasSubstr(c.says));
+    if (eager) {
+      EXPECT_THAT(r.status.ToString(), HasSubstr(c.says));
+    }
     for (const Event& e : r.events) EXPECT_TRUE(e.reverted);
     ExpectPoisoned(s.get(), a_);
     s.reset();
