@@ -487,19 +487,23 @@ std::string MemoryLocalsText(bool write_barrier) {
       " * lives: the memory is a fixed reservation). Locals whose address is never taken\n"
       " * cannot be aliased by stores into wasm memory, so the C compiler keeps them in\n"
       " * registers instead of reloading both from the instance after every store. ---- */\n"
+      "#define CRUST_AFTER_NOTE (void)0 /* redefined to reload the gas local where there is one */\n"
       "#define CRUST_DEFINE_LOAD(name, t1, t2, t3) static inline t3 crust_##name(const u8* b, u64 a) { "
       "t1 r; wasm_rt_memcpy(&r, b + a, sizeof(t1)); wasm_asm(\"\" ::\"r\"(r)); return (t3)(t2)r; }\n";
   if (write_barrier) {
     // One map entry per store: a store that crosses a page boundary takes the
     // slow path, which notes both pages (CRUST_NOTE_STORE checked both ends).
-    t += "#define CRUST_DEFINE_STORE(name, t1, t2) static inline void crust_##name(u8* b, const u8* map, "
-         "wasm_rt_memory_t* mem, u64 a, t2 v) { "
-         "if (UNLIKELY(!map[a >> 12] | ((a & 4095u) > 4096u - sizeof(t1)))) crust_note_write(mem, a, sizeof(t1)); "
-         "t1 w = (t1)v; wasm_rt_memcpy(b + a, &w, sizeof(t1)); }\n";
+    // Returns 1 when it took the slow path: crust_note_write may have charged
+    // gas for the page (the page-write charge), so the caller reloads its
+    // copy of the gas counter (CRUST_AFTER_NOTE).
+    t += "#define CRUST_DEFINE_STORE(name, t1, t2) static inline int crust_##name(u8* b, const u8* map, "
+         "wasm_rt_memory_t* mem, u64 a, t2 v) { int slow = 0; "
+         "if (UNLIKELY(!map[a >> 12] | ((a & 4095u) > 4096u - sizeof(t1)))) { crust_note_write(mem, a, sizeof(t1)); slow = 1; } "
+         "t1 w = (t1)v; wasm_rt_memcpy(b + a, &w, sizeof(t1)); return slow; }\n";
   } else {
-    t += "#define CRUST_DEFINE_STORE(name, t1, t2) static inline void crust_##name(u8* b, const u8* map, "
+    t += "#define CRUST_DEFINE_STORE(name, t1, t2) static inline int crust_##name(u8* b, const u8* map, "
          "wasm_rt_memory_t* mem, u64 a, t2 v) { (void)map; (void)mem; "
-         "t1 w = (t1)v; wasm_rt_memcpy(b + a, &w, sizeof(t1)); }\n";
+         "t1 w = (t1)v; wasm_rt_memcpy(b + a, &w, sizeof(t1)); return 0; }\n";
   }
   for (const Access& a : kLoads) {
     t += std::string("CRUST_DEFINE_LOAD(") + a.name + ", " + a.t1 + ", " + a.t2 + ", " + a.t3 + ")\n";
@@ -507,7 +511,8 @@ std::string MemoryLocalsText(bool write_barrier) {
   }
   for (const Access& a : kStores) {
     t += std::string("CRUST_DEFINE_STORE(") + a.name + ", " + a.t1 + ", " + a.t2 + ")\n";
-    t += std::string("#define ") + a.name + "(m, a, v) crust_" + a.name + "(crust_base_, crust_map_, CRUST_MEM, a, v)\n";
+    t += std::string("#define ") + a.name + "(m, a, v) do { if (crust_" + a.name +
+         "(crust_base_, crust_map_, CRUST_MEM, a, v)) CRUST_AFTER_NOTE; } while (0)\n";
   }
   return t;
 }
@@ -584,7 +589,10 @@ Status CacheGasInLocal(std::string* c, const std::string& field) {
       }
       if (text.find(write) != std::string::npos) {
         text.replace(text.find(write), write.size(), field + " = crust_gas_ = ");
-      } else if (text.find("(instance") != std::string::npos || text.find("CALL_INDIRECT(") != std::string::npos) {
+      } else if (text.find("(instance") != std::string::npos || text.find("CALL_INDIRECT(") != std::string::npos ||
+                 // bulk memory: the barrier in these helpers may charge the page-write gas
+                 text.find("memory_fill(") != std::string::npos || text.find("memory_copy(") != std::string::npos ||
+                 text.find("memory_init(") != std::string::npos) {
         if (text.empty() || text.back() != ';') {
           return Status::NotSupported("wasm2c output: a call that does not end its line: \"" + text + "\"");
         }
@@ -686,7 +694,8 @@ Result<CSource> Translate(ByteView wasm, bool write_barrier) {
     const std::string field = GlobalField(out.c, module.GetGlobalIndex(e.var));
     if (field.empty()) return Status::NotSupported("wasm2c output: no accessor for the gas global");
     RETURN_IF_ERROR(CacheGasInLocal(&out.c, field));
-    out.c.insert(out.c.find(kBodiesAnchor) + 1, "#define CRUST_GAS " + field + "\n");
+    out.c.insert(out.c.find(kBodiesAnchor) + 1, "#define CRUST_GAS " + field + "\n" +
+                 (memory_locals ? "#undef CRUST_AFTER_NOTE\n#define CRUST_AFTER_NOTE (crust_gas_ = CRUST_GAS)\n" : ""));
     gas_local = true;
     break;
   }
