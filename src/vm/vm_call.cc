@@ -77,7 +77,14 @@ VmSessionImpl::Outcome VmSessionImpl::CallModule(const ModuleId& id, std::string
     m->instance->RestoreGlobals(std::span<const uint64_t>(saved_globals_).subspan(globals_mark)).IgnoreError();
     for (auto& [mid, other] : loaded_) other.instance->SyncMemorySize();
     MarkRunning();
-    if (!rb.ok()) s = rb.WithContext("rolling back after: " + s.ToString());
+    // A rollback that failed leaves the session poisoned (Aborted). A host
+    // fault that ended the call stays the status (its cause); otherwise the
+    // rollback's failure replaces the contract's outcome, which no longer
+    // describes the session.
+    if (!rb.ok()) {
+      s = IsHostFault(s) ? s.WithContext("rolling back failed too (" + rb.ToString() + ")")
+                         : rb.WithContext("rolling back after: " + s.ToString());
+    }
   }
   if (reentry && s.ok()) {
     for (int i = 0; i < 3; i++) engine::Instance::Set(counter_refs[i], counters[i]);
