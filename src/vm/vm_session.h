@@ -152,12 +152,11 @@ class VmSessionImpl final : public VmSession, private engine::HostContext {
 
 // A failure of the node rather than an outcome of the request: the OS or the
 // disk failed (IOError), committed bytes are damaged (Corruption), or the host
-// broke an invariant (Internal: e.g. its native stack ran out), or the
-// session was poisoned by an earlier such failure (Aborted). Contracts never
+// broke an invariant (Internal: e.g. its native stack ran out). Contracts never
 // observe one (a `c` callee's host fault ends the whole call tree).
 inline bool IsHostFault(const Status& s) {
   return s.code() == Status::Code::kIOError || s.code() == Status::Code::kCorruption ||
-         s.code() == Status::Code::kInternal || s.code() == Status::Code::kAborted;
+         s.code() == Status::Code::kInternal;
 }
 
 }  // namespace crust::vm
