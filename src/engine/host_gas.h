@@ -2,7 +2,7 @@
 //
 // What the host functions charge, on top of the instrumented code's own
 // costs (docs/abi.md §9.1); used by the VM (src/vm/vm_host.cc) and the
-// interpreter oracle's host (interp_oracle.cc). Consensus: every node must use these exact values, and a
+// interpreter oracle's host (src/testing/interp_oracle.cc). Consensus: every node must use these exact values, and a
 // charge depends only on the operation and its operands, never on timing or
 // on host state (what is cached, loaded or already written).
 #pragma once
