@@ -22,6 +22,22 @@ using wabt::Type;
 
 wabt::Var V(uint32_t index) { return wabt::Var(index, wabt::Location()); }
 
+// Pushes the expression lists nested in a block, loop or if onto `stack`
+// (the two walks below are iterative: the module controls the nesting).
+void PushNested(wabt::Expr* e, std::vector<wabt::ExprList*>* stack) {
+  switch (e->type()) {
+    case ExprType::Block: stack->push_back(&wabt::cast<wabt::BlockExpr>(e)->block.exprs); break;
+    case ExprType::Loop: stack->push_back(&wabt::cast<wabt::LoopExpr>(e)->block.exprs); break;
+    case ExprType::If: {
+      auto* i = wabt::cast<wabt::IfExpr>(e);
+      stack->push_back(&i->true_.exprs);
+      stack->push_back(&i->false_);
+      break;
+    }
+    default: break;
+  }
+}
+
 class Noter {
  public:
   explicit Noter(wabt::Module* m) : m_(m) {}
@@ -80,14 +96,9 @@ class Noter {
           case ExprType::Call: Shift(&wabt::cast<wabt::CallExpr>(&e)->var, first); break;
           case ExprType::ReturnCall: Shift(&wabt::cast<wabt::ReturnCallExpr>(&e)->var, first); break;
           case ExprType::RefFunc: Shift(&wabt::cast<wabt::RefFuncExpr>(&e)->var, first); break;
-          case ExprType::Block: stack.push_back(&wabt::cast<wabt::BlockExpr>(&e)->block.exprs); break;
-          case ExprType::Loop: stack.push_back(&wabt::cast<wabt::LoopExpr>(&e)->block.exprs); break;
-          case ExprType::If: {
-            auto* i = wabt::cast<wabt::IfExpr>(&e);
-            stack.push_back(&i->true_.exprs);
-            stack.push_back(&i->false_);
-            break;
-          }
+          case ExprType::Block:
+          case ExprType::Loop:
+          case ExprType::If: PushNested(&e, &stack); break;
           default: break;
         }
       }
@@ -210,14 +221,9 @@ class Noter {
       for (auto it = l->begin(); it != l->end(); ++it) {
         wabt::Expr& e = *it;
         switch (e.type()) {
-          case ExprType::Block: stack.push_back(&wabt::cast<wabt::BlockExpr>(&e)->block.exprs); break;
-          case ExprType::Loop: stack.push_back(&wabt::cast<wabt::LoopExpr>(&e)->block.exprs); break;
-          case ExprType::If: {
-            auto* i = wabt::cast<wabt::IfExpr>(&e);
-            stack.push_back(&i->true_.exprs);
-            stack.push_back(&i->false_);
-            break;
-          }
+          case ExprType::Block:
+          case ExprType::Loop:
+          case ExprType::If: PushNested(&e, &stack); break;
           default: break;
         }
         wabt::ExprList pre = Before(e);
