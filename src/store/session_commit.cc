@@ -155,17 +155,24 @@ Status SessionImpl::PlanCommit(CommitPlan* plan) {
   return Status::OK();
 }
 
-Status SessionImpl::CreateStaging(CommitPlan* plan) {
+SessionImpl::CommitCleanup::~CommitCleanup() {
+  RemoveStaging();
+  if (pinned_) store_->Unpin(*pinned_);
+}
+
+Status SessionImpl::CommitCleanup::CreateStaging() {
   os::Env* env = store_->env();
-  plan->staging = store_->NewStagingPath();
-  Status s = env->CreateDir(plan->staging);
-  if (!s.ok()) {
-    plan->staging.clear();
-    return s;
-  }
-  if (s.ok()) s = env->CreateDir(plan->staging + "/bytecode");
-  if (s.ok()) s = env->CreateDir(plan->staging + "/memory");
-  return s;
+  const std::string path = store_->NewStagingPath();
+  RETURN_IF_ERROR(env->CreateDir(path));
+  staging_ = path;
+  RETURN_IF_ERROR(env->CreateDir(staging_ + "/bytecode"));
+  return env->CreateDir(staging_ + "/memory");
+}
+
+void SessionImpl::CommitCleanup::RemoveStaging() {
+  if (staging_.empty()) return;
+  store_->env()->RemoveDirRecursive(staging_).IgnoreError();
+  staging_.clear();
 }
 
 // bytecode/: a link per committed module, the file of each new one. It is
@@ -174,7 +181,7 @@ Status SessionImpl::CreateStaging(CommitPlan* plan) {
 Status SessionImpl::StageBytecode(const CommitPlan& plan, bool sync_now, PendingSyncs* syncs) {
   os::Env* env = store_->env();
   for (auto& [id, s] : slots_) {
-    const std::string path = plan.staging + "/" + BytecodeName(id);
+    const std::string path = plan.staging() + "/" + BytecodeName(id);
     if (s.is_new) {
       RETURN_IF_ERROR(WriteNewFile(env, path, s.bytecode, syncs));
     } else {
@@ -184,9 +191,9 @@ Status SessionImpl::StageBytecode(const CommitPlan& plan, bool sync_now, Pending
     }
   }
   if (!sync_now) {
-    syncs->AddDir(plan.staging + "/bytecode");
+    syncs->AddDir(plan.staging() + "/bytecode");
   } else if (store_->options().sync) {
-    RETURN_IF_ERROR(env->SyncDir(plan.staging + "/bytecode"));
+    RETURN_IF_ERROR(env->SyncDir(plan.staging() + "/bytecode"));
   }
   return Status::OK();
 }
@@ -209,7 +216,7 @@ Status SessionImpl::StageMemoryLinks(const CommitPlan& plan) {
     }
     const std::string& commit_dir = s.commit_dir;  // clang 14 cannot capture a structured binding
     auto link = [&](const std::string& name) {
-      return env->LinkFile(commit_dir + "/" + name, plan.staging + "/" + name);
+      return env->LinkFile(commit_dir + "/" + name, plan.staging() + "/" + name);
     };
     RETURN_IF_ERROR(link(MemoryName(id)));
     for (uint32_t k = 1; k <= layers; k++) RETURN_IF_ERROR(link(LayerName(id, k)));
@@ -239,7 +246,7 @@ Status SessionImpl::WriteMemoryFile(const CommitPlan& plan, MemoryPlan* m, Slot*
       std::vector<Hash32> leaves = s->is_new ? std::move(s->leaves)
                                              : s->committed->Leaves(s->length / kPageSize, s->changed_nodes);
       if (!s->is_new) RETURN_IF_ERROR(s->committed->LookupStatus());  // a damaged layer block read for Leaves
-      ASSIGN_OR_RETURN(Hash32 root, WriteMemoryImage(env, plan.staging + "/" + MemoryName(id), s->region->data(),
+      ASSIGN_OR_RETURN(Hash32 root, WriteMemoryImage(env, plan.staging() + "/" + MemoryName(id), s->region->data(),
                                                      s->length, store_->options().sync, &leaves));
       if (MemoryHash(s->length, root) != s->memory_hash) {
         return Status::Aborted("module " + id.ToHex() + ": memory changed while committing (hash mismatch)");
@@ -268,7 +275,7 @@ Status SessionImpl::WriteMemoryFile(const CommitPlan& plan, MemoryPlan* m, Slot*
         // The changed nodes go into the layer (a retry recomputes them).
         RETURN_IF_ERROR(s->committed->LookupStatus());  // a damaged layer block read for the new nodes
         ASSIGN_OR_RETURN(layer, AssembleLayer(*s->committed, m->layer, std::move(frame), std::move(s->changed_nodes)));
-        const std::string path = plan.staging + "/" + LayerName(id, top);
+        const std::string path = plan.staging() + "/" + LayerName(id, top);
         ASSIGN_OR_RETURN(Bytes file, layer->Encode(store_->options().compression_level, path));
         RETURN_IF_ERROR(WriteNewFile(env, path, file, syncs));
       }
@@ -292,7 +299,7 @@ Result<Root> SessionImpl::Commit() {
     return Status::InvalidArgument("cannot commit with " + std::to_string(frames_.size()) + " checkpoint(s) open");
   }
   RETURN_IF_ERROR(CollectForCommit());
-  CommitPlan plan;
+  CommitPlan plan(store_);
   RETURN_IF_ERROR(PlanCommit(&plan));
   const bool parallel = PagesToHash() >= ParallelPages();
   PendingSyncs syncs(store_->env(), store_->options().sync);
@@ -304,11 +311,8 @@ Result<Root> SessionImpl::Commit() {
   if (parallel) {
     // Stage beside the hashing: links first (the longest tasks with many
     // modules), then the layers' encoding; the leaf hashing follows.
-    s = CreateStaging(&plan);
-    if (!s.ok()) {
-      if (!plan.staging.empty()) store_->env()->RemoveDirRecursive(plan.staging).IgnoreError();
-      return s.WithContext("commit");
-    }
+    s = plan.cleanup.CreateStaging();
+    if (!s.ok()) return s.WithContext("commit");
     plan.staged = true;
     tasks.push_back([&] { early.Add(StageBytecode(plan, /*sync_now=*/true, &syncs)); });
     tasks.push_back([&] { early.Add(StageMemoryLinks(plan)); });
@@ -318,7 +322,7 @@ Result<Root> SessionImpl::Commit() {
       if (m.kind != MemoryPlan::Kind::kLayer) continue;
       if (m.layer.keep == slot.committed->layers().size()) {
         // A layer of exactly the dirty pages: written while it is computed.
-        const std::string path = plan.staging + "/" + LayerName(id, static_cast<uint32_t>(m.layer.keep) + 1);
+        const std::string path = plan.staging() + "/" + LayerName(id, static_cast<uint32_t>(m.layer.keep) + 1);
         auto file = store_->env()->NewWritableFile(path);
         if (!file.ok()) {
           s = file.status();
@@ -344,17 +348,11 @@ Result<Root> SessionImpl::Commit() {
       LayerEncoder* e = m.encoder.get();
       for (size_t c = 0; c < e->chunks(); c++) tasks.push_back([&early, e, c] { early.Add(e->EncodeChunk(c)); });
     }
-    if (!s.ok()) {
-      store_->env()->RemoveDirRecursive(plan.staging).IgnoreError();
-      return s.WithContext("commit");
-    }
+    if (!s.ok()) return s.WithContext("commit");
   }
   auto entries = HashAll(std::move(tasks), parallel, provided, provided_nodes);
   s = entries.ok() ? early.Take() : entries.status();
-  if (!s.ok()) {
-    if (plan.staged) store_->env()->RemoveDirRecursive(plan.staging).IgnoreError();
-    return s.WithContext("commit");
-  }
+  if (!s.ok()) return s.WithContext("commit");
   const Root root = ComputeRoot(*entries);
   return WriteCommit(*entries, root, &plan, &syncs);
 }
@@ -364,31 +362,21 @@ Result<Root> SessionImpl::WriteCommit(const std::vector<IndexEntry>& prepared, c
   os::Env* env = store_->env();
   const bool sync = store_->options().sync;
   const std::string final_dir = store_->CommitDir(root);
-  auto drop_staging = [&] {
-    if (!plan->staging.empty()) env->RemoveDirRecursive(plan->staging).IgnoreError();
-  };
-  Status pinned = store_->PinNew(root);
-  if (!pinned.ok()) {
-    drop_staging();
-    return pinned;
-  }
+  CommitCleanup& cleanup = plan->cleanup;  // on any return below that did not adopt the commit
+  RETURN_IF_ERROR(store_->PinNew(root));
+  cleanup.Pinned(root);
   std::vector<IndexEntry> entries = prepared;
   std::vector<std::shared_ptr<const CommittedMemory>> next(entries.size());
   if (env->Exists(final_dir)) {
     // The same state is committed already: one directory per root.
-    drop_staging();
-    Status s = AfterCommit(root, /*written=*/false, {}, entries);
-    if (!s.ok()) store_->Unpin(root);
-    return s.ok() ? Result<Root>(root) : Result<Root>(s);
+    cleanup.RemoveStaging();
+    RETURN_IF_ERROR(AfterCommit(root, /*written=*/false, {}, entries));
+    cleanup.Adopted();
+    return root;
   }
-  auto fail = [&](Status s) -> Result<Root> {
-    drop_staging();
-    store_->Unpin(root);
-    return s.WithContext("commit " + root.ToHex());
-  };
   Status s;
   if (!plan->staged) {
-    s = CreateStaging(plan);
+    s = cleanup.CreateStaging();
     if (s.ok()) s = StageBytecode(*plan, /*sync_now=*/false, syncs);
     if (s.ok()) s = StageMemoryLinks(*plan);
   }
@@ -398,35 +386,33 @@ Result<Root> SessionImpl::WriteCommit(const std::vector<IndexEntry>& prepared, c
   }
   if (s.ok()) {
     Index index{NowUnixNs(), entries};
-    s = WriteNewFile(env, plan->staging + "/index", EncodeIndex(index), syncs);
+    s = WriteNewFile(env, plan->staging() + "/index", EncodeIndex(index), syncs);
   }
   if (s.ok()) {
-    syncs->AddDir(plan->staging + "/memory");
-    syncs->AddDir(plan->staging);
+    syncs->AddDir(plan->staging() + "/memory");
+    syncs->AddDir(plan->staging());
     s = syncs->Run(&store_->pool());
   }
-  if (!s.ok()) return fail(s);
-  s = env->RenameNoReplace(plan->staging, final_dir);
+  if (!s.ok()) return s.WithContext("commit " + root.ToHex());
+  s = env->RenameNoReplace(plan->staging(), final_dir);
   bool written = true;
   if (s.code() == Status::Code::kAlreadyExists) {
     // Another session published the same root meanwhile.
-    env->RemoveDirRecursive(plan->staging).IgnoreError();
+    cleanup.RemoveStaging();
     written = false;
   } else if (!s.ok()) {
-    return fail(s);
+    return s.WithContext("commit " + root.ToHex());
+  } else {
+    cleanup.Published();
   }
   if (sync) {
     s = env->SyncDir(store_->dir());
     if (!s.ok()) {
-      store_->Unpin(root);
       return s.WithContext("commit " + root.ToHex() + " (published, but the store directory could not be synced)");
     }
   }
-  s = AfterCommit(root, written, std::move(next), entries);
-  if (!s.ok()) {
-    store_->Unpin(root);
-    return s;
-  }
+  RETURN_IF_ERROR(AfterCommit(root, written, std::move(next), entries));
+  cleanup.Adopted();
   return root;
 }
 

@@ -117,10 +117,41 @@ class SessionImpl final : public Session {
     std::unique_ptr<os::WritableFile> file;
     std::unique_ptr<StreamedLayer> stream;
   };
+  // What a commit undoes when it does not complete, in one place (its
+  // destructor, session_commit.cc): the staging directory is removed with
+  // what it holds (os::Env::RemoveDirRecursive) unless it was renamed into
+  // place, and the new root is unpinned unless the session adopted it. Every
+  // early return of a commit therefore cleans up; nothing else removes a
+  // staging directory or unpins a new root.
+  class CommitCleanup {
+   public:
+    explicit CommitCleanup(StoreImpl* store) : store_(store) {}
+    CommitCleanup(const CommitCleanup&) = delete;
+    CommitCleanup& operator=(const CommitCleanup&) = delete;
+    ~CommitCleanup();
+    // Creates a new staging directory with its bytecode/ and memory/
+    // subdirectories (removed again by the cleanup if any step fails).
+    Status CreateStaging();
+    const std::string& staging() const { return staging_; }  // empty until created
+    // Removes the staging directory now (the root is committed already).
+    void RemoveStaging();
+    // The staging directory is now the commit: never remove it.
+    void Published() { staging_.clear(); }
+    // `root` was pinned for the session: unpinned unless Adopted().
+    void Pinned(const Root& root) { pinned_ = root; }
+    void Adopted() { pinned_.reset(); }
+
+   private:
+    StoreImpl* const store_;
+    std::string staging_;
+    std::optional<Root> pinned_;
+  };
   struct CommitPlan {
+    explicit CommitPlan(StoreImpl* store) : cleanup(store) {}
+    CommitCleanup cleanup;           // declared first: runs after the plans' files are closed
     std::vector<MemoryPlan> memory;  // in slot order
-    std::string staging;             // empty until created
     bool staged = false;             // staging created and links made before hashing
+    const std::string& staging() const { return cleanup.staging(); }
   };
   static constexpr uint64_t kParallelPages = 256;  // Prepare(); commits: StoreOptions::parallel_commit_pages
   uint64_t ParallelPages() const;
@@ -180,7 +211,6 @@ class SessionImpl final : public Session {
   void EnableCheckpoints();
   // Writing a commit (session_commit.cc).
   Status PlanCommit(CommitPlan* plan);
-  Status CreateStaging(CommitPlan* plan);
   Status StageBytecode(const CommitPlan& plan, bool sync_now, PendingSyncs* syncs);
   // Reads a committed module's bytecode file and checks it against the
   // index: Corruption naming the file when it does not match.
