@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <random>
 #include <set>
 #include <thread>
@@ -152,10 +153,32 @@ TEST(PageTree, UpdatePathsMatchesFullRebuild) {
   EXPECT_EQ(nodes2.back().hash, RootOf(grown));
 }
 
-// Chunked path updates give exactly UpdatePaths' nodes, whatever the page
-// pattern (scattered, clustered, one run, a single page) and chunk size, and
-// each chunk's nodes below min_top() are what the streamed layer writes at
-// its precomputed place: the chunks' node counts add up to the level's.
+// An independent reference for path updates: level by level, each changed
+// node's parent from its two children (changed or looked up), one at a time.
+std::vector<TreeNode> ReferencePaths(const LevelNodes& leaves, const NodeLookup& lookup) {
+  std::vector<TreeNode> out;
+  std::map<uint32_t, Hash32> cur(leaves.begin(), leaves.end());
+  for (int level = 0;; level++) {
+    for (const auto& [i, h] : cur) out.push_back({MakeNodeKey(level, i), h});
+    if (level == kTreeDepth) break;
+    std::map<uint32_t, Hash32> up;
+    auto get = [&](uint32_t i) {
+      auto it = cur.find(i);
+      return it != cur.end() ? it->second : lookup(MakeNodeKey(level, i));
+    };
+    for (const auto& [i, h] : cur) {
+      if (!up.count(i >> 1)) up[i >> 1] = TreeNodeHash(get(i & ~1u), get(i | 1u));
+    }
+    cur = std::move(up);
+  }
+  return out;
+}
+
+// Chunked path updates give exactly the reference's nodes (and UpdatePaths',
+// the one-chunk case), whatever the page pattern (scattered, clustered, one
+// run, a single page) and chunk size, and each chunk's nodes below min_top()
+// are what the streamed layer writes at its precomputed place: the chunks'
+// node counts add up to the level's.
 TEST(PageTree, ChunkedPathUpdateEqualsUpdatePaths) {
   std::mt19937_64 rng(11);
   auto lookup = [](NodeKey k) {
@@ -188,7 +211,13 @@ TEST(PageTree, ChunkedPathUpdateEqualsUpdatePaths) {
       leaves.push_back({p, h});
       hashes.push_back(h);
     }
-    const std::vector<TreeNode> want = UpdatePaths(leaves, lookup);
+    const std::vector<TreeNode> want = ReferencePaths(leaves, lookup);
+    const std::vector<TreeNode> whole = UpdatePaths(leaves, lookup);
+    ASSERT_EQ(whole.size(), want.size());
+    for (size_t i = 0; i < want.size(); i++) {
+      ASSERT_EQ(whole[i].key, want[i].key) << i;
+      ASSERT_EQ(whole[i].hash, want[i].hash) << "key " << want[i].key;
+    }
     for (size_t target : {2, 16, 128, 5000}) {
       ChunkedPathUpdate u(pages, ChunkedPathUpdate::ChooseCuts(pages, target), lookup);
       ASSERT_EQ(u.first(0), 0u);
@@ -214,7 +243,8 @@ TEST(PageTree, ChunkedPathUpdateEqualsUpdatePaths) {
   }
 }
 
-TEST(PageTree, SplitPathUpdateEqualsUpdatePaths) {
+// The two-halves cutting a large commit uses, its halves on two threads.
+TEST(PageTree, HalvesPathUpdateEqualsReference) {
   const uint64_t pages = 4096;
   Bytes m = RandomMemory(pages * kPageSize, 3, 300);
   std::vector<Hash32> leaves(pages);
@@ -239,13 +269,18 @@ TEST(PageTree, SplitPathUpdateEqualsUpdatePaths) {
     set.erase(std::unique(set.begin(), set.end()), set.end());
     LevelNodes changed;
     for (uint32_t p : set) changed.push_back({p, Sha256Of(ByteView(reinterpret_cast<const uint8_t*>(&p), 4))});
-    const std::vector<TreeNode> want = UpdatePaths(changed, lookup);
-    SplitPathUpdate split(changed, lookup);
-    std::thread other([&] { split.RunPart(1); });
-    split.RunPart(0);
+    const std::vector<TreeNode> want = ReferencePaths(changed, lookup);
+    std::vector<Hash32> hashes;
+    for (const auto& [p, h] : changed) hashes.push_back(h);
+    ChunkedPathUpdate split(set, ChunkedPathUpdate::ChooseCuts(set, set.size() / 2), lookup);
+    ASSERT_LE(split.chunks(), 2u);
+    std::thread other([&] {
+      if (split.chunks() == 2) split.RunChunk(1, hashes.data() + split.first(1));
+    });
+    if (split.chunks() >= 1) split.RunChunk(0, hashes.data());
     other.join();
     const std::vector<TreeNode> got = split.Finish();
-    ASSERT_EQ(got.size(), want.size()) << set.size() << " pages, split at level " << split.split_level();
+    ASSERT_EQ(got.size(), want.size()) << set.size() << " pages, split at level " << split.min_top();
     for (size_t i = 0; i < got.size(); i++) {
       EXPECT_EQ(got[i].key, want[i].key);
       EXPECT_EQ(got[i].hash, want[i].hash);

@@ -168,64 +168,17 @@ void Append(int level, const LevelNodes& nodes, std::vector<TreeNode>* out) {
 }  // namespace
 
 std::vector<TreeNode> UpdatePaths(const LevelNodes& leaves, const NodeLookup& lookup) {
-  std::vector<TreeNode> out;
-  out.reserve(leaves.size() * 3 + kTreeDepth);
-  Append(0, leaves, &out);
-  LevelNodes cur = leaves;
-  for (int level = 0; level < kTreeDepth; level++) {
-    cur = ParentLevel(level, cur, lookup);
-    Append(level + 1, cur, &out);
-  }
-  return out;  // level-major and index-ascending within a level: sorted by key
+  std::vector<uint32_t> pages(leaves.size());
+  std::vector<Hash32> hashes(leaves.size());
+  for (size_t i = 0; i < leaves.size(); i++) pages[i] = leaves[i].first, hashes[i] = leaves[i].second;
+  ChunkedPathUpdate update(pages, ChunkedPathUpdate::OneChunk(pages.size()), lookup);
+  for (size_t c = 0; c < update.chunks(); c++) update.RunChunk(c, hashes.data() + update.first(c));
+  return update.Finish();
 }
 
-SplitPathUpdate::SplitPathUpdate(LevelNodes leaves, NodeLookup lookup) : lookup_(std::move(lookup)) {
-  const size_t n = leaves.size();
-  size_t cut = n / 2;
-  if (n >= 2) {
-    // Leaves a = leaves[m-1] and b = leaves[m] share their ancestors from
-    // level bit_width(a ^ b) on; below it the two sides' paths (and the
-    // siblings they read) are disjoint. Look near the middle for the cut
-    // whose paths stay apart the longest.
-    const size_t window = std::max<size_t>(1, n / 8);
-    const size_t lo = std::max<size_t>(1, cut > window ? cut - window : 1);
-    const size_t hi = std::min(n - 1, cut + window);
-    int best = -1;
-    for (size_t m = lo; m <= hi; m++) {
-      const int k = std::bit_width(leaves[m - 1].first ^ leaves[m].first);
-      if (k > best) best = k, cut = m;
-    }
-    split_level_ = best;
-  }
-  for (int p = 0; p < 2; p++) parts_[p].resize(std::max(split_level_, 1));
-  parts_[0][0].assign(leaves.begin(), leaves.begin() + static_cast<std::ptrdiff_t>(cut));
-  parts_[1][0].assign(leaves.begin() + static_cast<std::ptrdiff_t>(cut), leaves.end());
-}
-
-void SplitPathUpdate::RunPart(int part) {
-  std::vector<LevelNodes>& levels = parts_[part];
-  for (int level = 0; level + 1 < split_level_; level++) levels[level + 1] = ParentLevel(level, levels[level], lookup_);
-}
-
-std::vector<TreeNode> SplitPathUpdate::Finish() {
-  std::vector<TreeNode> out;
-  const int below = std::max(split_level_, 1);  // levels computed by the parts
-  size_t total = 0;
-  for (const auto& part : parts_)
-    for (const auto& l : part) total += l.size();
-  out.reserve(total + total / 4 + kTreeDepth);
-  for (int level = 0; level < below; level++) {
-    Append(level, parts_[0][level], &out);
-    Append(level, parts_[1][level], &out);
-  }
-  LevelNodes cur = std::move(parts_[0][below - 1]);
-  const LevelNodes& right = parts_[1][below - 1];
-  cur.insert(cur.end(), right.begin(), right.end());
-  for (int level = below - 1; level < kTreeDepth; level++) {
-    cur = ParentLevel(level, cur, lookup_);
-    Append(level + 1, cur, &out);
-  }
-  return out;
+std::vector<size_t> ChunkedPathUpdate::OneChunk(size_t n) {
+  if (n == 0) return {0};
+  return {0, n};
 }
 
 std::vector<size_t> ChunkedPathUpdate::ChooseCuts(const std::vector<uint32_t>& pages, size_t target) {

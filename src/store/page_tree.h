@@ -65,44 +65,24 @@ using NodeLookup = std::function<Hash32(NodeKey)>;
 // Changed nodes of one level: (index, hash), strictly ascending by index.
 using LevelNodes = std::vector<std::pair<uint32_t, Hash32>>;
 
-// Given new leaf hashes for some pages (sorted by page, unique), recomputes
-// every node on their paths to the root. Returns all changed nodes, leaves
-// included, sorted by key. Cost: O(pages * 20) hashes at most (of 64 bytes,
-// batched level by level); shared path prefixes are hashed once.
-std::vector<TreeNode> UpdatePaths(const LevelNodes& leaves, const NodeLookup& lookup);
-
-// UpdatePaths in two parts that may run on two threads at once: the leaves
-// are cut in two near the middle, where their paths stay apart the longest
-// (level `split_level`); each part computes its own paths up to just below
-// that level, then Finish() computes the rest. Same result as UpdatePaths.
-// `lookup` must be safe to call from two threads.
-class SplitPathUpdate {
- public:
-  SplitPathUpdate(LevelNodes leaves, NodeLookup lookup);
-  // Part 0 or 1. The two parts may run concurrently; each runs once.
-  void RunPart(int part);
-  // After both parts: every changed node, sorted by key.
-  std::vector<TreeNode> Finish();
-  int split_level() const { return split_level_; }
-
- private:
-  NodeLookup lookup_;
-  int split_level_ = 0;             // parts compute levels 1 .. split_level_ - 1
-  std::vector<LevelNodes> parts_[2];  // per part, per level 0 .. split_level_ - 1
-};
-
 // Number of distinct ancestors at `level` of pages[0..n) (sorted, unique):
 // the changed nodes at that level when those pages change.
 uint32_t CountAncestors(const uint32_t* pages, size_t n, int level);
 
-// Path updates done chunk by chunk, so that a commit can write each chunk's
-// tree nodes while later chunks are still being hashed (session_commit.cc,
-// "streamed layers"). The sorted dirty pages are cut into chunks of
-// consecutive pages; chunk c computes every node of its pages' paths below
-// level top(c), the level where its paths meet a neighbouring chunk's (the
-// lowest common ancestor of the pages on either side of a cut), so no node a
-// chunk computes has a dirty page of another chunk beneath it. Finish()
-// computes the rest. Same nodes as UpdatePaths.
+// Path updates: given new leaf hashes for some pages (sorted by page,
+// unique), recompute every node on their paths to the root. One mechanism,
+// parameterised by how the pages are cut into chunks of consecutive pages:
+//   one chunk            UpdatePaths (small updates, one thread);
+//   two halves           a large update on two threads (session_hash.cc);
+//   chunks of ~128 pages a streamed layer, whose chunks' nodes are written
+//                        while later chunks are hashed (layer_stream.h).
+// Chunk c computes every node of its pages' paths below level top(c), the
+// level where its paths meet a neighbouring chunk's (the lowest common
+// ancestor of the pages on either side of a cut), so no node a chunk computes
+// has a dirty page of another chunk beneath it. Finish() computes the rest
+// (the nodes above the cuts). Every cutting gives the same nodes. Cost:
+// O(pages * 20) hashes at most (of 64 bytes, batched level by level); shared
+// path prefixes are hashed once.
 //
 // Thread-safety: RunChunk may run concurrently for distinct chunks; `lookup`
 // must then be thread-safe. Finish runs once, after every chunk.
@@ -110,7 +90,10 @@ class ChunkedPathUpdate {
  public:
   // Cuts `pages` (sorted, unique) into chunks of about `target` pages, each
   // cut placed where the pages on its two sides meet highest in the tree.
+  // (target = pages.size() / 2: two halves.)
   static std::vector<size_t> ChooseCuts(const std::vector<uint32_t>& pages, size_t target);
+  // One chunk of all n pages (no cut).
+  static std::vector<size_t> OneChunk(size_t n);
 
   // `cuts`: chunk c is pages[cuts[c], cuts[c+1]); cuts.front() == 0,
   // cuts.back() == pages.size(), strictly ascending.
@@ -132,7 +115,7 @@ class ChunkedPathUpdate {
   void RunChunk(size_t c, const Hash32* leaves);
   // Chunk c's nodes at `level` (< top(c)), ascending by index. After RunChunk(c).
   const LevelNodes& nodes(size_t c, int level) const { return levels_[c][level]; }
-  // After every chunk: every changed node, sorted by key (as UpdatePaths).
+  // After every chunk: every changed node, leaves included, sorted by key.
   std::vector<TreeNode> Finish();
 
  private:
@@ -144,6 +127,10 @@ class ChunkedPathUpdate {
   std::vector<std::vector<LevelNodes>> levels_;  // [chunk][level < top]
   static constexpr int kTreeDepthLevels = 21;
 };
+
+// The whole path update in one chunk, on the calling thread: every changed
+// node, leaves included, sorted by key.
+std::vector<TreeNode> UpdatePaths(const LevelNodes& leaves, const NodeLookup& lookup);
 
 // Computes every stored node of a full tree from all leaves of a memory of
 // `leaves.size()` pages: result[level] has LevelWidth(n, level) hashes.

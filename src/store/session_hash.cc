@@ -4,9 +4,9 @@
 // dirty pages, then compute the changed page-tree nodes and memory hashes.
 //
 // Large jobs are split for the store's task pool: leaf hashes in chunks of
-// pages (any thread takes any chunk), then each memory's path updates (a
-// large one in two halves, SplitPathUpdate), then the top of the tree on the
-// calling thread. A commit passes its own tasks (staging links, encoding of
+// pages (any thread takes any chunk), then each memory's path update
+// (ChunkedPathUpdate: one chunk, or a large one in two halves), then the top
+// of the tree on the calling thread. A commit passes its own tasks (staging links, encoding of
 // delta layers) to run in the first batch beside the leaf hashing.
 #include <algorithm>
 #include <memory>
@@ -62,7 +62,7 @@ Result<std::vector<IndexEntry>> SessionImpl::HashAll(std::vector<std::function<v
   struct Job {
     Slot* s;
     std::vector<Hash32> leaves;                // per dirty page, or per page of a new module
-    std::unique_ptr<SplitPathUpdate> split;    // large path updates
+    std::unique_ptr<ChunkedPathUpdate> paths;  // changed memories whose nodes HashAll computes
   };
   std::vector<Job> jobs;
   jobs.reserve(slots_.size());
@@ -109,18 +109,14 @@ Result<std::vector<IndexEntry>> SessionImpl::HashAll(std::vector<std::function<v
       tasks.push_back([s, fn = it->second] { s->changed_nodes = fn(); });
       continue;
     }
-    LevelNodes leaves(j.leaves.size());
-    for (size_t i = 0; i < leaves.size(); i++) leaves[i] = {s->dirty[i], j.leaves[i]};
     const CommittedMemory* c = s->committed.get();
-    NodeLookup lookup = [c](NodeKey key) { return c->Node(key); };
-    if (parallel && leaves.size() >= kSplitPathPages) {
-      j.split = std::make_unique<SplitPathUpdate>(std::move(leaves), std::move(lookup));
-      tasks.push_back([&j] { j.split->RunPart(0); });
-      tasks.push_back([&j] { j.split->RunPart(1); });
-    } else {
-      tasks.push_back([s, leaves = std::move(leaves), lookup = std::move(lookup)] {
-        s->changed_nodes = UpdatePaths(leaves, lookup);
-      });
+    const size_t n = s->dirty.size();
+    j.paths = std::make_unique<ChunkedPathUpdate>(
+        s->dirty, parallel && n >= kSplitPathPages ? ChunkedPathUpdate::ChooseCuts(s->dirty, n / 2)
+                                                   : ChunkedPathUpdate::OneChunk(n),
+        [c](NodeKey key) { return c->Node(key); });
+    for (size_t chunk = 0; chunk < j.paths->chunks(); chunk++) {
+      tasks.push_back([&j, chunk] { j.paths->RunChunk(chunk, j.leaves.data() + j.paths->first(chunk)); });
     }
   }
   store_->pool().Run(tasks, cpu_threads);
@@ -133,7 +129,7 @@ Result<std::vector<IndexEntry>> SessionImpl::HashAll(std::vector<std::function<v
       s->memory_hash = MemoryHash(s->length, roots[k]);
       continue;
     }
-    if (j.split) s->changed_nodes = j.split->Finish();
+    if (j.paths) s->changed_nodes = j.paths->Finish();
     if (j.leaves.empty()) s->changed_nodes.clear();
     // Tree updates read committed nodes without stopping at each: a damaged
     // layer block they read is reported here, before the hash is used.
