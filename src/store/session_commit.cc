@@ -224,10 +224,17 @@ Status SessionImpl::StageMemoryLinks(const CommitPlan& plan) {
   return Status::OK();
 }
 
-std::unique_ptr<LayerEncoder> SessionImpl::NewLayerEncoder(const Slot& s, const MemoryPlan& m) const {
-  return std::make_unique<LayerEncoder>(*s.committed, m.layer, s.dirty, s.region->data(),
-                                        store_->options().compression_level,
-                                        "module " + s.entry.id.ToHex() + ": new delta layer");
+Result<std::unique_ptr<LayerWriter>> SessionImpl::StartLayerWriter(const CommitPlan& plan, const ModuleId& id,
+                                                                   const Slot& s, const MemoryPlan& m,
+                                                                   bool beside_hashing) const {
+  const LayerWriteMode mode = ChooseLayerWrite(*s.committed, m.layer, beside_hashing);
+  std::unique_ptr<LayerWriter> w = NewLayerWriter(
+      mode, LayerWriteArgs{store_->env(), *s.committed, m.layer, s.dirty, s.region->data(),
+                           store_->options().compression_level,
+                           plan.staging() + "/" + LayerName(id, static_cast<uint32_t>(m.layer.keep) + 1),
+                           "module " + id.ToHex() + ": new delta layer"});
+  RETURN_IF_ERROR(w->Start());
+  return w;
 }
 
 // Writes one memory's new file (image or layer) into staging. On return
@@ -257,28 +264,17 @@ Status SessionImpl::WriteMemoryFile(const CommitPlan& plan, MemoryPlan* m, Slot*
     }
     case MemoryPlan::Kind::kLayer: {
       const uint32_t top = static_cast<uint32_t>(m->layer.keep) + 1;
-      std::shared_ptr<DeltaLayer> layer;
-      if (m->stream) {
-        // Written while computed; the rest of the file now.
-        RETURN_IF_ERROR(s->committed->LookupStatus());  // a damaged layer block read for the new nodes
-        ASSIGN_OR_RETURN(layer, m->stream->Finish(std::move(s->changed_nodes)));
-        m->stream.reset();
-        RETURN_IF_ERROR(syncs->AddFile(std::move(m->file)));
-      } else {
-        if (!m->encoder) {
-          m->encoder = NewLayerEncoder(*s, *m);
-          RETURN_IF_ERROR(m->encoder->Start());
-          for (size_t c = 0; c < m->encoder->chunks(); c++) RETURN_IF_ERROR(m->encoder->EncodeChunk(c));
-        }
-        ASSIGN_OR_RETURN(Bytes frame, m->encoder->Finish());
-        m->encoder.reset();
-        // The changed nodes go into the layer (a retry recomputes them).
-        RETURN_IF_ERROR(s->committed->LookupStatus());  // a damaged layer block read for the new nodes
-        ASSIGN_OR_RETURN(layer, AssembleLayer(*s->committed, m->layer, std::move(frame), std::move(s->changed_nodes)));
-        const std::string path = plan.staging() + "/" + LayerName(id, top);
-        ASSIGN_OR_RETURN(Bytes file, layer->Encode(store_->options().compression_level, path));
-        RETURN_IF_ERROR(WriteNewFile(env, path, file, syncs));
+      if (!m->writer) {
+        // A small commit: the layer is encoded now, after the hashing.
+        ASSIGN_OR_RETURN(m->writer, StartLayerWriter(plan, id, *s, *m, /*beside_hashing=*/false));
+        for (size_t c = 0; c < m->writer->chunks(); c++) RETURN_IF_ERROR(m->writer->RunChunk(c));
       }
+      // The changed nodes go into the layer (a retry recomputes them).
+      RETURN_IF_ERROR(s->committed->LookupStatus());  // a damaged layer block read for the new nodes
+      ASSIGN_OR_RETURN(WrittenLayer written, m->writer->Finish(std::move(s->changed_nodes)));
+      m->writer.reset();
+      RETURN_IF_ERROR(syncs->AddFile(std::move(written.file)));
+      std::shared_ptr<DeltaLayer> layer = std::move(written.layer);
       entry->layer_count = top;
       const auto& layers = s->committed->layers();
       std::vector<std::shared_ptr<DeltaLayer>> kept(layers.begin(), layers.begin() + static_cast<std::ptrdiff_t>(m->layer.keep));
@@ -320,33 +316,16 @@ Result<Root> SessionImpl::Commit() {
     for (auto& [id, slot] : slots_) {
       MemoryPlan& m = plan.memory[i++];
       if (m.kind != MemoryPlan::Kind::kLayer) continue;
-      if (m.layer.keep == slot.committed->layers().size()) {
-        // A layer of exactly the dirty pages: written while it is computed.
-        const std::string path = plan.staging() + "/" + LayerName(id, static_cast<uint32_t>(m.layer.keep) + 1);
-        auto file = store_->env()->NewWritableFile(path);
-        if (!file.ok()) {
-          s = file.status();
-          break;
-        }
-        m.file = std::move(file).value();
-        m.stream = std::make_unique<StreamedLayer>(*slot.committed, m.layer, slot.dirty, slot.region->data(),
-                                                   store_->options().compression_level, m.file.get(),
-                                                   "module " + id.ToHex() + ": new delta layer " + path);
-        s = m.stream->Start();
-        if (!s.ok()) break;
-        StreamedLayer* st = m.stream.get();
-        provided[&slot] = st->leaves();
-        provided_nodes[&slot] = [st] { return st->FinishNodes(); };
-        for (size_t c = 0; c < st->chunks(); c++) tasks.push_back([&early, st, c] { early.Add(st->RunChunk(c)); });
-        continue;
+      auto writer = StartLayerWriter(plan, id, slot, m, /*beside_hashing=*/true);
+      if (!writer.ok()) {
+        s = writer.status();
+        break;
       }
-      m.encoder = NewLayerEncoder(slot, m);
-      m.encoder->ComputeLeaves(&m.leaves);
-      provided[&slot] = &m.leaves;
-      s = m.encoder->Start();
-      if (!s.ok()) break;
-      LayerEncoder* e = m.encoder.get();
-      for (size_t c = 0; c < e->chunks(); c++) tasks.push_back([&early, e, c] { early.Add(e->EncodeChunk(c)); });
+      m.writer = std::move(writer).value();
+      LayerWriter* w = m.writer.get();
+      if (w->leaves()) provided[&slot] = w->leaves();
+      if (w->computes_nodes()) provided_nodes[&slot] = [w] { return w->FinishNodes(); };
+      for (size_t c = 0; c < w->chunks(); c++) tasks.push_back([&early, w, c] { early.Add(w->RunChunk(c)); });
     }
     if (!s.ok()) return s.WithContext("commit");
   }

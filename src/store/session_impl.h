@@ -24,7 +24,7 @@
 #include "src/store/committed_memory.h"
 #include "src/store/index.h"
 #include "src/store/layer_build.h"
-#include "src/store/layer_stream.h"
+#include "src/store/layer_writer.h"
 #include "src/store/page_tree.h"
 
 namespace crust::store {
@@ -109,13 +109,10 @@ class SessionImpl final : public Session {
       kLayer,      // a link to the image, links to kept layers, one new layer
     };
     Kind kind = Kind::kUnchanged;
-    LayerPlan layer;                        // kLayer
-    std::unique_ptr<LayerEncoder> encoder;  // kLayer: set once its chunks are encoded (or being encoded)
-    std::vector<Hash32> leaves;             // the dirty pages' leaves, when the encoder computes them
-    // kLayer, large commits merging no layer: the layer's file, written while
-    // it is computed (layer_stream.h). `file` outlives `stream`, which uses it.
-    std::unique_ptr<os::WritableFile> file;
-    std::unique_ptr<StreamedLayer> stream;
+    LayerPlan layer;  // kLayer
+    // kLayer: set once its chunks run (beside the hashing in a large commit,
+    // else after it); the way it writes is ChooseLayerWrite's (layer_writer.h).
+    std::unique_ptr<LayerWriter> writer;
   };
   // What a commit undoes when it does not complete, in one place (its
   // destructor, session_commit.cc): the staging directory is removed with
@@ -219,7 +216,9 @@ class SessionImpl final : public Session {
   // earlier one of this process already checked that inode.
   Status CheckBytecodeBeforeLink(const ModuleId& id, Slot* s);
   Status StageMemoryLinks(const CommitPlan& plan);
-  std::unique_ptr<LayerEncoder> NewLayerEncoder(const Slot& slot, const MemoryPlan& m) const;
+  // The new layer's writer for `slot` (REQUIRES: m.kind == kLayer), Start()ed.
+  Result<std::unique_ptr<LayerWriter>> StartLayerWriter(const CommitPlan& plan, const ModuleId& id, const Slot& slot,
+                                                        const MemoryPlan& m, bool beside_hashing) const;
   Status WriteMemoryFile(const CommitPlan& plan, MemoryPlan* m, Slot* slot, IndexEntry* entry, PendingSyncs* syncs,
                          std::shared_ptr<const CommittedMemory>* next);
   Result<Root> WriteCommit(const std::vector<IndexEntry>& entries, const Root& root, CommitPlan* plan,

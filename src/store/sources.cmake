@@ -9,6 +9,7 @@ crust_layer(store
     src/store/delta.cc
     src/store/layer_build.cc
     src/store/layer_stream.cc
+    src/store/layer_writer.cc
     src/store/committed_memory.cc
     src/store/store_impl.cc
     src/store/session_impl.cc
