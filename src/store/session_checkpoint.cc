@@ -31,11 +31,11 @@ void SessionImpl::EnableCheckpoints() {
   // Pages collected before (by CurrentRoot) hold their current contents now;
   // later collections refresh them.
   for (auto& [id, s] : slots_) {
-    if (!s.region) continue;
-    for (uint32_t p : s.dirty) {
+    if (!s.live.region) continue;
+    for (uint32_t p : s.live.dirty) {
       std::unique_ptr<uint8_t[]> copy(new uint8_t[kPageSize]);
-      std::memcpy(copy.get(), s.region->data() + uint64_t{p} * kPageSize, kPageSize);
-      s.shadow[p] = std::move(copy);
+      std::memcpy(copy.get(), s.live.region->data() + uint64_t{p} * kPageSize, kPageSize);
+      s.shadow.pages[p] = std::move(copy);
     }
   }
 }
@@ -48,14 +48,14 @@ Status SessionImpl::CollectAll() {
     collecting_.swap(marked_);  // both keep their capacity: no allocation per call
     for (const ModuleId& id : collecting_) {
       auto it = slots_.find(id);
-      if (it == slots_.end() || !it->second.region || !it->second.maybe_written) continue;
+      if (it == slots_.end() || !it->second.live.region || !it->second.live.maybe_written) continue;
       SyncLength(id, &it->second);
       RETURN_IF_ERROR(CollectDirty(&it->second));
     }
     return Status::OK();
   }
   for (auto& [id, s] : slots_) {
-    if (!s.region) continue;
+    if (!s.live.region) continue;
     SyncLength(id, &s);
     RETURN_IF_ERROR(CollectDirty(&s));
   }
@@ -128,32 +128,32 @@ Status SessionImpl::RollbackSteps() {
     auto found = slots_.find(it->id);
     if (found == slots_.end()) continue;  // removed since: not covered
     Slot& s = found->second;
-    if (!s.region || uint64_t{it->page} * kPageSize >= s.region->length()) continue;
-    uint8_t* dst = s.region->data() + uint64_t{it->page} * kPageSize;
+    if (!s.live.region || uint64_t{it->page} * kPageSize >= s.live.region->length()) continue;
+    uint8_t* dst = s.live.region->data() + uint64_t{it->page} * kPageSize;
     Mark(it->id, &s);  // the restoring write is collected below
-    s.region->NoteWrite(uint64_t{it->page} * kPageSize, kPageSize);
+    s.live.region->NoteWrite(uint64_t{it->page} * kPageSize, kPageSize);
     to_reference[{it->id, it->page}] = !it->old;
     if (it->old) {
       std::memcpy(dst, it->old.get(), kPageSize);
-      s.shadow[it->page] = std::move(it->old);
+      s.shadow.pages[it->page] = std::move(it->old);
     } else {
       RETURN_IF_ERROR(ReferencePage(s, it->page, reference));
       std::memcpy(dst, reference, kPageSize);
-      s.shadow.erase(it->page);
+      s.shadow.pages.erase(it->page);
     }
   }
   // Lengths, backwards likewise: memories grown since the mark shrink back.
   for (auto it = done.lengths.rbegin(); it != done.lengths.rend(); ++it) {
     auto found = slots_.find(it->id);
-    if (found == slots_.end() || !found->second.region) continue;
+    if (found == slots_.end() || !found->second.live.region) continue;
     Slot& s = found->second;
-    if (s.region->length() > it->length) {
-      RETURN_IF_ERROR(s.region->Shrink(it->length));
-      for (auto sh = s.shadow.begin(); sh != s.shadow.end();) {
-        sh = uint64_t{sh->first} * kPageSize >= it->length ? s.shadow.erase(sh) : std::next(sh);
+    if (s.live.region->length() > it->length) {
+      RETURN_IF_ERROR(s.live.region->Shrink(it->length));
+      for (auto sh = s.shadow.pages.begin(); sh != s.shadow.pages.end();) {
+        sh = uint64_t{sh->first} * kPageSize >= it->length ? s.shadow.pages.erase(sh) : std::next(sh);
       }
     }
-    s.length = s.region->length();  // the rollback itself is not journaled
+    s.live.length = s.live.region->length();  // the rollback itself is not journaled
   }
   // The restoring writes are tracked like any other: absorb them now, with no
   // journal (their contents equal the shadow copies just set).
@@ -169,9 +169,9 @@ Status SessionImpl::RollbackSteps() {
     auto found = slots_.find(key.first);
     if (!committed || found == slots_.end()) continue;
     Slot& s = found->second;
-    if (s.is_new || key.second >= s.dirty_bits.size() || !s.dirty_bits[key.second]) continue;
-    s.dirty_bits[key.second] = 0;  // SortDirty drops it from the list
-    s.dirty_sorted = false;
+    if (s.files.is_new || key.second >= s.live.dirty_bits.size() || !s.live.dirty_bits[key.second]) continue;
+    s.live.dirty_bits[key.second] = 0;  // SortDirty drops it from the list
+    s.live.dirty_sorted = false;
   }
   return Status::OK();
 }

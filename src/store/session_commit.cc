@@ -132,22 +132,22 @@ Status SessionImpl::PlanCommit(CommitPlan* plan) {
   size_t i = 0;
   for (auto& [id, s] : slots_) {
     MemoryPlan& m = plan->memory[i++];
-    if (s.is_new) {
+    if (s.files.is_new) {
       m.kind = MemoryPlan::Kind::kImage;
-    } else if (s.dirty.empty()) {
+    } else if (s.live.dirty.empty()) {
       m.kind = MemoryPlan::Kind::kUnchanged;  // same contents (perhaps a longer length): same files
     } else {
       // Rebase when the layers would hold more than rebase_fraction of the
       // memory's pages (counting a page once per layer holding it: this also
       // bounds their disk use).
-      const double layered_max = opt.rebase_fraction * static_cast<double>(s.length / kPageSize);
-      const uint64_t layered = s.committed->delta_pages() + s.dirty.size();
-      const bool rebase = layered > layered_max || s.committed->layers().size() + 1 > kMaxLayers;
+      const double layered_max = opt.rebase_fraction * static_cast<double>(s.live.length / kPageSize);
+      const uint64_t layered = s.files.committed->delta_pages() + s.live.dirty.size();
+      const bool rebase = layered > layered_max || s.files.committed->layers().size() + 1 > kMaxLayers;
       if (rebase) {
         m.kind = MemoryPlan::Kind::kImage;
       } else {
         m.kind = MemoryPlan::Kind::kLayer;
-        ASSIGN_OR_RETURN(m.layer, PlanLayer(*s.committed, s.dirty, opt.layer_merge_ratio,
+        ASSIGN_OR_RETURN(m.layer, PlanLayer(*s.files.committed, s.live.dirty, opt.layer_merge_ratio,
                                             SealPages(static_cast<uint64_t>(std::max(0.0, layered_max)))));
       }
     }
@@ -182,12 +182,12 @@ Status SessionImpl::StageBytecode(const CommitPlan& plan, bool sync_now, Pending
   os::Env* env = store_->env();
   for (auto& [id, s] : slots_) {
     const std::string path = plan.staging() + "/" + BytecodeName(id);
-    if (s.is_new) {
-      RETURN_IF_ERROR(WriteNewFile(env, path, s.bytecode, syncs));
+    if (s.files.is_new) {
+      RETURN_IF_ERROR(WriteNewFile(env, path, s.files.bytecode, syncs));
     } else {
       // Never propagate a damaged file: check what this session did not read.
       RETURN_IF_ERROR(CheckBytecodeBeforeLink(id, &s));
-      RETURN_IF_ERROR(env->LinkFile(s.commit_dir + "/" + BytecodeName(id), path));
+      RETURN_IF_ERROR(env->LinkFile(s.files.commit_dir + "/" + BytecodeName(id), path));
     }
   }
   if (!sync_now) {
@@ -208,13 +208,13 @@ Status SessionImpl::StageMemoryLinks(const CommitPlan& plan) {
     const MemoryPlan& m = plan.memory[i++];
     size_t layers = 0;
     if (m.kind == MemoryPlan::Kind::kUnchanged) {
-      layers = s.entry.layer_count;
+      layers = s.files.entry.layer_count;
     } else if (m.kind == MemoryPlan::Kind::kLayer) {
       layers = m.layer.keep;
     } else {
       continue;
     }
-    const std::string& commit_dir = s.commit_dir;  // clang 14 cannot capture a structured binding
+    const std::string& commit_dir = s.files.commit_dir;  // clang 14 cannot capture a structured binding
     auto link = [&](const std::string& name) {
       return env->LinkFile(commit_dir + "/" + name, plan.staging() + "/" + name);
     };
@@ -227,9 +227,9 @@ Status SessionImpl::StageMemoryLinks(const CommitPlan& plan) {
 Result<std::unique_ptr<LayerWriter>> SessionImpl::StartLayerWriter(const CommitPlan& plan, const ModuleId& id,
                                                                    const Slot& s, const MemoryPlan& m,
                                                                    bool beside_hashing) const {
-  const LayerWriteMode mode = ChooseLayerWrite(*s.committed, m.layer, beside_hashing);
+  const LayerWriteMode mode = ChooseLayerWrite(*s.files.committed, m.layer, beside_hashing);
   std::unique_ptr<LayerWriter> w = NewLayerWriter(
-      mode, LayerWriteArgs{store_->env(), *s.committed, m.layer, s.dirty, s.region->data(),
+      mode, LayerWriteArgs{store_->env(), *s.files.committed, m.layer, s.live.dirty, s.live.region->data(),
                            store_->options().compression_level,
                            plan.staging() + "/" + LayerName(id, static_cast<uint32_t>(m.layer.keep) + 1),
                            "module " + id.ToHex() + ": new delta layer"});
@@ -246,16 +246,18 @@ Status SessionImpl::WriteMemoryFile(const CommitPlan& plan, MemoryPlan* m, Slot*
   const ModuleId& id = entry->id;
   switch (m->kind) {
     case MemoryPlan::Kind::kUnchanged:
-      entry->layer_count = s->entry.layer_count;
-      *next = s->committed;
+      entry->layer_count = s->files.entry.layer_count;
+      *next = s->files.committed;
       return Status::OK();
     case MemoryPlan::Kind::kImage: {
-      std::vector<Hash32> leaves = s->is_new ? std::move(s->leaves)
-                                             : s->committed->Leaves(s->length / kPageSize, s->changed_nodes);
-      if (!s->is_new) RETURN_IF_ERROR(s->committed->LookupStatus());  // a damaged layer block read for Leaves
-      ASSIGN_OR_RETURN(Hash32 root, WriteMemoryImage(env, plan.staging() + "/" + MemoryName(id), s->region->data(),
-                                                     s->length, store_->options().sync, &leaves));
-      if (MemoryHash(s->length, root) != s->memory_hash) {
+      std::vector<Hash32> leaves =
+          s->files.is_new ? std::move(s->scratch.leaves)
+                          : s->files.committed->Leaves(s->live.length / kPageSize, s->scratch.changed_nodes);
+      // A damaged layer block read for Leaves:
+      if (!s->files.is_new) RETURN_IF_ERROR(s->files.committed->LookupStatus());
+      ASSIGN_OR_RETURN(Hash32 root, WriteMemoryImage(env, plan.staging() + "/" + MemoryName(id), s->live.region->data(),
+                                                     s->live.length, store_->options().sync, &leaves));
+      if (MemoryHash(s->live.length, root) != s->scratch.memory_hash) {
         return Status::Aborted("module " + id.ToHex() + ": memory changed while committing (hash mismatch)");
       }
       entry->layer_count = 0;
@@ -270,16 +272,16 @@ Status SessionImpl::WriteMemoryFile(const CommitPlan& plan, MemoryPlan* m, Slot*
         for (size_t c = 0; c < m->writer->chunks(); c++) RETURN_IF_ERROR(m->writer->RunChunk(c));
       }
       // The changed nodes go into the layer (a retry recomputes them).
-      RETURN_IF_ERROR(s->committed->LookupStatus());  // a damaged layer block read for the new nodes
-      ASSIGN_OR_RETURN(WrittenLayer written, m->writer->Finish(std::move(s->changed_nodes)));
+      RETURN_IF_ERROR(s->files.committed->LookupStatus());  // a damaged layer block read for the new nodes
+      ASSIGN_OR_RETURN(WrittenLayer written, m->writer->Finish(std::move(s->scratch.changed_nodes)));
       m->writer.reset();
       RETURN_IF_ERROR(syncs->AddFile(std::move(written.file)));
       std::shared_ptr<DeltaLayer> layer = std::move(written.layer);
       entry->layer_count = top;
-      const auto& layers = s->committed->layers();
+      const auto& layers = s->files.committed->layers();
       std::vector<std::shared_ptr<DeltaLayer>> kept(layers.begin(), layers.begin() + static_cast<std::ptrdiff_t>(m->layer.keep));
       kept.push_back(std::move(layer));
-      *next = std::make_shared<const CommittedMemory>(s->committed->base_ptr(), std::move(kept));
+      *next = std::make_shared<const CommittedMemory>(s->files.committed->base_ptr(), std::move(kept));
       return Status::OK();
     }
   }
@@ -415,7 +417,7 @@ Status SessionImpl::AfterCommit(const Root& root, bool written, std::vector<std:
   std::vector<std::shared_ptr<const CommittedMemory>> opened(slots_.size());
   size_t i = 0;
   for (auto& [id, s] : slots_) {
-    if (s.region && !(written && next[i])) {
+    if (s.live.region && !(written && next[i])) {
       // New base image (or another layout): open it from the new commit.
       ASSIGN_OR_RETURN(opened[i], CommittedMemory::Open(store_->env(), dir, actual[i], &store_->images(),
                                                         &store_->layers()));
@@ -424,20 +426,20 @@ Status SessionImpl::AfterCommit(const Root& root, bool written, std::vector<std:
   }
   i = 0;
   for (auto& [id, s] : slots_) {
-    s.entry = actual[i];
-    s.commit_dir = dir;
-    s.is_new = false;
-    s.bytecode.clear();
-    s.bytecode.shrink_to_fit();
+    s.files.entry = actual[i];
+    s.files.commit_dir = dir;
+    s.files.is_new = false;
+    s.files.bytecode.clear();
+    s.files.bytecode.shrink_to_fit();
     ClearDirty(&s);
-    s.changed_nodes.clear();
-    s.leaves = {};
-    s.shadow.clear();  // contents now equal the commit's
-    s.init_image = {};
+    s.scratch.changed_nodes.clear();
+    s.scratch.leaves = {};
+    s.shadow.pages.clear();  // contents now equal the commit's
+    s.files.init_image = {};
     if (written && next[i]) {
-      s.committed = std::move(next[i]);
-    } else if (s.region || !written) {
-      s.committed = std::move(opened[i]);  // null without a region: opened on first touch
+      s.files.committed = std::move(next[i]);
+    } else if (s.live.region || !written) {
+      s.files.committed = std::move(opened[i]);  // null without a region: opened on first touch
     }
     i++;
   }

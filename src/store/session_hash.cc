@@ -30,14 +30,14 @@ Status SessionImpl::CollectForCommit() {
     SyncLength(id, &s);
     // One collection per memory. New modules are written in full; theirs only
     // keeps the checkpoint journal complete.
-    if (s.region && (!s.is_new || checkpoints_used_)) RETURN_IF_ERROR(CollectDirty(&s));
+    if (s.live.region && (!s.files.is_new || checkpoints_used_)) RETURN_IF_ERROR(CollectDirty(&s));
     SortDirty(&s);
-    if (!s.is_new && s.region) {
+    if (!s.files.is_new && s.live.region) {
       // A rolled-back growth may have left pages past the end.
-      const uint32_t end_page = static_cast<uint32_t>(s.length / kPageSize);
-      while (!s.dirty.empty() && s.dirty.back() >= end_page) {
-        s.dirty_bits[s.dirty.back()] = 0;
-        s.dirty.pop_back();
+      const uint32_t end_page = static_cast<uint32_t>(s.live.length / kPageSize);
+      while (!s.live.dirty.empty() && s.live.dirty.back() >= end_page) {
+        s.live.dirty_bits[s.live.dirty.back()] = 0;
+        s.live.dirty.pop_back();
       }
     }
   }
@@ -45,14 +45,14 @@ Status SessionImpl::CollectForCommit() {
   // checkpoints in use) stay marked for the next checkpoint operation.
   marked_.clear();
   for (auto& [id, s] : slots_) {
-    if (s.maybe_written) marked_.push_back(id);
+    if (s.live.maybe_written) marked_.push_back(id);
   }
   return Status::OK();
 }
 
 uint64_t SessionImpl::PagesToHash() const {
   uint64_t n = 0;
-  for (const auto& [id, s] : slots_) n += s.is_new ? s.length / kPageSize : s.dirty.size();
+  for (const auto& [id, s] : slots_) n += s.files.is_new ? s.live.length / kPageSize : s.live.dirty.size();
   return n;
 }
 
@@ -67,16 +67,17 @@ Result<std::vector<IndexEntry>> SessionImpl::HashAll(std::vector<std::function<v
   std::vector<Job> jobs;
   jobs.reserve(slots_.size());
   for (auto& [id, s] : slots_) {
-    const bool changed = s.is_new || (s.region && (!s.dirty.empty() || s.length != s.entry.memory_length));
+    const bool changed =
+        s.files.is_new || (s.live.region && (!s.live.dirty.empty() || s.live.length != s.files.entry.memory_length));
     if (!changed) continue;
-    const size_t n = s.is_new ? s.length / kPageSize : s.dirty.size();
+    const size_t n = s.files.is_new ? s.live.length / kPageSize : s.live.dirty.size();
     jobs.push_back({&s, std::vector<Hash32>(provided.count(&s) ? 0 : n), nullptr});
   }
   // Batch 1: the caller's tasks, then leaf hashes in chunks.
   for (Job& j : jobs) {
     if (provided.count(j.s)) continue;
-    const uint8_t* memory = j.s->region->data();
-    const uint32_t* pages = j.s->is_new ? nullptr : j.s->dirty.data();
+    const uint8_t* memory = j.s->live.region->data();
+    const uint32_t* pages = j.s->files.is_new ? nullptr : j.s->live.dirty.data();
     for (size_t first = 0; first < j.leaves.size(); first += kLeafChunk) {
       const size_t count = std::min(kLeafChunk, j.leaves.size() - first);
       Hash32* out = j.leaves.data() + first;
@@ -98,7 +99,7 @@ Result<std::vector<IndexEntry>> SessionImpl::HashAll(std::vector<std::function<v
   for (size_t k = 0; k < jobs.size(); k++) {
     Job& j = jobs[k];
     Slot* s = j.s;
-    if (s->is_new) {
+    if (s->files.is_new) {
       tasks.push_back([&j, &roots, k] {
         roots[k] = j.leaves.empty() ? ZeroHash(kTreeDepth) : BuildTree(j.leaves)[kTreeDepth][0];
       });
@@ -106,13 +107,13 @@ Result<std::vector<IndexEntry>> SessionImpl::HashAll(std::vector<std::function<v
     }
     if (j.leaves.empty()) continue;  // only the length changed
     if (auto it = nodes.find(s); it != nodes.end()) {
-      tasks.push_back([s, fn = it->second] { s->changed_nodes = fn(); });
+      tasks.push_back([s, fn = it->second] { s->scratch.changed_nodes = fn(); });
       continue;
     }
-    const CommittedMemory* c = s->committed.get();
-    const size_t n = s->dirty.size();
+    const CommittedMemory* c = s->files.committed.get();
+    const size_t n = s->live.dirty.size();
     j.paths = std::make_unique<ChunkedPathUpdate>(
-        s->dirty, parallel && n >= kSplitPathPages ? ChunkedPathUpdate::ChooseCuts(s->dirty, n / 2)
+        s->live.dirty, parallel && n >= kSplitPathPages ? ChunkedPathUpdate::ChooseCuts(s->live.dirty, n / 2)
                                                    : ChunkedPathUpdate::OneChunk(n),
         [c](NodeKey key) { return c->Node(key); });
     for (size_t chunk = 0; chunk < j.paths->chunks(); chunk++) {
@@ -124,32 +125,33 @@ Result<std::vector<IndexEntry>> SessionImpl::HashAll(std::vector<std::function<v
   for (size_t k = 0; k < jobs.size(); k++) {
     Job& j = jobs[k];
     Slot* s = j.s;
-    if (s->is_new) {
-      s->leaves = std::move(j.leaves);
-      s->memory_hash = MemoryHash(s->length, roots[k]);
+    if (s->files.is_new) {
+      s->scratch.leaves = std::move(j.leaves);
+      s->scratch.memory_hash = MemoryHash(s->live.length, roots[k]);
       continue;
     }
-    if (j.paths) s->changed_nodes = j.paths->Finish();
-    if (j.leaves.empty()) s->changed_nodes.clear();
+    if (j.paths) s->scratch.changed_nodes = j.paths->Finish();
+    if (j.leaves.empty()) s->scratch.changed_nodes.clear();
     // Tree updates read committed nodes without stopping at each: a damaged
     // layer block they read is reported here, before the hash is used.
-    if (s->committed) RETURN_IF_ERROR(s->committed->LookupStatus());
-    s->memory_hash = MemoryHash(s->length, s->changed_nodes.empty() ? s->committed->TreeRoot()
-                                                                    : s->changed_nodes.back().hash);
+    if (s->files.committed) RETURN_IF_ERROR(s->files.committed->LookupStatus());
+    s->scratch.memory_hash = MemoryHash(s->live.length, s->scratch.changed_nodes.empty()
+                                                            ? s->files.committed->TreeRoot()
+                                                            : s->scratch.changed_nodes.back().hash);
   }
 
   std::vector<IndexEntry> entries;
   entries.reserve(slots_.size());
   for (auto& [id, s] : slots_) {
-    IndexEntry e = s.entry;
-    e.metadata = s.metadata;
-    if (s.is_new) {
-      e.memory_hash = s.memory_hash;
-      e.memory_length = s.length;
+    IndexEntry e = s.files.entry;
+    e.metadata = s.live.metadata;
+    if (s.files.is_new) {
+      e.memory_hash = s.scratch.memory_hash;
+      e.memory_length = s.live.length;
       e.layer_count = 0;
-    } else if (s.region && (!s.dirty.empty() || s.length != s.entry.memory_length)) {
-      e.memory_hash = s.memory_hash;
-      e.memory_length = s.length;
+    } else if (s.live.region && (!s.live.dirty.empty() || s.live.length != s.files.entry.memory_length)) {
+      e.memory_hash = s.scratch.memory_hash;
+      e.memory_length = s.live.length;
     }
     entries.push_back(std::move(e));
   }

@@ -31,10 +31,10 @@ SessionImpl::SessionImpl(StoreImpl* store, std::optional<Root> base, Index base_
   if (base) pins_.push_back(*base);
   for (IndexEntry& e : base_index.entries) {
     Slot& s = slots_[e.id];
-    s.length = e.memory_length;
-    s.metadata = e.metadata;
-    s.commit_dir = store_->CommitDir(*base);
-    s.entry = std::move(e);
+    s.live.length = e.memory_length;
+    s.live.metadata = e.metadata;
+    s.files.commit_dir = store_->CommitDir(*base);
+    s.files.entry = std::move(e);
   }
 }
 
@@ -46,12 +46,14 @@ SessionImpl::~SessionImpl() {
 Status SessionImpl::RenameModule(const ModuleId& from, const ModuleId& to) {
   auto it = slots_.find(from);
   if (it == slots_.end()) return Status::NotFound("no module " + from.ToHex() + " in this session");
-  if (!it->second.is_new) return Status::InvalidArgument("module " + from.ToHex() + " is committed: cannot rename it");
+  if (!it->second.files.is_new) {
+    return Status::InvalidArgument("module " + from.ToHex() + " is committed: cannot rename it");
+  }
   if (!frames_.empty()) return Status::InvalidArgument("cannot rename modules with checkpoints open");
   Slot moved = std::move(it->second);
   slots_.erase(it);
-  moved.entry.id = to;
-  const bool marked = moved.maybe_written;
+  moved.files.entry.id = to;
+  const bool marked = moved.live.maybe_written;
   slots_[to] = std::move(moved);
   if (marked) marked_.push_back(to);
   return Status::OK();
@@ -92,40 +94,40 @@ Status SessionImpl::AddModule(const ModuleId& id, ByteView bytecode, ByteView me
   if (!memory_init.empty()) std::memcpy(region->data(), memory_init.data(), memory_init.size());
   RETURN_IF_ERROR(noted() ? region->UseNotedWrites() : region->Arm());  // later writes are tracked (checkpoints)
   Slot& s = slots_[id];
-  s.init_image.assign(memory_init.begin(), memory_init.end());
-  s.is_new = true;
-  s.entry.id = id;
-  s.entry.bytecode_hash = Sha256Of(bytecode);
-  s.bytecode.assign(bytecode.begin(), bytecode.end());
-  s.region = std::move(region);
-  s.length = memory_length;
-  s.metadata.assign(metadata.begin(), metadata.end());
+  s.files.init_image.assign(memory_init.begin(), memory_init.end());
+  s.files.is_new = true;
+  s.files.entry.id = id;
+  s.files.entry.bytecode_hash = Sha256Of(bytecode);
+  s.files.bytecode.assign(bytecode.begin(), bytecode.end());
+  s.live.region = std::move(region);
+  s.live.length = memory_length;
+  s.live.metadata.assign(metadata.begin(), metadata.end());
   return Status::OK();
 }
 
 Result<Bytes> SessionImpl::Bytecode(const ModuleId& id) {
   ASSIGN_OR_RETURN(Slot * s, Find(id));
-  if (s->is_new) return s->bytecode;
+  if (s->files.is_new) return s->files.bytecode;
   return ReadBytecode(id, s);
 }
 
 Result<Bytes> SessionImpl::ReadBytecode(const ModuleId& id, Slot* s) {
-  const std::string path = s->commit_dir + "/" + BytecodeName(id);
+  const std::string path = s->files.commit_dir + "/" + BytecodeName(id);
   ASSIGN_OR_RETURN(Bytes b, store_->env()->ReadFile(path, kMaxBytecode));
-  if (Sha256Of(b) != s->entry.bytecode_hash) {
+  if (Sha256Of(b) != s->files.entry.bytecode_hash) {
     return Status::Corruption(path + ": bytecode of module " + id.ToHex() + " does not match its hash in the index");
   }
-  s->bytecode_checked = true;
+  s->files.bytecode_checked = true;
   auto st = store_->env()->Stat(path);
-  if (st.ok()) store_->NoteBytecodeChecked(st->inode, s->entry.bytecode_hash);
+  if (st.ok()) store_->NoteBytecodeChecked(st->inode, s->files.entry.bytecode_hash);
   return b;
 }
 
 Status SessionImpl::CheckBytecodeBeforeLink(const ModuleId& id, Slot* s) {
-  if (s->bytecode_checked) return Status::OK();
-  auto st = store_->env()->Stat(s->commit_dir + "/" + BytecodeName(id));
-  if (st.ok() && store_->BytecodeChecked(st->inode, s->entry.bytecode_hash)) {
-    s->bytecode_checked = true;
+  if (s->files.bytecode_checked) return Status::OK();
+  auto st = store_->env()->Stat(s->files.commit_dir + "/" + BytecodeName(id));
+  if (st.ok() && store_->BytecodeChecked(st->inode, s->files.entry.bytecode_hash)) {
+    s->files.bytecode_checked = true;
     return Status::OK();
   }
   return ReadBytecode(id, s).status();
@@ -134,38 +136,38 @@ Status SessionImpl::CheckBytecodeBeforeLink(const ModuleId& id, Slot* s) {
 Result<Bytes> SessionImpl::Metadata(const ModuleId& id) const {
   auto it = slots_.find(id);
   if (it == slots_.end()) return Status::NotFound("no module " + id.ToHex() + " in this session");
-  return it->second.metadata;
+  return it->second.live.metadata;
 }
 
 Status SessionImpl::SetMetadata(const ModuleId& id, ByteView metadata) {
   ASSIGN_OR_RETURN(Slot * s, Find(id));
   if (metadata.size() > kMaxMetadata) return Status::InvalidArgument("module " + id.ToHex() + ": metadata too large");
-  s->metadata.assign(metadata.begin(), metadata.end());
+  s->live.metadata.assign(metadata.begin(), metadata.end());
   return Status::OK();
 }
 
 Status SessionImpl::EnsureMapped(Slot* s) {
-  if (s->region) return Status::OK();
-  if (!s->committed) {
-    ASSIGN_OR_RETURN(s->committed, CommittedMemory::Open(store_->env(), s->commit_dir, s->entry, &store_->images(),
-                                                         &store_->layers()));
+  if (s->live.region) return Status::OK();
+  if (!s->files.committed) {
+    ASSIGN_OR_RETURN(s->files.committed, CommittedMemory::Open(store_->env(), s->files.commit_dir, s->files.entry,
+                                                               &store_->images(), &store_->layers()));
   }
-  ASSIGN_OR_RETURN(s->region, s->committed->Map(store_->env(), s->entry.memory_length, noted()));
+  ASSIGN_OR_RETURN(s->live.region, s->files.committed->Map(store_->env(), s->files.entry.memory_length, noted()));
   return Status::OK();
 }
 
 Status SessionImpl::CheckRange(const ModuleId& id, const Slot& s, uint64_t offset, uint64_t len) const {
-  if (offset > s.length || len > s.length - offset) {
+  if (offset > s.live.length || len > s.live.length - offset) {
     return Status::InvalidArgument("module " + id.ToHex() + ": range [" + std::to_string(offset) + ", " +
                                    std::to_string(offset + len) + ") is outside its memory of " +
-                                   std::to_string(s.length) + " bytes");
+                                   std::to_string(s.live.length) + " bytes");
   }
   return Status::OK();
 }
 
 Result<uint64_t> SessionImpl::MemoryLength(const ModuleId& id) {
   ASSIGN_OR_RETURN(Slot * s, Find(id));
-  return s->length;
+  return s->live.length;
 }
 
 Status SessionImpl::ReadMemory(const ModuleId& id, uint64_t offset, std::span<uint8_t> out) {
@@ -173,8 +175,8 @@ Status SessionImpl::ReadMemory(const ModuleId& id, uint64_t offset, std::span<ui
   ASSIGN_OR_RETURN(Slot * s, Find(id));
   RETURN_IF_ERROR(CheckRange(id, *s, offset, out.size()));
   RETURN_IF_ERROR(EnsureMapped(s));
-  if (!out.empty()) std::memcpy(out.data(), s->region->data() + offset, out.size());
-  return s->region->FaultStatus();  // a page that failed its check reads as zero
+  if (!out.empty()) std::memcpy(out.data(), s->live.region->data() + offset, out.size());
+  return s->live.region->FaultStatus();  // a page that failed its check reads as zero
 }
 
 Status SessionImpl::WriteMemory(const ModuleId& id, uint64_t offset, ByteView data) {
@@ -183,26 +185,26 @@ Status SessionImpl::WriteMemory(const ModuleId& id, uint64_t offset, ByteView da
   RETURN_IF_ERROR(CheckRange(id, *s, offset, data.size()));
   RETURN_IF_ERROR(EnsureMapped(s));
   if (!data.empty()) {
-    s->region->NoteWrite(offset, data.size());
-    std::memcpy(s->region->data() + offset, data.data(), data.size());
+    s->live.region->NoteWrite(offset, data.size());
+    std::memcpy(s->live.region->data() + offset, data.data(), data.size());
   }
   Mark(id, s);
-  return s->region->FaultStatus();
+  return s->live.region->FaultStatus();
 }
 
 Status SessionImpl::GrowMemory(const ModuleId& id, uint64_t new_length) {
   RETURN_IF_ERROR(Usable());
   ASSIGN_OR_RETURN(Slot * s, Find(id));
   RETURN_IF_ERROR(CheckLength(id, new_length));
-  if (new_length < s->length) {
-    return Status::InvalidArgument("module " + id.ToHex() + ": memories cannot shrink (" + std::to_string(s->length) +
-                                   " -> " + std::to_string(new_length) + " bytes)");
+  if (new_length < s->live.length) {
+    return Status::InvalidArgument("module " + id.ToHex() + ": memories cannot shrink (" +
+                                   std::to_string(s->live.length) + " -> " + std::to_string(new_length) + " bytes)");
   }
   RETURN_IF_ERROR(EnsureMapped(s));
-  if (new_length == s->length) return Status::OK();
-  RETURN_IF_ERROR(s->region->Grow(new_length));
+  if (new_length == s->live.length) return Status::OK();
+  RETURN_IF_ERROR(s->live.region->Grow(new_length));
   JournalLength(id, *s);
-  s->length = new_length;
+  s->live.length = new_length;
   Mark(id, s);
   return Status::OK();
 }
@@ -215,51 +217,52 @@ Result<os::MemoryRegion*> SessionImpl::MemoryRegion(const ModuleId& id) {
   RETURN_IF_ERROR(Usable());
   ASSIGN_OR_RETURN(Slot * s, Find(id));
   RETURN_IF_ERROR(EnsureMapped(s));
-  if (!noted() && !s->raw_exposed) {
+  if (!noted() && !s->live.raw_exposed) {
     // Writes through the pointer are not noted: take the noted ones now, and
     // have the kernel track every page from here on (Arm re-protects the
     // pages written since it last looked).
     RETURN_IF_ERROR(CollectDirty(s));
-    RETURN_IF_ERROR(s->region->Arm());
-    s->raw_exposed = true;
+    RETURN_IF_ERROR(s->live.region->Arm());
+    s->live.raw_exposed = true;
   }
-  return s->region.get();
+  return s->live.region.get();
 }
 
 Status SessionImpl::ReferencePage(const Slot& s, uint32_t page, uint8_t* out) const {
-  if (s.committed) return s.committed->ReadPage(page, out);
+  if (s.files.committed) return s.files.committed->ReadPage(page, out);
   // A new module: its initial image, zero past it.
   const uint64_t off = uint64_t{page} * kPageSize;
-  const uint64_t have = off < s.init_image.size() ? std::min<uint64_t>(kPageSize, s.init_image.size() - off) : 0;
-  if (have) std::memcpy(out, s.init_image.data() + off, have);
+  const Bytes& init = s.files.init_image;
+  const uint64_t have = off < init.size() ? std::min<uint64_t>(kPageSize, init.size() - off) : 0;
+  if (have) std::memcpy(out, init.data() + off, have);
   std::memset(out + have, 0, kPageSize - have);
   return Status::OK();
 }
 
-// Adds the pages written since the last collection to s->dirty. Without exact
-// tracking the candidates include pages written before; keep only those
-// whose contents differ from what they were at the last collection.
+// Adds the pages written since the last collection to s->live.dirty. Without
+// exact tracking the candidates include pages written before; keep only
+// those whose contents differ from what they were at the last collection.
 Status SessionImpl::CollectDirty(Slot* s) {
-  if (!s->region) return Status::OK();
-  s->maybe_written = false;
+  if (!s->live.region) return Status::OK();
+  s->live.maybe_written = false;
   std::vector<uint32_t> pages;
   // Until the raw pointer is handed out every write is noted: the notes are
   // exact and cost no system call (a kernel scan costs the populated page
   // tables of the whole memory).
-  const bool by_notes = !noted() && !s->raw_exposed;
+  const bool by_notes = !noted() && !s->live.raw_exposed;
   if (by_notes) {
-    RETURN_IF_ERROR(s->region->CollectNoted(/*rearm=*/true, &pages));
+    RETURN_IF_ERROR(s->live.region->CollectNoted(/*rearm=*/true, &pages));
   } else {
-    RETURN_IF_ERROR(s->region->CollectWritten(/*rearm=*/true, &pages));
+    RETURN_IF_ERROR(s->live.region->CollectWritten(/*rearm=*/true, &pages));
   }
   if (pages.empty()) return Status::OK();
-  if (!by_notes && !s->region->exact()) {
+  if (!by_notes && !s->live.region->exact()) {
     std::vector<uint32_t> changed;
     uint8_t reference[kPageSize];
     for (uint32_t p : pages) {
-      const uint8_t* current = s->region->data() + uint64_t{p} * kPageSize;
-      auto it = s->shadow.find(p);
-      if (it != s->shadow.end()) {
+      const uint8_t* current = s->live.region->data() + uint64_t{p} * kPageSize;
+      auto it = s->shadow.pages.find(p);
+      if (it != s->shadow.pages.end()) {
         if (std::memcmp(it->second.get(), current, kPageSize) != 0) changed.push_back(p);
         continue;
       }
@@ -268,7 +271,7 @@ Status SessionImpl::CollectDirty(Slot* s) {
     }
     pages = std::move(changed);
   }
-  Absorb(s->entry.id, s, pages);
+  Absorb(s->files.entry.id, s, pages);
   return Status::OK();
 }
 
@@ -279,7 +282,7 @@ void SessionImpl::Absorb(const ModuleId& id, Slot* s, const std::vector<uint32_t
     // and remember the current contents for the next collection (reusing the
     // copy when no checkpoint needs the old one).
     for (uint32_t p : pages) {
-      std::unique_ptr<uint8_t[]>& slot_copy = s->shadow[p];
+      std::unique_ptr<uint8_t[]>& slot_copy = s->shadow.pages[p];
       if (!frames_.empty()) {
         // The frame's first entry for the page holds its contents at the
         // checkpoint; later ones would only be replaced by it on rollback.
@@ -288,35 +291,39 @@ void SessionImpl::Absorb(const ModuleId& id, Slot* s, const std::vector<uint32_t
         slot_copy.reset();
       }
       if (!slot_copy) slot_copy.reset(new uint8_t[kPageSize]);
-      std::memcpy(slot_copy.get(), s->region->data() + uint64_t{p} * kPageSize, kPageSize);
+      std::memcpy(slot_copy.get(), s->live.region->data() + uint64_t{p} * kPageSize, kPageSize);
     }
   }
-  if (s->is_new) return;  // written in full at commit
+  if (s->files.is_new) return;  // written in full at commit
   // O(pages collected): new pages are appended, sorted only when needed.
   for (uint32_t p : pages) {
-    if (p >= s->dirty_bits.size()) s->dirty_bits.resize(std::max<size_t>(p + 1, s->length / kPageSize), 0);
-    if (s->dirty_bits[p]) continue;
-    s->dirty_bits[p] = 1;
-    if (!s->dirty.empty() && p < s->dirty.back()) s->dirty_sorted = false;
-    s->dirty.push_back(p);
+    if (p >= s->live.dirty_bits.size()) {
+      s->live.dirty_bits.resize(std::max<size_t>(p + 1, s->live.length / kPageSize), 0);
+    }
+    if (s->live.dirty_bits[p]) continue;
+    s->live.dirty_bits[p] = 1;
+    if (!s->live.dirty.empty() && p < s->live.dirty.back()) s->live.dirty_sorted = false;
+    s->live.dirty.push_back(p);
   }
 }
 
 void SessionImpl::SortDirty(Slot* s) {
-  if (s->dirty_sorted) return;
+  LiveMemory& m = s->live;
+  if (m.dirty_sorted) return;
   // Also drops pages rolled back to their committed contents (bit cleared)
   // and the duplicates they leave when written again.
-  std::sort(s->dirty.begin(), s->dirty.end());
-  s->dirty.erase(std::unique(s->dirty.begin(), s->dirty.end()), s->dirty.end());
-  s->dirty.erase(std::remove_if(s->dirty.begin(), s->dirty.end(), [s](uint32_t p) { return !s->dirty_bits[p]; }),
-                 s->dirty.end());
-  s->dirty_sorted = true;
+  std::sort(m.dirty.begin(), m.dirty.end());
+  m.dirty.erase(std::unique(m.dirty.begin(), m.dirty.end()), m.dirty.end());
+  m.dirty.erase(std::remove_if(m.dirty.begin(), m.dirty.end(), [&m](uint32_t p) { return !m.dirty_bits[p]; }),
+                m.dirty.end());
+  m.dirty_sorted = true;
 }
 
 void SessionImpl::ClearDirty(Slot* s) {
-  for (uint32_t p : s->dirty) s->dirty_bits[p] = 0;
-  s->dirty.clear();
-  s->dirty_sorted = true;
+  LiveMemory& m = s->live;
+  for (uint32_t p : m.dirty) m.dirty_bits[p] = 0;
+  m.dirty.clear();
+  m.dirty_sorted = true;
 }
 
 }  // namespace crust::store

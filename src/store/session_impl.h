@@ -2,12 +2,13 @@
 //
 // SessionImpl: the Session behind session.h.
 //
-// Each module the session knows is a Slot. A slot from the base commit keeps
-// a CommittedMemory (its files in the newest commit this session stands on)
-// and, once touched, a MemoryRegion mapping that memory copy-on-write. Dirty
-// pages are collected from the region's write tracking and accumulate in
-// the slot until a commit succeeds, so a failed commit loses nothing and may
-// be retried.
+// Each module the session knows is a Slot of four parts (below): its
+// committed files, its live memory, its checkpoint shadow and its commit
+// scratch. A slot from the base commit keeps a CommittedMemory (its files in
+// the newest commit this session stands on) and, once touched, a
+// MemoryRegion mapping that memory copy-on-write. Dirty pages are collected
+// from the region's write tracking and accumulate in the live memory until
+// a commit succeeds, so a failed commit loses nothing and may be retried.
 #pragma once
 
 #include <functional>
@@ -66,18 +67,35 @@ class SessionImpl final : public Session {
   Result<Root> Commit() override;
 
  private:
-  struct Slot {
+  // The per-module state, split by role. Each part has one owner among the
+  // session's steps; the comments say what may change it and when.
+  //
+  // CommittedFiles: the module as the commit the session stands on holds it
+  // (for a new module: what its first commit writes in full). A page's
+  // reference contents (ReferencePage) come from here: the committed memory,
+  // or a new module's initial image. Changed only by AddModule, the first
+  // touch (EnsureMapped opens `committed`), a bytecode check (ReadBytecode)
+  // and a commit the session adopts (AfterCommit); never by writes,
+  // checkpoints or a failed commit.
+  struct CommittedFiles {
     IndexEntry entry;          // as committed (for new modules: as it will be)
     bool is_new = false;       // not in any commit yet: written in full
-    Bytes bytecode;            // only for new modules
+    std::string commit_dir;    // where committed files live (for links)
+    std::shared_ptr<const CommittedMemory> committed;  // null for new modules and until first touched
     // The committed bytecode file was read and matched entry.bytecode_hash in
     // this session (ReadBytecode); a commit links only checked files.
     bool bytecode_checked = false;
-    std::shared_ptr<const CommittedMemory> committed;  // null for new modules
-    std::string commit_dir;    // where committed files live (for links)
-    std::unique_ptr<os::MemoryRegion> region;          // mapped on first touch
-    uint64_t length = 0;       // current memory length
-    Bytes metadata;            // current metadata
+    Bytes bytecode;    // new modules only
+    Bytes init_image;  // new modules only: the initial memory given to AddModule
+  };
+  // LiveMemory: the module as the session sees it now, and which pages differ
+  // from CommittedFiles. Writes, growth, rollbacks and collections (also a
+  // commit's first step) change it; only an adopted commit clears its dirty
+  // pages (a failed commit loses nothing and may be retried).
+  struct LiveMemory {
+    std::unique_ptr<os::MemoryRegion> region;  // mapped on first touch
+    uint64_t length = 0;  // current memory length
+    Bytes metadata;       // current metadata
     // Pages changed since the last commit: ascending once SortDirty() ran;
     // a collection appends new ones (O(pages collected), whatever the size
     // of the list). A page is dirty iff dirty_bits[p] != 0; until SortDirty
@@ -90,15 +108,28 @@ class SessionImpl final : public Session {
     // modes, collections ask the kernel; before, every write was noted
     // (WriteMemory, rollback), so the notes are exact and cost O(pages).
     bool raw_exposed = false;
-    // For checkpoints (see session_checkpoint.cc): each page's contents at the
-    // last collection, for pages written since the last commit; a page not
-    // here has its reference contents (committed, or the initial image).
-    std::unordered_map<uint32_t, std::unique_ptr<uint8_t[]>> shadow;
-    Bytes init_image;  // new modules: the initial memory given to AddModule
-    // Filled by Prepare for a changed memory:
-    std::vector<TreeNode> changed_nodes;
-    std::vector<Hash32> leaves;  // new modules: every page's leaf hash
+  };
+  // CheckpointShadow (session_checkpoint.cc): each page's contents at the last
+  // collection, for pages written since the last commit, once checkpoints
+  // are in use; a page not here has its reference contents. Collections
+  // refresh it, rollbacks restore from the journal into it, an adopted
+  // commit empties it (the contents are then the committed ones).
+  struct CheckpointShadow {
+    std::unordered_map<uint32_t, std::unique_ptr<uint8_t[]>> pages;
+  };
+  // CommitScratch: written by the hashing (HashAll, for CurrentRoot and
+  // Commit), read by the commit's writing; meaningful only between the two
+  // and rewritten by every hashing. An adopted commit clears it.
+  struct CommitScratch {
+    std::vector<TreeNode> changed_nodes;  // changed memories: their new tree nodes
+    std::vector<Hash32> leaves;           // new modules: every page's leaf hash
     Hash32 memory_hash;
+  };
+  struct Slot {
+    CommittedFiles files;
+    LiveMemory live;
+    CheckpointShadow shadow;
+    CommitScratch scratch;
   };
 
   // What a commit writes for one memory (session_commit.cc).
@@ -159,23 +190,23 @@ class SessionImpl final : public Session {
   // A change found here is journaled like a written page (see
   // session_checkpoint.cc).
   void SyncLength(const ModuleId& id, Slot* s) {
-    if (s->region && s->region->length() != s->length) {
+    if (s->live.region && s->live.region->length() != s->live.length) {
       JournalLength(id, *s);
-      s->length = s->region->length();
+      s->live.length = s->live.region->length();
     }
   }
-  // Records s.length as the length to return to if the innermost checkpoint
-  // rolls back (before it changes).
+  // Records s.live.length as the length to return to if the innermost
+  // checkpoint rolls back (before it changes).
   void JournalLength(const ModuleId& id, const Slot& s) {
     if (!checkpoints_used_ || frames_.empty()) return;
     Frame& f = frames_.back();
     // Only the first length matters: it is the one a rollback returns to.
-    if (f.length_journaled.insert(id).second) f.lengths.push_back({id, s.length});
+    if (f.length_journaled.insert(id).second) f.lengths.push_back({id, s.live.length});
   }
   // Marks a memory as possibly written since the last collection.
   void Mark(const ModuleId& id, Slot* s) {
-    if (s->maybe_written) return;
-    s->maybe_written = true;
+    if (s->live.maybe_written) return;
+    s->live.maybe_written = true;
     marked_.push_back(id);
   }
   Status EnsureMapped(Slot* slot);
@@ -196,8 +227,8 @@ class SessionImpl final : public Session {
   using ProvidedNodes = std::map<const Slot*, std::function<std::vector<TreeNode>()>>;
   Result<std::vector<IndexEntry>> HashAll(std::vector<std::function<void()>> tasks, bool parallel,
                                           const ProvidedLeaves& provided = {}, const ProvidedNodes& nodes = {});
-  // Collects the pages written since the last collection into slot->dirty
-  // (and, with checkpoints in use, into the journal).
+  // Collects the pages written since the last collection into
+  // slot->live.dirty (and, with checkpoints in use, into the journal).
   Status CollectDirty(Slot* slot);
   Status CollectAll();
   // The page's contents when nothing was written since the last commit.
