@@ -26,7 +26,8 @@
 // thread, on the commit's critical path; docs/benchmarks.md.)
 //
 // Used for layers that merge no older layer (their pages are exactly the
-// dirty pages), i.e. a commit's new layer in the common case.
+// dirty pages), i.e. a commit's new layer in the common case: the streamed
+// way of LayerWriter (layer_writer.h), through which commits use it.
 //
 // Thread-safety: RunChunk may run concurrently for distinct chunks; the
 // other members are called by one thread, before (Start) or after (the

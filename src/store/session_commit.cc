@@ -7,13 +7,13 @@
 //  1. Collect dirty pages and plan every memory's files (links, new layer
 //     with its merges, or new image): page lists suffice.
 //  2. Hash. A large commit (StoreOptions::parallel_commit_pages dirty pages or more) stages its
-//     directory before the root is known and runs the links and the encoding
-//     of delta layers (XOR with the base, zstd) in the same task batch as the
-//     leaf hashing, on the store's threads. A new layer that merges no
-//     older one is a StreamedLayer (layer_stream.h): its chunks also compute
-//     their tree nodes and write them into the layer's file while later
-//     chunks are being hashed. Should the root turn out to be committed
-//     already, that staging directory is removed unused.
+//     directory before the root is known and runs the links and the chunks
+//     of each new layer's LayerWriter (layer_writer.h: XOR with the base,
+//     zstd; a streamed layer also computes its tree nodes and writes them
+//     into the layer's file while later chunks are being hashed) in the same
+//     task batch as the leaf hashing, on the store's threads. Should the root
+//     turn out to be committed already, that staging directory is removed
+//     unused (CommitCleanup, as on every failure).
 //  3. Write the remaining files (new layers need the changed tree nodes),
 //     then the index, then issue every fsync the commit needs at once (the
 //     files' fdatasyncs and the directories' fsyncs run concurrently; all
