@@ -18,6 +18,7 @@
 #include "src/store/image_cache.h"
 #include "src/store/index.h"
 #include "src/store/layer_build.h"
+#include "src/store/layer_writer.h"
 #include "src/store/memory_image.h"
 #include "src/store/page_codec.h"
 #include "src/store/page_tree.h"
@@ -534,6 +535,107 @@ TEST(Delta, PlanEncodeAndAssembleMergeLayers) {
   EXPECT_EQ(sealed.pages, (std::vector<uint32_t>{2, 5, 10}));
   EXPECT_EQ(SealPages(4096), kSealMinPages);
   EXPECT_EQ(SealPages(65536), 4096u);
+}
+
+// Every way of writing a layer (layer_writer.h) gives the same layer: the
+// policy picks each where it should, and the files read back with the same
+// pages, nodes and page data. The ways that hash the leaves give the pages'
+// leaf hashes.
+TEST(LayerWriter, EveryWayWritesTheSameLayer) {
+  TempDir dir;
+  os::Env* env = os::Env::Default();
+  const uint64_t len = 4 * kWasmPageSize;  // 64 pages
+  Bytes base = RandomMemory(len, 5, 64);
+  ASSERT_OK(WriteMemoryImage(env, dir.Sub("img"), base.data(), len, false).status());
+  ASSERT_OK_AND_ASSIGN(auto img, MemoryImage::Open(env, dir.Sub("img")));
+  auto x = DeltaLayer::NewPageBuffer(2);
+  std::memset(x.get(), 0x5A, 2 * kPageSize);
+  Bytes older = base;  // the memory the older layer holds: pages 3 and 40 changed
+  for (uint32_t p : {3u, 40u}) {
+    for (uint64_t i = 0; i < kPageSize; i++) older[p * kPageSize + i] ^= 0x5A;
+  }
+  std::vector<Hash32> all(len / kPageSize);
+  for (size_t p = 0; p < all.size(); p++) all[p] = PageLeafHash(older.data() + p * kPageSize);
+  const auto levels = BuildTree(all);
+  std::vector<TreeNode> older_nodes = UpdatePaths({{3, all[3]}, {40, all[40]}}, [&](NodeKey k) {
+    return NodeIndex(k) < levels[NodeLevel(k)].size() ? levels[NodeLevel(k)][NodeIndex(k)] : ZeroHash(NodeLevel(k));
+  });
+  CommittedMemory committed(img, {DeltaLayer::Build({3, 40}, std::move(x), older_nodes)});
+  // The session's memory: pages 1, 2, 3 and 50 changed again.
+  Bytes memory = older;
+  const std::vector<uint32_t> dirty = {1, 2, 3, 50};
+  for (uint32_t p : dirty) memory[p * kPageSize + 17] ^= static_cast<uint8_t>(p + 1);
+
+  ASSERT_OK_AND_ASSIGN(LayerPlan merge, PlanLayer(committed, dirty, 2, kSealMinPages));
+  ASSERT_OK_AND_ASSIGN(LayerPlan alone, PlanLayer(committed, dirty, 0, kSealMinPages));
+  ASSERT_EQ(merge.keep, 0u);
+  ASSERT_EQ(alone.keep, 1u);
+  EXPECT_EQ(ChooseLayerWrite(committed, merge, false), LayerWriteMode::kBuffered);
+  EXPECT_EQ(ChooseLayerWrite(committed, alone, false), LayerWriteMode::kBuffered);
+  EXPECT_EQ(ChooseLayerWrite(committed, merge, true), LayerWriteMode::kMerged);
+  EXPECT_EQ(ChooseLayerWrite(committed, alone, true), LayerWriteMode::kStreamed);
+
+  std::vector<Hash32> dirty_leaves;
+  for (uint32_t p : dirty) dirty_leaves.push_back(PageLeafHash(memory.data() + p * kPageSize));
+  LevelNodes changed_leaves;
+  for (size_t i = 0; i < dirty.size(); i++) changed_leaves.push_back({dirty[i], dirty_leaves[i]});
+  const std::vector<TreeNode> changed = UpdatePaths(changed_leaves, [&](NodeKey k) { return committed.Node(k); });
+
+  // Writes `plan` the given way; returns the layer read back from its file.
+  auto write = [&](LayerWriteMode mode, const LayerPlan& plan, const std::string& name) {
+    const std::string path = dir.Sub(name);
+    auto w = NewLayerWriter(mode, LayerWriteArgs{env, committed, plan, dirty, memory.data(), 1, path, name});
+    EXPECT_OK(w->Start());
+    for (size_t c = 0; c < w->chunks(); c++) EXPECT_OK(w->RunChunk(c));
+    if (mode == LayerWriteMode::kBuffered) {
+      EXPECT_EQ(w->leaves(), nullptr);
+    } else {
+      EXPECT_NE(w->leaves(), nullptr);
+      if (w->leaves()) {
+        EXPECT_EQ(*w->leaves(), dirty_leaves) << name;
+      }
+    }
+    EXPECT_EQ(w->computes_nodes(), mode == LayerWriteMode::kStreamed);
+    if (w->computes_nodes()) {
+      const std::vector<TreeNode> nodes = w->FinishNodes();
+      EXPECT_EQ(nodes.size(), changed.size());
+      for (size_t i = 0; i < nodes.size() && i < changed.size(); i++) {
+        EXPECT_EQ(nodes[i].key, changed[i].key);
+        EXPECT_EQ(nodes[i].hash, changed[i].hash);
+      }
+    }
+    auto written = w->Finish(changed);
+    EXPECT_OK(written.status());
+    if (written.ok()) {
+      EXPECT_OK(written->file->Close());
+    }
+    return DeltaLayer::Open(env, path);
+  };
+  auto same = [](const DeltaLayer& a, const DeltaLayer& b) {
+    EXPECT_EQ(PagesOf(a), PagesOf(b));
+    const auto an = NodesOf(a), bn = NodesOf(b);
+    ASSERT_EQ(an.size(), bn.size());
+    for (size_t i = 0; i < an.size(); i++) {
+      EXPECT_EQ(an[i].key, bn[i].key);
+      EXPECT_EQ(an[i].hash, bn[i].hash);
+    }
+    ASSERT_OK(a.LoadPages());
+    ASSERT_OK(b.LoadPages());
+    for (size_t i = 0; i < a.page_count(); i++) EXPECT_EQ(0, std::memcmp(a.xor_page(i), b.xor_page(i), kPageSize));
+  };
+  ASSERT_OK_AND_ASSIGN(auto buffered, write(LayerWriteMode::kBuffered, alone, "buffered"));
+  ASSERT_OK_AND_ASSIGN(auto streamed, write(LayerWriteMode::kStreamed, alone, "streamed"));
+  ASSERT_OK_AND_ASSIGN(auto merged_alone, write(LayerWriteMode::kMerged, alone, "merged_alone"));
+  same(*buffered, *streamed);
+  same(*buffered, *merged_alone);
+  ASSERT_OK_AND_ASSIGN(auto buffered_merge, write(LayerWriteMode::kBuffered, merge, "buffered_merge"));
+  ASSERT_OK_AND_ASSIGN(auto merged, write(LayerWriteMode::kMerged, merge, "merged"));
+  same(*buffered_merge, *merged);
+  EXPECT_EQ(PagesOf(*merged), (std::vector<uint32_t>{1, 2, 3, 40, 50}));
+  // A streamed layer cannot merge: refused at Start.
+  auto bad = NewLayerWriter(LayerWriteMode::kStreamed,
+                            LayerWriteArgs{env, committed, merge, dirty, memory.data(), 1, dir.Sub("bad"), "bad"});
+  EXPECT_FALSE(bad->Start().ok());
 }
 
 TEST(ImageCache, SharesImagesByInodeEvictsAndDropsDeleted) {
