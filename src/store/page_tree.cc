@@ -261,8 +261,20 @@ std::vector<TreeNode> ChunkedPathUpdate::Finish() {
   }
   // Output: per level, the chunks' nodes (in chunk order, which is index
   // order) merged with this loop's.
-  std::vector<TreeNode> out;
+  size_t total = 0;
   for (int k = 0; k <= kTreeDepth; k++) {
+    total += mine[k].size();
+    for (size_t c = 0; c < chunks(); c++) total += k < tops_[c] ? levels_[c][k].size() : 0;
+  }
+  std::vector<TreeNode> out;
+  out.reserve(total);
+  for (int k = 0; k <= kTreeDepth; k++) {
+    if (mine[k].empty()) {  // only the chunks' nodes (every level of a single chunk): no merge
+      for (size_t c = 0; c < chunks(); c++) {
+        if (k < tops_[c]) Append(k, levels_[c][k], &out);
+      }
+      continue;
+    }
     LevelNodes level;
     for (size_t c = 0; c < chunks(); c++) {
       if (k < tops_[c]) level.insert(level.end(), levels_[c][k].begin(), levels_[c][k].end());

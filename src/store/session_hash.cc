@@ -113,9 +113,19 @@ Result<std::vector<IndexEntry>> SessionImpl::HashAll(std::vector<std::function<v
     const CommittedMemory* c = s->files.committed.get();
     const size_t n = s->live.dirty.size();
     j.paths = std::make_unique<ChunkedPathUpdate>(
-        s->live.dirty, parallel && n >= kSplitPathPages ? ChunkedPathUpdate::ChooseCuts(s->live.dirty, n / 2)
-                                                   : ChunkedPathUpdate::OneChunk(n),
+        s->live.dirty,
+        parallel && n >= kSplitPathPages ? ChunkedPathUpdate::ChooseCuts(s->live.dirty, n / 2)
+                                         : ChunkedPathUpdate::OneChunk(n),
         [c](NodeKey key) { return c->Node(key); });
+    if (j.paths->chunks() == 1) {
+      // One chunk: the whole update in one task (memories in parallel).
+      tasks.push_back([&j, s] {
+        j.paths->RunChunk(0, j.leaves.data());
+        s->scratch.changed_nodes = j.paths->Finish();
+        j.paths.reset();
+      });
+      continue;
+    }
     for (size_t chunk = 0; chunk < j.paths->chunks(); chunk++) {
       tasks.push_back([&j, chunk] { j.paths->RunChunk(chunk, j.leaves.data() + j.paths->first(chunk)); });
     }
@@ -130,7 +140,7 @@ Result<std::vector<IndexEntry>> SessionImpl::HashAll(std::vector<std::function<v
       s->scratch.memory_hash = MemoryHash(s->live.length, roots[k]);
       continue;
     }
-    if (j.paths) s->scratch.changed_nodes = j.paths->Finish();
+    if (j.paths) s->scratch.changed_nodes = j.paths->Finish();  // the halves' top of the tree
     if (j.leaves.empty()) s->scratch.changed_nodes.clear();
     // Tree updates read committed nodes without stopping at each: a damaged
     // layer block they read is reported here, before the hash is used.
