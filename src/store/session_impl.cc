@@ -150,7 +150,8 @@ Status SessionImpl::EnsureMapped(Slot* s) {
     ASSIGN_OR_RETURN(s->committed, CommittedMemory::Open(store_->env(), s->commit_dir, s->entry, &store_->images(),
                                                          &store_->layers()));
   }
-  ASSIGN_OR_RETURN(s->region, s->committed->Map(store_->env(), s->entry.memory_length, noted()));
+  ASSIGN_OR_RETURN(s->region, s->committed->Map(store_->env(), s->entry.memory_length, noted(),
+                                                store_->options().lazy_layers));
   return Status::OK();
 }
 
@@ -173,6 +174,7 @@ Status SessionImpl::ReadMemory(const ModuleId& id, uint64_t offset, std::span<ui
   ASSIGN_OR_RETURN(Slot * s, Find(id));
   RETURN_IF_ERROR(CheckRange(id, *s, offset, out.size()));
   RETURN_IF_ERROR(EnsureMapped(s));
+  RETURN_IF_ERROR(s->region->Prefill(offset, out.size()));  // lazy pages filled here, not by the fault thread
   if (!out.empty()) std::memcpy(out.data(), s->region->data() + offset, out.size());
   return s->region->FaultStatus();  // a page that failed its check reads as zero
 }
@@ -182,6 +184,7 @@ Status SessionImpl::WriteMemory(const ModuleId& id, uint64_t offset, ByteView da
   ASSIGN_OR_RETURN(Slot * s, Find(id));
   RETURN_IF_ERROR(CheckRange(id, *s, offset, data.size()));
   RETURN_IF_ERROR(EnsureMapped(s));
+  RETURN_IF_ERROR(s->region->Prefill(offset, data.size()));
   if (!data.empty()) {
     s->region->NoteWrite(offset, data.size());
     std::memcpy(s->region->data() + offset, data.data(), data.size());
