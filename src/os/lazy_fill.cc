@@ -17,6 +17,7 @@
 
 #include <fcntl.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -183,7 +184,15 @@ void Resolve(Handler* h, uint64_t addr, uint8_t* buf) {
   if (!Install(e.get(), page, count, buf)) Wake(h->uffd, addr);
 }
 
+// The thread a faulting thread waits for: on a busy machine, a handler
+// that must queue for a CPU behind other work turns each fault into a
+// scheduler slice (milliseconds). A lower nice value makes the scheduler
+// run it as soon as a fault wakes it; it only ever runs for a fault. Where
+// that is not allowed (no CAP_SYS_NICE) it keeps the default priority.
+constexpr int kHandlerNice = -10;
+
 void Loop(Handler* h) {
+  (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), kHandlerNice);
   std::unique_ptr<uint8_t[]> raw(new uint8_t[(kMaxWindow + 1) * kPageSize]);
   uint8_t* buf = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(raw.get()) + kPageSize - 1) &
                                             ~uintptr_t{kPageSize - 1});

@@ -31,7 +31,9 @@
 // sessions (exec, or start its own).
 //
 // Sequential faults in one region fill a growing window of following pages
-// (up to 64) with one copy; a random fault fills one page.
+// (up to 64) with one copy; a random fault fills one page. The handler
+// thread asks for nice -10 (ignored without the privilege), so that a fault
+// does not wait for a busy machine's scheduler to get round to it.
 //
 // Thread-safety: every function may be called concurrently.
 #pragma once
