@@ -23,6 +23,9 @@
 //  * a call-sized collection: in one session with D pages already dirty
 //    (D = 0 and 65,536), a checkpoint, one write to a fresh page, release:
 //    what a VM call around one fresh write costs.
+//  * first touch of a random page of the newest commit: through the memory's
+//    raw pointer (as contract code: a fault the lazy-fill thread serves) and
+//    through ReadMemory (filled on the caller's thread), µs per page.
 //
 // Environment: CRUST_BENCH_DIR (default bench-stores/ beside the binary),
 // CRUST_READ_HISTORY=H, CRUST_READ_PAGES=P, CRUST_BENCH_REPS=R,
@@ -41,6 +44,7 @@
 #include "bench/bench_main.h"
 #include "crust/session.h"
 #include "crust/store.h"
+#include "src/store/session_region.h"
 
 #ifdef CRUST_HAVE_LMDB
 #include <lmdb.h>
@@ -101,6 +105,28 @@ void Scribble(Bytes* page, std::mt19937_64* rng) {
   for (int b = 0; b < 32; b++) (*page)[(*rng)() % kPage] = static_cast<uint8_t>((*rng)());
 }
 
+// An engine's transactions: its history (c.history transactions of c.pages
+// pages, untimed), then c.reps rounds of one timed transaction of 1 page and
+// one of 100 (txn_of(k): one durable transaction reading and writing k
+// random pages). Returns the medians in txn1 and txn100.
+template <typename TxnOf>
+OtherFigures TimeTxns(const Config& c, TxnOf&& txn_of) {
+  for (int h = 0; h < c.history; h++) txn_of(c.pages);
+  std::vector<double> t1, t100;
+  for (int r = 0; r < c.reps; r++) {
+    auto t0 = Clock::now();
+    txn_of(1);
+    t1.push_back(MsSince(t0));
+    t0 = Clock::now();
+    txn_of(100);
+    t100.push_back(MsSince(t0));
+  }
+  OtherFigures f;
+  f.txn1 = Median(t1);
+  f.txn100 = Median(t100);
+  return f;
+}
+
 #ifdef CRUST_HAVE_LMDB
 void Lmdb(int rc, const char* what) {
   if (rc != 0) Fail(std::string("lmdb ") + what + ": " + mdb_strerror(rc));
@@ -138,23 +164,14 @@ OtherFigures RunLmdb(const Config& c) {
       MDB_val kv{8, &key}, v;
       Lmdb(mdb_get(txn, dbi, &kv, &v), "get");
       std::memcpy(page.data(), v.mv_data, kPage);
-      for (int b = 0; b < 32; b++) page[rng() % kPage] = static_cast<uint8_t>(rng());
+      Scribble(&page, &rng);
       MDB_val nv{kPage, page.data()};
       Lmdb(mdb_put(txn, dbi, &kv, &nv, 0), "put");
     }
     Lmdb(mdb_txn_commit(txn), "commit");
   };
-  for (int h = 0; h < c.history; h++) txn_of(c.pages);
-  OtherFigures f;
-  std::vector<double> t1, t100, rr;
-  for (int r = 0; r < c.reps; r++) {
-    auto t0 = Clock::now();
-    txn_of(1);
-    t1.push_back(MsSince(t0));
-    t0 = Clock::now();
-    txn_of(100);
-    t100.push_back(MsSince(t0));
-  }
+  OtherFigures f = TimeTxns(c, txn_of);
+  std::vector<double> rr;
   mdb_env_close(env);
   for (int r = 0; r < c.reps; r++) {
     const auto t0 = Clock::now();
@@ -173,8 +190,6 @@ OtherFigures RunLmdb(const Config& c) {
     rr.push_back(MsSince(t0));
   }
   f.reopen_read = Median(rr);
-  f.txn1 = Median(t1);
-  f.txn100 = Median(t100);
   return f;
 }
 #endif
@@ -230,16 +245,8 @@ OtherFigures RunRocksDb(const Config& c) {
     }
     Rocks(db->Write(durable, &b), "write");
   };
-  for (int h = 0; h < c.history; h++) txn_of(c.pages);
-  std::vector<double> t1, t100, rr;
-  for (int r = 0; r < c.reps; r++) {
-    auto t0 = Clock::now();
-    txn_of(1);
-    t1.push_back(MsSince(t0));
-    t0 = Clock::now();
-    txn_of(100);
-    t100.push_back(MsSince(t0));
-  }
+  OtherFigures f = TimeTxns(c, txn_of);
+  std::vector<double> rr;
   db.reset();
   for (int r = 0; r < c.reps; r++) {
     const auto t0 = Clock::now();
@@ -249,7 +256,8 @@ OtherFigures RunRocksDb(const Config& c) {
     std::memcpy(page.data(), v.data(), kPage);
     rr.push_back(MsSince(t0));
   }
-  return {Median(rr), Median(t1), Median(t100)};
+  f.reopen_read = Median(rr);
+  return f;
 }
 #endif
 
@@ -307,16 +315,8 @@ OtherFigures RunSqlite(const Config& c) {
     }
     exec(db, "COMMIT");
   };
-  for (int h = 0; h < c.history; h++) txn_of(c.pages);
-  std::vector<double> t1, t100, rr;
-  for (int r = 0; r < c.reps; r++) {
-    auto t0 = Clock::now();
-    txn_of(1);
-    t1.push_back(MsSince(t0));
-    t0 = Clock::now();
-    txn_of(100);
-    t100.push_back(MsSince(t0));
-  }
+  OtherFigures f = TimeTxns(c, txn_of);
+  std::vector<double> rr;
   sqlite3_finalize(get);
   sqlite3_finalize(put);
   sqlite3_close(db);
@@ -332,15 +332,19 @@ OtherFigures RunSqlite(const Config& c) {
     sqlite3_close(d);
     rr.push_back(MsSince(t0));
   }
-  return {Median(rr), Median(t1), Median(t100)};
+  f.reopen_read = Median(rr);
+  return f;
 }
 #endif
 
 // One transaction of k pages on `root`: new session, k reads and writes, commit.
-double Transaction(Store* store, const Root& root, int k, std::mt19937_64* rng, uint64_t mem) {
+// Returns the time in ms; *before_commit gets the part before Commit.
+double Transaction(Store* store, const Root& root, int k, std::mt19937_64* rng, uint64_t mem,
+                   std::vector<double>* before_commit) {
   const auto t0 = Clock::now();
   auto s = Take(store->StartSession(root), "StartSession");
   Touch(s.get(), rng, mem, k, /*read_first=*/true);
+  before_commit->push_back(MsSince(t0));
   Take(s->Commit(), "Commit");
   s.reset();
   return MsSince(t0);
@@ -393,6 +397,37 @@ CallFigures CallWithDirty(Store* store, const Root& root, uint64_t mem, uint64_t
   return {Median(ta), Median(tb), Median(ratios)};
 }
 
+// First touches of `pages` random pages of `root`'s memory, in µs per page,
+// each repetition in two new sessions: through the raw pointer, as contract
+// code touches memory (each page a fault that the lazy-fill handler thread
+// fills), and through ReadMemory (filled on the calling thread). Medians.
+struct TouchFigures {
+  double fault_us = 0, caller_us = 0;
+};
+TouchFigures FirstTouches(Store* store, const Root& root, uint64_t mem, int pages, int reps, std::mt19937_64* rng) {
+  std::vector<double> by_fault, by_caller;
+  std::vector<uint64_t> which(static_cast<size_t>(pages));
+  for (int r = 0; r < reps; r++) {
+    for (uint64_t& p : which) p = (*rng)() % (mem / kPage);
+    {
+      auto s = Take(store->StartSession(root), "StartSession");
+      const uint8_t* m = Take(store::SessionMemoryRegion(*s, Target()), "SessionMemoryRegion")->data();
+      const auto t0 = Clock::now();
+      for (uint64_t p : which) (void)*static_cast<const volatile uint8_t*>(m + p * kPage);
+      by_fault.push_back(MsSince(t0) * 1000 / pages);
+    }
+    {
+      auto s = Take(store->StartSession(root), "StartSession");
+      Check(s->ReadMemory(Target(), 0, std::span<uint8_t>()), "ReadMemory");  // maps it, as above
+      uint8_t byte[1];
+      const auto t0 = Clock::now();
+      for (uint64_t p : which) Check(s->ReadMemory(Target(), p * kPage, byte), "ReadMemory");
+      by_caller.push_back(MsSince(t0) * 1000 / pages);
+    }
+  }
+  return {Median(by_fault), Median(by_caller)};
+}
+
 }  // namespace
 }  // namespace crust::bench
 
@@ -410,7 +445,7 @@ int main() {
   if (!EnvStr("CRUST_READ_PAGES").empty()) c.pages = std::stoi(EnvStr("CRUST_READ_PAGES"));
   if (!EnvStr("CRUST_BENCH_REPS").empty()) c.reps = std::stoi(EnvStr("CRUST_BENCH_REPS"));
   std::string base = EnvStr("CRUST_BENCH_DIR");
-  if (base.empty()) base = std::filesystem::path("/proc/self/exe").parent_path().string() + "/bench-stores";
+  if (base.empty()) base = std::filesystem::read_symlink("/proc/self/exe").parent_path().string() + "/bench-stores";
   c.dir = base + "/read-" + std::to_string(getpid());
   std::filesystem::create_directories(c.dir);
   const std::string sdir = c.dir + "/store";
@@ -453,15 +488,16 @@ int main() {
   }
   // Transactions after 1 and after H commits (alternated).
   auto store = OpenStore(sdir, true);
-  std::vector<double> a1, aH, b1, bH;
+  std::vector<double> a1, aH, b1, bH, pa1, paH, pb1, pbH;
   for (int r = 0; r < c.reps; r++) {
-    a1.push_back(Transaction(store.get(), first, 1, &rng, c.mem));
-    aH.push_back(Transaction(store.get(), last, 1, &rng, c.mem));
-    b1.push_back(Transaction(store.get(), first, 100, &rng, c.mem));
-    bH.push_back(Transaction(store.get(), last, 100, &rng, c.mem));
+    a1.push_back(Transaction(store.get(), first, 1, &rng, c.mem, &pa1));
+    aH.push_back(Transaction(store.get(), last, 1, &rng, c.mem, &paH));
+    b1.push_back(Transaction(store.get(), first, 100, &rng, c.mem, &pb1));
+    bH.push_back(Transaction(store.get(), last, 100, &rng, c.mem, &pbH));
   }
   const CallFigures call =
       CallWithDirty(store.get(), last, c.mem, std::min<uint64_t>(65536, c.mem / kPage / 4), c.reps);
+  const TouchFigures touch = FirstTouches(store.get(), last, c.mem, 100, c.reps, &rng);
   store.reset();
 
   const char* names[3] = {"LMDB", "RocksDB", "SQLite"};
@@ -501,11 +537,17 @@ int main() {
   row("transaction, 100 pages, after all commits", Median(bH), &OtherFigures::txn100);
   std::printf("\nreopen + read, parts (medians, ms): Store::Open %.3f, StartSession %.3f, first ReadMemory %.3f\n",
               Median(open_part), Median(start_part), Median(read_part));
+  std::printf("\ntransactions before Commit (session start, reads and writes; medians, ms): 1 page %.3f after 1, %.3f "
+              "after all; 100 pages %.3f after 1, %.3f after all\n",
+              Median(pa1), Median(paH), Median(pb1), Median(pbH));
   std::printf("\n| ratio | value |\n|---|---:|\n");
   std::printf("| 1 page: after all / after 1 | %.2f |\n", Median(aH) / Median(a1));
   std::printf("| 100 pages: after all / after 1 | %.2f |\n", Median(bH) / Median(b1));
   std::printf("| call writing a fresh page, us: 0 dirty / 64k dirty (median of per-round ratios) | %.2f / %.2f = %.2f |\n",
               call.none, call.many, call.ratio);
+  std::printf("| first touch of a random page (newest commit), us: by a fault (fault thread) / by ReadMemory "
+              "(caller's thread) | %.1f / %.1f |\n",
+              touch.fault_us, touch.caller_us);
   if (EnvStr("CRUST_BENCH_KEEP") != "1") std::filesystem::remove_all(c.dir);
   return 0;
 }

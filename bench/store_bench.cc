@@ -26,7 +26,8 @@
 //
 // Environment: CRUST_BENCH_QUICK=1 (small sizes, 3 repetitions: a smoke test
 // that finishes in seconds), CRUST_BENCH_REPS=n, CRUST_BENCH_DIR=dir,
-// CRUST_BENCH_KEEP=1. Flag --crust_markdown=FILE writes the result tables.
+// CRUST_BENCH_KEEP=1, CRUST_BENCH_LAZY=0 (StoreOptions::lazy_layers off:
+// memories mapped eagerly, to compare). Flag --crust_markdown=FILE writes the result tables.
 //
 // No thresholds here: the targets are judged in docs/benchmarks.md.
 #include <benchmark/benchmark.h>
@@ -397,6 +398,7 @@ Fixture* GetFixture(const std::string& name, uint64_t mem, int modules, int targ
   PosixCheck(::mkdir(fx->dir.c_str(), 0755) == 0, "mkdir " + fx->dir);
   crust::StoreOptions opt;
   opt.sync = true;
+  opt.lazy_layers = EnvStr("CRUST_BENCH_LAZY") != "0";  // 0: eager mapping, to compare
   fx->store = Take(crust::Store::Open(fx->dir + "/store", opt), "open store");
   auto t0 = Clock::now();
   auto g = Take(fx->store->StartGenesis(), "StartGenesis");

@@ -51,6 +51,13 @@ struct StoreOptions {
   // (smaller ones do it all on the caller's thread). Roots and files are the
   // same either way; tests lower it to exercise that path. Default: 256.
   uint64_t parallel_commit_pages = 256;
+  // Fill a session's committed memory page by page when first touched
+  // (userfaultfd; only the pages touched are decoded, each checked against
+  // its leaf hash), where this kernel allows it. false maps eagerly: every
+  // page held in delta layers applied when the memory is first used, O(pages
+  // in layers) (docs/architecture.md, "Lazy layers"); for comparing the two
+  // and for tests of the eager path. Roots never depend on it. Default: true.
+  bool lazy_layers = true;
 
   // --- Memory write tracking ---
   // Which kernel mechanism finds written pages (see DirtyTracking).

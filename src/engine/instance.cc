@@ -284,7 +284,13 @@ uint8_t* Instance::WritableMemory(uint64_t ptr, uint64_t len) {
   if (m == nullptr) return nullptr;
   const uint64_t size = uint64_t{m->pages} * os::kWasmPageSize;
   if (ptr > size || len > size - ptr) return nullptr;
-  if (len != 0 && m->crust_memory != nullptr) static_cast<os::MemoryRegion*>(m->crust_memory)->NoteWrite(ptr, len);
+  if (len != 0 && m->crust_memory != nullptr) {
+    auto* region = static_cast<os::MemoryRegion*>(m->crust_memory);
+    // Lazily filled pages are filled here rather than by the fault thread;
+    // a failed fill poisons the region, which the call's end reports.
+    (void)region->Prefill(ptr, len);
+    region->NoteWrite(ptr, len);
+  }
   return m->data + ptr;
 }
 

@@ -133,8 +133,9 @@ class Instance {
   uint8_t* memory_data() const;
   uint64_t memory_size() const;
   // [ptr, ptr+len) of the memory for the host to write into, noted as
-  // written (os::MemoryRegion::NoteWrite); null when out of bounds or there
-  // is no memory.
+  // written (os::MemoryRegion::NoteWrite) and, in a lazily filled memory,
+  // filled on this thread (os::MemoryRegion::Prefill); null when out of
+  // bounds or there is no memory.
   uint8_t* WritableMemory(uint64_t ptr, uint64_t len);
   // Charges `gas_per_page` from the instrumentation's gas counter for every
   // 4 KiB page of the memory a call is about to write that was not noted

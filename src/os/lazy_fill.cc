@@ -8,12 +8,16 @@
 // PageSource into a private buffer and installs it with UFFDIO_COPY, which
 // also wakes the faulting thread. If the page was installed meanwhile
 // (EEXIST) or the region is gone, the handler only wakes the waiters.
+// LazyFillNow does the same work on the region user's own thread, for the
+// pages host code is about to touch; both install with the same Install
+// step (pages already there are skipped) and mark the bit map.
 #include "src/os/lazy_fill.h"
 
 #include "src/os/fault_guard.h"
 
 #include <fcntl.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -31,12 +35,20 @@ namespace crust::os {
 namespace {
 
 constexpr uint64_t kMaxWindow = 64;  // pages filled by one sequential fault, at most
+constexpr uint64_t kCallerBatch = 16;  // pages one LazyFillNow copy installs, at most
 
-struct Entry {
+}  // namespace
+
+struct LazyEntry {
+  uint64_t base = 0;
   uint64_t fill_pages = 0;
+  int uffd = -1;
   bool track_writes = false;
   std::shared_ptr<const PageSource> source;
   std::shared_ptr<LazyFillError> error;
+  // Bit p set: page p was installed (by either thread) and not forgotten
+  // since. A hint only (lazy_fill.h); fill_pages bits.
+  std::unique_ptr<std::atomic<uint64_t>[]> filled;
   // Held by the handler while it fills and installs pages for this entry;
   // LazyUnregister takes it after removing the entry, so that no copy meant
   // for a region lands in whatever is mapped at its address next (a fault
@@ -46,7 +58,23 @@ struct Entry {
   // Handler thread only.
   uint64_t next_page = ~uint64_t{0};
   uint64_t window = 1;
+
+  bool IsFilled(uint64_t p) const {
+    return (filled[p / 64].load(std::memory_order_relaxed) >> (p % 64)) & 1;
+  }
+  void SetFilled(uint64_t first, uint64_t end, bool on) {
+    for (uint64_t p = first; p < end; p++) {
+      const uint64_t bit = uint64_t{1} << (p % 64);
+      if (on) {
+        filled[p / 64].fetch_or(bit, std::memory_order_relaxed);
+      } else {
+        filled[p / 64].fetch_and(~bit, std::memory_order_relaxed);
+      }
+    }
+  }
 };
+
+namespace {
 
 struct Handler {
   pid_t pid = 0;  // the process it serves
@@ -54,14 +82,13 @@ struct Handler {
   bool wp_async = false;
   Status status;
   std::mutex mu;
-  std::map<uint64_t, std::shared_ptr<Entry>> regions;  // by base address; guarded by mu
+  std::map<uint64_t, std::shared_ptr<LazyEntry>> regions;  // by base address; guarded by mu
 };
 
-void Fail(Entry* e, uint32_t page, const Status& s) {
+void Fail(LazyEntry* e, const Status& s) {
   std::lock_guard<std::mutex> l(e->error->mu);
   if (e->error->failed.load(std::memory_order_relaxed)) return;
-  (void)page;  // the source names the page in its message
-  e->error->status = s;
+  e->error->status = s;  // the source names the page in its message
   e->error->failed.store(true, std::memory_order_release);
 }
 
@@ -70,32 +97,15 @@ void Wake(int uffd, uint64_t addr) {
   ::ioctl(uffd, UFFDIO_WAKE, &r);
 }
 
-void Resolve(Handler* h, uint64_t addr, uint8_t* buf) {
-  std::shared_ptr<Entry> e;
-  uint64_t base = 0;
-  {
-    std::lock_guard<std::mutex> l(h->mu);
-    auto it = h->regions.upper_bound(addr);
-    if (it != h->regions.begin()) {
-      --it;
-      if (addr < it->first + it->second->fill_pages * kPageSize) {
-        e = it->second;
-        base = it->first;
-      }
-    }
-  }
-  if (!e) return Wake(h->uffd, addr);
-  std::lock_guard<std::mutex> busy(e->busy);
-  if (e->gone) return Wake(h->uffd, addr);
-  const uint64_t page = (addr - base) / kPageSize;
-  e->window = page == e->next_page ? std::min(kMaxWindow, e->window * 2) : 1;
-  const uint64_t count = std::min(e->window, e->fill_pages - page);
-  e->next_page = page + count;
+// Pages [page, page + count) of the entry's source into buf; a page the
+// source fails is zero and fails the region.
+void FillFromSource(LazyEntry* e, uint64_t page, uint64_t count, uint8_t* buf) {
   for (uint64_t i = 0; i < count; i++) {
     uint8_t* out = buf + i * kPageSize;
     // The source reads mapped files (the base image): a SIGBUS there (a
     // hole on a full file system, a truncated file, an I/O error) must fail
-    // the page, not kill the process from this thread.
+    // the page, not kill the process (on the handler thread) or longjmp
+    // through the caller's frames.
     Status s;
     const Status guard = GuardMappedReads("fill page " + std::to_string(page + i), [&] {
       s = e->source->FillPage(static_cast<uint32_t>(page + i), out);
@@ -103,32 +113,86 @@ void Resolve(Handler* h, uint64_t addr, uint8_t* buf) {
     if (!guard.ok()) s = guard;
     if (!s.ok()) {
       std::memset(out, 0, kPageSize);
-      Fail(e.get(), static_cast<uint32_t>(page + i), s);
+      Fail(e, s);
     }
   }
+}
+
+// Installs buf as pages [page, page + count) of the entry's region, skipping
+// pages already there (EEXIST). True when the first page was installed by
+// this copy (which then woke its waiters).
+bool Install(LazyEntry* e, uint64_t page, uint64_t count, const uint8_t* buf) {
   uffdio_copy c = {};
-  c.dst = base + page * kPageSize;
+  c.dst = e->base + page * kPageSize;
   c.src = reinterpret_cast<uint64_t>(buf);
   c.len = count * kPageSize;
   c.mode = e->track_writes ? UFFDIO_COPY_MODE_WP : 0;
-  for (int attempt = 0; attempt < 100; attempt++) {
+  bool first = false;
+  for (int attempt = 0; attempt < 100 && c.len > 0; attempt++) {
     c.copy = 0;
-    if (::ioctl(h->uffd, UFFDIO_COPY, &c) == 0) return;
-    if (errno != EAGAIN) break;
-    // EAGAIN: the address space changed; part may have been copied.
+    const bool at_first = c.dst == e->base + page * kPageSize;
+    if (::ioctl(e->uffd, UFFDIO_COPY, &c) == 0) return first || at_first;
+    uint64_t skip = 0;
     if (c.copy > 0) {
-      if (static_cast<uint64_t>(c.copy) >= c.len) return;
-      c.dst += c.copy;
-      c.src += c.copy;
-      c.len -= c.copy;
+      // EAGAIN after a partial copy (the address space changed, or the next
+      // page exists): go on after what was copied.
+      first = first || at_first;
+      skip = static_cast<uint64_t>(c.copy);
+    } else if (errno == EEXIST) {
+      skip = kPageSize;  // this page is there already
+    } else if (errno != EAGAIN) {
+      break;  // the region went away
     }
+    skip = std::min<uint64_t>(skip, c.len);
+    c.dst += skip;
+    c.src += skip;
+    c.len -= skip;
   }
-  // EEXIST (a following page was already there, or a racing fault filled
-  // this one), or the region went away: make sure nobody keeps waiting.
-  Wake(h->uffd, addr);
+  return first;
 }
 
+void Resolve(Handler* h, uint64_t addr, uint8_t* buf) {
+  std::shared_ptr<LazyEntry> e;
+  {
+    std::lock_guard<std::mutex> l(h->mu);
+    auto it = h->regions.upper_bound(addr);
+    if (it != h->regions.begin()) {
+      --it;
+      if (addr < it->first + it->second->fill_pages * kPageSize) e = it->second;
+    }
+  }
+  if (!e) return Wake(h->uffd, addr);
+  std::lock_guard<std::mutex> busy(e->busy);
+  if (e->gone) return Wake(h->uffd, addr);
+  const uint64_t page = (addr - e->base) / kPageSize;
+  e->window = page == e->next_page ? std::min(kMaxWindow, e->window * 2) : 1;
+  uint64_t count = std::min(e->window, e->fill_pages - page);
+  // Stop the window at the first page the region's user filled itself.
+  for (uint64_t i = 1; i < count; i++) {
+    if (e->IsFilled(page + i)) {
+      count = i;
+      break;
+    }
+  }
+  e->next_page = page + count;
+  FillFromSource(e.get(), page, count, buf);
+  // Marked before installing: the faulting thread waits until the copy, so
+  // it cannot forget these pages (LazyForget) before they are marked.
+  e->SetFilled(page, page + count, true);
+  // If the page was installed meanwhile (a racing fill, a message delivered
+  // twice), make sure nobody keeps waiting.
+  if (!Install(e.get(), page, count, buf)) Wake(h->uffd, addr);
+}
+
+// The thread a faulting thread waits for: on a busy machine, a handler
+// that must queue for a CPU behind other work turns each fault into a
+// scheduler slice (milliseconds). A lower nice value makes the scheduler
+// run it as soon as a fault wakes it; it only ever runs for a fault. Where
+// that is not allowed (no CAP_SYS_NICE) it keeps the default priority.
+constexpr int kHandlerNice = -10;
+
 void Loop(Handler* h) {
+  (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), kHandlerNice);
   std::unique_ptr<uint8_t[]> raw(new uint8_t[(kMaxWindow + 1) * kPageSize]);
   uint8_t* buf = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(raw.get()) + kPageSize - 1) &
                                             ~uintptr_t{kPageSize - 1});
@@ -207,28 +271,60 @@ Status Register(int uffd, uint8_t* addr, uint64_t len, uint64_t mode) {
 Status LazyFillStatus() { return Get()->status; }
 bool LazyFillTracksWrites() { return Get()->wp_async; }
 
-Status LazyRegister(uint8_t* base, uint64_t fill_length, uint64_t max_length, bool track_writes,
-                    std::shared_ptr<const PageSource> source, std::shared_ptr<LazyFillError> error) {
+Result<std::shared_ptr<LazyEntry>> LazyRegister(uint8_t* base, uint64_t fill_length, uint64_t max_length,
+                                                bool track_writes, std::shared_ptr<const PageSource> source,
+                                                std::shared_ptr<LazyFillError> error) {
   Handler* h = Get();
-  auto e = std::make_shared<Entry>();
+  auto e = std::make_shared<LazyEntry>();
+  e->base = reinterpret_cast<uint64_t>(base);
   e->fill_pages = fill_length / kPageSize;
+  e->uffd = h->uffd;
   e->track_writes = track_writes;
   e->source = std::move(source);
   e->error = std::move(error);
+  e->filled = std::make_unique<std::atomic<uint64_t>[]>((e->fill_pages + 63) / 64);  // zero
   {
     std::lock_guard<std::mutex> l(h->mu);
-    h->regions[reinterpret_cast<uint64_t>(base)] = e;
+    h->regions[e->base] = e;
   }
   const uint64_t wp = track_writes ? UFFDIO_REGISTER_MODE_WP : 0;
   Status s = Register(h->uffd, base, fill_length, UFFDIO_REGISTER_MODE_MISSING | wp);
   if (s.ok() && track_writes) s = Register(h->uffd, base + fill_length, max_length - fill_length, wp);
-  if (!s.ok()) LazyUnregister(base, max_length);
-  return s;
+  if (!s.ok()) {
+    LazyUnregister(base, max_length);
+    return s;
+  }
+  return e;
+}
+
+void LazyFillNow(LazyEntry& e, uint64_t first_page, uint64_t end_page) {
+  end_page = std::min(end_page, e.fill_pages);
+  // One buffer per thread, made on first use (page aligned for the copy).
+  thread_local std::unique_ptr<uint8_t[]> raw;
+  if (!raw) raw.reset(new uint8_t[(kCallerBatch + 1) * kPageSize]);
+  uint8_t* buf = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(raw.get()) + kPageSize - 1) &
+                                            ~uintptr_t{kPageSize - 1});
+  for (uint64_t p = first_page; p < end_page;) {
+    if (e.IsFilled(p)) {
+      p++;
+      continue;
+    }
+    uint64_t q = p + 1;
+    while (q < end_page && q - p < kCallerBatch && !e.IsFilled(q)) q++;
+    FillFromSource(&e, p, q - p, buf);
+    e.SetFilled(p, q, true);
+    Install(&e, p, q - p, buf);
+    p = q;
+  }
+}
+
+void LazyForget(LazyEntry& e, uint64_t first_page, uint64_t end_page) {
+  e.SetFilled(first_page, std::min(end_page, e.fill_pages), false);
 }
 
 void LazyUnregister(uint8_t* base, uint64_t max_length) {
   Handler* h = Get();
-  std::shared_ptr<Entry> e;
+  std::shared_ptr<LazyEntry> e;
   {
     std::lock_guard<std::mutex> l(h->mu);
     auto it = h->regions.find(reinterpret_cast<uint64_t>(base));

@@ -6,6 +6,15 @@
 // each first touch of a page there with UFFDIO_COPY from the region's
 // PageSource. Private to src/os.
 //
+// The region's own thread can fill pages itself before it touches them
+// (LazyFillNow: what host code does before copying into or out of the
+// memory, MemoryRegion::Prefill), so that a host access never waits for the
+// handler thread to be scheduled. Both record the pages they installed in a
+// per-region bit map (a hint: a page missing from it is filled and copied,
+// and the kernel refuses it with EEXIST when it was there after all; a page
+// in it that is missing again only costs a fault), so that filling from the
+// caller costs one bit test per page already filled.
+//
 // The userfaultfd is opened so that faults taken by the kernel itself (a
 // system call reading or writing region memory) are delivered too; where
 // that is not allowed (no privilege and vm.unprivileged_userfaultfd = 0, or
@@ -22,7 +31,9 @@
 // sessions (exec, or start its own).
 //
 // Sequential faults in one region fill a growing window of following pages
-// (up to 64) with one copy; a random fault fills one page.
+// (up to 64) with one copy; a random fault fills one page. The handler
+// thread asks for nice -10 (ignored without the privilege), so that a fault
+// does not wait for a busy machine's scheduler to get round to it.
 //
 // Thread-safety: every function may be called concurrently.
 #pragma once
@@ -50,12 +61,26 @@ Status LazyFillStatus();
 // True when the lazy userfaultfd also does asynchronous write protection.
 bool LazyFillTracksWrites();
 
+// One registered region (opaque).
+struct LazyEntry;
+
 // Registers [base, base + fill_length) for missing-page filling from `source`
 // (page 0 at base) and, with `track_writes`, [base, base + max_length) for
 // write protection. REQUIRES: LazyFillStatus().ok(); track_writes only if
 // LazyFillTracksWrites(); the range is mapped anonymous.
-Status LazyRegister(uint8_t* base, uint64_t fill_length, uint64_t max_length, bool track_writes,
-                    std::shared_ptr<const PageSource> source, std::shared_ptr<LazyFillError> error);
+Result<std::shared_ptr<LazyEntry>> LazyRegister(uint8_t* base, uint64_t fill_length, uint64_t max_length,
+                                                bool track_writes, std::shared_ptr<const PageSource> source,
+                                                std::shared_ptr<LazyFillError> error);
+// Fills, on the calling thread, every page of [first_page, end_page) (clamped
+// to the filled part) not filled yet: from the source, checked as the source
+// checks, installed with UFFDIO_COPY (write-protected as the handler does).
+// A source error fills that page with zeros and records the error, as a
+// fault would. REQUIRES: called by the region's user (not concurrently with
+// LazyForget or LazyUnregister of the same region).
+void LazyFillNow(LazyEntry& entry, uint64_t first_page, uint64_t end_page);
+// Pages of [first_page, end_page) are missing again (MADV_DONTNEED): forget
+// that they were filled. Same REQUIRES as LazyFillNow.
+void LazyForget(LazyEntry& entry, uint64_t first_page, uint64_t end_page);
 // Undoes LazyRegister (before the range is unmapped).
 void LazyUnregister(uint8_t* base, uint64_t max_length);
 

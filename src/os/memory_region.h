@@ -53,9 +53,10 @@ inline constexpr uint64_t kNotedMapEntries = kReservation / kPageSize + 1;
 class PageSource {
  public:
   virtual ~PageSource() = default;
-  // Writes the contents of page `page` (4 KiB) into out. Called on the
-  // process's fault-handling thread the first time the page is touched, and
-  // possibly concurrently with the region's user; it must not touch any
+  // Writes the contents of page `page` (4 KiB) into out. Called the first
+  // time the page is touched, on the process's fault-handling thread
+  // (possibly concurrently with the region's user) or on the user's thread
+  // (MemoryRegion::Prefill); it must not touch any
   // MemoryRegion's memory and must be thread-safe. An error leaves the page
   // zero and poisons the region (MemoryRegion::FaultStatus).
   virtual Status FillPage(uint32_t page, uint8_t* out) const = 0;
@@ -118,6 +119,21 @@ class MemoryRegion {
   // writes; pages past the file part become zero. (A lazy region's pages are
   // filled from its PageSource again when next touched.)
   virtual Status DiscardPages(uint64_t offset, uint64_t len) = 0;
+
+  // Lazy regions (Env::MapLazyMemory): fills the pages of [offset,
+  // offset+len) (clamped to the region's filled part) that are not filled
+  // yet, on the calling thread, so that touching them next does not wait for
+  // the process's fault-handling thread (host code copying into or out of
+  // the memory calls it first). Pages outside the range are not filled. A
+  // PageSource error poisons the region as a fault would; returns
+  // FaultStatus(). Other regions: nothing to do, OK. Cost: one bit test per
+  // page already filled; PageSource work plus one UFFDIO_COPY per run of up
+  // to 16 pages otherwise.
+  virtual Status Prefill(uint64_t offset, uint64_t len) {
+    (void)offset;
+    (void)len;
+    return Status::OK();
+  }
 
   // Lazy regions (Env::MapLazyMemory): OK, or the first error a PageSource
   // returned (that page reads as zero). Once not OK it stays so, and Arm,

@@ -82,6 +82,13 @@ class PosixMemoryRegion final : public MemoryRegion {
   const uint8_t* noted_map() const override { return noted_map_; }
   Status UseNotedWrites() override;
   bool noted() const override { return noted_; }
+  Status Prefill(uint64_t offset, uint64_t len) override {
+    if (lazy_ && len != 0 && offset < file_length_) {
+      const uint64_t end = std::min(file_length_, offset + std::min(len, file_length_));
+      LazyFillNow(*lazy_, offset / kPageSize, (end + kPageSize - 1) / kPageSize);
+    }
+    return FaultStatus();
+  }
   Status FaultStatus() const override {
     if (!fill_error_ || !fill_error_->failed.load(std::memory_order_acquire)) return Status::OK();
     std::lock_guard<std::mutex> l(fill_error_->mu);
@@ -102,6 +109,7 @@ class PosixMemoryRegion final : public MemoryRegion {
   const bool write_audit_;   // TrackingOptions::write_audit of the Env that mapped it
   const std::shared_ptr<const PageSource> source_;  // lazy regions only
   std::shared_ptr<LazyFillError> fill_error_;       // lazy regions only
+  std::shared_ptr<LazyEntry> lazy_;                 // lazy regions only, once registered
   uint8_t* base_ = nullptr;
   uint8_t* noted_map_ = nullptr;  // kNotedMapEntries bytes, own mapping
   bool registered_ = false;
@@ -126,7 +134,7 @@ Status PosixMemoryRegion::Init(int fd, const std::string& path, uint64_t length)
     RETURN_IF_ERROR(MakeWritable(0, length));
     length_ = length;
     fill_error_ = std::make_shared<LazyFillError>();
-    RETURN_IF_ERROR(LazyRegister(base_, file_length_, max_length_, kernel_exact_, source_, fill_error_));
+    ASSIGN_OR_RETURN(lazy_, LazyRegister(base_, file_length_, max_length_, kernel_exact_, source_, fill_error_));
     registered_ = kernel_exact_;
     return Status::OK();
   }
@@ -283,7 +291,9 @@ Status PosixMemoryRegion::DiscardPages(uint64_t offset, uint64_t len) {
     return PosixError("madvise(MADV_DONTNEED)", "memory [" + Num(offset) + ", +" + Num(len) + ")",
                       errno);
   }
-  // Dropped pages are unpopulated again: not reported until written.
+  // Dropped pages are unpopulated again: not reported until written (and a
+  // lazy region's are filled again when next touched).
+  if (lazy_) LazyForget(*lazy_, offset / kPageSize, (offset + len) / kPageSize);
   if (noted_) {
     const uint64_t first = offset / kPageSize, end = (offset + len) / kPageSize;
     auto gone = std::partition(noted_list_.begin(), noted_list_.end(),

@@ -73,11 +73,14 @@ class PatternSource : public PageSource {
  public:
   Status FillPage(uint32_t page, uint8_t* out) const override {
     filled_.fetch_add(1);
+    if (std::this_thread::get_id() == caller_) on_caller_.fetch_add(1);
     if (page == fail_page_) return Status::Corruption("page " + std::to_string(page) + " is damaged");
     std::memset(out, Pattern(uint64_t{page} * kPageSize), kPageSize);
     return Status::OK();
   }
   mutable std::atomic<int> filled_{0};
+  mutable std::atomic<int> on_caller_{0};  // of filled_, those filled on thread caller_
+  std::thread::id caller_;
   uint32_t fail_page_ = ~0u;
 };
 
@@ -367,6 +370,51 @@ TEST_P(MemoryRegionTest, LazyFillsOnlyWhatIsTouched) {
   EXPECT_NE(r->FaultStatus().ToString().find("page 200"), std::string::npos);
   Pages got;
   EXPECT_EQ(r->CollectWritten(true, &got).code(), Status::Code::kCorruption);
+}
+
+// Prefill fills exactly the pages of its range, on the calling thread, with
+// the source's bytes; touching them then needs no fill, other pages are still
+// filled by the fault thread, discarded pages are filled again, and a source
+// error poisons the region. (Other regions: nothing to do.)
+TEST_P(MemoryRegionTest, PrefillFillsTheRangeOnTheCallersThread) {
+  ASSERT_OK_AND_ASSIGN(auto r, Map(1 * kMiB, 2 * kMiB, 4 * kMiB));
+  ASSERT_OK(r->Arm());
+  if (!lazy()) {
+    EXPECT_OK(r->Prefill(0, 1 * kMiB));
+    return;
+  }
+  source_->caller_ = std::this_thread::get_id();
+  const uint8_t* m = r->data();
+  ASSERT_OK(r->Prefill(3 * kPageSize + 100, 2 * kPageSize));  // pages 3, 4, 5
+  EXPECT_EQ(source_->filled_.load(), 3);
+  EXPECT_EQ(source_->on_caller_.load(), 3);
+  for (uint64_t off = 3 * kPageSize; off < 6 * kPageSize; off += 256) ASSERT_EQ(m[off], Pattern(off)) << off;
+  ASSERT_OK(r->Prefill(2 * kPageSize + 1, 4 * kPageSize - 1));  // 2 is new, 3-5 are filled
+  EXPECT_EQ(source_->filled_.load(), 4);
+  EXPECT_EQ(source_->on_caller_.load(), 4);
+  EXPECT_EQ(m[2 * kPageSize], Pattern(2 * kPageSize));
+  // An untouched page faults and the fault thread fills it.
+  EXPECT_EQ(m[40 * kPageSize + 9], Pattern(40 * kPageSize));
+  EXPECT_EQ(source_->filled_.load(), 5);
+  EXPECT_EQ(source_->on_caller_.load(), 4);
+  // Past the source: nothing to fill (zero pages).
+  ASSERT_OK(r->Prefill(1 * kMiB - kPageSize, 64 * kPageSize));
+  EXPECT_EQ(source_->filled_.load(), 6);
+  EXPECT_EQ(m[1 * kMiB + 5], 0);
+  EXPECT_EQ(source_->filled_.load(), 6);
+  // Prefilled pages are only read so far: not reported written.
+  if (exact()) ExpectWritten(r.get(), true, {});
+  // A written, then discarded page is filled again with the source's bytes.
+  r->data()[4 * kPageSize] = 0xEE;
+  ASSERT_OK(r->DiscardPages(4 * kPageSize, kPageSize));
+  ASSERT_OK(r->Prefill(4 * kPageSize, 1));
+  EXPECT_EQ(source_->on_caller_.load(), 6);
+  EXPECT_EQ(m[4 * kPageSize], Pattern(4 * kPageSize));
+  // A source error: Prefill returns it, the page reads as zero.
+  source_->fail_page_ = 100;
+  EXPECT_EQ(r->Prefill(100 * kPageSize, 8).code(), Status::Code::kCorruption);
+  EXPECT_EQ(m[100 * kPageSize], 0);
+  EXPECT_EQ(r->FaultStatus().code(), Status::Code::kCorruption);
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, MemoryRegionTest,

@@ -2,7 +2,6 @@
 #include "src/store/committed_memory.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -167,12 +166,7 @@ Status CommittedMemory::FillPage(uint32_t page, uint8_t* out) const {
 
 Result<std::unique_ptr<os::MemoryRegion>> CommittedMemory::Map(os::Env* env, uint64_t length, bool noted,
                                                                bool lazy) const {
-  // CRUST_LAZY_LAYERS=0 maps eagerly (to compare the two; read once).
-  static const bool lazy_allowed = [] {
-    const char* v = std::getenv("CRUST_LAZY_LAYERS");
-    return v == nullptr || std::strcmp(v, "0") != 0;
-  }();
-  if (lazy && lazy_allowed) {
+  if (lazy) {
     // Every page up to `length` is filled: pages past the base image and its
     // layers are zero.
     auto lazy_region =

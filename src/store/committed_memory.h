@@ -73,7 +73,8 @@ class CommittedMemory : public std::enable_shared_from_this<CommittedMemory> {
   // with every layer applied, and arms write tracking (noted tracking with
   // `noted`, see os::MemoryRegion::UseNotedWrites).
   //
-  // With `lazy` (and where os::Env::MapLazyMemory is supported) nothing is
+  // With `lazy` (StoreOptions::lazy_layers for sessions; where
+  // os::Env::MapLazyMemory is supported) nothing is
   // read or copied up front: each page is filled when first touched, from
   // the base image and the newest layer holding it (FillPage), and checked
   // against its leaf in the page tree; a page that does not match poisons

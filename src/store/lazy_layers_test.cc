@@ -137,6 +137,9 @@ TEST_P(LazyLayersTest, LazyEqualsEagerOverRandomHistories) {
       ASSERT_OK_AND_ASSIGN(auto mem, CommittedMemory::Open(env, commit_dir, e));
       ASSERT_OK_AND_ASSIGN(auto lazy, mem->Map(env, e.memory_length, /*noted=*/false, /*lazy=*/true));
       ASSERT_OK_AND_ASSIGN(auto eager, mem->Map(env, e.memory_length, /*noted=*/false, /*lazy=*/false));
+      // A third view whose pages are filled by the reading thread
+      // (Prefill of ranges of 1-3 pages around each page read).
+      ASSERT_OK_AND_ASSIGN(auto prefilled, mem->Map(env, e.memory_length, /*noted=*/false, /*lazy=*/true));
       ASSERT_EQ(e.memory_length, models[i].size());
       // Pages in a random order (the lazy fill's window follows sequential
       // faults; random faults fill one page).
@@ -149,8 +152,12 @@ TEST_P(LazyLayersTest, LazyEqualsEagerOverRandomHistories) {
             << "seed " << seed << " commit " << i << " page " << p;
         ASSERT_EQ(std::memcmp(lazy->data() + off, models[i].data() + off, kPageSize), 0)
             << "seed " << seed << " commit " << i << " page " << p;
+        ASSERT_OK(prefilled->Prefill(off + p % 7, (p % 3) * kPageSize + 1));
+        ASSERT_EQ(std::memcmp(prefilled->data() + off, eager->data() + off, kPageSize), 0)
+            << "seed " << seed << " commit " << i << " page " << p << " (prefilled)";
       }
       ASSERT_OK(lazy->FaultStatus());
+      ASSERT_OK(prefilled->FaultStatus());
       // Nothing was written: reading filled pages is not a write.
       std::vector<uint32_t> written;
       ASSERT_OK(lazy->CollectWritten(/*rearm=*/true, &written));

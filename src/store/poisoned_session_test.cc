@@ -63,6 +63,7 @@ class FaultyRegion final : public os::MemoryRegion {
   Status UseNotedWrites() override { return r_->UseNotedWrites(); }
   bool noted() const override { return r_->noted(); }
   Status DiscardPages(uint64_t offset, uint64_t len) override { return r_->DiscardPages(offset, len); }
+  Status Prefill(uint64_t offset, uint64_t len) override { return r_->Prefill(offset, len); }
   Status FaultStatus() const override { return r_->FaultStatus(); }
 
  private:

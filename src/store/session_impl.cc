@@ -152,7 +152,8 @@ Status SessionImpl::EnsureMapped(Slot* s) {
     ASSIGN_OR_RETURN(s->files.committed, CommittedMemory::Open(store_->env(), s->files.commit_dir, s->files.entry,
                                                                &store_->images(), &store_->layers()));
   }
-  ASSIGN_OR_RETURN(s->live.region, s->files.committed->Map(store_->env(), s->files.entry.memory_length, noted()));
+  ASSIGN_OR_RETURN(s->live.region, s->files.committed->Map(store_->env(), s->files.entry.memory_length, noted(),
+                                                             store_->options().lazy_layers));
   return Status::OK();
 }
 
@@ -175,6 +176,7 @@ Status SessionImpl::ReadMemory(const ModuleId& id, uint64_t offset, std::span<ui
   ASSIGN_OR_RETURN(Slot * s, Find(id));
   RETURN_IF_ERROR(CheckRange(id, *s, offset, out.size()));
   RETURN_IF_ERROR(EnsureMapped(s));
+  RETURN_IF_ERROR(s->live.region->Prefill(offset, out.size()));  // lazy pages filled here, not by the fault thread
   if (!out.empty()) std::memcpy(out.data(), s->live.region->data() + offset, out.size());
   return s->live.region->FaultStatus();  // a page that failed its check reads as zero
 }
@@ -184,6 +186,7 @@ Status SessionImpl::WriteMemory(const ModuleId& id, uint64_t offset, ByteView da
   ASSIGN_OR_RETURN(Slot * s, Find(id));
   RETURN_IF_ERROR(CheckRange(id, *s, offset, data.size()));
   RETURN_IF_ERROR(EnsureMapped(s));
+  RETURN_IF_ERROR(s->live.region->Prefill(offset, data.size()));
   if (!data.empty()) {
     s->live.region->NoteWrite(offset, data.size());
     std::memcpy(s->live.region->data() + offset, data.data(), data.size());

@@ -12,9 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <fstream>
-#include <sstream>
 #include <string>
 
 #include "crust/vm.h"
@@ -56,8 +54,9 @@ constexpr char kReader[] = R"((module
 
 class HostFaultTest : public ::testing::Test {
  protected:
-  std::unique_ptr<Vm> Open() {
+  std::unique_ptr<Vm> Open(bool lazy_layers = true) {
     VmOptions o;
+    o.store.lazy_layers = lazy_layers;
     o.store.write_audit = true;  // fail on any page the engine wrote without noting it
     o.store.sync = false;
     o.opt_level = 0;
@@ -132,10 +131,10 @@ TEST_F(HostFaultTest, SigbusInACalleeEndsTheWholeCallTree) {
 // session poisoned, nothing committed, events flagged reverted; never a
 // crash. Memories are filled lazily where userfaultfd works (the fill fails:
 // "fill page"), else mapped from the image (the host access faults:
-// runtime_call.h RunHostAccess); `eager` forces the second (a child process
-// with CRUST_LAZY_LAYERS=0) and checks which access failed.
+// runtime_call.h RunHostAccess); `eager` forces the second
+// (StoreOptions::lazy_layers = false) and checks which access failed.
 void HostFaultTest::CheckHostCodeFaults(bool eager) {
-  auto vm = Open();
+  auto vm = Open(/*lazy_layers=*/!eager);
   const Root root = Genesis(vm.get());
   struct Case {
     const char* function;
@@ -168,23 +167,7 @@ void HostFaultTest::CheckHostCodeFaults(bool eager) {
 
 TEST_F(HostFaultTest, SigbusInHostCodeIsAnIOErrorAndPoisonsTheSession) { CheckHostCodeFaults(/*eager=*/false); }
 
-TEST_F(HostFaultTest, SigbusInHostCodeOnEagerlyMappedMemory) {
-  const char* lazy = std::getenv("CRUST_LAZY_LAYERS");
-  if (lazy != nullptr && std::string(lazy) == "0") {
-    CheckHostCodeFaults(/*eager=*/true);
-    return;
-  }
-  // The switch is read once per process: run this test again in a child.
-  const std::string cmd = "CRUST_LAZY_LAYERS=0 exec /proc/" + std::to_string(getpid()) +
-                          "/exe --gtest_filter=HostFaultTest.SigbusInHostCodeOnEagerlyMappedMemory >" +
-                          dir_.Sub("child.log") + " 2>&1";
-  const int rc = std::system(cmd.c_str());
-  std::ifstream log(dir_.Sub("child.log"));
-  std::stringstream text;
-  text << log.rdbuf();
-  EXPECT_EQ(rc, 0) << text.str();
-  EXPECT_THAT(text.str(), HasSubstr("[  PASSED  ] 1 test"));
-}
+TEST_F(HostFaultTest, SigbusInHostCodeOnEagerlyMappedMemory) { CheckHostCodeFaults(/*eager=*/true); }
 
 TEST_F(HostFaultTest, DamagedBytecodeIsCorruptionAndNeverLinked) {
   auto vm = Open();
