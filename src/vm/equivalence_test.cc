@@ -1291,6 +1291,31 @@ TEST_P(EquivalenceTest, PiecrustFixtures) {
   EXPECT_GT(t.failed(Status::Code::kOutOfGas), 0);
 }
 
+// piecrust's callcenter (Rust, through uplink) calling counter, spender and
+// itself through `c`: the oracle world runs the nested calls too.
+TEST_P(EquivalenceTest, PiecrustInterContractCalls) {
+  Twin& t = *twin_;
+  const Bytes owner(33, 3);
+  ASSERT_OK_AND_ASSIGN(ModuleId counter, t.Deploy(PiecrustFixture("counter"), {.owner = owner}, "counter"));
+  ASSERT_OK_AND_ASSIGN(ModuleId center, t.Deploy(PiecrustFixture("callcenter"), {.owner = owner}, "callcenter"));
+  ASSERT_OK_AND_ASSIGN(ModuleId spender, t.Deploy(PiecrustFixture("spender"), {.owner = owner}, "spender"));
+  const Bytes id_counter(counter.bytes.begin(), counter.bytes.end());
+  const Bytes id_center(center.bytes.begin(), center.bytes.end());
+  const Bytes id_spender(spender.bytes.begin(), spender.bytes.end());
+  CallAtLimits(center, "query_counter", id_counter);
+  CallAtLimits(center, "increment_counter", id_counter);
+  CallAtLimits(center, "calling_self", id_center);
+  CallAtLimits(center, "call_self", {});
+  CallAtLimits(center, "return_callstack", {});
+  CallAtLimits(center, "call_self_n_times", U32(5));
+  CallAtLimits(center, "call_init", id_counter);        // Unknown: a panic
+  CallAtLimits(center, "query_counter", Bytes(32, 0xee));  // DoesNotExist: a panic
+  for (uint64_t limit : {uint64_t{1175}, uint64_t{2175}, uint64_t{5345 + 8 * 4096}}) {
+    t.Call(center, "call_spend_with_limit", Cat({id_spender, U64(limit)}), kGas);
+  }
+  EXPECT_GT(t.ok_calls(), 10);
+}
+
 // Host functions at the 64 KiB limit of A. These found divergences between
 // the VM's host (src/vm/call_host.cc) and the oracle's (BasicOracleHost):
 //  * panic(msg_len > 64 KiB): the VM ended the call with Panic("(panic message
