@@ -100,7 +100,8 @@ Compiler::Compiler(os::Env* env, CompilerOptions options, std::string version)
   for (const std::string& f : Flags()) description_ += f + " ";
   if (options_.flavor == CompilerFlavor::kGcc && options_.opt_level == OptLevel::kO2) {
     description_ += "(-O0 for a function over " + std::to_string(kHeavyFrameBytes) + " wasm frame bytes or " +
-                    std::to_string(kHeavyBodyInstructions) + " instructions) ";
+                    std::to_string(kHeavyBodyInstructions) + " instructions, or a module over " +
+                    std::to_string(kHeavyModuleInstructions) + " instructions) ";
   }
   description_ += "; wasm2c " + std::string(Wasm2cVersion()) + "; abi " + std::to_string(CRUST_RT_ABI_VERSION) +
                   "; glue " + std::to_string(kTranslatorVersion);
@@ -140,7 +141,8 @@ Status Compiler::Compile(ByteView wasm, const std::string& work_dir, const std::
   ModuleStats stats;
   RETURN_IF_ERROR(CheckModuleLimits(wasm, kDeployLimits.Prepared(), &stats));
   const uint64_t max_frame = rt::NativeFrameBound(stats.max_frame_bytes);
-  const bool heavy = stats.max_frame_bytes > kHeavyFrameBytes || stats.max_body_instructions > kHeavyBodyInstructions;
+  const bool heavy = stats.max_frame_bytes > kHeavyFrameBytes || stats.max_body_instructions > kHeavyBodyInstructions ||
+                     stats.instructions > kHeavyModuleInstructions;
   ASSIGN_OR_RETURN(CSource src, TranslateToC(wasm, options_.write_barrier));
   RETURN_IF_ERROR(env_->CreateDir(work_dir));
   auto run = [&]() -> Status {

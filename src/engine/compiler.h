@@ -19,7 +19,8 @@
 // 12,000 values) cc1 runs for more than its 600 s limit. So that which
 // modules deploy never depends on the optimisation level or tier, a module
 // with a function over kHeavyFrameBytes of wasm frame or kHeavyBodyInstructions
-// instructions (module_limits.h ModuleStats, from the wasm alone) is compiled
+// instructions, or over kHeavyModuleInstructions in all (module_limits.h
+// ModuleStats of the prepared wasm, from the wasm alone) is compiled
 // at -O0 even when opt_level is kO2; no real contract comes near either
 // (docs/abi.md, "Deploy limits": measured compile times). Results and gas
 // are the same at every level.
@@ -47,6 +48,7 @@ enum class OptLevel : uint8_t { kO0 = 0, kO2 = 2 };
 // A module with a function above either is compiled at -O0 (see above).
 inline constexpr uint64_t kHeavyFrameBytes = 16 * 1024;
 inline constexpr uint64_t kHeavyBodyInstructions = 100'000;
+inline constexpr uint64_t kHeavyModuleInstructions = 600'000;
 
 // The command-line dialect of CompilerOptions::cc.
 enum class CompilerFlavor : uint8_t {

@@ -126,6 +126,7 @@ class Scanner : public wabt::BinaryReaderNop {
       stats_.max_frame_function = index;
     }
     stats_.max_body_instructions = std::max(stats_.max_body_instructions, instructions_ - body_start_);
+    stats_.instructions = instructions_;
     return Budget(frame, limits_.max_frame_bytes, "wasm frame bytes of one function",
                   "function " + N(index) + " has a wasm frame of " + N(frame) + " bytes (8 x (" + N(locals_) +
                       " locals + " + N(max_height_) + " operand stack slots))");

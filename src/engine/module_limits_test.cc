@@ -271,12 +271,15 @@ TEST(ModuleLimitsTest, RealContractsAreWithinLimits) {
     // None is a heavy module (compiler.h): gcc -O2 compiles them all.
     EXPECT_LE(prepared.max_frame_bytes, kHeavyFrameBytes);
     EXPECT_LE(prepared.max_body_instructions, kHeavyBodyInstructions);
+    EXPECT_LE(prepared.instructions, kHeavyModuleInstructions);
     std::printf("%s: %zu bytes of wasm, %zu bytes of C, largest wasm frame %llu bytes (prepared %llu), "
-                "largest body %llu instructions (prepared %llu)\n",
+                "largest body %llu instructions (prepared %llu), %llu in all (prepared %llu)\n",
                 name, wasm.size(), c.c.size(), static_cast<unsigned long long>(stats.max_frame_bytes),
                 static_cast<unsigned long long>(prepared.max_frame_bytes),
                 static_cast<unsigned long long>(stats.max_body_instructions),
-                static_cast<unsigned long long>(prepared.max_body_instructions));
+                static_cast<unsigned long long>(prepared.max_body_instructions),
+                static_cast<unsigned long long>(stats.instructions),
+                static_cast<unsigned long long>(prepared.instructions));
   }
 }
 
