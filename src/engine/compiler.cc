@@ -98,6 +98,11 @@ Compiler::Compiler(os::Env* env, CompilerOptions options, std::string version)
     : env_(env), options_(std::move(options)) {
   description_ = "cc=" + options_.cc + " (" + version + "); flags=";
   for (const std::string& f : Flags()) description_ += f + " ";
+  if (options_.flavor == CompilerFlavor::kGcc && options_.opt_level == OptLevel::kO2) {
+    description_ += "(-O0 for a function over " + std::to_string(kHeavyFrameBytes) + " wasm frame bytes or " +
+                    std::to_string(kHeavyBodyInstructions) + " instructions, or a module over " +
+                    std::to_string(kHeavyModuleInstructions) + " instructions) ";
+  }
   description_ += "; wasm2c " + std::string(Wasm2cVersion()) + "; abi " + std::to_string(CRUST_RT_ABI_VERSION) +
                   "; glue " + std::to_string(kTranslatorVersion);
   if (!options_.write_barrier) description_ += "; no write barrier";
@@ -115,9 +120,9 @@ Compiler::Compiler(os::Env* env, CompilerOptions options, std::string version)
   fingerprint_ = h.Finish();
 }
 
-std::vector<std::string> Compiler::Flags() const {
+std::vector<std::string> Compiler::Flags(bool heavy) const {
   if (options_.flavor == CompilerFlavor::kTcc) return {"-shared", "-w", "-DNDEBUG"};
-  return {options_.opt_level == OptLevel::kO0 ? "-O0" : "-O2",
+  return {options_.opt_level == OptLevel::kO0 || heavy ? "-O0" : "-O2",
           "-fPIC",
           "-shared",
           "-fvisibility=hidden",
@@ -136,6 +141,8 @@ Status Compiler::Compile(ByteView wasm, const std::string& work_dir, const std::
   ModuleStats stats;
   RETURN_IF_ERROR(CheckModuleLimits(wasm, kDeployLimits.Prepared(), &stats));
   const uint64_t max_frame = rt::NativeFrameBound(stats.max_frame_bytes);
+  const bool heavy = stats.max_frame_bytes > kHeavyFrameBytes || stats.max_body_instructions > kHeavyBodyInstructions ||
+                     stats.instructions > kHeavyModuleInstructions;
   ASSIGN_OR_RETURN(CSource src, TranslateToC(wasm, options_.write_barrier));
   RETURN_IF_ERROR(env_->CreateDir(work_dir));
   auto run = [&]() -> Status {
@@ -144,7 +151,7 @@ Status Compiler::Compile(ByteView wasm, const std::string& work_dir, const std::
     if (options_.flavor == CompilerFlavor::kTcc) AdaptForTcc(&src.c);
     RETURN_IF_ERROR(WriteWholeFile(env_, work_dir + "/module.c", src.c));
     std::vector<std::string> argv = {options_.cc};
-    for (const std::string& f : Flags()) argv.push_back(f);
+    for (const std::string& f : Flags(heavy)) argv.push_back(f);
     // Built inside work_dir, where the compiler also writes its stack usage
     // report (gcc: module.so-module.su, clang: module.su).
     const std::string so = work_dir + "/module.so";

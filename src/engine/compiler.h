@@ -8,10 +8,22 @@
 // identifies everything besides the wasm that shapes it (compiler identity,
 // flags, wasm2c version, runtime ABI text), and CodeCache keys on it.
 //
-// Flags (fixed; recorded in description()): -O2 (or -O0) -fPIC -shared
+// Flags (fixed; recorded in description()): -O2 (or -O0; see "Heavy
+// modules" below) -fPIC -shared
 // -fvisibility=hidden -fstack-clash-protection -ffp-contract=off
 // -fno-strict-aliasing -fwrapv -DNDEBUG -w -g0 -fstack-usage -lm. Bounds checks are omitted
 // (guard pages; see wasm_rt_abi.h).
+//
+// Heavy modules: gcc -O2 is superlinear in the size of one C function (its
+// variables and statements): on a function near the wasm frame bound (about
+// 12,000 values) cc1 runs for more than its 600 s limit. So that which
+// modules deploy never depends on the optimisation level or tier, a module
+// with a function over kHeavyFrameBytes of wasm frame or kHeavyBodyInstructions
+// instructions, or over kHeavyModuleInstructions in all (module_limits.h
+// ModuleStats of the prepared wasm, from the wasm alone) is compiled
+// at -O0 even when opt_level is kO2; no real contract comes near either
+// (docs/abi.md, "Deploy limits": measured compile times). Results and gas
+// are the same at every level.
 //
 // Thread-safety: a Compiler is immutable after Create; Compile may run
 // concurrently (each compile uses its own work directory).
@@ -32,6 +44,11 @@ class Env;
 namespace crust::engine {
 
 enum class OptLevel : uint8_t { kO0 = 0, kO2 = 2 };
+
+// A module with a function above either is compiled at -O0 (see above).
+inline constexpr uint64_t kHeavyFrameBytes = 16 * 1024;
+inline constexpr uint64_t kHeavyBodyInstructions = 100'000;
+inline constexpr uint64_t kHeavyModuleInstructions = 600'000;
 
 // The command-line dialect of CompilerOptions::cc.
 enum class CompilerFlavor : uint8_t {
@@ -83,7 +100,8 @@ class Compiler {
 
  private:
   Compiler(os::Env* env, CompilerOptions options, std::string version);
-  std::vector<std::string> Flags() const;
+  // `heavy`: the module has a function over the kHeavy* thresholds.
+  std::vector<std::string> Flags(bool heavy = false) const;
   // Reads the -fstack-usage reports in work_dir (see Compile).
   Status CheckFrames(const std::string& work_dir, uint64_t max_frame) const;
 

@@ -1,6 +1,7 @@
 // Copyright (c) crust authors. Licensed under the MIT license.
 #include "src/engine/module_limits.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -115,6 +116,7 @@ class Scanner : public wabt::BinaryReaderNop {
     }
     height_ = max_height_ = 0;
     control_.clear();
+    body_start_ = instructions_;
     return Result::Ok;
   }
   Result EndFunctionBody(Index index) override {
@@ -123,6 +125,8 @@ class Scanner : public wabt::BinaryReaderNop {
       stats_.max_frame_bytes = frame;
       stats_.max_frame_function = index;
     }
+    stats_.max_body_instructions = std::max(stats_.max_body_instructions, instructions_ - body_start_);
+    stats_.instructions = instructions_;
     return Budget(frame, limits_.max_frame_bytes, "wasm frame bytes of one function",
                   "function " + N(index) + " has a wasm frame of " + N(frame) + " bytes (8 x (" + N(locals_) +
                       " locals + " + N(max_height_) + " operand stack slots))");
@@ -346,6 +350,7 @@ class Scanner : public wabt::BinaryReaderNop {
   uint64_t locals_ = 0;
   uint64_t total_locals_ = 0;
   uint64_t instructions_ = 0;
+  uint64_t body_start_ = 0;  // instructions_ when the current body began
   std::string init_what_;  // the constant expression being read ("global 3"), empty outside one
   int init_values_ = 0;
   ModuleStats stats_;

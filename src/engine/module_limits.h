@@ -98,6 +98,8 @@ inline constexpr uint64_t kMaxTranslatedCBytes = uint64_t{256} << 20;
 struct ModuleStats {
   uint64_t max_frame_bytes = 0;  // the largest wasm frame of a defined function
   uint32_t max_frame_function = 0;  // its function index (imports first)
+  uint64_t max_body_instructions = 0;  // the most instructions in one function body
+  uint64_t instructions = 0;           // in all function bodies
 };
 
 // The streaming pre-scan described above. OK if the module is within

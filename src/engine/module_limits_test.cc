@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <string>
 
+#include "src/engine/compiler.h"
 #include "src/engine/compiler_translate.h"
 #include "src/engine/prepare.h"
 #include "src/engine/wat.h"
@@ -267,9 +268,18 @@ TEST(ModuleLimitsTest, RealContractsAreWithinLimits) {
     ModuleStats prepared;
     EXPECT_OK(CheckModuleLimits(pm->wasm, kDeployLimits.Prepared(), &prepared));
     EXPECT_LE(prepared.max_frame_bytes, stats.max_frame_bytes + kInstrumentationFrameBytes);
-    std::printf("%s: %zu bytes of wasm, %zu bytes of C, largest wasm frame %llu bytes (prepared %llu)\n", name,
-                wasm.size(), c.c.size(), static_cast<unsigned long long>(stats.max_frame_bytes),
-                static_cast<unsigned long long>(prepared.max_frame_bytes));
+    // None is a heavy module (compiler.h): gcc -O2 compiles them all.
+    EXPECT_LE(prepared.max_frame_bytes, kHeavyFrameBytes);
+    EXPECT_LE(prepared.max_body_instructions, kHeavyBodyInstructions);
+    EXPECT_LE(prepared.instructions, kHeavyModuleInstructions);
+    std::printf("%s: %zu bytes of wasm, %zu bytes of C, largest wasm frame %llu bytes (prepared %llu), "
+                "largest body %llu instructions (prepared %llu), %llu in all (prepared %llu)\n",
+                name, wasm.size(), c.c.size(), static_cast<unsigned long long>(stats.max_frame_bytes),
+                static_cast<unsigned long long>(prepared.max_frame_bytes),
+                static_cast<unsigned long long>(stats.max_body_instructions),
+                static_cast<unsigned long long>(prepared.max_body_instructions),
+                static_cast<unsigned long long>(stats.instructions),
+                static_cast<unsigned long long>(prepared.instructions));
   }
 }
 

@@ -19,14 +19,6 @@ bool InBounds(std::span<uint8_t> mem, uint64_t ptr, uint64_t len) {
 
 Status OutOfBounds() { return Status::Trap("out of bounds memory access"); }
 
-// A name or topic the host reads (host_abi.h CheckHostRead), as the VM reads it.
-Result<std::string_view> ReadText(std::span<uint8_t> mem, uint64_t ptr, uint64_t len, const HostRead& r,
-                                  std::string* scratch) {
-  if (!HostReadIsUtf8(mem.data(), ptr, r)) return Status::InvalidArgument("not valid UTF-8");
-  if (r.in_memory < len && len > kMaxZeroFilledName) return Status::ResourceExhausted("zero-filled name");
-  return HostReadBytes(mem.data(), ptr, len, r, scratch);
-}
-
 Status Charge(OracleContext& ctx, uint64_t amount) {
   if (amount > ctx.gas_remaining()) {
     ctx.set_gas_remaining(0);
@@ -37,6 +29,13 @@ Status Charge(OracleContext& ctx, uint64_t amount) {
 }
 
 }  // namespace
+
+Result<std::string_view> OracleReadText(std::span<uint8_t> mem, uint64_t ptr, uint64_t len, const HostRead& r,
+                                        std::string* scratch) {
+  if (!HostReadIsUtf8(mem.data(), ptr, r)) return Status::InvalidArgument("not valid UTF-8");
+  if (r.in_memory < len && len > kMaxZeroFilledName) return Status::ResourceExhausted("zero-filled name");
+  return HostReadBytes(mem.data(), ptr, len, r, scratch);
+}
 
 std::string CanonicalTrapKind(std::string_view msg) {
   static constexpr std::pair<std::string_view, std::string_view> kMap[] = {
@@ -82,7 +81,7 @@ Status BasicOracleHost::Call(const HostFunctionSpec& spec, std::span<const uint6
       const HostRead r = CheckHostRead(mem.size(), ctx.host_window(), args[0], args[1]);
       if (!r.in_window) return OutOfBounds();
       std::string scratch;
-      ASSIGN_OR_RETURN(std::string_view name, ReadText(mem, args[0], args[1], r, &scratch));
+      ASSIGN_OR_RETURN(std::string_view name, OracleReadText(mem, args[0], args[1], r, &scratch));
       auto it = metadata.find(name);
       if (it == metadata.end()) {
         results[0] = 0;
@@ -105,7 +104,7 @@ Status BasicOracleHost::Call(const HostFunctionSpec& spec, std::span<const uint6
       if (!r.in_window || len > kArgBufferSize || !InBounds(mem, a, len)) return OutOfBounds();
       if (topic_len > kArgBufferSize) return Status::ResourceExhausted("event topic longer than 64 KiB");
       std::string scratch;
-      ASSIGN_OR_RETURN(std::string_view topic_text, ReadText(mem, topic, topic_len, r, &scratch));
+      ASSIGN_OR_RETURN(std::string_view topic_text, OracleReadText(mem, topic, topic_len, r, &scratch));
       RETURN_IF_ERROR(Charge(ctx, kEventByteGas * (topic_len + len)));
       events.emplace_back(std::string(topic_text),
                           Bytes(mem.data() + a, mem.data() + a + len));
@@ -158,6 +157,7 @@ struct InterpOracle::Impl : public OracleContext {
   uint64_t gas_limit() const override { return limit; }
   uint64_t gas_remaining() const override { return Global(kGasGlobal); }
   void set_gas_remaining(uint64_t remaining) override { SetGlobal(kGasGlobal, remaining); }
+  uint32_t depth_remaining() const override { return static_cast<uint32_t>(Global(kDepthGlobal)); }
 
   uint64_t Global(std::string_view name) const {
     uint64_t bits = 0;
@@ -287,6 +287,18 @@ OracleOutcome InterpOracle::Invoke(std::string_view name, uint32_t arg, uint64_t
     out.status = Status::NotFound("no exported (i32) -> i32 function \"" + fn + "\"");
     return out;
   }
+  // A nested (re-entrant) call must not change what the outer one sees.
+  const uint64_t outer_limit = s.limit;
+  const Status outer_status = s.host_status;
+  struct Restore {
+    Impl& s;
+    uint64_t limit;
+    const Status& status;
+    ~Restore() {
+      s.limit = limit;
+      s.host_status = status;
+    }
+  } restore{s, outer_limit, outer_status};
   s.limit = gas_limit;
   s.host_status = Status::OK();
   s.noted.assign(s.noted.size(), 0);  // a call starts with a checkpoint operation
@@ -345,11 +357,35 @@ Status InterpOracle::SetMemory(ByteView bytes) {
   return Status::OK();
 }
 
+Status InterpOracle::WriteMemory(uint64_t offset, ByteView bytes) {
+  std::span<uint8_t> mem = impl_->memory();
+  if (!InBounds(mem, offset, bytes.size())) return Status::InvalidArgument("write outside memory");
+  std::copy(bytes.begin(), bytes.end(), mem.begin() + static_cast<ptrdiff_t>(offset));
+  return Status::OK();
+}
+
 std::vector<uint64_t> InterpOracle::GetStateGlobals() const {
   std::vector<uint64_t> out;
   for (const StateGlobal& sg : impl_->state) out.push_back(impl_->Global(sg.export_name));
   return out;
 }
+
+std::vector<uint64_t> InterpOracle::SaveGlobals() const {
+  std::vector<uint64_t> out = GetStateGlobals();
+  for (std::string_view g : {kGasGlobal, kDepthGlobal, kTrapGlobal}) out.push_back(impl_->Global(g));
+  return out;
+}
+
+Status InterpOracle::RestoreGlobals(std::span<const uint64_t> values) {
+  const size_t n = impl_->state.size();
+  if (values.size() != n + 3) return Status::InvalidArgument("wrong number of globals");
+  RETURN_IF_ERROR(SetStateGlobals(values.first(n)));
+  const std::string_view counters[3] = {kGasGlobal, kDepthGlobal, kTrapGlobal};
+  for (size_t i = 0; i < 3; ++i) impl_->SetGlobal(counters[i], values[n + i]);
+  return Status::OK();
+}
+
+void InterpOracle::NewWriteInterval() { impl_->noted.assign(impl_->noted.size(), 0); }
 
 Status InterpOracle::SetStateGlobals(std::span<const uint64_t> values) {
   if (values.size() != impl_->state.size()) return Status::InvalidArgument("wrong number of state globals");

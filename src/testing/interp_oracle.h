@@ -38,6 +38,9 @@ class OracleContext {
   virtual uint64_t host_window() const = 0;  // host_abi.h kHostWindow32 / kHostWindow64
   virtual uint64_t gas_limit() const = 0;
   virtual uint64_t gas_remaining() const = 0;
+  // Calls still allowed to nest (the injected depth counter, module_info.h):
+  // what a `c` callee gets as its depth limit (docs/abi.md §10).
+  virtual uint32_t depth_remaining() const = 0;
   // A host function charging for its work lowers the remaining gas; it must
   // return Status::OutOfGas itself if the work costs more than remains.
   virtual void set_gas_remaining(uint64_t remaining) = 0;
@@ -87,6 +90,13 @@ struct OracleOutcome {
 // Maps a wabt interpreter trap message to the canonical kind above.
 std::string CanonicalTrapKind(std::string_view wabt_message);
 
+// A name or topic a host function reads at [ptr, ptr + len) (host_abi.h
+// CheckHostRead's `r`, in the window), as the VM reads it: InvalidArgument
+// when it is not UTF-8, ResourceExhausted for a zero-filled read longer than
+// kMaxZeroFilledName. The view may point into *scratch.
+Result<std::string_view> OracleReadText(std::span<uint8_t> mem, uint64_t ptr, uint64_t len, const HostRead& r,
+                                        std::string* scratch);
+
 // Models the VM's page-write charge (host_gas.h kPageWriteGas, docs/abi.md
 // §9.2): it runs a copy of the module with a note call before every memory
 // write (interp_oracle_notes.h) and treats every Invoke as starting a new
@@ -103,7 +113,11 @@ class InterpOracle {
   InterpOracle(const InterpOracle&) = delete;
   InterpOracle& operator=(const InterpOracle&) = delete;
 
-  // Calls export `name` of type (i32) -> i32 with `arg`.
+  // Calls export `name` of type (i32) -> i32 with `arg`. Re-entrant: a host
+  // function may invoke the same oracle again (a `c` self-call, see
+  // interp_oracle_world.h); the inner call's gas limit and host status do
+  // not leak into the outer one, but its gas, depth and trap counters do
+  // (the caller saves and restores them, as the VM does).
   OracleOutcome Invoke(std::string_view name, uint32_t arg, uint64_t gas_limit,
                        uint32_t depth_limit = kDefaultMaxCallDepth);
   // The ABI call: copies `arg` (at most 64 KiB) to A, invokes with its
@@ -115,9 +129,19 @@ class InterpOracle {
   std::span<const uint8_t> memory() const;
   // Replaces memory contents from offset 0, growing the memory if needed.
   Status SetMemory(ByteView bytes);
+  // Writes `bytes` at `offset` (a host write: not noted, never charged).
+  // InvalidArgument if they do not fit in the memory.
+  Status WriteMemory(uint64_t offset, ByteView bytes);
   // Values of PreparedModule::state_globals, in that order.
   std::vector<uint64_t> GetStateGlobals() const;
   Status SetStateGlobals(std::span<const uint64_t> values);
+  // Every global a call can change: the state globals, then the gas, depth
+  // and trap counters (what the VM's Instance::SaveGlobals covers).
+  std::vector<uint64_t> SaveGlobals() const;
+  Status RestoreGlobals(std::span<const uint64_t> values);
+  // A checkpoint operation of the session: no page counts as written any
+  // more (docs/abi.md §9.2). Invoke starts with one.
+  void NewWriteInterval();
 
  private:
   struct Impl;

@@ -1,6 +1,6 @@
 # crust_testing: code that exists only to test crust, kept out of the
 # product (libcrust.so/.a, crust_<layer> libraries): the wabt-interpreter
-# oracle (interp_oracle, interp_backend), the spec-test runner
+# oracle (interp_oracle, interp_oracle_world, interp_backend), the spec-test runner
 # (spec_test_runner, reading wast2json's output with nlohmann-json) and the
 # runtime test helpers (runtime_test_util). Linked only by test binaries,
 # fuzzers and benches. It may include any layer; no layer includes it
@@ -10,6 +10,7 @@ find_package(nlohmann_json REQUIRED)  # Debian nlohmann-json3-dev
 add_library(crust_testing STATIC
   ${CMAKE_CURRENT_LIST_DIR}/interp_oracle.cc
   ${CMAKE_CURRENT_LIST_DIR}/interp_oracle_notes.cc
+  ${CMAKE_CURRENT_LIST_DIR}/interp_oracle_world.cc
   ${CMAKE_CURRENT_LIST_DIR}/interp_backend.cc
   ${CMAKE_CURRENT_LIST_DIR}/spec_test_runner.cc
   ${CMAKE_CURRENT_LIST_DIR}/runtime_test_util.cc

@@ -16,14 +16,17 @@
 //     i32/i64 code with loads and stores.
 //
 // After every call the two must give the same status code (and trap kind, or
-// panic message), returned bytes, gas spent, whole linear memory and
-// persisted state globals. Calls run in sequence on one session so state
-// carries over identically. The oracle side models exactly what VmSession
-// does around a call (module_info.h's protocol and vm.h): state globals are
-// set from the persisted values before the call and persisted again only
-// after a successful call; a returned length above 64 KiB is
-// ResourceExhausted; a failed call is atomic (memory contents and length are
-// restored to what they were before the call, argument copy included).
+// panic message), returned bytes, gas spent, events, debug lines, call tree
+// (every node's limit, spent gas and status), and whole linear memory and
+// persisted state globals of every module the call reached. Calls run in
+// sequence on one session so state carries over identically. The oracle
+// side (engine::OracleWorld, src/testing/interp_oracle_world.h) models
+// exactly what VmSession does around a call (module_info.h's protocol and
+// vm.h): state globals are set from the persisted values before the call and
+// persisted again only after a successful call; a returned length above
+// 64 KiB is ResourceExhausted; a failed call is atomic (memory contents and
+// length are restored to what they were before the call, argument copy
+// included), and `c` follows docs/abi.md §5 and §9.
 //
 // Compiled code is cached in <build>/equivalence-code-cache (-O0), so reruns
 // compile nothing; a first run compiles the generated modules two at a time.
@@ -37,12 +40,14 @@
 #include <functional>
 #include <map>
 #include <random>
+#include <set>
 #include <sstream>
 #include <thread>
 
 #include "crust/vm.h"
 #include "src/engine/code_cache.h"
 #include "src/testing/interp_oracle.h"
+#include "src/testing/interp_oracle_world.h"
 #include "src/engine/prepare.h"
 #include "src/engine/wat.h"
 #include "src/os/env.h"
@@ -65,8 +70,6 @@ using vmtest::U32;
 using vmtest::U64;
 
 using crust::testing::TempDir;
-using engine::InterpOracle;
-using engine::OracleOutcome;
 using engine::PreparedModule;
 
 const std::string& CacheDir() {
@@ -112,33 +115,22 @@ size_t FirstDifference(std::span<const uint8_t> a, std::span<const uint8_t> b) {
   return static_cast<size_t>(ia - a.begin());
 }
 
-// One session of the VM and, for every module deployed through it, an oracle
-// that follows the same calls.
+// One session of the VM and an oracle world (interp_oracle_world.h) holding
+// every module deployed through it, following the same calls: nested calls
+// (`c`) run in the oracle too, with its checkpoints, gas rules and rollbacks.
 class Twin {
- private:
-  struct OracleModule {
-    PreparedModule pm;
-    engine::BasicOracleHost host;
-    std::unique_ptr<InterpOracle> oracle;
-    std::vector<uint64_t> globals;  // persisted values of pm.state_globals
-  };
-  struct Outcome {
-    Status status;
-    Bytes data;
-    uint64_t gas_spent = 0;
-  };
-
  public:
-  Twin(VmSession* session, uint32_t max_call_depth) : session_(session), depth_(max_call_depth) {}
+  Twin(VmSession* session, uint32_t max_call_depth, uint32_t max_module_depth = 48)
+      : session_(session), world_(engine::OracleWorldOptions{.max_call_depth = max_call_depth,
+                                                             .max_module_depth = max_module_depth}) {}
 
   void SetMeta(const std::string& name, const Bytes& value) {
     session_->SetMeta(name, value);
-    meta_[name] = value;
-    for (auto& [id, m] : modules_) m->host.metadata[name] = value;
+    world_.SetMeta(name, value);
   }
 
-  // Deploys through the VM and prepares + instantiates the oracle (running
-  // `init` in it). Both must agree on success; returns the VM's result.
+  // Deploys through the VM and into the oracle world (running `init` in
+  // it). Both must agree on success; returns the VM's result.
   Result<ModuleId> Deploy(ByteView wasm, const DeployOptions& options, const std::string& label) {
     SCOPED_TRACE("deploy " + label);
     Result<ModuleId> vm = session_->Deploy(wasm, options);
@@ -154,64 +146,50 @@ class Twin {
     if (vm.ok()) {
       EXPECT_EQ(*vm, id) << "module id differs from the documented derivation";
     }
-    auto m = std::make_unique<OracleModule>();
-    m->pm = std::move(pm).value();
-    m->host.self_id = id;
-    m->host.owner = options.owner;
-    for (const auto& [k, v] : meta_) m->host.metadata[k] = v;
-    auto oracle = InterpOracle::Create(m->pm, &m->host);
-    EXPECT_TRUE(oracle.ok()) << oracle.status().ToString();
-    if (!oracle.ok()) return vm;
-    m->oracle = std::move(oracle).value();
-    for (const engine::StateGlobal& g : m->pm.state_globals) m->globals.push_back(g.initial);
-    if (m->pm.has_init) {
-      Outcome init = Model(*m, "init", options.init_arg, options.gas_limit, /*allow_init=*/true);
-      if (!init.status.ok()) {
-        EXPECT_FALSE(vm.ok()) << "init failed in the oracle (" << init.status.ToString() << ") but not in the VM";
-        if (!vm.ok()) {
-          EXPECT_EQ(vm.status().code(), init.status.code()) << vm.status().ToString() << " vs " << init.status.ToString();
-          EXPECT_EQ(TrapClass(vm.status()).empty(), TrapClass(init.status).empty());
-        }
-        return vm;
+    const Bytes prepared_wasm = pm->wasm;
+    engine::OracleReceipt init = world_.Deploy(id, std::move(pm).value(), options.owner, options.init_arg,
+                                               options.gas_limit);
+    if (!init.status.ok()) {
+      EXPECT_FALSE(vm.ok()) << "init failed in the oracle (" << init.status.ToString() << ") but not in the VM";
+      if (!vm.ok()) {
+        EXPECT_EQ(vm.status().code(), init.status.code()) << vm.status().ToString() << " vs " << init.status.ToString();
+        EXPECT_EQ(TrapClass(vm.status()).empty(), TrapClass(init.status).empty());
       }
+      return vm;
     }
     EXPECT_TRUE(vm.ok()) << "the oracle deployed, the VM failed: " << vm.status().ToString();
     if (!vm.ok()) return vm;
     // The stored bytecode is the prepared module the oracle runs.
     auto stored = session_->state().Bytecode(id);
-    EXPECT_TRUE(stored.ok() && *stored == m->pm.wasm) << "stored bytecode differs from PrepareModule's output";
-    CompareState(id, *m);
-    modules_[id] = std::move(m);
+    EXPECT_TRUE(stored.ok() && *stored == prepared_wasm) << "stored bytecode differs from PrepareModule's output";
+    CompareState(id);
     ++deploys_;
     return vm;
   }
   Result<ModuleId> Deploy(ByteView wasm, const std::string& label) { return Deploy(wasm, DeployOptions{}, label); }
 
-  // One call in both engines, compared. Returns the VM's receipt.
+  // One call in both engines, compared: status, data, gas, events (source,
+  // topic, data, reverted), debug lines, the call tree (every node's module,
+  // function, depth, limit, spent gas and status) and the state of every
+  // module the call reached. Returns the VM's receipt.
   CallReceipt Call(const ModuleId& id, std::string_view fn, ByteView arg, uint64_t gas) {
     SCOPED_TRACE("call " + std::string(fn) + "(" + ToHex(arg.first(std::min<size_t>(arg.size(), 32))) +
                  (arg.size() > 32 ? "..." : "") + ") gas " + std::to_string(gas));
     CallReceipt r = session_->Call(id, fn, arg, gas);
     ++calls_;
-    auto it = modules_.find(id);
-    if (it == modules_.end()) {
+    if (!world_.Has(id)) {
       EXPECT_EQ(r.status.code(), Status::Code::kNotFound) << r.status.ToString();
       return r;
     }
-    OracleModule& m = *it->second;
-    m.host.events.clear();
-    m.host.debug.clear();
-    Outcome o = Model(m, fn, arg, gas, /*allow_init=*/false);
-    // Events and debug lines: the same, in order; all flagged reverted when
-    // the call failed (the VM keeps them, as piecrust does).
-    EXPECT_EQ(r.events.size(), m.host.events.size());
-    for (size_t i = 0; i < std::min(r.events.size(), m.host.events.size()); i++) {
-      EXPECT_EQ(r.events[i].source, id);
-      EXPECT_EQ(r.events[i].topic, m.host.events[i].first) << "event " << i;
-      EXPECT_EQ(r.events[i].data, m.host.events[i].second) << "event " << i;
-      EXPECT_EQ(r.events[i].reverted, !r.ok()) << "event " << i;
+    engine::OracleReceipt o = world_.Call(id, fn, arg, gas);
+    EXPECT_EQ(r.events.size(), o.events.size());
+    for (size_t i = 0; i < std::min(r.events.size(), o.events.size()); i++) {
+      EXPECT_EQ(r.events[i].source, o.events[i].source) << "event " << i;
+      EXPECT_EQ(r.events[i].topic, o.events[i].topic) << "event " << i;
+      EXPECT_EQ(r.events[i].data, o.events[i].data) << "event " << i;
+      EXPECT_EQ(r.events[i].reverted, o.events[i].reverted) << "event " << i;
     }
-    EXPECT_EQ(r.debug, m.host.debug);
+    EXPECT_EQ(r.debug, o.debug);
     const std::string vm_text = Describe(r.status, r.data, r.gas_spent);
     const std::string oracle_text = Describe(o.status, o.data, o.gas_spent);
     EXPECT_EQ(r.status.code(), o.status.code()) << "vm " << vm_text << "\noracle " << oracle_text;
@@ -222,16 +200,34 @@ class Twin {
     EXPECT_EQ(r.data, o.data) << "vm " << vm_text << "\noracle " << oracle_text;
     EXPECT_EQ(r.gas_spent, o.gas_spent) << "vm " << vm_text << "\noracle " << oracle_text;
     EXPECT_EQ(r.gas_limit, gas);
+    // The VM lists callees first (piecrust's order): the reverse of the start order.
+    std::vector<CallNode> tree = r.call_tree;
+    std::reverse(tree.begin(), tree.end());
+    EXPECT_EQ(tree.size(), o.call_tree.size()) << "call trees differ in size";
+    std::set<ModuleId> reached;
+    for (size_t i = 0; i < std::min(tree.size(), o.call_tree.size()); i++) {
+      const CallNode& v = tree[i];
+      const engine::OracleCallNode& w = o.call_tree[i];
+      SCOPED_TRACE("call tree node " + std::to_string(i) + " (start order): " + v.function + " at depth " +
+                   std::to_string(v.depth));
+      EXPECT_EQ(v.module, w.module);
+      EXPECT_EQ(v.function, w.function);
+      EXPECT_EQ(v.depth, w.depth);
+      EXPECT_EQ(v.gas_limit, w.gas_limit);
+      EXPECT_EQ(v.gas_spent, w.gas_spent);
+      EXPECT_EQ(v.status.code(), w.status.code()) << v.status.ToString() << " vs " << w.status.ToString();
+      if (world_.Has(w.module)) reached.insert(w.module);
+    }
     if (r.ok()) ++ok_; else ++failed_[r.status.code()];
-    CompareState(id, m);
+    for (const ModuleId& m : reached) CompareState(m);
     return r;
   }
 
-  void CompareState(const ModuleId& id, OracleModule& m) {
+  void CompareState(const ModuleId& id) {
     // Memory: length and every byte.
     auto len = session_->state().MemoryLength(id);
     ASSERT_TRUE(len.ok()) << len.status().ToString();
-    std::span<const uint8_t> om = m.oracle->memory();
+    std::span<const uint8_t> om = world_.Memory(id);
     ASSERT_EQ(*len, om.size()) << "memory lengths differ";
     Bytes vm_mem(*len);
     ASSERT_TRUE(session_->state().ReadMemory(id, 0, vm_mem).ok());
@@ -244,16 +240,18 @@ class Twin {
     ASSERT_TRUE(raw.ok()) << raw.status().ToString();
     auto meta = vm::DecodeModuleMeta(*raw, id.ToHex());
     ASSERT_TRUE(meta.ok()) << meta.status().ToString();
-    ASSERT_EQ(meta->globals.size(), m.globals.size());
-    for (size_t i = 0; i < m.globals.size(); ++i) {
-      EXPECT_EQ(meta->globals[i].index, m.pm.state_globals[i].index);
-      EXPECT_EQ(meta->globals[i].bits, m.globals[i]) << "persisted global " << meta->globals[i].index;
+    const std::vector<uint64_t>& globals = world_.PersistedGlobals(id);
+    const PreparedModule& pm = world_.Prepared(id);
+    ASSERT_EQ(meta->globals.size(), globals.size());
+    for (size_t i = 0; i < globals.size(); ++i) {
+      EXPECT_EQ(meta->globals[i].index, pm.state_globals[i].index);
+      EXPECT_EQ(meta->globals[i].bits, globals[i]) << "persisted global " << meta->globals[i].index;
     }
-    EXPECT_EQ(meta->arg_buffer, m.pm.arg_buffer);
+    EXPECT_EQ(meta->arg_buffer, pm.arg_buffer);
   }
 
   // The persisted values of a module's state globals (model side).
-  std::vector<uint64_t> Globals(const ModuleId& id) const { return modules_.at(id)->globals; }
+  std::vector<uint64_t> Globals(const ModuleId& id) const { return world_.PersistedGlobals(id); }
 
   std::string Summary() const {
     std::ostringstream s;
@@ -268,55 +266,8 @@ class Twin {
   int ok_calls() const { return ok_; }
 
  private:
-
-  // What VmSessionImpl::Invoke does, with the oracle as the engine.
-  Outcome Model(OracleModule& m, std::string_view fn, ByteView arg, uint64_t gas, bool allow_init) {
-    Outcome out;
-    if (fn == "init" && !allow_init) {
-      out.status = Status::InvalidArgument("init cannot be called");
-      return out;
-    }
-    if (arg.size() > engine::kArgBufferSize) {
-      out.status = Status::InvalidArgument("argument too large");
-      return out;
-    }
-    if (fn != "init" && !std::binary_search(m.pm.functions.begin(), m.pm.functions.end(), fn)) {
-      out.status = Status::NotFound("no such function");  // before anything touches memory
-      return out;
-    }
-    EXPECT_TRUE(m.oracle->SetStateGlobals(m.globals).ok());
-    const Bytes before(m.oracle->memory().begin(), m.oracle->memory().end());
-    OracleOutcome o = m.oracle->Call(fn, arg, gas, depth_);
-    out.gas_spent = o.gas_spent;
-    out.status = o.status;
-    if (o.status.code() == Status::Code::kTrap && o.status.message().starts_with("returned length")) {
-      out.status = Status::ResourceExhausted(o.status.message());  // VmSession: more than 64 KiB returned
-    }
-    if (!out.status.ok()) {
-      RollBack(m, before);
-      return out;
-    }
-    out.data = std::move(o.data);
-    m.globals = m.oracle->GetStateGlobals();
-    return out;
-  }
-
-  // A failed call leaves no trace: restore the memory as it was (a fresh
-  // interpreter instance when the call grew it: wabt memories cannot shrink).
-  void RollBack(OracleModule& m, const Bytes& before) {
-    if (m.oracle->memory().size() != before.size()) {
-      auto fresh = InterpOracle::Create(m.pm, &m.host);
-      ASSERT_TRUE(fresh.ok()) << fresh.status().ToString();
-      m.oracle = std::move(fresh).value();
-    }
-    ASSERT_TRUE(m.oracle->SetMemory(before).ok());
-    ASSERT_EQ(m.oracle->memory().size(), before.size());
-  }
-
   VmSession* const session_;
-  const uint32_t depth_;
-  std::map<std::string, Bytes> meta_;
-  std::map<ModuleId, std::unique_ptr<OracleModule>> modules_;
+  engine::OracleWorld world_;
   int deploys_ = 0, calls_ = 0, ok_ = 0;
   std::map<Status::Code, int> failed_;
 };
@@ -334,7 +285,7 @@ struct EngineParam {
 
 class EquivalenceTest : public ::testing::TestWithParam<EngineParam> {
  protected:
-  std::unique_ptr<Vm> OpenVm(const std::string& where, uint32_t depth = 1000) {
+  std::unique_ptr<Vm> OpenVm(const std::string& where, uint32_t depth = 1000, uint32_t module_depth = 48) {
     VmOptions o;
     o.store.write_audit = true;  // fail on any page the engine wrote without noting it
     o.store.sync = false;
@@ -342,6 +293,7 @@ class EquivalenceTest : public ::testing::TestWithParam<EngineParam> {
     o.tiers = GetParam().tiers;
     o.code_cache_dir = CacheDir();
     o.max_call_depth = depth;
+    o.max_module_depth = module_depth;
     auto vm = Vm::Open(dir_.Sub(where), o);
     EXPECT_TRUE(vm.ok()) << vm.status().ToString();
     return vm.ok() ? std::move(vm).value() : nullptr;
@@ -864,6 +816,208 @@ TEST_P(EquivalenceTest, PageWriteCharges) {
   t.Call(m, "grow_put", U32(1), 4096 + 8 * 4096);  // grows, then runs out at the 8th page
 }
 
+// ---------------------------------------------------------------------------
+// Inter-contract calls (`c`, docs/abi.md §5, §9.1, §9.2): the oracle world
+// runs nested calls with the VM's checkpoints, gas rules and rollbacks.
+
+// One module, deployed several times: `call` forwards a call through `c`
+// and returns its code and result; the others are callees.
+constexpr char kNodeImports[] = R"(
+  (import "env" "c" (func $c (param i32 i32 i32 i32 i64) (result i32)))
+  (import "env" "emit" (func $emit (param i32 i32 i32)))
+  (import "env" "panic" (func $panic (param i32)))
+  (import "env" "caller" (func $caller (result i32)))
+  (import "env" "callstack" (func $callstack (result i32)))
+)";
+constexpr char kNode[] = R"(
+  (global $count (mut i64) (i64.const 0))
+  (data (i32.const 8192) "topic")
+  ;; call(id[32] | u64 gas | u32 fn_len | u32 arg_len | u32 touch | name | arg):
+  ;; writes a byte at `touch` (unless it is 0), calls, writes it again, and
+  ;; returns i32 code | the result (code > 0) or the panic buffer (code -1).
+  (func $call (export "call") (param $len i32) (result i32)
+    (local $fn_len i32) (local $arg_len i32) (local $touch i32) (local $gas i64) (local $code i32) (local $n i32)
+    (memory.copy (i32.const 0) (global.get $A) (i32.const 32))
+    (local.set $gas (i64.load offset=32 (global.get $A)))
+    (local.set $fn_len (i32.load offset=40 (global.get $A)))
+    (local.set $arg_len (i32.load offset=44 (global.get $A)))
+    (local.set $touch (i32.load offset=48 (global.get $A)))
+    (memory.copy (i32.const 64) (i32.add (global.get $A) (i32.const 52)) (local.get $fn_len))
+    (memory.copy (global.get $A) (i32.add (global.get $A) (i32.add (i32.const 52) (local.get $fn_len)))
+                 (local.get $arg_len))
+    (if (local.get $touch) (then (i32.store8 (local.get $touch) (i32.const 1))))
+    (local.set $code (call $c (i32.const 0) (i32.const 64) (local.get $fn_len) (local.get $arg_len) (local.get $gas)))
+    (if (local.get $touch) (then (i32.store8 (local.get $touch) (i32.const 2))))
+    (local.set $n (select (local.get $code) (i32.const 0) (i32.gt_s (local.get $code) (i32.const 0))))
+    (if (i32.eq (local.get $code) (i32.const -1))
+      (then (local.set $n (i32.add (i32.const 4) (i32.load (global.get $A))))))
+    (memory.copy (i32.add (global.get $A) (i32.const 4)) (global.get $A) (local.get $n))
+    (i32.store (global.get $A) (local.get $code))
+    (i32.add (local.get $n) (i32.const 4)))
+  ;; call_fail: as call, then traps (rolls back a successful callee)
+  (func (export "call_fail") (param $len i32) (result i32)
+    (drop (call $call (local.get $len))) (unreachable))
+  ;; churn(id[32] | u32 n | u32 fn_len | name): n times: a store, then c(name) with gas 0
+  (func (export "churn") (param $len i32) (result i32)
+    (local $n i32) (local $fn_len i32)
+    (memory.copy (i32.const 0) (global.get $A) (i32.const 32))
+    (local.set $n (i32.load offset=32 (global.get $A)))
+    (local.set $fn_len (i32.load offset=36 (global.get $A)))
+    (memory.copy (i32.const 64) (i32.add (global.get $A) (i32.const 40)) (local.get $fn_len))
+    (block $done (loop $l
+      (br_if $done (i32.eqz (local.get $n)))
+      (i32.store (i32.const 12288) (local.get $n))
+      (drop (call $c (i32.const 0) (i32.const 64) (local.get $fn_len) (i32.const 0) (i64.const 0)))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br $l)))
+    (i32.const 0))
+  ;; put(u32 first | u32 count): writes a byte in each of `count` 4 KiB pages
+  (func $put (export "put") (param $len i32) (result i32)
+    (local $p i32) (local $n i32)
+    (local.set $p (i32.load (global.get $A)))
+    (local.set $n (i32.load offset=4 (global.get $A)))
+    (block $done (loop $l
+      (br_if $done (i32.eqz (local.get $n)))
+      (i32.store8 (local.get $p) (local.get $n))
+      (local.set $p (i32.add (local.get $p) (i32.const 4096)))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br $l)))
+    (global.set $count (i64.add (global.get $count) (i64.const 1)))
+    (i32.const 0))
+  (func (export "put_fail") (param $len i32) (result i32) (drop (call $put (local.get $len))) (unreachable))
+  (func (export "put_panic") (param $len i32) (result i32)
+    (drop (call $put (local.get $len)))
+    (i64.store (global.get $A) (i64.const 0x2164656c6961662f))  ;; "/failed!"
+    (call $panic (i32.const 8)) (i32.const 0))
+  (func (export "spin") (param $len i32) (result i32) (loop $l (br $l)) (i32.const 0))
+  (func (export "echo") (param $len i32) (result i32) (local.get $len))
+  (func (export "inc") (param $len i32) (result i32)
+    (global.set $count (i64.add (global.get $count) (i64.const 1)))
+    (i64.store (global.get $A) (global.get $count)) (i32.const 8))
+  (func (export "big") (param $len i32) (result i32) (i32.const 65537))
+  (func (export "grow_fail") (param $len i32) (result i32)
+    (drop (memory.grow (i32.const 1))) (i32.store (i32.const 140000) (i32.const 7)) (unreachable))
+  (func (export "emit") (param $len i32) (result i32)
+    (call $emit (i32.const 8192) (i32.const 5) (local.get $len)) (i32.const 0))
+  (func (export "emit_fail") (param $len i32) (result i32)
+    (call $emit (i32.const 8192) (i32.const 5) (local.get $len)) (unreachable))
+  (func (export "who") (param $len i32) (result i32)
+    (local $n i32)
+    (local.set $n (call $callstack))
+    (i32.mul (local.get $n) (i32.const 32)))
+  (func (export "caller") (param $len i32) (result i32) (i32.mul (call $caller) (i32.const 32)))
+  (func $rec (param $n i32) (result i32)
+    (if (result i32) (i32.eqz (local.get $n)) (then (i32.const 0))
+      (else (i32.add (i32.const 1) (call $rec (i32.sub (local.get $n) (i32.const 1)))))))
+  (func (export "recurse") (param $len i32) (result i32)
+    (i32.store (global.get $A) (call $rec (i32.load (global.get $A)))) (i32.const 4))
+)";
+
+// The argument of `call` (kNode).
+Bytes CallArg(const ModuleId& id, std::string_view fn, const Bytes& arg, uint64_t gas = 0, uint32_t touch = 0) {
+  Bytes out(id.bytes.begin(), id.bytes.end());
+  PutFixed64(&out, gas);
+  PutFixed32(&out, static_cast<uint32_t>(fn.size()));
+  PutFixed32(&out, static_cast<uint32_t>(arg.size()));
+  PutFixed32(&out, touch);
+  out.insert(out.end(), fn.begin(), fn.end());
+  out.insert(out.end(), arg.begin(), arg.end());
+  return out;
+}
+
+TEST_P(EquivalenceTest, InterContractCalls) {
+  Twin& t = *twin_;
+  const Bytes node = Wat(Module(kNode, kNodeImports));
+  ASSERT_OK_AND_ASSIGN(ModuleId x, t.Deploy(node, {.nonce = 1}, "x"));
+  ASSERT_OK_AND_ASSIGN(ModuleId y, t.Deploy(node, {.nonce = 2}, "y"));
+  // Results, return codes and gas rules: 93 % of what is left (gas 0, or
+  // at least what is left, read as unsigned), or the limit asked for.
+  CallAtLimits(x, "call", CallArg(y, "echo", Str("hello")));
+  CallAtLimits(x, "call", CallArg(y, "inc", {}, 100'000));
+  CallAtLimits(x, "call", CallArg(y, "inc", {}, ~uint64_t{0}));
+  CallAtLimits(x, "call", CallArg(y, "inc", {}, kGas * 2));
+  CallAtLimits(x, "call", CallArg(y, "who", {}));
+  CallAtLimits(x, "call", CallArg(y, "caller", {}));
+  // Failing callees: the caller pays the callee's whole limit.
+  CallAtLimits(x, "call", CallArg(y, "spin", {}, 30'000));                // -2
+  CallAtLimits(x, "call", CallArg(y, "put_panic", Cat({U32(0), U32(3)}), 100'000));  // -1 and the message
+  CallAtLimits(x, "call", CallArg(y, "nope", {}, 50'000));                // no such function: INT32_MIN
+  CallAtLimits(x, "call", CallArg(y, "init", {}, 50'000));                // init: INT32_MIN
+  CallAtLimits(x, "call", CallArg(y, "big", {}, 50'000));                 // result too large
+  CallAtLimits(x, "call", CallArg(y, "recurse", U32(2000), 5'000'000));   // the shared depth budget
+  CallAtLimits(x, "call", CallArg(y, "recurse", U32(100), 5'000'000));
+  ModuleId missing;
+  missing.bytes.fill(0x5a);
+  CallAtLimits(x, "call", CallArg(missing, "echo", {}, 50'000));          // -3: only the call charge
+  // Self-calls re-enter the running instance (its counters resume).
+  CallAtLimits(x, "call", CallArg(x, "inc", {}));
+  CallAtLimits(x, "call", CallArg(x, "call", CallArg(y, "inc", {})));
+  // Nested three deep, back into the first module.
+  CallAtLimits(x, "call", CallArg(y, "call", CallArg(x, "call", CallArg(y, "echo", Str("deep")))));
+  CallAtLimits(x, "call", CallArg(y, "call", CallArg(x, "inc", {})));
+  // A successful callee rolled back by its failing caller (persisted globals too).
+  t.Call(x, "call_fail", CallArg(y, "inc", {}), kGas);
+  t.Call(y, "inc", {}, kGas);
+  // Events: kept by a successful callee, flagged reverted by a failing one
+  // or by the caller's failure.
+  CallAtLimits(x, "call", CallArg(y, "emit", Str("data")));
+  t.Call(x, "call", CallArg(y, "emit_fail", Str("data")), kGas);
+  t.Call(x, "call_fail", CallArg(y, "emit", Str("data")), kGas);
+  // Memory growth of a failed callee is rolled back.
+  t.Call(x, "call", CallArg(y, "grow_fail", {}), kGas);
+  t.Call(y, "echo", {}, kGas);
+  // The call charge itself runs out.
+  t.Call(x, "call", CallArg(y, "echo", {}), 1'000);
+  EXPECT_GE(t.ok_calls(), 20);
+}
+
+// Page writes in nested calls (§9.2): a callee pays for the pages it
+// writes, again after every checkpoint operation; a failed callee's writes
+// and charges are rolled back and the caller pays its whole limit; the
+// caller's pages count again after `c` returns.
+TEST_P(EquivalenceTest, InterContractPageWrites) {
+  Twin& t = *twin_;
+  const Bytes node = Wat(Module(kNode, kNodeImports));
+  ASSERT_OK_AND_ASSIGN(ModuleId x, t.Deploy(node, {.nonce = 1}, "x"));
+  ASSERT_OK_AND_ASSIGN(ModuleId y, t.Deploy(node, {.nonce = 2}, "y"));
+  const Bytes pages = Cat({U32(16384), U32(6)});  // pages 4..9
+  CallAtLimits(x, "call", CallArg(y, "put", pages, 0, 40000));
+  CallAtLimits(x, "call", CallArg(y, "put", pages, 5 * 4096 + 2000, 40000));  // runs out at the last page
+  CallAtLimits(x, "call", CallArg(y, "put_fail", pages, 100'000, 40000));
+  CallAtLimits(x, "call", CallArg(y, "put_panic", pages, 0, 40000));
+  CallAtLimits(x, "call", CallArg(x, "put", pages, 0, 16384));   // the caller's own pages, re-entered
+  CallAtLimits(x, "call", CallArg(x, "put_fail", pages, 0, 16384));
+  CallAtLimits(x, "call", CallArg(y, "call", CallArg(x, "put", pages, 0, 20000), 0, 20000));
+  t.Call(x, "call_fail", CallArg(y, "put", pages), kGas);
+  t.Call(y, "put", Cat({U32(16384), U32(1)}), kGas);  // y's pages as the rollback left them
+  // A loop of a store and a call: the store's page is charged again after each `c`.
+  Bytes churn(y.bytes.begin(), y.bytes.end());
+  PutFixed32(&churn, 50);
+  PutFixed32(&churn, 4);
+  churn.insert(churn.end(), {'e', 'c', 'h', 'o'});
+  CallAtLimits(x, "churn", churn);
+  Bytes fails(y.bytes.begin(), y.bytes.end());
+  PutFixed32(&fails, 20);
+  PutFixed32(&fails, 8);
+  fails.insert(fails.end(), {'p', 'u', 't', '_', 'f', 'a', 'i', 'l'});
+  CallAtLimits(x, "churn", fails);
+}
+
+// The module-depth limit (VmOptions::max_module_depth): past it `c`
+// returns INT32_MIN after the call charge, and the callee never starts.
+TEST_P(EquivalenceTest, InterContractModuleDepthLimit) {
+  std::unique_ptr<Vm> vm = OpenVm("depth", 1000, /*module_depth=*/3);
+  ASSERT_NE(vm, nullptr);
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<VmSession> session, vm->StartGenesis());
+  Twin t(session.get(), 1000, 3);
+  const Bytes node = Wat(Module(kNode, kNodeImports));
+  ASSERT_OK_AND_ASSIGN(ModuleId x, t.Deploy(node, {.nonce = 1}, "x"));
+  ASSERT_OK_AND_ASSIGN(ModuleId y, t.Deploy(node, {.nonce = 2}, "y"));
+  t.Call(x, "call", CallArg(y, "call", CallArg(x, "inc", {})), kGas);                        // depth 3: runs
+  t.Call(x, "call", CallArg(y, "call", CallArg(x, "call", CallArg(y, "inc", {}))), kGas);    // depth 4: refused
+  EXPECT_EQ(t.ok_calls(), 2);
+}
+
 TEST_P(EquivalenceTest, I64Arithmetic) {
   Twin& t = *twin_;
   // op(u32 which | i64 a | i64 b) -> i64
@@ -1135,6 +1289,31 @@ TEST_P(EquivalenceTest, PiecrustFixtures) {
   CallAtLimits(stake, "burnt_amount", {});
   EXPECT_GT(t.ok_calls(), 20);
   EXPECT_GT(t.failed(Status::Code::kOutOfGas), 0);
+}
+
+// piecrust's callcenter (Rust, through uplink) calling counter, spender and
+// itself through `c`: the oracle world runs the nested calls too.
+TEST_P(EquivalenceTest, PiecrustInterContractCalls) {
+  Twin& t = *twin_;
+  const Bytes owner(33, 3);
+  ASSERT_OK_AND_ASSIGN(ModuleId counter, t.Deploy(PiecrustFixture("counter"), {.owner = owner}, "counter"));
+  ASSERT_OK_AND_ASSIGN(ModuleId center, t.Deploy(PiecrustFixture("callcenter"), {.owner = owner}, "callcenter"));
+  ASSERT_OK_AND_ASSIGN(ModuleId spender, t.Deploy(PiecrustFixture("spender"), {.owner = owner}, "spender"));
+  const Bytes id_counter(counter.bytes.begin(), counter.bytes.end());
+  const Bytes id_center(center.bytes.begin(), center.bytes.end());
+  const Bytes id_spender(spender.bytes.begin(), spender.bytes.end());
+  CallAtLimits(center, "query_counter", id_counter);
+  CallAtLimits(center, "increment_counter", id_counter);
+  CallAtLimits(center, "calling_self", id_center);
+  CallAtLimits(center, "call_self", {});
+  CallAtLimits(center, "return_callstack", {});
+  CallAtLimits(center, "call_self_n_times", U32(5));
+  CallAtLimits(center, "call_init", id_counter);        // Unknown: a panic
+  CallAtLimits(center, "query_counter", Bytes(32, 0xee));  // DoesNotExist: a panic
+  for (uint64_t limit : {uint64_t{1175}, uint64_t{2175}, uint64_t{5345 + 8 * 4096}}) {
+    t.Call(center, "call_spend_with_limit", Cat({id_spender, U64(limit)}), kGas);
+  }
+  EXPECT_GT(t.ok_calls(), 10);
 }
 
 // Host functions at the 64 KiB limit of A. These found divergences between

@@ -7,7 +7,8 @@
 // on (a thread with a 256 KiB stack). A recursion whose wasm frame is near
 // the deploy bound (module_limits.h max_frame_bytes) deploys and gives the
 // same results on the fast tier (tcc), -O0 and -O2, under every stack limit;
-// one over the bound is refused at deploy, by the wasm alone. Also: the
+// one over the bound is refused at deploy, by the wasm alone, and one at it
+// deploys under every tier setting (heavy modules, compiler.h). Also: the
 // limits Vm::Open accepts.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -163,11 +164,12 @@ TEST(StackTest, SameResultUnderEveryStackLimit) {
 }
 
 // A frame near the wasm bound (97,560 of 98,304 bytes): deploys, and the
-// same calls give the same lines (status, data, gas) on the fast tier (tcc)
-// and gcc -O0 under a 1 MiB and an unlimited `ulimit -s`: the stack is sized
-// from the wasm bound, so every compiler's frames fit and the depth limit
-// fires first. (gcc -O2 is compared on the 2,000-value contract above: on
-// this one cc1 runs for more than its 600 s limit.)
+// same calls give the same lines (status, data, gas) on the fast tier (tcc),
+// gcc -O0 and the optimised-only tier at -O2 under a 1 MiB and an unlimited
+// `ulimit -s`: the stack is sized from the wasm bound, so every compiler's
+// frames fit and the depth limit fires first. At -O2 the module is heavy
+// (compiler.h kHeavyFrameBytes) and is compiled at -O0: cc1 -O2 runs for
+// more than its 600 s limit on it, so without that its deploy would fail.
 TEST(StackTest, NearTheWasmFrameBoundEveryBuildAgrees) {
   crust::testing::TempDir dir;
   const std::string reference = RunChild(dir.path(), "1024", "tcc", /*near_bound=*/true);
@@ -176,6 +178,7 @@ TEST(StackTest, NearTheWasmFrameBoundEveryBuildAgrees) {
   EXPECT_EQ(RunChild(dir.path(), "unlimited", "tcc", true), reference);
   EXPECT_EQ(RunChild(dir.path(), "1024", "O0", true), reference);
   EXPECT_EQ(RunChild(dir.path(), "unlimited", "O0", true), reference);
+  EXPECT_EQ(RunChild(dir.path(), "1024", "O2", true), reference);
 }
 
 // One slot over the wasm frame bound is refused at deploy whatever compiles
