@@ -32,15 +32,21 @@ constexpr char kEveryWrite[] = R"((module
     (memory.init $p (i32.const 200) (i32.const 0) (i32.const 7))))
 )";
 
-// wasm2c's C for kEveryWrite, without crust's patches.
-std::string RawC() {
-  auto wasm = WatToWasm(kEveryWrite);
+// wasm2c's C for `wat`, without crust's write-barrier patches (its macros
+// for memory access are inserted after the bodies anchor; the bodies' lines
+// are wasm2c's own, and a module without crust's gas global keeps its
+// global accesses).
+std::string TranslatedC(const char* wat) {
+  auto wasm = WatToWasm(wat);
   EXPECT_TRUE(wasm.ok()) << wasm.status().ToString();
   if (!wasm.ok()) return "";
   auto c = TranslateToC(*wasm, /*write_barrier=*/false);
   EXPECT_TRUE(c.ok()) << c.status().ToString();
   return c.ok() ? c->c : "";
 }
+
+// wasm2c's C for kEveryWrite, without crust's patches.
+std::string RawC() { return TranslatedC(kEveryWrite); }
 
 size_t Count(const std::string& text, const std::string& what) {
   size_t n = 0;
@@ -122,16 +128,7 @@ constexpr char kEveryCall[] = R"((module
     (call_indirect (type $t) (i32.load (local.get 0)) (i32.const 1))))
 )";
 
-// wasm2c's C for kEveryCall (crust's macros are inserted after the bodies
-// anchor; the bodies' lines are wasm2c's own: the module has no gas global).
-std::string EveryCallC() {
-  auto wasm = WatToWasm(kEveryCall);
-  EXPECT_TRUE(wasm.ok()) << wasm.status().ToString();
-  if (!wasm.ok()) return "";
-  auto c = TranslateToC(*wasm, /*write_barrier=*/false);
-  EXPECT_TRUE(c.ok()) << c.status().ToString();
-  return c.ok() ? c->c : "";
-}
+std::string EveryCallC() { return TranslatedC(kEveryCall); }
 
 // The function bodies' text: from the first body start to the last body end.
 std::vector<std::string> BodyLines(const std::string& c) {
