@@ -445,33 +445,8 @@ std::vector<std::string> Rename(wabt::Module* m, std::vector<std::pair<std::stri
   return names;
 }
 
-// Loads and stores of wasm2c 1.0.32 (name, memory type, intermediate type,
-// value type), as its DEFINE_LOAD / DEFINE_STORE lines list them.
-struct Access {
-  const char* name;
-  const char* t1;
-  const char* t2;
-  const char* t3;  // loads only
-};
-const Access kLoads[] = {
-    {"i32_load", "u32", "u32", "u32"},      {"i64_load", "u64", "u64", "u64"},
-    {"f32_load", "f32", "f32", "f32"},      {"f64_load", "f64", "f64", "f64"},
-    {"i32_load8_s", "s8", "s32", "u32"},    {"i64_load8_s", "s8", "s64", "u64"},
-    {"i32_load8_u", "u8", "u32", "u32"},    {"i64_load8_u", "u8", "u64", "u64"},
-    {"i32_load16_s", "s16", "s32", "u32"},  {"i64_load16_s", "s16", "s64", "u64"},
-    {"i32_load16_u", "u16", "u32", "u32"},  {"i64_load16_u", "u16", "u64", "u64"},
-    {"i64_load32_s", "s32", "s64", "u64"},  {"i64_load32_u", "u32", "u64", "u64"},
-};
-const Access kStores[] = {
-    {"i32_store", "u32", "u32", nullptr},   {"i64_store", "u64", "u64", nullptr},
-    {"f32_store", "f32", "f32", nullptr},   {"f64_store", "f64", "f64", nullptr},
-    {"i32_store8", "u8", "u32", nullptr},   {"i32_store16", "u16", "u32", nullptr},
-    {"i64_store8", "u8", "u64", nullptr},   {"i64_store16", "u16", "u64", nullptr},
-    {"i64_store32", "u32", "u64", nullptr},
-};
-
 // Where the function bodies start: the line after wasm2c's helpers.
-constexpr char kBodiesAnchor[] = "\nstatic bool s_module_initialized = false;\n";
+constexpr std::string_view kBodiesAnchor = kWasm2cBodiesAnchor;
 
 // FUNC_PROLOGUE's part for InsertMemoryLocals.
 constexpr char kMemoryLocalsPrologue[] =
@@ -505,11 +480,11 @@ std::string MemoryLocalsText(bool write_barrier) {
          "wasm_rt_memory_t* mem, u64 a, t2 v) { (void)map; (void)mem; "
          "t1 w = (t1)v; wasm_rt_memcpy(b + a, &w, sizeof(t1)); return 0; }\n";
   }
-  for (const Access& a : kLoads) {
+  for (const Wasm2cAccess& a : Wasm2cLoads()) {
     t += std::string("CRUST_DEFINE_LOAD(") + a.name + ", " + a.t1 + ", " + a.t2 + ", " + a.t3 + ")\n";
     t += std::string("#define ") + a.name + "(m, a) crust_" + a.name + "(crust_base_, a)\n";
   }
-  for (const Access& a : kStores) {
+  for (const Wasm2cAccess& a : Wasm2cStores()) {
     t += std::string("CRUST_DEFINE_STORE(") + a.name + ", " + a.t1 + ", " + a.t2 + ")\n";
     t += std::string("#define ") + a.name + "(m, a, v) do { if (crust_" + a.name +
          "(crust_base_, crust_map_, CRUST_MEM, a, v)) CRUST_AFTER_NOTE; } while (0)\n";
@@ -527,11 +502,11 @@ Status InsertMemoryLocals(std::string* c, bool write_barrier, bool* applied) {
   const size_t bodies = c->find(kBodiesAnchor);
   if (bodies == std::string::npos || c->find(kBodiesAnchor, bodies + 1) != std::string::npos) {
     return Status::NotSupported("wasm2c output is not what crust's memory access patch expects: no single \"" +
-                                std::string(kBodiesAnchor + 1, sizeof(kBodiesAnchor) - 3) + "\"");
+                                std::string(kBodiesAnchor.substr(1, kBodiesAnchor.size() - 2)) + "\"");
   }
   std::string mem;
   size_t calls = 0, matching = 0;
-  auto scan = [&](const Access& a) {
+  auto scan = [&](const Wasm2cAccess& a) {
     const std::string call = std::string(a.name) + "(";
     for (size_t at = c->find(call, bodies); at != std::string::npos; at = c->find(call, at + 1)) {
       const char before = (*c)[at - 1];
@@ -541,12 +516,12 @@ Status InsertMemoryLocals(std::string* c, bool write_barrier, bool* applied) {
       const size_t comma = c->find(", ", arg);
       if (comma == std::string::npos) continue;
       const std::string expr = c->substr(arg, comma - arg);
-      if (mem.empty() && (expr.rfind("&instance->", 0) == 0 || expr.rfind("instance->", 0) == 0)) mem = expr;
+      if (mem.empty() && IsWasm2cInstanceField(expr)) mem = expr;
       if (expr == mem) ++matching;
     }
   };
-  for (const Access& a : kLoads) scan(a);
-  for (const Access& a : kStores) scan(a);
+  for (const Wasm2cAccess& a : Wasm2cLoads()) scan(a);
+  for (const Wasm2cAccess& a : Wasm2cStores()) scan(a);
   if (calls == 0) return Status::OK();
   if (mem.empty() || matching != calls || mem.find_first_of("(),;") != std::string::npos) {
     return Status::NotSupported("wasm2c output is not what crust's memory access patch expects: loads and stores "
@@ -569,15 +544,15 @@ Status InsertMemoryLocals(std::string* c, bool write_barrier, bool* applied) {
 constexpr char kGasLocalPrologue[] = " u64 crust_gas_ = CRUST_GAS; (void)crust_gas_;";
 
 Status CacheGasInLocal(std::string* c, const std::string& field) {
-  const std::string read = "= " + field + ";", write = field + " = ";
+  const std::string read = Wasm2cGlobalReadText(field), write = Wasm2cGlobalWriteText(field);
   const std::string reload = " crust_gas_ = " + field + ";";
   std::string out;
   out.reserve(c->size() + c->size() / 8);
   size_t at = 0;
   for (;;) {
-    const size_t body = c->find("  FUNC_PROLOGUE;\n", at);
+    const size_t body = c->find(kWasm2cBodyStart, at);
     if (body == std::string::npos) break;
-    const size_t end = c->find("\n}\n", body);
+    const size_t end = c->find(kWasm2cBodyEnd, body);
     if (end == std::string::npos) return Status::NotSupported("wasm2c output: a function body without its end");
     out.append(*c, at, body - at);
     for (size_t line = body; line < end;) {
@@ -589,10 +564,7 @@ Status CacheGasInLocal(std::string* c, const std::string& field) {
       }
       if (text.find(write) != std::string::npos) {
         text.replace(text.find(write), write.size(), field + " = crust_gas_ = ");
-      } else if (text.find("(instance") != std::string::npos || text.find("CALL_INDIRECT(") != std::string::npos ||
-                 // bulk memory: the barrier in these helpers may charge the page-write gas
-                 text.find("memory_fill(") != std::string::npos || text.find("memory_copy(") != std::string::npos ||
-                 text.find("memory_init(") != std::string::npos) {
+      } else if (Wasm2cLineMayCharge(text)) {
         if (text.empty() || text.back() != ';') {
           return Status::NotSupported("wasm2c output: a call that does not end its line: \"" + text + "\"");
         }
@@ -612,7 +584,7 @@ Status CacheGasInLocal(std::string* c, const std::string& field) {
 // The C lvalue of global `index` as wasm2c's accessor of the synthetic
 // export crust_g<index> returns it ("instance->w2c_..."), or "" if absent.
 std::string GlobalField(const std::string& c, uint32_t index) {
-  const std::string head = "Z_mZ_crust_g" + std::to_string(index) + "(Z_m_instance_t* instance) {\n  return &";
+  const std::string head = Wasm2cGlobalAccessorHead("crust_g" + std::to_string(index));
   const size_t at = c.find(head);
   if (at == std::string::npos) return "";
   const size_t from = at + head.size(), semi = c.find(";\n", from);
@@ -633,7 +605,7 @@ const std::string& TranslatorText() {
   static const std::string* const text = [] {
     auto* t = new std::string(GluePrelude());
     for (const Wasm2cPatch& p : WriteBarrierPatches()) *t = *t + "\n" + p.anchor + "\n" + p.insert;
-    *t += MemoryLocalsText(true) + MemoryLocalsText(false) + kBodiesAnchor + kMemoryLocalsPrologue +
+    *t += MemoryLocalsText(true) + MemoryLocalsText(false) + std::string(kBodiesAnchor) + kMemoryLocalsPrologue +
           kGasLocalPrologue;
     return t;
   }();

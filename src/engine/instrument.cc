@@ -186,7 +186,7 @@ class Instrumenter {
   void InstrumentFunction(wabt::Func* f) {
     func_ = f;
     nan_local_f32_ = nan_local_f64_ = kNone;
-    ProcessList(&f->exprs);
+    ProcessList(&f->exprs, false);
     WrapBody(f);
   }
 
@@ -249,43 +249,57 @@ class Instrumenter {
     return s.Take();
   }
 
-  // Instruments one expression list; recurses into nested bodies.
-  void ProcessList(wabt::ExprList* list) {
+  // Instruments one expression list; recurses into nested bodies. With
+  // `head_to_caller` (the body of a `block`, entered straight from the
+  // enclosing segment) the first segment gets no charge of its own: its cost
+  // is returned and the caller adds it to the segment that holds the
+  // `block`. Returns 0 otherwise.
+  uint64_t ProcessList(wabt::ExprList* list, bool head_to_caller) {
     auto segment_start = list->begin();
-    uint64_t cost = 0;
-    bool fresh = true;  // no original instruction in the current segment yet
+    uint64_t cost = 0, head = 0;
+    bool fresh = true;   // no original instruction in the current segment yet
+    bool first = true;   // still in the list's first segment
     for (auto it = list->begin(); it != list->end();) {
       wabt::Expr& e = *it;
       if (!IsLoweringArtifact(e)) cost += CostOf(e);
-      ProcessNested(&e);
+      cost += ProcessNested(&e);
       auto first_inserted = InsertBefore(list, it, &e);
       if (fresh) segment_start = first_inserted;
       fresh = false;
       auto next = std::next(it);
       InsertAfter(list, next, e);
       if (IsSegmentEnd(e)) {
-        InsertCharge(list, segment_start, cost);
+        if (first && head_to_caller) {
+          head = cost;
+        } else {
+          InsertCharge(list, segment_start, cost);
+        }
+        first = false;
         segment_start = next;
         cost = 0;
         fresh = true;
       }
       it = next;
     }
+    if (first && head_to_caller) return cost;
     InsertCharge(list, segment_start, cost);
+    return head;
   }
 
-  void ProcessNested(wabt::Expr* e) {
+  // Instruments the bodies nested in `e`; returns the cost of the first
+  // segment of a `block`'s body, which belongs to the enclosing segment.
+  uint64_t ProcessNested(wabt::Expr* e) {
     switch (e->type()) {
-      case ExprType::Block: ProcessList(&wabt::cast<wabt::BlockExpr>(e)->block.exprs); break;
-      case ExprType::Loop: ProcessList(&wabt::cast<wabt::LoopExpr>(e)->block.exprs); break;
+      case ExprType::Block: return ProcessList(&wabt::cast<wabt::BlockExpr>(e)->block.exprs, true);
+      case ExprType::Loop: ProcessList(&wabt::cast<wabt::LoopExpr>(e)->block.exprs, false); return 0;
       case ExprType::If: {
         auto* i = wabt::cast<wabt::IfExpr>(e);
-        ProcessList(&i->true_.exprs);
-        ProcessList(&i->false_);
-        break;
+        ProcessList(&i->true_.exprs, false);
+        ProcessList(&i->false_, false);
+        return 0;
       }
       default:
-        break;
+        return 0;
     }
   }
 

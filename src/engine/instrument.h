@@ -20,12 +20,17 @@
 //
 // Gas (i64 global kGasGlobal, unsigned "remaining"). Each function body and
 // each body of block, loop, if and else is cut into straight-line segments;
-// a segment ends after br, br_if, br_table, return, unreachable, block, loop
-// or if. At the start of every segment the total static cost of its original
-// instructions is charged: if remaining < cost the module sets kTrapGlobal
-// to InjectedTrap::kOutOfGas and executes `unreachable` (remaining is left
-// unchanged); otherwise remaining -= cost. A segment is charged in full on
-// entry, even when a trap or a call that runs out of gas stops it midway.
+// a segment ends after br, br_if, br_table, return, unreachable, loop or if,
+// and at the end of a block (branches may land there). A `block` does not
+// end its segment: its body is entered unconditionally, so the segment runs
+// on into the body up to the body's first segment end (the body's first
+// segment is charged with the segment holding the `block`, and nested
+// blocks likewise). At the start of every segment the total static cost of
+// its original instructions is charged: if remaining < cost the module sets
+// kTrapGlobal to InjectedTrap::kOutOfGas and executes `unreachable`
+// (remaining is left unchanged); otherwise remaining -= cost. A segment is
+// charged in full on entry, even when a trap or a call that runs out of gas
+// stops it midway.
 // Static costs (CostOf below):
 //    1  every instruction not listed (const, local/global access, arithmetic,
 //       compare, convert, select, drop, nop, block, loop, if, br*, return,
@@ -90,7 +95,8 @@ inline constexpr uint64_t kCostTableBulk = 5;      // + 1 per element
 // caches key on the instrumented bytes, but prepared-module caches key on the
 // original bytes and this version (prepared_cache.h): an unbumped change
 // would let them return the old instrumentation.
-inline constexpr uint32_t kInstrumentationVersion = 1;
+// 2: a block's body continues the enclosing segment (was: `block` ended it).
+inline constexpr uint32_t kInstrumentationVersion = 2;
 
 // The static cost of one original instruction.
 uint64_t CostOf(const wabt::Expr& e);

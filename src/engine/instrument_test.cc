@@ -101,6 +101,32 @@ TEST_F(InstrumentTest, CallsAndBranchesCharge) {
   EXPECT_EQ(r.gas_spent, 2u);  // dead code after return is never charged
 }
 
+// A block's body continues the segment holding the block (instrumentation
+// version 2): one charge covers the code before the block and the body up to
+// its first branch, nested blocks included. A trap in that code is charged
+// the whole merged segment; code after a block's end is a segment of its own.
+TEST_F(InstrumentTest, BlockBodyContinuesTheSegment) {
+  Load("(func (export \"b\") (param i32) (result i32)"
+       "  (drop (i32.load (local.get 0)))"
+       "  (block $out (block (nop) (br_if $out (local.get 0)) (nop)))"
+       "  (i32.const 7))");
+  // Merged head: local.get, load, drop, block, block, nop, local.get, br_if = 9.
+  OracleOutcome taken = Run("b", 4);
+  ASSERT_OK(taken.status);
+  EXPECT_EQ(taken.gas_spent, 9u + 1);   // branch taken: + const
+  OracleOutcome fall = Run("b", 0);
+  ASSERT_OK(fall.status);
+  EXPECT_EQ(fall.gas_spent, 9u + 1 + 1);  // + nop after br_if, + const
+  // An out-of-bounds load traps in the merged segment: all 9 are charged
+  // (version 1 charged 5, up to the outer `block`).
+  OracleOutcome trap = Run("b", 0xfffffff0u);
+  EXPECT_EQ(trap.status.code(), Status::Code::kTrap) << trap.status.ToString();
+  EXPECT_EQ(trap.gas_spent, 9u);
+  // Out of gas at the merged segment's start: nothing of it runs.
+  EXPECT_EQ(Run("b", 4, 8).status.code(), Status::Code::kOutOfGas);
+  EXPECT_OK(Run("b", 4, 10).status);
+}
+
 TEST_F(InstrumentTest, MemoryGrowChargesPerPage) {
   Load("(func (export \"grow\") (param i32) (result i32) (memory.grow (local.get 0)))"
        "(func (export \"fill\") (param i32) (result i32)"

@@ -38,7 +38,46 @@ static inline crust_import_slot* crust_slots(void* c) {
 }
 )";
 
+// As wasm2c 1.0.32's DEFINE_LOAD / DEFINE_STORE lines list them.
+const Wasm2cAccess kLoads[] = {
+    {"i32_load", "u32", "u32", "u32"},      {"i64_load", "u64", "u64", "u64"},
+    {"f32_load", "f32", "f32", "f32"},      {"f64_load", "f64", "f64", "f64"},
+    {"i32_load8_s", "s8", "s32", "u32"},    {"i64_load8_s", "s8", "s64", "u64"},
+    {"i32_load8_u", "u8", "u32", "u32"},    {"i64_load8_u", "u8", "u64", "u64"},
+    {"i32_load16_s", "s16", "s32", "u32"},  {"i64_load16_s", "s16", "s64", "u64"},
+    {"i32_load16_u", "u16", "u32", "u32"},  {"i64_load16_u", "u16", "u64", "u64"},
+    {"i64_load32_s", "s32", "s64", "u64"},  {"i64_load32_u", "u32", "u64", "u64"},
+};
+const Wasm2cAccess kStores[] = {
+    {"i32_store", "u32", "u32", nullptr},   {"i64_store", "u64", "u64", nullptr},
+    {"f32_store", "f32", "f32", nullptr},   {"f64_store", "f64", "f64", nullptr},
+    {"i32_store8", "u8", "u32", nullptr},   {"i32_store16", "u16", "u32", nullptr},
+    {"i64_store8", "u8", "u64", nullptr},   {"i64_store16", "u16", "u64", nullptr},
+    {"i64_store32", "u32", "u64", nullptr},
+};
+
 }  // namespace
+
+std::span<const Wasm2cAccess> Wasm2cLoads() { return kLoads; }
+std::span<const Wasm2cAccess> Wasm2cStores() { return kStores; }
+
+bool IsWasm2cInstanceField(std::string_view expr) {
+  return expr.starts_with("&instance->") || expr.starts_with("instance->");
+}
+
+std::string Wasm2cGlobalAccessorHead(std::string_view export_name) {
+  return "Z_mZ_" + std::string(export_name) + "(Z_m_instance_t* instance) {\n  return &";
+}
+
+std::string Wasm2cGlobalReadText(std::string_view field) { return "= " + std::string(field) + ";"; }
+std::string Wasm2cGlobalWriteText(std::string_view field) { return std::string(field) + " = "; }
+
+bool Wasm2cLineMayCharge(std::string_view line) {
+  for (std::string_view call : {"(instance", "CALL_INDIRECT(", "memory_fill(", "memory_copy(", "memory_init("}) {
+    if (line.find(call) != std::string_view::npos) return true;
+  }
+  return false;
+}
 
 const char* WabtVersion() { return WABT_VERSION_STRING; }
 

@@ -11,6 +11,13 @@
 //    barrier), each anchored on a line wasm2c 1.0.32 emits exactly once;
 //    wabt_adapter_test.cc translates a module using every anchor and fails
 //    naming any anchor that is missing or repeated;
+//  * the shape of wasm2c 1.0.32's function bodies that crust's text passes
+//    rely on (compiler_translate.cc: memory locals and the gas local): where
+//    the bodies start and each body's first and last line, the names of its
+//    load and store helpers, how an access names the memory, the accessor
+//    of an exported global, and that every call stands on one line naming
+//    `(instance` or `CALL_INDIRECT(`; each with a test in
+//    wabt_adapter_test.cc;
 //  * the import-context quirk of wasm2c 1.0.32 (the self pointer).
 // Porting to another wabt starts here: add the version, run the engine tests
 // (the anchor tests say which patches to redo), then the spec tests.
@@ -63,6 +70,53 @@ std::span<const Wasm2cPatch> WriteBarrierPatches();
 // output differs fails here rather than producing code whose writes go unseen.
 // `c` is unspecified after an error.
 Status ApplyWasm2cPatches(std::span<const Wasm2cPatch> patches, std::string* c);
+
+// ---- The text of wasm2c 1.0.32's function bodies ----
+
+// The line right after wasm2c's helpers and before the first function body;
+// it occurs exactly once (crust inserts its per-module macros after it).
+inline constexpr std::string_view kWasm2cBodiesAnchor = "\nstatic bool s_module_initialized = false;\n";
+// The first line of every function body (FUNC_PROLOGUE, which crust
+// redefines to read its per-function locals), and the text ending the body.
+inline constexpr std::string_view kWasm2cBodyStart = "  FUNC_PROLOGUE;\n";
+inline constexpr std::string_view kWasm2cBodyEnd = "\n}\n";
+
+// A load or store helper of wasm2c 1.0.32 as its DEFINE_LOAD / DEFINE_STORE
+// line lists it: name (also the macro the bodies call, as name(mem, addr) or
+// name(mem, addr, value)), memory type, intermediate type, value type.
+struct Wasm2cAccess {
+  const char* name;
+  const char* t1;
+  const char* t2;
+  const char* t3;  // loads only (nullptr for stores)
+};
+std::span<const Wasm2cAccess> Wasm2cLoads();
+std::span<const Wasm2cAccess> Wasm2cStores();
+
+// Whether `expr`, the first argument of a load or store in a body, is a
+// field of the instance (wasm2c 1.0.32: "&instance->w2c_memory", or
+// "instance->..." for an imported memory's pointer).
+bool IsWasm2cInstanceField(std::string_view expr);
+
+// The text preceding the C lvalue in wasm2c's accessor of an exported
+// global named `export_name`: "Z_mZ_<name>(Z_m_instance_t* instance) {\n
+// return &" (module name "m"), followed by "instance->w2c_...;\n".
+std::string Wasm2cGlobalAccessorHead(std::string_view export_name);
+
+// How a body reads and writes a global whose C lvalue is `field`
+// ("instance->w2c_g"): global.get is "w2c_j0 = <field>;", global.set
+// "<field> = w2c_j0;", each on its own line. These return the matched parts,
+// "= <field>;" and "<field> = ".
+std::string Wasm2cGlobalReadText(std::string_view field);
+std::string Wasm2cGlobalWriteText(std::string_view field);
+
+// Whether a line of a function body may run code that charges gas: a call
+// of a defined function (its first argument is the instance: "(instance"),
+// of an imported one ("(instance->Z_..._instance"), through a table
+// ("CALL_INDIRECT("), or of a bulk-memory helper whose write barrier may
+// charge the page-write gas ("memory_fill(", "memory_copy(", "memory_init(").
+// wasm2c 1.0.32 writes each such call as one statement ending its line.
+bool Wasm2cLineMayCharge(std::string_view line);
 
 // C text of crust_slots(), which finds the import slots from the context
 // wasm2c 1.0.32 passes to an imported function: the context itself on a
