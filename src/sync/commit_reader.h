@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "crust/status.h"
 #include "src/store/committed_memory.h"
@@ -40,8 +41,19 @@ class CommitReader {
   // each checked against its stored leaf.
   static Status ReadPages(const store::CommittedMemory& memory, uint32_t first, uint32_t count, uint8_t* out);
 
-  // The whole manifest (header and every module), into `out`.
-  Status EncodeManifest(Bytes* out);
+  // The manifest, header then module by module, to `sink` (one module's
+  // encoding in memory at a time). A sink error stops it and is returned.
+  Status WriteManifest(const std::function<Status(ByteView)>& sink);
+  // Where each module's encoding starts in the manifest; the last element
+  // (one past the modules) is the manifest's size.
+  Result<std::vector<uint64_t>> ManifestOffsets();
+  // Module i's manifest encoding (EncodeManifestModule), into `out`.
+  Status EncodeModule(size_t i, Bytes* out);
+
+  // The chunk `name` if it is the run of module `id` that starts at
+  // `first_page` (pages checked), or the bytecode of module `id`
+  // (first_page ignored when `bytecode`); NotFound when it is not.
+  Status ReadChunkAt(const ModuleId& id, bool bytecode, uint32_t first_page, const std::string& name, Bytes* out);
 
  private:
   CommitReader() = default;

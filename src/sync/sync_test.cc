@@ -25,6 +25,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include "crust/session.h"
 #include "crust/store.h"
@@ -416,13 +417,88 @@ TEST_F(SyncTest, SubstitutedOrTruncatedChunkIsRefusedByNameThenResumes) {
   EXPECT_THAT(t.status().ToString(), HasSubstr("chunk " + name));
   EXPECT_THAT(t.status().ToString(), HasSubstr("truncated"));
   EXPECT_FALSE(fs::exists(tmp_.Sub("dst/" + root1_.ToHex())));
-  // Repaired: the retry fetches only what was not verified and staged
-  // (the 30 pages of the truncated run that arrived whole stay).
+  // The 30 pages that arrived whole are staged, and the 100 bytes of the
+  // page the chunk broke off in. A staged prefix that does not complete its
+  // page is refused naming the chunk (and dropped).
+  const std::string partial = tmp_.Sub("dst/.sync-import/" + root1_.ToHex() + "/partial/" + name + ".30");
+  ASSERT_EQ(fs::file_size(partial), 100u);
+  const std::string staged = ReadFile(partial);
+  std::string flipped = staged;
+  flipped[7] ^= 1;
+  WriteFile(partial, flipped);
+  WriteFile(big, good);
+  auto p = ImportCommit(dst.get(), exp, root1_);
+  ASSERT_TRUE(p.status().IsCorruption()) << p.status().ToString();
+  EXPECT_THAT(p.status().ToString(), HasSubstr("chunk " + name));
+  EXPECT_THAT(p.status().ToString(), HasSubstr("page 42 "));
+  EXPECT_THAT(p.status().ToString(), HasSubstr("first 100 bytes were staged by an earlier attempt"));
+  EXPECT_FALSE(fs::exists(partial));
+  EXPECT_FALSE(fs::exists(tmp_.Sub("dst/" + root1_.ToHex())));
+  // Truncated again at the same byte, then repaired: the retry continues
+  // from byte 100 of page 42 (a read at that offset), fetching only what was
+  // not verified and staged.
+  WriteFile(big, good.substr(0, 30 * kPage + 100));
+  ASSERT_FALSE(ImportCommit(dst.get(), exp, root1_).ok());
+  ASSERT_EQ(ReadFile(partial), staged);
   WriteFile(big, good);
   ASSERT_OK_AND_ASSIGN(ImportStats r, ImportCommit(dst.get(), exp, root1_));
   EXPECT_GE(r.pages_resumed, 30u);
   EXPECT_EQ(r.pages_fetched + r.pages_resumed, 99u);
+  EXPECT_EQ(r.bytes_resumed, 100u);
+  // Module 2 was not reached before: its page and bytecode come now.
+  EXPECT_EQ(r.bytes_fetched, (99u - r.pages_resumed) * kPage - 100u + Code(2).size());
   ExpectSameCommit(dst.get(), root1_);
+}
+
+// A bytecode chunk cut off continues from its last byte; one whose bytes
+// then do not hash to the bytecode hash is refused naming it.
+TEST_F(SyncTest, PartialBytecodeResumesFromItsLastByte) {
+  const std::string exp = tmp_.Sub("export");
+  ASSERT_OK(ExportCommit(src_.get(), root1_, exp));
+  const Bytes code = Code(1);
+  const std::string name = Sha256Of(code).ToHex();
+  const std::string chunk = exp + "/chunk/" + name;
+  const std::string whole = ReadFile(chunk);
+  auto dst = NewStore("dst");
+  WriteFile(chunk, whole.substr(0, 5));
+  auto t = ImportCommit(dst.get(), exp, root1_);
+  ASSERT_TRUE(t.status().IsCorruption()) << t.status().ToString();
+  EXPECT_THAT(t.status().ToString(), HasSubstr("chunk " + name));
+  const std::string part = tmp_.Sub("dst/.sync-import/" + root1_.ToHex() + "/chunk/" + name + ".part");
+  ASSERT_EQ(ReadFile(part), whole.substr(0, 5));
+  // The rest from another byte 5 on: the whole does not match; refused by name.
+  std::string other = whole;
+  other[7] ^= 1;
+  WriteFile(chunk, other);
+  auto bad = ImportCommit(dst.get(), exp, root1_);
+  ASSERT_TRUE(bad.status().IsCorruption()) << bad.status().ToString();
+  EXPECT_THAT(bad.status().ToString(), HasSubstr("chunk " + name));
+  EXPECT_THAT(bad.status().ToString(), HasSubstr("first 5 bytes were staged by an earlier attempt"));
+  EXPECT_FALSE(fs::exists(part));
+  WriteFile(chunk, whole.substr(0, 5));
+  ASSERT_FALSE(ImportCommit(dst.get(), exp, root1_).ok());
+  WriteFile(chunk, whole);
+  ASSERT_OK_AND_ASSIGN(ImportStats r, ImportCommit(dst.get(), exp, root1_));
+  EXPECT_EQ(r.bytes_resumed, 5u);
+  ExpectSameCommit(dst.get(), root1_);
+}
+
+// The same commit whatever the number of fetches in flight.
+TEST_F(SyncTest, ParallelFetchesGiveTheSameCommit) {
+  const std::string exp = tmp_.Sub("export");
+  ASSERT_OK(ExportCommit(src_.get(), root2_, exp));
+  for (int parallel : {1, 2, 8}) {
+    auto dst = NewStore("dst" + std::to_string(parallel));
+    ImportOptions o;
+    o.parallel_fetches = parallel;
+    ASSERT_OK_AND_ASSIGN(ImportStats s, ImportCommit(dst.get(), exp, root2_, o));
+    EXPECT_EQ(s.pages_fetched, 101u);
+    EXPECT_EQ(s.requests, 9u);  // 3 bytecodes, 4 runs of module 1, 1 of module 2, 1 of module 3
+    ExpectSameCommit(dst.get(), root2_);
+    const std::string image = "/memory/" + Id(1).ToHex();
+    EXPECT_EQ(ReadFile(tmp_.Sub("dst" + std::to_string(parallel) + "/" + root2_.ToHex() + image)),
+              ReadFile(tmp_.Sub("dst1/" + root2_.ToHex() + image)));
+  }
 }
 
 TEST_F(SyncTest, ImportFromSyncServerAndResumeAfterItStops) {
@@ -449,6 +525,22 @@ TEST_F(SyncTest, ImportFromSyncServerAndResumeAfterItStops) {
   ASSERT_OK_AND_ASSIGN(ImportStats s, ImportCommit(dst.get(), url, root2_));
   EXPECT_GT(s.pages_resumed, 0u);
   ExpectSameCommit(dst.get(), root2_);
+  // The manifest is streamed, whole or a range of it: the exported bytes.
+  httplib::Client client("127.0.0.1", port);
+  const std::string manifest = ReadFile(exp + "/manifest/" + root2_.ToHex());
+  auto whole = client.Get("/manifest/" + root2_.ToHex());
+  ASSERT_TRUE(whole);
+  EXPECT_EQ(whole->body, manifest);
+  auto range = client.Get("/manifest/" + root2_.ToHex(), {{"Range", "bytes=100-1999"}});
+  ASSERT_TRUE(range) << httplib::to_string(range.error());
+  EXPECT_EQ(range->status, 206);
+  EXPECT_EQ(range->body, manifest.substr(100, 1900));
+  // A chunk asked for without the importer's hint is found by a scan.
+  for (const auto& c : Chunks(exp)) {
+    auto got = client.Get("/chunk/" + fs::path(c).filename().string());
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->body, ReadFile(c)) << c;
+  }
   // Incremental over HTTP: root1 after root2 fetches only what differs.
   ASSERT_OK_AND_ASSIGN(ImportStats inc, ImportCommit(dst.get(), url, root1_));
   EXPECT_EQ(inc.pages_fetched, 3u);  // pages 3, 5 and 70 of module 1 (100 is zero in root1)
@@ -458,35 +550,52 @@ TEST_F(SyncTest, ImportFromSyncServerAndResumeAfterItStops) {
   EXPECT_TRUE(ImportCommit(dst.get(), url, nothing).status().IsNotFound());
 }
 
-TEST_F(SyncTest, ImportFromNginxIncludingResumeAfterItStopsMidTransfer) {
+TEST_F(SyncTest, ImportFromNginxIncludingResumeAfterItStopsMidChunk) {
   const std::string nginx = FindNginx();
   ASSERT_FALSE(nginx.empty()) << "this test needs nginx: run scripts/install-deps.sh --test (Debian package 'nginx')";
   const std::string exp = tmp_.Sub("export");
   ASSERT_OK(ExportCommit(src_.get(), root1_, exp));
   ASSERT_OK(ExportCommit(src_.get(), root2_, exp));
-  // The first nginx drops the connection (444: close without a response)
-  // when asked for module 1's pages 64..100 of root2, as a server dying in
-  // the middle of an import does (the runs before it have arrived).
-  std::string drop;
-  for (const auto& c : Chunks(exp)) {
-    if (fs::file_size(c) != 37 * kPage) continue;
-    drop += "    location = /chunk/" + fs::path(c).filename().string() + " { return 444; }\n";
-  }
-  ASSERT_FALSE(drop.empty());
-  auto dst = NewStore("dst");
+  // What a whole import of root2 receives (from the directory).
+  uint64_t total = 0;
   {
-    Nginx server(nginx, tmp_.Sub("nginx1"), exp, drop);
+    auto ref = NewStore("ref");
+    ASSERT_OK_AND_ASSIGN(ImportStats r, ImportCommit(ref.get(), exp, root2_));
+    total = r.bytes_fetched;
+  }
+  // One request at a time, in manifest order: module 1's bytecode (9
+  // bytes), its runs of 3 and 6 pages, then the run of pages 12..63. A slow
+  // nginx (32 KiB/s) is stopped once 5000 bytes of that run have arrived.
+  const uint64_t run_start = Code(1).size() + 9 * kPage, run_end = run_start + 52 * kPage;
+  auto dst = NewStore("dst");
+  uint64_t first = 0;
+  {
+    Nginx server(nginx, tmp_.Sub("nginx1"), exp, "    limit_rate 32k;\n");
     ASSERT_TRUE(server.ready()) << ReadFile(tmp_.Sub("nginx1/logs/error.log"));
-    auto s = ImportCommit(dst.get(), server.url(), root2_);
+    ImportOptions o;
+    o.parallel_fetches = 1;
+    bool stopped = false;
+    o.progress = [&](uint64_t bytes) {
+      first = bytes;
+      if (!stopped && bytes >= run_start + 5000) {
+        stopped = true;
+        server.Stop();
+      }
+    };
+    auto s = ImportCommit(dst.get(), server.url(), root2_, o);
     ASSERT_FALSE(s.ok());
     EXPECT_EQ(s.status().code(), Status::Code::kIOError) << s.status().ToString();
     EXPECT_FALSE(fs::exists(tmp_.Sub("dst/" + root2_.ToHex())));
-    server.Stop();
   }
+  ASSERT_GE(first, run_start + 5000);
+  ASSERT_LT(first, run_end) << "stopped in the middle of the chunk";
   Nginx server(nginx, tmp_.Sub("nginx2"), exp, "");
   ASSERT_TRUE(server.ready()) << ReadFile(tmp_.Sub("nginx2/logs/error.log"));
   ASSERT_OK_AND_ASSIGN(ImportStats s, ImportCommit(dst.get(), server.url(), root2_));
-  EXPECT_GT(s.pages_resumed, 0u);
+  // Resumed at the byte it stopped at: nothing received twice.
+  EXPECT_EQ(s.bytes_resumed, (first - run_start) % kPage);
+  EXPECT_EQ(s.pages_resumed, 9 + (first - run_start) / kPage);
+  EXPECT_EQ(first + s.bytes_fetched, total);
   ExpectSameCommit(dst.get(), root2_);
   // Incremental through nginx (Range requests for the pages that differ).
   ASSERT_OK_AND_ASSIGN(ImportStats inc, ImportCommit(dst.get(), server.url() + "/", root1_));
