@@ -38,8 +38,14 @@ class CommitReader {
   // The module's bytecode, checked against its hash (Corruption otherwise).
   Result<Bytes> ReadBytecode(const store::IndexEntry& e);
   // The pages [first, first + count) of `memory` into out (count * 4 KiB),
-  // each checked against its stored leaf.
+  // each checked against its stored leaf (Corruption naming the page).
   static Status ReadPages(const store::CommittedMemory& memory, uint32_t first, uint32_t count, uint8_t* out);
+  // Page p of `memory` into out, checked against `leaf` (its stored leaf in
+  // `memory`'s tree): false if it does
+  // not match or cannot be read. A page held only by the base image is read
+  // with pread, not through its mapping, so that an exporter's, server's or
+  // importer's resident memory does not grow with the memories it reads.
+  static bool ReadPage(const store::CommittedMemory& memory, uint32_t p, const Hash32& leaf, uint8_t* out);
 
   // The manifest, header then module by module, to `sink` (one module's
   // encoding in memory at a time). A sink error stops it and is returned.

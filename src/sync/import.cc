@@ -92,23 +92,6 @@ Status GatherLocal(store::StoreImpl* impl, LocalHoldings* local) {
   return Status::OK();
 }
 
-// Page p of a local memory into out, checked against `leaf`. Pages held
-// only by the base image are read with pread, not through its mapping, so
-// that an import's resident memory does not grow with the memories it copies
-// from.
-bool ReadLocalPage(const store::CommittedMemory& cm, uint32_t p, const Hash32& leaf, uint8_t* out) {
-  bool layered = false;
-  for (const auto& layer : cm.layers()) {
-    Result<std::optional<size_t>> at = layer->FindPage(p);
-    if (!at.ok()) return false;  // a damaged local layer: the page is fetched instead
-    layered = layered || at->has_value();
-  }
-  if (layered) return cm.FillPage(p, out).ok();
-  if (p >= cm.base().pages()) return false;
-  if (!cm.base().file().ReadAt(uint64_t{p} * kPageSize, std::span<uint8_t>(out, kPageSize)).ok()) return false;
-  return store::PageLeafHash(out) == leaf;
-}
-
 // One fetching thread's connection (or directory) and run buffer.
 struct Slot {
   std::unique_ptr<sync::Source> source;
@@ -607,7 +590,7 @@ Status Importer::BuildImage(const sync::ManifestModule& m, const Hash32& memory_
       bool found = false;
       for (const auto& cm : candidates) {
         if (cm->Node(store::MakeNodeKey(0, p)) != leaves[k]) continue;
-        if (!ReadLocalPage(*cm, p, leaves[k], page)) continue;  // damaged locally: fetch it instead
+        if (!sync::CommitReader::ReadPage(*cm, p, leaves[k], page)) continue;  // damaged locally: fetch it instead
         if (::pwrite(fd, page, kPageSize, static_cast<off_t>(uint64_t{p} * kPageSize)) != kPageSize) {
           return Errno("write", *path);
         }

@@ -4,14 +4,7 @@
 // to another store verified by its root alone, incrementally, resumably, from
 // a directory, from `crust serve` and from a real nginx; a manifest or chunk
 // that does not match is refused by name and nothing is published.
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -32,8 +25,6 @@
 #include "crust/sync.h"
 #include "src/util/sha256.h"
 #include "tests/test_util.h"
-
-extern char** environ;
 
 namespace crust {
 namespace {
@@ -66,69 +57,6 @@ void WriteFile(const std::string& path, const std::string& data) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << data;
 }
 
-// A free loopback port (bound, read, released).
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t len = sizeof(a);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  int port = ntohs(a.sin_port);
-  close(fd);
-  return port;
-}
-
-bool Listening(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  bool ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
-  close(fd);
-  return ok;
-}
-
-class Child {
- public:
-  Child(std::vector<std::string> argv, const std::string& out, const std::string& err) {
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    std::vector<char*> args;
-    for (std::string& s : argv) args.push_back(s.data());
-    args.push_back(nullptr);
-    if (posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ) != 0) pid_ = -1;
-    posix_spawn_file_actions_destroy(&actions);
-  }
-  ~Child() { Stop(); }
-  bool started() const { return pid_ > 0; }
-  void Stop() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGTERM);
-    int status = 0;
-    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-    }
-    pid_ = -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-};
-
-// Waits (up to a minute: only a broken setup takes that long) for a port.
-bool WaitListening(int port) {
-  for (int i = 0; i < 600; i++) {
-    if (Listening(port)) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return false;
-}
-
 std::string FindNginx() {
   for (const char* p : {"/usr/sbin/nginx", "/usr/bin/nginx"})
     if (access(p, X_OK) == 0) return p;
@@ -140,7 +68,7 @@ std::string FindNginx() {
 class Nginx {
  public:
   Nginx(const std::string& binary, const std::string& prefix, const std::string& root, const std::string& extra)
-      : port_(FreePort()) {
+      : port_(testing::FreePort()) {
     fs::create_directories(prefix + "/logs");
     fs::create_directories(prefix + "/tmp");
     const std::string conf = prefix + "/nginx.conf";
@@ -151,10 +79,10 @@ class Nginx {
                         "/tmp/fastcgi;\n  uwsgi_temp_path " + prefix + "/tmp/uwsgi;\n  scgi_temp_path " + prefix +
                         "/tmp/scgi;\n  server {\n    listen 127.0.0.1:" + std::to_string(port_) + ";\n    root " +
                         root + ";\n" + extra + "  }\n}\n");
-    child_ = std::make_unique<Child>(std::vector<std::string>{binary, "-p", prefix, "-c", conf, "-e",
+    child_ = std::make_unique<testing::Child>(std::vector<std::string>{binary, "-p", prefix, "-c", conf, "-e",
                                                               prefix + "/logs/error.log"},
                                      prefix + "/out", prefix + "/err");
-    ready_ = child_->started() && WaitListening(port_);
+    ready_ = child_->started() && testing::WaitListening(port_);
   }
   bool ready() const { return ready_; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
@@ -162,7 +90,7 @@ class Nginx {
 
  private:
   int port_;
-  std::unique_ptr<Child> child_;
+  std::unique_ptr<testing::Child> child_;
   bool ready_ = false;
 };
 
