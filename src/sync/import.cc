@@ -53,6 +53,12 @@ Status EnsureDir(os::Env* env, const std::string& path) {
   return (s.code() == Status::Code::kAlreadyExists) ? Status::OK() : s;
 }
 
+// Closes a file descriptor at the end of its scope.
+struct FdCloser {
+  int fd;
+  ~FdCloser() { ::close(fd); }
+};
+
 Status Errno(const std::string& what, const std::string& path) {
   return Status::IOError(what + " " + path + ": " + std::strerror(errno));
 }
@@ -281,10 +287,7 @@ Status Importer::FetchBytecode(const sync::ManifestModule& m, std::string* path)
   const std::string part = *path + ".part";
   int fd = ::open(part.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return Errno("open", part);
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
+  FdCloser closer{fd};
   Sha256 hash;
   uint64_t got = 0;
   {
@@ -475,10 +478,7 @@ Status Importer::BuildDelta(const sync::ManifestModule& m, const Hash32& memory_
     const bool resume = env_->Exists(work);
     int fd = ::open(work.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) return Errno("open", work);
-    struct Closer {
-      int fd;
-      ~Closer() { ::close(fd); }
-    } closer{fd};
+    FdCloser closer{fd};
     uint8_t page[kPageSize];
     size_t c = 0;
     for (size_t ri = 0; ri < m.runs.size() && c < changed.size(); ri++) {
@@ -560,10 +560,7 @@ Status Importer::BuildImage(const sync::ManifestModule& m, const Hash32& memory_
   }
   int fd = ::open(path->c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return Errno("open", *path);
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
+  FdCloser closer{fd};
   // Candidates for local pages: the same module in local commits.
   std::vector<std::shared_ptr<const store::CommittedMemory>> candidates;
   if (auto it = local_.by_id.find(m.id); it != local_.by_id.end()) {
