@@ -35,7 +35,11 @@ CommitReader::~CommitReader() {
 
 Status CommitReader::LoadModule(size_t i, ManifestModule* m, std::shared_ptr<const store::CommittedMemory>* memory) {
   const store::IndexEntry& e = index_.entries[i];
-  ASSIGN_OR_RETURN(*memory, store::CommittedMemory::Open(store_->env(), dir_, e, &store_->images(), &store_->layers()));
+  // Not through the store's image and layer caches: reading every leaf
+  // touches the whole leaf level of the mapping, which must be unmapped
+  // when this module is done, or an export or a manifest of many modules
+  // would keep them all resident.
+  ASSIGN_OR_RETURN(*memory, store::CommittedMemory::Open(store_->env(), dir_, e));
   m->id = e.id;
   m->bytecode_hash = e.bytecode_hash;
   ASSIGN_OR_RETURN(os::FileInfo info, store_->env()->Stat(dir_ + "/" + store::BytecodeName(e.id)));

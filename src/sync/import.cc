@@ -455,7 +455,8 @@ Status Importer::BuildDelta(const sync::ManifestModule& m, const Hash32& memory_
   for (const auto& held : it->second) {
     if (held.entry.memory_length != m.memory_length || held.entry.layer_count >= kMaxImportLayers) continue;
     const std::string dir = impl_->CommitDir(held.commit);
-    auto opened = store::CommittedMemory::Open(env_, dir, held.entry, &impl_->images(), &impl_->layers());
+    // Uncached (as CommitReader::LoadModule): its mapping goes with it.
+    auto opened = store::CommittedMemory::Open(env_, dir, held.entry);
     if (!opened.ok()) continue;
     const store::CommittedMemory& cm = **opened;
     // The pages whose leaf differs, with their new leaf (zero pages included).
@@ -565,8 +566,7 @@ Status Importer::BuildImage(const sync::ManifestModule& m, const Hash32& memory_
   std::vector<std::shared_ptr<const store::CommittedMemory>> candidates;
   if (auto it = local_.by_id.find(m.id); it != local_.by_id.end()) {
     for (const auto& held : it->second) {
-      auto cm = store::CommittedMemory::Open(env_, impl_->CommitDir(held.commit), held.entry, &impl_->images(),
-                                             &impl_->layers());
+      auto cm = store::CommittedMemory::Open(env_, impl_->CommitDir(held.commit), held.entry);
       if (cm.ok()) candidates.push_back(*cm);
       if (candidates.size() == 4) break;
     }
