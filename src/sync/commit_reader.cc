@@ -121,7 +121,7 @@ Result<std::vector<uint64_t>> CommitReader::ManifestOffsets() {
 }
 
 Status CommitReader::ReadChunkAt(const ModuleId& id, bool bytecode, uint32_t first_page, const std::string& name,
-                                 Bytes* out) {
+                                 store::ImageCache* images, store::LayerCache* layers, Bytes* out) {
   const auto& entries = index_.entries;
   auto it = std::lower_bound(entries.begin(), entries.end(), id,
                              [](const store::IndexEntry& e, const ModuleId& want) { return e.id < want; });
@@ -134,7 +134,7 @@ Status CommitReader::ReadChunkAt(const ModuleId& id, bool bytecode, uint32_t fir
   }
   const uint64_t pages = it->memory_length / store::kPageSize;
   ASSIGN_OR_RETURN(auto memory,
-                   store::CommittedMemory::Open(store_->env(), dir_, *it, &store_->images(), &store_->layers()));
+                   store::CommittedMemory::Open(store_->env(), dir_, *it, images, layers));
   // The run that starts at first_page: its non-zero pages up to a 64-page
   // boundary (as MakeRuns cuts them).
   const Hash32& zero = store::ZeroHash(0);

@@ -58,8 +58,10 @@ class CommitReader {
 
   // The chunk `name` if it is the run of module `id` that starts at
   // `first_page` (pages checked), or the bytecode of module `id`
-  // (first_page ignored when `bytecode`); NotFound when it is not.
-  Status ReadChunkAt(const ModuleId& id, bool bytecode, uint32_t first_page, const std::string& name, Bytes* out);
+  // (first_page ignored when `bytecode`); NotFound when it is not. The
+  // memory is opened through `images` and `layers` (the caller's caches).
+  Status ReadChunkAt(const ModuleId& id, bool bytecode, uint32_t first_page, const std::string& name,
+                     store::ImageCache* images, store::LayerCache* layers, Bytes* out);
 
  private:
   CommitReader() = default;

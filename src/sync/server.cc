@@ -11,7 +11,8 @@
 // page P, whose leaves must give the chunk's name. A request without a hint
 // (another client) is answered by scanning the commits module by module; the
 // places seen in a scan are remembered in a table of at most kMaxPlaces
-// entries (cleared when full).
+// entries (cleared when full). Memories are opened through caches of a few
+// images, so resident memory does not grow with the modules served.
 #include <algorithm>
 #include <map>
 #include <memory>
@@ -25,6 +26,7 @@
 
 #include "crust/sync.h"
 #include "src/store/format.h"
+#include "src/store/image_cache.h"
 #include "src/sync/commit_reader.h"
 #include "src/sync/manifest.h"
 
@@ -159,7 +161,7 @@ class Server final : public SyncServer {
 
   Status ReadAt(const ChunkPlace& place, const std::string& name, Bytes* out) {
     ASSIGN_OR_RETURN(std::unique_ptr<sync::CommitReader> reader, sync::CommitReader::Open(store_, place.root));
-    return reader->ReadChunkAt(place.module, place.bytecode, place.first_page, name, out);
+    return reader->ReadChunkAt(place.module, place.bytecode, place.first_page, name, &images_, &layers_, out);
   }
 
   Status Chunk(const httplib::Request& req, const std::string& name, Bytes* out) {
@@ -216,6 +218,12 @@ class Server final : public SyncServer {
   std::mutex join_mu_;
   std::mutex mu_;
   std::map<std::string, ChunkPlace> places_;  // guarded by mu_; at most kMaxPlaces
+  // The server's own small caches (thread-safe): an importer asks for the
+  // chunks of one module after another, and an image evicted here is
+  // unmapped, so the tree pages chunk lookups touch do not stay resident
+  // for every module served (the store's caches hold 64 images).
+  store::ImageCache images_{4};
+  store::LayerCache layers_{16};
 };
 
 }  // namespace
