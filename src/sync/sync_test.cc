@@ -517,6 +517,7 @@ TEST_F(SyncTest, ImportFromNginxIncludingResumeAfterItStopsMidChunk) {
   }
   ASSERT_GE(first, run_start + 5000);
   ASSERT_LT(first, run_end) << "stopped in the middle of the chunk";
+  RecordProperty("bytes_before_stop", std::to_string(first - run_start));
   Nginx server(nginx, tmp_.Sub("nginx2"), exp, "");
   ASSERT_TRUE(server.ready()) << ReadFile(tmp_.Sub("nginx2/logs/error.log"));
   ASSERT_OK_AND_ASSIGN(ImportStats s, ImportCommit(dst.get(), server.url(), root2_));
