@@ -9,8 +9,13 @@
 //  * incremental import of a commit that changed D random pages (D = 1,
 //    100, 10000) when the importer holds the parent: chunk bytes fetched
 //    against the bound 2 x D x 4 KiB (the manifest is counted apart).
-//  * peak memory (max RSS) of each import, run in a child process (this
-//    program re-executed), against the state's size.
+//  * peak memory (VmHWM, as /usr/bin/time -v's max RSS of the exec'd
+//    program) of the exporter, of `crust serve` (SyncServer)
+//    serving a whole import, and of the importer (from the directory and
+//    over HTTP), each in a child process (this program re-executed), for
+//    the 1 GiB state and for a larger sparse one (SYNC_BENCH_SPARSE_MODULES,
+//    default 32, modules of 256 MiB whose first 16 pages of every 256 are
+//    random: 8 GiB of memory, 512 MiB of pages in 8192 runs).
 // Prints a markdown table; docs/benchmarks.md quotes it with the load average.
 #include <fcntl.h>
 #include <sys/resource.h>
@@ -53,29 +58,69 @@ struct ChildResult {
 };
 
 // Runs `self --import-child STORE SOURCE ROOT` and reads its stats line.
-ChildResult ImportInChild(const std::string& self, const std::string& store, const std::string& source,
-                          const crust::Root& root, const std::string& tmp) {
-  const std::string out = tmp + "/child.out";
-  auto t0 = Clock::now();
+// This process's peak resident memory (VmHWM, KiB): measured by the child
+// itself, since the max RSS wait4 reports for a forked child includes the
+// parent's resident memory at fork.
+long PeakRssKib() {
+  FILE* f = std::fopen("/proc/self/status", "r");
+  long kib = 0;
+  char line[256];
+  while (f != nullptr && std::fgets(line, sizeof(line), f) != nullptr) {
+    if (std::sscanf(line, "VmHWM: %ld", &kib) == 1) break;
+  }
+  if (f != nullptr) std::fclose(f);
+  return kib;
+}
+
+// Runs `self args...` with stdout to `out` (and stdin from `in_fd` when not
+// -1); returns its pid.
+pid_t Spawn(const std::string& self, const std::vector<std::string>& args, const std::string& out, int in_fd = -1) {
   pid_t pid = fork();
   if (pid == 0) {
     const int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(fd, 1);
-    const std::string hex = root.ToHex();
-    execl(self.c_str(), self.c_str(), "--import-child", store.c_str(), source.c_str(), hex.c_str(), nullptr);
+    if (in_fd >= 0) dup2(in_fd, 0);
+    std::vector<char*> argv{const_cast<char*>(self.c_str())};
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(self.c_str(), argv.data());
     _exit(127);
   }
+  return pid;
+}
+
+// Waits for a child; fills wall time (from t0), CPU and max RSS.
+void Reap(pid_t pid, Clock::time_point t0, const std::string& what, ChildResult* r) {
   int status = 0;
   rusage ru{};
   wait4(pid, &status, 0, &ru);
+  r->ms = MsSince(t0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) crust::bench::Fail(what + " child failed");
+  r->max_rss_kib = ru.ru_maxrss;
+  r->cpu_ms = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+}
+
+// The last number in a child's output (its peak RSS).
+long ReadLastNumber(const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "r");
+  long v = 0, last = -1;
+  while (f != nullptr && std::fscanf(f, "%ld", &v) == 1) last = v;
+  if (f != nullptr) std::fclose(f);
+  if (last < 0) crust::bench::Fail(path + ": no peak RSS");
+  return last;
+}
+
+ChildResult ImportInChild(const std::string& self, const std::string& store, const std::string& source,
+                          const crust::Root& root, const std::string& tmp, int parallel = 4) {
+  const std::string out = tmp + "/child.out";
+  auto t0 = Clock::now();
+  pid_t pid = Spawn(self, {"--import-child", store, source, root.ToHex(), std::to_string(parallel)}, out);
   ChildResult r;
-  r.ms = MsSince(t0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) crust::bench::Fail("import child failed");
-  r.max_rss_kib = ru.ru_maxrss;
-  r.cpu_ms = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+  Reap(pid, t0, "import", &r);
   FILE* f = std::fopen(out.c_str(), "r");
-  unsigned long long v[5] = {};
-  if (f == nullptr || std::fscanf(f, "%llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4]) != 5) {
+  unsigned long long v[6] = {};
+  if (f == nullptr ||
+      std::fscanf(f, "%llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) != 6) {
     crust::bench::Fail("import child printed no stats");
   }
   std::fclose(f);
@@ -84,17 +129,45 @@ ChildResult ImportInChild(const std::string& self, const std::string& store, con
   r.stats.pages_fetched = v[2];
   r.stats.pages_local = v[3];
   r.stats.requests = v[4];
+  r.max_rss_kib = static_cast<long>(v[5]);
   return r;
 }
 
-int ImportChild(const std::string& store_dir, const std::string& source, const std::string& hex) {
+int ImportChild(const std::string& store_dir, const std::string& source, const std::string& hex, int parallel) {
   crust::StoreOptions opt;
   auto store = Take(crust::Store::Open(store_dir, opt), "open " + store_dir);
   auto root = Take(crust::Hash32::FromHex(hex), "root");
-  auto s = Take(crust::ImportCommit(store.get(), source, root), "import");
-  std::printf("%llu %llu %llu %llu %llu\n", (unsigned long long)s.manifest_bytes, (unsigned long long)s.bytes_fetched,
-              (unsigned long long)s.pages_fetched, (unsigned long long)s.pages_local,
-              (unsigned long long)s.requests);
+  crust::ImportOptions io;
+  io.parallel_fetches = parallel;
+  auto s = Take(crust::ImportCommit(store.get(), source, root, io), "import");
+  std::printf("%llu %llu %llu %llu %llu %ld\n", (unsigned long long)s.manifest_bytes,
+              (unsigned long long)s.bytes_fetched, (unsigned long long)s.pages_fetched,
+              (unsigned long long)s.pages_local, (unsigned long long)s.requests, PeakRssKib());
+  return 0;
+}
+
+int ExportChild(const std::string& store_dir, const std::string& hex, const std::string& dir) {
+  crust::StoreOptions opt;
+  opt.read_only = true;
+  auto store = Take(crust::Store::Open(store_dir, opt), "open " + store_dir);
+  auto s = Take(crust::ExportCommit(store.get(), Take(crust::Hash32::FromHex(hex), "root"), dir), "export");
+  std::printf("%llu %ld\n", (unsigned long long)s.manifest_bytes, PeakRssKib());
+  return 0;
+}
+
+// Serves the store until its stdin closes; prints the port first.
+int ServeChild(const std::string& store_dir) {
+  crust::StoreOptions opt;
+  opt.read_only = true;
+  auto store = Take(crust::Store::Open(store_dir, opt), "open " + store_dir);
+  auto server = Take(crust::SyncServer::Start(store.get(), "127.0.0.1", 0), "serve");
+  std::printf("%d\n", server->port());
+  std::fflush(stdout);
+  char c;
+  while (read(0, &c, 1) > 0) {
+  }
+  server->Stop();
+  std::printf("%ld\n", PeakRssKib());
   return 0;
 }
 
@@ -115,7 +188,11 @@ double Sh(const std::string& cmd, double* cpu_ms = nullptr) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc == 5 && std::string(argv[1]) == "--import-child") return ImportChild(argv[2], argv[3], argv[4]);
+  if (argc == 6 && std::string(argv[1]) == "--import-child") {
+    return ImportChild(argv[2], argv[3], argv[4], std::stoi(argv[5]));
+  }
+  if (argc == 5 && std::string(argv[1]) == "--export-child") return ExportChild(argv[2], argv[3], argv[4]);
+  if (argc == 3 && std::string(argv[1]) == "--serve-child") return ServeChild(argv[2]);
   const uint64_t mib = std::stoull(crust::bench::EnvStr("SYNC_BENCH_MIB", "1024"));
   const uint64_t length = mib << 20;
   char tmpl[] = "/tmp/crust-sync-bench-XXXXXX";
@@ -169,8 +246,79 @@ int main(int argc, char** argv) {
               "CPU %.0f ms vs %.0f ms | max RSS %ld MiB |\n",
               (unsigned long long)mib, import_ms, floor_ms, import_ms / floor_ms, icpu, fcpu, full.max_rss_kib / 1024);
   for (int i = 0; i < 3; i++) std::printf("  round %d: import %.0f ms, cp + fsync %.0f ms\n", i, imports[i], floors[i]);
+  {
+    const std::string dst = tmp + "/dst-serial";
+    ChildResult serial = ImportInChild(exe, dst, exp, base, tmp, 1);
+    std::printf("| full import, parallel_fetches = 1 | wall %.0f ms | | %.2fx | CPU %.0f ms | max RSS %ld MiB |\n",
+                serial.ms, serial.ms / floor_ms, serial.cpu_ms, serial.max_rss_kib / 1024);
+    Sh("rm -rf " + dst);
+  }
   std::printf("| export (for reference) | %.0f ms | | | |\n", export_ms);
   std::fflush(stdout);
+
+  // Peak memory of exporter, server and importer: the dense state, and a
+  // larger sparse one (more modules, more memory, a larger manifest).
+  const uint64_t sparse_modules = std::stoull(crust::bench::EnvStr("SYNC_BENCH_SPARSE_MODULES", "32"));
+  crust::Root sparse;
+  {
+    auto g = Take(src->StartGenesis(), "genesis");
+    std::mt19937_64 rng(3);
+    crust::Bytes page(kPage);
+    for (uint64_t k = 0; k < sparse_modules; k++) {
+      crust::ModuleId id;
+      id.bytes.fill(0x11);
+      id.bytes[0] = static_cast<uint8_t>(k >> 8);
+      id.bytes[1] = static_cast<uint8_t>(k);
+      Check(g->AddModule(id, crust::Bytes{0, 'a', 's', 'm', 1, 0, 0, 0, static_cast<uint8_t>(k)}, {}, 256ull << 20),
+            "add");
+      for (uint64_t p = 0; p < (256ull << 20) / kPage; p += (p % 256 == 15 ? 241 : 1)) {
+        for (size_t i = 0; i < kPage; i += 8) *reinterpret_cast<uint64_t*>(page.data() + i) = rng() | 1;
+        Check(g->WriteMemory(id, p * kPage, page), "write");
+      }
+    }
+    sparse = Take(g->Commit(), "commit");
+  }
+  std::printf("\n| state | manifest bytes | export max RSS | serve max RSS | import (HTTP) max RSS | import (dir) max RSS | "
+              "import (dir) wall |\n|---|---|---|---|---|---|---|\n");
+  struct Case {
+    std::string name;
+    crust::Root root;
+  };
+  for (const Case& c : {Case{std::to_string(mib) + " MiB, every page", base},
+                        Case{std::to_string(sparse_modules) + " x 256 MiB, 16 of every 256 pages", sparse}}) {
+    const std::string dir = tmp + "/exp-mem";
+    ChildResult e;
+    Reap(Spawn(exe, {"--export-child", tmp + "/src", c.root.ToHex(), dir}, tmp + "/export.out"), Clock::now(),
+         "export", &e);
+    e.max_rss_kib = ReadLastNumber(tmp + "/export.out");
+    int pipe_fds[2];
+    if (pipe2(pipe_fds, O_CLOEXEC) != 0) crust::bench::Fail("pipe");
+    const std::string serve_out = tmp + "/serve.out";
+    std::remove(serve_out.c_str());
+    pid_t server = Spawn(exe, {"--serve-child", tmp + "/src"}, serve_out, pipe_fds[0]);
+    close(pipe_fds[0]);
+    int port = 0;
+    for (int i = 0; i < 600 && port == 0; i++) {
+      FILE* f = std::fopen(serve_out.c_str(), "r");
+      if (f != nullptr) {
+        if (std::fscanf(f, "%d", &port) != 1) port = 0;
+        std::fclose(f);
+      }
+      if (port == 0) usleep(100000);
+    }
+    if (port == 0) crust::bench::Fail("serve child printed no port");
+    ChildResult http = ImportInChild(exe, tmp + "/dst-http", "http://127.0.0.1:" + std::to_string(port), c.root, tmp);
+    close(pipe_fds[1]);
+    ChildResult served;
+    Reap(server, Clock::now(), "serve", &served);
+    served.max_rss_kib = ReadLastNumber(serve_out);
+    ChildResult local = ImportInChild(exe, tmp + "/dst-dir", dir, c.root, tmp);
+    std::printf("| %s | %llu | %ld MiB | %ld MiB | %ld MiB | %ld MiB | %.0f ms |\n", c.name.c_str(),
+                (unsigned long long)local.stats.manifest_bytes, e.max_rss_kib / 1024, served.max_rss_kib / 1024,
+                http.max_rss_kib / 1024, local.max_rss_kib / 1024, local.ms);
+    std::fflush(stdout);
+    Sh("rm -rf " + dir + " " + tmp + "/dst-http " + tmp + "/dst-dir");
+  }
 
   // Incremental: the importer (dst2) holds `base`.
   std::printf("\n| D pages changed | chunk bytes fetched | bound 2 x D x 4 KiB | requests | manifest bytes | import ms | max RSS MiB |\n");

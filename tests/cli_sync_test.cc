@@ -3,14 +3,8 @@
 // `crust export`, `crust import` and `crust serve` (the library behind them
 // is tested in src/sync/sync_test.cc): a commit exported, imported into a
 // new store and served to another import, each verified.
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <chrono>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <gmock/gmock.h>
@@ -20,8 +14,6 @@
 #include "crust/store.h"
 #include "tests/cli_util.h"
 #include "tests/test_util.h"
-
-extern char** environ;
 
 namespace crust {
 namespace {
@@ -63,36 +55,16 @@ TEST(CliSyncTest, ExportImportServe) {
   // A root the export does not have: NotFound, exit 1.
   EXPECT_EQ(run({"--store", dst, "import", "--from", exp, root2.ToHex()}).status, 1);
   // serve prints its URL; an import from it fetches the one changed page.
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
   const std::string out = tmp.Sub("serve.out"), err = tmp.Sub("serve.err");
-  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  std::vector<std::string> argv = {CRUST_TOOL_PATH, "--store", src, "--json", "serve", "--port", "0"};
-  std::vector<char*> args;
-  for (std::string& s : argv) args.push_back(s.data());
-  args.push_back(nullptr);
-  pid_t pid = -1;
-  ASSERT_EQ(posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ), 0);
-  posix_spawn_file_actions_destroy(&actions);
-  std::string url;
-  for (int k = 0; k < 600 && url.empty(); k++) {  // up to a minute: only a broken setup waits that long
-    const std::string text = testing::ReadAll(out);
-    const size_t at = text.find("http://");
-    const size_t end = at == std::string::npos ? at : text.find('"', at);
-    if (end != std::string::npos) url = text.substr(at, end - at);
-    if (url.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  testing::Child serve({CRUST_TOOL_PATH, "--store", src, "--json", "serve", "--port", "0"}, out, err);
+  ASSERT_TRUE(serve.started());
+  const std::string url = testing::WaitForOutput(out, "(http://[^\"]+)\"");
   EXPECT_FALSE(url.empty()) << testing::ReadAll(err);
   if (!url.empty()) {
     auto j = run({"--store", dst, "import", "--from", url, root2.ToHex()});
     EXPECT_EQ(j.status, 0) << j.err;
     EXPECT_THAT(j.out, HasSubstr("1 pages fetched"));
     EXPECT_EQ(run({"--store", dst, "verify", root2.ToHex()}).status, 0);
-  }
-  kill(pid, SIGTERM);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
 }
 

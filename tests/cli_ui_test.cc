@@ -7,17 +7,11 @@
 // parent links, a diff between two commits. A writer then commits beside the
 // running view and the page shows the new commit. A screenshot is kept in the
 // build directory (ui-screenshot.png; docs/ui.png is one such).
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <filesystem>
 #include <regex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <gmock/gmock.h>
@@ -31,6 +25,7 @@ namespace crust {
 namespace {
 
 using ::testing::HasSubstr;
+using crust::testing::Child;
 using crust::testing::ReadAll;
 
 constexpr uint64_t kPage = 64 * 1024;
@@ -48,40 +43,6 @@ std::string FindChromium() {
   }
   return "";
 }
-
-// A child process with stdout/stderr in files; killed when destroyed.
-class Child {
- public:
-  Child(std::vector<std::string> argv, const std::string& out, const std::string& err) {
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    std::vector<char*> args;
-    for (std::string& s : argv) args.push_back(s.data());
-    args.push_back(nullptr);
-    if (posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ) != 0) pid_ = -1;
-    posix_spawn_file_actions_destroy(&actions);
-  }
-  ~Child() { Stop(); }
-  pid_t pid() const { return pid_; }
-  // Waits for exit; returns the exit status (-1 when killed by a signal).
-  int Wait() {
-    int status = 0;
-    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-    }
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
-  void Stop() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGTERM);
-    Wait();
-  }
-
- private:
-  pid_t pid_ = -1;
-};
 
 class CliUiTest : public ::testing::Test {
  protected:
@@ -114,17 +75,8 @@ class CliUiTest : public ::testing::Test {
     ui_ = std::make_unique<Child>(std::vector<std::string>{CRUST_TOOL_PATH, "--store", store_dir_, "ui", "--port", "0"},
                                   out, tmp_.Sub("ui.err"));
     EXPECT_GT(ui_->pid(), 0);
-    const std::regex url("on (http://127\\.0\\.0\\.1:[0-9]+/)");
-    // The URL is printed once the socket is bound; wait for it (generous
-    // bound: this is not a timing check).
-    for (int i = 0; i < 2400; i++) {  // up to 2 minutes
-      std::smatch m;
-      const std::string text = ReadAll(out);
-      if (std::regex_search(text, m, url)) return m[1].str();
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    ADD_FAILURE() << "crust ui printed no URL: " << ReadAll(out) << ReadAll(tmp_.Sub("ui.err"));
-    return "";
+    // The URL is printed once the socket is bound.
+    return testing::WaitForOutput(out, "on (http://127\\.0\\.0\\.1:[0-9]+/)");
   }
 
   // Loads `url` in headless Chromium and returns the DOM after the page's

@@ -1,12 +1,16 @@
 // Copyright (c) crust authors. Licensed under the MIT license.
 //
-// Helpers shared by every test binary: status matchers and temporary
-// directories.
+// Helpers shared by every test binary: status matchers, temporary
+// directories, and child processes (servers started by a test and polled
+// until they listen or print their address).
 #pragma once
 
 #include <gtest/gtest.h>
 
+#include <sys/types.h>
+
 #include <string>
+#include <vector>
 
 #include "crust/options.h"
 #include "crust/status.h"
@@ -49,6 +53,35 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// A child process (posix_spawn of argv[0], a path), its stdout and stderr
+// in files; stopped (SIGTERM, then reaped) when destroyed.
+class Child {
+ public:
+  Child(std::vector<std::string> argv, const std::string& out, const std::string& err);
+  ~Child() { Stop(); }
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+  bool started() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
+  // Waits for exit; returns the exit status (-1 when killed by a signal).
+  int Wait();
+  // SIGTERM, then Wait(); nothing if not running.
+  void Stop();
+
+ private:
+  pid_t pid_ = -1;
+};
+
+// A free loopback port (bound, read, released).
+int FreePort();
+// Waits (up to a minute: only a broken setup takes that long; this is not a
+// timing check) until something accepts connections on loopback `port`.
+bool WaitListening(int port);
+// Waits (up to two minutes) until the file at `path` matches `pattern` (an
+// ECMAScript regex with one group) and returns the group; empty (and a test
+// failure naming the file's text) if it never does.
+std::string WaitForOutput(const std::string& path, const std::string& pattern);
 
 // The StoreOptions value of an os-layer tracking mode (tests parameterized
 // over os::TrackingMode open their stores with it).

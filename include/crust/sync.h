@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -55,6 +56,14 @@ struct ImportOptions {
   // (an interrupted import resumes from them). Default:
   // <store>/.sync-import/<root hex>; removed after a successful import.
   std::string staging_dir;
+  // Chunk fetches in flight at once, each with its own connection (or file
+  // read) and 256 KiB buffer, its pages hashed on the thread that fetched
+  // them (at most this many threads). 1: one request at a time. The
+  // published commit is the same whatever the number.
+  int parallel_fetches = 4;
+  // Called with ImportStats::bytes_fetched so far after each piece of a
+  // chunk arrives, from the fetching threads, one call at a time.
+  std::function<void(uint64_t bytes_fetched)> progress;
 };
 
 struct ImportStats {
@@ -62,6 +71,8 @@ struct ImportStats {
   uint64_t manifest_bytes = 0;
   uint64_t requests = 0;          // chunk fetches (HTTP requests or file reads)
   uint64_t bytes_fetched = 0;     // chunk bytes received (manifest excluded)
+  uint64_t bytes_resumed = 0;     // bytes of partly received chunks or pages an
+                                  // earlier attempt staged, continued from there
   uint64_t pages_fetched = 0;
   uint64_t pages_local = 0;       // pages copied from local commits
   uint64_t pages_resumed = 0;     // pages found verified in the staging area
@@ -81,9 +92,10 @@ struct ImportStats {
 // hard links where a local commit has the file; a delta layer on a local
 // commit's files of the same module when that memory has the same length and
 // differs in at most 1/8 of its pages (and 16384 pages); a fresh memory
-// image otherwise. Memory: O(pages of the largest memory x 96 bytes) (at most
-// 96 MiB for a 4 GiB memory), the pages of one delta layer (at most
-// 64 MiB) and 256 KiB of buffers, whatever the state's size.
+// image otherwise. An interrupted transfer resumes from the last byte
+// received (a Range request for the rest of the chunk). Memory: see
+// docs/sync.md, "Memory" — bounded by the largest memory (4 GiB) and
+// parallel_fetches, whatever the state's size.
 // Errors: Corruption naming the manifest (it does not yield `root`, or is
 // malformed) or the chunk (a page or bytecode that does not match, a
 // truncated chunk) — nothing is published and verified chunks stay staged

@@ -1,7 +1,12 @@
 // Copyright (c) crust authors. Licensed under the MIT license.
 #include "src/sync/commit_reader.h"
 
+#include <algorithm>
+#include <optional>
+#include <span>
+
 #include "src/store/format.h"
+#include "src/store/page_tree.h"
 #include "src/util/sha256.h"
 
 namespace crust::sync {
@@ -30,7 +35,11 @@ CommitReader::~CommitReader() {
 
 Status CommitReader::LoadModule(size_t i, ManifestModule* m, std::shared_ptr<const store::CommittedMemory>* memory) {
   const store::IndexEntry& e = index_.entries[i];
-  ASSIGN_OR_RETURN(*memory, store::CommittedMemory::Open(store_->env(), dir_, e, &store_->images(), &store_->layers()));
+  // Not through the store's image and layer caches: reading every leaf
+  // touches the whole leaf level of the mapping, which must be unmapped
+  // when this module is done, or an export or a manifest of many modules
+  // would keep them all resident.
+  ASSIGN_OR_RETURN(*memory, store::CommittedMemory::Open(store_->env(), dir_, e));
   m->id = e.id;
   m->bytecode_hash = e.bytecode_hash;
   ASSIGN_OR_RETURN(os::FileInfo info, store_->env()->Stat(dir_ + "/" + store::BytecodeName(e.id)));
@@ -50,22 +59,100 @@ Result<Bytes> CommitReader::ReadBytecode(const store::IndexEntry& e) {
   return code;
 }
 
+bool CommitReader::ReadPage(const store::CommittedMemory& cm, uint32_t p, const Hash32& leaf, uint8_t* out) {
+  bool layered = false;
+  for (const auto& layer : cm.layers()) {
+    Result<std::optional<size_t>> at = layer->FindPage(p);
+    if (!at.ok()) return false;
+    layered = layered || at->has_value();
+  }
+  if (layered) return cm.FillPage(p, out).ok();  // checked against the stored leaf
+  if (p >= cm.base().pages()) return false;
+  if (!cm.base().file().ReadAt(uint64_t{p} * store::kPageSize, std::span<uint8_t>(out, store::kPageSize)).ok()) {
+    return false;
+  }
+  return store::PageLeafHash(out) == leaf;
+}
+
 Status CommitReader::ReadPages(const store::CommittedMemory& memory, uint32_t first, uint32_t count, uint8_t* out) {
   for (uint32_t i = 0; i < count; i++) {
-    RETURN_IF_ERROR(memory.FillPage(first + i, out + size_t{i} * store::kPageSize));
+    const uint32_t p = first + i;
+    uint8_t* page = out + size_t{i} * store::kPageSize;
+    if (ReadPage(memory, p, memory.Node(store::MakeNodeKey(0, p)), page)) continue;
+    // Not readable that way (or damaged): the checked fill names the problem.
+    RETURN_IF_ERROR(memory.FillPage(p, page));
   }
   return Status::OK();
 }
 
-Status CommitReader::EncodeManifest(Bytes* out) {
-  EncodeManifestHeader(out, root_, static_cast<uint32_t>(index_.entries.size()));
+Status CommitReader::EncodeModule(size_t i, Bytes* out) {
+  ManifestModule m;
+  std::shared_ptr<const store::CommittedMemory> memory;
+  RETURN_IF_ERROR(LoadModule(i, &m, &memory));
+  out->clear();
+  EncodeManifestModule(out, m);
+  return Status::OK();
+}
+
+Status CommitReader::WriteManifest(const std::function<Status(ByteView)>& sink) {
+  Bytes buf;
+  EncodeManifestHeader(&buf, root_, static_cast<uint32_t>(index_.entries.size()));
+  RETURN_IF_ERROR(sink(buf));
   for (size_t i = 0; i < index_.entries.size(); i++) {
+    RETURN_IF_ERROR(EncodeModule(i, &buf));
+    RETURN_IF_ERROR(sink(buf));
+  }
+  return Status::OK();
+}
+
+Result<std::vector<uint64_t>> CommitReader::ManifestOffsets() {
+  std::vector<uint64_t> offsets;
+  offsets.reserve(index_.entries.size() + 1);
+  uint64_t at = kManifestHeaderBytes;
+  for (size_t i = 0; i < index_.entries.size(); i++) {
+    offsets.push_back(at);
     ManifestModule m;
     std::shared_ptr<const store::CommittedMemory> memory;
     RETURN_IF_ERROR(LoadModule(i, &m, &memory));
-    EncodeManifestModule(out, m);
+    at += EncodedModuleSize(m);
   }
-  return Status::OK();
+  offsets.push_back(at);
+  return offsets;
+}
+
+Status CommitReader::ReadChunkAt(const ModuleId& id, bool bytecode, uint32_t first_page, const std::string& name,
+                                 store::ImageCache* images, store::LayerCache* layers, Bytes* out) {
+  const auto& entries = index_.entries;
+  auto it = std::lower_bound(entries.begin(), entries.end(), id,
+                             [](const store::IndexEntry& e, const ModuleId& want) { return e.id < want; });
+  const std::string where = "chunk " + name + " at module " + id.ToHex() + " of commit " + root_.ToHex();
+  if (it == entries.end() || it->id != id) return Status::NotFound(where + ": no such module");
+  if (bytecode) {
+    if (BytecodeChunkName(it->bytecode_hash) != name) return Status::NotFound(where + ": another bytecode");
+    ASSIGN_OR_RETURN(*out, ReadBytecode(*it));
+    return Status::OK();
+  }
+  const uint64_t pages = it->memory_length / store::kPageSize;
+  ASSIGN_OR_RETURN(auto memory,
+                   store::CommittedMemory::Open(store_->env(), dir_, *it, images, layers));
+  // The run that starts at first_page: its non-zero pages up to a 64-page
+  // boundary (as MakeRuns cuts them).
+  const Hash32& zero = store::ZeroHash(0);
+  std::vector<Hash32> leaves;
+  if (first_page >= pages || (first_page > 0 && first_page % kRunMaxPages != 0 &&
+                              memory->Node(store::MakeNodeKey(0, first_page - 1)) != zero)) {
+    return Status::NotFound(where + ": no run starts at page " + std::to_string(first_page));
+  }
+  for (uint64_t p = first_page; p < pages && (p == first_page || p % kRunMaxPages != 0); p++) {
+    Hash32 leaf = memory->Node(store::MakeNodeKey(0, static_cast<uint32_t>(p)));
+    if (leaf == zero) break;
+    leaves.push_back(leaf);
+  }
+  if (leaves.empty() || RunChunkName(leaves.data(), static_cast<uint32_t>(leaves.size())) != name) {
+    return Status::NotFound(where + ": the run at page " + std::to_string(first_page) + " is another chunk");
+  }
+  out->resize(leaves.size() * store::kPageSize);
+  return ReadPages(*memory, first_page, static_cast<uint32_t>(leaves.size()), out->data());
 }
 
 }  // namespace crust::sync

@@ -15,10 +15,9 @@ namespace {
 
 // Writes `data` to dir/rel through a temporary name and rename(2), unless
 // dir/rel exists already. Returns whether it wrote.
-Result<bool> WriteIfAbsent(os::Env* env, const std::string& dir, const std::string& rel, ByteView data,
-                           bool replace = false) {
+Result<bool> WriteIfAbsent(os::Env* env, const std::string& dir, const std::string& rel, ByteView data) {
   const std::string path = dir + "/" + rel;
-  if (!replace && env->Exists(path)) return false;
+  if (env->Exists(path)) return false;
   const std::string tmp = path + ".tmp";
   env->RemoveFile(tmp).IgnoreError();
   ASSIGN_OR_RETURN(std::unique_ptr<os::WritableFile> f, env->NewWritableFile(tmp));
@@ -44,9 +43,7 @@ Result<ExportStats> ExportCommit(Store* store, const Root& root, const std::stri
   RETURN_IF_ERROR(EnsureDir(env, dir + "/manifest"));
   RETURN_IF_ERROR(EnsureDir(env, dir + "/chunk"));
   ExportStats stats;
-  Bytes manifest;
   const auto& entries = reader->index().entries;
-  sync::EncodeManifestHeader(&manifest, root, static_cast<uint32_t>(entries.size()));
   std::unique_ptr<uint8_t[]> pages(new uint8_t[sync::kRunMaxPages * store::kPageSize]);
   for (size_t i = 0; i < entries.size(); i++) {
     sync::ManifestModule m;
@@ -77,13 +74,26 @@ Result<ExportStats> ExportCommit(Store* store, const Root& root, const std::stri
         stats.bytes_written += data.size();
       }
     }
-    sync::EncodeManifestModule(&manifest, m);
   }
   RETURN_IF_ERROR(env->SyncDir(dir + "/chunk"));
-  ASSIGN_OR_RETURN(bool wrote, WriteIfAbsent(env, dir, sync::ManifestPath(root), manifest, /*replace=*/true));
-  (void)wrote;
+  // The manifest last, streamed module by module (one module's leaves in
+  // memory at a time) to a temporary file, then renamed.
+  const std::string path = dir + "/" + sync::ManifestPath(root);
+  const std::string tmp = path + ".tmp";
+  env->RemoveFile(tmp).IgnoreError();
+  ASSIGN_OR_RETURN(std::unique_ptr<os::WritableFile> f, env->NewWritableFile(tmp));
+  Status s = reader->WriteManifest([&](ByteView piece) {
+    stats.manifest_bytes += piece.size();
+    return f->Append(piece);
+  });
+  if (s.ok()) s = f->Sync();
+  if (s.ok()) s = f->Close();
+  if (s.ok()) s = env->Rename(tmp, path);
+  if (!s.ok()) {
+    env->RemoveFile(tmp).IgnoreError();
+    return s;
+  }
   RETURN_IF_ERROR(env->SyncDir(dir + "/manifest"));
-  stats.manifest_bytes = manifest.size();
   return stats;
 }
 

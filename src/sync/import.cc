@@ -18,11 +18,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -39,6 +41,7 @@
 #include "src/util/coding.h"
 #include "src/util/crc32c.h"
 #include "src/util/sha256.h"
+#include "src/util/task_pool.h"
 
 namespace crust {
 namespace {
@@ -49,6 +52,12 @@ Status EnsureDir(os::Env* env, const std::string& path) {
   Status s = env->CreateDir(path);
   return (s.code() == Status::Code::kAlreadyExists) ? Status::OK() : s;
 }
+
+// Closes a file descriptor at the end of its scope.
+struct FdCloser {
+  int fd;
+  ~FdCloser() { ::close(fd); }
+};
 
 Status Errno(const std::string& what, const std::string& path) {
   return Status::IOError(what + " " + path + ": " + std::strerror(errno));
@@ -89,31 +98,45 @@ Status GatherLocal(store::StoreImpl* impl, LocalHoldings* local) {
   return Status::OK();
 }
 
-// Page p of a local memory into out, checked against `leaf`. Pages held
-// only by the base image are read with pread, not through its mapping, so
-// that an import's resident memory does not grow with the memories it copies
-// from.
-bool ReadLocalPage(const store::CommittedMemory& cm, uint32_t p, const Hash32& leaf, uint8_t* out) {
-  bool layered = false;
-  for (const auto& layer : cm.layers()) {
-    Result<std::optional<size_t>> at = layer->FindPage(p);
-    if (!at.ok()) return false;  // a damaged local layer: the page is fetched instead
-    layered = layered || at->has_value();
-  }
-  if (layered) return cm.FillPage(p, out).ok();
-  if (p >= cm.base().pages()) return false;
-  if (!cm.base().file().ReadAt(uint64_t{p} * kPageSize, std::span<uint8_t>(out, kPageSize)).ok()) return false;
-  return store::PageLeafHash(out) == leaf;
-}
+// One fetching thread's connection (or directory) and run buffer.
+struct Slot {
+  std::unique_ptr<sync::Source> source;
+  std::unique_ptr<uint8_t[]> buf{new uint8_t[sync::kRunMaxPages * kPageSize]};
+};
+
+// Pages [from, from + n) of run r of module m (relative to the run's first
+// page), to be fetched and written, checked, into fd at their offsets.
+struct FetchJob {
+  const sync::ManifestModule* m;
+  const sync::Run* r;
+  uint32_t from;
+  uint32_t n;
+  int fd;
+  std::string chunk;
+  std::string file;  // fd's path, for messages
+};
+
+// Fetch jobs queued before they run, in batches, on the pool.
+constexpr size_t kJobBatch = 64;
 
 class Importer {
  public:
-  Importer(store::StoreImpl* impl, sync::Source* source, const Root& root, std::string staging, ImportStats* stats)
-      : impl_(impl), env_(impl->env()), source_(source), root_(root), staging_(std::move(staging)), stats_(stats) {}
+  Importer(store::StoreImpl* impl, const Root& root, std::string staging, const ImportOptions& options,
+           ImportStats* stats)
+      : impl_(impl),
+        env_(impl->env()),
+        root_(root),
+        staging_(std::move(staging)),
+        options_(options),
+        stats_(stats),
+        pool_(std::max(1, options.parallel_fetches) - 1) {}
 
+  // Opens one source per fetching thread.
+  Status OpenSources(const std::string& spec);
   Status Run();
 
  private:
+  sync::Source* source() { return slots_[0].source.get(); }
   Status FetchManifest();
   Status FetchBytecode(const sync::ManifestModule& m, std::string* path);
   Status BuildImage(const sync::ManifestModule& m, const Hash32& memory_hash, std::string* path);
@@ -122,30 +145,99 @@ class Importer {
   // *done false (and writes nothing) when no such commit exists.
   Status BuildDelta(const sync::ManifestModule& m, const Hash32& memory_hash, store::IndexEntry* e,
                     std::vector<std::string>* files, bool* done);
-  Status FetchPages(const sync::ManifestModule& m, const sync::Run& r, uint32_t from, uint32_t n, int fd,
-                    const std::string& chunk);
+  // Queues the fetch of the missing stretches of run r (needed[k]: page k
+  // of the run is missing); runs the queue when it is full.
+  Status QueueRun(const sync::ManifestModule& m, const sync::Run& r, const std::vector<bool>& needed, int fd,
+                  const std::string& file);
+  // Runs every queued job, at most parallel_fetches at once; the first
+  // error in queue order.
+  Status RunQueued();
+  Status FetchPages(const FetchJob& job, Slot* slot);
+  // Counts `n` chunk bytes received (and reports progress).
+  void Received(size_t n);
   Status Publish(const std::vector<store::IndexEntry>& entries, const std::vector<std::string>& bytecode_files,
                  const std::vector<std::vector<std::string>>& memory_files);
 
   store::StoreImpl* impl_;
   os::Env* env_;
-  sync::Source* source_;
   Root root_;
   std::string staging_;
+  const ImportOptions& options_;
   ImportStats* stats_;
   LocalHoldings local_;
-  std::unique_ptr<uint8_t[]> buf_{new uint8_t[sync::kRunMaxPages * kPageSize]};
+  TaskPool pool_;
+  std::vector<Slot> slots_;
+  std::vector<FetchJob> queue_;
+  std::mutex mu_;                 // guards stats_, free_slots_ while jobs run
+  std::vector<Slot*> free_slots_;  // guarded by mu_
 };
+
+Status Importer::OpenSources(const std::string& spec) {
+  slots_.resize(static_cast<size_t>(std::max(1, options_.parallel_fetches)));
+  for (Slot& slot : slots_) {
+    ASSIGN_OR_RETURN(slot.source, sync::OpenSource(spec));
+    free_slots_.push_back(&slot);
+  }
+  return Status::OK();
+}
+
+void Importer::Received(size_t n) {
+  std::lock_guard<std::mutex> l(mu_);
+  stats_->bytes_fetched += n;
+  if (options_.progress) options_.progress(stats_->bytes_fetched);
+}
+
+Status Importer::QueueRun(const sync::ManifestModule& m, const sync::Run& r, const std::vector<bool>& needed, int fd,
+                          const std::string& file) {
+  std::string chunk;
+  for (uint32_t k = 0; k < r.count;) {
+    if (!needed[k]) {
+      k++;
+      continue;
+    }
+    uint32_t end = k;
+    while (end < r.count && needed[end]) end++;
+    if (chunk.empty()) chunk = sync::RunChunkName(m.run_leaves(r), r.count);
+    queue_.push_back(FetchJob{&m, &r, k, end - k, fd, chunk, file});
+    k = end;
+  }
+  return queue_.size() >= kJobBatch ? RunQueued() : Status::OK();
+}
+
+Status Importer::RunQueued() {
+  if (queue_.empty()) return Status::OK();
+  std::vector<Status> results(queue_.size());
+  std::vector<std::function<void()>> tasks;
+  tasks.reserve(queue_.size());
+  for (size_t i = 0; i < queue_.size(); i++) {
+    tasks.push_back([this, i, &results] {
+      Slot* slot;
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        slot = free_slots_.back();
+        free_slots_.pop_back();
+      }
+      results[i] = FetchPages(queue_[i], slot);
+      std::lock_guard<std::mutex> l(mu_);
+      free_slots_.push_back(slot);
+    });
+  }
+  pool_.Run(tasks, static_cast<int>(slots_.size()));
+  queue_.clear();
+  for (Status& s : results)
+    if (!s.ok()) return s;
+  return Status::OK();
+}
 
 Status Importer::FetchManifest() {
   const std::string path = staging_ + "/manifest";
-  const std::string what = source_->name() + "/" + sync::ManifestPath(root_);
+  const std::string what = source()->name() + "/" + sync::ManifestPath(root_);
   if (!env_->Exists(path)) {
     const std::string tmp = path + ".tmp";
     env_->RemoveFile(tmp).IgnoreError();
     ASSIGN_OR_RETURN(std::unique_ptr<os::WritableFile> f, env_->NewWritableFile(tmp));
     uint64_t size = 0;
-    RETURN_IF_ERROR(source_->Fetch(sync::ManifestPath(root_), 0, sync::kToEnd, [&](ByteView piece) -> Status {
+    RETURN_IF_ERROR(source()->Fetch(sync::ManifestPath(root_), "", 0, sync::kToEnd, [&](ByteView piece) -> Status {
       size += piece.size();
       if (size > sync::kMaxManifestBytes) return Status::Corruption(what + ": manifest larger than 64 GiB");
       return f->Append(piece);
@@ -163,12 +255,13 @@ Status Importer::FetchManifest() {
       return got.status();
     }
     RETURN_IF_ERROR(env_->Rename(tmp, path));
-  }
-  // A staged manifest is checked again (the staging area is not trusted).
-  ASSIGN_OR_RETURN(Root got, sync::ManifestRoot(env_, path, path));
-  if (got != root_) {
-    env_->RemoveFile(path).IgnoreError();
-    return Status::Corruption(path + " yields root " + got.ToHex() + ", not " + root_.ToHex() + " (removed; retry)");
+  } else {
+    // A staged manifest is checked again (the staging area is not trusted).
+    ASSIGN_OR_RETURN(Root got, sync::ManifestRoot(env_, path, path));
+    if (got != root_) {
+      env_->RemoveFile(path).IgnoreError();
+      return Status::Corruption(path + " yields root " + got.ToHex() + ", not " + root_.ToHex() + " (removed; retry)");
+    }
   }
   ASSIGN_OR_RETURN(os::FileInfo info, env_->Stat(path));
   stats_->manifest_bytes = info.size;
@@ -188,80 +281,162 @@ Status Importer::FetchBytecode(const sync::ManifestModule& m, std::string* path)
     if (code.size() == m.bytecode_size && Sha256Of(code) == m.bytecode_hash) return Status::OK();
     RETURN_IF_ERROR(env_->RemoveFile(*path));
   }
-  const std::string what = "chunk " + name + " (bytecode of module " + m.id.ToHex() + ") from " + source_->name();
-  const std::string tmp = *path + ".tmp";
-  env_->RemoveFile(tmp).IgnoreError();
-  ASSIGN_OR_RETURN(std::unique_ptr<os::WritableFile> f, env_->NewWritableFile(tmp));
+  const std::string what = "chunk " + name + " (bytecode of module " + m.id.ToHex() + ") from " + source()->name();
+  // Bytes an earlier attempt received stay in `part`; this one continues
+  // after them (hashing them first) and checks the whole at the end.
+  const std::string part = *path + ".part";
+  int fd = ::open(part.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return Errno("open", part);
+  FdCloser closer{fd};
   Sha256 hash;
   uint64_t got = 0;
-  stats_->requests++;
-  Status s = source_->Fetch(sync::ChunkPath(name), 0, m.bytecode_size, [&](ByteView piece) -> Status {
-    got += piece.size();
-    stats_->bytes_fetched += piece.size();
-    hash.Update(piece.data(), piece.size());
-    return f->Append(piece);
-  });
+  {
+    std::unique_ptr<uint8_t[]> buf(new uint8_t[256 << 10]);
+    while (got < m.bytecode_size) {
+      ssize_t n = ::pread(fd, buf.get(), static_cast<size_t>(std::min<uint64_t>(256 << 10, m.bytecode_size - got)),
+                          static_cast<off_t>(got));
+      if (n < 0) return Errno("read", part);
+      if (n == 0) break;
+      hash.Update(buf.get(), static_cast<size_t>(n));
+      got += static_cast<uint64_t>(n);
+    }
+    if (::ftruncate(fd, static_cast<off_t>(got)) != 0) return Errno("truncate", part);
+  }
+  const uint64_t resumed = got;
+  stats_->bytes_resumed += resumed;
+  Status s;
+  if (got < m.bytecode_size) {
+    stats_->requests++;
+    s = source()->Fetch(sync::ChunkPath(name), "root=" + root_.ToHex() + "&module=" + m.id.ToHex() + "&bytecode=1",
+                        got, m.bytecode_size - got, [&](ByteView piece) -> Status {
+                          if (piece.size() > m.bytecode_size - got) return Status::Corruption(what + ": too long");
+                          if (::pwrite(fd, piece.data(), piece.size(), static_cast<off_t>(got)) !=
+                              static_cast<ssize_t>(piece.size())) {
+                            return Errno("write", part);
+                          }
+                          got += piece.size();
+                          Received(piece.size());
+                          hash.Update(piece.data(), piece.size());
+                          return Status::OK();
+                        });
+  }
   if (s.ok() && got != m.bytecode_size) {
     s = Status::Corruption(what + ": truncated, " + std::to_string(got) + " of " + std::to_string(m.bytecode_size) +
                            " bytes");
   }
-  if (s.ok() && hash.Finish() != m.bytecode_hash) s = Status::Corruption(what + ": does not match its hash");
-  if (s.ok()) s = f->Sync();
-  if (s.ok()) s = f->Close();
-  if (s.ok()) s = env_->Rename(tmp, *path);
-  if (!s.ok()) env_->RemoveFile(tmp).IgnoreError();
+  if (s.ok() && hash.Finish() != m.bytecode_hash) {
+    s = Status::Corruption(what + ": does not match its hash" +
+                           (resumed > 0 ? " (its first " + std::to_string(resumed) +
+                                              " bytes were staged by an earlier attempt; all dropped)"
+                                        : ""));
+    env_->RemoveFile(part).IgnoreError();  // refetched whole next time
+  }
+  if (s.ok() && ::fdatasync(fd) != 0) s = Errno("fdatasync", part);
+  if (s.ok()) s = env_->Rename(part, *path);
   return s;
 }
 
-// Fetches pages [from, from + n) of run r (relative to its first page) and
-// writes each, once checked against its leaf, into the image at fd.
-Status Importer::FetchPages(const sync::ManifestModule& m, const sync::Run& r, uint32_t from, uint32_t n, int fd,
-                            const std::string& chunk) {
-  const std::string what = "chunk " + chunk + " (module " + m.id.ToHex() + ", pages " +
+// The staged prefix of page `page` (relative to its run) of `chunk`: the
+// bytes an interrupted transfer received past the last whole page.
+std::string PartialPath(const std::string& staging, const std::string& chunk, uint32_t page) {
+  return staging + "/partial/" + chunk + "." + std::to_string(page);
+}
+
+// Fetches the job's pages and writes each, once checked against its leaf,
+// into the file at its offset. A transfer that breaks off keeps every whole
+// page that arrived and checked, and stages the bytes of the page it broke
+// off in; the retry continues from the byte after them.
+Status Importer::FetchPages(const FetchJob& job, Slot* slot) {
+  const sync::ManifestModule& m = *job.m;
+  const sync::Run& r = *job.r;
+  uint8_t* buf = slot->buf.get();
+  const std::string what = "chunk " + job.chunk + " (module " + m.id.ToHex() + ", pages " +
                            std::to_string(r.first_page) + ".." + std::to_string(r.first_page + r.count - 1) +
-                           ") from " + source_->name();
-  const uint64_t want = uint64_t{n} * kPageSize;
+                           ") from " + slot->source->name();
+  const uint64_t want = uint64_t{job.n} * kPageSize;
   uint64_t got = 0;
+  // A partial page staged by an earlier attempt: its bytes come first.
+  const std::string partial = PartialPath(staging_, job.chunk, job.from);
+  uint64_t resumed = 0;
+  if (env_->Exists(partial)) {
+    auto staged = env_->ReadFile(partial, kPageSize);
+    env_->RemoveFile(partial).IgnoreError();  // in the buffer now; staged again if this attempt breaks off too
+    if (staged.ok() && staged->size() < kPageSize) {
+      std::memcpy(buf, staged->data(), staged->size());
+      got = resumed = staged->size();
+      std::lock_guard<std::mutex> l(mu_);
+      stats_->bytes_resumed += resumed;
+    }
+  }
   uint32_t written = 0;  // pages checked and written so far
+  uint64_t pages_done = 0;
   // Checks and writes the complete pages received since the last call.
   auto flush = [&]() -> Status {
     const uint32_t complete = static_cast<uint32_t>(got / kPageSize);
     if (complete == written) return Status::OK();
-    std::vector<const uint8_t*> ptrs;
-    for (uint32_t i = written; i < complete; i++) ptrs.push_back(buf_.get() + size_t{i} * kPageSize);
-    std::vector<Hash32> leaves(ptrs.size());
-    store::PageLeafHashes(ptrs.data(), ptrs.size(), leaves.data());
+    const uint8_t* ptrs[sync::kRunMaxPages];
+    for (uint32_t i = written; i < complete; i++) ptrs[i - written] = buf + size_t{i} * kPageSize;
+    Hash32 leaves[sync::kRunMaxPages];
+    store::PageLeafHashes(ptrs, complete - written, leaves);
     for (uint32_t i = written; i < complete; i++) {
-      if (leaves[i - written] != m.run_leaves(r)[from + i]) {
-        return Status::Corruption(what + ": page " + std::to_string(r.first_page + from + i) +
-                                  " does not match its leaf in the manifest (wrong or substituted chunk)");
+      if (leaves[i - written] != m.run_leaves(r)[job.from + i]) {
+        return Status::Corruption(what + ": page " + std::to_string(r.first_page + job.from + i) +
+                                  " does not match its leaf in the manifest (wrong or substituted chunk" +
+                                  (i == 0 && resumed > 0 ? "; its first " + std::to_string(resumed) +
+                                                               " bytes were staged by an earlier attempt, now dropped"
+                                                         : "") +
+                                  ")");
       }
     }
     const size_t bytes = size_t{complete - written} * kPageSize;
-    const off_t at = static_cast<off_t>((uint64_t{r.first_page} + from + written) * kPageSize);
-    if (::pwrite(fd, buf_.get() + size_t{written} * kPageSize, bytes, at) != static_cast<ssize_t>(bytes)) {
-      return Errno("write", staging_ + "/memory/" + m.id.ToHex());
+    const off_t at = static_cast<off_t>((uint64_t{r.first_page} + job.from + written) * kPageSize);
+    if (::pwrite(job.fd, buf + size_t{written} * kPageSize, bytes, at) != static_cast<ssize_t>(bytes)) {
+      return Errno("write", job.file);
     }
-    stats_->pages_fetched += complete - written;
+    pages_done += complete - written;
     written = complete;
     return Status::OK();
   };
-  stats_->requests++;
-  Status s = source_->Fetch(sync::ChunkPath(chunk), uint64_t{from} * kPageSize, want, [&](ByteView piece) -> Status {
-    if (piece.size() > want - got) return Status::Corruption(what + ": longer than requested");
-    std::memcpy(buf_.get() + got, piece.data(), piece.size());
-    got += piece.size();
-    stats_->bytes_fetched += piece.size();
-    return got % (16 * kPageSize) == 0 || got == want ? flush() : Status::OK();
-  });
-  if (s.IsCorruption()) return s;
-  // Keep what arrived whole and checked, even when the transfer broke off.
-  Status f = flush();
+  Status s;
+  if (got < want) {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      stats_->requests++;
+    }
+    s = slot->source->Fetch(
+        sync::ChunkPath(job.chunk),
+        "root=" + root_.ToHex() + "&module=" + m.id.ToHex() + "&page=" + std::to_string(r.first_page),
+        uint64_t{job.from} * kPageSize + got, want - got, [&](ByteView piece) -> Status {
+          if (piece.size() > want - got) return Status::Corruption(what + ": longer than requested");
+          std::memcpy(buf + got, piece.data(), piece.size());
+          got += piece.size();
+          Received(piece.size());
+          return got % (16 * kPageSize) == 0 || got == want ? flush() : Status::OK();
+        });
+  }
+  // Keep what arrived whole and checked, even when the transfer broke off,
+  // and the start of the page it broke off in.
+  Status f = s.IsCorruption() ? s : flush();
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stats_->pages_fetched += pages_done;
+  }
   if (!f.ok()) return f;
+  if (got > uint64_t{written} * kPageSize) {
+    const std::string tmp = partial + ".tmp";
+    ByteView rest(buf + size_t{written} * kPageSize, static_cast<size_t>(got - uint64_t{written} * kPageSize));
+    const std::string at = PartialPath(staging_, job.chunk, job.from + written);
+    auto out = env_->NewWritableFile(tmp);
+    Status w = out.status();
+    if (w.ok()) w = (*out)->Append(rest);
+    if (w.ok()) w = (*out)->Close();
+    if (w.ok()) w = env_->Rename(tmp, at);
+    if (!w.ok()) env_->RemoveFile(tmp).IgnoreError();  // only costs a re-fetch of these bytes
+  }
   if (!s.ok()) return s;
   if (got != want) {
     return Status::Corruption(what + ": truncated, " + std::to_string(got) + " of " + std::to_string(want) +
-                              " bytes from page " + std::to_string(r.first_page + from));
+                              " bytes from page " + std::to_string(r.first_page + job.from));
   }
   return Status::OK();
 }
@@ -280,7 +455,8 @@ Status Importer::BuildDelta(const sync::ManifestModule& m, const Hash32& memory_
   for (const auto& held : it->second) {
     if (held.entry.memory_length != m.memory_length || held.entry.layer_count >= kMaxImportLayers) continue;
     const std::string dir = impl_->CommitDir(held.commit);
-    auto opened = store::CommittedMemory::Open(env_, dir, held.entry, &impl_->images(), &impl_->layers());
+    // Uncached (as CommitReader::LoadModule): its mapping goes with it.
+    auto opened = store::CommittedMemory::Open(env_, dir, held.entry);
     if (!opened.ok()) continue;
     const store::CommittedMemory& cm = **opened;
     // The pages whose leaf differs, with their new leaf (zero pages included).
@@ -303,10 +479,7 @@ Status Importer::BuildDelta(const sync::ManifestModule& m, const Hash32& memory_
     const bool resume = env_->Exists(work);
     int fd = ::open(work.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) return Errno("open", work);
-    struct Closer {
-      int fd;
-      ~Closer() { ::close(fd); }
-    } closer{fd};
+    FdCloser closer{fd};
     uint8_t page[kPageSize];
     size_t c = 0;
     for (size_t ri = 0; ri < m.runs.size() && c < changed.size(); ri++) {
@@ -324,19 +497,9 @@ Status Importer::BuildDelta(const sync::ManifestModule& m, const Hash32& memory_
         }
         needed[p - r.first_page] = any = true;
       }
-      if (!any) continue;
-      const std::string chunk = sync::RunChunkName(m.run_leaves(r), r.count);
-      for (uint32_t k = 0; k < r.count;) {
-        if (!needed[k]) {
-          k++;
-          continue;
-        }
-        uint32_t end = k;
-        while (end < r.count && needed[end]) end++;
-        RETURN_IF_ERROR(FetchPages(m, r, k, end - k, fd, chunk));
-        k = end;
-      }
+      if (any) RETURN_IF_ERROR(QueueRun(m, r, needed, fd, work));
     }
+    RETURN_IF_ERROR(RunQueued());
     size_t fetched_or_zero = 0;
     for (const auto& [p, leaf] : changed) fetched_or_zero += leaf != zero;
     stats_->pages_local += m.leaves.size() - fetched_or_zero;
@@ -398,16 +561,12 @@ Status Importer::BuildImage(const sync::ManifestModule& m, const Hash32& memory_
   }
   int fd = ::open(path->c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return Errno("open", *path);
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
+  FdCloser closer{fd};
   // Candidates for local pages: the same module in local commits.
   std::vector<std::shared_ptr<const store::CommittedMemory>> candidates;
   if (auto it = local_.by_id.find(m.id); it != local_.by_id.end()) {
     for (const auto& held : it->second) {
-      auto cm = store::CommittedMemory::Open(env_, impl_->CommitDir(held.commit), held.entry, &impl_->images(),
-                                             &impl_->layers());
+      auto cm = store::CommittedMemory::Open(env_, impl_->CommitDir(held.commit), held.entry);
       if (cm.ok()) candidates.push_back(*cm);
       if (candidates.size() == 4) break;
     }
@@ -428,7 +587,7 @@ Status Importer::BuildImage(const sync::ManifestModule& m, const Hash32& memory_
       bool found = false;
       for (const auto& cm : candidates) {
         if (cm->Node(store::MakeNodeKey(0, p)) != leaves[k]) continue;
-        if (!ReadLocalPage(*cm, p, leaves[k], page)) continue;  // damaged locally: fetch it instead
+        if (!sync::CommitReader::ReadPage(*cm, p, leaves[k], page)) continue;  // damaged locally: fetch it instead
         if (::pwrite(fd, page, kPageSize, static_cast<off_t>(uint64_t{p} * kPageSize)) != kPageSize) {
           return Errno("write", *path);
         }
@@ -438,18 +597,9 @@ Status Importer::BuildImage(const sync::ManifestModule& m, const Hash32& memory_
       }
       needed[k] = !found;
     }
-    const std::string chunk = sync::RunChunkName(leaves, r.count);
-    for (uint32_t k = 0; k < r.count;) {
-      if (!needed[k]) {
-        k++;
-        continue;
-      }
-      uint32_t e = k;
-      while (e < r.count && needed[e]) e++;
-      RETURN_IF_ERROR(FetchPages(m, r, k, e - k, fd, chunk));
-      k = e;
-    }
+    RETURN_IF_ERROR(QueueRun(m, r, needed, fd, *path));
   }
+  RETURN_IF_ERROR(RunQueued());
   // The tree and footer (docs/format.md, "Memory image").
   std::vector<Hash32> all(pages, store::ZeroHash(0));
   for (const sync::Run& r : m.runs)
@@ -529,6 +679,7 @@ Status Importer::Run() {
   RETURN_IF_ERROR(EnsureDir(env_, staging_));
   RETURN_IF_ERROR(EnsureDir(env_, staging_ + "/chunk"));
   RETURN_IF_ERROR(EnsureDir(env_, staging_ + "/memory"));
+  RETURN_IF_ERROR(EnsureDir(env_, staging_ + "/partial"));
   RETURN_IF_ERROR(FetchManifest());
   RETURN_IF_ERROR(GatherLocal(impl_, &local_));
   ASSIGN_OR_RETURN(std::unique_ptr<sync::ManifestReader> reader,
@@ -587,13 +738,13 @@ Result<ImportStats> ImportCommit(Store* store, const std::string& source_spec, c
     stats.already_present = true;
     return stats;
   }
-  ASSIGN_OR_RETURN(std::unique_ptr<sync::Source> source, sync::OpenSource(source_spec));
   std::string staging = options.staging_dir;
   if (staging.empty()) {
     RETURN_IF_ERROR(EnsureDir(impl->env(), impl->dir() + "/.sync-import"));
     staging = impl->dir() + "/.sync-import/" + root.ToHex();
   }
-  Importer importer(impl, source.get(), root, staging, &stats);
+  Importer importer(impl, root, staging, options, &stats);
+  RETURN_IF_ERROR(importer.OpenSources(source_spec));
   RETURN_IF_ERROR(importer.Run());
   return stats;
 }

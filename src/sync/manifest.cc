@@ -63,6 +63,10 @@ void EncodeManifestModule(Bytes* out, const ManifestModule& m) {
   }
 }
 
+uint64_t EncodedModuleSize(const ManifestModule& m) {
+  return 32 + 32 + 8 + 8 + 4 + m.metadata.size() + 4 + 8 * uint64_t{m.runs.size()} + 32 * uint64_t{m.leaves.size()};
+}
+
 void MakeRuns(const std::vector<Hash32>& all, ManifestModule* m) {
   m->runs.clear();
   m->leaves.clear();

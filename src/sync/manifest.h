@@ -49,8 +49,11 @@ inline std::string ManifestPath(const Root& root) { return "manifest/" + root.To
 inline std::string ChunkPath(const std::string& name) { return "chunk/" + name; }
 
 // Encoding, module by module.
+inline constexpr uint64_t kManifestHeaderBytes = 48;
 void EncodeManifestHeader(Bytes* out, const Root& root, uint32_t module_count);
 void EncodeManifestModule(Bytes* out, const ManifestModule& m);
+// The bytes EncodeManifestModule appends for `m`.
+uint64_t EncodedModuleSize(const ManifestModule& m);
 
 // Cuts the non-zero pages of a memory (leaves[p] for every page p; a page
 // whose leaf is the zero page's is zero) into runs.

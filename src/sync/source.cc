@@ -21,7 +21,7 @@ class DirSource final : public Source {
   explicit DirSource(std::string dir) : dir_(std::move(dir)) {}
   const std::string& name() const override { return dir_; }
 
-  Status Fetch(const std::string& path, uint64_t offset, uint64_t length,
+  Status Fetch(const std::string& path, const std::string& /*hint*/, uint64_t offset, uint64_t length,
                const std::function<Status(ByteView)>& sink) override {
     const std::string full = dir_ + "/" + path;
     int fd = ::open(full.c_str(), O_RDONLY | O_CLOEXEC);
@@ -63,9 +63,9 @@ class HttpSource final : public Source {
   }
   const std::string& name() const override { return url_; }
 
-  Status Fetch(const std::string& path, uint64_t offset, uint64_t length,
+  Status Fetch(const std::string& path, const std::string& hint, uint64_t offset, uint64_t length,
                const std::function<Status(ByteView)>& sink) override {
-    const std::string target = prefix_ + "/" + path;
+    const std::string target = prefix_ + "/" + path + (hint.empty() ? "" : "?" + hint);
     httplib::Headers headers;
     if (offset != 0 || length != kToEnd) {
       std::string range = "bytes=" + std::to_string(offset) + "-";

@@ -4,7 +4,8 @@
 // (cpp-httplib client, Range requests, one kept-alive connection). Nothing a
 // source returns is trusted: the importer checks every byte.
 //
-// Thread-safety: a Source is used by one thread.
+// Thread-safety: a Source is used by one thread (a parallel import opens one
+// per fetching thread).
 #pragma once
 
 #include <cstdint>
@@ -25,9 +26,12 @@ class Source {
   // Streams bytes [offset, offset + length) of `path` (relative to the
   // export's top, e.g. "chunk/<hex>") to `sink` in pieces; fewer bytes when
   // the file is shorter (the caller checks the count). length kToEnd: to
-  // the end. A sink error stops the transfer and is returned.
+  // the end. A sink error stops the transfer and is returned. `hint`
+  // ("root=..&module=..&page=.."), when not empty, is sent as the URL's
+  // query: `crust serve` finds a chunk by it, static servers ignore it; a
+  // directory ignores it.
   // Errors: NotFound (no such file), IOError (cannot read, connection lost).
-  virtual Status Fetch(const std::string& path, uint64_t offset, uint64_t length,
+  virtual Status Fetch(const std::string& path, const std::string& hint, uint64_t offset, uint64_t length,
                        const std::function<Status(ByteView)>& sink) = 0;
   // "http://host:port/path" or the directory, for messages.
   virtual const std::string& name() const = 0;

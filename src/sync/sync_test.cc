@@ -4,14 +4,7 @@
 // to another store verified by its root alone, incrementally, resumably, from
 // a directory, from `crust serve` and from a real nginx; a manifest or chunk
 // that does not match is refused by name and nothing is published.
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -25,14 +18,13 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include "crust/session.h"
 #include "crust/store.h"
 #include "crust/sync.h"
 #include "src/util/sha256.h"
 #include "tests/test_util.h"
-
-extern char** environ;
 
 namespace crust {
 namespace {
@@ -65,69 +57,6 @@ void WriteFile(const std::string& path, const std::string& data) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << data;
 }
 
-// A free loopback port (bound, read, released).
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t len = sizeof(a);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  int port = ntohs(a.sin_port);
-  close(fd);
-  return port;
-}
-
-bool Listening(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  bool ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
-  close(fd);
-  return ok;
-}
-
-class Child {
- public:
-  Child(std::vector<std::string> argv, const std::string& out, const std::string& err) {
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    std::vector<char*> args;
-    for (std::string& s : argv) args.push_back(s.data());
-    args.push_back(nullptr);
-    if (posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ) != 0) pid_ = -1;
-    posix_spawn_file_actions_destroy(&actions);
-  }
-  ~Child() { Stop(); }
-  bool started() const { return pid_ > 0; }
-  void Stop() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGTERM);
-    int status = 0;
-    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-    }
-    pid_ = -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-};
-
-// Waits (up to a minute: only a broken setup takes that long) for a port.
-bool WaitListening(int port) {
-  for (int i = 0; i < 600; i++) {
-    if (Listening(port)) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return false;
-}
-
 std::string FindNginx() {
   for (const char* p : {"/usr/sbin/nginx", "/usr/bin/nginx"})
     if (access(p, X_OK) == 0) return p;
@@ -139,7 +68,7 @@ std::string FindNginx() {
 class Nginx {
  public:
   Nginx(const std::string& binary, const std::string& prefix, const std::string& root, const std::string& extra)
-      : port_(FreePort()) {
+      : port_(testing::FreePort()) {
     fs::create_directories(prefix + "/logs");
     fs::create_directories(prefix + "/tmp");
     const std::string conf = prefix + "/nginx.conf";
@@ -150,10 +79,10 @@ class Nginx {
                         "/tmp/fastcgi;\n  uwsgi_temp_path " + prefix + "/tmp/uwsgi;\n  scgi_temp_path " + prefix +
                         "/tmp/scgi;\n  server {\n    listen 127.0.0.1:" + std::to_string(port_) + ";\n    root " +
                         root + ";\n" + extra + "  }\n}\n");
-    child_ = std::make_unique<Child>(std::vector<std::string>{binary, "-p", prefix, "-c", conf, "-e",
+    child_ = std::make_unique<testing::Child>(std::vector<std::string>{binary, "-p", prefix, "-c", conf, "-e",
                                                               prefix + "/logs/error.log"},
                                      prefix + "/out", prefix + "/err");
-    ready_ = child_->started() && WaitListening(port_);
+    ready_ = child_->started() && testing::WaitListening(port_);
   }
   bool ready() const { return ready_; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
@@ -161,7 +90,7 @@ class Nginx {
 
  private:
   int port_;
-  std::unique_ptr<Child> child_;
+  std::unique_ptr<testing::Child> child_;
   bool ready_ = false;
 };
 
@@ -416,13 +345,88 @@ TEST_F(SyncTest, SubstitutedOrTruncatedChunkIsRefusedByNameThenResumes) {
   EXPECT_THAT(t.status().ToString(), HasSubstr("chunk " + name));
   EXPECT_THAT(t.status().ToString(), HasSubstr("truncated"));
   EXPECT_FALSE(fs::exists(tmp_.Sub("dst/" + root1_.ToHex())));
-  // Repaired: the retry fetches only what was not verified and staged
-  // (the 30 pages of the truncated run that arrived whole stay).
+  // The 30 pages that arrived whole are staged, and the 100 bytes of the
+  // page the chunk broke off in. A staged prefix that does not complete its
+  // page is refused naming the chunk (and dropped).
+  const std::string partial = tmp_.Sub("dst/.sync-import/" + root1_.ToHex() + "/partial/" + name + ".30");
+  ASSERT_EQ(fs::file_size(partial), 100u);
+  const std::string staged = ReadFile(partial);
+  std::string flipped = staged;
+  flipped[7] ^= 1;
+  WriteFile(partial, flipped);
+  WriteFile(big, good);
+  auto p = ImportCommit(dst.get(), exp, root1_);
+  ASSERT_TRUE(p.status().IsCorruption()) << p.status().ToString();
+  EXPECT_THAT(p.status().ToString(), HasSubstr("chunk " + name));
+  EXPECT_THAT(p.status().ToString(), HasSubstr("page 42 "));
+  EXPECT_THAT(p.status().ToString(), HasSubstr("first 100 bytes were staged by an earlier attempt"));
+  EXPECT_FALSE(fs::exists(partial));
+  EXPECT_FALSE(fs::exists(tmp_.Sub("dst/" + root1_.ToHex())));
+  // Truncated again at the same byte, then repaired: the retry continues
+  // from byte 100 of page 42 (a read at that offset), fetching only what was
+  // not verified and staged.
+  WriteFile(big, good.substr(0, 30 * kPage + 100));
+  ASSERT_FALSE(ImportCommit(dst.get(), exp, root1_).ok());
+  ASSERT_EQ(ReadFile(partial), staged);
   WriteFile(big, good);
   ASSERT_OK_AND_ASSIGN(ImportStats r, ImportCommit(dst.get(), exp, root1_));
   EXPECT_GE(r.pages_resumed, 30u);
   EXPECT_EQ(r.pages_fetched + r.pages_resumed, 99u);
+  EXPECT_EQ(r.bytes_resumed, 100u);
+  // Module 2 was not reached before: its page and bytecode come now.
+  EXPECT_EQ(r.bytes_fetched, (99u - r.pages_resumed) * kPage - 100u + Code(2).size());
   ExpectSameCommit(dst.get(), root1_);
+}
+
+// A bytecode chunk cut off continues from its last byte; one whose bytes
+// then do not hash to the bytecode hash is refused naming it.
+TEST_F(SyncTest, PartialBytecodeResumesFromItsLastByte) {
+  const std::string exp = tmp_.Sub("export");
+  ASSERT_OK(ExportCommit(src_.get(), root1_, exp));
+  const Bytes code = Code(1);
+  const std::string name = Sha256Of(code).ToHex();
+  const std::string chunk = exp + "/chunk/" + name;
+  const std::string whole = ReadFile(chunk);
+  auto dst = NewStore("dst");
+  WriteFile(chunk, whole.substr(0, 5));
+  auto t = ImportCommit(dst.get(), exp, root1_);
+  ASSERT_TRUE(t.status().IsCorruption()) << t.status().ToString();
+  EXPECT_THAT(t.status().ToString(), HasSubstr("chunk " + name));
+  const std::string part = tmp_.Sub("dst/.sync-import/" + root1_.ToHex() + "/chunk/" + name + ".part");
+  ASSERT_EQ(ReadFile(part), whole.substr(0, 5));
+  // The rest from another byte 5 on: the whole does not match; refused by name.
+  std::string other = whole;
+  other[7] ^= 1;
+  WriteFile(chunk, other);
+  auto bad = ImportCommit(dst.get(), exp, root1_);
+  ASSERT_TRUE(bad.status().IsCorruption()) << bad.status().ToString();
+  EXPECT_THAT(bad.status().ToString(), HasSubstr("chunk " + name));
+  EXPECT_THAT(bad.status().ToString(), HasSubstr("first 5 bytes were staged by an earlier attempt"));
+  EXPECT_FALSE(fs::exists(part));
+  WriteFile(chunk, whole.substr(0, 5));
+  ASSERT_FALSE(ImportCommit(dst.get(), exp, root1_).ok());
+  WriteFile(chunk, whole);
+  ASSERT_OK_AND_ASSIGN(ImportStats r, ImportCommit(dst.get(), exp, root1_));
+  EXPECT_EQ(r.bytes_resumed, 5u);
+  ExpectSameCommit(dst.get(), root1_);
+}
+
+// The same commit whatever the number of fetches in flight.
+TEST_F(SyncTest, ParallelFetchesGiveTheSameCommit) {
+  const std::string exp = tmp_.Sub("export");
+  ASSERT_OK(ExportCommit(src_.get(), root2_, exp));
+  for (int parallel : {1, 2, 8}) {
+    auto dst = NewStore("dst" + std::to_string(parallel));
+    ImportOptions o;
+    o.parallel_fetches = parallel;
+    ASSERT_OK_AND_ASSIGN(ImportStats s, ImportCommit(dst.get(), exp, root2_, o));
+    EXPECT_EQ(s.pages_fetched, 101u);
+    EXPECT_EQ(s.requests, 9u);  // 3 bytecodes, 4 runs of module 1, 1 of module 2, 1 of module 3
+    ExpectSameCommit(dst.get(), root2_);
+    const std::string image = "/memory/" + Id(1).ToHex();
+    EXPECT_EQ(ReadFile(tmp_.Sub("dst" + std::to_string(parallel) + "/" + root2_.ToHex() + image)),
+              ReadFile(tmp_.Sub("dst1/" + root2_.ToHex() + image)));
+  }
 }
 
 TEST_F(SyncTest, ImportFromSyncServerAndResumeAfterItStops) {
@@ -449,6 +453,22 @@ TEST_F(SyncTest, ImportFromSyncServerAndResumeAfterItStops) {
   ASSERT_OK_AND_ASSIGN(ImportStats s, ImportCommit(dst.get(), url, root2_));
   EXPECT_GT(s.pages_resumed, 0u);
   ExpectSameCommit(dst.get(), root2_);
+  // The manifest is streamed, whole or a range of it: the exported bytes.
+  httplib::Client client("127.0.0.1", port);
+  const std::string manifest = ReadFile(exp + "/manifest/" + root2_.ToHex());
+  auto whole = client.Get("/manifest/" + root2_.ToHex());
+  ASSERT_TRUE(whole);
+  EXPECT_EQ(whole->body, manifest);
+  auto range = client.Get("/manifest/" + root2_.ToHex(), {{"Range", "bytes=100-1999"}});
+  ASSERT_TRUE(range) << httplib::to_string(range.error());
+  EXPECT_EQ(range->status, 206);
+  EXPECT_EQ(range->body, manifest.substr(100, 1900));
+  // A chunk asked for without the importer's hint is found by a scan.
+  for (const auto& c : Chunks(exp)) {
+    auto got = client.Get("/chunk/" + fs::path(c).filename().string());
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->body, ReadFile(c)) << c;
+  }
   // Incremental over HTTP: root1 after root2 fetches only what differs.
   ASSERT_OK_AND_ASSIGN(ImportStats inc, ImportCommit(dst.get(), url, root1_));
   EXPECT_EQ(inc.pages_fetched, 3u);  // pages 3, 5 and 70 of module 1 (100 is zero in root1)
@@ -458,35 +478,53 @@ TEST_F(SyncTest, ImportFromSyncServerAndResumeAfterItStops) {
   EXPECT_TRUE(ImportCommit(dst.get(), url, nothing).status().IsNotFound());
 }
 
-TEST_F(SyncTest, ImportFromNginxIncludingResumeAfterItStopsMidTransfer) {
+TEST_F(SyncTest, ImportFromNginxIncludingResumeAfterItStopsMidChunk) {
   const std::string nginx = FindNginx();
   ASSERT_FALSE(nginx.empty()) << "this test needs nginx: run scripts/install-deps.sh --test (Debian package 'nginx')";
   const std::string exp = tmp_.Sub("export");
   ASSERT_OK(ExportCommit(src_.get(), root1_, exp));
   ASSERT_OK(ExportCommit(src_.get(), root2_, exp));
-  // The first nginx drops the connection (444: close without a response)
-  // when asked for module 1's pages 64..100 of root2, as a server dying in
-  // the middle of an import does (the runs before it have arrived).
-  std::string drop;
-  for (const auto& c : Chunks(exp)) {
-    if (fs::file_size(c) != 37 * kPage) continue;
-    drop += "    location = /chunk/" + fs::path(c).filename().string() + " { return 444; }\n";
-  }
-  ASSERT_FALSE(drop.empty());
-  auto dst = NewStore("dst");
+  // What a whole import of root2 receives (from the directory).
+  uint64_t total = 0;
   {
-    Nginx server(nginx, tmp_.Sub("nginx1"), exp, drop);
+    auto ref = NewStore("ref");
+    ASSERT_OK_AND_ASSIGN(ImportStats r, ImportCommit(ref.get(), exp, root2_));
+    total = r.bytes_fetched;
+  }
+  // One request at a time, in manifest order: module 1's bytecode (9
+  // bytes), its runs of 3 and 6 pages, then the run of pages 12..63. A slow
+  // nginx (32 KiB/s) is stopped once 5000 bytes of that run have arrived.
+  const uint64_t run_start = Code(1).size() + 9 * kPage, run_end = run_start + 52 * kPage;
+  auto dst = NewStore("dst");
+  uint64_t first = 0;
+  {
+    Nginx server(nginx, tmp_.Sub("nginx1"), exp, "    limit_rate 32k;\n");
     ASSERT_TRUE(server.ready()) << ReadFile(tmp_.Sub("nginx1/logs/error.log"));
-    auto s = ImportCommit(dst.get(), server.url(), root2_);
+    ImportOptions o;
+    o.parallel_fetches = 1;
+    bool stopped = false;
+    o.progress = [&](uint64_t bytes) {
+      first = bytes;
+      if (!stopped && bytes >= run_start + 5000) {
+        stopped = true;
+        server.Stop();
+      }
+    };
+    auto s = ImportCommit(dst.get(), server.url(), root2_, o);
     ASSERT_FALSE(s.ok());
     EXPECT_EQ(s.status().code(), Status::Code::kIOError) << s.status().ToString();
     EXPECT_FALSE(fs::exists(tmp_.Sub("dst/" + root2_.ToHex())));
-    server.Stop();
   }
+  ASSERT_GE(first, run_start + 5000);
+  ASSERT_LT(first, run_end) << "stopped in the middle of the chunk";
+  RecordProperty("bytes_before_stop", std::to_string(first - run_start));
   Nginx server(nginx, tmp_.Sub("nginx2"), exp, "");
   ASSERT_TRUE(server.ready()) << ReadFile(tmp_.Sub("nginx2/logs/error.log"));
   ASSERT_OK_AND_ASSIGN(ImportStats s, ImportCommit(dst.get(), server.url(), root2_));
-  EXPECT_GT(s.pages_resumed, 0u);
+  // Resumed at the byte it stopped at: nothing received twice.
+  EXPECT_EQ(s.bytes_resumed, (first - run_start) % kPage);
+  EXPECT_EQ(s.pages_resumed, 9 + (first - run_start) / kPage);
+  EXPECT_EQ(first + s.bytes_fetched, total);
   ExpectSameCommit(dst.get(), root2_);
   // Incremental through nginx (Range requests for the pages that differ).
   ASSERT_OK_AND_ASSIGN(ImportStats inc, ImportCommit(dst.get(), server.url() + "/", root1_));

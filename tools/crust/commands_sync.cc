@@ -73,6 +73,7 @@ int RunImport(const ParsedArgs& args, const Output& out) {
     w.Field("pages_fetched", stats->pages_fetched);
     w.Field("pages_local", stats->pages_local);
     w.Field("pages_resumed", stats->pages_resumed);
+    w.Field("bytes_resumed", stats->bytes_resumed);
     w.Field("memories_linked", stats->memories_linked);
     w.Field("deltas_written", stats->deltas_written);
     w.Field("bytecodes_linked", stats->bytecodes_linked);
@@ -84,7 +85,8 @@ int RunImport(const ParsedArgs& args, const Output& out) {
     out.Print("imported " + root->ToHex() + ": manifest " + std::to_string(stats->manifest_bytes) + " bytes, " +
               std::to_string(stats->pages_fetched) + " pages fetched (" + std::to_string(stats->bytes_fetched) +
               " bytes in " + std::to_string(stats->requests) + " requests), " + std::to_string(stats->pages_local) +
-              " pages local, " + std::to_string(stats->pages_resumed) + " resumed\n");
+              " pages local, " + std::to_string(stats->pages_resumed) + " resumed (+" +
+              std::to_string(stats->bytes_resumed) + " bytes of broken-off transfers)\n");
   }
   return kExitOk;
 }
@@ -159,11 +161,13 @@ constexpr Command kSyncCommands[] = {
              "export directory or an HTTP server (crust serve, nginx...). The manifest must\n"
              "yield ROOT before any chunk is fetched; only what no local commit holds is\n"
              "fetched; every page and bytecode is checked as it arrives; the commit appears\n"
-             "atomically. An interrupted import resumes where it stopped when run again.\n"
+             "atomically. An interrupted import resumes from the last byte received when\n"
+             "run again.\n"
              "Exit status 1, naming the manifest or chunk, when something does not match:\n"
              "nothing is then published. JSON: {\"root\", \"already_present\",\n"
              "\"manifest_bytes\", \"requests\", \"bytes_fetched\", \"pages_fetched\",\n"
-             "\"pages_local\", \"pages_resumed\", \"memories_linked\", \"deltas_written\",\n"
+             "\"pages_local\", \"pages_resumed\", \"bytes_resumed\", \"memories_linked\",\n"
+             "\"deltas_written\", "
              "\"bytecodes_linked\"}.",
      .options = kImportOptions,
      .min_args = 1,
