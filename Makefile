@@ -65,7 +65,8 @@ ASAN_LABELS ?= unit
 # traps: its handlers, not ASan's, must get them. Leaks fail the test.
 ASAN_TEST_OPTIONS = detect_leaks=1:handle_segv=0:handle_sigbus=0:handle_sigfpe=0:allow_user_segv_handler=1
 # ASAN_TARGETS: what to build (default: everything; .ci/run builds the
-# util, os and store test binaries: tests of binaries not built are skipped).
+# util, os, store and engine test binaries: tests of binaries not built are
+# skipped).
 ASAN_TARGETS ?= all
 # ASAN_EXCLUDE: a ctest -E regex of tests not to run (e.g. tests of targets
 # ASAN_TARGETS leaves out that are not gtest binaries).
