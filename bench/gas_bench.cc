@@ -44,7 +44,7 @@
 
 #include "bench/bench_main.h"
 #include "crust/vm.h"
-#include "src/engine/wat.h"
+#include "src/engine/prepare/wat.h"
 #include "src/os/env.h"
 #include "src/util/coding.h"
 

@@ -35,9 +35,9 @@
 
 #include "bench/bench_main.h"
 #include "crust/vm.h"
-#include "src/engine/code_cache.h"
-#include "src/engine/compiler_translate.h"
-#include "src/engine/prepare.h"
+#include "src/engine/compile/code_cache.h"
+#include "src/engine/compile/compiler_translate.h"
+#include "src/engine/prepare/prepare.h"
 #include "src/os/env.h"
 
 namespace {

@@ -67,17 +67,17 @@
 #include "crust/session.h"
 #include "crust/store.h"
 #include "crust/vm.h"
-#include "src/engine/code_cache.h"
-#include "src/engine/instance.h"
+#include "src/engine/compile/code_cache.h"
+#include "src/engine/runtime/instance.h"
 #include "src/testing/interp_oracle.h"
-#include "src/engine/module_info.h"
-#include "src/engine/prepare.h"
-#include "src/engine/wat.h"
+#include "src/engine/prepare/module_info.h"
+#include "src/engine/prepare/prepare.h"
+#include "src/engine/prepare/wat.h"
 #include "src/os/env.h"
 #include "src/os/memory_region.h"
 #include "src/store/session_region.h"
 #include "src/util/coding.h"
-#include "src/engine/runtime.h"
+#include "src/engine/runtime/runtime.h"
 
 // A host for calls that import nothing (counter.read, fib): every import
 // would fail with NotSupported.

@@ -1,6 +1,6 @@
 # wabt (Debian 12: package wabt, scripts/install-deps.sh), found and checked
 # at configure time against the versions crust's adapter
-# (src/engine/wabt_adapter.h) is written for (cmake/WabtVersion.cmake): crust
+# (src/engine/prepare/wabt_adapter.h) is written for (cmake/WabtVersion.cmake): crust
 # patches wasm2c's exact output, so another wabt fails here, clearly, rather
 # than at deploy time.
 include(${CMAKE_CURRENT_LIST_DIR}/WabtVersion.cmake)

@@ -1,7 +1,7 @@
 # crust_check_wabt_version(CONFIG_H): reads WABT_VERSION_STRING from a
 # <wabt/config.h> and stops configuring, naming the supported versions, when
 # it is not one of CRUST_SUPPORTED_WABT_VERSIONS (the list in
-# src/engine/wabt_adapter.h, kSupportedWabtVersions: keep both equal).
+# src/engine/prepare/wabt_adapter.h, kSupportedWabtVersions: keep both equal).
 # Sets CRUST_WABT_VERSION. Also runs in script mode (cmake -P) with
 # -DCRUST_WABT_CONFIG_H=<file>, for the ctest test "wabt_version_check".
 if(CMAKE_SCRIPT_MODE_FILE)
@@ -18,7 +18,7 @@ function(crust_check_wabt_version config_h)
     message(FATAL_ERROR "crust: unsupported wabt version '${_version}' (${config_h}). "
                         "crust supports wabt ${_supported} only (Debian 12's package): it patches "
                         "wasm2c's exact output and relies on that release's decoder. To port, see "
-                        "src/engine/wabt_adapter.h.")
+                        "src/engine/prepare/wabt_adapter.h.")
   endif()
   set(CRUST_WABT_VERSION "${_version}" PARENT_SCOPE)
 endfunction()

@@ -11,9 +11,9 @@
 #include <cstdint>
 
 #include "fuzz/fuzz_util.h"
-#include "src/engine/compiler_translate.h"
-#include "src/engine/prepare.h"
-#include "src/engine/prepared_format.h"
+#include "src/engine/compile/compiler_translate.h"
+#include "src/engine/prepare/prepare.h"
+#include "src/engine/prepare/prepared_format.h"
 
 using crust::ByteView;
 using namespace crust::engine;

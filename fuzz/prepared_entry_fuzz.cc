@@ -1,6 +1,6 @@
 // Copyright (c) crust authors. Licensed under the MIT license.
 //
-// The prepared-module cache entry decoder (src/engine/prepared_format.h).
+// The prepared-module cache entry decoder (src/engine/prepare/prepared_format.h).
 // When the first byte is even the rest of the input is a body, behind a
 // header the target writes with correct length, key and checksums (so the
 // fuzzer reaches the body parser); otherwise the input is a whole entry.
@@ -10,7 +10,7 @@
 #include <cstring>
 
 #include "fuzz/fuzz_util.h"
-#include "src/engine/prepared_format.h"
+#include "src/engine/prepare/prepared_format.h"
 #include "src/util/coding.h"
 #include "src/util/crc32c.h"
 

@@ -23,7 +23,7 @@
 //  * noted (after UseNotedWrites()): no kernel help at all. Every writer
 //    through data() announces the range with NoteWrite() before writing (the
 //    engine's compiled code does so with an inline check of noted_map() per
-//    store, see src/engine/wasm_rt_abi.h); CollectWritten reports exactly the
+//    store, see src/engine/runtime/wasm_rt_abi.h); CollectWritten reports exactly the
 //    noted pages. Arm and CollectWritten cost O(pages noted), no system call.
 //    A write that is not noted is lost to commits and rollbacks: with
 //    write auditing on (dirty_tracking.h) the kernel tracks the region too and

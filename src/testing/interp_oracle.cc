@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "src/engine/host_gas.h"
+#include "src/engine/runtime/host_gas.h"
 #include "src/testing/interp_backend.h"
 #include "src/testing/interp_oracle_notes.h"
 #include "src/util/utf8.h"

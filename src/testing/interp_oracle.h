@@ -24,8 +24,8 @@
 
 #include "crust/status.h"
 #include "crust/types.h"
-#include "src/engine/host_abi.h"
-#include "src/engine/module_info.h"
+#include "src/engine/prepare/host_abi.h"
+#include "src/engine/prepare/module_info.h"
 
 namespace crust::engine {
 

@@ -5,7 +5,7 @@
 #include <memory>
 #include <string>
 
-#include "src/engine/wabt_util.h"
+#include "src/engine/prepare/wabt_util.h"
 #include "wabt/binary-reader-ir.h"
 #include "wabt/binary-reader.h"
 #include "wabt/binary-writer.h"

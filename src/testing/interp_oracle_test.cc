@@ -5,8 +5,8 @@
 
 #include <cstring>
 
-#include "src/engine/prepare.h"
-#include "src/engine/wat.h"
+#include "src/engine/prepare/prepare.h"
+#include "src/engine/prepare/wat.h"
 #include "tests/test_util.h"
 
 namespace crust::engine {

@@ -5,8 +5,8 @@
 #include <climits>
 #include <cstring>
 
-#include "src/engine/host_abi.h"
-#include "src/engine/host_gas.h"
+#include "src/engine/prepare/host_abi.h"
+#include "src/engine/runtime/host_gas.h"
 #include "src/testing/interp_oracle.h"
 #include "src/util/coding.h"
 

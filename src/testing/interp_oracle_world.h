@@ -43,7 +43,7 @@
 
 #include "crust/status.h"
 #include "crust/types.h"
-#include "src/engine/module_info.h"
+#include "src/engine/prepare/module_info.h"
 
 namespace crust::engine {
 

@@ -10,7 +10,7 @@
 
 #include "crust/status.h"
 #include "crust/types.h"
-#include "src/engine/code_cache.h"
+#include "src/engine/compile/code_cache.h"
 #include "src/os/env.h"
 #include "src/os/memory_region.h"
 

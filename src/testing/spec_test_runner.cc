@@ -11,11 +11,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "src/engine/compiler_process.h"
-#include "src/engine/instance.h"
-#include "src/engine/module_info.h"
-#include "src/engine/prepare.h"
-#include "src/engine/runtime_call.h"
+#include "src/engine/compile/compiler_process.h"
+#include "src/engine/runtime/instance.h"
+#include "src/engine/prepare/module_info.h"
+#include "src/engine/prepare/prepare.h"
+#include "src/engine/runtime/runtime_call.h"
 #include "src/os/env.h"
 #include "src/os/memory_region.h"
 

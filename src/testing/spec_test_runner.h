@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "crust/status.h"
-#include "src/engine/code_cache.h"
+#include "src/engine/compile/code_cache.h"
 
 namespace crust::engine::spec {
 

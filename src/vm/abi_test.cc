@@ -23,9 +23,9 @@
 #include <map>
 
 #include "crust/vm.h"
-#include "src/engine/host_gas.h"
-#include "src/engine/instrument.h"
-#include "src/engine/wat.h"
+#include "src/engine/runtime/host_gas.h"
+#include "src/engine/prepare/instrument.h"
+#include "src/engine/prepare/wat.h"
 #include "src/os/env.h"
 #include "src/util/coding.h"
 #include "src/util/sha256.h"

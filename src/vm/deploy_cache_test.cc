@@ -1,6 +1,6 @@
 // Copyright (c) crust authors. Licensed under the MIT license.
 //
-// Deploy and the prepared-module cache (src/engine/prepared_cache.h) through
+// Deploy and the prepared-module cache (src/engine/prepare/prepared_cache.h) through
 // the public API: the entry under <code cache>/prepared is what makes a
 // second deploy of the same bytes skip PrepareModule. The engine's own test
 // (prepared_cache_test.cc) counts hits; here they are observed on disk: a

@@ -45,11 +45,11 @@
 #include <thread>
 
 #include "crust/vm.h"
-#include "src/engine/code_cache.h"
+#include "src/engine/compile/code_cache.h"
 #include "src/testing/interp_oracle.h"
+#include "src/engine/prepare/prepare.h"
+#include "src/engine/prepare/wat.h"
 #include "src/testing/interp_oracle_world.h"
-#include "src/engine/prepare.h"
-#include "src/engine/wat.h"
 #include "src/os/env.h"
 #include "src/util/coding.h"
 #include "src/util/sha256.h"

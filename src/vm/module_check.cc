@@ -3,8 +3,8 @@
 
 #include <algorithm>
 
-#include "src/engine/prepare.h"
-#include "src/engine/validate.h"
+#include "src/engine/prepare/prepare.h"
+#include "src/engine/prepare/validate.h"
 #include "wabt/ir.h"
 
 namespace crust {

@@ -15,7 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "crust/vm.h"
-#include "src/engine/host_gas.h"
+#include "src/engine/runtime/host_gas.h"
 #include "src/vm/vm_test_util.h"
 #include "tests/test_util.h"
 

@@ -6,8 +6,8 @@
 // events stay in the receipt, flagged reverted).
 #include <cstring>
 
-#include "src/engine/module_info.h"
-#include "src/engine/runtime_call.h"
+#include "src/engine/prepare/module_info.h"
+#include "src/engine/runtime/runtime_call.h"
 #include "src/vm/vm_session.h"
 
 namespace crust::vm {

@@ -6,9 +6,9 @@
 #include <climits>
 #include <cstring>
 
-#include "src/engine/host_abi.h"
-#include "src/engine/host_gas.h"
-#include "src/engine/module_info.h"
+#include "src/engine/prepare/host_abi.h"
+#include "src/engine/runtime/host_gas.h"
+#include "src/engine/prepare/module_info.h"
 #include "src/util/coding.h"
 #include "src/util/utf8.h"
 #include "src/vm/vm_session.h"

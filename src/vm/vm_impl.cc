@@ -2,7 +2,7 @@
 #include <memory>
 
 #include "crust/vm.h"
-#include "src/engine/code_cache.h"
+#include "src/engine/compile/code_cache.h"
 #include "src/vm/vm_session.h"
 
 namespace crust {

@@ -5,11 +5,11 @@
 #include <cstring>
 #include <memory>
 
-#include "src/engine/host_gas.h"
-#include "src/engine/module_info.h"
-#include "src/engine/prepared_cache.h"
+#include "src/engine/runtime/host_gas.h"
+#include "src/engine/prepare/module_info.h"
+#include "src/engine/prepare/prepared_cache.h"
 #include "src/store/session_region.h"
-#include "src/engine/runtime_call.h"
+#include "src/engine/runtime/runtime_call.h"
 #include "src/util/coding.h"
 #include "src/util/sha256.h"
 

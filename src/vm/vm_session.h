@@ -20,9 +20,9 @@
 
 #include "crust/session.h"
 #include "crust/vm.h"
-#include "src/engine/code_cache.h"
-#include "src/engine/instance.h"
-#include "src/engine/runtime.h"
+#include "src/engine/compile/code_cache.h"
+#include "src/engine/runtime/instance.h"
+#include "src/engine/runtime/runtime.h"
 #include "src/vm/module_meta.h"
 
 namespace crust::vm {

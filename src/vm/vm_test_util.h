@@ -10,7 +10,7 @@
 #include <string_view>
 
 #include "crust/types.h"
-#include "src/engine/wat.h"
+#include "src/engine/prepare/wat.h"
 #include "src/os/env.h"
 #include "src/util/coding.h"
 

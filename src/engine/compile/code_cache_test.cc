@@ -1,0 +1,323 @@
+// Copyright (c) crust authors. Licensed under the MIT license.
+#include "src/engine/compile/code_cache.h"
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+#include <vector>
+
+#include "src/engine/compile/compiler_tcc.h"
+#include "src/engine/runtime/instance.h"
+#include "src/testing/runtime_test_util.h"
+#include "src/os/env.h"
+#include "tests/fault_env.h"
+#include "tests/test_util.h"
+
+namespace crust::engine {
+namespace {
+
+// A module unique to each test (the constant), so the shared on-disk state
+// of other tests does not matter.
+Bytes Module(int n) {
+  auto r = testing::WatToWasm("(module (func (export \"f\") (param i32) (result i32) (i32.add (local.get 0) (i32.const " +
+                              std::to_string(n) + "))))");
+  EXPECT_TRUE(r.ok());
+  return r.ok() ? r.value() : Bytes();
+}
+
+uint32_t CallF(const std::shared_ptr<const Code>& code, uint32_t arg) {
+  auto inst = Instance::Create(code, InstanceOptions{});
+  EXPECT_TRUE(inst.ok()) << inst.status().ToString();
+  if (!inst.ok()) return 0;
+  auto r = inst.value()->CallI32("f", arg, nullptr);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return r.ok() ? r.value() : 0;
+}
+
+class CodeCacheTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<CodeCache> Open() {
+    CodeCacheOptions o;
+    o.dir = dir_.Sub("store/.cache/code");
+    o.compiler.opt_level = OptLevel::kO0;
+    auto r = CodeCache::Open(o);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? std::move(r).value() : nullptr;
+  }
+  crust::testing::TempDir dir_;
+};
+
+// On a full (or read-only) disk the fingerprint is the same, so the objects
+// already compiled are still found: identifying the compiler writes nothing.
+TEST_F(CodeCacheTest, FingerprintNeedsNoWrites) {
+  const Bytes wasm = Module(7);
+  auto cache = Open();
+  ASSERT_OK_AND_ASSIGN(auto code, cache->Get(wasm));
+  EXPECT_EQ(CallF(code, 1), 8u);
+
+  crust::testing::FaultEnv full;
+  for (auto op : {crust::testing::FaultOp::kCreateFile, crust::testing::FaultOp::kCreateDir,
+                  crust::testing::FaultOp::kWrite, crust::testing::FaultOp::kRename}) {
+    full.FailAlways(op);
+  }
+  CodeCacheOptions o;
+  o.dir = dir_.Sub("store/.cache/code");
+  o.compiler.opt_level = OptLevel::kO0;
+  o.env = &full;
+  ASSERT_OK_AND_ASSIGN(auto on_full, CodeCache::Open(o));
+  EXPECT_EQ(on_full->compiler().fingerprint(), cache->compiler().fingerprint());
+  EXPECT_EQ(full.Count(crust::testing::FaultOp::kCreateFile), 0);
+  ASSERT_OK_AND_ASSIGN(auto again, on_full->Get(wasm));
+  EXPECT_EQ(CallF(again, 2), 9u);
+  EXPECT_EQ(on_full->stats().disk_hits, 1u);
+  EXPECT_EQ(on_full->stats().compiled, 0u);
+  // A new module cannot be compiled there: an error, not a crash.
+  EXPECT_FALSE(on_full->Get(Module(8)).ok());
+}
+
+TEST_F(CodeCacheTest, MissThenHitThenDiskHit) {
+  auto cache = Open();
+  const Bytes wasm = Module(1);
+  ASSERT_OK_AND_ASSIGN(auto code, cache->Get(wasm));
+  EXPECT_EQ(CallF(code, 41), 42u);
+  EXPECT_EQ(cache->stats().compiled, 1u);
+  ASSERT_OK_AND_ASSIGN(auto again, cache->Get(wasm));
+  EXPECT_EQ(again.get(), code.get());
+  EXPECT_EQ(cache->stats().memory_hits, 1u);
+  auto other = Open();  // a new process would see the published object
+  ASSERT_OK_AND_ASSIGN(auto third, other->Get(wasm));
+  EXPECT_EQ(other->stats().compiled, 0u);
+  EXPECT_EQ(other->stats().disk_hits, 1u);
+  EXPECT_EQ(CallF(third, 1), 2u);
+  printf("compiler: %s\n", cache->compiler().description().c_str());
+}
+
+// A machine without the C compiler: opening the cache (what Vm::Open and a
+// deploy need) fails with a message naming the compiler and what to install,
+// whether the name is a missing path, a name not in PATH, or "cc" with a PATH
+// that holds no compiler.
+TEST_F(CodeCacheTest, MissingCompilerSaysWhatToInstall) {
+  auto open_with = [&](const std::string& cc) {
+    CodeCacheOptions o;
+    o.dir = dir_.Sub("nocc/.cache/code");
+    o.compiler.cc = cc;
+    return CodeCache::Open(o);
+  };
+  auto check = [](const Result<std::unique_ptr<CodeCache>>& r, const std::string& cc) {
+    ASSERT_FALSE(r.ok()) << cc;
+    EXPECT_EQ(r.status().code(), Status::Code::kIOError);
+    const std::string m(r.status().message());
+    EXPECT_NE(m.find("\"" + cc + "\" cannot be run"), std::string::npos) << m;
+    EXPECT_NE(m.find("no such file"), std::string::npos) << m;
+    EXPECT_NE(m.find("apt-get install gcc"), std::string::npos) << m;
+  };
+  check(open_with("/nonexistent/bin/cc"), "/nonexistent/bin/cc");
+  check(open_with("crust-no-such-compiler"), "crust-no-such-compiler");
+  const char* old = std::getenv("PATH");
+  const std::string saved = old != nullptr ? old : "";
+  ASSERT_EQ(::setenv("PATH", dir_.Sub("empty-bin").c_str(), 1), 0);
+  auto r = open_with("cc");
+  ::setenv("PATH", saved.c_str(), 1);
+  check(r, "cc");
+}
+
+// A compiled frame over the bound its module's wasm frames allow is a host
+// defect, reported as Internal naming the function (never a deploy
+// decision): the fast tier's object checked against a bound it cannot meet.
+TEST_F(CodeCacheTest, TccFrameOverTheBoundIsInternalNamingTheFunction) {
+  os::Env* env = os::Env::Default();
+  auto compiler = Compiler::Create(env, CompilerOptions{.cc = "tcc", .flavor = CompilerFlavor::kTcc});
+  if (!compiler.ok()) GTEST_SKIP() << "no tcc: " << compiler.status().ToString();
+  const std::string so = dir_.Sub("m.so");
+  ASSERT_OK((*compiler)->Compile(Module(3), dir_.Sub("work"), so));
+  ASSERT_OK(CheckTccFrames(so, 1 << 20));
+  Status s = CheckTccFrames(so, 8);
+  EXPECT_EQ(s.code(), Status::Code::kInternal) << s.ToString();
+  EXPECT_NE(s.ToString().find("compiled function "), std::string::npos) << s.ToString();
+  EXPECT_EQ(s.ToString().find("function ? "), std::string::npos) << s.ToString();  // named
+  EXPECT_NE(s.ToString().find("NativeFrameBound"), std::string::npos) << s.ToString();
+}
+
+// ---- code tiers ----
+
+std::unique_ptr<CodeCache> OpenTiered(const std::string& dir, bool background, const std::string& tcc = "tcc") {
+  CodeCacheOptions o;
+  o.dir = dir;
+  o.compiler.opt_level = OptLevel::kO0;
+  o.fast_compiler = CompilerOptions{.cc = tcc, .flavor = CompilerFlavor::kTcc};
+  o.background_builds = background;
+  auto r = CodeCache::Open(o);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return r.ok() ? std::move(r).value() : nullptr;
+}
+
+TEST_F(CodeCacheTest, TieredGetAnswersFastThenOptimised) {
+  auto cache = OpenTiered(dir_.Sub("tiers"), /*background=*/true);
+  ASSERT_NE(cache, nullptr);
+  if (!cache->has_fast_tier()) GTEST_SKIP() << "no tcc: " << cache->fast_tier_status().ToString();
+  const Bytes wasm = Module(11);
+  EXPECT_NE(cache->KeyFor(wasm, Tier::kFast), cache->KeyFor(wasm, Tier::kOptimised));
+  ASSERT_OK_AND_ASSIGN(TieredCode first, cache->GetTiered(wasm));
+  EXPECT_EQ(first.optimised_key, cache->KeyFor(wasm));
+  EXPECT_EQ(CallF(first.code, 41), 52u);
+  if (first.tier == Tier::kFast) {
+    EXPECT_EQ(cache->stats().fast_compiled, 1u);
+  }
+  cache->WaitForBackground();
+  EXPECT_TRUE(cache->Settled(first.optimised_key));
+  EXPECT_GE(cache->background_done(), 1u);
+  ASSERT_OK_AND_ASSIGN(TieredCode second, cache->GetTiered(wasm));
+  EXPECT_EQ(second.tier, Tier::kOptimised);
+  EXPECT_TRUE(second.final);
+  EXPECT_EQ(CallF(second.code, 41), 52u);
+  EXPECT_EQ(cache->stats().background_built + (first.tier == Tier::kFast ? 0u : 1u), 1u);
+  // Both objects are published under their own keys.
+  os::Env* env = os::Env::Default();
+  EXPECT_TRUE(env->Exists(cache->PathFor(cache->KeyFor(wasm, Tier::kFast))));
+  EXPECT_TRUE(env->Exists(cache->PathFor(cache->KeyFor(wasm, Tier::kOptimised))));
+  // Another process finds the optimised object on disk: final at once.
+  auto other = OpenTiered(dir_.Sub("tiers"), true);
+  ASSERT_OK_AND_ASSIGN(TieredCode third, other->GetTiered(wasm));
+  EXPECT_EQ(third.tier, Tier::kOptimised);
+  EXPECT_TRUE(third.final);
+  EXPECT_EQ(other->stats().compiled, 0u);
+  printf("fast compiler: %s\n", cache->fast_compiler().description().c_str());
+}
+
+TEST_F(CodeCacheTest, TieredGetWithoutBackgroundBuildsKeepsFastCode) {
+  auto cache = OpenTiered(dir_.Sub("fast-only"), /*background=*/false);
+  ASSERT_NE(cache, nullptr);
+  if (!cache->has_fast_tier()) GTEST_SKIP() << "no tcc";
+  const Bytes wasm = Module(12);
+  ASSERT_OK_AND_ASSIGN(TieredCode code, cache->GetTiered(wasm));
+  EXPECT_EQ(code.tier, Tier::kFast);
+  EXPECT_TRUE(code.final);
+  EXPECT_EQ(CallF(code.code, 1), 13u);
+  cache->WaitForBackground();  // nothing queued: returns at once
+  EXPECT_FALSE(cache->Settled(code.optimised_key));
+  EXPECT_EQ(cache->stats().compiled, 1u);
+  EXPECT_EQ(cache->stats().fast_compiled, 1u);
+}
+
+TEST_F(CodeCacheTest, MissingFastCompilerLeavesOnlyTheOptimisedTier) {
+  auto cache = OpenTiered(dir_.Sub("no-tcc"), true, "crust-no-such-tcc");
+  ASSERT_NE(cache, nullptr);
+  EXPECT_FALSE(cache->has_fast_tier());
+  EXPECT_FALSE(cache->fast_tier_status().ok());
+  ASSERT_OK_AND_ASSIGN(TieredCode code, cache->GetTiered(Module(13)));
+  EXPECT_EQ(code.tier, Tier::kOptimised);
+  EXPECT_TRUE(code.final);
+  EXPECT_EQ(CallF(code.code, 1), 14u);
+}
+
+TEST_F(CodeCacheTest, ClosingCancelsQueuedBackgroundBuilds) {
+  // Destroying the cache right after queuing must neither hang nor crash.
+  auto cache = OpenTiered(dir_.Sub("cancel"), true);
+  ASSERT_NE(cache, nullptr);
+  if (!cache->has_fast_tier()) GTEST_SKIP() << "no tcc";
+  for (int i = 20; i < 24; ++i) ASSERT_OK(cache->GetTiered(Module(i)).status());
+  cache.reset();
+}
+
+TEST_F(CodeCacheTest, DeletedObjectIsRebuilt) {
+  const Bytes wasm = Module(2);
+  {
+    auto cache = Open();
+    ASSERT_OK(cache->Get(wasm));
+  }
+  auto cache = Open();
+  ASSERT_OK(os::Env::Default()->RemoveFile(cache->PathFor(cache->KeyFor(wasm))));
+  ASSERT_OK_AND_ASSIGN(auto code, cache->Get(wasm));
+  EXPECT_EQ(cache->stats().compiled, 1u);
+  EXPECT_EQ(cache->stats().rebuilt, 0u);
+  EXPECT_EQ(CallF(code, 1), 3u);
+}
+
+void Damage(const std::string& path, bool truncate) {
+  os::Env* env = os::Env::Default();
+  auto bytes = env->ReadFile(path);
+  ASSERT_TRUE(bytes.ok());
+  Bytes b = bytes.value();
+  if (truncate) {
+    b.resize(b.size() / 2);
+  } else {
+    b[b.size() / 3] ^= 0x40;
+  }
+  ASSERT_OK(env->RemoveFile(path));
+  ASSERT_OK_AND_ASSIGN(auto f, env->NewWritableFile(path));
+  ASSERT_OK(f->Append(b));
+  ASSERT_OK(f->Close());
+}
+
+TEST_F(CodeCacheTest, CorruptOrTruncatedObjectIsRebuilt) {
+  for (bool truncate : {false, true}) {
+    const Bytes wasm = Module(truncate ? 3 : 4);
+    {
+      auto cache = Open();
+      ASSERT_OK(cache->Get(wasm));
+    }
+    auto cache = Open();
+    Damage(cache->PathFor(cache->KeyFor(wasm)), truncate);
+    ASSERT_OK_AND_ASSIGN(auto code, cache->Get(wasm));
+    EXPECT_EQ(cache->stats().rebuilt, 1u);
+    EXPECT_EQ(cache->stats().compiled, 1u);
+    EXPECT_EQ(CallF(code, 0), truncate ? 3u : 4u);
+  }
+}
+
+TEST_F(CodeCacheTest, ConcurrentGetsCompileOnce) {
+  auto cache = Open();
+  const Bytes wasm = Module(5);
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  std::vector<const Code*> seen(8);
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      auto r = cache->Get(wasm);
+      if (r.ok()) {
+        ok++;
+        seen[i] = r.value().get();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 8);
+  EXPECT_EQ(cache->stats().compiled, 1u);
+  for (const Code* c : seen) EXPECT_EQ(c, seen[0]);
+}
+
+TEST_F(CodeCacheTest, InvalidWasmIsAnError) {
+  auto cache = Open();
+  const Bytes junk = {0, 'a', 's', 'm', 1, 0, 0, 0, 0xff};
+  EXPECT_EQ(cache->Get(junk).status().code(), Status::Code::kInvalidModule);
+}
+
+TEST_F(CodeCacheTest, CompilerLimitsAreEnforced) {
+  CodeCacheOptions o;
+  o.dir = dir_.Sub("limited");
+  o.compiler.limits.address_space_bytes = 16 << 20;  // far too little for cc1
+  auto cache = CodeCache::Open(o);
+  if (!cache.ok()) GTEST_SKIP() << "compiler cannot even start: " << cache.status().ToString();
+  auto r = cache.value()->Get(Module(6));
+  EXPECT_FALSE(r.ok());
+}
+
+// Code compiled without the write barrier must never be taken for code with
+// it: the option is part of the fingerprint, so the two never share objects.
+TEST_F(CodeCacheTest, WriteBarrierIsPartOfTheFingerprint) {
+  CodeCacheOptions o;
+  o.dir = dir_.Sub("store/.cache/code");
+  o.compiler.opt_level = OptLevel::kO0;
+  ASSERT_OK_AND_ASSIGN(auto with, CodeCache::Open(o));
+  o.compiler.write_barrier = false;
+  ASSERT_OK_AND_ASSIGN(auto without, CodeCache::Open(o));
+  EXPECT_NE(with->compiler().fingerprint(), without->compiler().fingerprint());
+  const Bytes wasm = Module(7);
+  ASSERT_OK(with->Get(wasm).status());
+  ASSERT_OK(without->Get(wasm).status());
+  EXPECT_EQ(without->stats().compiled, 1u);  // not a disk hit on the other's object
+}
+
+}  // namespace
+}  // namespace crust::engine

@@ -1,0 +1,252 @@
+// Copyright (c) crust authors. Licensed under the MIT license.
+//
+// The wabt adapter's assumptions, checked against the wabt compiled in: a
+// test per wasm2c patch anchor (present exactly once in wasm2c's output for a
+// module using every kind of memory write, and a missing or repeated anchor
+// fails naming it), the supported version, and the import-context helper.
+#include "src/engine/prepare/wabt_adapter.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "src/engine/compile/compiler_translate.h"
+#include "src/engine/prepare/wat.h"
+#include "tests/test_util.h"
+
+namespace crust::engine {
+namespace {
+
+// Every write wasm2c routes through a patched helper: a store, memory.fill,
+// memory.copy, memory.init of a passive segment and an active data segment.
+constexpr char kEveryWrite[] = R"((module
+  (memory 1)
+  (data (i32.const 16) "active")
+  (data $p "passive")
+  (func (export "w") (param i32)
+    (i32.store (local.get 0) (i32.const 7))
+    (memory.fill (local.get 0) (i32.const 1) (i32.const 8))
+    (memory.copy (i32.const 100) (local.get 0) (i32.const 8))
+    (memory.init $p (i32.const 200) (i32.const 0) (i32.const 7))))
+)";
+
+// wasm2c's C for `wat`, without crust's write-barrier patches (its macros
+// for memory access are inserted after the bodies anchor; the bodies' lines
+// are wasm2c's own, and a module without crust's gas global keeps its
+// global accesses).
+std::string TranslatedC(const char* wat) {
+  auto wasm = WatToWasm(wat);
+  EXPECT_TRUE(wasm.ok()) << wasm.status().ToString();
+  if (!wasm.ok()) return "";
+  auto c = TranslateToC(*wasm, /*write_barrier=*/false);
+  EXPECT_TRUE(c.ok()) << c.status().ToString();
+  return c.ok() ? c->c : "";
+}
+
+// wasm2c's C for kEveryWrite, without crust's patches.
+std::string RawC() { return TranslatedC(kEveryWrite); }
+
+size_t Count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+TEST(WabtAdapterTest, CompiledAgainstASupportedVersion) {
+  bool supported = false;
+  for (std::string_view v : kSupportedWabtVersions) supported |= v == WabtVersion();
+  EXPECT_TRUE(supported) << "wabt " << WabtVersion();
+  EXPECT_STREQ(Wasm2cVersion(), WabtVersion());
+}
+
+class Wasm2cAnchorTest : public ::testing::TestWithParam<size_t> {
+ protected:
+  const Wasm2cPatch& patch() const { return WriteBarrierPatches()[GetParam()]; }
+};
+
+// The anchor occurs exactly once in wasm2c's output: the patch applies.
+TEST_P(Wasm2cAnchorTest, AnchorOccursExactlyOnce) {
+  const std::string c = RawC();
+  ASSERT_FALSE(c.empty());
+  EXPECT_EQ(Count(c, patch().anchor), 1u)
+      << "wasm2c (wabt " << WabtVersion() << ") output changed at the anchor of " << patch().what << ": \""
+      << patch().anchor << "\"";
+}
+
+// With the barrier, the note stands right before the anchor.
+TEST_P(Wasm2cAnchorTest, PatchLandsBeforeItsAnchor) {
+  auto wasm = WatToWasm(kEveryWrite);
+  ASSERT_OK(wasm.status());
+  ASSERT_OK_AND_ASSIGN(CSource src, TranslateToC(*wasm, /*write_barrier=*/true));
+  EXPECT_EQ(Count(src.c, std::string(patch().insert) + patch().anchor), 1u) << patch().what;
+}
+
+// A wasm2c whose output lacks the anchor, or has it twice, is refused with
+// an error naming the anchor (not compiled without the barrier).
+TEST_P(Wasm2cAnchorTest, MissingOrRepeatedAnchorFailsNamingIt) {
+  const std::string raw = RawC();
+  ASSERT_FALSE(raw.empty());
+  const std::string anchor = patch().anchor;
+  const size_t at = raw.find(anchor);
+  ASSERT_NE(at, std::string::npos);
+  std::string missing = raw;
+  missing.replace(at, anchor.size(), "/* changed by another wasm2c */");
+  Status s = ApplyWasm2cPatches(WriteBarrierPatches(), &missing);
+  ASSERT_EQ(s.code(), Status::Code::kNotSupported) << s.ToString();
+  EXPECT_NE(s.ToString().find("missing anchor \"" + anchor + "\""), std::string::npos) << s.ToString();
+  EXPECT_NE(s.ToString().find(patch().what), std::string::npos) << s.ToString();
+  EXPECT_NE(s.ToString().find(WabtVersion()), std::string::npos) << s.ToString();
+
+  std::string repeated = raw + "\n" + anchor + "\n";
+  s = ApplyWasm2cPatches(WriteBarrierPatches(), &repeated);
+  ASSERT_EQ(s.code(), Status::Code::kNotSupported) << s.ToString();
+  EXPECT_NE(s.ToString().find("repeated anchor \"" + anchor + "\""), std::string::npos) << s.ToString();
+}
+
+INSTANTIATE_TEST_SUITE_P(EachPatch, Wasm2cAnchorTest, ::testing::Range<size_t>(0, WriteBarrierPatches().size()));
+
+// ---- The body text crust's passes rely on (compiler_translate.cc) ----
+
+// Two functions; the second reads and writes a global, loads and stores, and
+// calls in every way wasm2c writes a call: a defined function, a host import,
+// through a table, and a bulk-memory helper.
+constexpr char kEveryCall[] = R"((module
+  (import "env" "h" (func $h (param i32) (result i32)))
+  (type $t (func (param i32) (result i32)))
+  (table 2 funcref)
+  (elem (i32.const 0) $id $h)
+  (memory 1)
+  (global $g (mut i64) (i64.const 0))
+  (func $id (param i32) (result i32) (local.get 0))
+  (func (export "w") (param i32) (result i32)
+    (global.set $g (i64.add (global.get $g) (i64.const 1)))
+    (i32.store (local.get 0) (call $id (local.get 0)))
+    (drop (call $h (local.get 0)))
+    (memory.fill (local.get 0) (i32.const 1) (i32.const 8))
+    (call_indirect (type $t) (i32.load (local.get 0)) (i32.const 1))))
+)";
+
+std::string EveryCallC() { return TranslatedC(kEveryCall); }
+
+// The function bodies' text: from the first body start to the last body end.
+std::vector<std::string> BodyLines(const std::string& c) {
+  std::vector<std::string> lines;
+  for (size_t at = c.find(kWasm2cBodyStart); at != std::string::npos; at = c.find(kWasm2cBodyStart, at + 1)) {
+    const size_t end = c.find(kWasm2cBodyEnd, at);
+    if (end == std::string::npos) break;
+    for (size_t line = at; line < end;) {
+      size_t nl = c.find('\n', line);
+      if (nl == std::string::npos || nl > end) nl = end;
+      lines.push_back(c.substr(line, nl - line));
+      line = nl + 1;
+    }
+  }
+  return lines;
+}
+
+TEST(Wasm2cBodyTextTest, BodiesAnchorOccursOnceBeforeEveryBody) {
+  const std::string c = EveryCallC();
+  ASSERT_FALSE(c.empty());
+  EXPECT_EQ(Count(c, std::string(kWasm2cBodiesAnchor)), 1u) << "wabt " << WabtVersion();
+  const size_t first_body = c.find(kWasm2cBodyStart);
+  ASSERT_NE(first_body, std::string::npos) << "no \"" << kWasm2cBodyStart << "\"";
+  EXPECT_LT(c.find(kWasm2cBodiesAnchor), first_body);
+}
+
+TEST(Wasm2cBodyTextTest, EveryBodyStartsWithThePrologueAndEnds) {
+  const std::string c = EveryCallC();
+  ASSERT_FALSE(c.empty());
+  // One prologue line per defined function, each body closed before the next.
+  EXPECT_EQ(Count(c, std::string(kWasm2cBodyStart)), 2u);
+  for (size_t at = c.find(kWasm2cBodyStart); at != std::string::npos; at = c.find(kWasm2cBodyStart, at + 1)) {
+    const size_t end = c.find(kWasm2cBodyEnd, at);
+    ASSERT_NE(end, std::string::npos);
+    EXPECT_EQ(c.find(kWasm2cBodyStart, at + 1) == std::string::npos || c.find(kWasm2cBodyStart, at + 1) > end, true);
+  }
+}
+
+TEST(Wasm2cBodyTextTest, LoadAndStoreHelpersAreWasm2cs) {
+  const std::string c = EveryCallC();
+  ASSERT_FALSE(c.empty());
+  for (const Wasm2cAccess& a : Wasm2cLoads()) {
+    const std::string line = std::string("\nDEFINE_LOAD(") + a.name + ", " + a.t1 + ", " + a.t2 + ", " + a.t3 + ")";
+    EXPECT_EQ(Count(c, line), 1u) << line;
+  }
+  for (const Wasm2cAccess& a : Wasm2cStores()) {
+    const std::string line = std::string("\nDEFINE_STORE(") + a.name + ", " + a.t1 + ", " + a.t2 + ")";
+    EXPECT_EQ(Count(c, line), 1u) << line;
+  }
+}
+
+TEST(Wasm2cBodyTextTest, AccessesNameTheMemoryAsAnInstanceField) {
+  const std::string c = EveryCallC();
+  ASSERT_FALSE(c.empty());
+  size_t seen = 0;
+  for (const std::string& line : BodyLines(c)) {
+    for (const char* call : {"i32_load(", "i32_store("}) {
+      const size_t at = line.find(call);
+      if (at == std::string::npos) continue;
+      const size_t arg = at + std::strlen(call), comma = line.find(", ", arg);
+      ASSERT_NE(comma, std::string::npos) << line;
+      EXPECT_TRUE(IsWasm2cInstanceField(line.substr(arg, comma - arg))) << line;
+      ++seen;
+    }
+  }
+  EXPECT_EQ(seen, 2u);
+  EXPECT_FALSE(IsWasm2cInstanceField("w2c_l0"));
+}
+
+TEST(Wasm2cBodyTextTest, GlobalAccessorAndGlobalReadAndWrite) {
+  const std::string c = EveryCallC();
+  ASSERT_FALSE(c.empty());
+  // Rename exports every defined global as crust_g<index> (index 0 here).
+  const std::string head = Wasm2cGlobalAccessorHead("crust_g0");
+  ASSERT_EQ(Count(c, head), 1u) << head;
+  const size_t from = c.find(head) + head.size(), semi = c.find(";\n", from);
+  ASSERT_NE(semi, std::string::npos);
+  const std::string field = c.substr(from, semi - from);
+  EXPECT_EQ(field.rfind("instance->", 0), 0u) << field;
+  size_t reads = 0, writes = 0;
+  for (const std::string& line : BodyLines(c)) {
+    reads += line.find(Wasm2cGlobalReadText(field)) != std::string::npos;
+    writes += line.find(Wasm2cGlobalWriteText(field)) != std::string::npos;
+  }
+  EXPECT_EQ(reads, 1u) << field;
+  EXPECT_EQ(writes, 1u) << field;
+}
+
+// Every call stands on a line of its own that Wasm2cLineMayCharge flags and
+// that ends with the call's statement; loads, stores and global accesses do
+// not.
+TEST(Wasm2cBodyTextTest, EveryCallIsOneFlaggedLine) {
+  const std::string c = EveryCallC();
+  ASSERT_FALSE(c.empty());
+  std::vector<std::string> flagged;
+  for (const std::string& line : BodyLines(c)) {
+    if (!Wasm2cLineMayCharge(line)) continue;
+    EXPECT_EQ(line.back(), ';') << line;
+    flagged.push_back(line);
+  }
+  // call $id, call $h, memory.fill, call_indirect.
+  ASSERT_EQ(flagged.size(), 4u);
+  EXPECT_NE(flagged[0].find("(instance, "), std::string::npos) << flagged[0];
+  EXPECT_NE(flagged[1].find("(instance->"), std::string::npos) << flagged[1];
+  EXPECT_NE(flagged[2].find("memory_fill("), std::string::npos) << flagged[2];
+  EXPECT_NE(flagged[3].find("CALL_INDIRECT("), std::string::npos) << flagged[3];
+  EXPECT_FALSE(Wasm2cLineMayCharge("  i32_store(&instance->w2c_memory, (u64)(w2c_i0), w2c_i1);"));
+}
+
+// The import-context helper is part of every module's glue (and of the
+// translator text hashed into the code cache's fingerprint).
+TEST(WabtAdapterTest, ImportContextHelperIsInTheGlue) {
+  EXPECT_NE(TranslatorText().find(ImportContextSlotsC()), std::string::npos);
+  auto wasm = WatToWasm(kEveryWrite);
+  ASSERT_OK(wasm.status());
+  ASSERT_OK_AND_ASSIGN(CSource src, TranslateToC(*wasm, /*write_barrier=*/true));
+  EXPECT_EQ(Count(src.c, std::string(ImportContextSlotsC())), 1u);
+}
+
+}  // namespace
+}  // namespace crust::engine
