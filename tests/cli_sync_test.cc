@@ -58,7 +58,7 @@ TEST(CliSyncTest, ExportImportServe) {
   const std::string out = tmp.Sub("serve.out"), err = tmp.Sub("serve.err");
   testing::Child serve({CRUST_TOOL_PATH, "--store", src, "--json", "serve", "--port", "0"}, out, err);
   ASSERT_TRUE(serve.started());
-  const std::string url = testing::WaitForOutput(out, "(http://[^\"]+)\"");
+  const std::string url = testing::WaitForUrl(out);
   EXPECT_FALSE(url.empty()) << testing::ReadAll(err);
   if (!url.empty()) {
     auto j = run({"--store", dst, "import", "--from", url, root2.ToHex()});

@@ -76,7 +76,7 @@ class CliUiTest : public ::testing::Test {
                                   out, tmp_.Sub("ui.err"));
     EXPECT_GT(ui_->pid(), 0);
     // The URL is printed once the socket is bound.
-    return testing::WaitForOutput(out, "on (http://127\\.0\\.0\\.1:[0-9]+/)");
+    return testing::WaitForUrl(out);
   }
 
   // Loads `url` in headless Chromium and returns the DOM after the page's

@@ -78,10 +78,10 @@ int FreePort();
 // Waits (up to a minute: only a broken setup takes that long; this is not a
 // timing check) until something accepts connections on loopback `port`.
 bool WaitListening(int port);
-// Waits (up to two minutes) until the file at `path` matches `pattern` (an
-// ECMAScript regex with one group) and returns the group; empty (and a test
-// failure naming the file's text) if it never does.
-std::string WaitForOutput(const std::string& path, const std::string& pattern);
+// Waits (up to two minutes) until the file at `path` holds a complete
+// http:// URL (followed by a space, line end or '"') and returns the first;
+// empty (and a test failure naming the file's text) if it never does.
+std::string WaitForUrl(const std::string& path);
 
 // The StoreOptions value of an os-layer tracking mode (tests parameterized
 // over os::TrackingMode open their stores with it).
