@@ -42,8 +42,20 @@ uint64_t CommittedMemory::delta_pages() const {
   return n;
 }
 
+// A layer changes only the nodes over the pages it holds: the value of a
+// node none of whose pages a layer holds is its value below that layer
+// (format.md, composition). So a layer's node list is searched only when its
+// page list, several times shorter, holds one of the node's pages; most
+// lookups during a tree update are of low nodes that few layers touch.
+// High nodes are over pages of nearly every layer: searched directly.
 Result<Hash32> CommittedMemory::LookupNode(NodeKey key) const {
+  constexpr int kDirectFromLevel = 12;  // 4096 pages and more below the node
+  const bool low = NodeLevel(key) < kDirectFromLevel;
   for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) {
+    if (low) {
+      ASSIGN_OR_RETURN(bool holds, (*it)->HoldsPagesUnder(key));
+      if (!holds) continue;
+    }
     ASSIGN_OR_RETURN(std::optional<Hash32> h, (*it)->FindNode(key));
     if (h) return *h;
   }

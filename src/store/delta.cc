@@ -404,6 +404,7 @@ Result<std::optional<Hash32>> DeltaLayer::FindNode(NodeKey key) const {
 }
 
 Result<std::optional<size_t>> DeltaLayer::FindPage(uint32_t page) const {
+  if (const PageSet* set = Pages(); set != nullptr && !set->Contains(page)) return std::optional<size_t>();
   if (!mapped()) {
     auto it = std::lower_bound(pages_.begin(), pages_.end(), page);
     if (it == pages_.end() || *it != page) return std::optional<size_t>();
@@ -421,6 +422,43 @@ Result<std::optional<size_t>> DeltaLayer::FindPage(uint32_t page) const {
   }
   if (lo == page_count_ || MappedPage(lo) != page) return std::optional<size_t>();
   return std::optional<size_t>(lo);
+}
+
+const PageSet* DeltaLayer::Pages() const {
+  if (const PageSet* set = page_set_.load(std::memory_order_acquire)) return set;
+  if (searches_.fetch_add(1, std::memory_order_relaxed) < 32 + page_count_ / 32) return nullptr;
+  std::lock_guard<std::mutex> l(set_mu_);
+  if (page_set_owner_ == nullptr) {
+    // A damaged block of the list: no set; the searches report it when they
+    // read that block.
+    Result<std::span<const uint32_t>> list = PageList();
+    if (!list.ok()) return nullptr;
+    page_set_owner_ = std::make_unique<PageSet>(*list);
+    page_set_.store(page_set_owner_.get(), std::memory_order_release);
+  }
+  return page_set_owner_.get();
+}
+
+Result<bool> DeltaLayer::HoldsPagesUnder(NodeKey key) const {
+  const int level = NodeLevel(key);
+  if (const PageSet* set = Pages()) return set->AnyUnder(level, NodeIndex(key));
+  const uint64_t first = uint64_t{NodeIndex(key)} << level;
+  const uint64_t end = first + (uint64_t{1} << level);
+  if (!mapped()) {
+    auto it = std::lower_bound(pages_.begin(), pages_.end(), first);
+    return it != pages_.end() && *it < end;
+  }
+  size_t lo = 0, hi = page_count_;
+  while (lo < hi) {
+    const size_t mid = lo + (hi - lo) / 2;
+    RETURN_IF_ERROR(CheckRange(pages_at_ + 4 * uint64_t{mid}, 4));
+    if (MappedPage(mid) < first) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo < page_count_ && MappedPage(lo) < end;
 }
 
 Result<std::optional<uint32_t>> DeltaLayer::LastPage() const {
@@ -445,6 +483,27 @@ Status DeltaLayer::VerifyAll(uint64_t max_pages) const {
     if (!NodeKeyInRange(nodes[i].key) || (i > 0 && nodes[i].key <= nodes[i - 1].key)) {
       return Corrupt("tree node keys not strictly ascending or out of range at entry " + std::to_string(i));
     }
+  }
+  // The nodes are exactly the pages' paths to the root: level by level, the
+  // distinct ancestors of the (ascending) pages, in key order. Readers rely
+  // on it (CommittedMemory::LookupNode searches a layer only for nodes over
+  // its pages).
+  size_t j = 0;
+  for (int level = 0; level <= kTreeDepth && !pages.empty(); level++) {
+    uint64_t prev = ~uint64_t{0};
+    for (uint32_t p : pages) {
+      const uint32_t index = p >> level;
+      if (index == prev) continue;
+      prev = index;
+      if (j >= nodes.size() || nodes[j].key != MakeNodeKey(level, index)) {
+        return Corrupt("tree nodes are not exactly the paths of the layer's pages (entry " + std::to_string(j) +
+                       " should be level " + std::to_string(level) + " index " + std::to_string(index) + ")");
+      }
+      j++;
+    }
+  }
+  if (j != nodes.size()) {
+    return Corrupt("tree node entry " + std::to_string(j) + " is on no path of the layer's pages");
   }
   if (page_count_ == 0) return Status::OK();
   if (has_page_map_) {

@@ -48,6 +48,7 @@
 #include "src/os/mapped_file.h"
 #include "src/store/format.h"
 #include "src/store/page_codec.h"
+#include "src/store/page_set.h"
 #include "src/store/page_tree.h"
 
 namespace crust::store {
@@ -119,11 +120,21 @@ class DeltaLayer {
   Result<std::optional<Hash32>> FindNode(NodeKey key) const;
   // Index of `page` in the page list, if present.
   Result<std::optional<size_t>> FindPage(uint32_t page) const;
+  // Whether the layer holds a page under tree node `key` (in [index <<
+  // level, (index + 1) << level)): a binary search in the page list (4 bytes
+  // an entry, several times shorter than the node list).
+  //
+  // FindPage and HoldsPagesUnder count their searches; once a layer has
+  // answered 32 + page_count/32 of them it builds a PageSet from its page
+  // list (O(page_count), paid for by the searches already done) and then
+  // answers "not held" from it in O(1), searching only for pages it holds.
+  Result<bool> HoldsPagesUnder(NodeKey key) const;
   // The highest page held (the list's last entry), if any.
   Result<std::optional<uint32_t>> LastPage() const;
   // Checks every byte: every block checksum, the ordering and bounds of the
-  // page and node lists (pages below `max_pages`), the page map against the
-  // frame and that the frame decodes to page_count pages. OK at once for a
+  // page and node lists (pages below `max_pages`), that the nodes are
+  // exactly those on the pages' paths to the root (format.md), the page map
+  // against the frame and that the frame decodes to page_count pages. OK at once for a
   // layer built in memory or read whole (version 2).
   Status VerifyAll(uint64_t max_pages = kMaxPages) const;
   const std::string& path() const { return path_; }  // empty until written or opened
@@ -154,6 +165,12 @@ class DeltaLayer {
   uint64_t body_size_ = 0;
   const uint8_t* sums_ = nullptr;                        // block checksums, in map_
   std::unique_ptr<std::atomic<uint64_t>[]> checked_;    // one bit per block
+  // The page set (above): built once, under set_mu_, then read lock-free.
+  const PageSet* Pages() const;
+  mutable std::atomic<uint64_t> searches_{0};
+  mutable std::mutex set_mu_;
+  mutable std::unique_ptr<PageSet> page_set_owner_;  // guarded by set_mu_
+  mutable std::atomic<const PageSet*> page_set_{nullptr};
   // Page data: xor_pages_ is set once, under mu_, and never changed after.
   mutable std::mutex mu_;
   mutable std::unique_ptr<uint8_t[]> xor_pages_;  // page_count_ * 4096 bytes

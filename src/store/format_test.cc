@@ -48,6 +48,23 @@ Hash32 NodeOf(const DeltaLayer& l, NodeKey key) {
   return r.ok() && r->has_value() ? **r : Hash32{};
 }
 
+// The nodes a layer of `pages` (ascending) holds: every node on their paths
+// to the root, in key order, each with a made-up hash.
+std::vector<TreeNode> PathNodes(const std::vector<uint32_t>& pages) {
+  std::vector<TreeNode> nodes;
+  for (int level = 0; level <= kTreeDepth; level++) {
+    for (size_t i = 0; i < pages.size(); i++) {
+      const uint32_t index = pages[i] >> level;
+      if (i > 0 && (pages[i - 1] >> level) == index) continue;
+      Hash32 h{};
+      h.bytes[0] = static_cast<uint8_t>(level);
+      std::memcpy(h.bytes.data() + 1, &index, sizeof(index));
+      nodes.push_back({MakeNodeKey(level, index), h});
+    }
+  }
+  return nodes;
+}
+
 using crust::testing::TempDir;
 
 Bytes RandomMemory(uint64_t length, uint64_t seed, int nonzero_pages) {
@@ -385,7 +402,7 @@ TEST(Delta, RoundTripAndLazyPages) {
   os::Env* env = os::Env::Default();
   auto x = DeltaLayer::NewPageBuffer(3);
   for (int i = 0; i < 3; i++) std::memset(x.get() + i * kPageSize, 0xA0 + i, kPageSize);
-  std::vector<TreeNode> nodes = {{MakeNodeKey(0, 1), Hash32{{1}}}, {kRootKey, Hash32{{2}}}};
+  std::vector<TreeNode> nodes = PathNodes({1, 5, 9});
   auto a = DeltaLayer::Build({1, 5, 9}, std::move(x), nodes);
   ASSERT_OK(a->Write(env, dir.Sub("a.diff"), 1, false));
   ASSERT_OK_AND_ASSIGN(auto a2, DeltaLayer::Open(env, dir.Sub("a.diff")));
@@ -767,6 +784,37 @@ TEST(Delta, EveryFlippedByteOrTruncationIsCorruption) {
   }
 }
 
+// A layer's nodes are exactly its pages' paths to the root (format.md);
+// readers rely on it, so verification rejects a node on no path and a
+// missing path node.
+TEST(Delta, VerifyRequiresNodesOnExactlyThePagesPaths) {
+  TempDir dir;
+  os::Env* env = os::Env::Default();
+  const std::vector<uint32_t> pages = {3, 4, 700};
+  auto write = [&](const std::string& name, std::vector<TreeNode> nodes) {
+    auto x = DeltaLayer::NewPageBuffer(pages.size());
+    std::memset(x.get(), 0x5A, pages.size() * kPageSize);
+    EXPECT_OK(DeltaLayer::Build(pages, std::move(x), std::move(nodes))->Write(env, dir.Sub(name), 1, false));
+    auto l = DeltaLayer::Open(env, dir.Sub(name));
+    EXPECT_TRUE(l.ok()) << l.status().ToString();
+    return l.ok() ? (*l)->VerifyAll() : l.status();
+  };
+  const std::vector<TreeNode> exact = PathNodes(pages);
+  EXPECT_OK(write("exact", exact));
+  std::vector<TreeNode> extra = exact;
+  extra.insert(extra.begin() + 2, TreeNode{MakeNodeKey(0, 5), Hash32{}});  // page 5 is not in the layer
+  const Status e = write("extra", extra);
+  EXPECT_TRUE(e.IsCorruption()) << e.ToString();
+  EXPECT_NE(e.ToString().find(dir.Sub("extra")), std::string::npos) << e.ToString();
+  std::vector<TreeNode> missing = exact;
+  missing.erase(missing.begin() + 4);  // level 1, index 2: on page 4's path
+  const Status m = write("missing", missing);
+  EXPECT_TRUE(m.IsCorruption()) << m.ToString();
+  std::vector<TreeNode> no_root = exact;
+  no_root.pop_back();
+  EXPECT_TRUE(write("no-root", no_root).IsCorruption());
+}
+
 // A layer of many sparse pages: its page list, nodes, page map and data span
 // many 4 KiB blocks. Damage to one block is found when that block is first
 // used, as Corruption naming the file; the rest of the layer stays readable.
@@ -775,14 +823,13 @@ TEST(Delta, DamagedBlocksAreFoundWhenUsed) {
   os::Env* env = os::Env::Default();
   const size_t n = 5000;
   std::vector<uint32_t> pages(n);
-  std::vector<TreeNode> nodes(n);
   auto x = DeltaLayer::NewPageBuffer(n);
   std::memset(x.get(), 0, n * kPageSize);
   for (size_t i = 0; i < n; i++) {
     pages[i] = static_cast<uint32_t>(2 * i + 1);
-    nodes[i] = {MakeNodeKey(0, pages[i]), Hash32{{static_cast<uint8_t>(i), static_cast<uint8_t>(i >> 8)}}};
     std::memcpy(x.get() + i * kPageSize + (i * 37) % 4000, &i, sizeof(i));
   }
+  const std::vector<TreeNode> nodes = PathNodes(pages);  // the leaves first: nodes[i] is page i's
   std::vector<const uint8_t*> ps(n);
   for (size_t i = 0; i < n; i++) ps[i] = x.get() + i * kPageSize;
   Bytes piece;
@@ -792,7 +839,7 @@ TEST(Delta, DamagedBlocksAreFoundWhenUsed) {
   ASSERT_OK(sparse->Write(env, dir.Sub("ok"), 1, false));
   ASSERT_OK_AND_ASSIGN(Bytes file, env->ReadFile(dir.Sub("ok")));
   ASSERT_EQ(DecodeFixed32(file.data() + 20), kDeltaFlagPageMap);
-  const uint64_t nodes_at = 32 + 4 * n, map_at = nodes_at + 36 * n, data_at = map_at + 8 * n;
+  const uint64_t nodes_at = 32 + 4 * n, map_at = nodes_at + 36 * nodes.size(), data_at = map_at + 8 * n;
   ASSERT_OK(layer->LoadPages());
 
   // Undamaged: every page and node reads back, without loading the frame.

@@ -6,6 +6,7 @@ crust_layer(store
     src/store/memory_image.cc
     src/store/image_cache.cc
     src/store/page_codec.cc
+    src/store/page_set.cc
     src/store/delta.cc
     src/store/layer_build.cc
     src/store/layer_stream.cc
@@ -23,6 +24,7 @@ crust_layer(store
   LIBS PkgConfig::ZSTD
   TESTS
     src/store/format_test.cc
+    src/store/page_set_test.cc
     src/store/store_test.cc
     src/store/checkpoint_test.cc
     src/store/poisoned_session_test.cc
