@@ -305,9 +305,9 @@ TEST(CrashTest, KillDuringCommitLoop) {
 
     // Before Open: what the kill left behind (for the statistics only).
     bool staging = false, deleting = false;
-    for (const std::string& name : ListNames(dir)) {
-      if (name.rfind(".staging-", 0) == 0) staging = true;
-      if (name.rfind(".deleting-", 0) == 0) deleting = true;
+    for (const std::string& name : ListNames(dir + "/.pending")) {
+      if (name.rfind("staging-", 0) == 0) staging = true;
+      if (name.rfind("deleting-", 0) == 0) deleting = true;
     }
     kills_mid_commit += staging;
     kills_mid_delete += deleting;
@@ -317,8 +317,11 @@ TEST(CrashTest, KillDuringCommitLoop) {
       ASSERT_TRUE(store_or.ok()) << where << ": " << store_or.status().ToString();
       Store& store = **store_or;
       for (const std::string& name : ListNames(dir)) {
-        EXPECT_TRUE(IsRootName(name) || name == "LOCK" || name == "FORMAT")
+        EXPECT_TRUE(IsRootName(name) || name == "LOCK" || name == "FORMAT" || name == ".pending")
             << where << ": leftover after Open: " << name;
+      }
+      for (const std::string& name : ListNames(dir + "/.pending")) {
+        ADD_FAILURE() << where << ": leftover after Open: .pending/" << name;
       }
       auto list = store.ListCommits();
       ASSERT_TRUE(list.ok()) << where << ": " << list.status().ToString();

@@ -118,15 +118,20 @@ void ExpectSameContents(Session& got, Session& want, const std::string& what) {
   }
 }
 
-// Commit directories in the store; fails on any other entry but LOCK/FORMAT.
+// Commit directories in the store; fails on any other entry but LOCK,
+// FORMAT and an empty .pending.
 std::set<std::string> CommitDirs(const std::string& dir, const std::string& what) {
   std::set<std::string> roots;
   for (const std::string& name : ListNames(dir)) {
     if (IsRootName(name)) {
       roots.insert(name);
     } else {
-      EXPECT_TRUE(name == "LOCK" || name == "FORMAT") << what << ": leftover in the store: " << name;
+      EXPECT_TRUE(name == "LOCK" || name == "FORMAT" || name == ".pending")
+          << what << ": leftover in the store: " << name;
     }
+  }
+  for (const std::string& name : ListNames(dir + "/.pending")) {
+    ADD_FAILURE() << what << ": leftover in the store: .pending/" << name;
   }
   return roots;
 }
@@ -457,8 +462,8 @@ TEST_F(FaultTest, FailedOpenReleasesLock) {
   const Root base = BuildBase(dir);
   ASSERT_FALSE(HasFailure());
   const std::set<std::string> commits = CommitDirs(dir, "before");
-  ASSERT_TRUE(std::filesystem::create_directory(dir + "/.staging-1-2-3"));
-  ASSERT_TRUE(testing::WriteWholeFile(dir + "/.staging-1-2-3/index", Pattern(1, 10)));
+  ASSERT_TRUE(std::filesystem::create_directory(dir + "/.pending/staging-1-2-3"));
+  ASSERT_TRUE(testing::WriteWholeFile(dir + "/.pending/staging-1-2-3/index", Pattern(1, 10)));
   FaultEnv env;
   env.FailNth(FaultOp::kRemoveDir, 1);
   auto failed = OpenStore(dir, Options(&env, true));

@@ -49,8 +49,15 @@ inline constexpr uint32_t kMaxLayers = 64;
 // Names inside a store directory.
 inline constexpr char kLockName[] = "LOCK";
 inline constexpr char kFormatName[] = "FORMAT";
-inline constexpr char kStagingPrefix[] = ".staging-";
-inline constexpr char kDeletingPrefix[] = ".deleting-";
+// Commits being written or deleted live in kPendingDir (so that opening a
+// store lists that directory, not every commit): kPendingDir/staging-* and
+// kPendingDir/deleting-*. Crust before 2026-12-03 kept them in the store
+// directory itself as .staging-* and .deleting-* (kLegacy*).
+inline constexpr char kPendingDir[] = ".pending";
+inline constexpr char kStagingPrefix[] = "staging-";
+inline constexpr char kDeletingPrefix[] = "deleting-";
+inline constexpr char kLegacyStagingPrefix[] = ".staging-";
+inline constexpr char kLegacyDeletingPrefix[] = ".deleting-";
 
 // Names inside a commit directory.
 inline std::string BytecodeName(const ModuleId& id) { return "bytecode/" + id.ToHex(); }

@@ -123,30 +123,42 @@ Status StoreImpl::CheckFormat() {
   return Status::OK();
 }
 
-// Leftovers of interrupted commits (.staging-*) and deletions (.deleting-*)
-// are never visible as commits; remove them.
+// Leftovers of interrupted commits and deletions are never visible as
+// commits; remove them. They are all in kPendingDir, so this lists that
+// (usually empty) directory, not the store's commits. A store without
+// kPendingDir was last written by a crust that kept them in the store
+// directory itself: that one scan is done once, then kPendingDir created.
 Status StoreImpl::Recover() {
+  const std::string format_tmp = dir_ + "/" + kFormatName + ".tmp";
+  if (env_->Exists(format_tmp)) RETURN_IF_ERROR(env_->RemoveFile(format_tmp));
+  const std::string pending = dir_ + "/" + kPendingDir;
+  if (env_->Exists(pending)) {
+    ASSIGN_OR_RETURN(std::vector<std::string> names, env_->ListDir(pending));
+    for (const std::string& name : names) RETURN_IF_ERROR(env_->RemoveDirRecursive(pending + "/" + name));
+    return Status::OK();
+  }
   ASSIGN_OR_RETURN(std::vector<std::string> names, env_->ListDir(dir_));
   for (const std::string& name : names) {
-    if (name.rfind(kStagingPrefix, 0) == 0 || name.rfind(kDeletingPrefix, 0) == 0) {
+    if (name.rfind(kLegacyStagingPrefix, 0) == 0 || name.rfind(kLegacyDeletingPrefix, 0) == 0) {
       RETURN_IF_ERROR(env_->RemoveDirRecursive(dir_ + "/" + name));
-    } else if (name == std::string(kFormatName) + ".tmp") {
-      RETURN_IF_ERROR(env_->RemoveFile(dir_ + "/" + name));
     }
   }
-  return Status::OK();
+  RETURN_IF_ERROR(env_->CreateDir(pending));
+  return options_.sync ? env_->SyncDir(dir_) : Status::OK();
 }
 
-std::string StoreImpl::NewStagingPath() {
+std::string StoreImpl::NewPendingPath(const char* prefix) {
   static thread_local std::mt19937_64 rng(std::random_device{}());
   uint64_t n;
   {
     std::lock_guard<std::mutex> l(mu_);
     n = ++staging_counter_;
   }
-  return dir_ + "/" + kStagingPrefix + std::to_string(getpid()) + "-" + std::to_string(n) + "-" +
+  return dir_ + "/" + kPendingDir + "/" + prefix + std::to_string(getpid()) + "-" + std::to_string(n) + "-" +
          std::to_string(rng() % 1000000000);
 }
+
+std::string StoreImpl::NewStagingPath() { return NewPendingPath(kStagingPrefix); }
 
 bool StoreImpl::BytecodeChecked(uint64_t inode, const Hash32& hash) {
   std::lock_guard<std::mutex> l(mu_);
@@ -309,8 +321,7 @@ Status StoreImpl::Delete(const Root& root, bool wait) {
     cv_.wait(l, [&] { return states_[root].pins == 0; });
   }
   // Rename first so the commit disappears atomically, then remove its files.
-  std::string doomed = NewStagingPath();
-  doomed.replace(doomed.find(kStagingPrefix), sizeof(kStagingPrefix) - 1, kDeletingPrefix);
+  const std::string doomed = NewPendingPath(kDeletingPrefix);
   Status s = env_->Rename(path, doomed);
   if (s.ok() && options_.sync) s = env_->SyncDir(dir_);
   if (s.ok()) s = env_->RemoveDirRecursive(doomed);

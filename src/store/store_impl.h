@@ -49,7 +49,8 @@ class StoreImpl final : public Store {
   // yet). Busy if a commit with that root is being deleted right now.
   Status PinNew(const Root& root);
   Result<Index> ReadIndex(const Root& root);
-  // A fresh, unique staging directory path (not created).
+  // A fresh, unique path in kPendingDir for a commit being written (not
+  // created); published by renaming it to the commit's directory.
   std::string NewStagingPath();
   // Threads that help commits: hashing and encoding beside each other, and
   // the fsyncs of a commit issued together. Shared by all sessions.
@@ -67,6 +68,7 @@ class StoreImpl final : public Store {
   StoreImpl(std::string dir, const StoreOptions& options, std::unique_ptr<os::Env> own_env, os::Env* env)
       : dir_(std::move(dir)), options_(options), own_env_(std::move(own_env)), env_(env) {}
   Status Recover();
+  std::string NewPendingPath(const char* prefix);  // kPendingDir/<prefix><pid>-<n>-<random>
   Status CheckFormat();
   Status Delete(const Root& root, bool wait);
 

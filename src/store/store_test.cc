@@ -409,12 +409,33 @@ TEST_P(StoreTest, ReopenFindsCommitsAndCleansLeftovers) {
     ASSERT_OK(g->AddModule(Id(1), Fill(4, 1), Fill(10, 1), kWasmPageSize));
     ASSERT_OK_AND_ASSIGN(r, g->Commit());
   }
+  // Leftovers of a commit and a deletion a crash interrupted, with a file
+  // each (FORMAT.tmp: of a store creation).
   os::Env* env = os::Env::Default();
+  for (const char* d : {"store/.pending/staging-1-2-3", "store/.pending/deleting-1-2-3"}) {
+    ASSERT_OK(env->CreateDir(dir.Sub(d)));
+    std::ofstream(dir.Sub(d) + "/index") << "half an index";
+  }
+  std::ofstream(dir.Sub("store/FORMAT.tmp")) << "crust-st";
+  {
+    auto store = OpenStore(dir);
+    ASSERT_OK_AND_ASSIGN(auto left, env->ListDir(dir.Sub("store/.pending")));
+    EXPECT_TRUE(left.empty());
+    EXPECT_FALSE(env->Exists(dir.Sub("store/FORMAT.tmp")));
+    ASSERT_OK_AND_ASSIGN(auto commits, store->ListCommits());
+    ASSERT_EQ(commits.size(), 1u);
+    EXPECT_EQ(commits[0].root, r);
+    ASSERT_OK(store->StartSession(r));
+  }
+  // A store last written by a crust that kept them in the store directory
+  // (no .pending yet): removed at the first open, which creates .pending.
+  ASSERT_OK(env->RemoveDirRecursive(dir.Sub("store/.pending")));
   ASSERT_OK(env->CreateDir(dir.Sub("store/.staging-1-2-3")));
   ASSERT_OK(env->CreateDir(dir.Sub("store/.deleting-1-2-3")));
   auto store = OpenStore(dir);
   EXPECT_FALSE(env->Exists(dir.Sub("store/.staging-1-2-3")));
   EXPECT_FALSE(env->Exists(dir.Sub("store/.deleting-1-2-3")));
+  EXPECT_TRUE(env->Exists(dir.Sub("store/.pending")));
   ASSERT_OK_AND_ASSIGN(auto commits, store->ListCommits());
   ASSERT_EQ(commits.size(), 1u);
   EXPECT_EQ(commits[0].root, r);
