@@ -68,6 +68,14 @@ TEST(Crc32c, KnownVectorAndPortableAgree) {
   // Incremental use matches one-shot.
   uint32_t c = Crc32c(data.data(), 100);
   EXPECT_EQ(Crc32c(data.data() + 100, data.size() - 100, c), Crc32c(data.data(), data.size()));
+  // Every length around the three-stripe rounds (768 bytes) and the 8-byte
+  // steps, at every alignment, with a non-zero seed.
+  for (size_t len = 0; len < 2400; len += (len > 40 && len % 768 > 16 && len % 768 < 752) ? 37 : 1) {
+    for (size_t at = 0; at < 8; at++) {
+      ASSERT_EQ(Crc32c(data.data() + at, len, 0x1234567u), Crc32cPortable(data.data() + at, len, 0x1234567u))
+          << "length " << len << " at " << at;
+    }
+  }
 }
 
 TEST(Decoder, BoundedReads) {
