@@ -403,25 +403,30 @@ Result<std::optional<Hash32>> DeltaLayer::FindNode(NodeKey key) const {
   return std::optional<Hash32>(h);
 }
 
-Result<std::optional<size_t>> DeltaLayer::FindPage(uint32_t page) const {
-  if (const PageSet* set = Pages(); set != nullptr && !set->Contains(page)) return std::optional<size_t>();
-  if (!mapped()) {
-    auto it = std::lower_bound(pages_.begin(), pages_.end(), page);
-    if (it == pages_.end() || *it != page) return std::optional<size_t>();
-    return std::optional<size_t>(static_cast<size_t>(it - pages_.begin()));
-  }
+// The index of the first page >= `first` in the page list (page_count_ if
+// none), checking each block the search reads.
+Result<size_t> DeltaLayer::LowerBoundPage(uint64_t first) const {
+  if (!mapped()) return static_cast<size_t>(std::lower_bound(pages_.begin(), pages_.end(), first) - pages_.begin());
   size_t lo = 0, hi = page_count_;
   while (lo < hi) {
     const size_t mid = lo + (hi - lo) / 2;
     RETURN_IF_ERROR(CheckRange(pages_at_ + 4 * uint64_t{mid}, 4));
-    if (MappedPage(mid) < page) {
+    if (MappedPage(mid) < first) {
       lo = mid + 1;
     } else {
       hi = mid;
     }
   }
-  if (lo == page_count_ || MappedPage(lo) != page) return std::optional<size_t>();
-  return std::optional<size_t>(lo);
+  return lo;
+}
+
+uint32_t DeltaLayer::PageAt(size_t i) const { return mapped() ? MappedPage(i) : pages_[i]; }
+
+Result<std::optional<size_t>> DeltaLayer::FindPage(uint32_t page) const {
+  if (const PageSet* set = Pages(); set != nullptr && !set->Contains(page)) return std::optional<size_t>();
+  ASSIGN_OR_RETURN(size_t i, LowerBoundPage(page));
+  if (i == page_count_ || PageAt(i) != page) return std::optional<size_t>();
+  return std::optional<size_t>(i);
 }
 
 const PageSet* DeltaLayer::Pages() const {
@@ -443,22 +448,8 @@ Result<bool> DeltaLayer::HoldsPagesUnder(NodeKey key) const {
   const int level = NodeLevel(key);
   if (const PageSet* set = Pages()) return set->AnyUnder(level, NodeIndex(key));
   const uint64_t first = uint64_t{NodeIndex(key)} << level;
-  const uint64_t end = first + (uint64_t{1} << level);
-  if (!mapped()) {
-    auto it = std::lower_bound(pages_.begin(), pages_.end(), first);
-    return it != pages_.end() && *it < end;
-  }
-  size_t lo = 0, hi = page_count_;
-  while (lo < hi) {
-    const size_t mid = lo + (hi - lo) / 2;
-    RETURN_IF_ERROR(CheckRange(pages_at_ + 4 * uint64_t{mid}, 4));
-    if (MappedPage(mid) < first) {
-      lo = mid + 1;
-    } else {
-      hi = mid;
-    }
-  }
-  return lo < page_count_ && MappedPage(lo) < end;
+  ASSIGN_OR_RETURN(size_t i, LowerBoundPage(first));
+  return i < page_count_ && PageAt(i) < first + (uint64_t{1} << level);
 }
 
 Result<std::optional<uint32_t>> DeltaLayer::LastPage() const {

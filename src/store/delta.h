@@ -148,6 +148,8 @@ class DeltaLayer {
   bool mapped() const { return map_ != nullptr; }
   ByteView frame() const;
   uint32_t MappedPage(size_t i) const;  // REQUIRES: its block checked
+  Result<size_t> LowerBoundPage(uint64_t first) const;
+  uint32_t PageAt(size_t i) const;  // REQUIRES: i < page_count_, its block checked
   Status ReadMappedPage(size_t i, uint8_t* out) const;
 
   size_t page_count_ = 0;
