@@ -26,6 +26,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -122,6 +123,11 @@ constexpr size_t kJobBatch = 64;
 // A fresh image's batches whose writeback may still be under way (their
 // pages in the page cache) while the next batch is fetched.
 constexpr size_t kWritebackBatches = 2;
+// Every this many batches written back, the image is fdatasync'ed on a
+// helper thread while the fetching goes on (a device flush: in a VM, the
+// host's own writeback of what reached its cache), so the final fdatasync
+// finds little to flush.
+constexpr size_t kFlushBatches = 8;
 
 class Importer {
  public:
@@ -182,6 +188,16 @@ class Importer {
   int writeback_fd_ = -1;
   std::string writeback_file_;
   std::deque<std::pair<uint64_t, uint64_t>> writeback_;  // byte ranges, oldest first
+  size_t batches_since_flush_ = 0;
+  std::thread flusher_;       // the running background fdatasync, if any
+  bool flush_failed_ = false;  // guarded by mu_ (with flush_status_)
+  Status flush_status_;
+  // Waits for the background fdatasync; its error, if it failed.
+  Status JoinFlusher() {
+    if (flusher_.joinable()) flusher_.join();
+    std::lock_guard<std::mutex> l(mu_);
+    return flush_failed_ ? flush_status_ : Status::OK();
+  }
   std::mutex mu_;                 // guards stats_, free_slots_ while jobs run
   std::vector<Slot*> free_slots_;  // guarded by mu_
 };
@@ -288,6 +304,20 @@ Status Importer::WriteBack() {
       return Errno("sync_file_range", writeback_file_);
     }
     (void)::posix_fadvise(writeback_fd_, static_cast<off_t>(a), static_cast<off_t>(b - a), POSIX_FADV_DONTNEED);
+  }
+  if (++batches_since_flush_ >= kFlushBatches) {
+    // One background fdatasync at a time; its error (which it consumes) is
+    // the import's.
+    RETURN_IF_ERROR(JoinFlusher());
+    batches_since_flush_ = 0;
+    flusher_ = std::thread([this, fd = writeback_fd_, file = writeback_file_] {
+      if (::fdatasync(fd) != 0) {
+        Status s = Errno("fdatasync", file);
+        std::lock_guard<std::mutex> l(mu_);
+        flush_failed_ = true;
+        flush_status_ = s;
+      }
+    });
   }
   return Status::OK();
 }
@@ -628,9 +658,11 @@ Status Importer::BuildImage(const sync::ManifestModule& m, const Hash32& memory_
   // Each batch of fetched pages is written back as it completes (WriteBack()).
   struct WritebackScope {
     Importer* im;
-    ~WritebackScope() {
+    ~WritebackScope() {  // before fd is closed
+      im->JoinFlusher().IgnoreError();
       im->writeback_fd_ = -1;
       im->writeback_.clear();
+      im->batches_since_flush_ = 0;
     }
   } writeback_scope{this};
   writeback_fd_ = fd;
@@ -673,6 +705,7 @@ Status Importer::BuildImage(const sync::ManifestModule& m, const Hash32& memory_
     RETURN_IF_ERROR(QueueRun(m, r, needed, fd, *path));
   }
   RETURN_IF_ERROR(RunQueued());
+  RETURN_IF_ERROR(JoinFlusher());
   writeback_fd_ = -1;  // the rest (the last batches, the trailer) goes with the fdatasync below
   writeback_.clear();
   // The tree and footer (docs/format.md, "Memory image").

@@ -430,12 +430,13 @@ TEST_F(SyncTest, ParallelFetchesGiveTheSameCommit) {
 }
 
 // An image written in more batches than the import keeps under writeback
-// (docs/sync.md, "Writing the image"): 300 runs of one page each, one
-// request each, so batches of 64 requests whose pages are written back and
-// dropped from the page cache before the last batch. The commit, and the
-// image's bytes, are the same whatever the parallelism.
+// (docs/sync.md, "Writing the image"): 600 runs of one page each, one
+// request each, so 10 batches of up to 64 requests whose pages are written
+// back and dropped from the page cache before the last batch, with a
+// background fdatasync after the 8th. The commit, and the image's bytes, are
+// the same whatever the parallelism.
 TEST_F(SyncTest, ImageWrittenBackBatchByBatchGivesTheSameCommit) {
-  constexpr uint32_t kRuns = 300;
+  constexpr uint32_t kRuns = 600;
   auto g = src_->StartGenesis();
   ASSERT_TRUE(g.ok());
   ASSERT_OK((*g)->AddModule(Id(4), Code(4), {}, uint64_t{kRuns} * 64 * kPage));
