@@ -5,7 +5,9 @@
 //    every page random) from a local export directory, against the floor of
 //    copying the same bytes: `cp` of the commit's memory image + `sync` of
 //    the copy (fsync). Both read from the page cache (the export and the
-//    image were just written) and both end with their data on disk.
+//    image were just written) and both end with their data on disk; the
+//    order alternates round by round. SYNC_BENCH_ROUNDS (default 4) rounds;
+//    SYNC_BENCH_FULL_ONLY=1 stops after the full-import rows.
 //  * incremental import of a commit that changed D random pages (D = 1,
 //    100, 10000) when the importer holds the parent: chunk bytes fetched
 //    against the bound 2 x D x 4 KiB (the manifest is counted apart).
@@ -225,27 +227,47 @@ int main(int argc, char** argv) {
   const double export_ms = MsSince(t_export);
   const std::string image = tmp + "/src/" + base.ToHex() + "/memory/" + Id().ToHex();
 
-  // Full import vs cp + fsync, alternated, three rounds; medians.
+  // Full import vs cp + fsync, SYNC_BENCH_ROUNDS rounds (default 4); medians.
+  // The order alternates (even rounds copy first, odd rounds import first),
+  // and each step follows the removal of the previous step's 1 GiB file, so
+  // neither side always finds the memory and the disk in the same state
+  // (docs/benchmarks.md: in this VM, page cache allocated from memory freed
+  // seconds earlier costs ~1 s of kernel CPU per GiB).
+  const int rounds = std::stoi(crust::bench::EnvStr("SYNC_BENCH_ROUNDS", "4"));
   std::vector<double> imports, floors, import_cpu, floor_cpu;
   ChildResult full;
-  for (int round = 0; round < 3; round++) {
+  for (int round = 0; round < rounds; round++) {
     const std::string copy = tmp + "/copy";
-    double cpu = 0;
-    floors.push_back(Sh("cp " + image + " " + copy + " && sync " + copy, &cpu));
-    floor_cpu.push_back(cpu);
-    Sh("rm -f " + copy);
     const std::string dst = tmp + "/dst" + std::to_string(round);
-    full = ImportInChild(exe, dst, exp, base, tmp);
-    imports.push_back(full.ms);
-    import_cpu.push_back(full.cpu_ms);
-    if (round < 2) Sh("rm -rf " + dst);
+    auto floor = [&] {
+      double cpu = 0;
+      floors.push_back(Sh("cp " + image + " " + copy + " && sync " + copy, &cpu));
+      floor_cpu.push_back(cpu);
+      Sh("rm -f " + copy);
+    };
+    auto import = [&] {
+      full = ImportInChild(exe, dst, exp, base, tmp);
+      imports.push_back(full.ms);
+      import_cpu.push_back(full.cpu_ms);
+      if (round < rounds - 1) Sh("rm -rf " + dst);  // the last one holds `base` for the incremental rows
+    };
+    if (round % 2 == 0) {
+      floor();
+      import();
+    } else {
+      import();
+      floor();
+    }
   }
   const double import_ms = crust::bench::Median(imports), floor_ms = crust::bench::Median(floors);
   const double icpu = crust::bench::Median(import_cpu), fcpu = crust::bench::Median(floor_cpu);
   std::printf("| full import, %llu MiB state, local export | wall %.0f ms | cp + fsync wall %.0f ms | %.2fx | "
               "CPU %.0f ms vs %.0f ms | max RSS %ld MiB |\n",
               (unsigned long long)mib, import_ms, floor_ms, import_ms / floor_ms, icpu, fcpu, full.max_rss_kib / 1024);
-  for (int i = 0; i < 3; i++) std::printf("  round %d: import %.0f ms, cp + fsync %.0f ms\n", i, imports[i], floors[i]);
+  for (int i = 0; i < rounds; i++) {
+    std::printf("  round %d (%s first): import %.0f ms (CPU %.0f ms), cp + fsync %.0f ms (CPU %.0f ms)\n", i,
+                i % 2 == 0 ? "cp" : "import", imports[i], import_cpu[i], floors[i], floor_cpu[i]);
+  }
   for (int parallel : {1, 2}) {  // the default (4) is the row above
     const std::string dst = tmp + "/dst-parallel" + std::to_string(parallel);
     ChildResult r = ImportInChild(exe, dst, exp, base, tmp, parallel);
@@ -255,6 +277,13 @@ int main(int argc, char** argv) {
   }
   std::printf("| export (for reference) | %.0f ms | | | |\n", export_ms);
   std::fflush(stdout);
+  if (crust::bench::EnvStr("SYNC_BENCH_FULL_ONLY", "0") == "1") {  // the full-import rows only
+    double load[3] = {};
+    getloadavg(load, 3);
+    std::printf("\nload average: %.2f %.2f %.2f\n", load[0], load[1], load[2]);
+    Sh("rm -rf " + tmp);
+    return 0;
+  }
 
   // Peak memory of exporter, server and importer: the dense state, and a
   // larger sparse one (more modules, more memory, a larger manifest).
@@ -320,7 +349,8 @@ int main(int argc, char** argv) {
     Sh("rm -rf " + dir + " " + tmp + "/dst-http " + tmp + "/dst-dir");
   }
 
-  // Incremental: the importer (dst2) holds `base`.
+  // Incremental: the importer (the last round's store) holds `base`.
+  const std::string holder = tmp + "/dst" + std::to_string(rounds - 1);
   std::printf("\n| D pages changed | chunk bytes fetched | bound 2 x D x 4 KiB | requests | manifest bytes | import ms | max RSS MiB |\n");
   std::printf("|---|---|---|---|---|---|---|\n");
   std::mt19937_64 rng(7);
@@ -332,7 +362,7 @@ int main(int argc, char** argv) {
     crust::Root next = Take(s->Commit(), "commit");
     s.reset();
     Take(crust::ExportCommit(src.get(), next, exp), "export");
-    ChildResult r = ImportInChild(exe, tmp + "/dst2", exp, next, tmp);
+    ChildResult r = ImportInChild(exe, holder, exp, next, tmp);
     const uint64_t bound = 2ull * d * kPage;
     std::printf("| %u | %llu | %llu (%s) | %llu | %llu | %.0f | %ld |\n", d, (unsigned long long)r.stats.bytes_fetched,
                 (unsigned long long)bound, r.stats.bytes_fetched <= bound ? "met" : "MISSED",

@@ -429,6 +429,38 @@ TEST_F(SyncTest, ParallelFetchesGiveTheSameCommit) {
   }
 }
 
+// An image written in more batches than the import keeps under writeback
+// (docs/sync.md, "Writing the image"): 600 runs of one page each, one
+// request each, so 10 batches of up to 64 requests whose pages are written
+// back and dropped from the page cache before the last batch, with a
+// background fdatasync after the 8th. The commit, and the image's bytes, are
+// the same whatever the parallelism.
+TEST_F(SyncTest, ImageWrittenBackBatchByBatchGivesTheSameCommit) {
+  constexpr uint32_t kRuns = 600;
+  auto g = src_->StartGenesis();
+  ASSERT_TRUE(g.ok());
+  ASSERT_OK((*g)->AddModule(Id(4), Code(4), {}, uint64_t{kRuns} * 64 * kPage));
+  for (uint32_t k = 0; k < kRuns; k++) {
+    const uint32_t p = k * 64 + k % 64;  // one page in every 64-page stretch, so one run each
+    ASSERT_OK((*g)->WriteMemory(Id(4), uint64_t{p} * kPage, PageOf(p, 4)));
+  }
+  ASSERT_OK_AND_ASSIGN(Root root, (*g)->Commit());
+  const std::string exp = tmp_.Sub("export");
+  ASSERT_OK(ExportCommit(src_.get(), root, exp));
+  const std::string image = "/" + root.ToHex() + "/memory/" + Id(4).ToHex();
+  for (int parallel : {1, 4}) {
+    const std::string name = "dst-batches" + std::to_string(parallel);
+    auto dst = NewStore(name);
+    ImportOptions o;
+    o.parallel_fetches = parallel;
+    ASSERT_OK_AND_ASSIGN(ImportStats s, ImportCommit(dst.get(), exp, root, o));
+    EXPECT_EQ(s.pages_fetched, kRuns);
+    EXPECT_EQ(s.requests, kRuns + 1);  // and the bytecode
+    ExpectSameCommit(dst.get(), root);
+    EXPECT_EQ(ReadFile(tmp_.Sub(name) + image), ReadFile(tmp_.Sub("dst-batches1") + image));
+  }
+}
+
 TEST_F(SyncTest, ImportFromSyncServerAndResumeAfterItStops) {
   ASSERT_OK_AND_ASSIGN(auto server, SyncServer::Start(src_.get(), "127.0.0.1", 0));
   const int port = server->port();
