@@ -727,6 +727,47 @@ TEST_P(EquivalenceTest, StoresOfEveryWidth) {
   t.Call(m, "run", Cat({U32(1000), U32(8), U32(1000)}), 3000);       // out of gas midway
 }
 
+// Runs of stores to constant addresses, where native code drops the barrier
+// of a store whose pages earlier constant-address stores of the same run
+// wrote (compiler_translate.cc, SkipNotedConstantStores): same page, a store
+// spanning two pages and then one inside the second, the argument buffer,
+// a call and a branch target between stores, a store out of bounds after a
+// charged one, and limits that run out at a page charge inside a run.
+TEST_P(EquivalenceTest, ConstantAddressStoreRuns) {
+  Twin& t = *twin_;
+  ASSERT_OK_AND_ASSIGN(ModuleId m, t.Deploy(Wat(Module(R"(
+  (func $id (param i32) (result i32) (local.get 0))
+  (func (export "consts") (param $len i32) (result i32)
+    (i64.store (i32.const 4096) (i64.const 1))
+    (i64.store offset=8 (i32.const 4096) (i64.const 2))
+    (i32.store (i32.const 8190) (i32.const 0x03030303))
+    (i32.store16 (i32.const 8192) (i32.const 4))
+    (i64.store8 offset=4095 (i32.const 0) (i64.const 5))
+    (i32.store8 (i32.const 0) (i32.load (i32.const 4100)))
+    (drop (call $id (i32.const 0)))
+    (i64.store (i32.const 4100) (i64.const 7))
+    (i64.store (i32.const 4108) (i64.const 8))
+    (f64.store (i32.const 65536) (f64.const 1.5))
+    (f32.store (i32.const 65544) (f32.const 2.5))
+    (i64.store32 (i32.const 12280) (i64.const 9))
+    (if (local.get $len) (then (i64.store (i32.const 12288) (i64.const 10)) (i64.store (i32.const 12296) (i64.const 11))))
+    (i64.store (i32.const 12300) (i64.const 12))
+    (i64.store16 (i32.const 12310) (i64.const 13))
+    (i64.store (global.get $A) (i64.load (i32.const 4096)))
+    (i32.const 8))
+  (func (export "oob") (param $len i32) (result i32)
+    (i64.store (i32.const 20480) (i64.const 1))
+    (i64.store (i32.const 20488) (i64.const 2))
+    (i64.store (i32.const 131070) (i64.const 3))
+    (i64.store (i32.const 131072) (i64.const 4))
+    (i32.const 0))
+)")), "constant stores"));
+  CallAtLimits(m, "consts", {});
+  CallAtLimits(m, "consts", U32(1));
+  CallAtLimits(m, "oob", {});
+  for (uint64_t gas = 4096; gas < 6 * 4096 + 64; gas += 4096 / 2) t.Call(m, "consts", U32(1), gas);
+}
+
 // The compute kernels of bench/kernel_bench.cc (bench/kernels/vm_kernels.c),
 // at small sizes: every kind of store-heavy loop the benchmark measures.
 TEST_P(EquivalenceTest, Kernels) {

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <memory>
 #include <new>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "wabt/binary-reader-ir.h"
 #include "wabt/binary-reader.h"
 #include "wabt/c-writer.h"
+#include "wabt/cast.h"
 #include "wabt/error-formatter.h"
 #include "wabt/generate-names.h"
 #include "wabt/ir.h"
@@ -453,6 +455,9 @@ constexpr char kMemoryLocalsPrologue[] =
     " u8* const crust_base_ = CRUST_MEM->data; const u8* const crust_map_ = CRUST_MEM->crust_noted;"
     " (void)crust_base_; (void)crust_map_;";
 
+// Prefix of the macro a store calls when SkipNotedConstantStores drops its barrier.
+constexpr char kNoBarrierPrefix[] = "CRUST_NB_";
+
 // The fixed text of the per-function memory access (see InsertMemoryLocals):
 // CRUST_MEM is defined in front of it, per module.
 std::string MemoryLocalsText(bool write_barrier) {
@@ -479,6 +484,14 @@ std::string MemoryLocalsText(bool write_barrier) {
     t += "#define CRUST_DEFINE_STORE(name, t1, t2) static inline int crust_##name(u8* b, const u8* map, "
          "wasm_rt_memory_t* mem, u64 a, t2 v) { (void)map; (void)mem; "
          "t1 w = (t1)v; wasm_rt_memcpy(b + a, &w, sizeof(t1)); return 0; }\n";
+  }
+  // A store whose pages an earlier store of the same straight-line run
+  // already noted (SkipNotedConstantStores): no barrier.
+  t += "#define CRUST_DEFINE_STORE_NB(name, t1, t2) static inline void crust_nb_##name(u8* b, u64 a, t2 v) { "
+       "t1 w = (t1)v; wasm_rt_memcpy(b + a, &w, sizeof(t1)); }\n";
+  for (const Wasm2cAccess& a : Wasm2cStores()) {
+    t += std::string("CRUST_DEFINE_STORE_NB(") + a.name + ", " + a.t1 + ", " + a.t2 + ")\n";
+    t += std::string("#define ") + kNoBarrierPrefix + a.name + "(m, a, v) crust_nb_" + a.name + "(crust_base_, a, v)\n";
   }
   for (const Wasm2cAccess& a : Wasm2cLoads()) {
     t += std::string("CRUST_DEFINE_LOAD(") + a.name + ", " + a.t1 + ", " + a.t2 + ", " + a.t3 + ")\n";
@@ -581,6 +594,222 @@ Status CacheGasInLocal(std::string* c, const std::string& field) {
   return Status::OK();
 }
 
+// ---- Stores to constant addresses whose pages are already noted ----
+//
+// After a store completes, every 4 KiB page it wrote is noted for the rest
+// of the interval: the barrier's fast path found it noted, or its slow path
+// (crust_note_write) noted it; a store that does not complete traps. Pages
+// stop being noted only at a checkpoint operation, which happens inside
+// calls. So in a straight-line run of a function (no control instruction,
+// no call, nothing but the plain stack instructions listed in StackEffect),
+// a store whose address operand is an `i32.const` and whose pages all lie in
+// pages written by earlier constant-address stores of the same run needs no
+// barrier: the barrier would find them noted, take its fast path and charge
+// nothing. Such stores call the barrier-free helper (CRUST_NB_<name>). Gas,
+// results and the noted set are exactly those of the store with the barrier.
+// (Keccak's state at a static address: 75 stores per round, one page.)
+struct StoreSite {
+  std::string name;  // wasm2c's helper, e.g. "i64_store"
+  uint64_t offset = 0;
+  bool skip = false;
+};
+
+class ConstantStoreRuns {
+ public:
+  // The stores of `f` in the order wasm2c writes them. False when the body
+  // holds a construct this does not follow (its stores are then left alone).
+  bool Function(const wabt::Func& f, std::vector<StoreSite>* out) {
+    out_ = out;
+    ok_ = true;
+    List(f.exprs);
+    return ok_;
+  }
+
+ private:
+  struct Effect {
+    bool known;
+    int pops, pushes;
+  };
+  static Effect StackEffect(const wabt::Expr& e) {
+    using wabt::ExprType;
+    switch (e.type()) {
+      case ExprType::Const: case ExprType::LocalGet: case ExprType::GlobalGet: case ExprType::MemorySize:
+        return {true, 0, 1};
+      case ExprType::LocalSet: case ExprType::GlobalSet: case ExprType::Drop:
+        return {true, 1, 0};
+      case ExprType::LocalTee: case ExprType::Unary: case ExprType::Convert: case ExprType::Load:
+        return {true, 1, 1};
+      case ExprType::Binary: case ExprType::Compare:
+        return {true, 2, 1};
+      case ExprType::Select:
+        return {true, 3, 1};
+      case ExprType::Store:
+        return {true, 2, 0};
+      case ExprType::Nop:
+        return {true, 0, 0};
+      default:
+        return {false, 0, 0};
+    }
+  }
+
+  // The instruction of `run` that pushed a store's address operand (below
+  // its value operand), or nullptr. Looks back kMaxLookBack instructions at
+  // most, so that a long straight-line body translates in linear time.
+  static constexpr size_t kMaxLookBack = 256;
+  static const wabt::Expr* AddressProducer(const std::vector<const wabt::Expr*>& run) {
+    int skip = 1;  // the value operand
+    size_t steps = 0;
+    for (auto it = run.rbegin(); it != run.rend() && steps < kMaxLookBack; ++it, ++steps) {
+      const Effect fx = StackEffect(**it);
+      if (!fx.known || fx.pushes > 1) return nullptr;
+      if (fx.pushes == 1) {
+        if (skip == 0) return *it;
+        --skip;
+      }
+      skip += fx.pops;
+    }
+    return nullptr;
+  }
+
+  void List(const wabt::ExprList& exprs) {
+    std::vector<const wabt::Expr*> run;
+    std::set<uint64_t> noted;  // pages written by the run's constant-address stores so far
+    auto reset = [&] {
+      run.clear();
+      noted.clear();
+    };
+    for (const wabt::Expr& e : exprs) {
+      switch (e.type()) {
+        case wabt::ExprType::Block:
+          reset();
+          List(wabt::cast<wabt::BlockExpr>(&e)->block.exprs);
+          continue;
+        case wabt::ExprType::Loop:
+          reset();
+          List(wabt::cast<wabt::LoopExpr>(&e)->block.exprs);
+          continue;
+        case wabt::ExprType::If: {
+          reset();
+          const auto* i = wabt::cast<wabt::IfExpr>(&e);
+          List(i->true_.exprs);
+          List(i->false_);
+          continue;
+        }
+        case wabt::ExprType::Try:
+          ok_ = false;  // wasm2c's order of its parts is not followed here
+          return;
+        case wabt::ExprType::Store:
+          Store(*wabt::cast<wabt::StoreExpr>(&e), run, &noted);
+          run.push_back(&e);
+          continue;
+        default:
+          break;
+      }
+      if (StackEffect(e).known) {
+        run.push_back(&e);
+      } else {
+        reset();  // calls (checkpoints happen inside them), memory.grow, bulk memory, branches, ...
+      }
+    }
+  }
+
+  void Store(const wabt::StoreExpr& s, const std::vector<const wabt::Expr*>& run, std::set<uint64_t>* noted) {
+    StoreSite site;
+    site.name = s.opcode.GetName();
+    std::replace(site.name.begin(), site.name.end(), '.', '_');
+    site.offset = s.offset;
+    const wabt::Expr* producer = AddressProducer(run);
+    const uint64_t n = s.opcode.GetMemorySize();
+    if (producer != nullptr && producer->type() == wabt::ExprType::Const && n != 0) {
+      const wabt::Const& c = wabt::cast<wabt::ConstExpr>(producer)->const_;
+      if (c.type() == wabt::Type::I32) {
+        const uint64_t a = uint64_t{c.u32()} + s.offset;
+        bool all = true;
+        for (uint64_t p = a >> 12; p <= (a + n - 1) >> 12; ++p) all = all && noted->count(p) != 0;
+        if (all) {
+          site.skip = true;
+        } else {
+          for (uint64_t p = a >> 12; p <= (a + n - 1) >> 12; ++p) noted->insert(p);
+        }
+      }
+    }
+    out_->push_back(std::move(site));
+  }
+
+  std::vector<StoreSite>* out_ = nullptr;
+  bool ok_ = true;
+};
+
+// The address argument of a store line "name(mem, addr, value);" is addr,
+// "(u64)(x)" or "(u64)(x) + <offset>".
+bool StoreLineMatches(std::string_view line, const StoreSite& site) {
+  const size_t first = line.find(", ");
+  if (first == std::string_view::npos) return false;
+  const size_t second = line.find(", ", first + 2);
+  if (second == std::string_view::npos) return false;
+  const std::string_view addr = line.substr(first + 2, second - first - 2);
+  const size_t plus = addr.find(" + ");
+  if (site.offset == 0) return plus == std::string_view::npos;
+  if (plus == std::string_view::npos) return false;
+  std::string_view off = addr.substr(plus + 3);
+  if (!off.empty() && off.back() == 'u') off.remove_suffix(1);
+  return off == std::to_string(site.offset);
+}
+
+// Rewrites the stores ConstantStoreRuns lets go without a barrier to call
+// kNoBarrierPrefix<name>. A function whose C does not list exactly the
+// stores the analysis saw (names and offsets, in order) is left as it is.
+// Returns how many stores were rewritten.
+size_t SkipNotedConstantStores(const wabt::Module& m, std::string* c) {
+  if (m.memories.size() != 1 || m.memories[0]->page_limits.is_64) return 0;
+  std::vector<const char*> names;
+  for (const Wasm2cAccess& a : Wasm2cStores()) names.push_back(a.name);
+  size_t rewritten = 0;
+  size_t at = c->find(kBodiesAnchor);
+  if (at == std::string::npos) return 0;
+  for (size_t f = m.num_func_imports; f < m.funcs.size(); ++f) {
+    const size_t body = c->find(kWasm2cBodyStart, at);
+    if (body == std::string::npos) return rewritten;
+    const size_t end = c->find(kWasm2cBodyEnd, body);
+    if (end == std::string::npos) return rewritten;
+    at = end;
+    std::vector<StoreSite> sites;
+    ConstantStoreRuns runs;
+    if (!runs.Function(*m.funcs[f], &sites)) continue;
+    if (std::none_of(sites.begin(), sites.end(), [](const StoreSite& s) { return s.skip; })) continue;
+    std::vector<size_t> edits;  // positions of the store names to prefix
+    size_t k = 0;
+    bool match = true;
+    for (size_t line = body; line < end && match;) {
+      size_t nl = c->find('\n', line);
+      if (nl == std::string::npos || nl > end) nl = end;
+      const std::string_view text(c->data() + line, nl - line);
+      const size_t lead = text.find_first_not_of(' ');
+      if (lead != std::string_view::npos) {
+        const std::string_view rest = text.substr(lead);
+        for (const char* name : names) {
+          const std::string_view n(name);
+          if (rest.size() > n.size() && rest.substr(0, n.size()) == n && rest[n.size()] == '(') {
+            if (k >= sites.size() || sites[k].name != n || !StoreLineMatches(rest, sites[k])) {
+              match = false;
+            } else if (sites[k].skip) {
+              edits.push_back(line + lead);
+            }
+            ++k;
+            break;
+          }
+        }
+      }
+      line = nl + 1;
+    }
+    if (!match || k != sites.size()) continue;
+    for (auto it = edits.rbegin(); it != edits.rend(); ++it) c->insert(*it, kNoBarrierPrefix);
+    rewritten += edits.size();
+    at = c->find(kWasm2cBodyEnd, body);
+  }
+  return rewritten;
+}
+
 // The C lvalue of global `index` as wasm2c's accessor of the synthetic
 // export crust_g<index> returns it ("instance->w2c_..."), or "" if absent.
 std::string GlobalField(const std::string& c, uint32_t index) {
@@ -659,6 +888,7 @@ Result<CSource> Translate(ByteView wasm, bool write_barrier) {
   if (write_barrier) RETURN_IF_ERROR(ApplyWasm2cPatches(WriteBarrierPatches(), &out.c));
   bool memory_locals = false, gas_local = false;
   RETURN_IF_ERROR(InsertMemoryLocals(&out.c, write_barrier, &memory_locals));
+  if (write_barrier && memory_locals) SkipNotedConstantStores(module, &out.c);
   // The instrumentation's gas counter, when the module has one.
   for (size_t k = 0; k < num_exports; ++k) {
     const wabt::Export& e = *module.exports[k];

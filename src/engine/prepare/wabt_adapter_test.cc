@@ -248,5 +248,50 @@ TEST(WabtAdapterTest, ImportContextHelperIsInTheGlue) {
   EXPECT_EQ(Count(src.c, std::string(ImportContextSlotsC())), 1u);
 }
 
+// Stores to constant addresses in one straight-line run: the barrier is kept
+// for the first store to each page and dropped (CRUST_NB_) for later stores
+// whose pages are all among them; a call, a branch target or a computed
+// address keeps it. The order and offsets of wasm2c's store lines are those
+// of the module, so each rewritten line is the store the analysis meant.
+TEST(WabtAdapterTest, ConstantAddressStoresOfOneRunSkipTheBarrierAfterTheFirst) {
+  auto wasm = WatToWasm(R"((module
+  (memory 2)
+  (func $id (param i32) (result i32) (local.get 0))
+  (func (export "w") (param i32)
+    (i64.store (i32.const 4096) (i64.const 1))
+    (i64.store offset=8 (i32.const 4096) (i64.const 2))
+    (i32.store (i32.const 8190) (i32.const 3))
+    (i32.store16 (i32.const 8192) (i32.const 4))
+    (i32.store (local.get 0) (i32.const 5))
+    (i32.store offset=4 (i32.const 4096) (i32.load (i32.const 4200)))
+    (drop (call $id (i32.const 0)))
+    (i64.store (i32.const 4104) (i64.const 6))
+    (block (i64.store (i32.const 4112) (i64.const 7)))
+    (i64.store (i32.const 4120) (i64.const 8))
+    (i64.store (i32.const 4128) (i64.const 9))))
+)");
+  ASSERT_OK(wasm.status());
+  ASSERT_OK_AND_ASSIGN(CSource with, TranslateToC(*wasm, /*write_barrier=*/true));
+  std::vector<std::string> stores;
+  for (size_t at = 0, nl; at < with.c.size(); at = nl + 1) {
+    nl = with.c.find('\n', at);
+    if (nl == std::string::npos) nl = with.c.size();
+    const std::string line = with.c.substr(at, nl - at);
+    const size_t lead = line.find_first_not_of(' ');
+    if (lead != std::string::npos && lead > 0 && line.find("_store", lead) != std::string::npos &&
+        line.find('(', lead) != std::string::npos && line.back() == ';' && line.find(" = ", lead) == std::string::npos) {
+      stores.push_back(line.substr(lead));
+    }
+  }
+  ASSERT_EQ(stores.size(), 10u) << with.c;
+  const bool expect_nb[] = {false, true, false, true, false, true, false, false, false, true};
+  for (size_t i = 0; i < stores.size(); ++i) {
+    EXPECT_EQ(stores[i].rfind("CRUST_NB_", 0) == 0, expect_nb[i]) << i << ": " << stores[i];
+  }
+  // Without the barrier nothing is rewritten.
+  ASSERT_OK_AND_ASSIGN(CSource without, TranslateToC(*wasm, /*write_barrier=*/false));
+  EXPECT_EQ(Count(without.c, "  CRUST_NB_"), 0u);
+}
+
 }  // namespace
 }  // namespace crust::engine
