@@ -30,7 +30,6 @@ class PageSet {
   // Whether a page in [index << level, (index + 1) << level) is held: the
   // pages under tree node (level, index). REQUIRES: level <= 20.
   bool AnyUnder(int level, uint32_t index) const;
-  size_t bytes() const { return 8 * (bits_[0].size() + bits_[1].size() + bits_[2].size()); }
 
  private:
   // bits_[k] has bit u set iff a page in [u << 6k, (u + 1) << 6k) is held.

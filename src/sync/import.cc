@@ -189,14 +189,13 @@ class Importer {
   std::string writeback_file_;
   std::deque<std::pair<uint64_t, uint64_t>> writeback_;  // byte ranges, oldest first
   size_t batches_since_flush_ = 0;
-  std::thread flusher_;       // the running background fdatasync, if any
-  bool flush_failed_ = false;  // guarded by mu_ (with flush_status_)
-  Status flush_status_;
+  std::thread flusher_;   // the running background fdatasync, if any
+  Status flush_status_;   // its error; guarded by mu_
   // Waits for the background fdatasync; its error, if it failed.
   Status JoinFlusher() {
     if (flusher_.joinable()) flusher_.join();
     std::lock_guard<std::mutex> l(mu_);
-    return flush_failed_ ? flush_status_ : Status::OK();
+    return flush_status_;
   }
   std::mutex mu_;                 // guards stats_, free_slots_ while jobs run
   std::vector<Slot*> free_slots_;  // guarded by mu_
@@ -314,7 +313,6 @@ Status Importer::WriteBack() {
       if (::fdatasync(fd) != 0) {
         Status s = Errno("fdatasync", file);
         std::lock_guard<std::mutex> l(mu_);
-        flush_failed_ = true;
         flush_status_ = s;
       }
     });
@@ -705,9 +703,7 @@ Status Importer::BuildImage(const sync::ManifestModule& m, const Hash32& memory_
     RETURN_IF_ERROR(QueueRun(m, r, needed, fd, *path));
   }
   RETURN_IF_ERROR(RunQueued());
-  RETURN_IF_ERROR(JoinFlusher());
-  writeback_fd_ = -1;  // the rest (the last batches, the trailer) goes with the fdatasync below
-  writeback_.clear();
+  RETURN_IF_ERROR(JoinFlusher());  // the rest (the last batches, the trailer) goes with the fdatasync below
   // The tree and footer (docs/format.md, "Memory image").
   std::vector<Hash32> all(pages, store::ZeroHash(0));
   for (const sync::Run& r : m.runs)

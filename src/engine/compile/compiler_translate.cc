@@ -764,20 +764,20 @@ size_t SkipNotedConstantStores(const wabt::Module& m, std::string* c) {
   if (m.memories.size() != 1 || m.memories[0]->page_limits.is_64) return 0;
   std::vector<const char*> names;
   for (const Wasm2cAccess& a : Wasm2cStores()) names.push_back(a.name);
-  size_t rewritten = 0;
+  std::vector<size_t> edits;  // positions of the store names to prefix, ascending
   size_t at = c->find(kBodiesAnchor);
   if (at == std::string::npos) return 0;
   for (size_t f = m.num_func_imports; f < m.funcs.size(); ++f) {
     const size_t body = c->find(kWasm2cBodyStart, at);
-    if (body == std::string::npos) return rewritten;
+    if (body == std::string::npos) break;
     const size_t end = c->find(kWasm2cBodyEnd, body);
-    if (end == std::string::npos) return rewritten;
+    if (end == std::string::npos) break;
     at = end;
     std::vector<StoreSite> sites;
     ConstantStoreRuns runs;
     if (!runs.Function(*m.funcs[f], &sites)) continue;
     if (std::none_of(sites.begin(), sites.end(), [](const StoreSite& s) { return s.skip; })) continue;
-    std::vector<size_t> edits;  // positions of the store names to prefix
+    const size_t edits_before = edits.size();
     size_t k = 0;
     bool match = true;
     for (size_t line = body; line < end && match;) {
@@ -802,12 +802,22 @@ size_t SkipNotedConstantStores(const wabt::Module& m, std::string* c) {
       }
       line = nl + 1;
     }
-    if (!match || k != sites.size()) continue;
-    for (auto it = edits.rbegin(); it != edits.rend(); ++it) c->insert(*it, kNoBarrierPrefix);
-    rewritten += edits.size();
-    at = c->find(kWasm2cBodyEnd, body);
+    if (!match || k != sites.size()) edits.resize(edits_before);  // this function is left as it is
   }
-  return rewritten;
+  // One pass over the text, so the cost is linear in its size however many
+  // stores are rewritten.
+  if (edits.empty()) return 0;
+  std::string out;
+  out.reserve(c->size() + edits.size() * (sizeof(kNoBarrierPrefix) - 1));
+  size_t from = 0;
+  for (size_t e : edits) {
+    out.append(*c, from, e - from);
+    out += kNoBarrierPrefix;
+    from = e;
+  }
+  out.append(*c, from, std::string::npos);
+  *c = std::move(out);
+  return edits.size();
 }
 
 // The C lvalue of global `index` as wasm2c's accessor of the synthetic
