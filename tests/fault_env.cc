@@ -99,6 +99,7 @@ void FaultEnv::ResetCounts() {
   std::lock_guard<std::mutex> l(mu_);
   counts_.fill(0);
   failures_.fill(0);
+  last_failure_.clear();
 }
 
 Status FaultEnv::Check(FaultOp op, const std::string& what) {
@@ -114,12 +115,24 @@ Status FaultEnv::Check(FaultOp op, const std::string& what) {
   }
   if (!fail) return Status::OK();
   ++failures_[i];
-  return Status::IOError(std::string("injected fault: ") + FaultOpName(op) + " " + what);
+  last_failure_ = std::string("injected fault: ") + FaultOpName(op) + " " + what;
+  return Status::IOError(last_failure_);
+}
+
+std::string FaultEnv::LastFailure() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return last_failure_;
 }
 
 Result<std::unique_ptr<os::WritableFile>> FaultEnv::NewWritableFile(const std::string& p) {
   RETURN_IF_ERROR(Check(FaultOp::kCreateFile, p));
   ASSIGN_OR_RETURN(std::unique_ptr<os::WritableFile> f, target()->NewWritableFile(p));
+  return std::unique_ptr<os::WritableFile>(new FaultWritableFile(this, std::move(f)));
+}
+
+Result<std::unique_ptr<os::WritableFile>> FaultEnv::NewWritableFileFrom(const std::string& e, const std::string& p) {
+  RETURN_IF_ERROR(Check(FaultOp::kCreateFile, e + " -> " + p));
+  ASSIGN_OR_RETURN(std::unique_ptr<os::WritableFile> f, target()->NewWritableFileFrom(e, p));
   return std::unique_ptr<os::WritableFile>(new FaultWritableFile(this, std::move(f)));
 }
 

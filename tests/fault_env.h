@@ -26,7 +26,7 @@
 namespace crust::testing {
 
 enum class FaultOp {
-  kCreateFile,   // NewWritableFile
+  kCreateFile,   // NewWritableFile, NewWritableFileFrom
   kOpenFile,     // OpenReadable (also inside ReadFile)
   kWrite,        // WritableFile::WriteAt / Append
   kTruncate,     // WritableFile::Truncate
@@ -65,12 +65,16 @@ class FaultEnv : public os::EnvWrapper {
   // Injected failures of `op` since construction or ResetCounts.
   int Failures(FaultOp op) const;
   void ResetCounts();
+  // The error text (op and path) of the last injected failure; empty if none.
+  std::string LastFailure() const;
 
   // Counts the call and returns the injected error if this call must fail.
   // Used by the file wrappers; also handy for tests subclassing FaultEnv.
   Status Check(FaultOp op, const std::string& what);
 
   Result<std::unique_ptr<os::WritableFile>> NewWritableFile(const std::string& p) override;
+  // Counted and failed as kCreateFile.
+  Result<std::unique_ptr<os::WritableFile>> NewWritableFileFrom(const std::string& e, const std::string& p) override;
   Result<std::unique_ptr<os::RandomAccessFile>> OpenReadable(const std::string& p) override;
   Result<Bytes> ReadFile(const std::string& p, uint64_t max = 1ull << 32) override;
   Status CreateDir(const std::string& p) override;
@@ -97,6 +101,7 @@ class FaultEnv : public os::EnvWrapper {
   std::array<int, kN> failures_{};  // guarded by mu_
   // Per op: kNever, kAlways, or the number of calls left before the failing one.
   std::array<int, kN> countdown_{};  // guarded by mu_
+  std::string last_failure_;          // guarded by mu_
 };
 
 }  // namespace crust::testing

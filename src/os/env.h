@@ -75,6 +75,13 @@ class Env {
   static Env* Default();
 
   virtual Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) = 0;
+  // A new file at `path` (AlreadyExists if present) made from `empty_file`,
+  // an empty regular file created earlier by NewWritableFile on the same file
+  // system: renamed to `path` and opened for writing, so no inode is
+  // allocated now (store commits make their files ahead this way).
+  // InvalidArgument if `empty_file` is not an empty regular file.
+  virtual Result<std::unique_ptr<WritableFile>> NewWritableFileFrom(const std::string& empty_file,
+                                                                    const std::string& path) = 0;
   virtual Result<std::unique_ptr<RandomAccessFile>> OpenReadable(const std::string& path) = 0;
   // Reads a whole file (bounded by max_size; ResourceExhausted beyond it).
   virtual Result<Bytes> ReadFile(const std::string& path, uint64_t max_size = 1ull << 32);
@@ -153,6 +160,9 @@ class EnvWrapper : public Env {
   explicit EnvWrapper(Env* target) : target_(target) {}
   Env* target() const { return target_; }
   Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& p) override { return target_->NewWritableFile(p); }
+  Result<std::unique_ptr<WritableFile>> NewWritableFileFrom(const std::string& e, const std::string& p) override {
+    return target_->NewWritableFileFrom(e, p);
+  }
   Result<std::unique_ptr<RandomAccessFile>> OpenReadable(const std::string& p) override { return target_->OpenReadable(p); }
   Result<Bytes> ReadFile(const std::string& p, uint64_t max = 1ull << 32) override { return target_->ReadFile(p, max); }
   Status CreateDir(const std::string& p) override { return target_->CreateDir(p); }

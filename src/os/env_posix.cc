@@ -72,6 +72,10 @@ class PosixEnv final : public Env {
   Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {
     return NewPosixWritableFile(path);
   }
+  Result<std::unique_ptr<WritableFile>> NewWritableFileFrom(const std::string& empty_file,
+                                                            const std::string& path) override {
+    return NewPosixWritableFileFrom(empty_file, path);
+  }
   Result<std::unique_ptr<RandomAccessFile>> OpenReadable(const std::string& path) override {
     return NewPosixRandomAccessFile(path);
   }

@@ -2,6 +2,7 @@
 #include "src/os/env.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -85,6 +86,43 @@ TEST_F(EnvTest, CreateIsExclusive) {
   EXPECT_TRUE(Contains(r.status(), "create " + path + ": File exists")) << r.status().ToString();
   ASSERT_OK_AND_ASSIGN(Bytes data, env_->ReadFile(path));
   EXPECT_EQ(Str(data), "one");
+}
+
+// NewWritableFileFrom: the empty file becomes the new one (same inode).
+TEST_F(EnvTest, NewWritableFileFromAnEmptyFile) {
+  const std::string empty = dir_.Sub("empty"), path = dir_.Sub("new");
+  {
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<WritableFile> e, env_->NewWritableFile(empty));
+    ASSERT_OK(e->Close());
+  }
+  struct stat before;
+  ASSERT_EQ(::stat(empty.c_str(), &before), 0);
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<WritableFile> f, env_->NewWritableFileFrom(empty, path));
+  EXPECT_EQ(f->path(), path);
+  EXPECT_EQ(f->Size(), 0u);
+  ASSERT_OK(f->Append(View("data")));
+  ASSERT_OK(f->Sync());
+  ASSERT_OK(f->Close());
+  EXPECT_FALSE(env_->Exists(empty));
+  struct stat after;
+  ASSERT_EQ(::stat(path.c_str(), &after), 0);
+  EXPECT_EQ(after.st_ino, before.st_ino);
+  ASSERT_OK_AND_ASSIGN(Bytes data, env_->ReadFile(path));
+  EXPECT_EQ(Str(data), "data");
+
+  // Never over an existing file; never from a file with contents or a
+  // missing one; nothing moves then.
+  ASSERT_OK(WriteFile(env_, dir_.Sub("e2"), ""));
+  auto exists = env_->NewWritableFileFrom(dir_.Sub("e2"), path);
+  EXPECT_EQ(exists.status().code(), Status::Code::kAlreadyExists) << exists.status().ToString();
+  EXPECT_TRUE(env_->Exists(dir_.Sub("e2")));
+  ASSERT_OK(WriteFile(env_, dir_.Sub("full"), "x"));
+  auto full = env_->NewWritableFileFrom(dir_.Sub("full"), dir_.Sub("other"));
+  EXPECT_EQ(full.status().code(), Status::Code::kInvalidArgument) << full.status().ToString();
+  EXPECT_TRUE(Contains(full.status(), dir_.Sub("full"))) << full.status().ToString();
+  EXPECT_TRUE(env_->Exists(dir_.Sub("full")));
+  EXPECT_FALSE(env_->Exists(dir_.Sub("other")));
+  EXPECT_TRUE(env_->NewWritableFileFrom(dir_.Sub("missing"), dir_.Sub("other")).status().IsNotFound());
 }
 
 TEST_F(EnvTest, MissingFiles) {

@@ -2,6 +2,7 @@
 #include "src/os/posix_file.h"
 
 #include <fcntl.h>
+#include <stdio.h>  // renameat2
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -151,6 +152,22 @@ std::string ReadHolderPid(int fd) {
 Result<std::unique_ptr<WritableFile>> NewPosixWritableFile(const std::string& path) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return PosixError("create", path, errno);
+  return std::unique_ptr<WritableFile>(new PosixWritableFile(path, fd));
+}
+
+Result<std::unique_ptr<WritableFile>> NewPosixWritableFileFrom(const std::string& empty_file, const std::string& path) {
+  // Checked before the rename, so that a wrong file is never moved; the
+  // store's directories are private to the process holding its lock.
+  struct stat st;
+  if (::lstat(empty_file.c_str(), &st) != 0) return PosixError("stat", empty_file, errno);
+  if (!S_ISREG(st.st_mode) || st.st_size != 0) {
+    return Status::InvalidArgument(empty_file + ": expected an empty regular file to create " + path + " from");
+  }
+  if (::renameat2(AT_FDCWD, empty_file.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) != 0) {
+    return PosixError2("rename (no replace)", empty_file, path, errno);
+  }
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return PosixError("open", path, errno);
   return std::unique_ptr<WritableFile>(new PosixWritableFile(path, fd));
 }
 

@@ -51,11 +51,13 @@ inline constexpr char kLockName[] = "LOCK";
 inline constexpr char kFormatName[] = "FORMAT";
 // Commits being written or deleted live in kPendingDir (so that opening a
 // store lists that directory, not every commit): kPendingDir/staging-* and
-// kPendingDir/deleting-*. Crust before 2026-12-03 kept them in the store
+// kPendingDir/deleting-*; kPendingDir/spare-* are staging directories made
+// ahead for the next commit (spare_staging.h). Crust before 2026-12-03 kept them in the store
 // directory itself as .staging-* and .deleting-* (kLegacy*).
 inline constexpr char kPendingDir[] = ".pending";
 inline constexpr char kStagingPrefix[] = "staging-";
 inline constexpr char kDeletingPrefix[] = "deleting-";
+inline constexpr char kSparePrefix[] = "spare-";
 inline constexpr char kLegacyStagingPrefix[] = ".staging-";
 inline constexpr char kLegacyDeletingPrefix[] = ".deleting-";
 

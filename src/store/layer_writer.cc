@@ -8,6 +8,11 @@
 namespace crust::store {
 namespace {
 
+Result<std::unique_ptr<os::WritableFile>> CreateLayerFile(const LayerWriteArgs& a) {
+  if (a.made_file.empty()) return a.env->NewWritableFile(a.path);
+  return a.env->NewWritableFileFrom(a.made_file, a.path);
+}
+
 // kBuffered and kMerged: the frame is encoded by chunks (LayerEncoder), the
 // layer assembled after the hashing and written whole.
 class BufferedLayerWriter final : public LayerWriter {
@@ -29,7 +34,7 @@ class BufferedLayerWriter final : public LayerWriter {
     WrittenLayer out;
     ASSIGN_OR_RETURN(out.layer, AssembleLayer(args_.committed, args_.plan, std::move(frame), std::move(changed)));
     ASSIGN_OR_RETURN(Bytes bytes, out.layer->Encode(args_.compression_level, args_.path));
-    ASSIGN_OR_RETURN(out.file, args_.env->NewWritableFile(args_.path));
+    ASSIGN_OR_RETURN(out.file, CreateLayerFile(args_));
     RETURN_IF_ERROR(out.file->Append(bytes));
     return out;
   }
@@ -47,7 +52,7 @@ class StreamedLayerWriter final : public LayerWriter {
   explicit StreamedLayerWriter(LayerWriteArgs args) : args_(std::move(args)) {}
 
   Status Start() override {
-    ASSIGN_OR_RETURN(file_, args_.env->NewWritableFile(args_.path));
+    ASSIGN_OR_RETURN(file_, CreateLayerFile(args_));
     stream_ = std::make_unique<StreamedLayer>(args_.committed, args_.plan, args_.dirty, args_.memory,
                                               args_.compression_level, file_.get(), args_.what + " " + args_.path);
     return stream_->Start();

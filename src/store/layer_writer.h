@@ -62,6 +62,9 @@ struct LayerWriteArgs {
   int compression_level;
   std::string path;  // the new layer's file, in the staging directory
   std::string what;  // names the layer in errors
+  // If not empty: an empty file made ahead (SpareStaging) that becomes `path`
+  // (Env::NewWritableFileFrom) instead of a new one.
+  std::string made_file = {};
 };
 
 // The written layer: for the session's next view of the memory, and its

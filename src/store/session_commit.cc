@@ -20,7 +20,9 @@
 //     finish before the rename), rename with RENAME_NOREPLACE, fsync the
 //     store directory.
 #include <chrono>
+#include <functional>
 #include <mutex>
+#include <optional>
 
 #include "src/store/format.h"
 #include "src/store/layer_build.h"
@@ -86,10 +88,12 @@ class PendingSyncs {
     std::lock_guard<std::mutex> l(mu_);
     dirs_.push_back(path);
   }
-  // Every pending step, concurrently on the pool's threads.
-  Status Run(TaskPool* pool) {
+  // Every pending step, concurrently on the pool's threads, with `beside`
+  // (if any) running in the same batch: its errors are its own.
+  Status Run(TaskPool* pool, std::function<void()> beside = nullptr) {
     FirstError err;
     std::vector<std::function<void()>> tasks;
+    if (beside) tasks.push_back(std::move(beside));
     for (auto& f : files_) tasks.push_back([&err, f = f.get(), this] { err.Add(Finish(f, true)); });
     for (const std::string& d : dirs_) tasks.push_back([&err, &d, this] { err.Add(env_->SyncDir(d)); });
     pool->Run(tasks);
@@ -161,6 +165,12 @@ SessionImpl::CommitCleanup::~CommitCleanup() {
 }
 
 Status SessionImpl::CommitCleanup::CreateStaging() {
+  if (std::optional<SpareStaging::Dir> spare = store_->spares().Take()) {
+    staging_ = std::move(spare->path);
+    index_file_ = std::move(spare->index);
+    layer_file_ = std::move(spare->layer_file);
+    return Status::OK();
+  }
   os::Env* env = store_->env();
   const std::string path = store_->NewStagingPath();
   RETURN_IF_ERROR(env->CreateDir(path));
@@ -169,7 +179,16 @@ Status SessionImpl::CommitCleanup::CreateStaging() {
   return env->CreateDir(staging_ + "/memory");
 }
 
+Status SessionImpl::CommitCleanup::DropUnusedLayerFile() {
+  if (layer_file_.empty()) return Status::OK();
+  RETURN_IF_ERROR(store_->env()->RemoveFile(layer_file_));
+  layer_file_.clear();
+  return Status::OK();
+}
+
 void SessionImpl::CommitCleanup::RemoveStaging() {
+  index_file_.reset();
+  layer_file_.clear();
   if (staging_.empty()) return;
   store_->env()->RemoveDirRecursive(staging_).IgnoreError();
   staging_.clear();
@@ -224,15 +243,15 @@ Status SessionImpl::StageMemoryLinks(const CommitPlan& plan) {
   return Status::OK();
 }
 
-Result<std::unique_ptr<LayerWriter>> SessionImpl::StartLayerWriter(const CommitPlan& plan, const ModuleId& id,
+Result<std::unique_ptr<LayerWriter>> SessionImpl::StartLayerWriter(CommitPlan* plan, const ModuleId& id,
                                                                    const Slot& s, const MemoryPlan& m,
                                                                    bool beside_hashing) const {
   const LayerWriteMode mode = ChooseLayerWrite(*s.files.committed, m.layer, beside_hashing);
   std::unique_ptr<LayerWriter> w = NewLayerWriter(
       mode, LayerWriteArgs{store_->env(), *s.files.committed, m.layer, s.live.dirty, s.live.region->data(),
                            store_->options().compression_level,
-                           plan.staging() + "/" + LayerName(id, static_cast<uint32_t>(m.layer.keep) + 1),
-                           "module " + id.ToHex() + ": new delta layer"});
+                           plan->staging() + "/" + LayerName(id, static_cast<uint32_t>(m.layer.keep) + 1),
+                           "module " + id.ToHex() + ": new delta layer", plan->cleanup.TakeLayerFile()});
   RETURN_IF_ERROR(w->Start());
   return w;
 }
@@ -240,7 +259,7 @@ Result<std::unique_ptr<LayerWriter>> SessionImpl::StartLayerWriter(const CommitP
 // Writes one memory's new file (image or layer) into staging. On return
 // *entry has its final layer_count and *next describes the memory's files in
 // the new commit (null when the new commit's base image must be opened).
-Status SessionImpl::WriteMemoryFile(const CommitPlan& plan, MemoryPlan* m, Slot* s, IndexEntry* entry,
+Status SessionImpl::WriteMemoryFile(CommitPlan* plan, MemoryPlan* m, Slot* s, IndexEntry* entry,
                                 PendingSyncs* syncs, std::shared_ptr<const CommittedMemory>* next) {
   os::Env* env = store_->env();
   const ModuleId& id = entry->id;
@@ -255,7 +274,7 @@ Status SessionImpl::WriteMemoryFile(const CommitPlan& plan, MemoryPlan* m, Slot*
                           : s->files.committed->Leaves(s->live.length / kPageSize, s->scratch.changed_nodes);
       // A damaged layer block read for Leaves:
       if (!s->files.is_new) RETURN_IF_ERROR(s->files.committed->LookupStatus());
-      ASSIGN_OR_RETURN(Hash32 root, WriteMemoryImage(env, plan.staging() + "/" + MemoryName(id), s->live.region->data(),
+      ASSIGN_OR_RETURN(Hash32 root, WriteMemoryImage(env, plan->staging() + "/" + MemoryName(id), s->live.region->data(),
                                                      s->live.length, store_->options().sync, &leaves));
       if (MemoryHash(s->live.length, root) != s->scratch.memory_hash) {
         return Status::Aborted("module " + id.ToHex() + ": memory changed while committing (hash mismatch)");
@@ -318,7 +337,7 @@ Result<Root> SessionImpl::Commit() {
     for (auto& [id, slot] : slots_) {
       MemoryPlan& m = plan.memory[i++];
       if (m.kind != MemoryPlan::Kind::kLayer) continue;
-      auto writer = StartLayerWriter(plan, id, slot, m, /*beside_hashing=*/true);
+      auto writer = StartLayerWriter(&plan, id, slot, m, /*beside_hashing=*/true);
       if (!writer.ok()) {
         s = writer.status();
         break;
@@ -363,16 +382,25 @@ Result<Root> SessionImpl::WriteCommit(const std::vector<IndexEntry>& prepared, c
   }
   size_t i = 0;
   for (auto it = slots_.begin(); s.ok() && it != slots_.end(); ++it, ++i) {
-    s = WriteMemoryFile(*plan, &plan->memory[i], &it->second, &entries[i], syncs, &next[i]);
+    s = WriteMemoryFile(plan, &plan->memory[i], &it->second, &entries[i], syncs, &next[i]);
   }
   if (s.ok()) {
     Index index{NowUnixNs(), entries};
-    s = WriteNewFile(env, plan->staging() + "/index", EncodeIndex(index), syncs);
+    std::unique_ptr<os::WritableFile> f = cleanup.TakeIndexFile();  // made with a spare staging directory
+    if (f) {
+      s = f->Append(EncodeIndex(index));
+      if (s.ok()) s = syncs->AddFile(std::move(f));
+    } else {
+      s = WriteNewFile(env, plan->staging() + "/index", EncodeIndex(index), syncs);
+    }
   }
+  if (s.ok()) s = cleanup.DropUnusedLayerFile();
   if (s.ok()) {
     syncs->AddDir(plan->staging() + "/memory");
     syncs->AddDir(plan->staging());
-    s = syncs->Run(&store_->pool());
+    // The next commit's staging directory is made while these fsyncs wait.
+    SpareStaging* spares = &store_->spares();
+    s = syncs->Run(&store_->pool(), sync ? std::function<void()>([spares] { spares->Refill(); }) : nullptr);
   }
   if (!s.ok()) return s.WithContext("commit " + root.ToHex());
   s = env->RenameNoReplace(plan->staging(), final_dir);

@@ -17,6 +17,8 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "crust/session.h"
@@ -158,8 +160,17 @@ class SessionImpl final : public Session {
     CommitCleanup& operator=(const CommitCleanup&) = delete;
     ~CommitCleanup();
     // Creates a new staging directory with its bytecode/ and memory/
-    // subdirectories (removed again by the cleanup if any step fails).
+    // subdirectories (removed again by the cleanup if any step fails), or
+    // takes the store's spare one (spare_staging.h).
     Status CreateStaging();
+    // The spare staging directory's empty index file, open for writing;
+    // null if the staging directory was not a spare (or it was taken).
+    std::unique_ptr<os::WritableFile> TakeIndexFile() { return std::move(index_file_); }
+    // The spare staging directory's empty layer file (for
+    // Env::NewWritableFileFrom); empty if none or taken.
+    std::string TakeLayerFile() { return std::exchange(layer_file_, std::string()); }
+    // Removes the spare layer file if no layer took it (before publishing).
+    Status DropUnusedLayerFile();
     const std::string& staging() const { return staging_; }  // empty until created
     // Removes the staging directory now (the root is committed already).
     void RemoveStaging();
@@ -172,6 +183,8 @@ class SessionImpl final : public Session {
    private:
     StoreImpl* const store_;
     std::string staging_;
+    std::unique_ptr<os::WritableFile> index_file_;
+    std::string layer_file_;
     std::optional<Root> pinned_;
   };
   struct CommitPlan {
@@ -247,10 +260,11 @@ class SessionImpl final : public Session {
   // earlier one of this process already checked that inode.
   Status CheckBytecodeBeforeLink(const ModuleId& id, Slot* s);
   Status StageMemoryLinks(const CommitPlan& plan);
-  // The new layer's writer for `slot` (REQUIRES: m.kind == kLayer), Start()ed.
-  Result<std::unique_ptr<LayerWriter>> StartLayerWriter(const CommitPlan& plan, const ModuleId& id, const Slot& slot,
+  // The new layer's writer for `slot` (REQUIRES: m.kind == kLayer), Start()ed;
+  // its file is the spare staging directory's layer file if still unused.
+  Result<std::unique_ptr<LayerWriter>> StartLayerWriter(CommitPlan* plan, const ModuleId& id, const Slot& slot,
                                                         const MemoryPlan& m, bool beside_hashing) const;
-  Status WriteMemoryFile(const CommitPlan& plan, MemoryPlan* m, Slot* slot, IndexEntry* entry, PendingSyncs* syncs,
+  Status WriteMemoryFile(CommitPlan* plan, MemoryPlan* m, Slot* slot, IndexEntry* entry, PendingSyncs* syncs,
                          std::shared_ptr<const CommittedMemory>* next);
   Result<Root> WriteCommit(const std::vector<IndexEntry>& entries, const Root& root, CommitPlan* plan,
                            PendingSyncs* syncs);

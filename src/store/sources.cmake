@@ -12,6 +12,7 @@ crust_layer(store
     src/store/layer_stream.cc
     src/store/layer_writer.cc
     src/store/committed_memory.cc
+    src/store/spare_staging.cc
     src/store/store_impl.cc
     src/store/session_impl.cc
     src/store/session_hash.cc
@@ -25,6 +26,7 @@ crust_layer(store
   TESTS
     src/store/format_test.cc
     src/store/page_set_test.cc
+    src/store/spare_staging_test.cc
     src/store/store_test.cc
     src/store/checkpoint_test.cc
     src/store/poisoned_session_test.cc

@@ -94,7 +94,7 @@ Result<std::unique_ptr<Store>> StoreImpl::OpenImpl(const std::string& dir_in, co
   return std::unique_ptr<Store>(std::move(store));
 }
 
-StoreImpl::~StoreImpl() = default;
+StoreImpl::~StoreImpl() { spares_.RemoveAll(); }
 
 // FORMAT holds "crust-store <version>\n". Missing means a store created by
 // this version (written now, when writable).

@@ -14,8 +14,10 @@
 
 #include "crust/store.h"
 #include "src/os/env.h"
+#include "src/store/format.h"
 #include "src/store/image_cache.h"
 #include "src/store/index.h"
+#include "src/store/spare_staging.h"
 #include "src/util/task_pool.h"
 
 namespace crust::store {
@@ -55,6 +57,8 @@ class StoreImpl final : public Store {
   // Threads that help commits: hashing and encoding beside each other, and
   // the fsyncs of a commit issued together. Shared by all sessions.
   TaskPool& pool() { return pool_; }
+  // The next commit's staging directory, made ahead (spare_staging.h).
+  SpareStaging& spares() { return spares_; }
   // Memory images kept mapped across sessions (never used by verification).
   ImageCache& images() { return images_; }
   // Committed bytecode files (immutable, hard-linked from commit to commit)
@@ -83,6 +87,7 @@ class StoreImpl final : public Store {
   // Five workers: CPU batches use at most the hardware threads; a commit's
   // fsyncs (which mostly wait) run all at once (two files, three directories).
   TaskPool pool_{5};
+  SpareStaging spares_{env_, [this] { return NewPendingPath(kSparePrefix); }};
   ImageCache images_{64};
   LayerCache layers_{256};
 
