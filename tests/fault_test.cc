@@ -246,6 +246,7 @@ class FaultTest : public ::testing::Test {
       EXPECT_OK((*other)->WriteMemory(kA, 200 * 4096, Pattern(70, 4096)));
       auto r = (*other)->Commit();
       EXPECT_TRUE(r.ok()) << r.status().ToString();
+      store::WaitForBackgroundWork(&store);
       EXPECT_EQ(Spares(dir).size(), 1u) << "a commit made no spare staging directory";
     }
     ApplyChanges(s);
@@ -259,6 +260,7 @@ class FaultTest : public ::testing::Test {
     env.ResetCounts();
     if (n > 0) env.FailNth(op, n);
     auto first = s.Commit();
+    store::WaitForBackgroundWork(&store);  // the spare it asked for: its steps count as the commit's
     for (int i = 0; i < static_cast<int>(FaultOp::kNumOps); i++) counts.counts[i] = env.Count(static_cast<FaultOp>(i));
     env.ClearFaults();
     if (n > 0) {
@@ -330,6 +332,7 @@ class FaultTest : public ::testing::Test {
         if (check.ok()) ExpectSameContents(**check, twin, what + ", next commit");
       }
     }
+    store::WaitForBackgroundWork(&store);
     CommitDirs(dir, what);
     return counts;
   }

@@ -19,4 +19,10 @@ namespace crust::store {
 
 Result<std::unique_ptr<Store>> OpenWithEnv(const std::string& dir, const StoreOptions& options, os::Env* env);
 
+// Returns when the background work earlier calls started is done: the spare
+// staging directory a commit asked for (spare_staging.h). For tests that
+// count or fail the file operations of a commit. `store` from Store::Open or
+// OpenWithEnv.
+void WaitForBackgroundWork(Store* store);
+
 }  // namespace crust::store

@@ -88,12 +88,10 @@ class PendingSyncs {
     std::lock_guard<std::mutex> l(mu_);
     dirs_.push_back(path);
   }
-  // Every pending step, concurrently on the pool's threads, with `beside`
-  // (if any) running in the same batch: its errors are its own.
-  Status Run(TaskPool* pool, std::function<void()> beside = nullptr) {
+  // Every pending step, concurrently on the pool's threads.
+  Status Run(TaskPool* pool) {
     FirstError err;
     std::vector<std::function<void()>> tasks;
-    if (beside) tasks.push_back(std::move(beside));
     for (auto& f : files_) tasks.push_back([&err, f = f.get(), this] { err.Add(Finish(f, true)); });
     for (const std::string& d : dirs_) tasks.push_back([&err, &d, this] { err.Add(env_->SyncDir(d)); });
     pool->Run(tasks);
@@ -398,9 +396,10 @@ Result<Root> SessionImpl::WriteCommit(const std::vector<IndexEntry>& prepared, c
   if (s.ok()) {
     syncs->AddDir(plan->staging() + "/memory");
     syncs->AddDir(plan->staging());
-    // The next commit's staging directory is made while these fsyncs wait.
-    SpareStaging* spares = &store_->spares();
-    s = syncs->Run(&store_->pool(), sync ? std::function<void()>([spares] { spares->Refill(); }) : nullptr);
+    // The next commit's staging directory is made while these fsyncs wait
+    // and after this commit returns.
+    if (sync) store_->spares().Request();
+    s = syncs->Run(&store_->pool());
   }
   if (!s.ok()) return s.WithContext("commit " + root.ToHex());
   s = env->RenameNoReplace(plan->staging(), final_dir);

@@ -12,6 +12,7 @@
 
 #include "crust/session.h"
 #include "crust/store.h"
+#include "src/store/open_env.h"
 #include "tests/fault_env.h"
 #include "tests/store_test_helpers.h"
 #include "tests/test_util.h"
@@ -30,7 +31,7 @@ struct Paths {
   std::string Next() { return dir + "/spare-" + std::to_string(++n); }
 };
 
-TEST(SpareStagingTest, NothingUntilRefilled) {
+TEST(SpareStagingTest, NothingUntilRequested) {
   TempDir tmp;
   Paths paths{tmp.path()};
   SpareStaging spares(os::Env::Default(), [&] { return paths.Next(); });
@@ -38,12 +39,14 @@ TEST(SpareStagingTest, NothingUntilRefilled) {
   EXPECT_TRUE(ListNames(tmp.path()).empty());
 }
 
-TEST(SpareStagingTest, RefillMakesOneCompleteSpare) {
+TEST(SpareStagingTest, RequestMakesOneCompleteSpare) {
   TempDir tmp;
   Paths paths{tmp.path()};
   SpareStaging spares(os::Env::Default(), [&] { return paths.Next(); });
-  spares.Refill();
-  spares.Refill();  // one is ready: nothing more
+  spares.Request();
+  spares.WaitIdle();
+  spares.Request();  // one is ready: nothing more
+  spares.WaitIdle();
   EXPECT_EQ(ListNames(tmp.path()), std::vector<std::string>{"spare-1"});
   std::optional<SpareStaging::Dir> d = spares.Take();
   ASSERT_TRUE(d.has_value());
@@ -60,7 +63,7 @@ TEST(SpareStagingTest, RefillMakesOneCompleteSpare) {
   EXPECT_FALSE(spares.Take().has_value());  // taken: gone from the spares
 }
 
-TEST(SpareStagingTest, AFailedRefillLeavesNothing) {
+TEST(SpareStagingTest, AFailureMakingASpareLeavesNothing) {
   TempDir tmp;
   Paths paths{tmp.path()};
   FaultEnv env;
@@ -69,15 +72,16 @@ TEST(SpareStagingTest, AFailedRefillLeavesNothing) {
   for (auto [op, n] : {std::pair{FaultOp::kCreateDir, 1}, {FaultOp::kCreateDir, 2}, {FaultOp::kCreateDir, 3},
                        {FaultOp::kCreateFile, 1}, {FaultOp::kCreateFile, 2}, {FaultOp::kClose, 1}}) {
     env.FailNth(op, n);
-    spares.Refill();
+    spares.Request();
+    spares.WaitIdle();
     env.ClearFaults();
     EXPECT_EQ(env.Failures(op), 1);
     EXPECT_FALSE(spares.Take().has_value()) << FaultOpName(op) << " #" << n;
     EXPECT_TRUE(ListNames(tmp.path()).empty()) << FaultOpName(op) << " #" << n;
     env.ResetCounts();
   }
-  spares.Refill();  // and the next refill works
-  EXPECT_TRUE(spares.Take().has_value());
+  spares.Request();  // and the next one works
+  EXPECT_TRUE(spares.Take().has_value());  // waits for it
 }
 
 TEST(SpareStagingTest, RemoveAllAndDestructorRemoveReadySpares) {
@@ -85,16 +89,24 @@ TEST(SpareStagingTest, RemoveAllAndDestructorRemoveReadySpares) {
   Paths paths{tmp.path()};
   {
     SpareStaging spares(os::Env::Default(), [&] { return paths.Next(); });
-    spares.Refill();
+    spares.Request();
+    spares.WaitIdle();
     spares.RemoveAll();
     EXPECT_TRUE(ListNames(tmp.path()).empty());
-    spares.Refill();
+    spares.Request();
+    spares.WaitIdle();
     EXPECT_EQ(ListNames(tmp.path()).size(), 1u);
+  }
+  EXPECT_TRUE(ListNames(tmp.path()).empty());
+  {
+    // Destroyed while a spare may be being made: it is removed too.
+    SpareStaging spares(os::Env::Default(), [&] { return paths.Next(); });
+    spares.Request();
   }
   EXPECT_TRUE(ListNames(tmp.path()).empty());
 }
 
-TEST(SpareStagingTest, ConcurrentRefillsAndTakes) {
+TEST(SpareStagingTest, ConcurrentRequestsAndTakes) {
   TempDir tmp;
   std::atomic<int> n{0};
   SpareStaging spares(os::Env::Default(), [&] { return tmp.Sub("spare-" + std::to_string(++n)); });
@@ -103,7 +115,7 @@ TEST(SpareStagingTest, ConcurrentRefillsAndTakes) {
   for (int t = 0; t < 4; t++) {
     threads.emplace_back([&] {
       for (int i = 0; i < 50; i++) {
-        spares.Refill();
+        spares.Request();
         if (std::optional<SpareStaging::Dir> d = spares.Take()) {
           taken++;
           d->index.reset();
@@ -113,6 +125,7 @@ TEST(SpareStagingTest, ConcurrentRefillsAndTakes) {
     });
   }
   for (auto& t : threads) t.join();
+  spares.WaitIdle();
   EXPECT_GT(taken.load(), 0);
   EXPECT_LE(ListNames(tmp.path()).size(), 1u);  // at most one left ready
 }
@@ -131,6 +144,7 @@ TEST(SpareStagingTest, StoreCommitsUseAndRemakeSpares) {
     ASSERT_OK_AND_ASSIGN(auto s, store->StartGenesis());
     ASSERT_OK(s->AddModule(id, testing::Pattern(1, 100), testing::Pattern(2, 5000), 65536));
     ASSERT_OK_AND_ASSIGN(Root r1, s->Commit());
+    WaitForBackgroundWork(store.get());
     std::vector<std::string> pending = ListNames(dir + "/.pending");
     ASSERT_EQ(pending.size(), 1u);
     EXPECT_EQ(pending[0].rfind("spare-", 0), 0u) << pending[0];
@@ -144,6 +158,7 @@ TEST(SpareStagingTest, StoreCommitsUseAndRemakeSpares) {
     ASSERT_OK_AND_ASSIGN(Root r2, s->Commit());
     EXPECT_NE(r1, r2);
     EXPECT_OK(store->VerifyCommit(r2));
+    WaitForBackgroundWork(store.get());
     std::vector<std::string> now = ListNames(dir + "/.pending");
     ASSERT_EQ(now.size(), 1u);
     EXPECT_NE(now[0], pending[0]) << "the first spare was not used";
@@ -188,6 +203,7 @@ TEST(SpareStagingTest, NoSparesWithoutSync) {
   ASSERT_OK_AND_ASSIGN(auto s, store->StartGenesis());
   ASSERT_OK(s->AddModule(testing::TestModuleId(1), testing::Pattern(1, 100), testing::Pattern(2, 5000), 65536));
   ASSERT_OK(s->Commit().status());
+  WaitForBackgroundWork(store.get());
   EXPECT_TRUE(ListNames(dir + "/.pending").empty());
 }
 

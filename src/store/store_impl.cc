@@ -58,6 +58,8 @@ Result<std::unique_ptr<Store>> OpenWithEnv(const std::string& dir, const StoreOp
   return StoreImpl::OpenImpl(dir, options, env);
 }
 
+void WaitForBackgroundWork(Store* store) { static_cast<StoreImpl*>(store)->spares().WaitIdle(); }
+
 Result<std::unique_ptr<Store>> StoreImpl::OpenImpl(const std::string& dir_in, const StoreOptions& options,
                                                    os::Env* env) {
   const os::TrackingOptions tracking = TrackingOptionsOf(options);
@@ -94,7 +96,7 @@ Result<std::unique_ptr<Store>> StoreImpl::OpenImpl(const std::string& dir_in, co
   return std::unique_ptr<Store>(std::move(store));
 }
 
-StoreImpl::~StoreImpl() { spares_.RemoveAll(); }
+StoreImpl::~StoreImpl() = default;
 
 // FORMAT holds "crust-store <version>\n". Missing means a store created by
 // this version (written now, when writable).

@@ -87,7 +87,6 @@ class StoreImpl final : public Store {
   // Five workers: CPU batches use at most the hardware threads; a commit's
   // fsyncs (which mostly wait) run all at once (two files, three directories).
   TaskPool pool_{5};
-  SpareStaging spares_{env_, [this] { return NewPendingPath(kSparePrefix); }};
   ImageCache images_{64};
   LayerCache layers_{256};
 
@@ -101,6 +100,10 @@ class StoreImpl final : public Store {
   std::map<Root, CommitState> states_;  // only commits pinned or being deleted
   uint64_t staging_counter_ = 0;
   std::set<std::pair<uint64_t, Hash32>> checked_bytecode_;
+
+  // Last: destroyed first, stopping its worker (which calls NewPendingPath)
+  // while everything else is still there.
+  SpareStaging spares_{env_, [this] { return NewPendingPath(kSparePrefix); }};
 };
 
 }  // namespace crust::store
