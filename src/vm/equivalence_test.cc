@@ -1059,15 +1059,19 @@ TEST_P(EquivalenceTest, InterContractModuleDepthLimit) {
   EXPECT_EQ(t.ok_calls(), 2);
 }
 
-// The gas counter where native code keeps it (compiler_translate.cc,
-// CacheGasInLocal: under gcc on x86-64 in a register that reaches the global
-// only at calls out of the code, returns and traps): every trap kind right
-// after charges that only the register holds, at call depth 0 to 3 (direct
-// and call_indirect between), with host functions that charge (emit) and a
-// store's page-write charge (the barrier's slow path) in between; each
-// limit at which the call runs out of gas on the way; and the same inside a
-// nested inter-contract call, whose trap the caller's receipt and call tree
-// report. Gas, results and memory are compared with the interpreter.
+// Gas at every kind of trap, right after charges: native code keeps the
+// counter in a local of each function and writes it through to the global at
+// every charge (compiler_translate.cc, CacheGasInLocal), because a trap --
+// raised by the code (wasm_rt_trap) or by a fault of a load or store (the
+// signal handler) -- ends the call where the host reads only the global.
+// Every trap kind after a loop of charges, at call depth 0 to 3 (direct and
+// call_indirect between), with host functions that charge (emit) and a
+// store's page-write charge (the barrier's slow path) in between; each limit
+// at which the call runs out of gas on the way; and the same inside nested
+// inter-contract calls, whose trap the caller's receipt and call tree
+// report. Gas, results and memory are compared with the interpreter; any
+// code that holds the counter elsewhere between charges (a register, a
+// local written back lazily) must keep this test passing. docs/abi.md §9.3.
 constexpr char kGasTraps[] = R"(
   (type $i3 (func (param i32 i32 i32) (result i32)))
   (type $v (func))
@@ -1132,7 +1136,7 @@ constexpr char kGasTraps[] = R"(
     (i32.const 4))
 )";
 
-TEST_P(EquivalenceTest, GasInRegisterAtTraps) {
+TEST_P(EquivalenceTest, GasAtTrapsAfterCharges) {
   Twin& t = *twin_;
   ASSERT_OK_AND_ASSIGN(ModuleId m, t.Deploy(Wat(Module(kGasTraps, kNodeImports)), "gas traps"));
   for (uint32_t kind = 0; kind <= 16; ++kind) {

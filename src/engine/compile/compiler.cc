@@ -106,7 +106,6 @@ Compiler::Compiler(os::Env* env, CompilerOptions options, std::string version)
   description_ += "; wasm2c " + std::string(Wasm2cVersion()) + "; abi " + std::to_string(CRUST_RT_ABI_VERSION) +
                   "; glue " + std::to_string(kTranslatorVersion);
   if (!options_.write_barrier) description_ += "; no write barrier";
-  if (GasInMemoryForMeasurement()) description_ += "; gas in memory (CRUST_GAS_IN_MEMORY)";
   if (options_.flavor == CompilerFlavor::kTcc) description_ += "; tcc prelude " + std::to_string(kTccPreludeVersion);
   // Objects were checked against this frame bound when built (CheckFrames).
   description_ += "; native frame <= " + std::to_string(rt::kNativeBytesPerWasmByte) + " x wasm frame + " +

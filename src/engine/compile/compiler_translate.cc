@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -144,20 +143,9 @@ constexpr char kGluePreludeHead[] = R"(
 /* ---- crust glue ---- */
 #include <stdarg.h>
 #include <stdlib.h>
-/* The gas counter's crossings between code that keeps it in a register and
- * the runtime (kGasRegisterMacros); nothing where there is no such code. */
-#ifndef CRUST_GAS_IN_REGISTER
-#define CRUST_GAS_IN_REGISTER 0
-#endif
-#ifndef CRUST_GAS_ENTER
-#define CRUST_GAS_ENTER
-#define CRUST_GAS_LEAVE
-#define CRUST_GAS_SPILL() (void)0
-#define CRUST_GAS_FILL() (void)0
-#endif
 static const crust_rt_api* crust_rt;
 bool wasm_rt_is_initialized(void) { return crust_rt != NULL; }
-void wasm_rt_trap(wasm_rt_trap_t c) { CRUST_GAS_SPILL(); crust_rt->trap(c); }
+void wasm_rt_trap(wasm_rt_trap_t c) { crust_rt->trap(c); }
 uint32_t wasm_rt_register_func_type(uint32_t p, uint32_t r, ...) {
   /* On the heap: every native frame has a fixed size (-fstack-usage). */
   wasm_rt_type_t* t = (wasm_rt_type_t*)malloc(sizeof(wasm_rt_type_t) * ((size_t)p + r + 1));
@@ -173,11 +161,7 @@ uint32_t wasm_rt_register_func_type(uint32_t p, uint32_t r, ...) {
 void wasm_rt_allocate_memory(wasm_rt_memory_t* m, uint32_t i, uint32_t x) { crust_rt->allocate_memory(m, i, x); }
 uint32_t wasm_rt_grow_memory(wasm_rt_memory_t* m, uint32_t d) { return crust_rt->grow_memory(m, d); }
 void wasm_rt_free_memory(wasm_rt_memory_t* m) { crust_rt->free_memory(m); }
-static void crust_note_write(wasm_rt_memory_t* m, uint64_t a, uint64_t n) {
-  CRUST_GAS_SPILL(); /* the page-write charge takes gas from the home */
-  crust_rt->note_write(m, a, n);
-  CRUST_GAS_FILL();
-}
+static void crust_note_write(wasm_rt_memory_t* m, uint64_t a, uint64_t n) { crust_rt->note_write(m, a, n); }
 void wasm_rt_allocate_funcref_table(wasm_rt_funcref_table_t* t, uint32_t e, uint32_t x) { crust_rt->allocate_funcref_table(t, e, x); }
 void wasm_rt_free_funcref_table(wasm_rt_funcref_table_t* t) { crust_rt->free_funcref_table(t); }
 uint32_t wasm_rt_grow_funcref_table(wasm_rt_funcref_table_t* t, uint32_t d, wasm_rt_funcref_t v) { return crust_rt->grow_funcref_table(t, d, v); }
@@ -297,10 +281,8 @@ class GlueWriter {
       ptypes += std::string(", ") + CType(sig.params[i]);
       args += ", p" + std::to_string(i);
     }
-    // The host reads and charges the gas global: CRUST_GAS_SPILL/FILL.
-    out_ += ret + " " + sym + "(" + params + ") {\n  CRUST_GAS_SPILL();\n  " + (ret == "void" ? "" : ret + " r = ") +
-            "((" + ret + " (*)(" + ptypes + "))" + slot + "->fn)(" + args + ");\n  CRUST_GAS_FILL();\n" +
-            (ret == "void" ? "" : "  return r;\n") + "}\n";
+    out_ += ret + " " + sym + "(" + params + ") {\n  " + (ret == "void" ? "" : "return ") + "((" + ret +
+            " (*)(" + ptypes + "))" + slot + "->fn)(" + args + ");\n}\n";
   }
 
   Status WriteExports() {
@@ -326,9 +308,8 @@ class GlueWriter {
       case wabt::ExternalKind::Func: {
         const wabt::Func* f = m_.GetFunc(e.var);
         ASSIGN_OR_RETURN(Sig sig, SigOf(f->decl.sig));
-        const std::string entry = WriteEntry(k, sym, sig);
-        WriteInvoke(k, entry, sig);
-        export_table_ += head + "0, 0, " + CString(sig.Str()) + ", (wasm_rt_function_ptr_t)&" + entry +
+        WriteInvoke(k, sym, sig);
+        export_table_ += head + "0, 0, " + CString(sig.Str()) + ", (wasm_rt_function_ptr_t)&" + sym +
                          ", &crust_invoke_" + std::to_string(k) + ", NULL},\n";
         return Status::OK();
       }
@@ -359,23 +340,6 @@ class GlueWriter {
 
   void WriteGetter(const std::string& sym) {
     out_ += "static void* crust_get_" + sym + "(void* i) { return (void*)" + sym + "((Z_m_instance_t*)i); }\n";
-  }
-
-  // The function the runtime calls for export `sym`: CRUST_GAS_ENTER and
-  // _LEAVE move the gas counter between the instance's global and the
-  // register when the code keeps it there (a plain call otherwise). Returns
-  // its name.
-  std::string WriteEntry(size_t k, const std::string& sym, const Sig& sig) {
-    const std::string name = "crust_entry_" + std::to_string(k), ret = ReturnType(sig.results);
-    std::string params = "Z_m_instance_t* instance", args = "instance";
-    for (size_t i = 0; i < sig.params.size(); ++i) {
-      params += std::string(", ") + CType(sig.params[i]) + " p" + std::to_string(i);
-      args += ", p" + std::to_string(i);
-    }
-    out_ += "static " + ret + " " + name + "(" + params + ") {\n  CRUST_GAS_ENTER\n  " +
-            (ret == "void" ? "" : ret + " r = ") + sym + "(" + args + ");\n  CRUST_GAS_LEAVE\n" +
-            (ret == "void" ? "" : "  return r;\n") + "}\n";
-    return name;
   }
 
   void WriteInvoke(size_t k, const std::string& sym, const Sig& sig) {
@@ -418,8 +382,7 @@ class GlueWriter {
       out_ += "static wasm_rt_memory_t* crust_defined_memory(void* i) { return Z_mZ_crust_mem((Z_m_instance_t*)i); }\n";
     }
     if (has_start_) {
-      out_ += "static void crust_start(void* i) {\n  Z_m_instance_t* instance = (Z_m_instance_t*)i;\n  CRUST_GAS_ENTER\n"
-              "  Z_mZ_crust_start(instance);\n  CRUST_GAS_LEAVE\n}\n";
+      out_ += "static void crust_start(void* i) { Z_mZ_crust_start((Z_m_instance_t*)i); }\n";
     }
     const bool has_imports = !m_.imports.empty();
     out_ += "static void crust_instantiate(void* i, crust_import_slot* s) {\n  (void)s;\n  Z_m_instantiate((Z_m_instance_t*)i" +
@@ -430,7 +393,7 @@ class GlueWriter {
             std::to_string(m_.imports.size()) + ", crust_imports, " + std::to_string(num_exports_) +
             ", crust_exports, " + std::to_string(m_.globals.size() - m_.num_global_imports) + ", crust_globals, " +
             (defined_memory ? "&crust_defined_memory" : "NULL") + ", " + (has_start_ ? "&crust_start" : "NULL") +
-            ", CRUST_GAS_IN_REGISTER\n};\n";
+            "\n};\n";
     out_ += "__attribute__((visibility(\"default\"))) const crust_module_desc* crust_module_v1(void) {\n"
             "  return &crust_desc;\n}\n";
   }
@@ -582,71 +545,20 @@ Status InsertMemoryLocals(std::string* c, bool write_barrier, bool* applied) {
   return Status::OK();
 }
 
-// The gas counter in function bodies: every read of the gas global reads
-// `crust_gas_`, every write (a charge) writes it, and after every line that
-// calls a function or a bulk-memory helper (either may charge) comes
-// CRUST_GAS_RELOAD. What `crust_gas_` is depends on the C compiler, chosen
-// by the preprocessor (kGasRegisterTop), so that one text serves gcc and tcc:
-//
-// * Write-through local (tcc, clang, not x86-64): a local of each function
-//   (CRUST_GAS_PROLOGUE) whose every write also stores the global
-//   (CRUST_GAS_THROUGH), reloaded from the global after calls. The global is
-//   exact whenever anything can observe it (a callee, the host, a trap: wasm
-//   stores may alias the instance under -fno-strict-aliasing, so the C
-//   compiler keeps the store in order before them).
-//
-// * Register (gcc on x86-64): a global register variable, r15, reserved in
-//   the whole translation unit; a charge is a register update and the global
-//   is written only where the runtime can look: by the export entries
-//   (CRUST_GAS_ENTER/LEAVE, load at entry, store at return), the import
-//   wrappers (store before the host function, load after), the barrier's
-//   slow path (crust_note_write: store, note and charge, load), wasm_rt_trap
-//   (store, then trap) and, for a fault of a load or store, the signal
-//   handler, which takes r15 from the faulting context
-//   (runtime_signals.cc). Calls between the module's own functions pass the
-//   counter in the register. For the fault to see the exact count, every
-//   charge is ordered against memory accesses: CRUST_GAS_FENCE, an empty asm
-//   that reads and writes r15 and clobbers memory, before each read of the
-//   counter and after each write, so no load or store moves into or across
-//   a charge (what the global's store did before, minus the store).
-//
-// Gas figures are those of the instrumented wasm in both: only where the
-// counter lives changes. `field` is the global's C lvalue.
-constexpr char kGasLocalPrologue[] = " CRUST_GAS_PROLOGUE";
-
-// Put at the top of a module with a gas counter, before any function: the
-// register variable must be declared before every function of the unit so
-// that none of them uses r15 otherwise.
-constexpr char kGasRegisterTop[] =
-    "/* ---- crust: the gas counter in r15 (compiler_translate.cc, CacheGasInLocal) ---- */\n"
-    "#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__TINYC__)\n"
-    "#define CRUST_GAS_IN_REGISTER 1\n"
-    "register unsigned long long crust_gas_ __asm__(\"r15\");\n"
-    "#else\n"
-    "#define CRUST_GAS_IN_REGISTER 0\n"
-    "#endif\n";
-
-// After CRUST_GAS is defined (the global's lvalue, with `instance` in scope).
-constexpr char kGasRegisterMacros[] =
-    "#if CRUST_GAS_IN_REGISTER\n"
-    "#define CRUST_GAS_PROLOGUE\n"
-    "#define CRUST_GAS_THROUGH\n"
-    "#define CRUST_GAS_FENCE __asm__ __volatile__(\"\" : \"+r\"(crust_gas_) : : \"memory\")\n"
-    "#define CRUST_GAS_RELOAD (void)0\n"
-    "#define CRUST_GAS_ENTER const unsigned long long crust_gas_saved_ = crust_gas_; crust_gas_ = CRUST_GAS;\n"
-    "#define CRUST_GAS_LEAVE CRUST_GAS = crust_gas_; crust_gas_ = crust_gas_saved_;\n"
-    "#define CRUST_GAS_SPILL() (*crust_rt->gas_home() = crust_gas_)\n"
-    "#define CRUST_GAS_FILL() (crust_gas_ = *crust_rt->gas_home())\n"
-    "#else\n"
-    "#define CRUST_GAS_PROLOGUE u64 crust_gas_ = CRUST_GAS; (void)crust_gas_;\n"
-    "#define CRUST_GAS_THROUGH CRUST_GAS =\n"
-    "#define CRUST_GAS_FENCE (void)0\n"
-    "#define CRUST_GAS_RELOAD (crust_gas_ = CRUST_GAS)\n"
-    "#endif\n";
+// The gas counter in a local of each function (write-through): reads of the
+// gas global in function bodies read the local, writes store both, and the
+// local is read again from the instance after every line that calls a
+// function (a callee or host function charges the same counter). The
+// instance's value is therefore exact whenever anything can observe it (a
+// callee, the host, a trap: wasm stores may alias the instance under
+// -fno-strict-aliasing, so the C compiler keeps the store in order before
+// them), and the chain from one charge to the next stays in a register
+// instead of going through memory. `field` is the global's C lvalue.
+constexpr char kGasLocalPrologue[] = " u64 crust_gas_ = CRUST_GAS; (void)crust_gas_;";
 
 Status CacheGasInLocal(std::string* c, const std::string& field) {
   const std::string read = Wasm2cGlobalReadText(field), write = Wasm2cGlobalWriteText(field);
-  const std::string reload = " CRUST_GAS_RELOAD;";
+  const std::string reload = " crust_gas_ = " + field + ";";
   std::string out;
   out.reserve(c->size() + c->size() / 8);
   size_t at = 0;
@@ -660,19 +572,11 @@ Status CacheGasInLocal(std::string* c, const std::string& field) {
       size_t nl = c->find('\n', line);
       if (nl == std::string::npos || nl > end) nl = end;
       std::string text = c->substr(line, nl - line);
-      bool reads = false;
       for (size_t r = text.find(read); r != std::string::npos; r = text.find(read, r)) {
         text.replace(r, read.size(), "= crust_gas_;");
-        reads = true;
       }
-      if (reads) text.insert(std::min(text.find_first_not_of(' '), text.size()), "CRUST_GAS_FENCE; ");
       if (text.find(write) != std::string::npos) {
-        if (text.empty() || text.back() != ';') {
-          return Status::NotSupported("wasm2c output: a write of the gas global that does not end its line: \"" +
-                                      text + "\"");
-        }
-        text.replace(text.find(write), write.size(), "crust_gas_ = CRUST_GAS_THROUGH ");
-        text += " CRUST_GAS_FENCE;";
+        text.replace(text.find(write), write.size(), field + " = crust_gas_ = ");
       } else if (Wasm2cLineMayCharge(text)) {
         if (text.empty() || text.back() != ';') {
           return Status::NotSupported("wasm2c output: a call that does not end its line: \"" + text + "\"");
@@ -936,17 +840,12 @@ std::string FormatErrors(const wabt::Errors& errors) {
 
 const char* Wasm2cVersion() { return WabtVersion(); }
 
-bool GasInMemoryForMeasurement() {
-  const char* v = std::getenv("CRUST_GAS_IN_MEMORY");
-  return v != nullptr && std::string_view(v) == "1";
-}
-
 const std::string& TranslatorText() {
   static const std::string* const text = [] {
     auto* t = new std::string(GluePrelude());
     for (const Wasm2cPatch& p : WriteBarrierPatches()) *t = *t + "\n" + p.anchor + "\n" + p.insert;
     *t += MemoryLocalsText(true) + MemoryLocalsText(false) + std::string(kBodiesAnchor) + kMemoryLocalsPrologue +
-          kGasLocalPrologue + kGasRegisterTop + kGasRegisterMacros;
+          kGasLocalPrologue;
     return t;
   }();
   return *text;
@@ -1007,12 +906,8 @@ Result<CSource> Translate(ByteView wasm, bool write_barrier) {
     const std::string field = GlobalField(out.c, module.GetGlobalIndex(e.var));
     if (field.empty()) return Status::NotSupported("wasm2c output: no accessor for the gas global");
     RETURN_IF_ERROR(CacheGasInLocal(&out.c, field));
-    out.c.insert(out.c.find(kBodiesAnchor) + 1, "#define CRUST_GAS " + field + "\n" + kGasRegisterMacros +
-                 (memory_locals ? "#undef CRUST_AFTER_NOTE\n#define CRUST_AFTER_NOTE CRUST_GAS_RELOAD\n" : ""));
-    // CRUST_GAS_IN_MEMORY=1 (benchmarks only: compare both forms in one
-    // build; the compiler's fingerprint includes it) keeps the write-through
-    // local under gcc too.
-    out.c.insert(0, GasInMemoryForMeasurement() ? "#define CRUST_GAS_IN_REGISTER 0\n" : kGasRegisterTop);
+    out.c.insert(out.c.find(kBodiesAnchor) + 1, "#define CRUST_GAS " + field + "\n" +
+                 (memory_locals ? "#undef CRUST_AFTER_NOTE\n#define CRUST_AFTER_NOTE (crust_gas_ = CRUST_GAS)\n" : ""));
     gas_local = true;
     break;
   }

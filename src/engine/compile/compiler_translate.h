@@ -37,16 +37,10 @@ struct CSource {
 // `write_barrier` writes to memory are not noted (see CompilerOptions).
 Result<CSource> TranslateToC(ByteView wasm, bool write_barrier = true);
 
-// True when the environment has CRUST_GAS_IN_MEMORY=1: generated code then
-// keeps the gas counter in a write-through local under gcc too, as
-// translator version 9 did (for benchmarks comparing both forms in one
-// build; part of the compiler's fingerprint). Gas figures are the same.
-bool GasInMemoryForMeasurement();
-
 // Version of the glue this file generates: part of the cache fingerprint.
 // Bump on every change of the generated text that TranslatorText() does not
 // show (the per-module glue written by code).
-inline constexpr int kTranslatorVersion = 10;  // 5 twice on two branches (no __auto_type; frames on the heap): 6 covers both; 7 memory locals; 8 the gas local reloaded after a barrier slow path (page-write charge); 9 no barrier on constant-address stores to pages an earlier store of the same run wrote; 10 the gas counter in r15 under gcc on x86-64 (written to the global only where the runtime looks)
+inline constexpr int kTranslatorVersion = 9;  // 5 twice on two branches (no __auto_type; frames on the heap): 6 covers both; 7 memory locals; 8 the gas local reloaded after a barrier slow path (page-write charge); 9 no barrier on constant-address stores to pages an earlier store of the same run wrote
 
 // The fixed parts of the generated C (glue prelude, write-barrier patches):
 // part of the cache fingerprint, so editing them rebuilds cached objects.

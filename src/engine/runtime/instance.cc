@@ -109,8 +109,6 @@ Status Instance::Instantiate(const InstanceOptions& options) {
   char type = 0;
   void* trap = GlobalAddress(kTrapGlobal, &type);
   if (trap != nullptr && type == 'i') trap_global_ = static_cast<uint32_t*>(trap);
-  void* gas = GlobalAddress(kGasGlobal, &type);
-  if (d.gas_in_register != 0 && gas != nullptr && type == 'j') gas_home_ = static_cast<uint64_t*>(gas);
   return options.run_start ? RunStart(options.host) : Status::OK();
 }
 
@@ -124,7 +122,6 @@ Status Instance::RunStart(HostContext* host) {
 Status Instance::RunCall(void (*fn)(void*), void* arg, HostContext* host) {
   rt::CallState state;
   state.host = host;
-  state.gas_home = gas_home_;
   if (page_charge_.gas_per_page != 0) state.page_charge = &page_charge_;
   if (host != nullptr) state.stack_bytes = host->CallStackBytes();
   const int code = rt::RunProtected(&state, fn, arg);

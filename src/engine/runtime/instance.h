@@ -177,7 +177,6 @@ class Instance {
   bool started_ = false;
   TrapKind last_trap_ = TrapKind::kNone;
   uint32_t* trap_global_ = nullptr;  // the instrumentation's kTrapGlobal, if exported
-  uint64_t* gas_home_ = nullptr;     // kGasGlobal when the code keeps it in a register (rt::CallState)
   uint64_t host_window_ = uint64_t{1} << 32;  // kHostWindow32
   rt::PageCharge page_charge_;       // gas_per_page 0: off
 };

@@ -85,17 +85,6 @@ void NoteWrite(wasm_rt_memory_t* mem, uint64_t addr, uint64_t n) {
   region->NoteWrite(addr, n);
 }
 
-// The gas counter's home for generated code that keeps it in a register
-// (crust_rt_api.gas_home): the innermost call's gas global, or a scratch word
-// of this thread when the call has none (instantiation, a module whose code
-// keeps the counter in memory), where a store and the load after it leave
-// the register as it was.
-uint64_t* GasHome() {
-  thread_local uint64_t scratch = 0;
-  const CallState* cs = CurrentCall();
-  return cs != nullptr && cs->gas_home != nullptr ? cs->gas_home : &scratch;
-}
-
 uint32_t GrowMemory(wasm_rt_memory_t* mem, uint32_t delta) {
   const uint32_t old_pages = mem->pages;
   const uint64_t new_pages = uint64_t{old_pages} + delta;
@@ -158,7 +147,6 @@ const crust_rt_api kApi = {
     &FreeTable<wasm_rt_externref_table_t>,
     &GrowTable<wasm_rt_externref_table_t, wasm_rt_externref_t>,
     &NoteWrite,
-    &GasHome,
 };
 
 }  // namespace

@@ -45,12 +45,6 @@ struct CallState {
   const PageCharge* page_charge = nullptr;  // null: writes are not charged
   CallState* prev = nullptr;
   HostContext* host = nullptr;
-  // The instance's gas global when its code keeps the gas counter in a
-  // register (crust_module_desc.gas_in_register), else null: a fault in the
-  // code then stores the register's value here before the trap ends the
-  // call (runtime_signals.cc), and wasm_rt_trap and the barrier's slow path
-  // find it through crust_rt_api.gas_home.
-  uint64_t* gas_home = nullptr;
   int in_host = 0;     // > 0 while a host function runs: faults then are not traps
   Status host_status;  // why a host function aborted (kHostAbortCode)
 

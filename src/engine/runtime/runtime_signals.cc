@@ -18,7 +18,6 @@
 // the handler that was installed before ours (or the default action: a crash).
 #include <pthread.h>
 #include <signal.h>
-#include <ucontext.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -104,21 +103,6 @@ bool ReplaceWithZeroPage(uintptr_t a) {
   return p != MAP_FAILED;
 }
 
-// A fault in code that keeps the gas counter in a register (CallState::
-// gas_home): the call's gas global takes the register's value at the fault,
-// which is exact there (compiler_translate.cc, CacheGasInLocal: the code
-// reserves r15 for the counter and orders every charge against memory
-// accesses), so the host reads the gas of a trapped call as usual.
-void SaveGasRegister(CallState* cs, void* uctx) {
-  if (cs->gas_home == nullptr) return;
-#if defined(__x86_64__)
-  const auto* uc = static_cast<const ucontext_t*>(uctx);
-  *cs->gas_home = static_cast<uint64_t>(uc->uc_mcontext.gregs[REG_R15]);
-#else
-  (void)uctx;
-#endif
-}
-
 void Handler(int sig, siginfo_t* info, void* uctx) {
   CallState* cs = CurrentCall();
   // Host code (not compiled code nested inside it: that takes the path below).
@@ -140,7 +124,6 @@ void Handler(int sig, siginfo_t* info, void* uctx) {
       code = WASM_RT_TRAP_EXHAUSTION;
     }
     if (code != 0) {
-      if (code != kHostIOFaultCode) SaveGasRegister(cs, uctx);
       // Jump buffers are saved without the signal mask: unblock by hand.
       sigset_t set;
       sigemptyset(&set);

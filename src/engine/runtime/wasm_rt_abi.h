@@ -42,7 +42,7 @@
 extern "C" {
 #endif
 
-#define CRUST_RT_ABI_VERSION 5
+#define CRUST_RT_ABI_VERSION 4
 
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define LIKELY(x) __builtin_expect(!!(x), 1)
@@ -147,12 +147,6 @@ typedef struct crust_rt_api {
   uint32_t (*grow_externref_table)(wasm_rt_externref_table_t*, uint32_t, wasm_rt_externref_t);
   /* Records that [addr, addr + n) is about to be written (n > 0). */
   void (*note_write)(wasm_rt_memory_t*, uint64_t addr, uint64_t n);
-  /* Where the innermost call keeps its gas counter when the module's code
-   * holds it in a register (crust_module_desc.gas_in_register): the
-   * instance's gas global; otherwise a per-thread scratch word. Generated
-   * code stores the register there before it traps or calls the runtime's
-   * note_write, and reads it back after note_write (which may charge). */
-  uint64_t* (*gas_home)(void);
 } crust_rt_api;
 
 #ifndef __cplusplus
@@ -249,13 +243,6 @@ typedef struct crust_module_desc {
   /* The start function, taken out of instantiate so the runtime can set
    * globals (gas, depth limit) before it runs; NULL if none. */
   void (*start)(void* instance);
-  /* Non-zero when the code keeps the gas counter (the instrumentation's
-   * global) in a register while it runs (compiler_translate.cc,
-   * CacheGasInLocal): the global is then current at every call out of the
-   * code, at its return and at a trap raised through wasm_rt_trap, and the
-   * runtime takes the counter from the register (x86-64: r15) of a fault
-   * in the code. */
-  uint32_t gas_in_register;
 } crust_module_desc;
 
 #define CRUST_MODULE_ENTRY "crust_module_v1"
