@@ -1066,7 +1066,8 @@ TEST_P(EquivalenceTest, InterContractModuleDepthLimit) {
 // signal handler) -- ends the call where the host reads only the global.
 // Every trap kind after a loop of charges, at call depth 0 to 3 (direct and
 // call_indirect between), with host functions that charge (emit) and a
-// store's page-write charge (the barrier's slow path) in between; each limit
+// store's page-write charge (the barrier's slow path) or a memory.grow's
+// per-page charge in between; each limit
 // at which the call runs out of gas on the way; and the same inside nested
 // inter-contract calls, whose trap the caller's receipt and call tree
 // report. Gas, results and memory are compared with the interpreter; any
@@ -1078,6 +1079,7 @@ constexpr char kGasTraps[] = R"(
   (table 4 funcref)
   (elem (i32.const 0) $work $chain)
   (data (i32.const 8192) "topic")
+  (data $passive "a passive segment of 32 bytes..")
   ;; n iterations of arithmetic alone: charges and nothing else
   (func $work (param $n i32) (result i32) (local $x i32)
     (local.set $x (i32.const 1))
@@ -1094,9 +1096,10 @@ constexpr char kGasTraps[] = R"(
   (func $trap (param $k i32) (param $x i32) (result i32)
     (local $zero i32)
     (local.set $zero (i32.and (local.get $x) (i32.const 0)))
-    (block $d (block $15 (block $14 (block $13 (block $12 (block $11 (block $10 (block $9 (block $8
+    (block $d (block $17 (block $16
+    (block $15 (block $14 (block $13 (block $12 (block $11 (block $10 (block $9 (block $8
     (block $7 (block $6 (block $5 (block $4 (block $3 (block $2 (block $1 (block $0
-      (br_table $0 $1 $2 $3 $4 $5 $6 $7 $8 $9 $10 $11 $12 $13 $14 $15 $d (local.get $k)))
+      (br_table $0 $1 $2 $3 $4 $5 $6 $7 $8 $9 $10 $11 $12 $13 $14 $15 $16 $17 $d (local.get $k)))
       (return (local.get $x)))
       (return (i32.load (i32.or (local.get $x) (i32.const 0x40000000)))))          ;; 1 load out of bounds
       (i32.store (i32.or (local.get $x) (i32.const 0x40000000)) (local.get $x)) (return (i32.const 0)))  ;; 2 store
@@ -1115,6 +1118,10 @@ constexpr char kGasTraps[] = R"(
       ;; 15: a store to a fresh page (charged in the barrier's slow path), then out of bounds
       (i32.store (i32.add (local.get $zero) (i32.const 0x9000)) (local.get $x))
       (return (i32.load (i32.or (local.get $x) (i32.const 0x40000000)))))
+      ;; 16: memory.grow (its per-page charge, through the charge helper), then divide by zero
+      (drop (memory.grow (i32.add (local.get $zero) (i32.const 1))))
+      (return (i32.div_s (local.get $x) (local.get $zero))))
+      (memory.init $passive (i32.const 0x100) (local.get $zero) (i32.const 100)) (return (i32.const 0)))  ;; 17 init out of bounds
     (i32.const -1))
   ;; chain(d, k, n): work, an emit (a host charge), then d levels down (odd levels
   ;; through call_indirect, even ones directly) and trap(k) at the bottom
@@ -1139,7 +1146,7 @@ constexpr char kGasTraps[] = R"(
 TEST_P(EquivalenceTest, GasAtTrapsAfterCharges) {
   Twin& t = *twin_;
   ASSERT_OK_AND_ASSIGN(ModuleId m, t.Deploy(Wat(Module(kGasTraps, kNodeImports)), "gas traps"));
-  for (uint32_t kind = 0; kind <= 16; ++kind) {
+  for (uint32_t kind = 0; kind <= 18; ++kind) {
     for (uint32_t depth : {0u, 1u, 3u}) {
       for (uint32_t n : {0u, 37u}) CallAtLimits(m, "t", Cat({U32(kind), U32(n), U32(depth)}), 1'000'000);
     }
@@ -1147,7 +1154,7 @@ TEST_P(EquivalenceTest, GasAtTrapsAfterCharges) {
   // Inside a nested call: the callee's trap and its gas in the call tree.
   const Bytes node = Wat(Module(kNode, kNodeImports));
   ASSERT_OK_AND_ASSIGN(ModuleId x, t.Deploy(node, {.nonce = 1}, "x"));
-  for (uint32_t kind : {0u, 1u, 2u, 3u, 8u, 11u, 13u, 15u}) {
+  for (uint32_t kind : {0u, 1u, 2u, 3u, 8u, 11u, 13u, 15u, 16u}) {
     CallAtLimits(x, "call", CallArg(m, "t", Cat({U32(kind), U32(25), U32(2)}), 300'000), 1'000'000);
     CallAtLimits(x, "call", CallArg(x, "call", CallArg(m, "t", Cat({U32(kind), U32(9), U32(3)}), 200'000)), 1'000'000);
   }
