@@ -1059,6 +1059,109 @@ TEST_P(EquivalenceTest, InterContractModuleDepthLimit) {
   EXPECT_EQ(t.ok_calls(), 2);
 }
 
+// Gas at every kind of trap, right after charges: native code keeps the
+// counter in a local of each function and writes it through to the global at
+// every charge (compiler_translate.cc, CacheGasInLocal), because a trap --
+// raised by the code (wasm_rt_trap) or by a fault of a load or store (the
+// signal handler) -- ends the call where the host reads only the global.
+// Every trap kind after a loop of charges, at call depth 0 to 3 (direct and
+// call_indirect between), with host functions that charge (emit) and a
+// store's page-write charge (the barrier's slow path) or a memory.grow's
+// per-page charge in between; each limit
+// at which the call runs out of gas on the way; and the same inside nested
+// inter-contract calls, whose trap the caller's receipt and call tree
+// report. Gas, results and memory are compared with the interpreter; any
+// code that holds the counter elsewhere between charges (a register, a
+// local written back lazily) must keep this test passing. docs/abi.md §9.3.
+constexpr char kGasTraps[] = R"(
+  (type $i3 (func (param i32 i32 i32) (result i32)))
+  (type $v (func))
+  (table 4 funcref)
+  (elem (i32.const 0) $work $chain)
+  (data (i32.const 8192) "topic")
+  (data $passive "a passive segment of 32 bytes..")
+  ;; n iterations of arithmetic alone: charges and nothing else
+  (func $work (param $n i32) (result i32) (local $x i32)
+    (local.set $x (i32.const 1))
+    (block $d (loop $l
+      (br_if $d (i32.eqz (local.get $n)))
+      (local.set $x (i32.add (i32.mul (local.get $x) (i32.const 31)) (local.get $n)))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br $l)))
+    (local.get $x))
+  (func $rec (param $n i32) (result i32)
+    (if (result i32) (i32.eqz (local.get $n)) (then (i32.const 0))
+      (else (i32.add (i32.const 1) (call $rec (i32.sub (local.get $n) (i32.const 1)))))))
+  ;; kind 0 returns x; every other kind traps (or runs out of gas) right after a charge
+  (func $trap (param $k i32) (param $x i32) (result i32)
+    (local $zero i32)
+    (local.set $zero (i32.and (local.get $x) (i32.const 0)))
+    (block $d (block $17 (block $16
+    (block $15 (block $14 (block $13 (block $12 (block $11 (block $10 (block $9 (block $8
+    (block $7 (block $6 (block $5 (block $4 (block $3 (block $2 (block $1 (block $0
+      (br_table $0 $1 $2 $3 $4 $5 $6 $7 $8 $9 $10 $11 $12 $13 $14 $15 $16 $17 $d (local.get $k)))
+      (return (local.get $x)))
+      (return (i32.load (i32.or (local.get $x) (i32.const 0x40000000)))))          ;; 1 load out of bounds
+      (i32.store (i32.or (local.get $x) (i32.const 0x40000000)) (local.get $x)) (return (i32.const 0)))  ;; 2 store
+      (return (i32.div_u (local.get $x) (local.get $zero))))                          ;; 3 divide by zero
+      (return (i32.rem_s (local.get $x) (local.get $zero))))                          ;; 4 rem by zero
+      (return (i32.div_s (i32.const 0x80000000) (i32.or (local.get $zero) (i32.const -1)))))  ;; 5 overflow
+      (return (i32.trunc_f32_s (f32.div (f32.convert_i32_s (local.get $zero)) (f32.convert_i32_s (local.get $zero))))))  ;; 6 NaN
+      (return (i32.trunc_f64_u (f64.add (f64.const 1e20) (f64.convert_i32_u (local.get $x))))))  ;; 7 overflow
+      (unreachable))                                                                    ;; 8
+      (return (call_indirect (type $i3) (local.get $x) (local.get $x) (local.get $x) (i32.const 3))))  ;; 9 null entry
+      (call_indirect (type $v) (i32.const 0)) (return (i32.const 0)))                  ;; 10 wrong type
+      (memory.fill (i32.const 0x1fff0) (local.get $x) (i32.const 0x100)) (return (i32.const 0)))  ;; 11 fill out of bounds
+      (memory.copy (i32.const 0x100) (i32.const 0x1ff80) (i32.const 0x100)) (return (i32.const 0)))  ;; 12 copy out of bounds
+      (return (call $rec (i32.const 100000))))                                         ;; 13 depth limit
+      (return (i32.wrap_i64 (i64.load (i32.add (local.get $zero) (i32.const 0x1fffc))))))  ;; 14 straddles the end
+      ;; 15: a store to a fresh page (charged in the barrier's slow path), then out of bounds
+      (i32.store (i32.add (local.get $zero) (i32.const 0x9000)) (local.get $x))
+      (return (i32.load (i32.or (local.get $x) (i32.const 0x40000000)))))
+      ;; 16: memory.grow (its per-page charge, through the charge helper), then divide by zero
+      (drop (memory.grow (i32.add (local.get $zero) (i32.const 1))))
+      (return (i32.div_s (local.get $x) (local.get $zero))))
+      (memory.init $passive (i32.const 0x100) (local.get $zero) (i32.const 100)) (return (i32.const 0)))  ;; 17 init out of bounds
+    (i32.const -1))
+  ;; chain(d, k, n): work, an emit (a host charge), then d levels down (odd levels
+  ;; through call_indirect, even ones directly) and trap(k) at the bottom
+  (func $chain (param $d i32) (param $k i32) (param $n i32) (result i32)
+    (local $x i32)
+    (local.set $x (call $work (local.get $n)))
+    (call $emit (i32.const 8192) (i32.const 5) (i32.const 3))
+    (if (result i32) (i32.eqz (local.get $d))
+      (then (call $trap (local.get $k) (local.get $x)))
+      (else (i32.add (call $work (local.get $n))
+        (if (result i32) (i32.and (local.get $d) (i32.const 1))
+          (then (call_indirect (type $i3) (i32.sub (local.get $d) (i32.const 1)) (local.get $k) (local.get $n)
+                               (i32.const 1)))
+          (else (call $chain (i32.sub (local.get $d) (i32.const 1)) (local.get $k) (local.get $n))))))))
+  ;; t(u32 kind | u32 n | u32 depth)
+  (func (export "t") (param $len i32) (result i32)
+    (i32.store (global.get $A)
+      (call $chain (i32.load offset=8 (global.get $A)) (i32.load (global.get $A)) (i32.load offset=4 (global.get $A))))
+    (i32.const 4))
+)";
+
+TEST_P(EquivalenceTest, GasAtTrapsAfterCharges) {
+  Twin& t = *twin_;
+  ASSERT_OK_AND_ASSIGN(ModuleId m, t.Deploy(Wat(Module(kGasTraps, kNodeImports)), "gas traps"));
+  for (uint32_t kind = 0; kind <= 18; ++kind) {
+    for (uint32_t depth : {0u, 1u, 3u}) {
+      for (uint32_t n : {0u, 37u}) CallAtLimits(m, "t", Cat({U32(kind), U32(n), U32(depth)}), 1'000'000);
+    }
+  }
+  // Inside a nested call: the callee's trap and its gas in the call tree.
+  const Bytes node = Wat(Module(kNode, kNodeImports));
+  ASSERT_OK_AND_ASSIGN(ModuleId x, t.Deploy(node, {.nonce = 1}, "x"));
+  for (uint32_t kind : {0u, 1u, 2u, 3u, 8u, 11u, 13u, 15u, 16u}) {
+    CallAtLimits(x, "call", CallArg(m, "t", Cat({U32(kind), U32(25), U32(2)}), 300'000), 1'000'000);
+    CallAtLimits(x, "call", CallArg(x, "call", CallArg(m, "t", Cat({U32(kind), U32(9), U32(3)}), 200'000)), 1'000'000);
+  }
+  EXPECT_GE(t.failed(Status::Code::kTrap), 100);
+  EXPECT_GE(t.failed(Status::Code::kOutOfGas), 100);
+}
+
 TEST_P(EquivalenceTest, I64Arithmetic) {
   Twin& t = *twin_;
   // op(u32 which | i64 a | i64 b) -> i64
