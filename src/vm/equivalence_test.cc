@@ -729,7 +729,7 @@ TEST_P(EquivalenceTest, StoresOfEveryWidth) {
 
 // Runs of stores to constant addresses, where native code drops the barrier
 // of a store whose pages earlier constant-address stores of the same run
-// wrote (compiler_translate.cc, SkipNotedConstantStores): same page, a store
+// wrote (compiler_translate.cc, SkipNotedStores): same page, a store
 // spanning two pages and then one inside the second, the argument buffer,
 // a call and a branch target between stores, a store out of bounds after a
 // charged one, and limits that run out at a page charge inside a run.

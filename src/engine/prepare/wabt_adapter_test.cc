@@ -359,5 +359,28 @@ TEST(WabtAdapterTest, SpanGroupsCheckTheirSpanOnce) {
   EXPECT_EQ(plain, 15u) << with.c;
 }
 
+// A long run of stores from one base is cut into groups of at most 256
+// instructions (86 stores of three instructions each), so the C written
+// twice stays within the function's own size.
+TEST(WabtAdapterTest, SpanGroupsAreBounded) {
+  std::string body;
+  for (int i = 0; i < 10000; ++i) body += "(i32.store offset=" + std::to_string(i % 1000 * 4) + " (local.get 0) (i32.const 1))\n";
+  auto wasm = WatToWasm("(module (memory 1) (func (export \"w\") (param i32)\n" + body + "))");
+  ASSERT_OK(wasm.status());
+  ASSERT_OK_AND_ASSIGN(CSource with, TranslateToC(*wasm, /*write_barrier=*/true));
+  ASSERT_OK_AND_ASSIGN(CSource without, TranslateToC(*wasm, /*write_barrier=*/false));
+  size_t checks = 0, nb = 0;
+  for (const std::string& line : BodyLines(with.c)) {
+    checks += line.find("if (CRUST_SPAN_NOTED(") != std::string::npos;
+    nb += line.find("CRUST_NB_i32_store(") != std::string::npos;
+  }
+  // Offsets 0..3996 step 4 repeat every 1000 stores: a group ends at 86
+  // stores or when its span would pass 4096 bytes, whichever comes first.
+  EXPECT_GE(checks, 10000u / 86);
+  EXPECT_LE(checks, 10000u / 2);
+  EXPECT_EQ(nb, 10000u) << "every store is in a group of two or more";
+  EXPECT_LT(with.c.size(), 3 * without.c.size());
+}
+
 }  // namespace
 }  // namespace crust::engine
