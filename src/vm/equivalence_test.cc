@@ -777,7 +777,8 @@ TEST_P(EquivalenceTest, ConstantAddressStoreRuns) {
 // page was noted by earlier iterations (a check of the first page alone
 // would skip the second page's charge and fail here), the argument buffer,
 // a member out of bounds after charged ones, an address that wraps past
-// 2^32, and limits that run out at each page charge.
+// 2^32, a base in a mutable global bumped between stores (a shadow stack
+// pointer), and limits that run out at each page charge.
 TEST_P(EquivalenceTest, SpanGroupStores) {
   Twin& t = *twin_;
   ASSERT_OK_AND_ASSIGN(ModuleId m, t.Deploy(Wat(Module(R"(
@@ -822,6 +823,24 @@ TEST_P(EquivalenceTest, SpanGroupStores) {
     (i64.store (i32.add (local.get $p) (i32.const 8)) (i64.const 2))
     (i64.store (local.get $p) (i64.const 3))
     (i32.const 0))
+  ;; frame(u32 sp | u32 n): n 24-byte frames pushed through a mutable global, as a shadow stack pointer
+  (global $sp (mut i32) (i32.const 8192))
+  (func (export "frame") (param $len i32) (result i32)
+    (local $n i32)
+    (global.set $sp (i32.load (global.get $A)))
+    (local.set $n (i32.load offset=4 (global.get $A)))
+    (block $done (loop $l
+      (br_if $done (i32.eqz (local.get $n)))
+      (i64.store (global.get $sp) (i64.extend_i32_u (local.get $n)))
+      (global.set $sp (i32.add (global.get $sp) (i32.const 8)))
+      (i64.store (global.get $sp) (i64.const 7))
+      (i64.store offset=8 (global.get $sp) (i64.const 9))
+      (global.set $sp (i32.add (global.get $sp) (i32.const 16)))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br $l)))
+    (i32.store (global.get $A) (global.get $sp))
+    (i32.store offset=4 (global.get $A) (local.get $n))
+    (i32.const 8))
 )")), "span groups"));
   CallAtLimits(m, "spans", Cat({U32(0), U32(300), U32(32)}));      // aligned: never crosses a page
   CallAtLimits(m, "spans", Cat({U32(4), U32(300), U32(32)}));      // crosses at 4068 + 32k after page 0 is noted
@@ -831,6 +850,8 @@ TEST_P(EquivalenceTest, SpanGroupStores) {
   CallAtLimits(m, "spans", Cat({U32(2 * 65536 - 100), U32(20), U32(3)}));  // memory ends: a member out of bounds
   CallAtLimits(m, "pairs", Cat({U32(4000), U32(40)}));             // crosses at 4092 + 8k after page 0 is noted
   CallAtLimits(m, "pairs", Cat({U32(8192), U32(1200)}));
+  CallAtLimits(m, "frame", Cat({U32(4), U32(400)}));             // crosses at 4084 + 24k
+  CallAtLimits(m, "frame", Cat({U32(2 * 65536 - 100), U32(8)}));  // memory ends inside a frame
   t.Call(m, "wrap", U32(5000), kGas);
   t.Call(m, "wrap", U32(0xFFFFFFF8), kGas);  // base + 8 is 0, then base is out of bounds
   t.Call(m, "wrap", U32(2 * 65536 - 12), kGas);    // base + 8 crosses the end of memory

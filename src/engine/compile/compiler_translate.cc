@@ -618,9 +618,10 @@ Status CacheGasInLocal(std::string* c, const std::string& field) {
 //   helper (CRUST_NB_<name>). (Keccak's state at a static address: 75
 //   stores per round, one page.)
 // * Spans from one base: consecutive stores of a run whose addresses are one
-//   unknown value S plus constants (`local.get`, `i32.add`/`i32.sub` of an
-//   `i32.const`, through locals set and read within the run: a symbolic
-//   value per stack slot and local) form a group when all their bytes lie in
+//   unknown value S plus constants (`local.get`, `global.get` of an i32
+//   global, `i32.add`/`i32.sub` of an `i32.const`, through locals and
+//   globals set and read within the run: a symbolic value per stack slot,
+//   local and global) form a group when all their bytes lie in
 //   a span of at most 4096 bytes from S's smallest constant. At the group's
 //   first store the generated C checks once that the whole span lies in one
 //   page and that page is noted (CRUST_SPAN_NOTED); if so, the group's
@@ -653,7 +654,8 @@ class StoreRuns {
  public:
   // The stores of `f` in the order wasm2c writes them. False when the body
   // holds a construct this does not follow (its stores are then left alone).
-  bool Function(const wabt::Func& f, std::vector<StoreSite>* out) {
+  bool Function(const wabt::Module& m, const wabt::Func& f, std::vector<StoreSite>* out) {
+    module_ = &m;
     func_ = &f;
     out_ = out;
     ok_ = true;
@@ -732,6 +734,7 @@ class StoreRuns {
     std::set<uint64_t> noted;  // pages written by the run's constant-address stores so far
     std::vector<Value> stack;
     std::unordered_map<wabt::Index, Value> locals;
+    std::unordered_map<wabt::Index, Value> globals;  // i32 globals only
     std::vector<Member> group;
     uint64_t group_sym = 0;
     uint32_t group_add = 0;  // the first member's constant
@@ -753,6 +756,29 @@ class StoreRuns {
       case ExprType::Const: {
         const wabt::Const& c = wabt::cast<wabt::ConstExpr>(&e)->const_;
         r->stack.push_back(c.type() == wabt::Type::I32 ? Value{0, c.u32()} : Fresh());
+        return;
+      }
+      case ExprType::GlobalGet: {
+        // Nothing but the run's own global.set changes a global within a run
+        // (no call, no host function; the host's page-write charge changes
+        // the gas counter, an i64). Only i32 values can be addresses.
+        const wabt::Var& var = wabt::cast<wabt::GlobalGetExpr>(&e)->var;
+        const wabt::Global* g = module_->GetGlobal(var);
+        if (g == nullptr || g->type != wabt::Type::I32) {
+          r->stack.push_back(Fresh());
+          return;
+        }
+        const wabt::Index i = module_->GetGlobalIndex(var);
+        auto it = r->globals.find(i);
+        if (it == r->globals.end()) it = r->globals.emplace(i, Fresh()).first;
+        r->stack.push_back(it->second);
+        return;
+      }
+      case ExprType::GlobalSet: {
+        const wabt::Var& var = wabt::cast<wabt::GlobalSetExpr>(&e)->var;
+        const Value v = Pop(r, Fresh());
+        const wabt::Global* g = module_->GetGlobal(var);
+        if (g != nullptr && g->type == wabt::Type::I32) r->globals[module_->GetGlobalIndex(var)] = v;
         return;
       }
       case ExprType::LocalGet: {
@@ -805,6 +831,7 @@ class StoreRuns {
     // A new map rather than clear(), which costs the bucket count even when
     // empty: many resets after one run that read many locals stay linear.
     if (!r->locals.empty()) r->locals = {};
+    if (!r->globals.empty()) r->globals = {};
   }
 
   void List(const wabt::ExprList& exprs) {
@@ -932,6 +959,7 @@ class StoreRuns {
     r->group.clear();
   }
 
+  const wabt::Module* module_ = nullptr;
   const wabt::Func* func_ = nullptr;
   std::vector<StoreSite>* out_ = nullptr;
   bool ok_ = true;
@@ -1040,7 +1068,7 @@ size_t SkipNotedStores(const wabt::Module& m, std::string* c, bool spans) {
     at = end;
     std::vector<StoreSite> sites;
     StoreRuns runs;
-    if (!runs.Function(*m.funcs[f], &sites)) continue;
+    if (!runs.Function(m, *m.funcs[f], &sites)) continue;
     if (std::none_of(sites.begin(), sites.end(), [&](const StoreSite& s) { return s.skip || (spans && s.in_group); })) {
       continue;
     }

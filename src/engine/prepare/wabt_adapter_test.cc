@@ -359,6 +359,34 @@ TEST(WabtAdapterTest, SpanGroupsCheckTheirSpanOnce) {
   EXPECT_EQ(plain, 15u) << with.c;
 }
 
+// An i32 global is followed like a local within a run (nothing else changes
+// it there): stores from it form groups, also across a global.set of it
+// to itself plus a constant; a global.set of an unknown value starts anew.
+TEST(WabtAdapterTest, SpanGroupsFollowGlobals) {
+  auto wasm = WatToWasm(R"((module
+  (memory 1)
+  (global $g (mut i32) (i32.const 1024))
+  (global $h i32 (i32.const 2048))
+  (func (export "w") (param i32)
+    (i32.store (global.get $g) (i32.const 1))
+    (global.set $g (i32.add (global.get $g) (i32.const 4)))
+    (i32.store (global.get $g) (i32.const 2))
+    (global.set $g (local.get 0))
+    (i32.store (global.get $g) (i32.const 3))
+    (i64.store offset=8 (global.get $h) (i64.const 4))
+    (i64.store (global.get $h) (i64.const 5))))
+)");
+  ASSERT_OK(wasm.status());
+  ASSERT_OK_AND_ASSIGN(CSource with, TranslateToC(*wasm, /*write_barrier=*/true));
+  std::vector<std::string> checks;
+  for (const std::string& line : BodyLines(with.c)) {
+    const size_t at = line.find("if (CRUST_SPAN_NOTED((u32)(");
+    if (at != std::string::npos) checks.push_back(line.substr(line.find(" + ", at) + 3));
+  }
+  const std::vector<std::string> expected = {"0u), 0ull, 8u)) {", "0u), 0ull, 16u)) {"};
+  EXPECT_EQ(checks, expected) << with.c;
+}
+
 // A long run of stores from one base is cut into groups of at most 256
 // instructions (86 stores of three instructions each), so the C written
 // twice stays within the function's own size.
