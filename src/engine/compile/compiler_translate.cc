@@ -472,16 +472,16 @@ std::string MemoryLocalsText(bool write_barrier) {
       "#define CRUST_DEFINE_LOAD(name, t1, t2, t3) static inline t3 crust_##name(const u8* b, u64 a) { "
       "t1 r; wasm_rt_memcpy(&r, b + a, sizeof(t1)); wasm_asm(\"\" ::\"r\"(r)); return (t3)(t2)r; }\n";
   if (write_barrier) {
-    // One map entry per store: a store that crosses a page boundary takes the
-    // slow path, which notes both pages (CRUST_NOTE_STORE checked both ends).
-    // Returns 1 when it took the slow path: crust_note_write may have charged
-    // gas for the page (the page-write charge), so the caller reloads its
-    // copy of the gas counter (CRUST_AFTER_NOTE).
     // A span group's check (SkipNotedStores): the n bytes at a lie in one
     // page, and it is noted.
     t += "#define CRUST_SPAN_NOTED(b, lo, n) LIKELY(crust_span_noted(crust_map_, (u64)(b) + (lo), (n)))\n"
          "static inline int crust_span_noted(const u8* map, u64 a, u64 n) { "
          "return (map[a >> 12] != 0) & ((a & 4095u) <= 4096u - n); }\n";
+    // One map entry per store: a store that crosses a page boundary takes the
+    // slow path, which notes both pages (CRUST_NOTE_STORE checked both ends).
+    // Returns 1 when it took the slow path: crust_note_write may have charged
+    // gas for the page (the page-write charge), so the caller reloads its
+    // copy of the gas counter (CRUST_AFTER_NOTE).
     t += "#define CRUST_DEFINE_STORE(name, t1, t2) static inline int crust_##name(u8* b, const u8* map, "
          "wasm_rt_memory_t* mem, u64 a, t2 v) { int slow = 0; "
          "if (UNLIKELY(!map[a >> 12] | ((a & 4095u) > 4096u - sizeof(t1)))) { crust_note_write(mem, a, sizeof(t1)); slow = 1; } "
