@@ -729,7 +729,7 @@ TEST_P(EquivalenceTest, StoresOfEveryWidth) {
 
 // Runs of stores to constant addresses, where native code drops the barrier
 // of a store whose pages earlier constant-address stores of the same run
-// wrote (compiler_translate.cc, SkipNotedConstantStores): same page, a store
+// wrote (compiler_translate.cc, SkipNotedStores): same page, a store
 // spanning two pages and then one inside the second, the argument buffer,
 // a call and a branch target between stores, a store out of bounds after a
 // charged one, and limits that run out at a page charge inside a run.
@@ -766,6 +766,99 @@ TEST_P(EquivalenceTest, ConstantAddressStoreRuns) {
   CallAtLimits(m, "consts", U32(1));
   CallAtLimits(m, "oob", {});
   for (uint64_t gas = 4096; gas < 6 * 4096 + 64; gas += 4096 / 2) t.Call(m, "consts", U32(1), gas);
+}
+
+// Groups of stores from one base value plus constants, which native code
+// checks once per group (compiler_translate.cc, SkipNotedStores: the group's
+// whole span must lie in one noted page, else every store keeps its
+// barrier): offsets and `i32.add`/`i32.sub` of constants, the base carried
+// through `local.tee` (matmul's shape), a group whose smallest address is
+// not its first store's, groups crossing a page boundary after the first
+// page was noted by earlier iterations (a check of the first page alone
+// would skip the second page's charge and fail here), the argument buffer,
+// a member out of bounds after charged ones, an address that wraps past
+// 2^32, a base in a mutable global bumped between stores (a shadow stack
+// pointer), and limits that run out at each page charge.
+TEST_P(EquivalenceTest, SpanGroupStores) {
+  Twin& t = *twin_;
+  ASSERT_OK_AND_ASSIGN(ModuleId m, t.Deploy(Wat(Module(R"(
+  ;; spans(u32 base | u32 n | u32 step): n iterations of a 32-byte group at p, then p += step
+  (func (export "spans") (param $len i32) (result i32)
+    (local $p i32) (local $n i32) (local $s i32) (local $q i32)
+    (local.set $p (i32.load (global.get $A)))
+    (local.set $n (i32.load offset=4 (global.get $A)))
+    (local.set $s (i32.load offset=8 (global.get $A)))
+    (block $done (loop $l
+      (br_if $done (i32.eqz (local.get $n)))
+      (i64.store (i32.add (local.get $p) (i32.const 16)) (i64.extend_i32_u (local.get $n)))
+      (i64.store (local.get $p) (i64.const 0x1111111111111111))
+      (i32.store offset=8 (local.get $p) (local.get $n))
+      (i32.store16 (local.tee $q (i32.add (local.get $p) (i32.const 12))) (i32.const 0x2222))
+      (i32.store8 offset=2 (local.get $q) (i32.const 0x33))
+      (i64.store (local.tee $q (i32.add (local.get $q) (i32.const 12))) (i64.const 0x4444444444444444))
+      (i32.store8 (i32.sub (local.get $q) (i32.const 1)) (i32.load8_u (local.get $p)))
+      (local.set $p (i32.add (local.get $p) (local.get $s)))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br $l)))
+    (i32.const 0))
+  ;; pairs(u32 base | u32 n): matmul's inner loop, two u32 read-modify-writes at p and p + 4 per iteration
+  (func (export "pairs") (param $len i32) (result i32)
+    (local $p i32) (local $n i32) (local $q i32)
+    (local.set $p (i32.load (global.get $A)))
+    (local.set $n (i32.load offset=4 (global.get $A)))
+    (block $done (loop $l
+      (br_if $done (i32.eqz (local.get $n)))
+      (i32.store (local.tee $q (local.get $p)) (i32.add (i32.load (local.get $q)) (local.get $n)))
+      (i32.store (local.tee $q (i32.add (local.get $q) (i32.const 4))) (i32.add (i32.load (local.get $q)) (i32.const 7)))
+      (local.set $p (i32.add (local.get $p) (i32.const 8)))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br $l)))
+    (i64.store (global.get $A) (i64.load (i32.load (global.get $A))))
+    (i32.const 8))
+  ;; wrap(u32 base): a store at page 0, then base + 8 (wraps to 0 for base 2^32 - 8) and base
+  (func (export "wrap") (param $len i32) (result i32)
+    (local $p i32)
+    (local.set $p (i32.load (global.get $A)))
+    (i64.store (i32.const 0) (i64.const 1))
+    (i64.store (i32.add (local.get $p) (i32.const 8)) (i64.const 2))
+    (i64.store (local.get $p) (i64.const 3))
+    (i32.const 0))
+  ;; frame(u32 sp | u32 n): n 24-byte frames pushed through a mutable global, as a shadow stack pointer
+  (global $sp (mut i32) (i32.const 8192))
+  (func (export "frame") (param $len i32) (result i32)
+    (local $n i32)
+    (global.set $sp (i32.load (global.get $A)))
+    (local.set $n (i32.load offset=4 (global.get $A)))
+    (block $done (loop $l
+      (br_if $done (i32.eqz (local.get $n)))
+      (i64.store (global.get $sp) (i64.extend_i32_u (local.get $n)))
+      (global.set $sp (i32.add (global.get $sp) (i32.const 8)))
+      (i64.store (global.get $sp) (i64.const 7))
+      (i64.store offset=8 (global.get $sp) (i64.const 9))
+      (global.set $sp (i32.add (global.get $sp) (i32.const 16)))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br $l)))
+    (i32.store (global.get $A) (global.get $sp))
+    (i32.store offset=4 (global.get $A) (local.get $n))
+    (i32.const 8))
+)")), "span groups"));
+  CallAtLimits(m, "spans", Cat({U32(0), U32(300), U32(32)}));      // aligned: never crosses a page
+  CallAtLimits(m, "spans", Cat({U32(4), U32(300), U32(32)}));      // crosses at 4068 + 32k after page 0 is noted
+  CallAtLimits(m, "spans", Cat({U32(4090), U32(3), U32(0)}));      // the same crossing group three times
+  CallAtLimits(m, "spans", Cat({U32(100), U32(600), U32(4)}));     // overlapping groups
+  CallAtLimits(m, "spans", Cat({U32(65536 - 40), U32(20), U32(8)}));  // into the argument buffer
+  CallAtLimits(m, "spans", Cat({U32(2 * 65536 - 100), U32(20), U32(3)}));  // memory ends: a member out of bounds
+  CallAtLimits(m, "pairs", Cat({U32(4000), U32(40)}));             // crosses at 4092 + 8k after page 0 is noted
+  CallAtLimits(m, "pairs", Cat({U32(8192), U32(1200)}));
+  CallAtLimits(m, "frame", Cat({U32(4), U32(400)}));             // crosses at 4084 + 24k
+  CallAtLimits(m, "frame", Cat({U32(2 * 65536 - 100), U32(8)}));  // memory ends inside a frame
+  t.Call(m, "wrap", U32(5000), kGas);
+  t.Call(m, "wrap", U32(0xFFFFFFF8), kGas);  // base + 8 is 0, then base is out of bounds
+  t.Call(m, "wrap", U32(2 * 65536 - 12), kGas);    // base + 8 crosses the end of memory
+  for (uint64_t gas = 4096; gas < 6 * 4096 + 64; gas += 4096 / 2) {
+    t.Call(m, "spans", Cat({U32(4), U32(300), U32(32)}), gas);
+    t.Call(m, "pairs", Cat({U32(4000), U32(1100)}), gas);
+  }
 }
 
 // The compute kernels of bench/kernel_bench.cc (bench/kernels/vm_kernels.c),

@@ -10,6 +10,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "wabt/apply-names.h"
@@ -455,7 +456,7 @@ constexpr char kMemoryLocalsPrologue[] =
     " u8* const crust_base_ = CRUST_MEM->data; const u8* const crust_map_ = CRUST_MEM->crust_noted;"
     " (void)crust_base_; (void)crust_map_;";
 
-// Prefix of the macro a store calls when SkipNotedConstantStores drops its barrier.
+// Prefix of the macro a store calls when SkipNotedStores drops its barrier.
 constexpr char kNoBarrierPrefix[] = "CRUST_NB_";
 
 // The fixed text of the per-function memory access (see InsertMemoryLocals):
@@ -471,6 +472,11 @@ std::string MemoryLocalsText(bool write_barrier) {
       "#define CRUST_DEFINE_LOAD(name, t1, t2, t3) static inline t3 crust_##name(const u8* b, u64 a) { "
       "t1 r; wasm_rt_memcpy(&r, b + a, sizeof(t1)); wasm_asm(\"\" ::\"r\"(r)); return (t3)(t2)r; }\n";
   if (write_barrier) {
+    // A span group's check (SkipNotedStores): the n bytes at a lie in one
+    // page, and it is noted.
+    t += "#define CRUST_SPAN_NOTED(b, lo, n) LIKELY(crust_span_noted(crust_map_, (u64)(b) + (lo), (n)))\n"
+         "static inline int crust_span_noted(const u8* map, u64 a, u64 n) { "
+         "return (map[a >> 12] != 0) & ((a & 4095u) <= 4096u - n); }\n";
     // One map entry per store: a store that crosses a page boundary takes the
     // slow path, which notes both pages (CRUST_NOTE_STORE checked both ends).
     // Returns 1 when it took the slow path: crust_note_write may have charged
@@ -486,7 +492,8 @@ std::string MemoryLocalsText(bool write_barrier) {
          "t1 w = (t1)v; wasm_rt_memcpy(b + a, &w, sizeof(t1)); return 0; }\n";
   }
   // A store whose pages an earlier store of the same straight-line run
-  // already noted (SkipNotedConstantStores): no barrier.
+  // already noted, or whose span group's check passed (SkipNotedStores): no
+  // barrier.
   t += "#define CRUST_DEFINE_STORE_NB(name, t1, t2) static inline void crust_nb_##name(u8* b, u64 a, t2 v) { "
        "t1 w = (t1)v; wasm_rt_memcpy(b + a, &w, sizeof(t1)); }\n";
   for (const Wasm2cAccess& a : Wasm2cStores()) {
@@ -594,7 +601,7 @@ Status CacheGasInLocal(std::string* c, const std::string& field) {
   return Status::OK();
 }
 
-// ---- Stores to constant addresses whose pages are already noted ----
+// ---- Stores whose pages are already noted, and spans checked once ----
 //
 // After a store completes, every 4 KiB page it wrote is noted for the rest
 // of the interval: the barrier's fast path found it noted, or its slow path
@@ -602,28 +609,66 @@ Status CacheGasInLocal(std::string* c, const std::string& field) {
 // stop being noted only at a checkpoint operation, which happens inside
 // calls. So in a straight-line run of a function (no control instruction,
 // no call, nothing but the plain stack instructions listed in StackEffect),
-// a store whose address operand is an `i32.const` and whose pages all lie in
-// pages written by earlier constant-address stores of the same run needs no
-// barrier: the barrier would find them noted, take its fast path and charge
-// nothing. Such stores call the barrier-free helper (CRUST_NB_<name>). Gas,
-// results and the noted set are exactly those of the store with the barrier.
-// (Keccak's state at a static address: 75 stores per round, one page.)
+// nothing un-notes a page, and two rewrites keep every store's effect:
+//
+// * Constant addresses: a store whose address operand is an `i32.const` and
+//   whose pages all lie in pages written by earlier constant-address stores
+//   of the same run needs no barrier: the barrier would find them noted,
+//   take its fast path and charge nothing. Such stores call the barrier-free
+//   helper (CRUST_NB_<name>). (Keccak's state at a static address: 75
+//   stores per round, one page.)
+// * Spans from one base: consecutive stores of a run whose addresses are one
+//   unknown value S plus constants (`local.get`, `global.get` of an i32
+//   global, `i32.add`/`i32.sub` of an `i32.const`, through locals and
+//   globals set and read within the run: a symbolic value per stack slot,
+//   local and global) form a group when all their bytes lie in
+//   a span of at most 4096 bytes from S's smallest constant. At the group's
+//   first store the generated C checks once that the whole span lies in one
+//   page and that page is noted (CRUST_SPAN_NOTED); if so, the group's
+//   stores run barrier-free, else the same lines run with every barrier (the
+//   C of the group is emitted twice, as `if (check) {fast} else {as is}`).
+//   When the check passes, each store's barrier would have found its page
+//   noted and not crossed: fast path, nothing charged. Addresses wrap modulo
+//   2^32 (`i32.add`): the span is taken from S + the smallest constant
+//   without wrapping, so if a member's address wrapped, the span reaches
+//   beyond 4 GiB, where no page is ever noted, and the check fails. (fill:
+//   four u64 stores per iteration at p, p+8, p+16, p+24; matmul: two at
+//   p and p+4 through `local.tee`.)
+//
+// Gas, results, traps and the noted set are exactly those of the stores
+// with their barriers.
 struct StoreSite {
   std::string name;  // wasm2c's helper, e.g. "i64_store"
   uint64_t offset = 0;
-  bool skip = false;
+  bool skip = false;  // a constant address whose pages are noted: no barrier
+  // Spans: `last` is, on a group's first store, the index (among the
+  // function's stores) of its last store, else 0; `in_group` on every member.
+  size_t last = 0;
+  bool in_group = false;
+  uint32_t check_add = 0;  // first store's address + check_add (mod 2^32) = S + the smallest constant
+  uint64_t check_lo = 0;   // the span: [that + check_lo, that + check_lo + check_len)
+  uint64_t check_len = 0;
 };
 
-class ConstantStoreRuns {
+class StoreRuns {
  public:
   // The stores of `f` in the order wasm2c writes them. False when the body
   // holds a construct this does not follow (its stores are then left alone).
-  bool Function(const wabt::Func& f, std::vector<StoreSite>* out) {
+  bool Function(const wabt::Module& m, const wabt::Func& f, std::vector<StoreSite>* out) {
+    module_ = &m;
+    func_ = &f;
     out_ = out;
     ok_ = true;
+    next_symbol_ = 1;
     List(f.exprs);
     return ok_;
   }
+
+  // A span group is at most this many bytes (one page: its check reads one
+  // map entry) and at most kMaxGroupInstructions instructions long (the C
+  // between its first and last store is written twice).
+  static constexpr uint64_t kMaxSpan = 4096;
+  static constexpr size_t kMaxGroupInstructions = 256;
 
  private:
   struct Effect {
@@ -671,25 +716,138 @@ class ConstantStoreRuns {
     return nullptr;
   }
 
-  void List(const wabt::ExprList& exprs) {
-    std::vector<const wabt::Expr*> run;
+  // A value of the run: symbol `sym` (an unknown value; 0: zero) plus `add`,
+  // modulo 2^32. Each value the analysis does not follow gets a new symbol.
+  struct Value {
+    uint64_t sym;
+    uint32_t add;
+  };
+  struct Member {
+    size_t site;
+    int64_t delta;  // the address's constant minus the first member's, as a signed 32-bit difference
+    uint64_t offset, size;
+  };
+  // The state of one run: the values of the stack slots pushed within it and
+  // of the locals set or read within it, and the open span group.
+  struct Run {
+    std::vector<const wabt::Expr*> exprs;
     std::set<uint64_t> noted;  // pages written by the run's constant-address stores so far
-    auto reset = [&] {
-      run.clear();
-      noted.clear();
-    };
+    std::vector<Value> stack;
+    std::unordered_map<wabt::Index, Value> locals;
+    std::unordered_map<wabt::Index, Value> globals;  // i32 globals only
+    std::vector<Member> group;
+    uint64_t group_sym = 0;
+    uint32_t group_add = 0;  // the first member's constant
+    size_t group_start = 0;  // exprs.size() at the first member
+  };
+
+  Value Fresh() { return {next_symbol_++, 0}; }
+  static Value Pop(Run* r, Value fresh) {
+    if (r->stack.empty()) return fresh;  // pushed before the run: unknown
+    const Value v = r->stack.back();
+    r->stack.pop_back();
+    return v;
+  }
+
+  // Follows `e`'s effect on the run's values (e has a known StackEffect).
+  void Step(const wabt::Expr& e, Run* r) {
+    using wabt::ExprType;
+    switch (e.type()) {
+      case ExprType::Const: {
+        const wabt::Const& c = wabt::cast<wabt::ConstExpr>(&e)->const_;
+        r->stack.push_back(c.type() == wabt::Type::I32 ? Value{0, c.u32()} : Fresh());
+        return;
+      }
+      case ExprType::GlobalGet: {
+        // Nothing but the run's own global.set changes a global within a run
+        // (no call, no host function; the host's page-write charge changes
+        // the gas counter, an i64). Only i32 values can be addresses.
+        const wabt::Var& var = wabt::cast<wabt::GlobalGetExpr>(&e)->var;
+        const wabt::Global* g = module_->GetGlobal(var);
+        if (g == nullptr || g->type != wabt::Type::I32) {
+          r->stack.push_back(Fresh());
+          return;
+        }
+        const wabt::Index i = module_->GetGlobalIndex(var);
+        auto it = r->globals.find(i);
+        if (it == r->globals.end()) it = r->globals.emplace(i, Fresh()).first;
+        r->stack.push_back(it->second);
+        return;
+      }
+      case ExprType::GlobalSet: {
+        const wabt::Var& var = wabt::cast<wabt::GlobalSetExpr>(&e)->var;
+        const Value v = Pop(r, Fresh());
+        const wabt::Global* g = module_->GetGlobal(var);
+        if (g != nullptr && g->type == wabt::Type::I32) r->globals[module_->GetGlobalIndex(var)] = v;
+        return;
+      }
+      case ExprType::LocalGet: {
+        const wabt::Index i = func_->GetLocalIndex(wabt::cast<wabt::LocalGetExpr>(&e)->var);
+        auto it = r->locals.find(i);
+        if (it == r->locals.end()) it = r->locals.emplace(i, Fresh()).first;
+        r->stack.push_back(it->second);
+        return;
+      }
+      case ExprType::LocalSet: {
+        const wabt::Index i = func_->GetLocalIndex(wabt::cast<wabt::LocalSetExpr>(&e)->var);
+        r->locals[i] = Pop(r, Fresh());
+        return;
+      }
+      case ExprType::LocalTee: {
+        const wabt::Index i = func_->GetLocalIndex(wabt::cast<wabt::LocalTeeExpr>(&e)->var);
+        const Value v = Pop(r, Fresh());
+        r->locals[i] = v;
+        r->stack.push_back(v);
+        return;
+      }
+      case ExprType::Binary: {
+        const wabt::Opcode op = wabt::cast<wabt::BinaryExpr>(&e)->opcode;
+        const Value b = Pop(r, Fresh()), a = Pop(r, Fresh());
+        if (op == wabt::Opcode::I32Add && b.sym == 0) {
+          r->stack.push_back({a.sym, a.add + b.add});
+        } else if (op == wabt::Opcode::I32Add && a.sym == 0) {
+          r->stack.push_back({b.sym, a.add + b.add});
+        } else if (op == wabt::Opcode::I32Sub && b.sym == 0) {
+          r->stack.push_back({a.sym, a.add - b.add});
+        } else {
+          r->stack.push_back(Fresh());
+        }
+        return;
+      }
+      default: {
+        const Effect fx = StackEffect(e);
+        for (int k = 0; k < fx.pops; ++k) Pop(r, Fresh());
+        for (int k = 0; k < fx.pushes; ++k) r->stack.push_back(Fresh());
+        return;
+      }
+    }
+  }
+
+  void Reset(Run* r) {
+    CloseGroup(r);
+    r->exprs.clear();
+    r->noted.clear();
+    r->stack.clear();
+    // A new map rather than clear(), which costs the bucket count even when
+    // empty: many resets after one run that read many locals stay linear.
+    if (!r->locals.empty()) r->locals = {};
+    if (!r->globals.empty()) r->globals = {};
+  }
+
+  void List(const wabt::ExprList& exprs) {
+    Run run;
     for (const wabt::Expr& e : exprs) {
       switch (e.type()) {
         case wabt::ExprType::Block:
-          reset();
+          Reset(&run);
           List(wabt::cast<wabt::BlockExpr>(&e)->block.exprs);
           continue;
         case wabt::ExprType::Loop:
-          reset();
+          Reset(&run);
           List(wabt::cast<wabt::LoopExpr>(&e)->block.exprs);
           continue;
         case wabt::ExprType::If: {
-          reset();
+          Reset(&run);
           const auto* i = wabt::cast<wabt::IfExpr>(&e);
           List(i->true_.exprs);
           List(i->false_);
@@ -699,45 +857,113 @@ class ConstantStoreRuns {
           ok_ = false;  // wasm2c's order of its parts is not followed here
           return;
         case wabt::ExprType::Store:
-          Store(*wabt::cast<wabt::StoreExpr>(&e), run, &noted);
-          run.push_back(&e);
+          Store(*wabt::cast<wabt::StoreExpr>(&e), &run);
+          run.exprs.push_back(&e);
           continue;
         default:
           break;
       }
       if (StackEffect(e).known) {
-        run.push_back(&e);
+        Step(e, &run);
+        run.exprs.push_back(&e);
       } else {
-        reset();  // calls (checkpoints happen inside them), memory.grow, bulk memory, branches, ...
+        Reset(&run);  // calls (checkpoints happen inside them), memory.grow, bulk memory, branches, ...
       }
     }
+    CloseGroup(&run);
   }
 
-  void Store(const wabt::StoreExpr& s, const std::vector<const wabt::Expr*>& run, std::set<uint64_t>* noted) {
+  void Store(const wabt::StoreExpr& s, Run* r) {
     StoreSite site;
     site.name = s.opcode.GetName();
     std::replace(site.name.begin(), site.name.end(), '.', '_');
     site.offset = s.offset;
-    const wabt::Expr* producer = AddressProducer(run);
+    const wabt::Expr* producer = AddressProducer(r->exprs);
     const uint64_t n = s.opcode.GetMemorySize();
     if (producer != nullptr && producer->type() == wabt::ExprType::Const && n != 0) {
       const wabt::Const& c = wabt::cast<wabt::ConstExpr>(producer)->const_;
       if (c.type() == wabt::Type::I32) {
         const uint64_t a = uint64_t{c.u32()} + s.offset;
         bool all = true;
-        for (uint64_t p = a >> 12; p <= (a + n - 1) >> 12; ++p) all = all && noted->count(p) != 0;
+        for (uint64_t p = a >> 12; p <= (a + n - 1) >> 12; ++p) all = all && r->noted.count(p) != 0;
         if (all) {
           site.skip = true;
         } else {
-          for (uint64_t p = a >> 12; p <= (a + n - 1) >> 12; ++p) noted->insert(p);
+          for (uint64_t p = a >> 12; p <= (a + n - 1) >> 12; ++p) r->noted.insert(p);
         }
       }
     }
     out_->push_back(std::move(site));
+    Pop(r, Fresh());  // the value
+    const Value address = Pop(r, Fresh());
+    if (address.sym == 0 || n == 0) {
+      CloseGroup(r);
+      return;
+    }
+    if (!r->group.empty() && (address.sym != r->group_sym || r->exprs.size() - r->group_start > kMaxGroupInstructions ||
+                              !Joins(*r, address.add, s.offset, n))) {
+      CloseGroup(r);
+    }
+    if (r->group.empty()) {
+      r->group_sym = address.sym;
+      r->group_add = address.add;
+      r->group_start = r->exprs.size();
+    }
+    r->group.push_back({out_->size() - 1, static_cast<int32_t>(address.add - r->group_add), s.offset, n});
   }
 
+  // The span of a group's members (and of `extra`, if given), relative to
+  // S + the smallest constant: [lo, hi), and the range of their constants.
+  struct Span {
+    int64_t min_delta, max_delta;
+    uint64_t lo, hi;
+  };
+  static Span SpanOf(const std::vector<Member>& group, const Member* extra) {
+    Span s{INT64_MAX, INT64_MIN, UINT64_MAX, 0};
+    auto each = [&](auto&& f) {
+      for (const Member& m : group) f(m);
+      if (extra != nullptr) f(*extra);
+    };
+    each([&](const Member& m) {
+      s.min_delta = std::min(s.min_delta, m.delta);
+      s.max_delta = std::max(s.max_delta, m.delta);
+    });
+    each([&](const Member& m) {
+      const uint64_t at = static_cast<uint64_t>(m.delta - s.min_delta) + m.offset;
+      s.lo = std::min(s.lo, at);
+      s.hi = std::max(s.hi, at + m.size);
+    });
+    return s;
+  }
+  static bool Fits(const Span& s) {
+    return static_cast<uint64_t>(s.max_delta - s.min_delta) <= kMaxSpan && s.hi - s.lo <= kMaxSpan;
+  }
+  // Whether a store at the group's symbol + `add`, `offset`, `n` bytes keeps
+  // the group within kMaxSpan. (Linear in the group, which the instruction
+  // cap bounds.)
+  static bool Joins(const Run& r, uint32_t add, uint64_t offset, uint64_t n) {
+    const Member m{0, static_cast<int32_t>(add - r.group_add), offset, n};
+    return Fits(SpanOf(r.group, &m));
+  }
+
+  void CloseGroup(Run* r) {
+    if (r->group.size() >= 2) {
+      const Span s = SpanOf(r->group, nullptr);
+      StoreSite& first = (*out_)[r->group.front().site];
+      first.last = r->group.back().site;
+      first.check_add = static_cast<uint32_t>(s.min_delta);
+      first.check_lo = s.lo;
+      first.check_len = s.hi - s.lo;
+      for (const Member& m : r->group) (*out_)[m.site].in_group = true;
+    }
+    r->group.clear();
+  }
+
+  const wabt::Module* module_ = nullptr;
+  const wabt::Func* func_ = nullptr;
   std::vector<StoreSite>* out_ = nullptr;
   bool ok_ = true;
+  uint64_t next_symbol_ = 1;
 };
 
 // The address argument of a store line "name(mem, addr, value);" is addr,
@@ -756,15 +982,82 @@ bool StoreLineMatches(std::string_view line, const StoreSite& site) {
   return off == std::to_string(site.offset);
 }
 
-// Rewrites the stores ConstantStoreRuns lets go without a barrier to call
-// kNoBarrierPrefix<name>. A function whose C does not list exactly the
-// stores the analysis saw (names and offsets, in order) is left as it is.
-// Returns how many stores were rewritten.
-size_t SkipNotedConstantStores(const wabt::Module& m, std::string* c) {
+// The wasm address operand of a store line: x in "(u64)(x)", when x is a C
+// identifier (wasm2c's stack variable), else "".
+std::string_view StoreLineOperand(std::string_view line) {
+  constexpr std::string_view kCast = "(u64)(";
+  const size_t first = line.find(", ");
+  if (first == std::string_view::npos || line.substr(first + 2, kCast.size()) != kCast) return "";
+  const size_t from = first + 2 + kCast.size(), close = line.find(')', from);
+  if (close == std::string_view::npos || close == from) return "";
+  const std::string_view x = line.substr(from, close - from);
+  for (char ch : x) {
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_') return "";
+  }
+  return x;
+}
+
+// Whether the C lines [begin, end) of a span group are plain statements
+// that can be written twice: each ends with ';', none opens or closes a
+// brace or is a label.
+bool PlainStatements(std::string_view text) {
+  for (size_t line = 0; line < text.size();) {
+    size_t nl = text.find('\n', line);
+    if (nl == std::string_view::npos) nl = text.size();
+    const std::string_view l = text.substr(line, nl - line);
+    const size_t lead = l.find_first_not_of(' ');
+    if (lead != std::string_view::npos) {
+      if (l.back() != ';' || l.find_first_of("{}") != std::string_view::npos) return false;
+      size_t id = lead;
+      while (id < l.size() && (std::isalnum(static_cast<unsigned char>(l[id])) || l[id] == '_')) ++id;
+      if (id < l.size() && l[id] == ':') return false;
+    }
+    line = nl + 1;
+  }
+  return true;
+}
+
+// A span group's C lines [begin, end), the check written before them and
+// the positions of its stores' names.
+struct SpanRegion {
+  size_t begin = 0, end = 0;
+  std::string check;
+  std::vector<size_t> members;
+};
+
+// Appends c[begin, end) to `out`, with kNoBarrierPrefix before each position
+// of the ascending lists `a` and `b` that falls in it.
+void AppendPrefixed(std::string* out, const std::string& c, size_t begin, size_t end, const std::vector<size_t>& a,
+                    const std::vector<size_t>& b) {
+  auto ia = std::lower_bound(a.begin(), a.end(), begin);
+  auto ib = std::lower_bound(b.begin(), b.end(), begin);
+  size_t from = begin;
+  for (;;) {
+    const size_t na = ia != a.end() && *ia < end ? *ia : end, nb = ib != b.end() && *ib < end ? *ib : end;
+    const size_t next = std::min(na, nb);
+    if (next == end) break;
+    out->append(c, from, next - from);
+    *out += kNoBarrierPrefix;
+    from = next;
+    if (na == next) ++ia;
+    if (nb == next) ++ib;
+  }
+  out->append(c, from, end - from);
+}
+
+// Rewrites the stores StoreRuns lets go without a barrier to call
+// kNoBarrierPrefix<name>, and writes each span group's lines twice behind
+// its check. A function whose C does not list exactly the stores the
+// analysis saw (names and offsets, in order) is left as it is. Returns how
+// many stores were rewritten (constant-address ones, and group members in
+// their checked copy). `spans` false leaves out the span groups (for
+// measuring them against the constant-address rewrite alone).
+size_t SkipNotedStores(const wabt::Module& m, std::string* c, bool spans) {
   if (m.memories.size() != 1 || m.memories[0]->page_limits.is_64) return 0;
   std::vector<const char*> names;
   for (const Wasm2cAccess& a : Wasm2cStores()) names.push_back(a.name);
   std::vector<size_t> edits;  // positions of the store names to prefix, ascending
+  std::vector<SpanRegion> regions;  // ascending, disjoint
   size_t at = c->find(kBodiesAnchor);
   if (at == std::string::npos) return 0;
   for (size_t f = m.num_func_imports; f < m.funcs.size(); ++f) {
@@ -774,10 +1067,13 @@ size_t SkipNotedConstantStores(const wabt::Module& m, std::string* c) {
     if (end == std::string::npos) break;
     at = end;
     std::vector<StoreSite> sites;
-    ConstantStoreRuns runs;
-    if (!runs.Function(*m.funcs[f], &sites)) continue;
-    if (std::none_of(sites.begin(), sites.end(), [](const StoreSite& s) { return s.skip; })) continue;
-    const size_t edits_before = edits.size();
+    StoreRuns runs;
+    if (!runs.Function(m, *m.funcs[f], &sites)) continue;
+    if (std::none_of(sites.begin(), sites.end(), [&](const StoreSite& s) { return s.skip || (spans && s.in_group); })) {
+      continue;
+    }
+    const size_t edits_before = edits.size(), regions_before = regions.size();
+    std::vector<size_t> line_of(sites.size()), name_at(sites.size()), line_end(sites.size());
     size_t k = 0;
     bool match = true;
     for (size_t line = body; line < end && match;) {
@@ -792,8 +1088,11 @@ size_t SkipNotedConstantStores(const wabt::Module& m, std::string* c) {
           if (rest.size() > n.size() && rest.substr(0, n.size()) == n && rest[n.size()] == '(') {
             if (k >= sites.size() || sites[k].name != n || !StoreLineMatches(rest, sites[k])) {
               match = false;
-            } else if (sites[k].skip) {
-              edits.push_back(line + lead);
+            } else {
+              line_of[k] = line;
+              name_at[k] = line + lead;
+              line_end[k] = nl < c->size() ? nl + 1 : nl;
+              if (sites[k].skip) edits.push_back(line + lead);
             }
             ++k;
             break;
@@ -802,22 +1101,60 @@ size_t SkipNotedConstantStores(const wabt::Module& m, std::string* c) {
       }
       line = nl + 1;
     }
-    if (!match || k != sites.size()) edits.resize(edits_before);  // this function is left as it is
+    if (match && k == sites.size() && spans) {
+      for (size_t s = 0; s < sites.size() && match; ++s) {
+        if (sites[s].last == 0) continue;
+        SpanRegion r;
+        r.begin = line_of[s];
+        r.end = line_end[sites[s].last];
+        const std::string_view operand =
+            StoreLineOperand(std::string_view(*c).substr(name_at[s], line_end[s] - name_at[s]));
+        if (operand.empty() || !PlainStatements(std::string_view(*c).substr(r.begin, r.end - r.begin))) {
+          match = false;
+          break;
+        }
+        const std::string indent = c->substr(line_of[s], name_at[s] - line_of[s]);
+        r.check = indent + "if (CRUST_SPAN_NOTED((u32)(" + std::string(operand) + " + " +
+                  std::to_string(sites[s].check_add) + "u), " + std::to_string(sites[s].check_lo) + "ull, " +
+                  std::to_string(sites[s].check_len) + "u)) {\n";
+        for (size_t j = s; j <= sites[s].last; ++j) {
+          if (sites[j].in_group) r.members.push_back(name_at[j]);
+        }
+        regions.push_back(std::move(r));
+      }
+    }
+    if (!match || k != sites.size()) {  // this function is left as it is
+      edits.resize(edits_before);
+      regions.resize(regions_before);
+    }
   }
+  // A region's text is written twice: within kMaxTranslatedCBytes, or no
+  // region is (the constant-address edits add a few bytes per store).
+  size_t extra = 0;
+  for (const SpanRegion& r : regions) extra += r.end - r.begin + r.check.size() + r.members.size() * 16 + 64;
+  if (extra > kMaxTranslatedCBytes - std::min(kMaxTranslatedCBytes, c->size())) regions.clear();
   // One pass over the text, so the cost is linear in its size however many
   // stores are rewritten.
-  if (edits.empty()) return 0;
+  if (edits.empty() && regions.empty()) return 0;
+  size_t rewritten = edits.size();
   std::string out;
   out.reserve(c->size() + edits.size() * (sizeof(kNoBarrierPrefix) - 1));
+  const std::vector<size_t> none;
   size_t from = 0;
-  for (size_t e : edits) {
-    out.append(*c, from, e - from);
-    out += kNoBarrierPrefix;
-    from = e;
+  for (const SpanRegion& r : regions) {
+    AppendPrefixed(&out, *c, from, r.begin, edits, none);
+    const std::string indent = r.check.substr(0, r.check.find_first_not_of(' '));
+    out += r.check;
+    AppendPrefixed(&out, *c, r.begin, r.end, edits, r.members);
+    out += indent + "} else {\n";
+    AppendPrefixed(&out, *c, r.begin, r.end, edits, none);
+    out += indent + "}\n";
+    from = r.end;
+    rewritten += r.members.size();
   }
-  out.append(*c, from, std::string::npos);
+  AppendPrefixed(&out, *c, from, c->size(), edits, none);
   *c = std::move(out);
-  return edits.size();
+  return rewritten;
 }
 
 // The C lvalue of global `index` as wasm2c's accessor of the synthetic
@@ -898,7 +1235,7 @@ Result<CSource> Translate(ByteView wasm, bool write_barrier) {
   if (write_barrier) RETURN_IF_ERROR(ApplyWasm2cPatches(WriteBarrierPatches(), &out.c));
   bool memory_locals = false, gas_local = false;
   RETURN_IF_ERROR(InsertMemoryLocals(&out.c, write_barrier, &memory_locals));
-  if (write_barrier && memory_locals) SkipNotedConstantStores(module, &out.c);
+  if (write_barrier && memory_locals) SkipNotedStores(module, &out.c, /*spans=*/true);
   // The instrumentation's gas counter, when the module has one.
   for (size_t k = 0; k < num_exports; ++k) {
     const wabt::Export& e = *module.exports[k];

@@ -293,5 +293,122 @@ TEST(WabtAdapterTest, ConstantAddressStoresOfOneRunSkipTheBarrierAfterTheFirst) 
   EXPECT_EQ(Count(without.c, "  CRUST_NB_"), 0u);
 }
 
+// Stores from one base value plus constants in one straight-line run form a
+// span group when their bytes lie within 4096 bytes: the group's lines are
+// written twice, behind one check of the span at its first store
+// (CRUST_SPAN_NOTED(first address + add, lo, len)), barrier-free in the
+// checked copy and as before in the other. The base may pass through locals
+// (local.tee, as clang writes matmul's loop); a call, a store elsewhere, a
+// base read again after an unknown value was stored into its local, or a
+// span over 4096 bytes ends a group; a lone store is no group.
+TEST(WabtAdapterTest, SpanGroupsCheckTheirSpanOnce) {
+  auto wasm = WatToWasm(R"((module
+  (memory 2)
+  (func $id (param i32) (result i32) (local.get 0))
+  (func (export "w") (param i32) (local i32)
+    (i64.store (local.get 0) (i64.const 1))
+    (i64.store offset=8 (local.get 0) (i64.const 2))
+    (i64.store (i32.add (local.get 0) (i32.const 16)) (i64.const 3))
+    (drop (call $id (i32.const 0)))
+    (i32.store (local.tee 1 (i32.add (local.get 0) (i32.const 100))) (i32.const 4))
+    (i32.store (local.tee 1 (i32.add (local.get 1) (i32.const 4))) (i32.const 5))
+    (drop (call $id (i32.const 0)))
+    (i32.store (local.get 0) (i32.const 6))
+    (i32.store offset=5000 (local.get 0) (i32.const 7))
+    (drop (call $id (i32.const 0)))
+    (i32.store (local.get 0) (i32.const 8))
+    (local.set 0 (i32.load (i32.const 0)))
+    (i32.store (local.get 0) (i32.const 9))
+    (drop (call $id (i32.const 0)))
+    (i64.store (i32.add (local.get 0) (i32.const 16)) (i64.const 10))
+    (i64.store (i32.sub (local.get 0) (i32.const 8)) (i64.const 11))
+    (i32.store (local.get 1) (i32.const 12))
+    (i64.store offset=4088 (local.get 0) (i64.const 13))
+    (i64.store offset=4080 (local.get 0) (i64.const 14))
+    (i32.store (i32.const 0) (i32.const 15))
+    (i32.store (i32.const 4) (i32.const 16))))
+)");
+  ASSERT_OK(wasm.status());
+  ASSERT_OK_AND_ASSIGN(CSource with, TranslateToC(*wasm, /*write_barrier=*/true));
+  // Each check's arguments after the first address: add, lo, len.
+  std::vector<std::string> checks;
+  size_t nb = 0, plain = 0;
+  for (const std::string& line : BodyLines(with.c)) {
+    const size_t at = line.find("if (CRUST_SPAN_NOTED((u32)(");
+    if (at != std::string::npos) {
+      const size_t plus = line.find(" + ", at);
+      ASSERT_NE(plus, std::string::npos) << line;
+      checks.push_back(line.substr(plus + 3));
+    }
+    const size_t lead = line.find_first_not_of(' ');
+    if (lead == std::string::npos) continue;
+    if (line.compare(lead, 9, "CRUST_NB_") == 0) ++nb;
+    if (line.compare(lead, 4, "i32_") == 0 || line.compare(lead, 4, "i64_") == 0) plain += line.find("_store") != std::string::npos;
+  }
+  const std::vector<std::string> expected = {
+      "0u), 0ull, 24u)) {",           // p, p + 8 (offset), p + 16 (i32.add)
+      "0u), 0ull, 8u)) {",            // p + 100 and p + 104 through local.tee
+      "4294967272u), 0ull, 32u)) {",  // p + 16, then p - 8: the span starts 24 below the first store
+      "0u), 4080ull, 16u)) {",        // offsets 4088 and 4080
+  };
+  EXPECT_EQ(checks, expected) << with.c;
+  // Checked copies: 3 + 2 + 2 + 2 stores barrier-free, plus the second
+  // constant-address store; the other copies and every other store keep
+  // their barrier: 9 + 5 (no group) + 1 (first constant store).
+  EXPECT_EQ(nb, 10u) << with.c;
+  EXPECT_EQ(plain, 15u) << with.c;
+}
+
+// An i32 global is followed like a local within a run (nothing else changes
+// it there): stores from it form groups, also across a global.set of it
+// to itself plus a constant; a global.set of an unknown value starts anew.
+TEST(WabtAdapterTest, SpanGroupsFollowGlobals) {
+  auto wasm = WatToWasm(R"((module
+  (memory 1)
+  (global $g (mut i32) (i32.const 1024))
+  (global $h i32 (i32.const 2048))
+  (func (export "w") (param i32)
+    (i32.store (global.get $g) (i32.const 1))
+    (global.set $g (i32.add (global.get $g) (i32.const 4)))
+    (i32.store (global.get $g) (i32.const 2))
+    (global.set $g (local.get 0))
+    (i32.store (global.get $g) (i32.const 3))
+    (i64.store offset=8 (global.get $h) (i64.const 4))
+    (i64.store (global.get $h) (i64.const 5))))
+)");
+  ASSERT_OK(wasm.status());
+  ASSERT_OK_AND_ASSIGN(CSource with, TranslateToC(*wasm, /*write_barrier=*/true));
+  std::vector<std::string> checks;
+  for (const std::string& line : BodyLines(with.c)) {
+    const size_t at = line.find("if (CRUST_SPAN_NOTED((u32)(");
+    if (at != std::string::npos) checks.push_back(line.substr(line.find(" + ", at) + 3));
+  }
+  const std::vector<std::string> expected = {"0u), 0ull, 8u)) {", "0u), 0ull, 16u)) {"};
+  EXPECT_EQ(checks, expected) << with.c;
+}
+
+// A long run of stores from one base is cut into groups of at most 256
+// instructions (86 stores of three instructions each), so the C written
+// twice stays within the function's own size.
+TEST(WabtAdapterTest, SpanGroupsAreBounded) {
+  std::string body;
+  for (int i = 0; i < 10000; ++i) body += "(i32.store offset=" + std::to_string(i % 1000 * 4) + " (local.get 0) (i32.const 1))\n";
+  auto wasm = WatToWasm("(module (memory 1) (func (export \"w\") (param i32)\n" + body + "))");
+  ASSERT_OK(wasm.status());
+  ASSERT_OK_AND_ASSIGN(CSource with, TranslateToC(*wasm, /*write_barrier=*/true));
+  ASSERT_OK_AND_ASSIGN(CSource without, TranslateToC(*wasm, /*write_barrier=*/false));
+  size_t checks = 0, nb = 0;
+  for (const std::string& line : BodyLines(with.c)) {
+    checks += line.find("if (CRUST_SPAN_NOTED(") != std::string::npos;
+    nb += line.find("CRUST_NB_i32_store(") != std::string::npos;
+  }
+  // Offsets 0..3996 step 4 repeat every 1000 stores: a group ends at 86
+  // stores or when its span would pass 4096 bytes, whichever comes first.
+  EXPECT_GE(checks, 10000u / 86);
+  EXPECT_LE(checks, 10000u / 2);
+  EXPECT_EQ(nb, 10000u) << "every store is in a group of two or more";
+  EXPECT_LT(with.c.size(), 3 * without.c.size());
+}
+
 }  // namespace
 }  // namespace crust::engine
