@@ -33,7 +33,7 @@ void SessionImpl::EnableCheckpoints() {
   for (auto& [id, s] : slots_) {
     if (!s.live.region) continue;
     for (uint32_t p : s.live.dirty) {
-      std::unique_ptr<uint8_t[]> copy(new uint8_t[kPageSize]);
+      PageCopy copy = NewPageCopy();
       std::memcpy(copy.get(), s.live.region->data() + uint64_t{p} * kPageSize, kPageSize);
       s.shadow.pages[p] = std::move(copy);
     }

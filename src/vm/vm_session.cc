@@ -45,10 +45,10 @@ VmSessionImpl::~VmSessionImpl() {
 }
 
 Status VmSessionImpl::MemoryFaults() {
+  // Loaded modules are unloaded when they leave the session (a failed
+  // deploy or migration), so each region is the live one; no lookup per call.
   for (const auto& [id, m] : loaded_) {
-    auto region = store::SessionMemoryRegion(*state_, id);
-    if (!region.ok()) continue;  // removed meanwhile (a failed migration)
-    if (Status s = (*region)->FaultStatus(); !s.ok()) return s;
+    if (Status s = m.region->FaultStatus(); !s.ok()) return s;
   }
   return Status::OK();
 }
@@ -125,6 +125,7 @@ Result<VmSessionImpl::Loaded*> VmSessionImpl::Load(const ModuleId& id) {
   m.optimised_key = tiered.optimised_key;
   ASSIGN_OR_RETURN(os::MemoryRegion * region, store::SessionMemoryRegion(*state_, id));
   engine::InstanceOptions io;
+  m.region = region;
   io.memory = region;
   io.run_start = false;
   io.max_memory_pages = options_->max_memory_pages;

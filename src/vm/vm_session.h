@@ -54,6 +54,7 @@ class VmSessionImpl final : public VmSession, private engine::HostContext {
   struct Loaded {
     std::shared_ptr<const engine::Code> code;
     std::unique_ptr<engine::Instance> instance;
+    os::MemoryRegion* region = nullptr;  // the session's, as the instance's (lives as long)
     ModuleMeta meta;
     int active = 0;  // activations on the call stack (self-calls nest)
     // Looked up once at load (hot call path).
