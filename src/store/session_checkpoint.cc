@@ -47,10 +47,10 @@ Status SessionImpl::CollectAll() {
     collecting_.clear();
     collecting_.swap(marked_);  // both keep their capacity: no allocation per call
     for (const ModuleId& id : collecting_) {
-      auto it = slots_.find(id);
-      if (it == slots_.end() || !it->second.live.region || !it->second.live.maybe_written) continue;
-      SyncLength(id, &it->second);
-      RETURN_IF_ERROR(CollectDirty(&it->second));
+      auto* found = FindSlot(id);
+      if (found == nullptr || !found->second.live.region || !found->second.live.maybe_written) continue;
+      SyncLength(id, &found->second);
+      RETURN_IF_ERROR(CollectDirty(&found->second));
     }
     return Status::OK();
   }

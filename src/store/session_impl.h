@@ -69,8 +69,7 @@ class SessionImpl final : public Session {
   Result<os::MemoryRegion*> MemoryRegion(const ModuleId& id);
   Status Checkpoint() override;
   void MarkWritten(const ModuleId& id) override {
-    auto it = slots_.find(id);
-    if (it != slots_.end()) Mark(it->first, &it->second);
+    if (auto* found = FindSlot(id)) Mark(found->first, &found->second);
   }
   Status Rollback() override;
   Status Release() override;
@@ -198,6 +197,18 @@ class SessionImpl final : public Session {
   uint64_t ParallelPages() const;
 
   Result<Slot*> Find(const ModuleId& id);
+  // The slot of `id`, or null, remembering the last one found: a VM session
+  // names the same module several times per call (MarkWritten, collections),
+  // and comparing one id for equality is cheaper than the map's ordered
+  // search. Every erase from slots_ forgets it (ForgetFound).
+  std::pair<const ModuleId, Slot>* FindSlot(const ModuleId& id) {
+    if (found_ != nullptr && found_->first == id) return found_;
+    auto it = slots_.find(id);
+    if (it == slots_.end()) return nullptr;
+    found_ = &*it;
+    return found_;
+  }
+  void ForgetFound() { found_ = nullptr; }
   bool noted() const { return options_.write_tracking == SessionOptions::WriteTracking::kNoted; }
   // The engine grows regions directly: a mapped region's length is the truth.
   // A change found here is journaled like a written page (see
@@ -275,6 +286,7 @@ class SessionImpl final : public Session {
   std::optional<Root> base_;
   std::vector<Root> pins_;  // commits whose files this session references
   std::map<ModuleId, Slot> slots_;
+  std::pair<const ModuleId, Slot>* found_ = nullptr;  // FindSlot's last answer
 
   struct JournalEntry {
     ModuleId id;
