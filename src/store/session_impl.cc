@@ -101,8 +101,13 @@ void FinishStreamingCopies() {
 }  // namespace
 
 PageCopy NewPageCopy() {
-  static_assert(PageCopyDelete::kPageCopyAlign % 16 == 0, "StreamPage stores 16-byte vectors");
-  return PageCopy(static_cast<uint8_t*>(::operator new(kPageSize, std::align_val_t{PageCopyDelete::kPageCopyAlign})));
+  constexpr size_t kAlign = PageCopyDelete::kPageCopyAlign;
+  static_assert(kAlign % 16 == 0 && kAlign <= 255, "StreamPage stores 16-byte vectors; the offset fits a byte");
+  auto* raw = static_cast<uint8_t*>(::operator new(kPageSize + kAlign));
+  const size_t offset = kAlign - (reinterpret_cast<uintptr_t>(raw) & (kAlign - 1));  // 1..kAlign
+  uint8_t* page = raw + offset;
+  page[-1] = static_cast<uint8_t>(offset);
+  return PageCopy(page);
 }
 
 SessionImpl::SessionImpl(StoreImpl* store, std::optional<Root> base, Index base_index, SessionOptions options)
