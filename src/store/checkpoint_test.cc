@@ -184,6 +184,41 @@ TEST_P(CheckpointTest, RandomisedAgainstAModel) {
   EXPECT_EQ(Read(*fresh, Id(1)), m1);
 }
 
+// Collections of many pages copy them into their shadows with streaming
+// stores (session_impl.cc, kStreamingCopyPages): the journal and the shadows
+// they fill must hold each page's exact contents, at the top level (no
+// checkpoint open) and inside a checkpoint.
+TEST_P(CheckpointTest, LargeCollectionsKeepExactPageContents) {
+  ASSERT_OK_AND_ASSIGN(auto s, Start());
+  constexpr uint64_t kLength = 20 * kWasmPageSize;  // 320 pages of 4 KiB
+  ASSERT_OK(s->GrowMemory(Id(1), kLength));
+  auto pattern = [&](uint8_t seed) {
+    Bytes b(kLength);
+    for (uint64_t i = 0; i < kLength; i++) b[i] = static_cast<uint8_t>(seed + i * 7 + (i >> 12));
+    return b;
+  };
+  ASSERT_OK(s->Checkpoint());  // checkpoints in use from here
+  ASSERT_OK(s->Release());
+  ASSERT_OK(s->WriteMemory(Id(1), 0, pattern(1)));
+  ASSERT_OK(s->Checkpoint());  // A: collects 320 pages with no checkpoint open
+  ASSERT_OK(s->WriteMemory(Id(1), 0, pattern(2)));
+  ASSERT_OK(s->Checkpoint());  // B: journals 320 pages into A, refreshes their shadows
+  ASSERT_OK(s->WriteMemory(Id(1), 0, pattern(3)));
+  ASSERT_OK(s->Checkpoint());  // C, released into B
+  ASSERT_OK(s->WriteMemory(Id(1), 4096, Bytes(5, 4)));
+  ASSERT_OK(s->Release());
+  ASSERT_OK(s->Rollback());  // B
+  EXPECT_EQ(Read(*s, Id(1)), pattern(2));
+  ASSERT_OK(s->Rollback());  // A
+  EXPECT_EQ(Read(*s, Id(1)), pattern(1));
+  ASSERT_OK_AND_ASSIGN(Root after, s->CurrentRoot());
+  ASSERT_OK_AND_ASSIGN(auto plain, Start());  // the same writes, no checkpoints
+  ASSERT_OK(plain->GrowMemory(Id(1), kLength));
+  ASSERT_OK(plain->WriteMemory(Id(1), 0, pattern(1)));
+  ASSERT_OK_AND_ASSIGN(Root expected, plain->CurrentRoot());
+  EXPECT_EQ(after, expected);
+}
+
 INSTANTIATE_TEST_SUITE_P(Tracking, CheckpointTest,
                          ::testing::Values(Mode{"Exact", os::TrackingMode::kExact, false},
                                            Mode{"Pagemap", os::TrackingMode::kPagemap, false},

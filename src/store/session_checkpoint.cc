@@ -33,7 +33,7 @@ void SessionImpl::EnableCheckpoints() {
   for (auto& [id, s] : slots_) {
     if (!s.live.region) continue;
     for (uint32_t p : s.live.dirty) {
-      std::unique_ptr<uint8_t[]> copy(new uint8_t[kPageSize]);
+      PageCopy copy = NewPageCopy();
       std::memcpy(copy.get(), s.live.region->data() + uint64_t{p} * kPageSize, kPageSize);
       s.shadow.pages[p] = std::move(copy);
     }
@@ -47,10 +47,10 @@ Status SessionImpl::CollectAll() {
     collecting_.clear();
     collecting_.swap(marked_);  // both keep their capacity: no allocation per call
     for (const ModuleId& id : collecting_) {
-      auto it = slots_.find(id);
-      if (it == slots_.end() || !it->second.live.region || !it->second.live.maybe_written) continue;
-      SyncLength(id, &it->second);
-      RETURN_IF_ERROR(CollectDirty(&it->second));
+      auto* found = FindSlot(id);
+      if (found == nullptr || !found->second.live.region || !found->second.live.maybe_written) continue;
+      SyncLength(id, &found->second);
+      RETURN_IF_ERROR(CollectDirty(&found->second));
     }
     return Status::OK();
   }

@@ -902,6 +902,24 @@ TEST_F(AbiTest, SessionWritesOfEveryKindNeverReachCommittedFiles) {
   ASSERT_OK(vm_->store().VerifyCommit(root));
 }
 
+// A failed call leaves its module's globals in the instance as they were when
+// it failed (vm_call.cc saves and restores them only for re-entered
+// instances): the next call must see the saved values, not those.
+TEST_F(AbiTest, NextCallAfterAFailedOneSeesTheSavedGlobals) {
+  const ModuleId id = Deploy(Contract(kStateful));
+  for (int i = 0; i < 2; ++i) ASSERT_OK(session_->Call(id, "inc_quiet", {}, kGas).status);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(session_->Call(id, "inc_then_trap", {}, kGas).status.code(), Status::Code::kTrap);
+  }
+  CallReceipt g = session_->Call(id, "get", {}, kGas);
+  ASSERT_OK(g.status);
+  EXPECT_EQ(DecodeFixed64(g.data.data()), 2u);
+  ASSERT_OK(session_->Call(id, "inc_quiet", {}, kGas).status);
+  g = session_->Call(id, "get", {}, kGas);
+  ASSERT_OK(g.status);
+  EXPECT_EQ(DecodeFixed64(g.data.data()), 3u);
+}
+
 TEST_F(AbiTest, MutableGlobalsPersistAcrossCommitsAndSessionsAndMoveTheRoot) {
   const ModuleId id = Deploy(Contract(kStateful));
   ASSERT_OK_AND_ASSIGN(Root r0, session_->CurrentRoot());

@@ -25,12 +25,13 @@ VmSessionImpl::Outcome VmSessionImpl::CallModule(const ModuleId& id, std::string
   Outcome out;
   const size_t node = receipt_->call_tree.size();
   receipt_->call_tree.push_back({id, std::string(function), static_cast<uint32_t>(frames_.size()), gas_limit, 0, {}});
-  auto finish = [&](Status s) {
+  // Ends every path; moves `out` (a copy would allocate the result again).
+  auto finish = [&](Status s) -> Outcome {
     out.status = s;
     receipt_->call_tree[node].gas_spent = out.gas_spent;
-    receipt_->call_tree[node].status = s;
-    if (!s.ok()) out.data.clear();
-    return out;
+    receipt_->call_tree[node].status = std::move(s);
+    if (!out.status.ok()) out.data.clear();
+    return std::move(out);
   };
   if (function == "init" && !allow_init) {
     // From the host an invalid request; through `c` a function that is not
@@ -51,10 +52,13 @@ VmSessionImpl::Outcome VmSessionImpl::CallModule(const ModuleId& id, std::string
   const size_t meta_mark = meta_journal_.size();
   // A self-call re-enters a running instance: the outer activation's gas,
   // depth and trap counters must resume as they were; on failure all its
-  // globals come back.
+  // globals come back. A first activation saves nothing: every global it
+  // could change is state (set from the metadata before the module's next
+  // first activation, Execute) or a counter (set before every call), and
+  // nothing reads an instance's globals while it is not running.
   const size_t globals_mark = saved_globals_.size();
-  m->instance->SaveGlobals(&saved_globals_);
   const bool reentry = m->active > 0;
+  if (reentry) m->instance->SaveGlobals(&saved_globals_);
   const engine::Instance::GlobalRef counter_refs[3] = {m->gas, m->depth, m->trap};
   uint64_t counters[3] = {0, 0, 0};
   if (reentry) {
@@ -74,7 +78,9 @@ VmSessionImpl::Outcome VmSessionImpl::CallModule(const ModuleId& id, std::string
     // Kept in the receipt, flagged (as piecrust does).
     for (size_t i = events_mark; i < receipt_->events.size(); i++) receipt_->events[i].reverted = true;
     UndoMeta(meta_mark);
-    m->instance->RestoreGlobals(std::span<const uint64_t>(saved_globals_).subspan(globals_mark)).IgnoreError();
+    if (reentry) {
+      m->instance->RestoreGlobals(std::span<const uint64_t>(saved_globals_).subspan(globals_mark)).IgnoreError();
+    }
     for (auto& [mid, other] : loaded_) other.instance->SyncMemorySize();
     MarkRunning();
     // A rollback that failed leaves the session poisoned (Aborted). A host
@@ -149,8 +155,9 @@ Status VmSessionImpl::Execute(Loaded* m, const ModuleId& id, std::string_view fu
     return Status::ResourceExhausted("module " + id.ToHex() + " returned " + std::to_string(*ret) +
                                      " bytes, more than the 64 KiB argument buffer");
   }
+  // The memory's base never moves (a fixed reservation); its size may have grown.
   if (a + *ret > inst.memory_size()) return Status::Trap("out of bounds: return value outside memory");
-  if (engine::rt::HostAccess([&] { out->data.assign(inst.memory_data() + a, inst.memory_data() + a + *ret); }) != 0) {
+  if (engine::rt::HostAccess([&] { out->data.assign(mem + a, mem + a + *ret); }) != 0) {
     return MemoryIOError(id, "reading the result");
   }
   return SaveMeta(id, m);

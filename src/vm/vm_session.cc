@@ -40,15 +40,16 @@ ModuleMeta MetaFor(const engine::PreparedModule& prepared, Bytes owner) {
 }  // namespace
 
 VmSessionImpl::~VmSessionImpl() {
+  last_loaded_ = nullptr;
   loaded_.clear();  // instances reference the session's memory regions
   state_.reset();
 }
 
 Status VmSessionImpl::MemoryFaults() {
+  // Loaded modules are unloaded when they leave the session (a failed
+  // deploy or migration), so each region is the live one; no lookup per call.
   for (const auto& [id, m] : loaded_) {
-    auto region = store::SessionMemoryRegion(*state_, id);
-    if (!region.ok()) continue;  // removed meanwhile (a failed migration)
-    if (Status s = (*region)->FaultStatus(); !s.ok()) return s;
+    if (Status s = m.region->FaultStatus(); !s.ok()) return s;
   }
   return Status::OK();
 }
@@ -96,7 +97,7 @@ Result<ModuleId> VmSessionImpl::Deploy(ByteView wasm, const DeployOptions& optio
     s = r.status.WithContext("init of module " + id.ToHex());
   }
   if (!s.ok()) {
-    loaded_.erase(id);
+    Unload(id);
     state_->RemoveModule(id).IgnoreError();
     return Poison(s);
   }
@@ -111,8 +112,12 @@ Result<Bytes> VmSessionImpl::Owner(const ModuleId& module) {
 }
 
 Result<VmSessionImpl::Loaded*> VmSessionImpl::Load(const ModuleId& id) {
+  if (last_loaded_ != nullptr && last_loaded_->first == id) return &last_loaded_->second;
   auto it = loaded_.find(id);
-  if (it != loaded_.end()) return &it->second;
+  if (it != loaded_.end()) {
+    last_loaded_ = &*it;
+    return &it->second;
+  }
   if (!state_->HasModule(id)) return Status::NotFound("no module " + id.ToHex());
   Loaded m;
   ASSIGN_OR_RETURN(Bytes raw_meta, state_->Metadata(id));
@@ -125,6 +130,7 @@ Result<VmSessionImpl::Loaded*> VmSessionImpl::Load(const ModuleId& id) {
   m.optimised_key = tiered.optimised_key;
   ASSIGN_OR_RETURN(os::MemoryRegion * region, store::SessionMemoryRegion(*state_, id));
   engine::InstanceOptions io;
+  m.region = region;
   io.memory = region;
   io.run_start = false;
   io.max_memory_pages = options_->max_memory_pages;
@@ -194,7 +200,7 @@ void VmSessionImpl::SwapSettledCode() {
   for (auto it = loaded_.begin(); it != loaded_.end();) {
     const Loaded& m = it->second;
     if (!m.final && m.active == 0 && cache_->Settled(m.optimised_key)) {
-      it = loaded_.erase(it);
+      it = Unload(it);
     } else {
       ++it;
     }
@@ -238,8 +244,8 @@ Result<ModuleId> VmSessionImpl::MigrateWith(const ModuleId& module, ByteView new
   migrating_ = false;
   if (s.ok()) s = state_->Release();
   if (s.ok()) {
-    loaded_.erase(new_id);
-    loaded_.erase(module);
+    Unload(new_id);
+    Unload(module);
     s = state_->RenameModule(new_id, module);
     if (s.ok()) {
       meta_journal_.clear();
@@ -254,7 +260,7 @@ Result<ModuleId> VmSessionImpl::MigrateWith(const ModuleId& module, ByteView new
   }
   UndoMeta(0);
   for (auto it = migration_deploys_.rbegin(); it != migration_deploys_.rend(); ++it) {
-    loaded_.erase(*it);
+    Unload(*it);
     state_->RemoveModule(*it).IgnoreError();
   }
   migration_deploys_.clear();

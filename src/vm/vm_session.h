@@ -54,6 +54,7 @@ class VmSessionImpl final : public VmSession, private engine::HostContext {
   struct Loaded {
     std::shared_ptr<const engine::Code> code;
     std::unique_ptr<engine::Instance> instance;
+    os::MemoryRegion* region = nullptr;  // the session's, as the instance's (lives as long)
     ModuleMeta meta;
     int active = 0;  // activations on the call stack (self-calls nest)
     // Looked up once at load (hot call path).
@@ -79,6 +80,15 @@ class VmSessionImpl final : public VmSession, private engine::HostContext {
   };
 
   Result<Loaded*> Load(const ModuleId& id);
+  // Every removal from loaded_ goes through these (they forget last_loaded_).
+  void Unload(const ModuleId& id) {
+    last_loaded_ = nullptr;
+    loaded_.erase(id);
+  }
+  std::map<ModuleId, Loaded>::iterator Unload(std::map<ModuleId, Loaded>::iterator it) {
+    last_loaded_ = nullptr;
+    return loaded_.erase(it);
+  }
   CallReceipt TopLevel(const ModuleId& id, std::string_view function, ByteView arg, uint64_t gas_limit,
                        bool allow_init, const std::function<void(ByteView)>* feeder);
   // One call inside a checkpoint (vm_call.cc): rolled back when it fails.
@@ -124,6 +134,9 @@ class VmSessionImpl final : public VmSession, private engine::HostContext {
   const VmOptions* const options_;
   std::map<std::string, Bytes, std::less<>> meta_;
   std::map<ModuleId, Loaded> loaded_;
+  // Load's last answer: a session calls the same module again and again, and
+  // comparing one id for equality is cheaper than the map's ordered search.
+  std::pair<const ModuleId, Loaded>* last_loaded_ = nullptr;
   uint64_t background_seen_ = 0;  // cache_->background_done() at the last SwapSettledCode
 
   // State of the top-level call in progress.
