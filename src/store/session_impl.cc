@@ -303,6 +303,10 @@ Result<os::MemoryRegion*> SessionMemoryRegion(Session& session, const ModuleId& 
   return static_cast<SessionImpl&>(session).MemoryRegion(id);
 }
 
+uint64_t SessionModuleRemovals(const Session& session) {
+  return static_cast<const SessionImpl&>(session).removals();
+}
+
 Result<os::MemoryRegion*> SessionImpl::MemoryRegion(const ModuleId& id) {
   RETURN_IF_ERROR(Usable());
   ASSIGN_OR_RETURN(Slot * s, Find(id));

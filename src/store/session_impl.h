@@ -72,6 +72,8 @@ class SessionImpl final : public Session {
   Status GrowMemory(const ModuleId& id, uint64_t new_length) override;
   // See src/store/session_region.h.
   Result<os::MemoryRegion*> MemoryRegion(const ModuleId& id);
+  // Modules removed or renamed so far (SessionModuleRemovals).
+  uint64_t removals() const { return removals_; }
   Status Checkpoint() override;
   void MarkWritten(const ModuleId& id) override {
     if (auto* found = FindSlot(id)) Mark(found->first, &found->second);
@@ -216,7 +218,8 @@ class SessionImpl final : public Session {
   // The slot of `id`, or null, remembering the last one found: a VM session
   // names the same module several times per call (MarkWritten, collections),
   // and comparing one id for equality is cheaper than the map's ordered
-  // search. Every erase from slots_ forgets it (ForgetFound).
+  // search. Every erase from slots_ forgets it (ForgetFound), and counts in
+  // removals_ (SessionModuleRemovals: the VM's cached regions).
   std::pair<const ModuleId, Slot>* FindSlot(const ModuleId& id) {
     if (found_ != nullptr && found_->first == id) return found_;
     auto it = slots_.find(id);
@@ -224,7 +227,10 @@ class SessionImpl final : public Session {
     found_ = &*it;
     return found_;
   }
-  void ForgetFound() { found_ = nullptr; }
+  void ForgetFound() {
+    found_ = nullptr;
+    ++removals_;
+  }
   bool noted() const { return options_.write_tracking == SessionOptions::WriteTracking::kNoted; }
   // The engine grows regions directly: a mapped region's length is the truth.
   // A change found here is journaled like a written page (see
@@ -304,6 +310,7 @@ class SessionImpl final : public Session {
   std::vector<Root> pins_;  // commits whose files this session references
   std::map<ModuleId, Slot> slots_;
   std::pair<const ModuleId, Slot>* found_ = nullptr;  // FindSlot's last answer
+  uint64_t removals_ = 0;                              // erasures from slots_
 
   struct JournalEntry {
     ModuleId id;

@@ -23,4 +23,8 @@ namespace crust::store {
 
 Result<os::MemoryRegion*> SessionMemoryRegion(Session& session, const ModuleId& id);
 
+// How many modules have left `session` (RemoveModule, RenameModule) since
+// it started: a region handed out earlier may be gone only if this changed.
+uint64_t SessionModuleRemovals(const Session& session);
+
 }  // namespace crust::store

@@ -920,6 +920,25 @@ TEST_F(AbiTest, NextCallAfterAFailedOneSeesTheSavedGlobals) {
   EXPECT_EQ(DecodeFixed64(g.data.data()), 3u);
 }
 
+// An embedder removes a loaded module through state() behind the VM's back:
+// the VM forgets it (its instance mapped a memory the session no longer
+// has) instead of touching that memory again; other modules keep working,
+// and the removed one is not found.
+TEST_F(AbiTest, AModuleRemovedThroughStateIsForgotten) {
+  const ModuleId a = Deploy(Contract(kStateful));
+  const ModuleId b = Deploy(Contract(kStateful), {.nonce = 1});
+  ASSERT_NE(a, b);
+  ASSERT_OK(session_->Call(a, "inc_quiet", {}, kGas).status);
+  ASSERT_OK(session_->Call(b, "inc_quiet", {}, kGas).status);
+  ASSERT_OK(session_->state().RemoveModule(a));
+  for (int i = 0; i < 3; ++i) ASSERT_OK(session_->Call(b, "inc_quiet", {}, kGas).status);
+  CallReceipt g = session_->Call(b, "get", {}, kGas);
+  ASSERT_OK(g.status);
+  EXPECT_EQ(DecodeFixed64(g.data.data()), 4u);
+  EXPECT_TRUE(session_->Call(a, "get", {}, kGas).status.IsNotFound());
+  ASSERT_OK(session_->Commit().status());
+}
+
 TEST_F(AbiTest, MutableGlobalsPersistAcrossCommitsAndSessionsAndMoveTheRoot) {
   const ModuleId id = Deploy(Contract(kStateful));
   ASSERT_OK_AND_ASSIGN(Root r0, session_->CurrentRoot());

@@ -46,12 +46,34 @@ VmSessionImpl::~VmSessionImpl() {
 }
 
 Status VmSessionImpl::MemoryFaults() {
-  // Loaded modules are unloaded when they leave the session (a failed
-  // deploy or migration), so each region is the live one; no lookup per call.
+  // The VM unloads the modules it removes (a failed deploy or migration), so
+  // unless a module left the session otherwise (state(), perhaps during the
+  // call), each cached region is the live one: no lookup per call.
+  const bool removed = store::SessionModuleRemovals(*state_) != removals_seen_;
   for (const auto& [id, m] : loaded_) {
-    if (Status s = m.region->FaultStatus(); !s.ok()) return s;
+    os::MemoryRegion* region = m.region;
+    if (removed) {
+      auto r = store::SessionMemoryRegion(*state_, id);
+      if (!r.ok()) continue;  // removed meanwhile
+      region = *r;
+    }
+    if (Status s = region->FaultStatus(); !s.ok()) return s;
   }
   return Status::OK();
+}
+
+void VmSessionImpl::ForgetRemovedModules() {
+  const uint64_t removals = store::SessionModuleRemovals(*state_);
+  if (removals == removals_seen_) return;
+  for (auto it = loaded_.begin(); it != loaded_.end();) {
+    auto r = store::SessionMemoryRegion(*state_, it->first);
+    if (!r.ok() || *r != it->second.region) {
+      it = Unload(it);  // its instance mapped a memory the session no longer has
+    } else {
+      ++it;
+    }
+  }
+  removals_seen_ = removals;
 }
 
 Status VmSessionImpl::Poison(const Status& s) {
@@ -160,7 +182,10 @@ CallReceipt VmSessionImpl::FeederCall(const ModuleId& module, std::string_view f
 
 CallReceipt VmSessionImpl::TopLevel(const ModuleId& id, std::string_view function, ByteView arg, uint64_t gas_limit,
                                     bool allow_init, const std::function<void(ByteView)>* feeder) {
-  if (frames_.empty() && cache_->background_done() != background_seen_) SwapSettledCode();
+  if (frames_.empty()) {
+    ForgetRemovedModules();
+    if (cache_->background_done() != background_seen_) SwapSettledCode();
+  }
   CallReceipt receipt;
   receipt.gas_limit = gas_limit;
   if (!poisoned_.ok()) {

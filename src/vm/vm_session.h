@@ -80,6 +80,10 @@ class VmSessionImpl final : public VmSession, private engine::HostContext {
   };
 
   Result<Loaded*> Load(const ModuleId& id);
+  // Unloads the modules whose memory left the session behind the VM's back
+  // (VmSession::state(): removed or renamed) since the last look; a counter
+  // compare when none did. Only between top-level calls.
+  void ForgetRemovedModules();
   // Every removal from loaded_ goes through these (they forget last_loaded_).
   void Unload(const ModuleId& id) {
     last_loaded_ = nullptr;
@@ -138,6 +142,7 @@ class VmSessionImpl final : public VmSession, private engine::HostContext {
   // comparing one id for equality is cheaper than the map's ordered search.
   std::pair<const ModuleId, Loaded>* last_loaded_ = nullptr;
   uint64_t background_seen_ = 0;  // cache_->background_done() at the last SwapSettledCode
+  uint64_t removals_seen_ = 0;    // store::SessionModuleRemovals at the last ForgetRemovedModules
 
   // State of the top-level call in progress.
   std::vector<Frame> frames_;
