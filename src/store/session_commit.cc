@@ -117,9 +117,14 @@ class PendingSyncs {
 
 namespace {
 
-// Creates `path` holding `bytes`, handed to `syncs`.
-Status WriteNewFile(os::Env* env, const std::string& path, ByteView bytes, PendingSyncs* syncs) {
-  ASSIGN_OR_RETURN(std::unique_ptr<os::WritableFile> f, env->NewWritableFile(path));
+// Creates `path` holding `bytes` (into `made`, its empty file made ahead,
+// if not null), handed to `syncs`.
+Status WriteNewFile(os::Env* env, const std::string& path, ByteView bytes, PendingSyncs* syncs,
+                    std::unique_ptr<os::WritableFile> made = nullptr) {
+  std::unique_ptr<os::WritableFile> f = std::move(made);
+  if (!f) {
+    ASSIGN_OR_RETURN(f, env->NewWritableFile(path));
+  }
   RETURN_IF_ERROR(f->Append(bytes));
   return syncs->AddFile(std::move(f));
 }
@@ -384,13 +389,7 @@ Result<Root> SessionImpl::WriteCommit(const std::vector<IndexEntry>& prepared, c
   }
   if (s.ok()) {
     Index index{NowUnixNs(), entries};
-    std::unique_ptr<os::WritableFile> f = cleanup.TakeIndexFile();  // made with a spare staging directory
-    if (f) {
-      s = f->Append(EncodeIndex(index));
-      if (s.ok()) s = syncs->AddFile(std::move(f));
-    } else {
-      s = WriteNewFile(env, plan->staging() + "/index", EncodeIndex(index), syncs);
-    }
+    s = WriteNewFile(env, plan->staging() + "/index", EncodeIndex(index), syncs, cleanup.TakeIndexFile());
   }
   if (s.ok()) s = cleanup.DropUnusedLayerFile();
   if (s.ok()) {

@@ -123,7 +123,7 @@ SessionImpl::SessionImpl(StoreImpl* store, std::optional<Root> base, Index base_
 }
 
 SessionImpl::~SessionImpl() {
-  ForgetFound();
+  SlotErased();
   slots_.clear();  // unmap every region before the commits they map are unpinned
   for (const Root& r : pins_) store_->Unpin(r);
 }
@@ -136,7 +136,7 @@ Status SessionImpl::RenameModule(const ModuleId& from, const ModuleId& to) {
   }
   if (!frames_.empty()) return Status::InvalidArgument("cannot rename modules with checkpoints open");
   Slot moved = std::move(it->second);
-  ForgetFound();
+  SlotErased();
   slots_.erase(it);
   moved.files.entry.id = to;
   const bool marked = moved.live.maybe_written;
@@ -161,7 +161,7 @@ Result<SessionImpl::Slot*> SessionImpl::Find(const ModuleId& id) {
 Status SessionImpl::RemoveModule(const ModuleId& id) {
   auto it = slots_.find(id);
   if (it == slots_.end()) return Status::NotFound("no module " + id.ToHex() + " in this session");
-  ForgetFound();
+  SlotErased();
   slots_.erase(it);
   return Status::OK();
 }

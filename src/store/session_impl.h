@@ -218,7 +218,7 @@ class SessionImpl final : public Session {
   // The slot of `id`, or null, remembering the last one found: a VM session
   // names the same module several times per call (MarkWritten, collections),
   // and comparing one id for equality is cheaper than the map's ordered
-  // search. Every erase from slots_ forgets it (ForgetFound), and counts in
+  // search. Every erase from slots_ calls SlotErased: forgets it, and counts in
   // removals_ (SessionModuleRemovals: the VM's cached regions).
   std::pair<const ModuleId, Slot>* FindSlot(const ModuleId& id) {
     if (found_ != nullptr && found_->first == id) return found_;
@@ -227,7 +227,7 @@ class SessionImpl final : public Session {
     found_ = &*it;
     return found_;
   }
-  void ForgetFound() {
+  void SlotErased() {
     found_ = nullptr;
     ++removals_;
   }
