@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -23,6 +24,7 @@
 #include "wabt/ir.h"
 #include "wabt/stream.h"
 #include "wabt/validator.h"
+#include "src/engine/compile/loop_versioning.h"
 #include "src/engine/prepare/module_info.h"
 #include "src/engine/prepare/module_limits.h"
 #include "src/engine/prepare/wabt_adapter.h"
@@ -185,6 +187,17 @@ static inline uint64_t crust_res_d(f64 v) { uint64_t b; memcpy(&b, &v, 8); retur
 static inline uint64_t crust_res_e(wasm_rt_externref_t v) { return (uint64_t)(uintptr_t)v; }
 static inline uint64_t crust_res_r(wasm_rt_funcref_t v) { return v.func != NULL; }
 )";
+
+// CRUST_LOOP_VERSIONING=0 leaves counted loops as they are: for measuring
+// the versioning against the same binary only (the code cache's fingerprint
+// does not see it: use a fresh cache directory when switching).
+bool LoopVersioningEnabled() {
+  static const bool on = [] {
+    const char* v = std::getenv("CRUST_LOOP_VERSIONING");
+    return v == nullptr || std::string_view(v) != "0";
+  }();
+  return on;
+}
 
 const std::string& GluePrelude() {
   static const std::string* const text =
@@ -1182,7 +1195,7 @@ const std::string& TranslatorText() {
     auto* t = new std::string(GluePrelude());
     for (const Wasm2cPatch& p : WriteBarrierPatches()) *t = *t + "\n" + p.anchor + "\n" + p.insert;
     *t += MemoryLocalsText(true) + MemoryLocalsText(false) + std::string(kBodiesAnchor) + kMemoryLocalsPrologue +
-          kGasLocalPrologue;
+          kGasLocalPrologue + LoopVersioningText();
     return t;
   }();
   return *text;
@@ -1243,6 +1256,12 @@ Result<CSource> Translate(ByteView wasm, bool write_barrier) {
     const std::string field = GlobalField(out.c, module.GetGlobalIndex(e.var));
     if (field.empty()) return Status::NotSupported("wasm2c output: no accessor for the gas global");
     RETURN_IF_ERROR(CacheGasInLocal(&out.c, field));
+    // Counted loops whose every charge and barrier can be settled at entry
+    // (loop_versioning.h); needs the memory locals and the gas local.
+    if (memory_locals && LoopVersioningEnabled() &&
+        VersionCountedLoops(module, module.GetGlobalIndex(e.var), write_barrier, &out.c) > 0) {
+      out.c.insert(out.c.find(kBodiesAnchor) + 1, LoopVersioningText());
+    }
     out.c.insert(out.c.find(kBodiesAnchor) + 1, "#define CRUST_GAS " + field + "\n" +
                  (memory_locals ? "#undef CRUST_AFTER_NOTE\n#define CRUST_AFTER_NOTE (crust_gas_ = CRUST_GAS)\n" : ""));
     gas_local = true;

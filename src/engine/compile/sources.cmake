@@ -15,6 +15,7 @@ set(CRUST_ENGINE_COMPILE_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/compiler_process.cc
   ${CMAKE_CURRENT_LIST_DIR}/compiler_translate.cc
   ${CMAKE_CURRENT_LIST_DIR}/compiler_tcc.cc
+  ${CMAKE_CURRENT_LIST_DIR}/loop_versioning.cc
   ${CMAKE_BINARY_DIR}/generated/engine/wasm_rt_abi_text.cc
   ${CMAKE_CURRENT_LIST_DIR}/code_cache.cc
 )
