@@ -1777,5 +1777,115 @@ INSTANTIATE_TEST_SUITE_P(Tiers, EquivalenceTest,
                            return std::string(info.param.opt_level == 0 ? "GccO0" : "GccO2");
                          });
 
+
+// Counted loops the translator versions (loop_versioning.h): the fast copy
+// (no gas lines, barrier-free stores) when the trip count's gas, every
+// access's range and every written page's note hold at entry, the original
+// loop otherwise. Each function repeats its inner loop `reps` times in one
+// call, so that later repetitions find the pages noted by the first; `grow`
+// extends each repetition past the pages noted so far.
+TEST_P(EquivalenceTest, CountedLoops) {
+  Twin& t = *twin_;
+  ASSERT_OK_AND_ASSIGN(ModuleId m, t.Deploy(Wat(Module(R"(
+  ;; fill(u32 p | u32 n | u32 reps | u32 grow): q from p by 8, an i32 counter against n, a load at q + 8
+  (func (export "fill") (param $len i32) (result i32)
+    (local $p i32) (local $n i32) (local $r i32) (local $g i32) (local $q i32) (local $i i32)
+    (local.set $p (i32.load (global.get $A)))
+    (local.set $n (i32.load offset=4 (global.get $A)))
+    (local.set $r (i32.load offset=8 (global.get $A)))
+    (local.set $g (i32.load offset=12 (global.get $A)))
+    (block $out (loop $rep
+      (br_if $out (i32.eqz (local.get $r)))
+      (local.set $q (local.get $p))
+      (local.set $i (i32.const 0))
+      (loop $l
+        (i64.store (local.get $q) (i64.add (i64.load offset=8 (local.get $q)) (i64.extend_i32_u (local.get $i))))
+        (local.set $q (i32.add (local.get $q) (i32.const 8)))
+        (br_if $l (i32.ne (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n))))
+      (local.set $n (i32.add (local.get $n) (local.get $g)))
+      (local.set $r (i32.sub (local.get $r) (i32.const 1)))
+      (br $rep)))
+    (i64.store (global.get $A) (i64.load (local.get $p)))
+    (i32.const 8))
+  ;; pairs(u32 a | u32 b | u32 n | u32 reps): matmul's shape, a + j and b + j, an i64 counter by 2 against n;
+  ;; b moves on by a page each repetition (loads only)
+  (func (export "pairs") (param $len i32) (result i32)
+    (local $a i32) (local $b i32) (local $n i64) (local $r i32) (local $j i32) (local $q i32) (local $k i64)
+    (local.set $a (i32.load (global.get $A)))
+    (local.set $b (i32.load offset=4 (global.get $A)))
+    (local.set $n (i64.load32_u offset=8 (global.get $A)))
+    (local.set $r (i32.load offset=12 (global.get $A)))
+    (block $out (loop $rep
+      (br_if $out (i32.eqz (local.get $r)))
+      (local.set $j (i32.const 0))
+      (local.set $k (i64.const 0))
+      (loop $l
+        (i32.store (local.tee $q (i32.add (local.get $a) (local.get $j)))
+                   (i32.add (i32.load (local.get $q)) (i32.load (i32.add (local.get $b) (local.get $j)))))
+        (i32.store offset=4 (local.get $q) (i32.add (i32.load offset=4 (local.get $q)) (local.get $r)))
+        (local.set $j (i32.add (local.get $j) (i32.const 8)))
+        (br_if $l (i64.ne (local.tee $k (i64.add (local.get $k) (i64.const 2))) (local.get $n))))
+      (local.set $b (i32.add (local.get $b) (i32.const 4096)))
+      (local.set $r (i32.sub (local.get $r) (i32.const 1)))
+      (br $rep)))
+    (i64.store (global.get $A) (i64.load (local.get $a)))
+    (i32.const 8))
+  ;; down(u32 p | u32 n | u32 reps): bytes at p, p - 1, ... counting n down to 0 (a bare br_if)
+  (func (export "down") (param $len i32) (result i32)
+    (local $p i32) (local $n i32) (local $r i32) (local $q i32) (local $i i32)
+    (local.set $p (i32.load (global.get $A)))
+    (local.set $n (i32.load offset=4 (global.get $A)))
+    (local.set $r (i32.load offset=8 (global.get $A)))
+    (block $out (loop $rep
+      (br_if $out (i32.eqz (local.get $r)))
+      (local.set $q (local.get $p))
+      (local.set $i (local.get $n))
+      (loop $l
+        (i32.store8 (local.get $q) (i32.add (i32.load8_u (local.get $q)) (local.get $i)))
+        (local.set $q (i32.sub (local.get $q) (i32.const 1)))
+        (br_if $l (local.tee $i (i32.add (local.get $i) (i32.const -1)))))
+      (local.set $r (i32.sub (local.get $r) (i32.const 1)))
+      (br $rep)))
+    (i32.store (global.get $A) (i32.load (local.get $p)))
+    (i32.const 4))
+)")), "counted loops"));
+  constexpr uint32_t kEnd = 2 * 65536;  // the memory's size (2 pages)
+  // The fast path from the second repetition on (pages noted by the first).
+  CallAtLimits(m, "fill", Cat({U32(0), U32(100), U32(3), U32(0)}));
+  CallAtLimits(m, "fill", Cat({U32(4), U32(1500), U32(4), U32(0)}));  // unaligned, crosses pages
+  // Each repetition reaches pages not yet noted: the original loop, each page charged at its store.
+  CallAtLimits(m, "fill", Cat({U32(0), U32(100), U32(4), U32(600)}));
+  // Trip counts 1 and 2^32 (n = 0: the counter wraps; runs out of memory, then of gas).
+  CallAtLimits(m, "fill", Cat({U32(8), U32(1), U32(3), U32(0)}));
+  CallAtLimits(m, "fill", Cat({U32(8), U32(0), U32(2), U32(0)}));
+  // Out of bounds at the last iteration: the load (q + 8 = the end), then the store straddling the end.
+  CallAtLimits(m, "fill", Cat({U32(kEnd - 8 * 50), U32(50), U32(2), U32(0)}));
+  CallAtLimits(m, "fill", Cat({U32(kEnd - 8 * 49 - 12), U32(50), U32(2), U32(0)}));
+  // Out of bounds only in a later, longer repetition.
+  CallAtLimits(m, "fill", Cat({U32(kEnd - 8 * 60), U32(50), U32(3), U32(4)}));
+  // Ranges crossing 4 GiB, and the argument buffer (page 1) with the pages below.
+  CallAtLimits(m, "fill", Cat({U32(0xFFFFFFF0u), U32(4), U32(2), U32(0)}));
+  CallAtLimits(m, "fill", Cat({U32(65536 - 400), U32(60), U32(3), U32(0)}));
+  CallAtLimits(m, "pairs", Cat({U32(4000), U32(20000), U32(40), U32(3)}));
+  // A load out of bounds in the middle of the second repetition, whose stores are all on noted pages.
+  CallAtLimits(m, "pairs", Cat({U32(8), U32(kEnd - 4096 - 100), U32(40), U32(3)}));
+  CallAtLimits(m, "pairs", Cat({U32(4000), U32(20000), U32(41), U32(2)}));  // odd bound: never met, wraps
+  CallAtLimits(m, "pairs", Cat({U32(4000), U32(20000), U32(0), U32(2)}));
+  CallAtLimits(m, "down", Cat({U32(5000), U32(300), U32(3)}));
+  CallAtLimits(m, "down", Cat({U32(200), U32(201), U32(2)}));  // reaches address 0 exactly
+  CallAtLimits(m, "down", Cat({U32(200), U32(202), U32(2)}));  // wraps below 0: out of bounds at the last iteration
+  CallAtLimits(m, "down", Cat({U32(100), U32(0), U32(2)}));    // n = 0: 2^32 iterations, out of bounds
+  // Gas running out at every iteration of the fast and of the original loops.
+  const CallReceipt full = t.Call(m, "fill", Cat({U32(0), U32(40), U32(3), U32(0)}), kGas);
+  ASSERT_GT(full.gas_spent, 400u);
+  for (uint64_t gas = full.gas_spent - 400; gas <= full.gas_spent; ++gas) {
+    t.Call(m, "fill", Cat({U32(0), U32(40), U32(3), U32(0)}), gas);
+  }
+  const CallReceipt grown = t.Call(m, "fill", Cat({U32(0), U32(40), U32(3), U32(600)}), kGas);
+  for (uint64_t gas = 0; gas <= grown.gas_spent; gas += grown.gas_spent / 97 + 1) {
+    t.Call(m, "fill", Cat({U32(0), U32(40), U32(3), U32(600)}), gas);
+  }
+}
+
 }  // namespace
 }  // namespace crust

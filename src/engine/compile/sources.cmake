@@ -21,4 +21,5 @@ set(CRUST_ENGINE_COMPILE_SOURCES
 )
 set(CRUST_ENGINE_COMPILE_TESTS
   ${CMAKE_CURRENT_LIST_DIR}/code_cache_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/loop_versioning_test.cc
 )
