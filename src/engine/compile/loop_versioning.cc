@@ -417,6 +417,21 @@ bool IsStoreLine(std::string_view trimmed) {
   return false;
 }
 
+// `line` with every load calling its fast variant (CRUST_FL_<name>: no
+// empty asm keeping the load, which only matters for a load that may fault;
+// the fast copy's loads are all in bounds, so the C compiler may drop,
+// merge or vectorise them).
+std::string FastLoads(std::string_view line) {
+  std::string out(line);
+  for (const Wasm2cAccess& a : Wasm2cLoads()) {
+    const std::string call = std::string("= ") + a.name + "(";
+    for (size_t at = out.find(call); at != std::string::npos; at = out.find(call, at + 1)) {
+      out.insert(at + 2, "CRUST_FL_");
+    }
+  }
+  return out;
+}
+
 // The versioned text of one loop: `lines` from its label to its back-edge.
 // Empty when the C is not in the expected shape.
 std::string Rewrite(const std::vector<std::string_view>& lines, const std::string& label, const std::string& cond,
@@ -459,7 +474,7 @@ std::string Rewrite(const std::vector<std::string_view>& lines, const std::strin
     if (t.find_first_of("{}") != std::string_view::npos) return "";
     out += std::string(l.substr(0, l.size() - t.size()));
     if (IsStoreLine(t)) out += "CRUST_NB_";
-    out += std::string(t) + "\n";
+    out += FastLoads(t) + "\n";
   }
   if (skipping) return "";
   const std::string_view bl = lines.back();
@@ -473,7 +488,14 @@ std::string Rewrite(const std::vector<std::string_view>& lines, const std::strin
 }  // namespace
 
 std::string LoopVersioningText() {
+  std::string loads;
+  for (const Wasm2cAccess& a : Wasm2cLoads()) {
+    loads += std::string("static inline ") + a.t3 + " crust_fl_" + a.name + "(const u8* b, u64 a) { " + a.t1 +
+             " r; wasm_rt_memcpy(&r, b + a, sizeof(r)); return (" + a.t3 + ")(" + a.t2 + ")r; }\n#define CRUST_FL_" +
+             a.name + "(m, a) crust_fl_" + a.name + "(crust_base_, a)\n";
+  }
   return "/* ---- crust: counted loops versioned (loop_versioning.h) ---- */\n"
+         "/* Loads of a fast copy: every one is in bounds. */\n" + loads +
          "/* Iterations until t (t1, t1 +- s, ...) meets b, modulo mask + 1; 0 if it never meets b exactly\n"
          " * within one turn of the counter or the count does not fit: then the original loop runs. */\n"
          "static inline u64 crust_loop_trips(u64 t1, u64 b, u64 s, int up, u64 mask) {\n"
