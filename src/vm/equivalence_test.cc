@@ -1811,8 +1811,8 @@ TEST_P(EquivalenceTest, CountedLoops) {
   ;; b moves on by a page each repetition (loads only)
   (func (export "pairs") (param $len i32) (result i32)
     (local $a i32) (local $b i32) (local $n i64) (local $r i32) (local $j i32) (local $q i32) (local $k i64)
-    (local.set $a (i32.load (global.get $A)))
-    (local.set $b (i32.load offset=4 (global.get $A)))
+    (local.set $a (i32.wrap_i64 (local.tee $k (i64.load (global.get $A)))))
+    (local.set $b (i32.wrap_i64 (i64.shr_u (local.get $k) (i64.const 32))))
     (local.set $n (i64.load32_u offset=8 (global.get $A)))
     (local.set $r (i32.load offset=12 (global.get $A)))
     (block $out (loop $rep
