@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -187,17 +186,6 @@ static inline uint64_t crust_res_d(f64 v) { uint64_t b; memcpy(&b, &v, 8); retur
 static inline uint64_t crust_res_e(wasm_rt_externref_t v) { return (uint64_t)(uintptr_t)v; }
 static inline uint64_t crust_res_r(wasm_rt_funcref_t v) { return v.func != NULL; }
 )";
-
-// CRUST_LOOP_VERSIONING=0 leaves counted loops as they are: for measuring
-// the versioning against the same binary only (the code cache's fingerprint
-// does not see it: use a fresh cache directory when switching).
-bool LoopVersioningEnabled() {
-  static const bool on = [] {
-    const char* v = std::getenv("CRUST_LOOP_VERSIONING");
-    return v == nullptr || std::string_view(v) != "0";
-  }();
-  return on;
-}
 
 const std::string& GluePrelude() {
   static const std::string* const text =
@@ -1258,8 +1246,7 @@ Result<CSource> Translate(ByteView wasm, bool write_barrier) {
     RETURN_IF_ERROR(CacheGasInLocal(&out.c, field));
     // Counted loops whose every charge and barrier can be settled at entry
     // (loop_versioning.h); needs the memory locals and the gas local.
-    if (memory_locals && LoopVersioningEnabled() &&
-        VersionCountedLoops(module, module.GetGlobalIndex(e.var), write_barrier, &out.c) > 0) {
+    if (memory_locals && VersionCountedLoops(module, module.GetGlobalIndex(e.var), write_barrier, &out.c) > 0) {
       out.c.insert(out.c.find(kBodiesAnchor) + 1, LoopVersioningText());
     }
     out.c.insert(out.c.find(kBodiesAnchor) + 1, "#define CRUST_GAS " + field + "\n" +
