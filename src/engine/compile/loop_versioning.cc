@@ -7,6 +7,9 @@
 #include <cstdio>
 #include <map>
 #include <set>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <string_view>
 #include <vector>
 
@@ -76,6 +79,12 @@ bool TrapsOrUnfollowed(const wabt::Expr& e) {
 
 class LoopAnalysis {
  public:
+  // Bounds on the work per loop: a loop body longer than this is not
+  // versioned (each pass is linear in it), nor one whose induction locals
+  // take more passes to settle (each pass drops at least one candidate).
+  static constexpr size_t kMaxBodyInstructions = 4096;
+  static constexpr int kMaxPasses = 8;
+
   LoopAnalysis(const wabt::Module& m, const wabt::Func& f, uint32_t gas_global)
       : m_(m), f_(f), gas_(gas_global) {}
 
@@ -273,7 +282,10 @@ class LoopAnalysis {
   bool Analyse(const wabt::LoopExpr& l, CountedLoop* out) {
     if (l.block.decl.GetNumParams() != 0 || l.block.decl.GetNumResults() != 0) return false;
     std::vector<const wabt::Expr*> body;
-    for (const wabt::Expr& e : l.block.exprs) body.push_back(&e);
+    for (const wabt::Expr& e : l.block.exprs) {
+      if (body.size() == kMaxBodyInstructions) return false;
+      body.push_back(&e);
+    }
     if (!ChargePrefix(&body, &out->cost) || body.empty()) return false;
     // The closing br_if back to this loop.
     const wabt::Expr& last = *body.back();
@@ -292,7 +304,8 @@ class LoopAnalysis {
     // at the start plus a non-zero constant. Start from all written locals
     // and drop those that are not, until the set is stable.
     std::set<int64_t> ivs = written;
-    for (;;) {
+    for (int pass = 0;; ++pass) {
+      if (pass == kMaxPasses) return false;
       std::map<int64_t, Sym> fin;
       bool unknown = false;
       if (!Pass(body, written, ivs, out, &fin, &unknown)) return false;
@@ -344,18 +357,6 @@ class LoopAnalysis {
 // $l<i> for the others), checked against the function's header text.
 std::string LocalName(const wabt::Func& f, int64_t i) {
   return (static_cast<wabt::Index>(i) < f.GetNumParams() ? "w2c_p" : "w2c_l") + std::to_string(i);
-}
-
-bool Declared(std::string_view header, const std::string& name) {
-  for (size_t at = header.find(name); at != std::string_view::npos; at = header.find(name, at + 1)) {
-    const char before = at == 0 ? ' ' : header[at - 1];
-    const char after = at + name.size() < header.size() ? header[at + name.size()] : ' ';
-    if (!std::isalnum(static_cast<unsigned char>(before)) && before != '_' &&
-        !std::isalnum(static_cast<unsigned char>(after)) && after != '_') {
-      return true;
-    }
-  }
-  return false;
 }
 
 std::string Hex(uint64_t v) {
@@ -530,41 +531,79 @@ size_t VersionCountedLoops(const wabt::Module& m, uint32_t gas_global, bool writ
     if (body == std::string::npos) break;
     const size_t end = c->find(kWasm2cBodyEnd, body);
     if (end == std::string::npos) break;
-    const size_t header_from = c->rfind("\nstatic ", body);
-    const std::string_view header(c->data() + (header_from == std::string::npos ? at : header_from),
-                                  body - (header_from == std::string::npos ? at : header_from));
+    // The header: the signature line (the last '{' before the body; the
+    // local declarations between hold none) to the body.
+    const size_t brace = c->rfind('{', body);
+    if (brace == std::string::npos || brace < at) break;
+    const size_t header_from = c->rfind('\n', brace) + 1;
+    const std::string_view header(c->data() + header_from, body - header_from);
     at = end;
     const wabt::Func& f = *m.funcs[fi];
     std::vector<CountedLoop> loops;
     LoopAnalysis(m, f, gas_global).Collect(f.exprs, &loops);
+    if (loops.empty()) continue;
+    // One pass over the function's header and body (linear however many
+    // loops it holds): the identifiers declared, and each label's line and
+    // the lines that jump to it.
+    std::unordered_set<std::string_view> declared;
+    for (size_t i = 0; i < header.size();) {
+      if (std::isalpha(static_cast<unsigned char>(header[i])) || header[i] == '_') {
+        size_t j = i;
+        while (j < header.size() && (std::isalnum(static_cast<unsigned char>(header[j])) || header[j] == '_')) ++j;
+        declared.insert(header.substr(i, j - i));
+        i = j;
+      } else {
+        ++i;
+      }
+    }
+    struct LabelLines {
+      size_t labels = 0, line = 0;      // the label's line
+      size_t gotos = 0, goto_end = 0;  // the end of the (last) line jumping to it
+      bool goto_last = false;          // that line ends with "{goto <label>;}"
+    };
+    std::unordered_map<std::string_view, LabelLines> lines_of;
+    const std::string_view text(*c);
+    for (size_t line = body; line < end;) {
+      size_t nl = text.find('\n', line);
+      if (nl == std::string_view::npos || nl > end) nl = end;
+      const std::string_view l = text.substr(line, nl - line), t = Trim(l);
+      if (t.size() > 2 && t.substr(t.size() - 2) == ": " && t.find_first_of(" ;:") == t.size() - 2) {
+        LabelLines& ll = lines_of[t.substr(0, t.size() - 2)];
+        ++ll.labels;
+        ll.line = line;
+      }
+      for (size_t g = l.find("goto "); g != std::string_view::npos; g = l.find("goto ", g + 5)) {
+        const size_t semi = l.find(';', g);
+        if (semi == std::string_view::npos) break;
+        LabelLines& ll = lines_of[l.substr(g + 5, semi - g - 5)];
+        ++ll.gotos;
+        ll.goto_end = nl + 1;
+        ll.goto_last = l.substr(semi) == ";}" && g >= 1 && l[g - 1] == '{';
+      }
+      line = nl + 1;
+    }
     for (const CountedLoop& l : loops) {
       if (l.loop->block.label.empty() || l.loop->block.label[0] != '$') continue;
       const std::string label = "w2c_" + l.loop->block.label.substr(1);
       bool names_ok = true;
-      for (const auto& [local, step] : l.steps) names_ok = names_ok && Declared(header, LocalName(f, local));
+      for (const auto& [local, step] : l.steps) names_ok = names_ok && declared.count(LocalName(f, local));
       for (const Sym* s : {&l.counter, &l.bound}) {
-        if (s->inv >= 0) names_ok = names_ok && Declared(header, LocalName(f, s->inv));
+        if (s->inv >= 0) names_ok = names_ok && declared.count(LocalName(f, s->inv));
       }
       for (const Access& a : l.accesses) {
-        if (a.addr.inv >= 0) names_ok = names_ok && Declared(header, LocalName(f, a.addr.inv));
+        if (a.addr.inv >= 0) names_ok = names_ok && declared.count(LocalName(f, a.addr.inv));
       }
       if (!names_ok) continue;
-      // The label line, once in the body.
-      const std::string label_line = label + ": \n";
-      size_t lab = c->find(label_line, body);
-      if (lab == std::string::npos || lab > end) continue;
-      if (c->find(label_line, lab + 1) < end) continue;
-      const size_t line_begin = c->rfind('\n', lab) + 1;
-      if (c->find_first_not_of(' ', line_begin) != lab) continue;
-      const std::string goto_text = "{goto " + label + ";}\n";
-      const size_t g = c->find(goto_text, lab);
-      if (g == std::string::npos || g > end || c->find(goto_text, g + 1) < end) continue;
-      if (c->find("goto " + label + ";", body) < lab) continue;
-      const size_t region_end = g + goto_text.size();
-      const std::string_view region(c->data() + line_begin, region_end - 1 - line_begin);
-      std::string text = Rewrite(Lines(region), label, Condition(f, l, write_barrier), l.cost);
-      if (text.empty()) continue;
-      edits.push_back({line_begin, region_end, std::move(text)});
+      // The label's line once in the body, and one jump to it, after it: the
+      // back-edge ending the loop.
+      auto it = lines_of.find(label);
+      if (it == lines_of.end()) continue;
+      const LabelLines& ll = it->second;
+      if (ll.labels != 1 || ll.gotos != 1 || !ll.goto_last || ll.goto_end <= ll.line || ll.goto_end > end + 1) continue;
+      const std::string_view region(c->data() + ll.line, ll.goto_end - 1 - ll.line);
+      std::string rewritten = Rewrite(Lines(region), label, Condition(f, l, write_barrier), l.cost);
+      if (rewritten.empty()) continue;
+      edits.push_back({ll.line, ll.goto_end, std::move(rewritten)});
     }
   }
   if (edits.empty()) return 0;
