@@ -163,5 +163,27 @@ TEST(LoopVersioningTest, VersionsCountedLoopsOnly) {
   EXPECT_TRUE(Versioned(raw.c).empty());
 }
 
+// Many loops in one function: each is versioned (the passes index the
+// function's labels once instead of searching the body per loop).
+TEST(LoopVersioningTest, ManyLoopsInOneFunction) {
+  constexpr int kLoops = 3000;
+  std::string wat = "(module (memory 1) (func (export \"f\") (param $p i32) (param $n i32) (local $i i32)";
+  for (int k = 0; k < kLoops; ++k) {
+    wat += "(local.set $i (i32.const 0)) (loop $l" + std::to_string(k) +
+           " (i32.store8 (i32.add (local.get $p) (local.get $i)) (local.get $i))"
+           " (br_if $l" + std::to_string(k) +
+           " (i32.ne (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n))))";
+  }
+  wat += "))";
+  ASSERT_OK_AND_ASSIGN(Bytes wasm, WatToWasm(wat));
+  PrepareOptions po;
+  po.abi = Abi::kNone;
+  ASSERT_OK_AND_ASSIGN(PreparedModule p, PrepareModule(wasm, po));
+  ASSERT_OK_AND_ASSIGN(CSource c, TranslateToC(p.wasm, /*write_barrier=*/true));
+  size_t fast = 0;
+  for (size_t at = c.c.find("_crust_fast: "); at != std::string::npos; at = c.c.find("_crust_fast: ", at + 1)) ++fast;
+  EXPECT_EQ(fast, static_cast<size_t>(kLoops));
+}
+
 }  // namespace
 }  // namespace crust::engine
