@@ -12,7 +12,11 @@
 // is an induction local stepped by a constant each iteration and bound a
 // constant plus an optional local the body does not write. Every load and
 // store address must be affine: an unwritten local (optional) + an i32
-// induction local (optional) + a constant; stores step at most 4 KiB.
+// induction local (optional) + a constant; stores step at most 4 KiB. Bodies
+// over 4,096 instructions are left alone, and the rewrite is linear in the C
+// (one index of each function's labels and jumps), so a hostile module cannot
+// make translation superlinear; the duplicated C stays within
+// kMaxTranslatedCBytes or nothing is versioned.
 //
 // Such a loop is written twice. At entry, the generated C computes the
 // trip count N in 64-bit unsigned arithmetic (0 when the counter would wrap
