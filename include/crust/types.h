@@ -30,14 +30,7 @@ struct Hash32 {
   bool IsZero() const;
 
   auto operator<=>(const Hash32&) const = default;
-  // Four 8-byte comparisons, inline (the defaulted one calls memcmp: a VM
-  // session compares module ids several times per call).
-  bool operator==(const Hash32& o) const {
-    uint64_t a[4], b[4];
-    __builtin_memcpy(a, bytes.data(), sizeof(a));
-    __builtin_memcpy(b, o.bytes.data(), sizeof(b));
-    return ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3])) == 0;
-  }
+  bool operator==(const Hash32&) const = default;
 };
 
 using ModuleId = Hash32;

@@ -265,7 +265,7 @@ Status PosixMemoryRegion::CollectNoted(bool rearm, std::vector<uint32_t>* pages)
   }
   const size_t first = pages->size();
   pages->insert(pages->end(), noted_list_.begin(), noted_list_.end());
-  if (noted_list_.size() > 1) std::sort(pages->begin() + static_cast<std::ptrdiff_t>(first), pages->end());
+  std::sort(pages->begin() + static_cast<std::ptrdiff_t>(first), pages->end());
   if (rearm) ForgetNoted(0);
   return Status::OK();
 }

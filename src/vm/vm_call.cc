@@ -109,16 +109,13 @@ void VmSessionImpl::MarkRunning() {
 Status VmSessionImpl::Execute(Loaded* m, const ModuleId& id, std::string_view function, ByteView arg,
                               uint64_t gas_limit, uint32_t wasm_depth, Outcome* out) {
   engine::Instance& inst = *m->instance;
-  if (m->last_function == nullptr || m->last_function->first != function) {
-    auto cached = m->functions.find(function);
-    if (cached == m->functions.end()) {
-      auto fn = inst.FindI32Function(function);
-      if (!fn.ok()) {
-        return Status::NotFound("module " + id.ToHex() + " has no callable function \"" + std::string(function) + "\"");
-      }
-      cached = m->functions.emplace(std::string(function), *fn).first;
+  auto cached = m->functions.find(function);
+  if (cached == m->functions.end()) {
+    auto fn = inst.FindI32Function(function);
+    if (!fn.ok()) {
+      return Status::NotFound("module " + id.ToHex() + " has no callable function \"" + std::string(function) + "\"");
     }
-    m->last_function = &*cached;
+    cached = m->functions.emplace(std::string(function), *fn).first;
   }
   const uint64_t a = m->meta.arg_buffer;
   uint8_t* const mem = inst.memory_data();
@@ -140,7 +137,7 @@ Status VmSessionImpl::Execute(Loaded* m, const ModuleId& id, std::string_view fu
     return MemoryIOError(id, "writing the argument");
   }
 
-  Result<uint32_t> ret = inst.CallI32(m->last_function->second, static_cast<uint32_t>(arg.size()), this);
+  Result<uint32_t> ret = inst.CallI32(cached->second, static_cast<uint32_t>(arg.size()), this);
 
   const uint64_t remaining = engine::Instance::Get(m->gas);
   out->gas_spent = remaining <= gas_limit ? gas_limit - remaining : gas_limit;

@@ -61,9 +61,6 @@ class VmSessionImpl final : public VmSession, private engine::HostContext {
     engine::Instance::GlobalRef gas, depth, trap;
     std::vector<engine::Instance::GlobalRef> state_globals;  // parallel to meta.globals
     std::map<std::string, engine::FunctionRef, std::less<>> functions;
-    // The last function looked up (a node of `functions`, which never erases):
-    // calls repeat one function, and a string compare beats the ordered search.
-    const std::pair<const std::string, engine::FunctionRef>* last_function = nullptr;
     // Code tiers: false while fast code runs and an optimised build is on its
     // way (SwapSettledCode replaces the instance between top-level calls).
     engine::Tier tier = engine::Tier::kOptimised;

@@ -17,7 +17,6 @@
 #pragma once
 
 #include <cstdint>
-#include <cstring>
 #include <memory>
 #include <span>
 #include <string>
@@ -119,15 +118,8 @@ class Instance {
     char type = 0;
   };
   Result<GlobalRef> FindGlobal(std::string_view export_name) const;
-  // Inline: a call runs several per module (counters, state globals). A
-  // GlobalRef from FindGlobal has type i/f (4 bytes) or j/d (8 bytes).
-  static uint64_t Get(GlobalRef g) {
-    uint64_t v = 0;
-    std::memcpy(&v, g.addr, GlobalBytes(g.type));
-    return v;
-  }
-  static void Set(GlobalRef g, uint64_t bits) { std::memcpy(g.addr, &bits, GlobalBytes(g.type)); }
-  static size_t GlobalBytes(char type) { return (type == 'j' || type == 'd') ? 8 : 4; }
+  static uint64_t Get(GlobalRef g);
+  static void Set(GlobalRef g, uint64_t bits);
   // Every global the module defines, in index order (state snapshot).
   std::vector<uint64_t> SaveGlobals() const;
   // The same, appended to *out (no allocation once *out has the capacity).
