@@ -46,6 +46,26 @@ TEST(Hex, RoundTripAndErrors) {
   EXPECT_NE(std::string(bad.status().message()).find("character 63"), std::string::npos);
 }
 
+// Hash32's equality is hand-written (four 8-byte compares): ids that differ
+// in any single byte, or only in bits of one byte, are unequal.
+TEST(Hash32, EqualityLooksAtEveryByte) {
+  Hash32 a{};
+  for (size_t i = 0; i < a.bytes.size(); ++i) a.bytes[i] = static_cast<uint8_t>(i * 7 + 1);
+  const Hash32 same = a;
+  EXPECT_TRUE(a == same);
+  EXPECT_FALSE(a != same);
+  for (size_t i = 0; i < a.bytes.size(); ++i) {
+    for (uint8_t bit : {uint8_t{0x01}, uint8_t{0x80}}) {
+      Hash32 b = a;
+      b.bytes[i] ^= bit;
+      EXPECT_FALSE(a == b) << "byte " << i;
+      EXPECT_TRUE(a != b) << "byte " << i;
+      EXPECT_EQ(a < b || b < a, true) << "byte " << i;
+    }
+  }
+  EXPECT_TRUE(Hash32{} == Hash32{});
+}
+
 TEST(Sha256, KnownVectors) {
   const uint8_t abc[] = {'a', 'b', 'c'};
   EXPECT_EQ(Sha256Of(abc).ToHex(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");

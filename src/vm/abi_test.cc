@@ -920,6 +920,29 @@ TEST_F(AbiTest, NextCallAfterAFailedOneSeesTheSavedGlobals) {
   EXPECT_EQ(DecodeFixed64(g.data.data()), 3u);
 }
 
+// Each loaded module remembers its last function lookup (vm_call.cc,
+// Execute): alternating functions of one module, and the same function of
+// two modules, still call what each request names.
+TEST_F(AbiTest, AlternatingFunctionsAndModulesCallWhatTheyName) {
+  const ModuleId a = Deploy(Contract(kStateful));
+  const ModuleId b = Deploy(Contract(kStateful), {.nonce = 1});
+  auto get = [&](const ModuleId& id) {
+    CallReceipt r = session_->Call(id, "get", {}, kGas);
+    EXPECT_OK(r.status);
+    return r.data.size() == 8 ? DecodeFixed64(r.data.data()) : ~uint64_t{0};
+  };
+  for (uint64_t i = 1; i <= 3; ++i) {
+    ASSERT_OK(session_->Call(a, "inc_quiet", {}, kGas).status);
+    EXPECT_EQ(get(a), i);
+    EXPECT_EQ(get(b), i - 1);
+    ASSERT_OK(session_->Call(b, "inc_quiet", {}, kGas).status);
+    EXPECT_EQ(get(b), i);
+  }
+  EXPECT_TRUE(session_->Call(a, "no_such_function", {}, kGas).status.IsNotFound());
+  EXPECT_EQ(get(a), 3u);
+  EXPECT_TRUE(session_->Call(a, "no_such_function", {}, kGas).status.IsNotFound());
+}
+
 // An embedder removes a loaded module through state() behind the VM's back:
 // the VM forgets it (its instance mapped a memory the session no longer
 // has) instead of touching that memory again; other modules keep working,
