@@ -96,10 +96,15 @@ inline constexpr uint64_t kCostTableBulk = 5;      // + 1 per element
 // original bytes and this version (prepared_cache.h): an unbumped change
 // would let them return the old instrumentation.
 // 2: a block's body continues the enclosing segment (was: `block` ended it).
-inline constexpr uint32_t kInstrumentationVersion = 2;
+// 3: charges deferred to loop heads, calls and exits (gas_deferral.h).
+inline constexpr uint32_t kInstrumentationVersion = 3;
 
 // The static cost of one original instruction.
 uint64_t CostOf(const wabt::Expr& e);
+
+// True if a version-2 gas segment ends after `e` (br, br_if, br_table,
+// return, unreachable, block, loop, if; a block's body continues it).
+bool IsSegmentEnd(const wabt::Expr& e);
 
 // Exports each mutable number-typed global the module defines (not imports)
 // as kStateGlobalPrefix + index and returns them in index order. Call before
