@@ -1768,6 +1768,57 @@ TEST_P(EquivalenceTest, TierSwap) {
   printf("tier swap: %zu of 3 modules on the fast tier before the swap\n", fast_before);
 }
 
+// Instrumentation version 3 (gas_deferral.h): charges at loop heads, calls
+// and exits, credits where paths of different costs meet. An interpreter-like
+// br_table dispatch, an early-exit scan with an `if` inside, `spent` after
+// deferred code, and a scan that traps after many iterations: results, gas
+// and memory equal in both engines at every limit of a small call and at the
+// limits around each larger one.
+TEST_P(EquivalenceTest, DeferredGasCharges) {
+  Twin& t = *twin_;
+  ASSERT_OK_AND_ASSIGN(ModuleId m, t.Deploy(Wat(R"((module
+  (import "env" "spent" (func $spent (result i64)))
+  (memory (export "memory") 2)
+  (global $A (export "A") i32 (i32.const 0))
+  ;; disp(u32 n): stores into page 1 on one arm, reads it on another
+  (func (export "disp") (param $len i32) (result i32) (local $n i32) (local $acc i32)
+    (local.set $n (i32.load (global.get $A)))
+    (loop $l
+      (block $join
+        (block $c (block $b (block $a
+          (br_table $a $b $c (i32.rem_u (local.get $n) (i32.const 3))))
+          (local.set $acc (i32.add (local.get $acc) (i32.const 1))) (br $join))
+        (i32.store offset=65536 (i32.shl (i32.and (local.get $n) (i32.const 255)) (i32.const 2))
+          (local.get $acc))
+        (br $join))
+        (local.set $acc (i32.xor (local.get $acc) (i32.load offset=65536 (i32.const 8)))))
+      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+    (i32.store (global.get $A) (local.get $acc))
+    (i32.const 4))
+  ;; probe(u32 p, u32 k): scans bytes from p for k; past the memory it traps
+  (func (export "probe") (param $len i32) (result i32) (local $p i32) (local $k i32)
+    (local.set $p (i32.load (global.get $A)))
+    (local.set $k (i32.load offset=4 (global.get $A)))
+    (block $found
+      (loop $l
+        (br_if $found (i32.eq (i32.load8_u (local.get $p)) (local.get $k)))
+        (if (i32.and (local.get $p) (i32.const 1))
+          (then (local.set $k (i32.and (local.get $k) (i32.const 255)))))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br $l)))
+    (i32.store (global.get $A) (local.get $p))
+    (i64.store offset=8 (global.get $A) (call $spent))
+    (i32.const 16))
+))"), "deferred gas"));
+  const CallReceipt small = t.Call(m, "disp", U32(3), kGas);
+  ASSERT_OK(small.status);
+  for (uint64_t g = 0; g <= small.gas_spent; ++g) t.Call(m, "disp", U32(3), g);
+  for (uint32_t n : {1u, 2u, 100u, 1000u}) CallAtLimits(m, "disp", U32(n));
+  for (uint32_t start : {100u, 65536u, 65537u, 131000u}) {
+    for (uint32_t key : {0u, 1u, 7u, 300u}) CallAtLimits(m, "probe", Cat({U32(start), U32(key)}));
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Tiers, EquivalenceTest,
                          ::testing::Values(EngineParam{VmOptions::Tiers::kOptimisedOnly, 0},
                                            EngineParam{VmOptions::Tiers::kFastOnly, 0},
