@@ -2,11 +2,8 @@
 #include "src/engine/prepare/instrument.h"
 
 #include <memory>
-#include <optional>
 #include <string>
 
-#include "src/engine/prepare/expr_seq.h"
-#include "src/engine/prepare/gas_deferral.h"
 #include "src/engine/prepare/lower64.h"
 #include "src/engine/prepare/wabt_util.h"
 #include "wabt/cast.h"
@@ -22,7 +19,42 @@ using ExprPtr = std::unique_ptr<wabt::Expr>;
 constexpr uint32_t kCanonicalNan32 = 0x7fc00000u;
 constexpr uint64_t kCanonicalNan64 = 0x7ff8000000000000ull;
 
-wabt::Var V(uint32_t index) { return VarAt(index); }
+wabt::Var V(uint32_t index) { return wabt::Var(index, wabt::Location()); }
+
+// A short straight sequence of new instructions.
+class Seq {
+ public:
+  Seq& GlobalGet(uint32_t g) { return Add(std::make_unique<wabt::GlobalGetExpr>(V(g))); }
+  Seq& GlobalSet(uint32_t g) { return Add(std::make_unique<wabt::GlobalSetExpr>(V(g))); }
+  Seq& LocalGet(uint32_t l) { return Add(std::make_unique<wabt::LocalGetExpr>(V(l))); }
+  Seq& LocalSet(uint32_t l) { return Add(std::make_unique<wabt::LocalSetExpr>(V(l))); }
+  Seq& LocalTee(uint32_t l) { return Add(std::make_unique<wabt::LocalTeeExpr>(V(l))); }
+  Seq& I32(uint32_t v) { return Add(std::make_unique<wabt::ConstExpr>(wabt::Const::I32(v))); }
+  Seq& I64(uint64_t v) { return Add(std::make_unique<wabt::ConstExpr>(wabt::Const::I64(v))); }
+  Seq& F32Bits(uint32_t v) { return Add(std::make_unique<wabt::ConstExpr>(wabt::Const::F32(v))); }
+  Seq& F64Bits(uint64_t v) { return Add(std::make_unique<wabt::ConstExpr>(wabt::Const::F64(v))); }
+  Seq& Binary(Opcode op) { return Add(std::make_unique<wabt::BinaryExpr>(op)); }
+  Seq& Compare(Opcode op) { return Add(std::make_unique<wabt::CompareExpr>(op)); }
+  Seq& Convert(Opcode op) { return Add(std::make_unique<wabt::ConvertExpr>(op)); }
+  Seq& Select() { return Add(std::make_unique<wabt::SelectExpr>(wabt::TypeVector{})); }
+  Seq& Call(uint32_t f) { return Add(std::make_unique<wabt::CallExpr>(V(f))); }
+  // if (cond) { trap_global = kind; unreachable }
+  Seq& TrapIf(uint32_t trap_global, InjectedTrap kind) {
+    auto e = std::make_unique<wabt::IfExpr>();
+    e->true_.exprs.push_back(std::make_unique<wabt::ConstExpr>(wabt::Const::I32(static_cast<uint32_t>(kind))));
+    e->true_.exprs.push_back(std::make_unique<wabt::GlobalSetExpr>(V(trap_global)));
+    e->true_.exprs.push_back(std::make_unique<wabt::UnreachableExpr>());
+    return Add(std::move(e));
+  }
+  wabt::ExprList Take() { return std::move(list_); }
+
+ private:
+  Seq& Add(ExprPtr e) {
+    list_.push_back(std::move(e));
+    return *this;
+  }
+  wabt::ExprList list_;
+};
 
 bool MayProduceArithmeticNan(Opcode op) {
   switch (op) {
@@ -34,6 +66,16 @@ bool MayProduceArithmeticNan(Opcode op) {
     case Opcode::F64Sqrt: case Opcode::F64Min: case Opcode::F64Max: case Opcode::F64Ceil:
     case Opcode::F64Floor: case Opcode::F64Trunc: case Opcode::F64Nearest:
     case Opcode::F64PromoteF32:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool IsSegmentEnd(const wabt::Expr& e) {
+  switch (e.type()) {
+    case ExprType::Br: case ExprType::BrIf: case ExprType::BrTable: case ExprType::Return:
+    case ExprType::Unreachable: case ExprType::Block: case ExprType::Loop: case ExprType::If:
       return true;
     default:
       return false;
@@ -144,18 +186,13 @@ class Instrumenter {
   void InstrumentFunction(wabt::Func* f) {
     func_ = f;
     nan_local_f32_ = nan_local_f64_ = kNone;
-    // Version 3: charges deferred (gas_deferral.h); the rest of the
-    // instrumentation then goes in without charges. Functions the plan does
-    // not handle are charged segment by segment (version 2).
-    std::optional<wabt::ExprList> exit_charge = PlanDeferredGas(f, {gas_, trap_});
-    charge_segments_ = !exit_charge.has_value();
     ProcessList(&f->exprs, false);
-    WrapBody(f, exit_charge ? std::move(*exit_charge) : wabt::ExprList());
+    WrapBody(f);
   }
 
   // Entry check, body wrapped in a block of the function's result type (so
   // branches to the function label land before the exit bookkeeping), exit.
-  void WrapBody(wabt::Func* f, wabt::ExprList exit_charge) {
+  void WrapBody(wabt::Func* f) {
     auto wrapper = std::make_unique<wabt::BlockExpr>();
     const wabt::TypeVector& results = f->decl.sig.result_types;
     if (results.size() > 1) {
@@ -171,7 +208,6 @@ class Instrumenter {
     s.GlobalGet(depth_).I32(1).Binary(Opcode::I32Sub).GlobalSet(depth_);
     wabt::ExprList body = s.Take();
     body.push_back(std::move(wrapper));
-    body.splice(body.end(), exit_charge);
     wabt::ExprList exit = DepthRelease();
     body.splice(body.end(), exit);
     f->exprs = std::move(body);
@@ -180,6 +216,13 @@ class Instrumenter {
   wabt::ExprList DepthRelease() {
     Seq s;
     s.GlobalGet(depth_).I32(1).Binary(Opcode::I32Add).GlobalSet(depth_);
+    return s.Take();
+  }
+
+  wabt::ExprList StaticCharge(uint64_t cost) {
+    Seq s;
+    s.GlobalGet(gas_).I64(cost).Compare(Opcode::I64LtU).TrapIf(trap_, InjectedTrap::kOutOfGas);
+    s.GlobalGet(gas_).I64(cost).Binary(Opcode::I64Sub).GlobalSet(gas_);
     return s.Take();
   }
 
@@ -289,8 +332,8 @@ class Instrumenter {
   }
 
   void InsertCharge(wabt::ExprList* list, wabt::ExprList::iterator pos, uint64_t cost) {
-    if (cost == 0 || !charge_segments_) return;
-    wabt::ExprList charge = StaticCharge(gas_, trap_, cost);
+    if (cost == 0) return;
+    wabt::ExprList charge = StaticCharge(cost);
     list->splice(pos, charge);
   }
 
@@ -298,21 +341,10 @@ class Instrumenter {
   wabt::Module* const m_;
   uint32_t gas_ = 0, depth_ = 0, trap_ = 0, charge_n_ = 0, charge_n64_ = kNone;
   wabt::Func* func_ = nullptr;
-  bool charge_segments_ = true;  // version-2 charges for this function
   uint32_t nan_local_f32_ = kNone, nan_local_f64_ = kNone;
 };
 
 }  // namespace
-
-bool IsSegmentEnd(const wabt::Expr& e) {
-  switch (e.type()) {
-    case ExprType::Br: case ExprType::BrIf: case ExprType::BrTable: case ExprType::Return:
-    case ExprType::Unreachable: case ExprType::Block: case ExprType::Loop: case ExprType::If:
-      return true;
-    default:
-      return false;
-  }
-}
 
 uint64_t CostOf(const wabt::Expr& e) {
   switch (e.type()) {

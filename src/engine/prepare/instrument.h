@@ -23,21 +23,14 @@
 // a segment ends after br, br_if, br_table, return, unreachable, loop or if,
 // and at the end of a block (branches may land there). A `block` does not
 // end its segment: its body is entered unconditionally, so the segment runs
-// on into the body up to the body's first segment end. A call that completes
-// pays exactly the static cost of every original instruction it ran.
-// Version 3 (gas_deferral.h) lowers the counter only at a function's entry
-// (its first segment), at the head of every loop branched to (the back
-// edge's path since the last charge + the body's first segment), before
-// calls and dynamically charged instructions (all run so far + the rest of
-// the segment: the counter callees and the host see is version 2's), before
-// `return` and at the exit; paths that meet with different costs add the
-// difference to a credit local that the next charge subtracts. A function
-// it cannot plan (a br_table needing different credits per target) gets
-// version 2's charges: every segment in full at its start. A charge checks
-// remaining >= amount, else sets kTrapGlobal to InjectedTrap::kOutOfGas
-// and executes `unreachable` (remaining unchanged); it never takes more than
-// what ran plus what is certain to run, so a limit of exactly the spent gas
-// succeeds. A trap is charged up to the last charge before it.
+// on into the body up to the body's first segment end (the body's first
+// segment is charged with the segment holding the `block`, and nested
+// blocks likewise). At the start of every segment the total static cost of
+// its original instructions is charged: if remaining < cost the module sets
+// kTrapGlobal to InjectedTrap::kOutOfGas and executes `unreachable`
+// (remaining is left unchanged); otherwise remaining -= cost. A segment is
+// charged in full on entry, even when a trap or a call that runs out of gas
+// stops it midway.
 // Static costs (CostOf below):
 //    1  every instruction not listed (const, local/global access, arithmetic,
 //       compare, convert, select, drop, nop, block, loop, if, br*, return,
@@ -103,15 +96,10 @@ inline constexpr uint64_t kCostTableBulk = 5;      // + 1 per element
 // original bytes and this version (prepared_cache.h): an unbumped change
 // would let them return the old instrumentation.
 // 2: a block's body continues the enclosing segment (was: `block` ended it).
-// 3: charges deferred to loop heads, calls and exits (gas_deferral.h).
-inline constexpr uint32_t kInstrumentationVersion = 3;
+inline constexpr uint32_t kInstrumentationVersion = 2;
 
 // The static cost of one original instruction.
 uint64_t CostOf(const wabt::Expr& e);
-
-// True if a version-2 gas segment ends after `e` (br, br_if, br_table,
-// return, unreachable, block, loop, if; a block's body continues it).
-bool IsSegmentEnd(const wabt::Expr& e);
 
 // Exports each mutable number-typed global the module defines (not imports)
 // as kStateGlobalPrefix + index and returns them in index order. Call before

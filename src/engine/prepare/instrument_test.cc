@@ -6,15 +6,10 @@
 
 #include <gtest/gtest.h>
 
-#include <functional>
-
 #include "src/engine/runtime/host_gas.h"
 #include "src/testing/interp_oracle.h"
 #include "src/engine/prepare/prepare.h"
-#include "src/engine/prepare/validate.h"
 #include "src/engine/prepare/wat.h"
-#include "wabt/cast.h"
-#include "wabt/ir.h"
 #include "tests/test_util.h"
 
 namespace crust::engine {
@@ -32,66 +27,6 @@ class InstrumentTest : public ::testing::Test {
     ASSERT_OK_AND_ASSIGN(prepared_, PrepareModule(wasm));
     ASSERT_OK_AND_ASSIGN(oracle_, InterpOracle::Create(prepared_, &host_));
   }
-  void LoadModule(const std::string& wat) {
-    ASSERT_OK_AND_ASSIGN(Bytes wasm, WatToWasm(wat));
-    ASSERT_OK_AND_ASSIGN(prepared_, PrepareModule(wasm));
-    ASSERT_OK_AND_ASSIGN(oracle_, InterpOracle::Create(prepared_, &host_));
-  }
-  // The out-of-gas checks in exported function `fn` of the prepared module
-  // (static and with a credit), and whether the first loop's body starts
-  // with the plain charge `if (gas < c) trap; gas -= c` (c in *loop_cost).
-  int Charges(std::string_view fn, uint64_t* loop_cost = nullptr) {
-    auto m = DecodeModule(prepared_.wasm);
-    EXPECT_TRUE(m.ok());
-    if (!m.ok()) return -1;
-    const wabt::Func* f = (*m)->GetFunc((*m)->GetExport(fn)->var);
-    int n = 0;
-    bool loop_seen = false;
-    std::function<void(const wabt::ExprList&)> walk = [&](const wabt::ExprList& list) {
-      for (const wabt::Expr& e : list) {
-        if (const auto* i = wabt::dyn_cast<wabt::IfExpr>(&e)) {
-          const wabt::ExprList& t = i->true_.exprs;
-          const auto* c = t.size() == 3 ? wabt::dyn_cast<wabt::ConstExpr>(&t.front()) : nullptr;
-          if (c && c->const_.u32() == static_cast<uint32_t>(InjectedTrap::kOutOfGas) &&
-              wabt::isa<wabt::GlobalSetExpr>(&*std::next(t.begin())) && wabt::isa<wabt::UnreachableExpr>(&t.back())) {
-            ++n;
-          }
-          walk(i->true_.exprs);
-          walk(i->false_);
-        } else if (const auto* b = wabt::dyn_cast<wabt::BlockExpr>(&e)) {
-          walk(b->block.exprs);
-        } else if (const auto* l = wabt::dyn_cast<wabt::LoopExpr>(&e)) {
-          if (!loop_seen && loop_cost != nullptr) {
-            loop_seen = true;
-            auto it = l->block.exprs.begin();
-            const bool gas_get = it != l->block.exprs.end() && wabt::isa<wabt::GlobalGetExpr>(&*it);
-            const auto* c = gas_get ? wabt::dyn_cast<wabt::ConstExpr>(&*std::next(it)) : nullptr;
-            const bool compare = c && wabt::isa<wabt::CompareExpr>(&*std::next(it, 2));
-            *loop_cost = compare ? c->const_.u64() : 0;
-          }
-          walk(l->block.exprs);
-        }
-      }
-    };
-    walk(f->exprs);
-    return n;
-  }
-  // A limit of exactly the gas a call spends lets it complete; every lower
-  // limit runs out of gas (and is reported as spent in full).
-  void ExpectExactLimits(std::string_view fn, uint32_t arg) {
-    OracleOutcome full = Run(fn, arg);
-    ASSERT_OK(full.status);
-    for (uint64_t limit = 0; limit < full.gas_spent; ++limit) {
-      OracleOutcome r = Run(fn, arg, limit);
-      ASSERT_EQ(r.status.code(), Status::Code::kOutOfGas) << fn << "(" << arg << ") limit " << limit;
-      ASSERT_EQ(r.gas_spent, limit);
-    }
-    OracleOutcome at = Run(fn, arg, full.gas_spent);
-    ASSERT_OK(at.status);
-    EXPECT_EQ(at.gas_spent, full.gas_spent);
-    EXPECT_EQ(at.ret, full.ret);
-  }
-
   OracleOutcome Run(std::string_view fn, uint32_t arg, uint64_t gas = kLots,
                     uint32_t depth = kDefaultMaxCallDepth) {
     return oracle_->Invoke(fn, arg, gas, depth);
@@ -262,124 +197,6 @@ TEST_F(InstrumentTest, NanResultsAreCanonical) {
   EXPECT_EQ(Run("sqrt64hi", 4).ret, 0x40000000u);                         // sqrt(4) = 2
   EXPECT_EQ(Run("div32", 0).ret, 0x7fc00000u);
   EXPECT_EQ(Run("demote", 0).ret, 0x7fc00000u);
-}
-
-// Version 3 (gas_deferral.h): a loop whose body has inner control flow is
-// charged once per iteration, at its head, for the previous iteration's
-// back-edge path and its own first segment; exits and joins carry the rest.
-TEST_F(InstrumentTest, LoopWithAnEarlyExitChargesOncePerIteration) {
-  Load(kLoop);
-  // Version 2 charged 4 times: entry, the exit test, the increment, the tail.
-  EXPECT_EQ(Charges("count"), 3);  // entry, loop head, exit
-  for (uint32_t n : {0u, 1u, 3u}) ExpectExactLimits("count", n);
-}
-
-// An interpreter's dispatch: a br_table into arms of different costs that
-// meet again. The arms' differences go into the credit; one charge per
-// iteration instead of one per arm and tail.
-constexpr char kDispatch[] =
-    "(func (export \"disp\") (param $n i32) (result i32) (local $acc i32)"
-    "  (loop $l"
-    "    (block $join"
-    "      (block $c (block $b (block $a"
-    "        (br_table $a $b $c (i32.rem_u (local.get $n) (i32.const 3))))"
-    "        (local.set $acc (i32.add (local.get $acc) (i32.const 1))) (br $join))"
-    "      (local.set $acc (i32.mul (i32.add (local.get $acc) (i32.const 2)) (i32.const 3))) (br $join))"
-    "      (local.set $acc (i32.xor (local.get $acc) (i32.const 5))))"
-    "    (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))"
-    "  (local.get $acc))";
-
-TEST_F(InstrumentTest, DispatchArmsShareOneChargePerIteration) {
-  Load(kDispatch);
-  // loop 1; head: 4 blocks + get, const, rem_u 4, br_table = 11; arms
-  // (n % 3 = 0, 1, 2): 5, 7, 4; tail 5; local.get 1.
-  auto expected = [](uint32_t n) {
-    uint64_t g = 2;
-    for (uint32_t k = n; k >= 1; --k) g += 16 + (k % 3 == 0 ? 5 : k % 3 == 1 ? 7 : 4);
-    return g;
-  };
-  for (uint32_t n : {1u, 2u, 3u, 10u}) {
-    OracleOutcome r = Run("disp", n);
-    ASSERT_OK(r.status);
-    EXPECT_EQ(r.gas_spent, expected(n)) << n;
-  }
-  EXPECT_EQ(Charges("disp"), 3);  // entry, loop head, exit (version 2: 7)
-  for (uint32_t n : {1u, 3u}) ExpectExactLimits("disp", n);
-}
-
-// An `if` without else whose arm costs more: the other path credits the
-// difference; `return` and the exit charge what the path ran.
-TEST_F(InstrumentTest, IfWithoutElseAndReturnChargeThePathRun) {
-  Load("(func (export \"maybe\") (param $x i32) (result i32)"
-       "  (if (local.get $x) (then (local.set $x (i32.mul (local.get $x) (i32.const 3)))))"
-       "  (if (i32.gt_u (local.get $x) (i32.const 10)) (then (return (i32.const 1))))"
-       "  (i32.add (local.get $x) (i32.const 2)))");
-  // [get, if] 2; then 4; [get, const, gt_u, if] 4; [const, return] 2; [get, const, add] 3.
-  EXPECT_EQ(Run("maybe", 0).gas_spent, 2u + 4 + 3);
-  EXPECT_EQ(Run("maybe", 1).gas_spent, 2u + 4 + 4 + 3);
-  EXPECT_EQ(Run("maybe", 4).gas_spent, 2u + 4 + 4 + 2);
-  EXPECT_EQ(Charges("maybe"), 3);  // entry, before return, exit (version 2: 5)
-  for (uint32_t x : {0u, 1u, 4u}) ExpectExactLimits("maybe", x);
-}
-
-// A loop without inner control flow keeps version 2's single charge of its
-// body's cost at its head (the pending before it is charged before it).
-TEST_F(InstrumentTest, SimpleLoopKeepsItsChargeAtTheHead) {
-  Load("(func (export \"pre\") (param $n i32) (result i32)"
-       "  (if (local.get $n) (then (nop) (nop) (nop)))"
-       "  (loop $l (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))"
-       "  (local.get $n))");
-  // [get, if] 2; then 3; loop 1; body 5 per iteration; get 1.
-  EXPECT_EQ(Run("pre", 1).gas_spent, 2u + 3 + 1 + 5 + 1);
-  EXPECT_EQ(Run("pre", 3).gas_spent, 2u + 3 + 1 + 15 + 1);
-  uint64_t head = 0;
-  EXPECT_EQ(Charges("pre", &head), 4);  // entry, before the loop, its head, exit
-  EXPECT_EQ(head, 5u);
-  for (uint32_t n : {1u, 2u}) ExpectExactLimits("pre", n);
-}
-
-// A br_table whose targets would need different credits is not planned:
-// the function is charged segment by segment (version 2), still exactly.
-TEST_F(InstrumentTest, MixedBrTableCreditsFallBackToSegments) {
-  Load("(func (export \"mixed\") (param $x i32) (result i32)"
-       "  (block $b (block $a (br_table $a $b (local.get $x)))"
-       "    (drop (i32.const 1)) (drop (i32.const 1)))"
-       "  (i32.const 7))");
-  EXPECT_EQ(Run("mixed", 0).gas_spent, 4u + 4 + 1);
-  EXPECT_EQ(Run("mixed", 1).gas_spent, 4u + 1);
-  EXPECT_EQ(Charges("mixed"), 3);  // the three segments
-  for (uint32_t x : {0u, 1u}) ExpectExactLimits("mixed", x);
-}
-
-// Before a call the counter is exactly where version 2 leaves it (all code
-// run so far and the rest of the call's segment charged), so `spent` and
-// the callee see the same figure; a trap after the last charge is charged
-// up to that charge only.
-TEST_F(InstrumentTest, CallsSeeTheCounterOfVersion2AndTrapsPayUpToTheLastCharge) {
-  LoadModule("(module (import \"env\" \"spent\" (func $spent (result i64)))"
-             "  (memory (export \"memory\") 2 10) (global (export \"A\") i32 (i32.const 65536))"
-             "  (func (export \"sp\") (param $x i32) (result i32)"
-             "    (if (local.get $x) (then (nop) (nop)))"
-             "    (i32.add (i32.wrap_i64 (call $spent)) (i32.const 5)))"
-             "  (func (export \"late\") (param $x i32) (result i32)"
-             "    (if (local.get $x) (then (nop) (nop)))"
-             "    (i32.load (local.get $x))))");
-  // [get, if] 2; then 2; [call 5, wrap, const, add] 8.
-  OracleOutcome one = Run("sp", 1);
-  ASSERT_OK(one.status);
-  EXPECT_EQ(one.ret, 2u + 2 + 8 + 5);
-  EXPECT_EQ(one.gas_spent, 12u);
-  OracleOutcome zero = Run("sp", 0);
-  EXPECT_EQ(zero.ret, 2u + 8 + 5);
-  EXPECT_EQ(zero.gas_spent, 10u);
-  for (uint32_t x : {0u, 1u}) ExpectExactLimits("sp", x);
-  // late: [get, if] 2 charged at entry; then 2 and [get, load] 3 would be
-  // charged at the exit: an out-of-bounds load pays the entry's 2 only
-  // (version 2: 2 + 2 + 3).
-  EXPECT_EQ(Run("late", 4).gas_spent, 2u + 2 + 3);
-  OracleOutcome trap = Run("late", 0xfffffff0u);
-  EXPECT_EQ(trap.status.code(), Status::Code::kTrap) << trap.status.ToString();
-  EXPECT_EQ(trap.gas_spent, 2u);
 }
 
 TEST(CostTableTest, Constants) {

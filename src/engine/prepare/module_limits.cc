@@ -364,16 +364,14 @@ ModuleLimits ModuleLimits::Prepared() const {
   p.max_functions += 1;         // the charge helper
   p.max_globals += 3;           // gas, depth, trap
   p.max_exports += max_globals + 3;  // state globals and the three instrumentation globals
-  p.max_function_locals += 5;   // NaN scratch locals; gas credit, amount and condition
-  p.max_total_locals += 5 * uint64_t{max_functions} + 1;
+  p.max_function_locals += 2;   // NaN scratch locals
+  p.max_total_locals += 2 * uint64_t{max_functions} + 1;
   p.max_nesting_depth += 2;     // the body wrapper, the trap `if`
   p.max_frame_bytes += kInstrumentationFrameBytes;
-  // Per original instruction at most: a `loop`'s entry charge and credit
-  // and its head charge (2 x 15, each with an `if` holding 3, + 4), a
-  // credit on a branch (8), a dynamic charge (3), a depth release (4) or NaN
-  // canonicalisation (6); per function: entry and exit (14 + 2 charges) and
-  // the helper.
-  p.max_instructions = max_instructions * 48 + uint64_t{max_functions} * 48 + 100;
+  // Per original instruction at most: a static charge (9 instructions, one
+  // `if` holding 3), a dynamic charge (3), a depth release (4) or NaN
+  // canonicalisation (6); per function: entry and exit (14) and the helper.
+  p.max_instructions = max_instructions * 24 + uint64_t{max_functions} * 24 + 100;
   return p;
 }
 

@@ -81,9 +81,8 @@ struct ModuleLimits {
   ModuleLimits Prepared() const;
 };
 
-// What instrumentation may add to a function's wasm frame: five scratch
-// locals (NaN, gas credit) and a few operand slots for gas, depth and NaN
-// sequences.
+// What instrumentation may add to a function's wasm frame: two scratch
+// locals and a few operand slots for gas, depth and NaN sequences.
 inline constexpr uint32_t kInstrumentationFrameBytes = 8 * 16;
 
 // The budgets of every deploy (PrepareModule). Changing them changes which

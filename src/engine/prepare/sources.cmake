@@ -14,7 +14,6 @@ set(CRUST_ENGINE_PREPARE_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/validate.cc
   ${CMAKE_CURRENT_LIST_DIR}/lower64.cc
   ${CMAKE_CURRENT_LIST_DIR}/instrument.cc
-  ${CMAKE_CURRENT_LIST_DIR}/gas_deferral.cc
   ${CMAKE_CURRENT_LIST_DIR}/prepare.cc
   ${CMAKE_CURRENT_LIST_DIR}/wat.cc
   ${CMAKE_CURRENT_LIST_DIR}/prepared_format.cc
