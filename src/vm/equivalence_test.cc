@@ -2008,21 +2008,23 @@ TEST_P(EquivalenceTest, CountedLoopsOnUnnotedPages) {
     for (uint64_t g = from; g <= full.gas_spent; g += stride) t.Call(m, fn, arg, g);
     for (uint64_t g = full.gas_spent > 64 ? full.gas_spent - 64 : 0; g <= full.gas_spent + 1; ++g) t.Call(m, fn, arg, g);
   };
-  // All pages fresh: 8800 bytes over pages 0-2; each limit near every page
-  // charge and every iteration of the loop's end.
-  sweep("fill", Cat({U32(0), U32(1100), U32(1), U32(0)}), 3 * 4096 + 400, 5);
-  sweep("fill", Cat({U32(4092), U32(2), U32(1), U32(0)}), 8300, 3);  // one store straddling pages 0 and 1
+  // All pages fresh: 32,000 bytes over pages 0-7; limits near every page
+  // charge and each of the loop's last iterations. N x C > 4,096 here, so
+  // a condition one page short would let the entry's charges succeed and
+  // N x C wrap the counter (a call that ends OK where the oracle runs out).
+  sweep("fill", Cat({U32(0), U32(4000), U32(1), U32(0)}), 8 * 4096 + 400, 41);
+  sweep("fill", Cat({U32(4092), U32(2), U32(1), U32(0)}), 8300, 13);  // one store straddling pages 0 and 1
   // Partly noted: the second repetition reaches page 2, the third pages 3-4.
-  sweep("fill", Cat({U32(0), U32(600), U32(3), U32(600)}), 3 * 4096 + 400, 7);
+  sweep("fill", Cat({U32(0), U32(600), U32(3), U32(600)}), 3 * 4096 + 400, 29);
   // Negative step: pages 2-4 from the top down; one byte.
-  sweep("down", Cat({U32(20000), U32(9000)}), 3 * 4096 + 400, 7);
-  sweep("down", Cat({U32(4096), U32(1)}), 4200, 1);
+  sweep("down", Cat({U32(20000), U32(9000)}), 3 * 4096 + 400, 29);
+  sweep("down", Cat({U32(4096), U32(1)}), 4200, 11);
   // Steps of a whole page: a page per iteration; stores straddling two.
-  sweep("up4k", Cat({U32(4), U32(10)}), 11 * 4096, 31);
-  sweep("up4k", Cat({U32(5), U32(10)}), 12 * 4096, 31);
+  sweep("up4k", Cat({U32(4), U32(10)}), 11 * 4096, 97);
+  sweep("up4k", Cat({U32(5), U32(10)}), 12 * 4096, 97);
   // Negative whole-page steps, two stores per iteration (their pages counted
   // per store: the fast path needs the gas of both; exact either way).
-  sweep("down4k", Cat({U32(14 * 4096 + 100), U32(12)}), 14 * 4096, 31);
+  sweep("down4k", Cat({U32(14 * 4096 + 100), U32(12)}), 14 * 4096, 97);
   // Out of bounds at the last iteration (the argument buffer's wasm page is
   // exempt: the charge falls on the pages below), and at address 0 - 1.
   CallAtLimits(m, "up4k", Cat({U32(65536 + 4), U32(16)}));
