@@ -1829,15 +1829,8 @@ INSTANTIATE_TEST_SUITE_P(Tiers, EquivalenceTest,
                          });
 
 
-// Counted loops the translator versions (loop_versioning.h): the fast copy
-// (no gas lines, barrier-free stores) when the trip count's gas, every
-// access's range and every written page's note hold at entry, the original
-// loop otherwise. Each function repeats its inner loop `reps` times in one
-// call, so that later repetitions find the pages noted by the first; `grow`
-// extends each repetition past the pages noted so far.
-TEST_P(EquivalenceTest, CountedLoops) {
-  Twin& t = *twin_;
-  ASSERT_OK_AND_ASSIGN(ModuleId m, t.Deploy(Wat(Module(R"(
+// Shared by the counted-loop cases: fill(u32 p | u32 n | u32 reps | u32 grow).
+constexpr char kCountedFill[] = R"(
   ;; fill(u32 p | u32 n | u32 reps | u32 grow): q from p by 8, an i32 counter against n, a load at q + 8
   (func (export "fill") (param $len i32) (result i32)
     (local $p i32) (local $n i32) (local $r i32) (local $g i32) (local $q i32) (local $i i32)
@@ -1858,6 +1851,18 @@ TEST_P(EquivalenceTest, CountedLoops) {
       (br $rep)))
     (i64.store (global.get $A) (i64.load (local.get $p)))
     (i32.const 8))
+)";
+
+// Counted loops the translator versions (loop_versioning.h): the fast copy
+// (no gas lines, barrier-free stores) when the trip count's gas, every
+// access's range and every written page's note hold at entry, the original
+// loop otherwise. Each function repeats its inner loop `reps` times in one
+// call, so that later repetitions find the pages noted by the first; `grow`
+// extends each repetition past the pages noted so far.
+TEST_P(EquivalenceTest, CountedLoops) {
+  Twin& t = *twin_;
+  ASSERT_OK_AND_ASSIGN(ModuleId m, t.Deploy(Wat(Module(R"(
+)" + std::string(kCountedFill) + R"(
   ;; pairs(u32 a | u32 b | u32 n | u32 reps): matmul's shape, a + j and b + j, an i64 counter by 2 against n;
   ;; b moves on by a page each repetition (loads only)
   (func (export "pairs") (param $len i32) (result i32)
@@ -1939,34 +1944,16 @@ TEST_P(EquivalenceTest, CountedLoops) {
 }
 
 // Counted loops whose stores write pages not yet noted in the call
-// (loop_versioning.h): the fast copy runs after the entry notes and charges
-// those pages (4,096 gas each) through the barrier's slow path, when the gas
-// covers N x C plus them; else the original loop charges each page at its
-// first store. Memory is compared from the session's state after each call,
-// so a page written but not noted (not collected) would show.
+// (loop_versioning.h): the original loop runs, each page charged (4,096 gas)
+// at its first store; limits near every page charge and the loop's last
+// iterations. Memory is compared from the session's state after each call,
+// so a page written but not noted (not collected) would show. Written for
+// settling such pages at the loop's entry (tried in session 10 and not kept:
+// docs/benchmarks.md); it failed with that entry's page count one short.
 TEST_P(EquivalenceTest, CountedLoopsOnUnnotedPages) {
   Twin& t = *twin_;
   ASSERT_OK_AND_ASSIGN(ModuleId m, t.Deploy(Wat(Module(R"(
-  ;; fill(u32 p | u32 n | u32 reps | u32 grow): u64 stores from p by 8, n iterations, n += grow per repetition
-  (func (export "fill") (param $len i32) (result i32)
-    (local $p i32) (local $n i32) (local $r i32) (local $g i32) (local $q i32) (local $i i32)
-    (local.set $p (i32.load (global.get $A)))
-    (local.set $n (i32.load offset=4 (global.get $A)))
-    (local.set $r (i32.load offset=8 (global.get $A)))
-    (local.set $g (i32.load offset=12 (global.get $A)))
-    (block $out (loop $rep
-      (br_if $out (i32.eqz (local.get $r)))
-      (local.set $q (local.get $p))
-      (local.set $i (i32.const 0))
-      (loop $l
-        (i64.store (local.get $q) (i64.extend_i32_u (i32.add (local.get $i) (local.get $r))))
-        (local.set $q (i32.add (local.get $q) (i32.const 8)))
-        (br_if $l (i32.ne (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n))))
-      (local.set $n (i32.add (local.get $n) (local.get $g)))
-      (local.set $r (i32.sub (local.get $r) (i32.const 1)))
-      (br $rep)))
-    (i64.store (global.get $A) (i64.load (local.get $p)))
-    (i32.const 8))
+)" + std::string(kCountedFill) + R"(
   ;; down(u32 p | u32 n): bytes at p, p - 1, ..., n of them (a bare br_if counting down)
   (func (export "down") (param $len i32) (result i32)
     (local $q i32) (local $i i32)
@@ -2008,10 +1995,9 @@ TEST_P(EquivalenceTest, CountedLoopsOnUnnotedPages) {
     for (uint64_t g = from; g <= full.gas_spent; g += stride) t.Call(m, fn, arg, g);
     for (uint64_t g = full.gas_spent > 64 ? full.gas_spent - 64 : 0; g <= full.gas_spent + 1; ++g) t.Call(m, fn, arg, g);
   };
-  // All pages fresh: 32,000 bytes over pages 0-7; limits near every page
-  // charge and each of the loop's last iterations. N x C > 4,096 here, so
-  // a condition one page short would let the entry's charges succeed and
-  // N x C wrap the counter (a call that ends OK where the oracle runs out).
+  // All pages fresh: 32,000 bytes over pages 0-7. N x C > 4,096 here, so an
+  // entry settling the pages with a count one short would let its charges
+  // succeed and N x C wrap the counter (OK where the oracle runs out).
   sweep("fill", Cat({U32(0), U32(4000), U32(1), U32(0)}), 8 * 4096 + 400, 41);
   sweep("fill", Cat({U32(4092), U32(2), U32(1), U32(0)}), 8300, 13);  // one store straddling pages 0 and 1
   // Partly noted: the second repetition reaches page 2, the third pages 3-4.
@@ -2022,8 +2008,7 @@ TEST_P(EquivalenceTest, CountedLoopsOnUnnotedPages) {
   // Steps of a whole page: a page per iteration; stores straddling two.
   sweep("up4k", Cat({U32(4), U32(10)}), 11 * 4096, 97);
   sweep("up4k", Cat({U32(5), U32(10)}), 12 * 4096, 97);
-  // Negative whole-page steps, two stores per iteration (their pages counted
-  // per store: the fast path needs the gas of both; exact either way).
+  // Negative whole-page steps, two stores per iteration.
   sweep("down4k", Cat({U32(14 * 4096 + 100), U32(12)}), 14 * 4096, 97);
   // Out of bounds at the last iteration (the argument buffer's wasm page is
   // exempt: the charge falls on the pages below), and at address 0 - 1.

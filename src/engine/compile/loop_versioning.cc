@@ -382,27 +382,16 @@ std::string Condition(const wabt::Func& f, const CountedLoop& l, bool write_barr
   std::string t = "u64 crust_n_ = crust_loop_trips(" + SymC(f, l.counter, l.wide) + ", " + SymC(f, l.bound, l.wide) +
                   ", " + Hex(abs) + ", " + (up ? "1" : "0") + ", " + Hex(mask) + ");\n";
   std::string cond = "crust_n_ != 0 && crust_n_ - 1 <= 0xffffffffull && crust_gas_ >= crust_n_ * " + Hex(l.cost);
-  std::string notes;  // the pages of the stores noted (and charged) at entry
   for (const Access& a : l.accesses) {
     uint64_t s = 0;
     if (a.addr.iv >= 0) s = l.steps.at(a.addr.iv) & 0xffffffffull;
     const bool aup = s < 0x80000000ull;
     const uint64_t aabs = aup ? s : (0 - s) & 0xffffffffull;
-    const std::string range = SymC(f, a.addr, false) + ", crust_n_, " + Hex(aabs) + ", " + (aup ? "1" : "0") + ", " +
-                              Hex(a.offset) + ", " + std::to_string(a.width);
-    if (a.store && write_barrier) {
-      cond += " && crust_loop_store(" + range + ", (u64)CRUST_MEM->size, crust_map_, &crust_u_)";
-      notes += "    crust_loop_note(CRUST_MEM, crust_map_, " + range + ");\n";
-    } else {
-      cond += " && crust_loop_span(" + range + ", (u64)CRUST_MEM->size)";
-    }
+    cond += " && crust_loop_span(" + SymC(f, a.addr, false) + ", crust_n_, " + Hex(aabs) + ", " + (aup ? "1" : "0") +
+            ", " + Hex(a.offset) + ", " + std::to_string(a.width) + ", (u64)CRUST_MEM->size, " +
+            (a.store && write_barrier ? "crust_map_" : "(const u8*)0") + ")";
   }
-  if (notes.empty()) return t + "if (" + cond + ") {\n";
-  // The un-noted pages' charges fit in what the iterations leave:
-  // (gas - N x C) / 4096 >= U (no overflow; U < 2^21 per store).
-  cond += " && (crust_gas_ - crust_n_ * " + Hex(l.cost) + ") >> 12 >= crust_u_";
-  return t + "u64 crust_u_ = 0;\nif (" + cond + ") {\n  if (crust_u_ != 0) {\n" + notes +
-         "    crust_gas_ = CRUST_GAS;\n  }\n";
+  return t + "if (" + cond + ") {\n";
 }
 
 std::string_view Trim(std::string_view l) {
@@ -515,36 +504,16 @@ std::string LoopVersioningText() {
          "  if (d % s != 0) return 0;\n"
          "  return d / s + 1; /* 0 on overflow */\n"
          "}\n"
-         "/* The bytes [*lo, *hi) an access at first + k*s (up) or first - k*s (k < n, n - 1 < 2^32, s < 2^31,\n"
-         " * first < 2^32), offset off, w bytes, touches over the n iterations; 0 if it would wrap below 0. */\n"
-         "static inline int crust_loop_range(u64 first, u64 n, u64 s, int up, u64 off, u64 w, u64* lo, u64* hi) {\n"
-         "  u64 span = (n - 1) * s;\n"
-         "  if (up) { *lo = first; *hi = first + span; } else { if (first < span) return 0; *lo = first - span; *hi = first; }\n"
-         "  *lo += off; *hi += off + w;\n"
+         "/* An access at first + k*s (up) or first - k*s (k < n, n - 1 < 2^32, s < 2^31, first < 2^32), offset off,\n"
+         " * w bytes: in every iteration below size (the memory's current size); with a map, every page it can write\n"
+         " * is noted. */\n"
+         "static inline int crust_loop_span(u64 first, u64 n, u64 s, int up, u64 off, u64 w, u64 size, const u8* map) {\n"
+         "  u64 span = (n - 1) * s, lo, hi;\n"
+         "  if (up) { lo = first; hi = first + span; } else { if (first < span) return 0; lo = first - span; hi = first; }\n"
+         "  lo += off; hi += off + w;\n"
+         "  if (hi > size) return 0;\n"
+         "  if (map) { for (u64 p = lo >> 12; p <= (hi - 1) >> 12; ++p) if (!map[p]) return 0; }\n"
          "  return 1;\n"
-         "}\n"
-         "/* The access is in bounds (below size, the memory's current size) in every iteration. */\n"
-         "static inline int crust_loop_span(u64 first, u64 n, u64 s, int up, u64 off, u64 w, u64 size) {\n"
-         "  u64 lo, hi;\n"
-         "  return crust_loop_range(first, n, s, up, off, w, &lo, &hi) && hi <= size;\n"
-         "}\n"
-         "/* A store: in bounds as crust_loop_span, and adds to *u the pages of its range that are not noted (the\n"
-         " * range holds every page the stores write: they step at most 4 KiB). */\n"
-         "static inline int crust_loop_store(u64 first, u64 n, u64 s, int up, u64 off, u64 w, u64 size, const u8* map,\n"
-         "                                   u64* u) {\n"
-         "  u64 lo, hi;\n"
-         "  if (!crust_loop_range(first, n, s, up, off, w, &lo, &hi) || hi > size) return 0;\n"
-         "  for (u64 p = lo >> 12; p <= (hi - 1) >> 12; ++p) *u += !map[p];\n"
-         "  return 1;\n"
-         "}\n"
-         "/* Notes (and charges, through the barrier's slow path) the pages of a store's range that are not noted. */\n"
-         "static inline void crust_loop_note(wasm_rt_memory_t* mem, const u8* map, u64 first, u64 n, u64 s, int up,\n"
-         "                                   u64 off, u64 w) {\n"
-         "  u64 lo, hi;\n"
-         "  crust_loop_range(first, n, s, up, off, w, &lo, &hi);\n"
-         "  for (u64 p = lo >> 12; p <= (hi - 1) >> 12; ++p) {\n"
-         "    if (!map[p]) { crust_note_write(mem, lo, hi - lo); return; }\n"
-         "  }\n"
          "}\n";
 }
 

@@ -28,31 +28,14 @@
 //       k x step, k < N, without wrapping modulo 2^32, plus the static offset
 //       and width) lies below the memory's current size, so no access can
 //       fault, and
-//   (c) with the write barrier, the gas left after N x C pays 4,096 for
-//       each of the U 4 KiB pages of the stores' ranges that are not noted
-//       yet (counted per store: a page two stores share counts twice, which
-//       only asks for more gas than the loop needs);
-// then notes those pages through the barrier's slow path (crust_note_write:
-// it charges the instance's counter and marks the pages for the session's
-// collection, as at a store's first write of a page), reads the gas local
-// again from the instance, and subtracts N x C once before the loop.
-//
-// Why this is exact. With (b) no access can fault and with (a), (c) no
-// charge can fail, so the original loop would run all N iterations. The
-// pages its stores write are exactly the pages of each store's range
-// [lowest address, highest address + width): consecutive addresses differ
-// by the step, at most 4 KiB in either direction, so the bytes between two
-// consecutive stores number fewer than 4,096 and no whole page lies between
-// them; offsets and negative steps only move or mirror the range, and (b)
-// rules out wrapping past 0 or 2^32. So the noted set at the end, and the
-// page charges in total (the slow path charges only pages not noted and not
-// exempt), equal the original loop's, and the gas at the end is the same.
-// Nothing inside the loop can observe the counter or the map (no call, no
-// host function, no trap) or their order; when a condition fails the
-// original loop runs unchanged, so gas at every trap or OutOfGas is
-// unchanged too. U x 4,096 is compared as (gas - N x C) / 4,096 >= U, so
-// nothing overflows; counting U reads each range's map entries once (at
-// most N + 2 per store, as the steps are at most 4 KiB).
+//   (c) with the write barrier, every 4 KiB page those stores can write is
+//       noted already, so each barrier would take its fast path and charge
+//       nothing;
+// and then subtracts N x C once before the loop. Nothing inside the loop can
+// observe the counter (no call, no host function, no trap), so the results,
+// memory, the noted map and the gas at the end are those of the original
+// loop; when a condition fails the original loop runs unchanged, so gas at
+// every trap or OutOfGas is unchanged too.
 //
 // Thread-safety: stateless; safe to call concurrently.
 #pragma once
