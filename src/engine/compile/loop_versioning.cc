@@ -47,7 +47,6 @@ struct CountedLoop {
   Sym counter, bound;  // continue while counter != bound
   std::vector<Access> accesses;
   std::map<int64_t, uint64_t> steps;  // induction local -> step (modulo its width)
-  std::map<int64_t, bool> wide_local;  // i64 locals among those named
 };
 
 bool TrapsOrUnfollowed(const wabt::Expr& e) {
