@@ -24,10 +24,12 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "src/os/linux_uapi.h"
+#include "src/os/per_process.h"
 #include "src/os/posix_error.h"
 #include "src/os/write_tracker.h"
 
@@ -77,7 +79,6 @@ struct LazyEntry {
 namespace {
 
 struct Handler {
-  pid_t pid = 0;  // the process it serves
   int uffd = -1;
   bool wp_async = false;
   Status status;
@@ -226,7 +227,6 @@ int Open(uint64_t features, int* err) {
 
 Handler* Init() {
   auto* h = new Handler;
-  h->pid = ::getpid();
   int err = 0;
   if (ExactTrackingStatus().ok()) {
     h->uffd = Open(UFFD_FEATURE_WP_ASYNC, &err);
@@ -234,25 +234,30 @@ Handler* Init() {
   }
   if (h->uffd < 0) h->uffd = Open(0, &err);
   if (h->uffd < 0) {
-    h->status = PosixError("userfaultfd (missing-page handling, kernel faults included)", "(syscall)", err);
+    // Not an error of the caller's: the kernel or its policy does not allow
+    // it (most often an unprivileged process with vm.unprivileged_userfaultfd
+    // = 0, Debian's default, or a container whose seccomp profile blocks the
+    // call). Memories are then mapped eagerly (NotSupported: callers fall
+    // back), which changes speed, never contents or roots.
+    h->status = Status::NotSupported(
+        "lazy filling unavailable: " +
+        std::string(PosixError("userfaultfd (missing-page handling, kernel faults included)", "(syscall)", err)
+                        .message()) +
+        " (needs root, CAP_SYS_PTRACE or sysctl vm.unprivileged_userfaultfd=1); memories are mapped eagerly");
     return h;
   }
   std::thread(Loop, h).detach();
   return h;
 }
 
-// Never destroyed: regions and the thread may outlive static destructors.
-// A child made by fork() has neither the thread nor the registrations (the
-// descriptor it inherits belongs to the parent's address space): it gets a
-// handler of its own on first use. (Regions inherited from the parent are
-// not filled in the child; see lazy_fill.h.)
-Handler* Get() {
-  static std::mutex mu;
-  static Handler* h = nullptr;
-  std::lock_guard<std::mutex> l(mu);
-  if (h == nullptr || h->pid != ::getpid()) h = Init();
-  return h;
-}
+// One per process (PerProcess): never destroyed, as regions and the thread
+// may outlive static destructors. A child made by fork() has neither the
+// thread nor the registrations (the descriptor it inherits belongs to the
+// parent's address space): it gets a handler of its own on first use.
+// (Regions inherited from the parent are not filled in the child; see
+// lazy_fill.h.)
+PerProcess<Handler> handler(Init);
+Handler* Get() { return &handler.Get(); }
 
 Status Register(int uffd, uint8_t* addr, uint64_t len, uint64_t mode) {
   if (len == 0) return Status::OK();

@@ -56,7 +56,10 @@ struct LazyFillError {
   Status status;  // guarded by mu; set once
 };
 
-// OK when lazy filling works here (cached).
+// OK when lazy filling works here (cached). NotSupported, saying why, when
+// this kernel or its policy does not let the process open a userfaultfd that
+// also takes kernel faults (e.g. an unprivileged process while
+// vm.unprivileged_userfaultfd = 0, or a seccomp filter): callers map eagerly.
 Status LazyFillStatus();
 // True when the lazy userfaultfd also does asynchronous write protection.
 bool LazyFillTracksWrites();

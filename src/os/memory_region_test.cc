@@ -157,6 +157,50 @@ TEST_P(MemoryRegionTest, LayoutAndCopyOnWrite) {
   EXPECT_EQ(m[0], 0xEE);
 }
 
+// A child made by fork() after its parent tracked writes maps a region of
+// its own and finds exactly its writes: the tracking descriptors are the
+// child's (a userfaultfd or /proc/self/pagemap opened by the parent acts on
+// the parent's address space: registering fails, or the scan reads the
+// parent's page table and misses the child's writes).
+TEST_P(MemoryRegionTest, AChildMadeByForkTracksItsOwnWrites) {
+  {
+    ASSERT_OK_AND_ASSIGN(auto r, Map(64 * kKiB, 128 * kKiB, 256 * kKiB));
+    ASSERT_OK(r->Arm());
+    r->data()[3 * kPageSize] = 1;
+    ExpectWritten(r.get(), true, {3});
+  }
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    // Exit codes name the failed step (no gtest assertions in the child).
+    auto r = Map(64 * kKiB, 128 * kKiB, 256 * kKiB);
+    if (!r.ok()) {
+      std::fprintf(stderr, "child: map: %s\n", r.status().ToString().c_str());
+      ::_exit(2);
+    }
+    if (!(*r)->Arm().ok()) ::_exit(6);
+    ReadEveryPage((*r)->data(), (*r)->length());
+    const std::set<uint32_t> written = {1, 5, 20};
+    for (uint32_t p : written) (*r)->data()[uint64_t{p} * kPageSize + 7] = 9;
+    Pages got;
+    const Status s = (*r)->CollectWritten(true, &got);
+    if (!s.ok()) {
+      std::fprintf(stderr, "child: collect: %s\n", s.ToString().c_str());
+      ::_exit(3);
+    }
+    for (uint32_t p : written) {
+      if (!std::binary_search(got.begin(), got.end(), p)) ::_exit(4);
+    }
+    // Exactly those in exact mode; the fallback may add lazily filled pages.
+    if (exact() && got.size() != written.size()) ::_exit(5);
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "child killed by signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "child failed at step " << WEXITSTATUS(status);
+}
+
 TEST_P(MemoryRegionTest, GrowGivesZerosAndGuardIsInaccessible) {
   ASSERT_OK_AND_ASSIGN(auto r, Map(64 * kKiB, 128 * kKiB, 512 * kKiB));
   uint8_t* m = r->data();

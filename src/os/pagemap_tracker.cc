@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "src/os/memory_region.h"
+#include "src/os/per_process.h"
 #include "src/os/posix_error.h"
 #include "src/os/write_tracker.h"
 
@@ -24,15 +25,15 @@ constexpr uint64_t kPresent = 1ull << 63;
 constexpr uint64_t kFileOrShared = 1ull << 61;
 constexpr size_t kBatch = 4096;  // entries per pread (32 KiB, 16 MiB of memory)
 
-// The shared descriptor, opened on first use and never closed; -errno if
-// the open failed.
-int PagemapFd() {
-  static const int fd = [] {
-    const int r = ::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-    return r >= 0 ? r : -errno;
-  }();
-  return fd;
+// The shared descriptor, opened on first use in each process (a child made
+// by fork() would otherwise read its parent's page table) and never closed;
+// -errno if the open failed.
+int* OpenPagemap() {
+  const int r = ::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  return new int(r >= 0 ? r : -errno);
 }
+PerProcess<int> pagemap_fd(OpenPagemap);
+int PagemapFd() { return pagemap_fd.Get(); }
 
 // Reads entries for `count` pages starting at virtual page `vpage`.
 Status ReadEntries(int fd, uint64_t vpage, size_t count, uint64_t* out) {

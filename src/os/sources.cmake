@@ -9,6 +9,7 @@ crust_layer(os
     src/os/pagemap_tracker.cc
     src/os/memory_region_posix.cc
     src/os/lazy_fill.cc
+    src/os/per_process.cc
     src/os/mapped_file.cc
     src/os/fault_guard.cc
   DEPS crust_util

@@ -34,6 +34,7 @@
 
 #include "src/os/linux_uapi.h"
 #include "src/os/memory_region.h"
+#include "src/os/per_process.h"
 #include "src/os/posix_error.h"
 #include "src/os/write_tracker.h"
 
@@ -107,12 +108,12 @@ ExactTracker* Init() {
   return t;
 }
 
-// The process-wide tracker, created on first use, never destroyed (regions
-// may outlive static destructors).
-const ExactTracker& Tracker() {
-  static const ExactTracker* const tracker = Init();
-  return *tracker;
-}
+// The process-wide tracker, created on first use in each process (a child
+// made by fork() must not use its parent's: both descriptors act on the
+// parent's address space), never destroyed (regions may outlive static
+// destructors).
+PerProcess<ExactTracker> tracker(Init);
+const ExactTracker& Tracker() { return tracker.Get(); }
 
 std::string RangeName(const uint8_t* addr, uint64_t len) {
   char buf[64];

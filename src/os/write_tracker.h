@@ -5,7 +5,9 @@
 //
 // Exact: one process-wide userfaultfd (async write-protect mode) and one
 // /proc/self/pagemap descriptor, created on first use and never closed.
-// Fallback: reads /proc/self/pagemap entries.
+// Fallback: reads /proc/self/pagemap entries (one descriptor likewise).
+// Both are per process (per_process.h): a child made by fork() opens its own
+// on first use, as the parent's act on the parent's address space.
 //
 // Thread-safety: every function may be called concurrently (the shared
 // descriptors are only used with ioctl and pread, which keep no file

@@ -33,4 +33,5 @@ crust_layer(store
     src/store/page_proof_test.cc
     src/store/inspect_test.cc
     src/store/lazy_layers_test.cc
+    src/store/no_kernel_uffd_test.cc
 )

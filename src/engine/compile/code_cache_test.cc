@@ -113,12 +113,17 @@ TEST_F(CodeCacheTest, MissingCompilerSaysWhatToInstall) {
     EXPECT_NE(m.find("apt-get install gcc"), std::string::npos) << m;
   };
   check(open_with("/nonexistent/bin/cc"), "/nonexistent/bin/cc");
-  check(open_with("crust-no-such-compiler"), "crust-no-such-compiler");
+  // A PATH of our own: a directory in the caller's that this user may not
+  // search (root's, for a test run as another user) makes the lookup end in
+  // "permission denied" instead.
   const char* old = std::getenv("PATH");
   const std::string saved = old != nullptr ? old : "";
+  ASSERT_EQ(::setenv("PATH", (dir_.Sub("empty-bin") + ":/usr/bin:/bin").c_str(), 1), 0);
+  auto not_in_path = open_with("crust-no-such-compiler");
   ASSERT_EQ(::setenv("PATH", dir_.Sub("empty-bin").c_str(), 1), 0);
   auto r = open_with("cc");
   ::setenv("PATH", saved.c_str(), 1);
+  check(not_in_path, "crust-no-such-compiler");
   check(r, "cc");
 }
 

@@ -1,0 +1,149 @@
+// Copyright (c) crust authors. Licensed under the MIT license.
+//
+// A process that may not open a userfaultfd taking kernel faults — an
+// unprivileged process while vm.unprivileged_userfaultfd = 0 (Debian's
+// default), or a container whose seccomp profile blocks the call — uses the
+// store as any other: lazy filling reports NotSupported and memories are
+// mapped eagerly; sessions on commits with delta layers read, write and
+// commit the same bytes and roots as a process that fills lazily.
+//
+// The restricted process is this test binary again (fork, a seccomp filter
+// refusing userfaultfd without UFFD_USER_MODE_ONLY with EPERM, exactly what
+// the kernel's policy does to an unprivileged process, then exec), so that
+// no process-wide state (the fill thread, the write tracker) is inherited.
+#include <gtest/gtest.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "crust/session.h"
+#include "crust/store.h"
+#include "src/os/lazy_fill.h"
+#include "src/os/linux_uapi.h"
+#include "tests/test_util.h"
+
+namespace crust::store {
+namespace {
+
+using crust::testing::TempDir;
+constexpr uint64_t kKiB = 1024;
+constexpr char kChildDirEnv[] = "CRUST_TEST_NO_KERNEL_UFFD_DIR";
+constexpr char kTestName[] = "NoKernelUserfaultfd.SessionsMapEagerlyWithTheSameRoots";
+
+ModuleId Id(uint8_t n) {
+  ModuleId id;
+  id.bytes[31] = n;
+  return id;
+}
+
+// Commits a history whose later sessions open memories held in delta layers
+// (what lazy filling serves), checks every byte read against a model, and
+// returns the roots, one per line, or the first failure.
+Result<std::string> RunHistory(const std::string& dir) {
+  StoreOptions opt;
+  opt.sync = false;
+  ASSIGN_OR_RETURN(auto store, Store::Open(dir + "/store", opt));
+  std::mt19937 rng(11);
+  Bytes model(192 * kKiB);
+  for (auto& b : model) b = static_cast<uint8_t>(rng() % 3 == 0 ? rng() : 0);
+  ASSIGN_OR_RETURN(auto g, store->StartGenesis());
+  RETURN_IF_ERROR(g->AddModule(Id(1), Bytes{1, 2, 3}, model, 256 * kKiB));
+  ASSIGN_OR_RETURN(Root root, g->Commit());
+  g.reset();
+  model.resize(256 * kKiB, 0);
+  std::string roots = root.ToHex() + "\n";
+  for (int c = 0; c < 8; c++) {
+    ASSIGN_OR_RETURN(auto s, store->StartSession(root));
+    Bytes got(model.size());
+    RETURN_IF_ERROR(s->ReadMemory(Id(1), 0, got));
+    if (got != model) return Status::Corruption("session " + std::to_string(c) + " read other bytes than committed");
+    for (int w = 0; w < 12; w++) {
+      const uint64_t off = rng() % (model.size() - 64);
+      Bytes data(1 + rng() % 64);
+      for (auto& b : data) b = static_cast<uint8_t>(rng());
+      RETURN_IF_ERROR(s->WriteMemory(Id(1), off, data));
+      std::memcpy(model.data() + off, data.data(), data.size());
+    }
+    ASSIGN_OR_RETURN(root, s->Commit());
+    roots += root.ToHex() + "\n";
+  }
+  return roots;
+}
+
+// In the child, before exec: refuse userfaultfd(2) with EPERM unless the
+// caller asks for user-mode faults only.
+bool RefuseKernelUserfaultfd() {
+#if defined(__x86_64__)
+  constexpr uint32_t kArch = AUDIT_ARCH_X86_64;
+#elif defined(__aarch64__)
+  constexpr uint32_t kArch = AUDIT_ARCH_AARCH64;
+#else
+  return false;
+#endif
+  sock_filter filter[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kArch, 0, 5),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_userfaultfd, 0, 3),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[0])),  // low half (little-endian)
+      BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, UFFD_USER_MODE_ONLY, 1, 0),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  sock_fprog prog = {static_cast<unsigned short>(sizeof(filter) / sizeof(filter[0])), filter};
+  return ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 && ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0;
+}
+
+TEST(NoKernelUserfaultfd, SessionsMapEagerlyWithTheSameRoots) {
+  if (const char* child_dir = std::getenv(kChildDirEnv)) {
+    // The restricted process.
+    const Status lazy = os::LazyFillStatus();
+    ASSERT_EQ(lazy.code(), Status::Code::kNotSupported) << lazy.ToString();
+    EXPECT_NE(lazy.ToString().find("vm.unprivileged_userfaultfd"), std::string::npos) << lazy.ToString();
+    ASSERT_OK_AND_ASSIGN(std::string roots, RunHistory(child_dir));
+    std::ofstream(std::string(child_dir) + "/roots") << roots;
+    return;
+  }
+  TempDir here, there;
+  ASSERT_OK_AND_ASSIGN(std::string roots, RunHistory(here.path()));
+  // Everything the child needs is built before fork: between fork and exec
+  // it only makes system calls (the parent has other threads).
+  const std::string filter = std::string("--gtest_filter=") + kTestName;
+  const std::string dir_var = std::string(kChildDirEnv) + "=" + there.path();
+  std::vector<char*> envp;
+  for (char** e = environ; *e != nullptr; ++e) envp.push_back(*e);
+  envp.push_back(const_cast<char*>(dir_var.c_str()));
+  envp.push_back(nullptr);
+  char* const argv[] = {const_cast<char*>("no_kernel_uffd_child"), const_cast<char*>(filter.c_str()), nullptr};
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (!RefuseKernelUserfaultfd()) ::_exit(90);
+    ::execve("/proc/self/exe", argv, envp.data());
+    ::_exit(92);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "child killed by signal " << WTERMSIG(status);
+  if (WEXITSTATUS(status) == 90) GTEST_SKIP() << "no seccomp filter on this architecture or kernel";
+  ASSERT_EQ(WEXITSTATUS(status), 0) << "the restricted child failed (its output is above)";
+  std::stringstream theirs;
+  theirs << std::ifstream(there.Sub("roots")).rdbuf();
+  EXPECT_EQ(theirs.str(), roots);
+}
+
+}  // namespace
+}  // namespace crust::store
