@@ -5,6 +5,7 @@
 // on failure the rollback of everything the call and its callees did (their
 // events stay in the receipt, flagged reverted).
 #include <cstring>
+#include <utility>
 
 #include "src/engine/prepare/module_info.h"
 #include "src/engine/runtime/runtime_call.h"
@@ -53,7 +54,7 @@ VmSessionImpl::Outcome VmSessionImpl::CallModule(const ModuleId& id, std::string
   if (!loaded.ok()) return finish(loaded.status());
   Loaded* m = *loaded;
 
-  if (Status cp = state_->Checkpoint(); !cp.ok()) return finish(cp);
+  if (Status cp = state_->Checkpoint(); !cp.ok()) return finish(std::move(cp));
   const size_t events_mark = receipt_->events.size();
   const size_t meta_mark = meta_journal_.size();
   // A self-call re-enters a running instance: the outer activation's gas,
@@ -102,7 +103,7 @@ VmSessionImpl::Outcome VmSessionImpl::CallModule(const ModuleId& id, std::string
     for (int i = 0; i < 3; i++) engine::Instance::Set(counter_refs[i], counters[i]);
   }
   saved_globals_.resize(globals_mark);
-  return finish(s);
+  return finish(std::move(s));
 }
 
 // A checkpoint operation scans only memories marked as possibly written and
