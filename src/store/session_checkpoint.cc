@@ -49,11 +49,12 @@ bool SessionImpl::Frame::AddLengthKey(const ModuleId& id) {
   return length_journaled.insert(id).second;
 }
 
-void SessionImpl::Frame::Clear() {
-  journal.clear();
-  lengths.clear();
-  if (!journaled.empty()) journaled.clear();
-  if (!length_journaled.empty()) length_journaled.clear();
+void SessionImpl::ClearFrame(Frame* f) {
+  for (JournalEntry& e : f->journal) RecyclePageCopy(std::move(e.old));
+  f->journal.clear();
+  f->lengths.clear();
+  if (!f->journaled.empty()) f->journaled.clear();
+  if (!f->length_journaled.empty()) f->length_journaled.clear();
 }
 
 void SessionImpl::EnableCheckpoints() {
@@ -119,7 +120,7 @@ Status SessionImpl::Release() {
   if (depth_ == 1) {
     // Nothing encloses this checkpoint: its journal is simply dropped, and the
     // pages written meanwhile are collected at the next operation.
-    frames_[0].Clear();
+    ClearFrame(&frames_[0]);
     depth_ = 0;
     return Status::OK();
   }
@@ -135,7 +136,7 @@ Status SessionImpl::Release() {
   for (const LengthEntry& e : done.lengths) {
     if (parent.AddLengthKey(e.id)) parent.lengths.push_back(e);
   }
-  done.Clear();
+  ClearFrame(&done);
   --depth_;
   return Status::OK();
 }
@@ -154,9 +155,10 @@ Status SessionImpl::RollbackSteps() {
   --depth_;
   // The frame is closed whatever happens below: cleared on every return.
   struct ClearOnExit {
+    SessionImpl* session;
     Frame* frame;
-    ~ClearOnExit() { frame->Clear(); }
-  } clear_on_exit{&done};
+    ~ClearOnExit() { session->ClearFrame(frame); }
+  } clear_on_exit{this, &done};
   // Replay backwards: the last entry for a page that is applied is the
   // oldest, i.e. its contents at the checkpoint.
   uint8_t reference[kPageSize];
@@ -174,7 +176,7 @@ Status SessionImpl::RollbackSteps() {
     to_reference[{it->id, it->page}] = !it->old;
     if (it->old) {
       std::memcpy(dst, it->old.get(), kPageSize);
-      s.shadow.pages[it->page] = std::move(it->old);
+      RecyclePageCopy(std::exchange(s.shadow.pages[it->page], std::move(it->old)));
     } else {
       RETURN_IF_ERROR(ReferencePage(s, it->page, reference));
       std::memcpy(dst, reference, kPageSize);

@@ -382,11 +382,11 @@ void SessionImpl::Absorb(const ModuleId& id, Slot* s, const std::vector<uint32_t
       if (depth_ != 0) {
         // The frame's first entry for the page holds its contents at the
         // checkpoint; later ones would only be replaced by it on rollback.
+        // (A page already journaled keeps its shadow copy, refreshed below.)
         Frame& f = Innermost();
         if (f.AddPageKey(id, p)) f.journal.push_back({id, p, std::move(slot_copy)});
-        slot_copy.reset();
       }
-      if (!slot_copy) slot_copy = NewPageCopy();
+      if (!slot_copy) slot_copy = TakePageCopy();
       const uint8_t* current = s->live.region->data() + uint64_t{p} * kPageSize;
       if (streaming) {
         StreamPage(slot_copy.get(), current);

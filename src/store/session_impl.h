@@ -339,9 +339,25 @@ class SessionImpl final : public Session {
     // True (and the caller appends the entry) unless the key is journaled.
     bool AddPageKey(const ModuleId& id, uint32_t page);
     bool AddLengthKey(const ModuleId& id);
-    // Empty again (frees the journal's page copies; keeps capacity).
-    void Clear();
   };
+  // Empties a frame that closes (keeping its vectors' capacity); its
+  // journal's page copies go back to spare_copies_.
+  void ClearFrame(Frame* f);
+  // Page copies for shadows: a spare one if any, else a new allocation. A
+  // nested call journals its pages' shadows and needs new ones, and the
+  // journal is dropped when the outermost call returns: recycling them
+  // saves a 4 KiB allocation and free per page per nested call.
+  PageCopy TakePageCopy() {
+    if (spare_copies_.empty()) return NewPageCopy();
+    PageCopy c = std::move(spare_copies_.back());
+    spare_copies_.pop_back();
+    return c;
+  }
+  void RecyclePageCopy(PageCopy c) {
+    if (c && spare_copies_.size() < kSparePageCopies) spare_copies_.push_back(std::move(c));
+  }
+  static constexpr size_t kSparePageCopies = 64;  // at most 256 KiB kept per session
+  std::vector<PageCopy> spare_copies_;
   Frame& Innermost() { return frames_[depth_ - 1]; }  // REQUIRES: depth_ > 0
   bool checkpoints_used_ = false;
   std::vector<Frame> frames_;  // frames_[0, depth_) are the open checkpoints, innermost last
