@@ -103,11 +103,13 @@ int main(int argc, char** argv) {
     o.code_cache_dir = cache != nullptr ? std::string(cache) : dir + "/cache";
     auto vm = Take(crust::Vm::Open(dir + "/store", o), "Vm::Open");
     auto s = Take(vm->StartGenesis(), "genesis");
-    crust::DeployOptions d;
-    d.id = Id(1);
-    const ModuleId counter = Take(s->Deploy(ReadWasm("counter"), d), "deploy counter");
-    d.id = Id(2);
-    const ModuleId center = Take(s->Deploy(ReadWasm("callcenter"), d), "deploy callcenter");
+    auto deploy = [&](const std::string& name, uint8_t n) {
+      crust::DeployOptions d;
+      d.id = Id(n);
+      return Take(s->Deploy(ReadWasm(name), d), "deploy " + name);
+    };
+    const ModuleId counter = deploy("counter", 1);
+    const ModuleId center = deploy("callcenter", 2);
     Take(s->Commit(), "commit");
 
     Call c;
