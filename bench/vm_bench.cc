@@ -5,7 +5,8 @@
 //
 // Cases (one Google Benchmark entry each; --benchmark_filter selects):
 //  * Calls/counter.read: calls per second of counter `read` (trivial: returns
-//    8 bytes) through VmSession::Call, next to the raw engine rate
+//    8 bytes) through VmSession::Call (and CallInto, one receipt reused),
+//    next to the raw engine rate
 //    (engine::Instance::CallI32 on the same compiled code, no ABI work), a
 //    "lean ABI" loop (CallI32 plus everything the ABI needs done per call —
 //    gas/depth/trap globals, argument copy, result copy, state-global check —
@@ -291,6 +292,12 @@ void BM_Calls(benchmark::State& state) {
   };
   vm_once();
   if (sink != 8) Fail("counter.read failed through VmSession::Call");
+  // (a') VmSession::CallInto, one receipt reused (no allocation per call).
+  crust::CallReceipt reused;
+  std::function<void()> into_once = [&] {
+    s->CallInto(fresh_id, "read", {}, 1'000'000, &reused);
+    sink += reused.data.size() + (reused.ok() ? 0 : 1001);
+  };
 
   // (b) raw engine: same compiled code (the Vm's cache directory: a disk hit),
   // an instance over a separate store session's memory of the same module.
@@ -358,14 +365,14 @@ void BM_Calls(benchmark::State& state) {
   std::vector<double> rates;
   {
     // Interleave: VM, raw, lean loops (count calls each), then Node, per repetition.
-    for (const auto& once : {vm_once, raw_once, lean_once}) {
+    for (const auto& once : {vm_once, raw_once, lean_once, into_once}) {
       *gas = kBigGas;
       for (uint64_t i = 0; i < 2000; i++) once();  // warm up
     }
-    std::vector<std::vector<double>> all(3);
+    std::vector<std::vector<double>> all(4);
     for (int r = 0; r < c.reps; r++) {
       int l = 0;
-      for (const auto& once : {vm_once, raw_once, lean_once}) {
+      for (const auto& once : {vm_once, raw_once, lean_once, into_once}) {
         *gas = kBigGas;  // the raw loop never resets it; the lean loop sets its own
         *depth = 1000;
         *trap = 0;
@@ -392,9 +399,10 @@ void BM_Calls(benchmark::State& state) {
   if (raw_failed != 0) Fail("raw engine calls failed: " + std::to_string(raw_failed));
   inst.reset();
   raw_session.reset();
-  const double vm_rate = rates[0], raw_rate = rates[1], lean_rate = rates[2];
+  const double vm_rate = rates[0], raw_rate = rates[1], lean_rate = rates[2], into_rate = rates[3];
   const double node_rate = Median(node_rates);
-  Notes().push_back("Call rates, best repetition: VmSession::Call " + Rate(best[0]) + ", raw engine " + Rate(best[1]) +
+  Notes().push_back("Call rates, best repetition: VmSession::Call " + Rate(best[0]) + ", CallInto " + Rate(best[3]) +
+                    ", raw engine " + Rate(best[1]) +
                     ", lean ABI " + Rate(best[2]) + (node_rates.empty() ? "" : ", Node " +
                     Rate(*std::max_element(node_rates.begin(), node_rates.end()))) + " calls/s.");
 
@@ -402,6 +410,9 @@ void BM_Calls(benchmark::State& state) {
                     "raw engine `Instance::CallI32`, same code: " + Rate(raw_rate) + " calls/s",
                     F(raw_rate / vm_rate, 1) + "× slower", "≥ 1,000,000 calls/s",
                     vm_rate >= 1e6 ? "met" : "**missed**"});
+  Rows().push_back({"Calls", "", "", "`VmSession::CallInto`, one receipt reused: " + Rate(into_rate) + " calls/s",
+                    into_rate >= vm_rate ? F(into_rate / vm_rate, 2) + "× faster" : F(vm_rate / into_rate, 2) + "× slower",
+                    "", ""});
   Rows().push_back({"Calls", "", "", "lean ABI call (engine + per-call protocol, lookups hoisted): " + Rate(lean_rate) +
                     " calls/s", F(lean_rate / vm_rate, 1) + "× slower", "", ""});
   if (node_rate > 0) {
@@ -413,6 +424,7 @@ void BM_Calls(benchmark::State& state) {
   state.counters["vm_calls_per_s"] = vm_rate;
   state.counters["raw_calls_per_s"] = raw_rate;
   state.counters["lean_calls_per_s"] = lean_rate;
+  state.counters["into_calls_per_s"] = into_rate;
   state.counters["node_calls_per_s"] = node_rate;
   state.counters["vm_ns_per_call"] = 1e9 / vm_rate;
   state.counters["raw_ns_per_call"] = 1e9 / raw_rate;

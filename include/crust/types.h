@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string>
 #include <string_view>
@@ -30,7 +31,14 @@ struct Hash32 {
   bool IsZero() const;
 
   auto operator<=>(const Hash32&) const = default;
-  bool operator==(const Hash32&) const = default;
+  // Four 8-byte compares, inline (the VM compares module ids several times
+  // per call; the defaulted one calls memcmp).
+  bool operator==(const Hash32& o) const {
+    uint64_t a[4], b[4];
+    std::memcpy(a, bytes.data(), sizeof a);
+    std::memcpy(b, o.bytes.data(), sizeof b);
+    return ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3])) == 0;
+  }
 };
 
 using ModuleId = Hash32;

@@ -226,6 +226,15 @@ class VmSession {
   virtual CallReceipt Call(const ModuleId& module, std::string_view function, ByteView arg,
                            uint64_t gas_limit) = 0;
 
+  // As Call, writing the receipt into *receipt (not null), whose every field
+  // is replaced as if by `*receipt = Call(...)`, but reusing its storage: the
+  // capacity of its vectors and strings. A loop of calls into one receipt
+  // therefore allocates nothing for the receipt once it has held a receipt
+  // as large (Call allocates at least the call tree and the result).
+  // REQUIRES: `function` and `arg` do not point into *receipt.
+  virtual void CallInto(const ModuleId& module, std::string_view function, ByteView arg, uint64_t gas_limit,
+                        CallReceipt* receipt) = 0;
+
   // As Call, streaming every `feed(arg_len)` of the called contract (and of
   // contracts it calls) to `feeder` in order. Feeding outside a feeder call
   // fails the call.

@@ -202,6 +202,11 @@ Status PosixMemoryRegion::Shrink(uint64_t new_length) {
 }
 
 void PosixMemoryRegion::ForgetNoted(uint64_t from_page) {
+  if (from_page == 0) {  // every note (each collection): no partition
+    for (uint32_t p : noted_list_) noted_map_[p] = 0;
+    noted_list_.clear();
+    return;
+  }
   auto gone = std::partition(noted_list_.begin(), noted_list_.end(),
                              [from_page](uint32_t p) { return p < from_page; });
   for (auto it = gone; it != noted_list_.end(); ++it) noted_map_[*it] = 0;
@@ -265,7 +270,7 @@ Status PosixMemoryRegion::CollectNoted(bool rearm, std::vector<uint32_t>* pages)
   }
   const size_t first = pages->size();
   pages->insert(pages->end(), noted_list_.begin(), noted_list_.end());
-  std::sort(pages->begin() + static_cast<std::ptrdiff_t>(first), pages->end());
+  if (noted_list_.size() > 1) std::sort(pages->begin() + static_cast<std::ptrdiff_t>(first), pages->end());
   if (rearm) ForgetNoted(0);
   return Status::OK();
 }

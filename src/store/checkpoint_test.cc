@@ -126,6 +126,46 @@ TEST_P(CheckpointTest, NestedRollbackKeepsOuterChanges) {
   EXPECT_TRUE(s->Rollback().code() == Status::Code::kInvalidArgument);
 }
 
+// Frames are kept and reused between checkpoints (session_impl.h, Frame): a
+// checkpoint opened where an earlier one closed must start with an empty
+// journal. A call that writes pages and succeeds, then one at the same depth
+// that writes the same pages and fails: the failure must restore the first
+// call's contents (a stale journal key would skip the journal entry). Below
+// and above the journal size from which keys are indexed.
+TEST_P(CheckpointTest, ReusedFramesStartEmpty) {
+  for (uint32_t pages : {1u, 3u, 40u}) {
+    SCOPED_TRACE(pages);
+    ASSERT_OK_AND_ASSIGN(auto s, Start());
+    auto write_all = [&](uint8_t v) {
+      for (uint32_t p = 0; p < pages; p++) ASSERT_OK(s->WriteMemory(Id(1), uint64_t{p} * 4096 + 8, Bytes(8, v)));
+      s->MarkWritten(Id(1));
+    };
+    ASSERT_OK(s->Checkpoint());  // an enclosing call
+    ASSERT_OK(s->Checkpoint());
+    write_all(0xA);
+    ASSERT_OK(s->Release());
+    const Bytes after_first = Read(*s, Id(1));
+    ASSERT_OK(s->Checkpoint());  // the same depth again
+    write_all(0xB);
+    ASSERT_OK(s->Rollback());
+    EXPECT_EQ(Read(*s, Id(1)), after_first);
+    ASSERT_OK(s->Release());
+    // And at the outermost level (a top-level call after a successful one).
+    ASSERT_OK(s->Checkpoint());
+    write_all(0xC);
+    ASSERT_OK(s->Release());
+    ASSERT_OK(s->Checkpoint());
+    write_all(0xD);
+    ASSERT_OK(s->Rollback());
+    ASSERT_OK_AND_ASSIGN(Root root, s->CurrentRoot());
+    ASSERT_OK_AND_ASSIGN(auto twin, Start());
+    for (uint32_t p = 0; p < pages; p++) ASSERT_OK(twin->WriteMemory(Id(1), uint64_t{p} * 4096 + 8, Bytes(8, 0xC)));
+    ASSERT_OK_AND_ASSIGN(Root twin_root, twin->CurrentRoot());
+    EXPECT_EQ(root, twin_root);
+    EXPECT_EQ(Read(*s, Id(1)), Read(*twin, Id(1)));
+  }
+}
+
 TEST_P(CheckpointTest, RandomisedAgainstAModel) {
   std::mt19937 rng(GetParam().noted ? 3 : GetParam().kernel == os::TrackingMode::kExact ? 1 : 2);
   ASSERT_OK_AND_ASSIGN(auto s, Start());

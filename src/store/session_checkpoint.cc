@@ -14,16 +14,48 @@
 // Every step costs time proportional to the pages written, never to memory
 // sizes, and each written page is copied once per collection.
 #include <cstring>
-#include <set>
-#include <utility>
-
 #include <map>
+#include <set>
 #include <utility>
 
 #include "src/store/format.h"
 #include "src/store/session_impl.h"
 
 namespace crust::store {
+
+bool SessionImpl::Frame::AddPageKey(const ModuleId& id, uint32_t page) {
+  if (journal.size() < kIndexedEntries) {
+    for (const JournalEntry& e : journal) {
+      if (e.page == page && e.id == id) return false;
+    }
+    return true;
+  }
+  if (journaled.empty()) {
+    for (const JournalEntry& e : journal) journaled.insert({e.id, e.page});  // once, at kIndexedEntries
+  }
+  return journaled.insert({id, page}).second;
+}
+
+bool SessionImpl::Frame::AddLengthKey(const ModuleId& id) {
+  if (lengths.size() < kIndexedEntries) {
+    for (const LengthEntry& e : lengths) {
+      if (e.id == id) return false;
+    }
+    return true;
+  }
+  if (length_journaled.empty()) {
+    for (const LengthEntry& e : lengths) length_journaled.insert(e.id);
+  }
+  return length_journaled.insert(id).second;
+}
+
+void SessionImpl::ClearFrame(Frame* f) {
+  for (JournalEntry& e : f->journal) RecyclePageCopy(std::move(e.old));
+  f->journal.clear();
+  f->lengths.clear();
+  if (!f->journaled.empty()) f->journaled.clear();
+  if (!f->length_journaled.empty()) f->length_journaled.clear();
+}
 
 void SessionImpl::EnableCheckpoints() {
   if (checkpoints_used_) return;
@@ -74,41 +106,44 @@ Status SessionImpl::Poison(Status s) {
 }
 
 Status SessionImpl::Checkpoint() {
-  RETURN_IF_ERROR(Usable());
-  EnableCheckpoints();
+  if (!poisoned_.ok()) return Usable();
+  if (!checkpoints_used_) EnableCheckpoints();
   RETURN_IF_ERROR(Poison(CollectAll()));  // journaled into the enclosing checkpoint, if any
-  frames_.emplace_back();
+  if (depth_ == frames_.size()) frames_.emplace_back();
+  ++depth_;  // frames_[depth_ - 1] is empty: every frame is cleared when it closes
   return Status::OK();
 }
 
 Status SessionImpl::Release() {
-  RETURN_IF_ERROR(Usable());
-  if (frames_.empty()) return Status::InvalidArgument("Release without a checkpoint");
-  if (frames_.size() == 1) {
+  if (!poisoned_.ok()) return Usable();
+  if (depth_ == 0) return Status::InvalidArgument("Release without a checkpoint");
+  if (depth_ == 1) {
     // Nothing encloses this checkpoint: its journal is simply dropped, and the
     // pages written meanwhile are collected at the next operation.
-    frames_.pop_back();
+    ClearFrame(&frames_[0]);
+    depth_ = 0;
     return Status::OK();
   }
   RETURN_IF_ERROR(Poison(CollectAll()));
-  Frame done = std::move(frames_.back());
-  frames_.pop_back();
+  Frame& done = Innermost();
   // The enclosing checkpoint needs each page's contents, and each memory's
   // length, as of its own mark: an entry it already has is older than ours.
-  // O(entries of the released frame): the parent's key sets are kept as it goes.
-  Frame& parent = frames_.back();
+  // O(entries of the released frame): the parent's key index is kept as it goes.
+  Frame& parent = frames_[depth_ - 2];
   for (JournalEntry& e : done.journal) {
-    if (parent.journaled.insert({e.id, e.page}).second) parent.journal.push_back(std::move(e));
+    if (parent.AddPageKey(e.id, e.page)) parent.journal.push_back(std::move(e));
   }
   for (const LengthEntry& e : done.lengths) {
-    if (parent.length_journaled.insert(e.id).second) parent.lengths.push_back(e);
+    if (parent.AddLengthKey(e.id)) parent.lengths.push_back(e);
   }
+  ClearFrame(&done);
+  --depth_;
   return Status::OK();
 }
 
 Status SessionImpl::Rollback() {
-  RETURN_IF_ERROR(Usable());
-  if (frames_.empty()) return Status::InvalidArgument("Rollback without a checkpoint");
+  if (!poisoned_.ok()) return Usable();
+  if (depth_ == 0) return Status::InvalidArgument("Rollback without a checkpoint");
   Status s = RollbackSteps();
   if (!s.ok()) return Poison(s.WithContext("rollback (the session is now unusable)"));
   return s;
@@ -116,8 +151,14 @@ Status SessionImpl::Rollback() {
 
 Status SessionImpl::RollbackSteps() {
   RETURN_IF_ERROR(CollectAll());
-  Frame done = std::move(frames_.back());
-  frames_.pop_back();
+  Frame& done = Innermost();
+  --depth_;
+  // The frame is closed whatever happens below: cleared on every return.
+  struct ClearOnExit {
+    SessionImpl* session;
+    Frame* frame;
+    ~ClearOnExit() { session->ClearFrame(frame); }
+  } clear_on_exit{this, &done};
   // Replay backwards: the last entry for a page that is applied is the
   // oldest, i.e. its contents at the checkpoint.
   uint8_t reference[kPageSize];
@@ -135,7 +176,7 @@ Status SessionImpl::RollbackSteps() {
     to_reference[{it->id, it->page}] = !it->old;
     if (it->old) {
       std::memcpy(dst, it->old.get(), kPageSize);
-      s.shadow.pages[it->page] = std::move(it->old);
+      RecyclePageCopy(std::exchange(s.shadow.pages[it->page], std::move(it->old)));
     } else {
       RETURN_IF_ERROR(ReferencePage(s, it->page, reference));
       std::memcpy(dst, reference, kPageSize);
@@ -157,13 +198,13 @@ Status SessionImpl::RollbackSteps() {
   }
   // The restoring writes are tracked like any other: absorb them now, with no
   // journal (their contents equal the shadow copies just set).
-  std::vector<Frame> saved = std::move(frames_);
-  frames_.clear();
+  const size_t depth = depth_;
+  depth_ = 0;
   const bool used = checkpoints_used_;
   checkpoints_used_ = false;
   Status st = CollectAll();
   checkpoints_used_ = used;
-  frames_ = std::move(saved);
+  depth_ = depth;
   if (!st.ok()) return st;
   for (const auto& [key, committed] : to_reference) {
     auto found = slots_.find(key.first);

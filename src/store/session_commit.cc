@@ -315,8 +315,8 @@ Result<Root> SessionImpl::Commit() {
   if (store_->options().read_only) {
     return Status::Aborted("store " + store_->dir() + " is open read-only; sessions cannot commit");
   }
-  if (!frames_.empty()) {
-    return Status::InvalidArgument("cannot commit with " + std::to_string(frames_.size()) + " checkpoint(s) open");
+  if (depth_ != 0) {
+    return Status::InvalidArgument("cannot commit with " + std::to_string(depth_) + " checkpoint(s) open");
   }
   RETURN_IF_ERROR(CollectForCommit());
   CommitPlan plan(store_);

@@ -134,7 +134,7 @@ Status SessionImpl::RenameModule(const ModuleId& from, const ModuleId& to) {
   if (!it->second.files.is_new) {
     return Status::InvalidArgument("module " + from.ToHex() + " is committed: cannot rename it");
   }
-  if (!frames_.empty()) return Status::InvalidArgument("cannot rename modules with checkpoints open");
+  if (depth_ != 0) return Status::InvalidArgument("cannot rename modules with checkpoints open");
   Slot moved = std::move(it->second);
   SlotErased();
   slots_.erase(it);
@@ -379,14 +379,14 @@ void SessionImpl::Absorb(const ModuleId& id, Slot* s, const std::vector<uint32_t
     const bool streaming = pages.size() >= kStreamingCopyPages;
     for (uint32_t p : pages) {
       PageCopy& slot_copy = s->shadow.pages[p];
-      if (!frames_.empty()) {
+      if (depth_ != 0) {
         // The frame's first entry for the page holds its contents at the
         // checkpoint; later ones would only be replaced by it on rollback.
-        Frame& f = frames_.back();
-        if (f.journaled.insert({id, p}).second) f.journal.push_back({id, p, std::move(slot_copy)});
-        slot_copy.reset();
+        // (A page already journaled keeps its shadow copy, refreshed below.)
+        Frame& f = Innermost();
+        if (f.AddPageKey(id, p)) f.journal.push_back({id, p, std::move(slot_copy)});
       }
-      if (!slot_copy) slot_copy = NewPageCopy();
+      if (!slot_copy) slot_copy = TakePageCopy();
       const uint8_t* current = s->live.region->data() + uint64_t{p} * kPageSize;
       if (streaming) {
         StreamPage(slot_copy.get(), current);

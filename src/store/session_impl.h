@@ -80,7 +80,7 @@ class SessionImpl final : public Session {
   }
   Status Rollback() override;
   Status Release() override;
-  size_t checkpoint_depth() const override { return frames_.size(); }
+  size_t checkpoint_depth() const override { return depth_; }
   Result<Root> CurrentRoot() override;
   Result<PageProof> ProvePage(const ModuleId& module, uint32_t page) override;
   Result<Root> Commit() override;
@@ -244,10 +244,10 @@ class SessionImpl final : public Session {
   // Records s.live.length as the length to return to if the innermost
   // checkpoint rolls back (before it changes).
   void JournalLength(const ModuleId& id, const Slot& s) {
-    if (!checkpoints_used_ || frames_.empty()) return;
-    Frame& f = frames_.back();
+    if (!checkpoints_used_ || depth_ == 0) return;
+    Frame& f = Innermost();
     // Only the first length matters: it is the one a rollback returns to.
-    if (f.length_journaled.insert(id).second) f.lengths.push_back({id, s.live.length});
+    if (f.AddLengthKey(id)) f.lengths.push_back({id, s.live.length});
   }
   // Marks a memory as possibly written since the last collection.
   void Mark(const ModuleId& id, Slot* s) {
@@ -321,17 +321,47 @@ class SessionImpl final : public Session {
     ModuleId id;
     uint64_t length;  // before a change made inside the frame
   };
+  // One open checkpoint. Frames are kept between checkpoints (frames_ only
+  // grows; depth_ says how many are open) and cleared when they close, so a
+  // checkpoint allocates nothing once its vectors have the capacity: a
+  // top-level call opens and closes one per call.
   struct Frame {
     std::vector<JournalEntry> journal;  // at most one entry per (module, page): its oldest contents
     std::vector<LengthEntry> lengths;   // at most one entry per module
     // The keys of journal and lengths, so that journaling and Release cost
     // what they add, never what the frame already holds (a loop of nested
-    // calls would otherwise pay for the whole journal at every return).
+    // calls would otherwise pay for the whole journal at every return). Built
+    // only once a vector reaches kIndexedEntries: below, a linear search of
+    // the few entries is cheaper than a tree node per entry.
     std::set<std::pair<ModuleId, uint32_t>> journaled;
     std::set<ModuleId> length_journaled;
+    static constexpr size_t kIndexedEntries = 16;
+    // True (and the caller appends the entry) unless the key is journaled.
+    bool AddPageKey(const ModuleId& id, uint32_t page);
+    bool AddLengthKey(const ModuleId& id);
   };
+  // Empties a frame that closes (keeping its vectors' capacity); its
+  // journal's page copies go back to spare_copies_.
+  void ClearFrame(Frame* f);
+  // Page copies for shadows: a spare one if any, else a new allocation. A
+  // nested call journals its pages' shadows and needs new ones, and the
+  // journal is dropped when the outermost call returns: recycling them
+  // saves a 4 KiB allocation and free per page per nested call.
+  PageCopy TakePageCopy() {
+    if (spare_copies_.empty()) return NewPageCopy();
+    PageCopy c = std::move(spare_copies_.back());
+    spare_copies_.pop_back();
+    return c;
+  }
+  void RecyclePageCopy(PageCopy c) {
+    if (c && spare_copies_.size() < kSparePageCopies) spare_copies_.push_back(std::move(c));
+  }
+  static constexpr size_t kSparePageCopies = 64;  // at most 256 KiB kept per session
+  std::vector<PageCopy> spare_copies_;
+  Frame& Innermost() { return frames_[depth_ - 1]; }  // REQUIRES: depth_ > 0
   bool checkpoints_used_ = false;
-  std::vector<Frame> frames_;
+  std::vector<Frame> frames_;  // frames_[0, depth_) are the open checkpoints, innermost last
+  size_t depth_ = 0;
   // Poisoned state (as leveldb's bg_error_, LMDB's MDB_TXN_ERROR): set by
   // the first checkpoint operation that failed after it began changing
   // memories or journals (Poison). A rollback that stopped halfway leaves

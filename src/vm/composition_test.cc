@@ -1084,5 +1084,47 @@ TEST_F(CompositionTest, SameSequenceOnTwoStoresGivesSameRootsReceiptsAndGas) {
   for (size_t i = 0; i < t1.size(); i++) EXPECT_EQ(t1[i], t2[i]) << "step " << i;
 }
 
+// CallInto reuses a receipt's storage and replaces every field: after a
+// large call (events, reverted ones, a call tree, a result) and a failed one,
+// each call into the same receipt gives what Call gives for the same request
+// (every request below is repeatable: it stores the same value each time).
+TEST_F(CompositionTest, CallIntoReplacesEveryFieldOfAReusedReceipt) {
+  ModuleId a = Deploy("callcenter", 0);
+  ModuleId b = Deploy("callcenter", 1);
+  auto full = [](const CallReceipt& r) {
+    std::string out = Render(r);
+    for (const Event& e : r.events) out += e.reverted ? " reverted" : " kept";
+    for (const std::string& d : r.debug) out += " debug:" + d;
+    return out;
+  };
+  const Bytes large = Script()
+                          .W(7)
+                          .E("first", Str("data"))
+                          .C(Req(b, "run", Script().E("lost", Str("rolled back")).P().b))
+                          .C(Req(b, "read"))
+                          .E("last", Bytes(300, 9))
+                          .b;
+  const Bytes panics = Script().W(7).E("lost", Str("x")).P().b;
+  struct Request {
+    ModuleId module;
+    std::string fn;
+    Bytes arg;
+  };
+  const std::vector<Request> requests = {
+      {a, "run", large}, {a, "run", panics}, {a, "read", {}}, {a, "run", large}, {b, "no_such", {}}, {b, "read", {}}};
+  CallReceipt reused;
+  for (size_t i = 0; i < requests.size(); i++) {
+    const Request& q = requests[i];
+    s_->CallInto(q.module, q.fn, q.arg, kGas, &reused);
+    const CallReceipt fresh = Call(q.module, q.fn, q.arg);
+    EXPECT_EQ(full(reused), full(fresh)) << "request " << i;
+    EXPECT_EQ(reused.status.code(), fresh.status.code()) << "request " << i;
+    EXPECT_EQ(reused.data, fresh.data) << "request " << i;
+  }
+  EXPECT_TRUE(reused.status.IsNotFound() || reused.ok());
+  EXPECT_EQ(reused.call_tree.size(), 1u);
+  EXPECT_TRUE(reused.events.empty());
+}
+
 }  // namespace
 }  // namespace crust

@@ -5,6 +5,7 @@
 // on failure the rollback of everything the call and its callees did (their
 // events stay in the receipt, flagged reverted).
 #include <cstring>
+#include <utility>
 
 #include "src/engine/prepare/module_info.h"
 #include "src/engine/runtime/runtime_call.h"
@@ -21,17 +22,23 @@ Status MemoryIOError(const ModuleId& id, const char* what) {
 }  // namespace
 
 VmSessionImpl::Outcome VmSessionImpl::CallModule(const ModuleId& id, std::string_view function, ByteView arg,
-                                                 uint64_t gas_limit, uint32_t wasm_depth, bool allow_init) {
+                                                 uint64_t gas_limit, uint32_t wasm_depth, bool allow_init,
+                                                 Bytes* data) {
   Outcome out;
+  data->clear();
   const size_t node = receipt_->call_tree.size();
-  receipt_->call_tree.push_back({id, std::string(function), static_cast<uint32_t>(frames_.size()), gas_limit, 0, {}});
-  // Ends every path; moves `out` (a copy would allocate the result again).
+  receipt_->call_tree.emplace_back(id, std::string(function), static_cast<uint32_t>(frames_.size()), gas_limit,
+                                   uint64_t{0}, Status());
+  // Ends every path. An OK status is the node's already.
   auto finish = [&](Status s) -> Outcome {
-    out.status = s;
-    receipt_->call_tree[node].gas_spent = out.gas_spent;
-    receipt_->call_tree[node].status = std::move(s);
-    if (!out.status.ok()) out.data.clear();
-    return std::move(out);
+    CallNode& n = receipt_->call_tree[node];
+    n.gas_spent = out.gas_spent;
+    if (!s.ok()) {
+      n.status = s;
+      data->clear();
+    }
+    out.status = std::move(s);
+    return out;
   };
   if (function == "init" && !allow_init) {
     // From the host an invalid request; through `c` a function that is not
@@ -47,7 +54,7 @@ VmSessionImpl::Outcome VmSessionImpl::CallModule(const ModuleId& id, std::string
   if (!loaded.ok()) return finish(loaded.status());
   Loaded* m = *loaded;
 
-  if (Status cp = state_->Checkpoint(); !cp.ok()) return finish(cp);
+  if (Status cp = state_->Checkpoint(); !cp.ok()) return finish(std::move(cp));
   const size_t events_mark = receipt_->events.size();
   const size_t meta_mark = meta_journal_.size();
   // A self-call re-enters a running instance: the outer activation's gas,
@@ -67,7 +74,7 @@ VmSessionImpl::Outcome VmSessionImpl::CallModule(const ModuleId& id, std::string
   frames_.push_back({id, m, gas_limit});
   m->active++;
   MarkRunning();  // every running module may write its memory from now on
-  Status s = Execute(m, id, function, arg, gas_limit, wasm_depth, &out);
+  Status s = Execute(m, id, function, arg, gas_limit, wasm_depth, &out, data);
   m->active--;
   frames_.pop_back();
   if (s.ok()) {
@@ -96,7 +103,7 @@ VmSessionImpl::Outcome VmSessionImpl::CallModule(const ModuleId& id, std::string
     for (int i = 0; i < 3; i++) engine::Instance::Set(counter_refs[i], counters[i]);
   }
   saved_globals_.resize(globals_mark);
-  return finish(s);
+  return finish(std::move(s));
 }
 
 // A checkpoint operation scans only memories marked as possibly written and
@@ -107,15 +114,19 @@ void VmSessionImpl::MarkRunning() {
 }
 
 Status VmSessionImpl::Execute(Loaded* m, const ModuleId& id, std::string_view function, ByteView arg,
-                              uint64_t gas_limit, uint32_t wasm_depth, Outcome* out) {
+                              uint64_t gas_limit, uint32_t wasm_depth, Outcome* out, Bytes* data) {
   engine::Instance& inst = *m->instance;
-  auto cached = m->functions.find(function);
-  if (cached == m->functions.end()) {
-    auto fn = inst.FindI32Function(function);
-    if (!fn.ok()) {
-      return Status::NotFound("module " + id.ToHex() + " has no callable function \"" + std::string(function) + "\"");
+  const std::pair<const std::string, engine::FunctionRef>* cached = m->last_function;
+  if (cached == nullptr || cached->first != function) {
+    auto found = m->functions.find(function);
+    if (found == m->functions.end()) {
+      auto fn = inst.FindI32Function(function);
+      if (!fn.ok()) {
+        return Status::NotFound("module " + id.ToHex() + " has no callable function \"" + std::string(function) + "\"");
+      }
+      found = m->functions.emplace(std::string(function), *fn).first;
     }
-    cached = m->functions.emplace(std::string(function), *fn).first;
+    cached = m->last_function = &*found;
   }
   const uint64_t a = m->meta.arg_buffer;
   uint8_t* const mem = inst.memory_data();
@@ -157,7 +168,7 @@ Status VmSessionImpl::Execute(Loaded* m, const ModuleId& id, std::string_view fu
   }
   // The memory's base never moves (a fixed reservation); its size may have grown.
   if (a + *ret > inst.memory_size()) return Status::Trap("out of bounds: return value outside memory");
-  if (engine::rt::HostAccess([&] { out->data.assign(mem + a, mem + a + *ret); }) != 0) {
+  if (engine::rt::HostAccess([&] { data->assign(mem + a, mem + a + *ret); }) != 0) {
     return MemoryIOError(id, "reading the result");
   }
   return SaveMeta(id, m);

@@ -155,7 +155,7 @@ Result<int32_t> VmSessionImpl::C(engine::Instance& self, uint64_t mod_ptr, uint6
   // A copy: the callee may be this very module (a self-call), whose A it overwrites.
   const Bytes arg_copy(arg, arg + arg_len);
   Outcome out = CallModule(callee, function, arg_copy, limit, static_cast<uint32_t>(depth_left),
-                           /*allow_init=*/false);
+                           /*allow_init=*/false, &callee_result_);
   // piecrust: the caller pays what a successful callee spent, and the whole
   // callee limit for a failed one.
   engine::Instance::Set(frames_.back().loaded->gas, left - (out.status.ok() ? std::min(left, out.gas_spent) : limit));
@@ -163,8 +163,9 @@ Result<int32_t> VmSessionImpl::C(engine::Instance& self, uint64_t mod_ptr, uint6
   if (Arg(self, engine::kArgBufferSize) == nullptr) return OutOfBounds("argument buffer outside memory");
   if (IsHostFault(out.status)) return out.status;  // ends the whole call tree; never a result
   if (out.status.ok()) {
-    if (!out.data.empty()) std::memcpy(WritableArg(self, out.data.size()), out.data.data(), out.data.size());
-    return static_cast<int32_t>(out.data.size());
+    const Bytes& result = callee_result_;
+    if (!result.empty()) std::memcpy(WritableArg(self, result.size()), result.data(), result.size());
+    return static_cast<int32_t>(result.size());
   }
   switch (out.status.code()) {
     case Status::Code::kPanic: {

@@ -175,29 +175,39 @@ CallReceipt VmSessionImpl::Call(const ModuleId& module, std::string_view functio
   return TopLevel(module, function, arg, gas_limit, /*allow_init=*/false, nullptr);
 }
 
+void VmSessionImpl::CallInto(const ModuleId& module, std::string_view function, ByteView arg, uint64_t gas_limit,
+                             CallReceipt* receipt) {
+  TopLevel(module, function, arg, gas_limit, /*allow_init=*/false, nullptr, receipt);
+}
+
 CallReceipt VmSessionImpl::FeederCall(const ModuleId& module, std::string_view function, ByteView arg,
                                       uint64_t gas_limit, const std::function<void(ByteView)>& feeder) {
   return TopLevel(module, function, arg, gas_limit, /*allow_init=*/false, &feeder);
 }
 
-CallReceipt VmSessionImpl::TopLevel(const ModuleId& id, std::string_view function, ByteView arg, uint64_t gas_limit,
-                                    bool allow_init, const std::function<void(ByteView)>* feeder) {
+void VmSessionImpl::TopLevel(const ModuleId& id, std::string_view function, ByteView arg, uint64_t gas_limit,
+                             bool allow_init, const std::function<void(ByteView)>* feeder, CallReceipt* receipt) {
   if (frames_.empty()) {
     ForgetRemovedModules();
     if (cache_->background_done() != background_seen_) SwapSettledCode();
   }
-  CallReceipt receipt;
-  receipt.gas_limit = gas_limit;
+  // Every field replaced, the storage kept (CallInto).
+  receipt->data.clear();
+  receipt->gas_limit = gas_limit;
+  receipt->gas_spent = 0;
+  receipt->events.clear();
+  receipt->call_tree.clear();
+  receipt->debug.clear();
   if (!poisoned_.ok()) {
-    receipt.status = Status::Aborted("session unusable after a host fault: " + poisoned_.ToString());
-    return receipt;
+    receipt->status = Status::Aborted("session unusable after a host fault: " + poisoned_.ToString());
+    return;
   }
-  receipt_ = &receipt;
+  receipt_ = receipt;
   feeder_ = feeder;
   // Inside a migration the journal spans every call, so that a failed
   // migration can restore the metadata its successful calls saved.
   if (!migrating_) meta_journal_.clear();
-  Outcome out = CallModule(id, function, arg, gas_limit, options_->max_call_depth, allow_init);
+  Outcome out = CallModule(id, function, arg, gas_limit, options_->max_call_depth, allow_init, &receipt->data);
   receipt_ = nullptr;
   feeder_ = nullptr;
   if (!migrating_) meta_journal_.clear();
@@ -207,17 +217,16 @@ CallReceipt VmSessionImpl::TopLevel(const ModuleId& id, std::string_view functio
   // whatever the call returned.
   if (Status fault = MemoryFaults(); !fault.ok()) {
     out.status = fault;
-    out.data.clear();
-    for (Event& e : receipt.events) e.reverted = true;  // as for every failed call
+    receipt->data.clear();
+    for (Event& e : receipt->events) e.reverted = true;  // as for every failed call
   }
-  receipt.status = Poison(out.status);
-  receipt.data = std::move(out.data);
-  receipt.gas_spent = out.gas_spent;
+  if (!out.status.ok()) Poison(out.status).IgnoreError();
+  receipt->status = std::move(out.status);
+  receipt->gas_spent = out.gas_spent;
   // Nodes were appended as calls started; piecrust lists callees first.
   if (options_->call_tree_order == CallTreeOrder::kCalleeFirst) {
-    std::reverse(receipt.call_tree.begin(), receipt.call_tree.end());
+    std::reverse(receipt->call_tree.begin(), receipt->call_tree.end());
   }
-  return receipt;
 }
 
 void VmSessionImpl::SwapSettledCode() {

@@ -35,6 +35,8 @@ class VmSessionImpl final : public VmSession, private engine::HostContext {
 
   Result<ModuleId> Deploy(ByteView wasm, const DeployOptions& options) override;
   CallReceipt Call(const ModuleId& module, std::string_view function, ByteView arg, uint64_t gas_limit) override;
+  void CallInto(const ModuleId& module, std::string_view function, ByteView arg, uint64_t gas_limit,
+                CallReceipt* receipt) override;
   CallReceipt FeederCall(const ModuleId& module, std::string_view function, ByteView arg, uint64_t gas_limit,
                          const std::function<void(ByteView)>& feeder) override;
   Result<ModuleId> MigrateWith(const ModuleId& module, ByteView new_wasm, const DeployOptions& options,
@@ -61,6 +63,10 @@ class VmSessionImpl final : public VmSession, private engine::HostContext {
     engine::Instance::GlobalRef gas, depth, trap;
     std::vector<engine::Instance::GlobalRef> state_globals;  // parallel to meta.globals
     std::map<std::string, engine::FunctionRef, std::less<>> functions;
+    // The last function called (a module is usually called for the same
+    // one again): a string compare instead of the map's search. Points into
+    // `functions` (its nodes never move; entries are never erased).
+    const std::pair<const std::string, engine::FunctionRef>* last_function = nullptr;
     // Code tiers: false while fast code runs and an optimised build is on its
     // way (SwapSettledCode replaces the instance between top-level calls).
     engine::Tier tier = engine::Tier::kOptimised;
@@ -72,10 +78,10 @@ class VmSessionImpl final : public VmSession, private engine::HostContext {
     Loaded* loaded;
     uint64_t gas_limit;
   };
-  // Result of one call at any depth.
+  // Result of one call at any depth (the returned bytes go to the buffer
+  // the caller of CallModule names).
   struct Outcome {
     Status status;
-    Bytes data;
     uint64_t gas_spent = 0;
   };
 
@@ -93,13 +99,21 @@ class VmSessionImpl final : public VmSession, private engine::HostContext {
     last_loaded_ = nullptr;
     return loaded_.erase(it);
   }
+  // Fills every field of *receipt (reusing its storage).
+  void TopLevel(const ModuleId& id, std::string_view function, ByteView arg, uint64_t gas_limit, bool allow_init,
+                const std::function<void(ByteView)>* feeder, CallReceipt* receipt);
   CallReceipt TopLevel(const ModuleId& id, std::string_view function, ByteView arg, uint64_t gas_limit,
-                       bool allow_init, const std::function<void(ByteView)>* feeder);
+                       bool allow_init, const std::function<void(ByteView)>* feeder) {
+    CallReceipt receipt;
+    TopLevel(id, function, arg, gas_limit, allow_init, feeder, &receipt);
+    return receipt;
+  }
   // One call inside a checkpoint (vm_call.cc): rolled back when it fails.
+  // The returned bytes replace *data (emptied unless the call succeeded).
   Outcome CallModule(const ModuleId& id, std::string_view function, ByteView arg, uint64_t gas_limit,
-                     uint32_t wasm_depth, bool allow_init);
+                     uint32_t wasm_depth, bool allow_init, Bytes* data);
   Status Execute(Loaded* m, const ModuleId& id, std::string_view function, ByteView arg, uint64_t gas_limit,
-                 uint32_t wasm_depth, Outcome* out);
+                 uint32_t wasm_depth, Outcome* out, Bytes* data);
   Status SaveMeta(const ModuleId& id, Loaded* m);
   // At a top-level call boundary: drops the instances of modules whose
   // optimised code has arrived, so that Load creates them again from it.
@@ -149,6 +163,10 @@ class VmSessionImpl final : public VmSession, private engine::HostContext {
   // Globals of each running call's module as they were before it started
   // (a stack: each CallModule appends and truncates back), for rollback.
   std::vector<uint64_t> saved_globals_;
+  // A `c` callee's result, until C copies it into the caller's A (each
+  // nested call's result is written after its own callees returned and read
+  // before any other call runs: one buffer serves every depth).
+  Bytes callee_result_;
   CallReceipt* receipt_ = nullptr;
   const std::function<void(ByteView)>* feeder_ = nullptr;
   std::vector<std::pair<ModuleId, ModuleMeta>> meta_journal_;  // previous metadata, for rollback

@@ -209,8 +209,6 @@ Result<Instance::GlobalRef> Instance::FindGlobal(std::string_view export_name) c
   return g;
 }
 
-uint64_t Instance::Get(GlobalRef g) { return ReadValue(g.addr, g.type); }
-void Instance::Set(GlobalRef g, uint64_t bits) { WriteValue(g.addr, g.type, bits); }
 
 std::vector<uint64_t> Instance::SaveGlobals() const {
   std::vector<uint64_t> out;

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <span>
 #include <string>
@@ -118,8 +119,24 @@ class Instance {
     char type = 0;
   };
   Result<GlobalRef> FindGlobal(std::string_view export_name) const;
-  static uint64_t Get(GlobalRef g);
-  static void Set(GlobalRef g, uint64_t bits);
+  // Inline: the VM sets and reads several globals per call. A GlobalRef
+  // comes from FindGlobal, whose globals are 4 or 8 bytes wide.
+  static uint64_t Get(GlobalRef g) {
+    uint64_t v = 0;
+    if (g.type == 'j' || g.type == 'd') {
+      std::memcpy(&v, g.addr, 8);
+    } else {
+      std::memcpy(&v, g.addr, 4);
+    }
+    return v;
+  }
+  static void Set(GlobalRef g, uint64_t bits) {
+    if (g.type == 'j' || g.type == 'd') {
+      std::memcpy(g.addr, &bits, 8);
+    } else {
+      std::memcpy(g.addr, &bits, 4);
+    }
+  }
   // Every global the module defines, in index order (state snapshot).
   std::vector<uint64_t> SaveGlobals() const;
   // The same, appended to *out (no allocation once *out has the capacity).
