@@ -2115,7 +2115,7 @@ TEST_P(EquivalenceTest, RangeLoops) {
   CallAtLimits(m, "run", run(12288 - 512, 100, 3));
   // Part of a span not noted (r + 1020 on page 3; the table's end noted by a store of its own): the original,
   // charging page 3 at r255's store, the table's pages at their first store.
-  CallAtLimits(m, "run", run(12288 - 512, 100, 1));
+  CallAtLimits(m, "run", run(6 * 4096 - 512, 100, 1));
   CallAtLimits(m, "run", run(8192, 100, 0));
   CallAtLimits(m, "run", run(8192, 5, 2));  // the program stops after 5 steps (n), before its last stores
   // Spans past the memory's end (r255 out of bounds) or wrapping modulo 2^32: the original, which traps.

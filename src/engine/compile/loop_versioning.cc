@@ -512,18 +512,26 @@ struct LabelLines {
 };
 using LabelIndex = std::unordered_map<std::string_view, LabelLines>;
 
-// A range loop's precondition (range_loops.h), in C: per base, the span's
-// pages are all noted (and within the memory).
+// A range loop's precondition (range_loops.h), in C: per span j, the end
+// of its noted prefix in crust_rend<j>_ (0 when the span passes the memory's
+// end or its first page is not noted); the copy runs when none is 0.
 std::string RangeCondition(const wabt::Func& f, const RangeLoop& l) {
-  std::string cond;
-  for (const RangeLoop::Span& s : l.spans) {
+  std::string decl, cond;
+  for (size_t j = 0; j < l.spans.size(); ++j) {
+    const RangeLoop::Span& s = l.spans[j];
     const std::string b = s.base >= 0 ? "(u64)" + LocalName(f, s.base) : "(u64)0";
-    if (!cond.empty()) cond += " && ";
-    cond += "crust_range_noted(" + b + " + " + Hex(s.lo) + ", " + b + " + " + Hex(s.end) +
-            ", (u64)CRUST_MEM->size, crust_map_)";
+    const std::string v = "crust_rend" + std::to_string(j) + "_";
+    decl += "u64 " + v + " = crust_noted_end(" + b + " + " + Hex(s.lo) + ", " + b + " + " + Hex(s.end) +
+            ", (u64)CRUST_MEM->size, crust_map_);\n";
+    cond += (cond.empty() ? "" : " && ") + v + " != 0";
   }
-  return "if (" + cond + ") {\n";
+  return decl + "if (" + cond + ") {\n";
 }
+
+// Prefix of a range loop copy's stores (LoopVersioningText): no barrier
+// when the bytes end within the noted prefix, else a jump to the same store
+// in the original loop.
+constexpr std::string_view kRangeStore = "CRUST_RC_";
 
 // Suffix of the labels of a range loop's copy.
 constexpr std::string_view kRangeSuffix = "_crust_rf";
@@ -552,16 +560,18 @@ std::string RenameJumps(std::string_view line, const std::unordered_set<std::str
 // its stores have no barrier; jumps to labels outside the region (exits) are
 // the same. Empty when the C is not in the expected shape.
 std::string RangeRewrite(const std::vector<std::string_view>& lines, const std::string& label, const std::string& cond,
-                         size_t stores, const LabelIndex& index) {
+                         const RangeLoop& loop, const LabelIndex& index) {
   if (lines.size() < 2) return "";
   const std::string_view head = lines[0];
   const std::string indent(head.substr(0, head.find_first_not_of(' ')));
   if (Trim(head) != label + ": ") return "";
   std::unordered_set<std::string_view> renamed;
-  size_t store_lines = 0, checked = 0;
+  size_t store_lines = 0, checked = 0, group_first = 0;
   int group = 0;  // in a span group: 1 its barrier-free copy, 2 its checked copy
   long depth = 0;
-  for (const std::string_view l : lines) {
+  std::vector<size_t> ordinal(lines.size(), SIZE_MAX);  // a checked store line's store, in the loop's order
+  for (size_t k = 0; k < lines.size(); ++k) {
+    const std::string_view l = lines[k];
     const std::string_view t = Trim(l);
     const std::string_view name = LabelDefined(t);
     if (!name.empty()) {
@@ -571,42 +581,61 @@ std::string RangeRewrite(const std::vector<std::string_view>& lines, const std::
     }
     // A span group's lines are written twice (SkipNotedStores): count its
     // stores once, in its checked copy (the part after its "} else {").
+    // (Its two copies hold the same stores in the same order.)
     if (t.substr(0, 24) == "if (CRUST_SPAN_NOTED((u3") {
       if (group != 0) return "";
       group = 1;
+      group_first = store_lines;
     } else if (group == 1 && t == "} else {") {
       group = 2;
+      store_lines = group_first;
     } else if (group == 2 && t == "}") {
       group = 0;
     } else if (IsStoreLine(t)) {
       checked += 1;
-      store_lines += group != 1;
+      ordinal[k] = store_lines++;
     } else if (t.substr(0, kNoBarrier.size()) == kNoBarrier && IsStoreLine(t.substr(kNoBarrier.size()))) {
-      store_lines += group != 1;
+      ++store_lines;
     }
     for (const char ch : t) {
       depth += ch == '{' ? 1 : ch == '}' ? -1 : 0;
       if (depth < 0) return "";
     }
   }
-  if (depth != 0 || group != 0 || store_lines != stores || checked == 0) return "";
+  if (depth != 0 || group != 0 || store_lines != loop.stores || loop.store_span.size() != loop.stores ||
+      checked == 0) {
+    return "";
+  }
   const std::string_view back = Trim(lines.back());
   if (!EndsWith(back, "goto " + label + ";") && !EndsWith(back, "{goto " + label + ";}")) return "";
-  std::string out = indent + cond;
-  for (const std::string_view l : lines) {
-    const std::string_view t = Trim(l);
+  auto resume = [&](size_t k) { return label + "_crust_s" + std::to_string(k); };
+  std::string out = indent + "{\n";
+  for (const std::string_view c : Lines(cond)) {
+    if (!c.empty()) out += indent + std::string(c) + "\n";
+  }
+  for (size_t k = 0; k < lines.size(); ++k) {
+    const std::string_view l = lines[k], t = Trim(l);
     out += std::string(l.substr(0, l.size() - t.size()));
     const std::string_view name = LabelDefined(t);
     if (!name.empty()) {
       out += std::string(name) + std::string(kRangeSuffix) + std::string(t.substr(name.size())) + "\n";
       continue;
     }
-    if (IsStoreLine(t)) out += kNoBarrier;
-    out += RenameJumps(t, renamed) + "\n";
+    std::string text = RenameJumps(t, renamed);
+    if (ordinal[k] != SIZE_MAX) {
+      // name(mem, a, v) -> CRUST_RC_name(crust_rend<j>_, <resume label>, mem, a, v)
+      const size_t open = text.find('(');
+      text = std::string(kRangeStore) + text.substr(0, open + 1) + "crust_rend" +
+             std::to_string(loop.store_span[ordinal[k]]) + "_, " + resume(k) + ", " + text.substr(open + 1);
+    }
+    out += text + "\n";
   }
   out += indent + "} else {\n";
-  for (const std::string_view l : lines) out += std::string(l) + "\n";
-  out += indent + "}\n";
+  for (size_t k = 0; k < lines.size(); ++k) {
+    if (ordinal[k] != SIZE_MAX) out += indent + resume(k) + ":;\n";
+    out += std::string(lines[k]) + "\n";
+  }
+  out += indent + "}\n" + indent + "}\n";
   return out;
 }
 
@@ -618,6 +647,15 @@ std::string LoopVersioningText() {
     loads += std::string("static inline ") + a.t3 + " crust_fl_" + a.name + "(const u8* b, u64 a) { " + a.t1 +
              " r; wasm_rt_memcpy(&r, b + a, sizeof(r)); return (" + a.t3 + ")(" + a.t2 + ")r; }\n#define CRUST_FL_" +
              a.name + "(m, a) crust_fl_" + a.name + "(crust_base_, a)\n";
+  }
+  // A range loop copy's store (range_loops.h): its bytes end at or below e,
+  // the end of the noted pages from its span's start, so no barrier; else
+  // on to label l, before the same store in the original loop.
+  std::string range_stores;
+  for (const Wasm2cAccess& a : Wasm2cStores()) {
+    range_stores += std::string("#define ") + std::string(kRangeStore) + a.name +
+                    "(e, l, m, a, v) do { u64 crust_a_ = (a); if (UNLIKELY(crust_a_ + sizeof(" + a.t1 +
+                    ") > (e))) goto l; CRUST_NB_" + a.name + "(m, crust_a_, v); } while (0)\n";
   }
   return "/* ---- crust: counted loops versioned (loop_versioning.h) ---- */\n"
          "/* Loads of a fast copy: every one is in bounds. */\n" + loads +
@@ -639,13 +677,13 @@ std::string LoopVersioningText() {
          "  if (map) { for (u64 p = lo >> 12; p <= (hi - 1) >> 12; ++p) if (!map[p]) return 0; }\n"
          "  return 1;\n"
          "}\n"
-         "/* Bytes [lo, end) (lo < end, both below 2^33) lie within the memory (size) in noted pages\n"
-         " * (range_loops.h; at most kMaxRangePages map entries). */\n"
-         "static inline int crust_range_noted(u64 lo, u64 end, u64 size, const u8* map) {\n"
+         "/* For bytes [lo, end) (lo < end < 2^34): 0 if end passes the memory's size or lo's page is not noted, else\n"
+         " * the end (<= end) of the noted pages from lo (range_loops.h; at most kMaxRangePages map entries). */\n"
+         "static inline u64 crust_noted_end(u64 lo, u64 end, u64 size, const u8* map) {\n"
          "  if (end > size) return 0;\n"
-         "  for (u64 p = lo >> 12; p <= (end - 1) >> 12; ++p) if (!map[p]) return 0;\n"
-         "  return 1;\n"
-         "}\n";
+         "  for (u64 p = lo >> 12; p <= (end - 1) >> 12; ++p) if (!map[p]) return p << 12 > lo ? p << 12 : 0;\n"
+         "  return end;\n"
+         "}\n" + range_stores;
 }
 
 size_t VersionCountedLoops(const wabt::Module& m, uint32_t gas_global, bool write_barrier, std::string* c) {
@@ -753,7 +791,7 @@ size_t VersionCountedLoops(const wabt::Module& m, uint32_t gas_global, bool writ
       const LabelLines& ll = it->second;
       if (ll.labels != 1 || ll.gotos == 0 || ll.goto_end <= ll.line || ll.goto_end > end + 1) continue;
       const std::string_view region(c->data() + ll.line, ll.goto_end - 1 - ll.line);
-      std::string rewritten = RangeRewrite(Lines(region), label, RangeCondition(f, l), l.stores, lines_of);
+      std::string rewritten = RangeRewrite(Lines(region), label, RangeCondition(f, l), l, lines_of);
       if (rewritten.empty()) continue;
       edits.push_back({ll.line, ll.goto_end, std::move(rewritten)});
     }

@@ -40,10 +40,12 @@
 // The same pass also versions loops whose stores stay in bounded ranges
 // (range_loops.h, which finds them and states why their copy is exact):
 // such a loop's C, from its label to the last jump to it, is written as
-// `if (every span's pages are noted) { copy } else { original }`, where the
-// copy keeps the gas lines and drops the stores' barriers, and its labels
-// (the loop's and those of the blocks inside it) and the jumps to them are
-// renamed; jumps out of the loop are the same. Both kinds share the one
+// `if (each span's first page is noted and the span within the memory)
+// { copy } else { original }`, where the copy keeps the gas lines, each
+// store writes without barrier when its bytes end within the noted pages
+// from its span's start and else jumps to the same store in the original,
+// and the copy's labels (the loop's and those of the blocks inside it) and
+// the jumps to them are renamed; jumps out of the loop are the same. Both kinds share the one
 // index of each function's labels and jumps, the edits are disjoint (a loop
 // versioned as counted, and any loop holding one, is not a range loop) and
 // share the kMaxTranslatedCBytes check. Only with the write barrier.

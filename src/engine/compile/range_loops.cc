@@ -107,6 +107,7 @@ class Analysis {
     stack_.clear();
     labels_.clear();
     spans_.clear();
+    store_bases_.clear();
     stores_ = 0;
     labels_.push_back({l.block.label, true, {}, false});
     List(l.block.exprs);
@@ -117,7 +118,13 @@ class Analysis {
     out->loop = &l;
     out->stores = stores_;
     out->spans.clear();
-    for (const auto& [base, span] : spans_) out->spans.push_back({base, span.first, span.second});
+    std::map<int64_t, size_t> index;
+    for (const auto& [base, span] : spans_) {
+      index[base] = out->spans.size();
+      out->spans.push_back({base, span.first, span.second});
+    }
+    out->store_span.clear();
+    for (int64_t base : store_bases_) out->store_span.push_back(index[base]);
     return true;
   }
 
@@ -326,6 +333,7 @@ class Analysis {
           auto [it, fresh] = spans_.emplace(a.base, std::make_pair(lo, end));
           if (!fresh) it->second = {std::min(it->second.first, lo), std::max(it->second.second, end)};
           ++stores_;
+          store_bases_.push_back(a.base);
           break;
         }
         case ExprType::Block: Nested(wabt::cast<wabt::BlockExpr>(&e)->block, false); break;
@@ -390,6 +398,7 @@ class Analysis {
   std::vector<RVal> stack_;
   std::vector<Label> labels_;
   std::map<int64_t, std::pair<uint64_t, uint64_t>> spans_;  // base -> [lo, end)
+  std::vector<int64_t> store_bases_;  // each store's base, in order
   size_t stores_ = 0;
 };
 

@@ -26,27 +26,35 @@
 //     i32.sub of a constant; any result whose range could pass 2^32 - 1 is
 //     unknown, so no tracked value ever wraps modulo 2^32 (relative to B);
 //   * the stores' bytes, [B + lo + offset, B + hi + offset + width) joined per
-//     base, span at most kMaxRangePages pages in all (the entry check scans
-//     each page's map entry).
+//     base ("spans" [B + lo, B + end)), cover at most kMaxRangePages pages in
+//     all (the entry check reads at most that many map entries).
 // Loops in `counted` (versioned as counted loops) and loops containing one
 // are left out; of nested qualifying loops only the outermost is returned.
 //
 // Why the copy is exact (loop_versioning.cc writes it): at entry the
-// generated C checks, for each base, that B + end <= the memory's size and
-// that every 4 KiB page of [B + lo, B + end) is noted (lo, end computed in
-// 64 bits from the u32 value of B, so nothing wraps). Then for every store
-// the copy executes, its address operand is (B + r) mod 2^32 with r in
-// [lo, hi] (B is not written in the loop, so it has its entry value); since
-// B + r + offset + width <= size <= 2^32, there is no wrap and the bytes
-// written lie in noted pages inside the memory. No page is un-noted inside
-// the loop: that happens only at checkpoint operations, inside calls, and the
-// loop has none. So the original's barrier would find every page noted: its
-// fast path, or for a store crossing into a next (noted) page the slow path,
-// which charges only pages not yet noted (none) and notes nothing new. The
-// store is in bounds in both. Everything else in the copy (gas lines, loads,
-// traps, branches, their targets outside the loop) is the original's text.
-// So results, traps, memory, the noted set and the gas are those of the
-// original at every point. When the check fails the original runs.
+// generated C computes, for each base's span, B + lo and B + end in 64 bits
+// from the u32 value of B (nothing wraps); if B + end passes the memory's
+// size or the page of B + lo is not noted, the original loop runs. Else e =
+// the end of the noted pages from B + lo (at most B + end), and the copy
+// runs: the original's C with its labels renamed, where each store with a
+// barrier becomes "if its bytes end at or below e, the store without
+// barrier, else jump to a label right before the same store in the
+// original loop". The copy executes the original's statements on the same C
+// variables (wasm2c's locals and stack slots are the function's), so:
+//   * a store whose bytes end at or below e: its address operand is
+//     (B + r) mod 2^32 with r in [lo, hi] (B is not written in the loop, so
+//     it has its entry value), and B + r + offset + width <= B + end <= size
+//     <= 2^32, so there is no wrap and its bytes lie in [B + lo, e): pages
+//     noted at entry and still noted (a page is un-noted only at checkpoint
+//     operations, inside calls; the loop has none). The original's barrier
+//     would take its fast path, or for a store crossing into the next
+//     (noted) page the slow path, which charges only pages not yet noted
+//     (none) and notes nothing new; the store is in bounds in both;
+//   * any other store: control goes on at the same statement of the
+//     original loop, in the same state, and the original runs from there.
+// Everything else (gas lines, loads, traps, branches, their targets outside
+// the loop) is the original's text. So results, traps, memory, the noted set
+// and the gas are those of the original at every point.
 //
 // Cost: each analysis is linear in the loop (joins are linear in the locals
 // set on the paths joined); `budget` bounds the total work for a module
@@ -78,6 +86,7 @@ struct RangeLoop {
   };
   std::vector<Span> spans;
   size_t stores = 0;  // store instructions in the loop
+  std::vector<size_t> store_span;  // each store's span (index in spans), in the order of the C
 };
 
 // The qualifying loops of `f` in the order their labels appear in the C.

@@ -145,20 +145,26 @@ TEST(RangeLoopsTest, VersionsBoundedLoopsOnly) {
   EXPECT_EQ(With(with.c, "_crust_rf: "), (std::set<std::string>{"dispatch", "joined", "nest"}));
   EXPECT_EQ(With(with.c, "_crust_fast: "), (std::set<std::string>{"counted"}));
   // The spans checked at entry: dispatch's registers and table, nest's two bases (one copy: the outer loop).
-  EXPECT_NE(with.c.find("crust_range_noted((u64)w2c_p0 + 0x0ull, (u64)w2c_p0 + 0x400ull, "), std::string::npos);
-  EXPECT_NE(with.c.find("crust_range_noted((u64)0 + 0x1000ull, (u64)0 + 0x1400ull, "), std::string::npos);
-  EXPECT_NE(with.c.find("crust_range_noted((u64)w2c_p0 + 0x2ull, (u64)w2c_p0 + 0x103ull, "), std::string::npos);
-  EXPECT_NE(with.c.find("crust_range_noted((u64)w2c_p0 + 0x0ull, (u64)w2c_p0 + 0x40ull, "), std::string::npos);
-  EXPECT_NE(with.c.find("crust_range_noted((u64)w2c_p1 + 0x0ull, (u64)w2c_p1 + 0x40ull, "), std::string::npos);
-  EXPECT_EQ(Count(with.c, "if (crust_range_noted("), 3u);
-  // The copy: its labels and the jumps to them renamed, its stores without barrier; exits unchanged.
-  const size_t copy = with.c.find("if (crust_range_noted((u64)0 + 0x1000ull");
+  EXPECT_NE(with.c.find("crust_noted_end((u64)w2c_p0 + 0x0ull, (u64)w2c_p0 + 0x400ull, "), std::string::npos);
+  EXPECT_NE(with.c.find("crust_noted_end((u64)0 + 0x1000ull, (u64)0 + 0x1400ull, "), std::string::npos);
+  EXPECT_NE(with.c.find("crust_noted_end((u64)w2c_p0 + 0x2ull, (u64)w2c_p0 + 0x103ull, "), std::string::npos);
+  EXPECT_NE(with.c.find("crust_noted_end((u64)w2c_p0 + 0x0ull, (u64)w2c_p0 + 0x40ull, "), std::string::npos);
+  EXPECT_NE(with.c.find("crust_noted_end((u64)w2c_p1 + 0x0ull, (u64)w2c_p1 + 0x40ull, "), std::string::npos);
+  EXPECT_EQ(Count(with.c, "u64 crust_rend0_ = crust_noted_end("), 3u);
+  // The copy: its labels and the jumps to them renamed, its stores checked against the noted prefix's end
+  // (else on to the same store in the original, behind a label); exits unchanged.
+  const size_t copy = with.c.find("u64 crust_rend0_ = crust_noted_end((u64)0 + 0x1000ull");
   ASSERT_NE(copy, std::string::npos);
   const size_t orig = with.c.find("} else {", copy);
   ASSERT_NE(orig, std::string::npos);
   const std::string fast = with.c.substr(copy, orig - copy);
-  EXPECT_EQ(Count(fast, "CRUST_NB_i32_store("), 2u) << fast;
+  EXPECT_EQ(Count(fast, "CRUST_RC_i32_store(crust_rend0_, w2c_L"), 1u) << fast;
+  EXPECT_EQ(Count(fast, "CRUST_RC_i32_store(crust_rend1_, w2c_L"), 1u) << fast;
   EXPECT_EQ(Count(fast, " i32_store("), 0u) << fast;
+  const size_t resume = fast.find("_crust_s");
+  ASSERT_NE(resume, std::string::npos) << fast;
+  const std::string label = fast.substr(fast.rfind(' ', resume) + 1, fast.find(',', resume) - fast.rfind(' ', resume) - 1);
+  EXPECT_NE(with.c.find(label + ":;\n", orig), std::string::npos) << label;
   EXPECT_NE(fast.find("crust_gas_"), std::string::npos) << fast;  // gas lines stay
   EXPECT_NE(fast.find("_crust_rf;"), std::string::npos) << fast;
   // br_table's exit: the block around the loop, the same label in both copies.
