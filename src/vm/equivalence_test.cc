@@ -2018,10 +2018,15 @@ TEST_P(EquivalenceTest, CountedLoopsOnUnnotedPages) {
   CallAtLimits(m, "down4k", Cat({U32(3 * 4096), U32(5)}));
 }
 
-// Loops whose stores stay in bounded ranges (range_loops.h): a copy without
-// barriers when every page of each base's span is noted at entry, the
-// original otherwise. run's registers lie at r + 4 * (a byte of the
-// program), its table at 70000 + 4 * (x & 255): spans [r, r + 1024) and
+// Loops whose stores stay in bounded ranges: written for barrier-free copies
+// of such loops (session 11, tried and not kept: docs/benchmarks.md, commits
+// b2464fa and 47ee08a), which took the copy when the pages of each base's
+// span were noted at entry and the original otherwise. It failed with the
+// entry's map scan dropped, with the copy's stores dropped, and with a copy
+// store's jump back into the original placed after that store. A branchy
+// dispatch loop with data-dependent store addresses, against the oracle
+// whatever the translator does with it. run's registers lie at r + 4 * (a
+// byte of the program), its table at 70000 + 4 * (x & 255): spans [r, r + 1024) and
 // [70000, 71024) (page 17). `pre` notes pages before the loop: bit 0 r's and
 // the table's first, bit 1 their last (r + 1020, 71020). The program is in
 // the argument (after the 16-byte header), 4 bytes an instruction: op % 5 is
@@ -2113,8 +2118,8 @@ TEST_P(EquivalenceTest, RangeLoops) {
   // Spans noted at entry: the copy (r page-aligned; r across pages 2-3).
   CallAtLimits(m, "run", run(8192, 100, 3));
   CallAtLimits(m, "run", run(12288 - 512, 100, 3));
-  // Part of a span not noted (r + 1020 on page 3; the table's end noted by a store of its own): the original,
-  // charging page 3 at r255's store, the table's pages at their first store.
+  // Part of a span not noted (r + 800 and r + 1020 on page 6, which no earlier call wrote; the table's end
+  // on its first page): page 6 charged at r200's store.
   CallAtLimits(m, "run", run(6 * 4096 - 512, 100, 1));
   CallAtLimits(m, "run", run(8192, 100, 0));
   CallAtLimits(m, "run", run(8192, 5, 2));  // the program stops after 5 steps (n), before its last stores

@@ -40,7 +40,7 @@ Result<CSource> TranslateToC(ByteView wasm, bool write_barrier = true);
 // Version of the glue this file generates: part of the cache fingerprint.
 // Bump on every change of the generated text that TranslatorText() does not
 // show (the per-module glue written by code).
-inline constexpr int kTranslatorVersion = 12;  // 5 twice on two branches (no __auto_type; frames on the heap): 6 covers both; 7 memory locals; 8 the gas local reloaded after a barrier slow path (page-write charge); 9 no barrier on constant-address stores to pages an earlier store of the same run wrote; 10 one check per span group of stores from one base (SkipNotedStores); 11 counted loops versioned (loop_versioning.h); 12 loops whose stores stay in noted ranges versioned (range_loops.h)
+inline constexpr int kTranslatorVersion = 11;  // 5 twice on two branches (no __auto_type; frames on the heap): 6 covers both; 7 memory locals; 8 the gas local reloaded after a barrier slow path (page-write charge); 9 no barrier on constant-address stores to pages an earlier store of the same run wrote; 10 one check per span group of stores from one base (SkipNotedStores); 11 counted loops versioned (loop_versioning.h)
 
 // The fixed parts of the generated C (glue prelude, write-barrier patches):
 // part of the cache fingerprint, so editing them rebuilds cached objects.

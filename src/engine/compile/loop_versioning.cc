@@ -14,7 +14,6 @@
 #include <vector>
 
 #include "wabt/cast.h"
-#include "src/engine/compile/range_loops.h"
 #include "src/engine/prepare/module_limits.h"
 #include "src/engine/prepare/wabt_adapter.h"
 
@@ -399,16 +398,6 @@ std::string_view Trim(std::string_view l) {
   return lead == std::string_view::npos ? std::string_view() : l.substr(lead);
 }
 
-// The label a trimmed line of wasm2c's C defines ("X: " for loops, "X:;"
-// for blocks and ifs), or "".
-std::string_view LabelDefined(std::string_view t) {
-  if (t.size() > 2 && (t.substr(t.size() - 2) == ": " || t.substr(t.size() - 2) == ":;") &&
-      t.find_first_of(" ;:") == t.size() - 2) {
-    return t.substr(0, t.size() - 2);
-  }
-  return {};
-}
-
 std::vector<std::string_view> Lines(std::string_view text) {
   std::vector<std::string_view> out;
   for (size_t at = 0; at < text.size();) {
@@ -418,13 +407,6 @@ std::vector<std::string_view> Lines(std::string_view text) {
     at = nl + 1;
   }
   return out;
-}
-
-// The prefix of a store without barrier (compiler_translate.cc).
-constexpr std::string_view kNoBarrier = "CRUST_NB_";
-
-bool EndsWith(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
 bool IsStoreLine(std::string_view trimmed) {
@@ -491,7 +473,7 @@ std::string Rewrite(const std::vector<std::string_view>& lines, const std::strin
     }
     if (t.find_first_of("{}") != std::string_view::npos) return "";
     out += std::string(l.substr(0, l.size() - t.size()));
-    if (IsStoreLine(t)) out += kNoBarrier;
+    if (IsStoreLine(t)) out += "CRUST_NB_";
     out += FastLoads(t) + "\n";
   }
   if (skipping) return "";
@@ -499,142 +481,6 @@ std::string Rewrite(const std::vector<std::string_view>& lines, const std::strin
   out += std::string(bl.substr(0, bl.size() - goto_text.size())) + "{goto " + fast_label + ";}\n";
   out += indent + "} else {\n";
   for (const std::string_view l : lines) out += std::string(l) + "\n";
-  out += indent + "}\n" + indent + "}\n";
-  return out;
-}
-
-// Where each label of a function's C is defined and jumped to (one pass
-// over the body, shared by both kinds of versioned loops).
-struct LabelLines {
-  size_t labels = 0, line = 0;      // the label's line
-  size_t gotos = 0, goto_end = 0;  // the end of the (last) line jumping to it
-  bool goto_last = false;          // that line ends with "{goto <label>;}"
-};
-using LabelIndex = std::unordered_map<std::string_view, LabelLines>;
-
-// A range loop's precondition (range_loops.h), in C: per span j, the end
-// of its noted prefix in crust_rend<j>_ (0 when the span passes the memory's
-// end or its first page is not noted); the copy runs when none is 0.
-std::string RangeCondition(const wabt::Func& f, const RangeLoop& l) {
-  std::string decl, cond;
-  for (size_t j = 0; j < l.spans.size(); ++j) {
-    const RangeLoop::Span& s = l.spans[j];
-    const std::string b = s.base >= 0 ? "(u64)" + LocalName(f, s.base) : "(u64)0";
-    const std::string v = "crust_rend" + std::to_string(j) + "_";
-    decl += "u64 " + v + " = crust_noted_end(" + b + " + " + Hex(s.lo) + ", " + b + " + " + Hex(s.end) +
-            ", (u64)CRUST_MEM->size, crust_map_);\n";
-    cond += (cond.empty() ? "" : " && ") + v + " != 0";
-  }
-  return decl + "if (" + cond + ") {\n";
-}
-
-// Prefix of a range loop copy's stores (LoopVersioningText): no barrier
-// when the bytes end within the noted prefix, else a jump to the same store
-// in the original loop.
-constexpr std::string_view kRangeStore = "CRUST_RC_";
-
-// Suffix of the labels of a range loop's copy.
-constexpr std::string_view kRangeSuffix = "_crust_rf";
-
-// `line` with the jumps to labels in `renamed` renamed (kRangeSuffix).
-std::string RenameJumps(std::string_view line, const std::unordered_set<std::string_view>& renamed) {
-  std::string out;
-  size_t from = 0;
-  for (size_t g = line.find("goto "); g != std::string_view::npos; g = line.find("goto ", g + 5)) {
-    const size_t semi = line.find(';', g);
-    if (semi == std::string_view::npos) break;
-    if (renamed.count(line.substr(g + 5, semi - g - 5))) {
-      out.append(line.substr(from, semi - from));
-      out += kRangeSuffix;
-      from = semi;
-    }
-  }
-  out.append(line.substr(from));
-  return out;
-}
-
-// The versioned text of a range loop: `lines` from its label to the last
-// jump to it (its closing br or br_if), which holds `stores` store lines.
-// `if (cond) { copy } else { lines }`, where the copy's labels (the loop's
-// and every label the region defines) and the jumps to them are renamed, and
-// its stores have no barrier; jumps to labels outside the region (exits) are
-// the same. Empty when the C is not in the expected shape.
-std::string RangeRewrite(const std::vector<std::string_view>& lines, const std::string& label, const std::string& cond,
-                         const RangeLoop& loop, const LabelIndex& index) {
-  if (lines.size() < 2) return "";
-  const std::string_view head = lines[0];
-  const std::string indent(head.substr(0, head.find_first_not_of(' ')));
-  if (Trim(head) != label + ": ") return "";
-  std::unordered_set<std::string_view> renamed;
-  size_t store_lines = 0, checked = 0, group_first = 0;
-  int group = 0;  // in a span group: 1 its barrier-free copy, 2 its checked copy
-  long depth = 0;
-  std::vector<size_t> ordinal(lines.size(), SIZE_MAX);  // a checked store line's store, in the loop's order
-  for (size_t k = 0; k < lines.size(); ++k) {
-    const std::string_view l = lines[k];
-    const std::string_view t = Trim(l);
-    const std::string_view name = LabelDefined(t);
-    if (!name.empty()) {
-      auto it = index.find(name);
-      if (it == index.end() || it->second.labels != 1) return "";
-      renamed.insert(name);
-    }
-    // A span group's lines are written twice (SkipNotedStores): count its
-    // stores once, in its checked copy (the part after its "} else {").
-    // (Its two copies hold the same stores in the same order.)
-    if (t.substr(0, 24) == "if (CRUST_SPAN_NOTED((u3") {
-      if (group != 0) return "";
-      group = 1;
-      group_first = store_lines;
-    } else if (group == 1 && t == "} else {") {
-      group = 2;
-      store_lines = group_first;
-    } else if (group == 2 && t == "}") {
-      group = 0;
-    } else if (IsStoreLine(t)) {
-      checked += 1;
-      ordinal[k] = store_lines++;
-    } else if (t.substr(0, kNoBarrier.size()) == kNoBarrier && IsStoreLine(t.substr(kNoBarrier.size()))) {
-      ++store_lines;
-    }
-    for (const char ch : t) {
-      depth += ch == '{' ? 1 : ch == '}' ? -1 : 0;
-      if (depth < 0) return "";
-    }
-  }
-  if (depth != 0 || group != 0 || store_lines != loop.stores || loop.store_span.size() != loop.stores ||
-      checked == 0) {
-    return "";
-  }
-  const std::string_view back = Trim(lines.back());
-  if (!EndsWith(back, "goto " + label + ";") && !EndsWith(back, "{goto " + label + ";}")) return "";
-  auto resume = [&](size_t k) { return label + "_crust_s" + std::to_string(k); };
-  std::string out = indent + "{\n";
-  for (const std::string_view c : Lines(cond)) {
-    if (!c.empty()) out += indent + std::string(c) + "\n";
-  }
-  for (size_t k = 0; k < lines.size(); ++k) {
-    const std::string_view l = lines[k], t = Trim(l);
-    out += std::string(l.substr(0, l.size() - t.size()));
-    const std::string_view name = LabelDefined(t);
-    if (!name.empty()) {
-      out += std::string(name) + std::string(kRangeSuffix) + std::string(t.substr(name.size())) + "\n";
-      continue;
-    }
-    std::string text = RenameJumps(t, renamed);
-    if (ordinal[k] != SIZE_MAX) {
-      // name(mem, a, v) -> CRUST_RC_name(crust_rend<j>_, <resume label>, mem, a, v)
-      const size_t open = text.find('(');
-      text = std::string(kRangeStore) + text.substr(0, open + 1) + "crust_rend" +
-             std::to_string(loop.store_span[ordinal[k]]) + "_, " + resume(k) + ", " + text.substr(open + 1);
-    }
-    out += text + "\n";
-  }
-  out += indent + "} else {\n";
-  for (size_t k = 0; k < lines.size(); ++k) {
-    if (ordinal[k] != SIZE_MAX) out += indent + resume(k) + ":;\n";
-    out += std::string(lines[k]) + "\n";
-  }
   out += indent + "}\n" + indent + "}\n";
   return out;
 }
@@ -647,15 +493,6 @@ std::string LoopVersioningText() {
     loads += std::string("static inline ") + a.t3 + " crust_fl_" + a.name + "(const u8* b, u64 a) { " + a.t1 +
              " r; wasm_rt_memcpy(&r, b + a, sizeof(r)); return (" + a.t3 + ")(" + a.t2 + ")r; }\n#define CRUST_FL_" +
              a.name + "(m, a) crust_fl_" + a.name + "(crust_base_, a)\n";
-  }
-  // A range loop copy's store (range_loops.h): its bytes end at or below e,
-  // the end of the noted pages from its span's start, so no barrier; else
-  // on to label l, before the same store in the original loop.
-  std::string range_stores;
-  for (const Wasm2cAccess& a : Wasm2cStores()) {
-    range_stores += std::string("#define ") + std::string(kRangeStore) + a.name +
-                    "(e, l, m, a, v) do { u64 crust_a_ = (a); if (UNLIKELY(crust_a_ + sizeof(" + a.t1 +
-                    ") > (e))) goto l; CRUST_NB_" + a.name + "(m, crust_a_, v); } while (0)\n";
   }
   return "/* ---- crust: counted loops versioned (loop_versioning.h) ---- */\n"
          "/* Loads of a fast copy: every one is in bounds. */\n" + loads +
@@ -676,14 +513,7 @@ std::string LoopVersioningText() {
          "  if (hi > size) return 0;\n"
          "  if (map) { for (u64 p = lo >> 12; p <= (hi - 1) >> 12; ++p) if (!map[p]) return 0; }\n"
          "  return 1;\n"
-         "}\n"
-         "/* For bytes [lo, end) (lo < end < 2^34): 0 if end passes the memory's size or lo's page is not noted, else\n"
-         " * the end (<= end) of the noted pages from lo (range_loops.h; at most kMaxRangePages map entries). */\n"
-         "static inline u64 crust_noted_end(u64 lo, u64 end, u64 size, const u8* map) {\n"
-         "  if (end > size) return 0;\n"
-         "  for (u64 p = lo >> 12; p <= (end - 1) >> 12; ++p) if (!map[p]) return p << 12 > lo ? p << 12 : 0;\n"
-         "  return end;\n"
-         "}\n" + range_stores;
+         "}\n";
 }
 
 size_t VersionCountedLoops(const wabt::Module& m, uint32_t gas_global, bool write_barrier, std::string* c) {
@@ -695,7 +525,6 @@ size_t VersionCountedLoops(const wabt::Module& m, uint32_t gas_global, bool writ
     std::string text;
   };
   std::vector<Edit> edits;
-  uint64_t budget = kRangeAnalysisBudget;
   for (size_t fi = m.num_func_imports; fi < m.funcs.size(); ++fi) {
     const size_t body = c->find(kWasm2cBodyStart, at);
     if (body == std::string::npos) break;
@@ -711,7 +540,7 @@ size_t VersionCountedLoops(const wabt::Module& m, uint32_t gas_global, bool writ
     const wabt::Func& f = *m.funcs[fi];
     std::vector<CountedLoop> loops;
     LoopAnalysis(m, f, gas_global).Collect(f.exprs, &loops);
-    if (loops.empty() && !write_barrier) continue;
+    if (loops.empty()) continue;
     // One pass over the function's header and body (linear however many
     // loops it holds): the identifiers declared, and each label's line and
     // the lines that jump to it.
@@ -726,14 +555,19 @@ size_t VersionCountedLoops(const wabt::Module& m, uint32_t gas_global, bool writ
         ++i;
       }
     }
-    LabelIndex lines_of;
+    struct LabelLines {
+      size_t labels = 0, line = 0;      // the label's line
+      size_t gotos = 0, goto_end = 0;  // the end of the (last) line jumping to it
+      bool goto_last = false;          // that line ends with "{goto <label>;}"
+    };
+    std::unordered_map<std::string_view, LabelLines> lines_of;
     const std::string_view text(*c);
     for (size_t line = body; line < end;) {
       size_t nl = text.find('\n', line);
       if (nl == std::string_view::npos || nl > end) nl = end;
       const std::string_view l = text.substr(line, nl - line), t = Trim(l);
-      if (const std::string_view name = LabelDefined(t); !name.empty()) {
-        LabelLines& ll = lines_of[name];
+      if (t.size() > 2 && t.substr(t.size() - 2) == ": " && t.find_first_of(" ;:") == t.size() - 2) {
+        LabelLines& ll = lines_of[t.substr(0, t.size() - 2)];
         ++ll.labels;
         ll.line = line;
       }
@@ -747,7 +581,6 @@ size_t VersionCountedLoops(const wabt::Module& m, uint32_t gas_global, bool writ
       }
       line = nl + 1;
     }
-    std::unordered_set<const wabt::LoopExpr*> counted;  // versioned as counted loops
     for (const CountedLoop& l : loops) {
       if (l.loop->block.label.empty() || l.loop->block.label[0] != '$') continue;
       const std::string label = "w2c_" + l.loop->block.label.substr(1);
@@ -768,30 +601,6 @@ size_t VersionCountedLoops(const wabt::Module& m, uint32_t gas_global, bool writ
       if (ll.labels != 1 || ll.gotos != 1 || !ll.goto_last || ll.goto_end <= ll.line || ll.goto_end > end + 1) continue;
       const std::string_view region(c->data() + ll.line, ll.goto_end - 1 - ll.line);
       std::string rewritten = Rewrite(Lines(region), label, Condition(f, l, write_barrier), l.cost);
-      if (rewritten.empty()) continue;
-      edits.push_back({ll.line, ll.goto_end, std::move(rewritten)});
-      counted.insert(l.loop);
-    }
-    // Loops whose stores stay in noted ranges (range_loops.h): not the
-    // counted loops just versioned, nor loops holding one, so the edits are
-    // disjoint. Only with the write barrier (without, there is none to drop).
-    if (!write_barrier) continue;
-    for (const RangeLoop& l : FindRangeLoops(f, counted, &budget)) {
-      if (l.loop->block.label.empty() || l.loop->block.label[0] != '$') continue;
-      const std::string label = "w2c_" + l.loop->block.label.substr(1);
-      bool names_ok = true;
-      for (const RangeLoop::Span& s : l.spans) {
-        if (s.base >= 0) names_ok = names_ok && declared.count(LocalName(f, s.base));
-      }
-      if (!names_ok) continue;
-      // The label's line once in the body, and the last jump to it after it:
-      // the loop's closing br or br_if.
-      auto it = lines_of.find(label);
-      if (it == lines_of.end()) continue;
-      const LabelLines& ll = it->second;
-      if (ll.labels != 1 || ll.gotos == 0 || ll.goto_end <= ll.line || ll.goto_end > end + 1) continue;
-      const std::string_view region(c->data() + ll.line, ll.goto_end - 1 - ll.line);
-      std::string rewritten = RangeRewrite(Lines(region), label, RangeCondition(f, l), l, lines_of);
       if (rewritten.empty()) continue;
       edits.push_back({ll.line, ll.goto_end, std::move(rewritten)});
     }

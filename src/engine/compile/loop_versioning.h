@@ -37,19 +37,6 @@
 // loop; when a condition fails the original loop runs unchanged, so gas at
 // every trap or OutOfGas is unchanged too.
 //
-// The same pass also versions loops whose stores stay in bounded ranges
-// (range_loops.h, which finds them and states why their copy is exact):
-// such a loop's C, from its label to the last jump to it, is written as
-// `if (each span's first page is noted and the span within the memory)
-// { copy } else { original }`, where the copy keeps the gas lines, each
-// store writes without barrier when its bytes end within the noted pages
-// from its span's start and else jumps to the same store in the original,
-// and the copy's labels (the loop's and those of the blocks inside it) and
-// the jumps to them are renamed; jumps out of the loop are the same. Both kinds share the one
-// index of each function's labels and jumps, the edits are disjoint (a loop
-// versioned as counted, and any loop holding one, is not a range loop) and
-// share the kMaxTranslatedCBytes check. Only with the write barrier.
-//
 // Thread-safety: stateless; safe to call concurrently.
 #pragma once
 
@@ -68,7 +55,7 @@ std::string LoopVersioningText();
 // memory-locals, span-group and gas-local rewrites: the charge reads and
 // writes `crust_gas_`). `gas_global` is the index of the instrumentation's
 // gas counter. A loop whose C does not have the expected shape is left as
-// it is. Returns how many loops were versioned (both kinds). Requires one 32-bit memory
+// it is. Returns how many loops were versioned. Requires one 32-bit memory
 // and the memory locals (crust_base_, crust_map_, CRUST_MEM); with
 // `write_barrier` false condition (c) is left out.
 size_t VersionCountedLoops(const wabt::Module& m, uint32_t gas_global, bool write_barrier, std::string* c);

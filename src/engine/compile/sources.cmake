@@ -16,12 +16,10 @@ set(CRUST_ENGINE_COMPILE_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/compiler_translate.cc
   ${CMAKE_CURRENT_LIST_DIR}/compiler_tcc.cc
   ${CMAKE_CURRENT_LIST_DIR}/loop_versioning.cc
-  ${CMAKE_CURRENT_LIST_DIR}/range_loops.cc
   ${CMAKE_BINARY_DIR}/generated/engine/wasm_rt_abi_text.cc
   ${CMAKE_CURRENT_LIST_DIR}/code_cache.cc
 )
 set(CRUST_ENGINE_COMPILE_TESTS
   ${CMAKE_CURRENT_LIST_DIR}/code_cache_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/loop_versioning_test.cc
-  ${CMAKE_CURRENT_LIST_DIR}/range_loops_test.cc
 )
