@@ -231,7 +231,8 @@ class VmSession {
   // capacity of its vectors and strings. A loop of calls into one receipt
   // therefore allocates nothing for the receipt once it has held a receipt
   // as large (Call allocates at least the call tree and the result).
-  // REQUIRES: `function` and `arg` do not point into *receipt.
+  // `arg` may be receipt->data (it is copied first); REQUIRES: `function`
+  // does not point into *receipt.
   virtual void CallInto(const ModuleId& module, std::string_view function, ByteView arg, uint64_t gas_limit,
                         CallReceipt* receipt) = 0;
 

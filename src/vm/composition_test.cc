@@ -1124,6 +1124,17 @@ TEST_F(CompositionTest, CallIntoReplacesEveryFieldOfAReusedReceipt) {
   EXPECT_TRUE(reused.status.IsNotFound() || reused.ok());
   EXPECT_EQ(reused.call_tree.size(), 1u);
   EXPECT_TRUE(reused.events.empty());
+  // Chaining: the argument is the receipt's own result, which the call
+  // replaces (copied first; echo returns its argument).
+  ModuleId p = Deploy("panicker");
+  CallReceipt chained;
+  s_->CallInto(p, "echo", Bytes(1000, 5), kGas, &chained);
+  ASSERT_TRUE(chained.ok()) << chained.status.ToString();
+  for (int i = 0; i < 3; i++) {
+    s_->CallInto(p, "echo", chained.data, kGas, &chained);
+    ASSERT_TRUE(chained.ok()) << chained.status.ToString();
+    EXPECT_EQ(chained.data, Bytes(1000, 5)) << "round " << i;
+  }
 }
 
 }  // namespace

@@ -177,6 +177,14 @@ CallReceipt VmSessionImpl::Call(const ModuleId& module, std::string_view functio
 
 void VmSessionImpl::CallInto(const ModuleId& module, std::string_view function, ByteView arg, uint64_t gas_limit,
                              CallReceipt* receipt) {
+  // The natural chaining, `CallInto(m, f, r.data, g, &r)`: the argument is
+  // the receipt's own result, which the call replaces; take a copy first.
+  const uint8_t* d = receipt->data.data();
+  if (!arg.empty() && arg.data() >= d && arg.data() < d + receipt->data.size()) {
+    const Bytes copy(arg.begin(), arg.end());
+    TopLevel(module, function, copy, gas_limit, /*allow_init=*/false, nullptr, receipt);
+    return;
+  }
   TopLevel(module, function, arg, gas_limit, /*allow_init=*/false, nullptr, receipt);
 }
 
