@@ -5,8 +5,7 @@
 // unlike the time vm_bench measures on a shared machine). The calls run in
 // RunCalls(), so that callgrind can count only them:
 //
-//   valgrind --tool=callgrind --toggle-collect='*RunCalls*' \
-//       --callgrind-out-file=/tmp/c.cg ./call_cost_bench read 20000
+//   valgrind --tool=callgrind --toggle-collect='*RunCalls*' --callgrind-out-file=/tmp/c.cg ./call_cost_bench read 20000
 //   callgrind_annotate --inclusive=yes /tmp/c.cg
 //
 // and Ir / calls is the cost of one call (docs/benchmarks.md, "Per-call
