@@ -86,11 +86,14 @@ struct Handler {
   std::map<uint64_t, std::shared_ptr<LazyEntry>> regions;  // by base address; guarded by mu
 };
 
+std::atomic<uint64_t> fault_epoch{0};  // RegionFaultEpoch
+
 void Fail(LazyEntry* e, const Status& s) {
   std::lock_guard<std::mutex> l(e->error->mu);
   if (e->error->failed.load(std::memory_order_relaxed)) return;
   e->error->status = s;  // the source names the page in its message
   e->error->failed.store(true, std::memory_order_release);
+  fault_epoch.fetch_add(1, std::memory_order_acq_rel);  // after: a reader seeing it sees the failure
 }
 
 void Wake(int uffd, uint64_t addr) {
@@ -274,6 +277,9 @@ Status Register(int uffd, uint8_t* addr, uint64_t len, uint64_t mode) {
 }  // namespace
 
 Status LazyFillStatus() { return Get()->status; }
+
+// Only lazy regions fail (FaultStatus), all through Fail.
+uint64_t RegionFaultEpoch() { return fault_epoch.load(std::memory_order_acquire); }
 bool LazyFillTracksWrites() { return Get()->wp_async; }
 
 Result<std::shared_ptr<LazyEntry>> LazyRegister(uint8_t* base, uint64_t fill_length, uint64_t max_length,

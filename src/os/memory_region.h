@@ -141,4 +141,11 @@ class MemoryRegion {
   virtual Status FaultStatus() const { return Status::OK(); }
 };
 
+// Process-wide: grows whenever some region's FaultStatus turns from OK to an
+// error (after it has). While it keeps a value, no region's FaultStatus
+// changed, so a caller that found every region it uses OK at one value need
+// not ask them again until it changes (one atomic load instead of a virtual
+// call per region). Thread-safe.
+uint64_t RegionFaultEpoch();
+
 }  // namespace crust::os

@@ -204,5 +204,42 @@ TEST_F(HostFaultTest, DamagedBytecodeIsCorruptionAndNeverLinked) {
   }
 }
 
+// A damaged byte in a page of a committed memory image: the call that first
+// reads that page ends with Corruption naming the file (lazily filled pages
+// are checked against their leaf hash on first use; eagerly mapped ones
+// when the memory is mapped), as does every later call, and nothing is
+// committed. With lazy filling, calls before the read succeed: the failure
+// is found by the check after the call that reads the page, even when other
+// regions were found OK before (the check is skipped only while no region
+// of the process failed since).
+TEST_F(HostFaultTest, DamagedMemoryPageIsCorruptionOfTheCallThatReadsIt) {
+  Root root;
+  {
+    auto vm = Open();
+    root = Genesis(vm.get());
+  }
+  const std::string path = File(root, "memory", a_);
+  ASSERT_EQ(::chmod(path.c_str(), 0644), 0) << path;
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(2 * 4096 + 100);  // page 2 (8192, what `read` loads): not the data's bytes
+    f.put(9);
+  }
+  auto vm = Open();  // a fresh store: no image cached
+  ASSERT_OK_AND_ASSIGN(auto s, vm->StartSession(root));
+  ASSERT_OK(s->Call(b_, "read", {}, kGas).status);  // another module, checked OK
+  CallReceipt first = s->Call(a_, "noop", {}, kGas);
+  const bool lazy = first.ok();
+  if (!lazy) EXPECT_EQ(first.status.code(), Status::Code::kCorruption) << first.status.ToString();
+  ASSERT_OK(s->Call(b_, "read", {}, kGas).status);
+  CallReceipt r = s->Call(a_, "read", {}, kGas);
+  EXPECT_EQ(r.status.code(), Status::Code::kCorruption) << r.status.ToString();
+  EXPECT_THAT(r.status.ToString(), HasSubstr(path));
+  EXPECT_TRUE(r.data.empty());
+  ExpectPoisoned(s.get(), a_);
+  ASSERT_OK_AND_ASSIGN(auto commits, vm->store().ListCommits());
+  EXPECT_EQ(commits.size(), 1u);
+}
+
 }  // namespace
 }  // namespace crust

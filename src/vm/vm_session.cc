@@ -49,6 +49,9 @@ Status VmSessionImpl::MemoryFaults() {
   // The VM unloads the modules it removes (a failed deploy or migration), so
   // unless a module left the session otherwise (state(), perhaps during the
   // call), each cached region is the live one: no lookup per call.
+  // No region of the process failed since every loaded one was found OK.
+  const uint64_t epoch = os::RegionFaultEpoch();
+  if (epoch == fault_epoch_checked_) return Status::OK();
   const bool removed = store::SessionModuleRemovals(*state_) != removals_seen_;
   for (const auto& [id, m] : loaded_) {
     os::MemoryRegion* region = m.region;
@@ -59,6 +62,7 @@ Status VmSessionImpl::MemoryFaults() {
     }
     if (Status s = region->FaultStatus(); !s.ok()) return s;
   }
+  fault_epoch_checked_ = epoch;
   return Status::OK();
 }
 
@@ -168,6 +172,7 @@ Result<VmSessionImpl::Loaded*> VmSessionImpl::Load(const ModuleId& id) {
                      m.instance->FindGlobal(std::string(engine::kStateGlobalPrefix) + std::to_string(g.index)));
     m.state_globals.push_back(ref);
   }
+  fault_epoch_checked_ = kNeverChecked;  // its region may have failed before (a host read): ask it
   return &loaded_.emplace(id, std::move(m)).first->second;
 }
 

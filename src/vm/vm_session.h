@@ -157,6 +157,10 @@ class VmSessionImpl final : public VmSession, private engine::HostContext {
   std::pair<const ModuleId, Loaded>* last_loaded_ = nullptr;
   uint64_t background_seen_ = 0;  // cache_->background_done() at the last SwapSettledCode
   uint64_t removals_seen_ = 0;    // store::SessionModuleRemovals at the last ForgetRemovedModules
+  // os::RegionFaultEpoch when MemoryFaults last found every loaded region OK
+  // (reset when a module is loaded).
+  static constexpr uint64_t kNeverChecked = ~uint64_t{0};
+  uint64_t fault_epoch_checked_ = kNeverChecked;
 
   // State of the top-level call in progress.
   std::vector<Frame> frames_;
