@@ -2,8 +2,9 @@
 # Runs the tests labelled LABELS (default: unit) of an existing build as an
 # ordinary user, so that nothing crust does needs a privilege: CI runs as
 # root, where userfaultfd, for one, behaves differently (Debian's default
-# vm.unprivileged_userfaultfd = 0 refuses an unprivileged process the kind
-# lazy filling needs; docs/architecture.md, "Lazy layers").
+# vm.unprivileged_userfaultfd = 0 refuses an unprivileged process kernel
+# faults: lazy filling then takes user-mode faults only, and any system call
+# handed a page not filled yet fails; docs/architecture.md, "Lazy layers").
 #
 # Usage: scripts/test-unprivileged.sh BUILD_DIR [LABELS]
 # Already unprivileged: runs the tests as is. As root: runs them as `nobody`

@@ -81,6 +81,7 @@ namespace {
 struct Handler {
   int uffd = -1;
   bool wp_async = false;
+  bool user_mode_only = false;  // faults taken in the kernel are not delivered
   Status status;
   std::mutex mu;
   std::map<uint64_t, std::shared_ptr<LazyEntry>> regions;  // by base address; guarded by mu
@@ -210,9 +211,10 @@ void Loop(Handler* h) {
   }
 }
 
-// Opens a userfaultfd that also handles kernel-mode faults, with `features`.
-int Open(uint64_t features, int* err) {
-  const int fd = static_cast<int>(::syscall(SYS_userfaultfd, O_CLOEXEC));
+// Opens a userfaultfd with `features` that also handles kernel-mode faults,
+// or, with user_mode_only, only faults taken in user mode.
+int Open(uint64_t features, bool user_mode_only, int* err) {
+  const int fd = static_cast<int>(::syscall(SYS_userfaultfd, O_CLOEXEC | (user_mode_only ? UFFD_USER_MODE_ONLY : 0)));
   if (fd < 0) {
     *err = errno;
     return -1;
@@ -231,22 +233,31 @@ int Open(uint64_t features, int* err) {
 Handler* Init() {
   auto* h = new Handler;
   int err = 0;
-  if (ExactTrackingStatus().ok()) {
-    h->uffd = Open(UFFD_FEATURE_WP_ASYNC, &err);
-    h->wp_async = h->uffd >= 0;
+  // Kernel-mode faults first (a system call touching a page not filled yet
+  // waits for it); where the policy refuses that to this process (an
+  // unprivileged one while vm.unprivileged_userfaultfd = 0, Debian's
+  // default), user-mode faults only, which any process may ask for: host
+  // code never hands unfilled pages to the kernel (lazy_fill.h).
+  for (const bool user_mode_only : {false, true}) {
+    if (ExactTrackingStatus().ok()) {
+      h->uffd = Open(UFFD_FEATURE_WP_ASYNC, user_mode_only, &err);
+      h->wp_async = h->uffd >= 0;
+    }
+    if (h->uffd < 0) h->uffd = Open(0, user_mode_only, &err);
+    if (h->uffd >= 0) {
+      h->user_mode_only = user_mode_only;
+      break;
+    }
   }
-  if (h->uffd < 0) h->uffd = Open(0, &err);
   if (h->uffd < 0) {
     // Not an error of the caller's: the kernel or its policy does not allow
-    // it (most often an unprivileged process with vm.unprivileged_userfaultfd
-    // = 0, Debian's default, or a container whose seccomp profile blocks the
-    // call). Memories are then mapped eagerly (NotSupported: callers fall
-    // back), which changes speed, never contents or roots.
+    // it (e.g. a container whose seccomp profile blocks the call). Memories
+    // are then mapped eagerly (NotSupported: callers fall back), which
+    // changes speed and checks, never contents or roots.
     h->status = Status::NotSupported(
         "lazy filling unavailable: " +
-        std::string(PosixError("userfaultfd (missing-page handling, kernel faults included)", "(syscall)", err)
-                        .message()) +
-        " (needs root, CAP_SYS_PTRACE or sysctl vm.unprivileged_userfaultfd=1); memories are mapped eagerly");
+        std::string(PosixError("userfaultfd", "(syscall)", err).message()) +
+        " (blocked for this process, e.g. by a seccomp filter); memories are mapped eagerly");
     return h;
   }
   std::thread(Loop, h).detach();
@@ -281,6 +292,7 @@ Status LazyFillStatus() { return Get()->status; }
 // Only lazy regions fail (FaultStatus), all through Fail.
 uint64_t RegionFaultEpoch() { return fault_epoch.load(std::memory_order_acquire); }
 bool LazyFillTracksWrites() { return Get()->wp_async; }
+bool LazyFillUserModeOnly() { return Get()->user_mode_only; }
 
 Result<std::shared_ptr<LazyEntry>> LazyRegister(uint8_t* base, uint64_t fill_length, uint64_t max_length,
                                                 bool track_writes, std::shared_ptr<const PageSource> source,

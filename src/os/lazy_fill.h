@@ -16,9 +16,14 @@
 // caller costs one bit test per page already filled.
 //
 // The userfaultfd is opened so that faults taken by the kernel itself (a
-// system call reading or writing region memory) are delivered too; where
-// that is not allowed (no privilege and vm.unprivileged_userfaultfd = 0, or
-// userfaultfd blocked) lazy filling is unavailable and callers map eagerly.
+// system call reading or writing region memory) are delivered too. Where
+// that is not allowed (no privilege and vm.unprivileged_userfaultfd = 0,
+// Debian's default) it takes user-mode faults only (LazyFillUserModeOnly):
+// a system call given a page not filled yet then fails with EFAULT instead
+// of waiting, so host code fills (Prefill) or touches what it hands to the
+// kernel — as the store does (it writes memory images from pages it has
+// just read in user mode). Where userfaultfd is blocked altogether (a
+// seccomp filter) lazy filling is unavailable and callers map eagerly.
 // When exact write tracking is available (write_tracker.h) the same
 // userfaultfd also carries asynchronous write protection: filled pages are
 // installed write-protected (UFFDIO_COPY_MODE_WP), so a page only read is not
@@ -57,12 +62,13 @@ struct LazyFillError {
 };
 
 // OK when lazy filling works here (cached). NotSupported, saying why, when
-// this kernel or its policy does not let the process open a userfaultfd that
-// also takes kernel faults (e.g. an unprivileged process while
-// vm.unprivileged_userfaultfd = 0, or a seccomp filter): callers map eagerly.
+// this kernel or its policy lets the process open no userfaultfd (e.g. a
+// seccomp filter): callers map eagerly.
 Status LazyFillStatus();
 // True when the lazy userfaultfd also does asynchronous write protection.
 bool LazyFillTracksWrites();
+// True when the lazy userfaultfd takes user-mode faults only (above).
+bool LazyFillUserModeOnly();
 
 // One registered region (opaque).
 struct LazyEntry;

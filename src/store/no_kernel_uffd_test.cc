@@ -2,15 +2,17 @@
 //
 // A process that may not open a userfaultfd taking kernel faults — an
 // unprivileged process while vm.unprivileged_userfaultfd = 0 (Debian's
-// default), or a container whose seccomp profile blocks the call — uses the
-// store as any other: lazy filling reports NotSupported and memories are
-// mapped eagerly; sessions on commits with delta layers read, write and
-// commit the same bytes and roots as a process that fills lazily.
+// default) — fills lazily from user-mode faults only; one that may open none
+// (a container whose seccomp profile blocks the call) maps memories eagerly.
+// Either way sessions on commits with delta layers read, write and commit
+// the same bytes and roots as a process that fills lazily with kernel
+// faults.
 //
 // The restricted process is this test binary again (fork, a seccomp filter
-// refusing userfaultfd without UFFD_USER_MODE_ONLY with EPERM, exactly what
-// the kernel's policy does to an unprivileged process, then exec), so that
-// no process-wide state (the fill thread, the write tracker) is inherited.
+// refusing with EPERM userfaultfd without UFFD_USER_MODE_ONLY — exactly what
+// the kernel's policy does to an unprivileged process — or every
+// userfaultfd, then exec), so that no process-wide state (the fill thread,
+// the write tracker) is inherited.
 #include <gtest/gtest.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
@@ -41,7 +43,8 @@ namespace {
 using crust::testing::TempDir;
 constexpr uint64_t kKiB = 1024;
 constexpr char kChildDirEnv[] = "CRUST_TEST_NO_KERNEL_UFFD_DIR";
-constexpr char kTestName[] = "NoKernelUserfaultfd.SessionsMapEagerlyWithTheSameRoots";
+constexpr char kChildPolicyEnv[] = "CRUST_TEST_NO_KERNEL_UFFD_POLICY";  // "user-mode" or "none"
+constexpr char kTestName[] = "NoKernelUserfaultfd.SameRootsWithUserModeFaultsOrEagerMapping";
 
 ModuleId Id(uint8_t n) {
   ModuleId id;
@@ -83,9 +86,9 @@ Result<std::string> RunHistory(const std::string& dir) {
   return roots;
 }
 
-// In the child, before exec: refuse userfaultfd(2) with EPERM unless the
-// caller asks for user-mode faults only.
-bool RefuseKernelUserfaultfd() {
+// In the child, before exec: refuse userfaultfd(2) with EPERM, unless the
+// caller asks for user-mode faults only when `allow_user_mode`.
+bool RefuseUserfaultfd(bool allow_user_mode) {
 #if defined(__x86_64__)
   constexpr uint32_t kArch = AUDIT_ARCH_X86_64;
 #elif defined(__aarch64__)
@@ -99,7 +102,7 @@ bool RefuseKernelUserfaultfd() {
       BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_userfaultfd, 0, 3),
       BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[0])),  // low half (little-endian)
-      BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, UFFD_USER_MODE_ONLY, 1, 0),
+      BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, allow_user_mode ? UFFD_USER_MODE_ONLY : 0u, 1, 0),
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
   };
@@ -107,42 +110,54 @@ bool RefuseKernelUserfaultfd() {
   return ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 && ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0;
 }
 
-TEST(NoKernelUserfaultfd, SessionsMapEagerlyWithTheSameRoots) {
+TEST(NoKernelUserfaultfd, SameRootsWithUserModeFaultsOrEagerMapping) {
   if (const char* child_dir = std::getenv(kChildDirEnv)) {
     // The restricted process.
+    const bool user_mode = std::string(std::getenv(kChildPolicyEnv)) == "user-mode";
     const Status lazy = os::LazyFillStatus();
-    ASSERT_EQ(lazy.code(), Status::Code::kNotSupported) << lazy.ToString();
-    EXPECT_NE(lazy.ToString().find("vm.unprivileged_userfaultfd"), std::string::npos) << lazy.ToString();
+    if (user_mode) {
+      ASSERT_OK(lazy);
+      EXPECT_TRUE(os::LazyFillUserModeOnly());
+    } else {
+      ASSERT_EQ(lazy.code(), Status::Code::kNotSupported) << lazy.ToString();
+      EXPECT_NE(lazy.ToString().find("mapped eagerly"), std::string::npos) << lazy.ToString();
+    }
     ASSERT_OK_AND_ASSIGN(std::string roots, RunHistory(child_dir));
     std::ofstream(std::string(child_dir) + "/roots") << roots;
     return;
   }
-  TempDir here, there;
+  TempDir here;
   ASSERT_OK_AND_ASSIGN(std::string roots, RunHistory(here.path()));
-  // Everything the child needs is built before fork: between fork and exec
-  // it only makes system calls (the parent has other threads).
-  const std::string filter = std::string("--gtest_filter=") + kTestName;
-  const std::string dir_var = std::string(kChildDirEnv) + "=" + there.path();
-  std::vector<char*> envp;
-  for (char** e = environ; *e != nullptr; ++e) envp.push_back(*e);
-  envp.push_back(const_cast<char*>(dir_var.c_str()));
-  envp.push_back(nullptr);
-  char* const argv[] = {const_cast<char*>("no_kernel_uffd_child"), const_cast<char*>(filter.c_str()), nullptr};
-  const pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    if (!RefuseKernelUserfaultfd()) ::_exit(90);
-    ::execve("/proc/self/exe", argv, envp.data());
-    ::_exit(92);
+  for (const bool user_mode : {true, false}) {
+    SCOPED_TRACE(user_mode ? "userfaultfd for user-mode faults only" : "no userfaultfd");
+    TempDir there;
+    // Everything the child needs is built before fork: between fork and exec
+    // it only makes system calls (the parent has other threads).
+    const std::string filter = std::string("--gtest_filter=") + kTestName;
+    const std::string dir_var = std::string(kChildDirEnv) + "=" + there.path();
+    const std::string policy_var = std::string(kChildPolicyEnv) + "=" + (user_mode ? "user-mode" : "none");
+    std::vector<char*> envp;
+    for (char** e = environ; *e != nullptr; ++e) envp.push_back(*e);
+    envp.push_back(const_cast<char*>(dir_var.c_str()));
+    envp.push_back(const_cast<char*>(policy_var.c_str()));
+    envp.push_back(nullptr);
+    char* const argv[] = {const_cast<char*>("no_kernel_uffd_child"), const_cast<char*>(filter.c_str()), nullptr};
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      if (!RefuseUserfaultfd(user_mode)) ::_exit(90);
+      ::execve("/proc/self/exe", argv, envp.data());
+      ::_exit(92);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status)) << "child killed by signal " << WTERMSIG(status);
+    if (WEXITSTATUS(status) == 90) GTEST_SKIP() << "no seccomp filter on this architecture or kernel";
+    ASSERT_EQ(WEXITSTATUS(status), 0) << "the restricted child failed (its output is above)";
+    std::stringstream theirs;
+    theirs << std::ifstream(there.Sub("roots")).rdbuf();
+    EXPECT_EQ(theirs.str(), roots);
   }
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status)) << "child killed by signal " << WTERMSIG(status);
-  if (WEXITSTATUS(status) == 90) GTEST_SKIP() << "no seccomp filter on this architecture or kernel";
-  ASSERT_EQ(WEXITSTATUS(status), 0) << "the restricted child failed (its output is above)";
-  std::stringstream theirs;
-  theirs << std::ifstream(there.Sub("roots")).rdbuf();
-  EXPECT_EQ(theirs.str(), roots);
 }
 
 }  // namespace
