@@ -27,8 +27,9 @@ VmSessionImpl::Outcome VmSessionImpl::CallModule(const ModuleId& id, std::string
   Outcome out;
   data->clear();
   const size_t node = receipt_->call_tree.size();
-  receipt_->call_tree.emplace_back(id, std::string(function), static_cast<uint32_t>(frames_.size()), gas_limit,
-                                   uint64_t{0}, Status());
+  // (Braces, not emplace_back's parentheses: clang 14 has no parenthesized
+  // aggregate initialization.)
+  receipt_->call_tree.push_back({id, std::string(function), static_cast<uint32_t>(frames_.size()), gas_limit, 0, {}});
   // Ends every path. An OK status is the node's already.
   auto finish = [&](Status s) -> Outcome {
     CallNode& n = receipt_->call_tree[node];
