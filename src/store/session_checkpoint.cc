@@ -17,36 +17,42 @@
 #include <map>
 #include <set>
 #include <utility>
+#include <vector>
 
 #include "src/store/format.h"
 #include "src/store/session_impl.h"
 
 namespace crust::store {
 
-bool SessionImpl::Frame::AddPageKey(const ModuleId& id, uint32_t page) {
-  if (journal.size() < kIndexedEntries) {
-    for (const JournalEntry& e : journal) {
-      if (e.page == page && e.id == id) return false;
+namespace {
+
+// True unless `key` is among the keys of `entries` (key_of(entry)); records
+// it in `index`. Below `indexed_from` entries a linear search, then the index
+// (filled with the entries' keys once, when the vector reaches that size).
+template <typename Entry, typename Key, typename KeyOf>
+bool AddKeyOnce(const std::vector<Entry>& entries, std::set<Key>* index, const Key& key, KeyOf key_of,
+                size_t indexed_from) {
+  if (entries.size() < indexed_from) {
+    for (const Entry& e : entries) {
+      if (key_of(e) == key) return false;
     }
     return true;
   }
-  if (journaled.empty()) {
-    for (const JournalEntry& e : journal) journaled.insert({e.id, e.page});  // once, at kIndexedEntries
+  if (index->empty()) {
+    for (const Entry& e : entries) index->insert(key_of(e));
   }
-  return journaled.insert({id, page}).second;
+  return index->insert(key).second;
+}
+
+}  // namespace
+
+bool SessionImpl::Frame::AddPageKey(const ModuleId& id, uint32_t page) {
+  return AddKeyOnce(journal, &journaled, std::make_pair(id, page),
+                    [](const JournalEntry& e) { return std::make_pair(e.id, e.page); }, kIndexedEntries);
 }
 
 bool SessionImpl::Frame::AddLengthKey(const ModuleId& id) {
-  if (lengths.size() < kIndexedEntries) {
-    for (const LengthEntry& e : lengths) {
-      if (e.id == id) return false;
-    }
-    return true;
-  }
-  if (length_journaled.empty()) {
-    for (const LengthEntry& e : lengths) length_journaled.insert(e.id);
-  }
-  return length_journaled.insert(id).second;
+  return AddKeyOnce(lengths, &length_journaled, id, [](const LengthEntry& e) { return e.id; }, kIndexedEntries);
 }
 
 void SessionImpl::ClearFrame(Frame* f) {
