@@ -229,6 +229,9 @@ Result<std::shared_ptr<const Code>> CodeCache::LoadOrBuild(const Compiler& c, co
       return code;
     }
     v = code.status();
+    // Not the file's fault (a file system that refuses to run code): a
+    // rebuild would write the same bytes and fail the same way.
+    if (v.code() == Status::Code::kNotSupported) return v;
   }
   if (mode == Mode::kLoadOnly) return Status::NotFound(path + ": " + v.ToString());
   if (!v.IsNotFound()) {

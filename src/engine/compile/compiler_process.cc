@@ -5,7 +5,12 @@
 #include <poll.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -14,6 +19,7 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <string>
 
 namespace crust::engine {
 namespace {
@@ -193,13 +199,80 @@ Result<std::string> RunProcessCapture(const std::vector<std::string>& args, cons
   return Status::IOError(what + " exited with status " + std::to_string(WEXITSTATUS(status)) + ": " + out);
 }
 
+namespace {
+
+std::string LastDlError() {
+  const char* err = ::dlerror();
+  return err != nullptr ? err : "unknown error";
+}
+
+// True if `path` lies on a file system mounted noexec, where the kernel
+// refuses executable mappings of its files (dlopen fails, whatever the file).
+bool OnNoexecFileSystem(const std::string& path) {
+  struct statvfs st = {};
+  return ::statvfs(path.c_str(), &st) == 0 && (st.f_flag & ST_NOEXEC) != 0;
+}
+
+// An anonymous file (memfd) holding a copy of `path`, or -1 with `why` set.
+int CopyToAnonymousFile(const std::string& path, std::string* why) {
+  const int src = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (src < 0) {
+    *why = "open: " + std::string(std::strerror(errno));
+    return -1;
+  }
+  struct stat st = {};
+  if (::fstat(src, &st) != 0) {
+    *why = "fstat: " + std::string(std::strerror(errno));
+    ::close(src);
+    return -1;
+  }
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U  // Linux 6.3: executable even where vm.memfd_noexec makes memfds noexec by default
+#endif
+  int fd = static_cast<int>(::syscall(SYS_memfd_create, "crust-code", MFD_CLOEXEC | MFD_EXEC));
+  if (fd < 0 && errno == EINVAL) fd = static_cast<int>(::syscall(SYS_memfd_create, "crust-code", MFD_CLOEXEC));
+  if (fd < 0) {
+    *why = "memfd_create: " + std::string(std::strerror(errno));
+    ::close(src);
+    return -1;
+  }
+  off_t offset = 0;
+  while (offset < st.st_size) {
+    const ssize_t n = ::sendfile(fd, src, &offset, static_cast<size_t>(st.st_size - offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      *why = "copy: " + std::string(n < 0 ? std::strerror(errno) : "the file shrank while it was copied");
+      ::close(fd);
+      ::close(src);
+      return -1;
+    }
+  }
+  ::close(src);
+  return fd;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<SharedObject>> SharedObject::Open(const std::string& path) {
   void* h = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (h == nullptr) {
-    const char* err = ::dlerror();
-    return Status::Corruption("dlopen " + path + ": " + (err ? err : "unknown error"));
+  if (h != nullptr) return std::unique_ptr<SharedObject>(new SharedObject(h));
+  const std::string err = LastDlError();
+  if (!OnNoexecFileSystem(path)) return Status::Corruption("dlopen " + path + ": " + err);
+  // The file is fine; its file system forbids mapping it executable. Load an
+  // anonymous copy instead (the same bytes: the caller checked them first).
+  std::string why;
+  const int fd = CopyToAnonymousFile(path, &why);
+  if (fd >= 0) {
+    h = ::dlopen(("/proc/self/fd/" + std::to_string(fd)).c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (h == nullptr) why = "dlopen of the copy: " + LastDlError();
+    ::close(fd);  // the loader's mappings keep the file
+    if (h != nullptr) return std::unique_ptr<SharedObject>(new SharedObject(h));
   }
-  return std::unique_ptr<SharedObject>(new SharedObject(h));
+  return Status::NotSupported(
+      "compiled code cannot be loaded: " + path + " is on a file system mounted noexec (" + err +
+      "), and loading a copy of it from an anonymous file failed too (" + why +
+      "); put the code cache on a file system that allows execution (VmOptions::code_cache_dir, "
+      "crust --code-cache DIR)");
 }
 
 SharedObject::~SharedObject() { ::dlclose(handle_); }

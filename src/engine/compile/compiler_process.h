@@ -42,6 +42,10 @@ Result<std::string> RunProcessCapture(const std::vector<std::string>& argv, cons
 // A dlopen'ed shared object (RTLD_NOW | RTLD_LOCAL). Closed on destruction.
 class SharedObject {
  public:
+  // Corruption when the loader rejects the file. A file on a file system
+  // mounted noexec (which refuses every executable mapping) is loaded from an
+  // anonymous copy (memfd) instead; NotSupported, saying what to change,
+  // when that is refused too.
   static Result<std::unique_ptr<SharedObject>> Open(const std::string& path);
   ~SharedObject();
   SharedObject(const SharedObject&) = delete;
