@@ -38,17 +38,22 @@
 //    userfaultfd in asynchronous write-protect mode (UFFD_FEATURE_WP_ASYNC,
 //    user-mode only: no privilege needed) and the PAGEMAP_SCAN ioctl, else a
 //    scan of /proc/self/pagemap; lazily filled memories with a second,
-//    process-wide userfaultfd in missing-page mode (it must see faults taken
-//    in the kernel: needs vm.unprivileged_userfaultfd = 1 or privilege;
-//    without it memories are mapped eagerly); madvise(MADV_DONTNEED) to
-//    drop private copies.
+//    process-wide userfaultfd in missing-page mode (with kernel faults where
+//    the process may: vm.unprivileged_userfaultfd = 1 or privilege; else
+//    user-mode faults only; where no userfaultfd may be opened at all,
+//    memories are mapped eagerly); madvise(MADV_DONTNEED) to drop private
+//    copies.
 //  * Threads: one process-wide thread serving lazily filled pages (started
 //    on first use, never joined); per Store a pool of 5 worker threads
 //    (commit staging, hashing and syncing); a large commit hashes on up to
 //    one thread per CPU.
 //  * File descriptors: the two userfaultfds and /proc/self/pagemap (opened
-//    once, never closed), and per mapped memory the files it maps; all
-//    O_CLOEXEC.
+//    once per process, never closed); none per module: committed files are
+//    mapped and their descriptors closed, and a commit holds at most a few
+//    dozen files open at once however many memories it writes (thousands of
+//    modules fit under the default soft RLIMIT_NOFILE of 1024). Only memories
+//    mapped eagerly (StoreOptions::lazy_layers off, or no userfaultfd) keep
+//    their base image's descriptor while open. All O_CLOEXEC.
 //  * Signals: a SIGBUS handler (installed once, chaining to the previous
 //    one) turns a failed read of a mapped file during VerifyCommit, or while
 //    filling a lazily filled page, into an error instead of ending the

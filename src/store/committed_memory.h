@@ -35,10 +35,12 @@ class CommittedMemory : public std::enable_shared_from_this<CommittedMemory> {
  public:
   // Opens memory/<id> and its layers in `commit_dir` as `entry` describes;
   // the base image through `images` when given. Corruption if a file is
-  // missing or malformed, or lengths disagree.
+  // missing or malformed, or lengths disagree. `eager`: Map will map it
+  // eagerly, so the base image keeps its descriptor (MemoryImage::Open;
+  // otherwise an eager Map opens the file again by its path).
   static Result<std::shared_ptr<const CommittedMemory>> Open(os::Env* env, const std::string& commit_dir,
                                                              const IndexEntry& entry, ImageCache* images = nullptr,
-                                                             LayerCache* layers = nullptr);
+                                                             LayerCache* layers = nullptr, bool eager = false);
   CommittedMemory(std::shared_ptr<MemoryImage> base, std::vector<std::shared_ptr<DeltaLayer>> layers)
       : base_(std::move(base)), layers_(std::move(layers)) {}
 

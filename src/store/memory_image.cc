@@ -85,14 +85,17 @@ Result<Hash32> WriteMemoryImage(os::Env* env, const std::string& path, const uin
   return pages ? levels[kTreeDepth][0] : ZeroHash(kTreeDepth);
 }
 
-Result<std::shared_ptr<MemoryImage>> MemoryImage::Open(os::Env* env, const std::string& path) {
+Result<std::shared_ptr<MemoryImage>> MemoryImage::Open(os::Env* env, const std::string& path, bool keep_descriptor) {
   std::shared_ptr<MemoryImage> img(new MemoryImage());
-  ASSIGN_OR_RETURN(img->file_, env->OpenReadable(path));
-  const uint64_t size = img->file_->Size();
+  // Closed when Open returns unless kept: the mapping below keeps the file.
+  ASSIGN_OR_RETURN(std::unique_ptr<os::RandomAccessFile> file, env->OpenReadable(path));
+  const uint64_t size = file->Size();
+  img->path_ = path;
+  img->file_size_ = size;
   auto corrupt = [&](const std::string& why) { return Status::Corruption(path + ": " + why); };
   if (size < kImageFooterSize) return corrupt("memory image too short (" + std::to_string(size) + " bytes)");
   uint8_t footer[kImageFooterSize];
-  RETURN_IF_ERROR(img->file_->ReadAt(size - kImageFooterSize, footer));
+  RETURN_IF_ERROR(file->ReadAt(size - kImageFooterSize, footer));
   if (std::memcmp(footer, kImageMagic, 8) != 0) return corrupt("not a crust memory image (bad magic)");
   if (Crc32c(footer, 36) != DecodeFixed32(footer + 36)) return corrupt("memory image footer checksum mismatch");
   uint32_t version = DecodeFixed32(footer + 8);
@@ -110,9 +113,10 @@ Result<std::shared_ptr<MemoryImage>> MemoryImage::Open(os::Env* env, const std::
   }
   // Pages are read scattered (the base of each dirty page), tree nodes in
   // clusters (the siblings along paths).
-  ASSIGN_OR_RETURN(img->map_, os::MappedView::Map(*img->file_, 0, img->length_ + img->node_count_ * 32,
+  ASSIGN_OR_RETURN(img->map_, os::MappedView::Map(*file, 0, img->length_ + img->node_count_ * 32,
                                                   /*scattered=*/img->length_));
   img->nodes_ = img->map_->data() + img->length_;
+  if (keep_descriptor) img->file_ = std::move(file);
   uint64_t off = 0;
   for (int k = 0; k <= kTreeDepth; k++) {
     img->level_offset_[k] = off;

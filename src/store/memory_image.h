@@ -44,12 +44,21 @@ class MemoryImage {
  public:
   // Opens and checks the footer (magic, version, footer checksum, sizes).
   // The nodes' checksum is checked by VerifyChecksum (it reads all nodes).
-  static Result<std::shared_ptr<MemoryImage>> Open(os::Env* env, const std::string& path);
+  // The file's descriptor is closed before Open returns (the whole file stays
+  // mapped: a store of thousands of modules would otherwise hold a descriptor
+  // per module, and RLIMIT_NOFILE is 1024 by default) unless
+  // `keep_descriptor`: for memories that will be mapped eagerly (file()).
+  static Result<std::shared_ptr<MemoryImage>> Open(os::Env* env, const std::string& path,
+                                                   bool keep_descriptor = false);
 
   uint64_t length() const { return length_; }
   uint64_t pages() const { return length_ / kPageSize; }
-  const std::string& path() const { return file_->path(); }
-  const os::RandomAccessFile& file() const { return *file_; }
+  // Where it was opened (with a shared image, possibly another commit's link
+  // to the same file) and that file's size.
+  const std::string& path() const { return path_; }
+  uint64_t file_size() const { return file_size_; }
+  // The open file when Open kept its descriptor, else null.
+  const os::RandomAccessFile* file() const { return file_.get(); }
   // A stored node, or the zero subtree hash beyond the stored width.
   Hash32 Node(NodeKey key) const;
   Hash32 Root() const { return Node(kRootKey); }
@@ -67,7 +76,9 @@ class MemoryImage {
 
  private:
   MemoryImage() = default;
-  std::unique_ptr<os::RandomAccessFile> file_;
+  std::string path_;
+  uint64_t file_size_ = 0;
+  std::unique_ptr<os::RandomAccessFile> file_;  // only with keep_descriptor
   std::unique_ptr<os::MappedView> map_;  // the whole file, read-only
   const uint8_t* nodes_ = nullptr;        // inside map_
   uint64_t length_ = 0;

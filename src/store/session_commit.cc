@@ -336,11 +336,18 @@ Result<Root> SessionImpl::Commit() {
     plan.staged = true;
     tasks.push_back([&] { early.Add(StageBytecode(plan, /*sync_now=*/true, &syncs)); });
     tasks.push_back([&] { early.Add(StageMemoryLinks(plan)); });
+    // A streamed layer writer holds its file open from Start to the end of
+    // the commit: at most kMaxStreamedLayers of them (a commit may change
+    // thousands of memories, and RLIMIT_NOFILE is 1024 by default). The
+    // others encode into memory beside the hashing too and create their
+    // file when they finish (WriteMemoryFile).
+    constexpr size_t kMaxStreamedLayers = 64;
+    size_t streamed = 0;
     size_t i = 0;
     for (auto& [id, slot] : slots_) {
       MemoryPlan& m = plan.memory[i++];
       if (m.kind != MemoryPlan::Kind::kLayer) continue;
-      auto writer = StartLayerWriter(&plan, id, slot, m, /*beside_hashing=*/true);
+      auto writer = StartLayerWriter(&plan, id, slot, m, /*beside_hashing=*/streamed < kMaxStreamedLayers);
       if (!writer.ok()) {
         s = writer.status();
         break;
@@ -348,7 +355,10 @@ Result<Root> SessionImpl::Commit() {
       m.writer = std::move(writer).value();
       LayerWriter* w = m.writer.get();
       if (w->leaves()) provided[&slot] = w->leaves();
-      if (w->computes_nodes()) provided_nodes[&slot] = [w] { return w->FinishNodes(); };
+      if (w->computes_nodes()) {
+        provided_nodes[&slot] = [w] { return w->FinishNodes(); };
+        streamed++;
+      }
       for (size_t c = 0; c < w->chunks(); c++) tasks.push_back([&early, w, c] { early.Add(w->RunChunk(c)); });
     }
     if (!s.ok()) return s.WithContext("commit");

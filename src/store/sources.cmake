@@ -34,4 +34,5 @@ crust_layer(store
     src/store/inspect_test.cc
     src/store/lazy_layers_test.cc
     src/store/no_kernel_uffd_test.cc
+    src/store/many_modules_test.cc
 )

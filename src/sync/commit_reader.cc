@@ -68,9 +68,7 @@ bool CommitReader::ReadPage(const store::CommittedMemory& cm, uint32_t p, const 
   }
   if (layered) return cm.FillPage(p, out).ok();  // checked against the stored leaf
   if (p >= cm.base().pages()) return false;
-  if (!cm.base().file().ReadAt(uint64_t{p} * store::kPageSize, std::span<uint8_t>(out, store::kPageSize)).ok()) {
-    return false;
-  }
+  if (!cm.base().ReadPage(p, out).ok()) return false;
   return store::PageLeafHash(out) == leaf;
 }
 
