@@ -19,6 +19,7 @@
 //     files' fdatasyncs and the directories' fsyncs run concurrently; all
 //     finish before the rename), rename with RENAME_NOREPLACE, fsync the
 //     store directory.
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <mutex>
@@ -337,17 +338,32 @@ Result<Root> SessionImpl::Commit() {
     tasks.push_back([&] { early.Add(StageBytecode(plan, /*sync_now=*/true, &syncs)); });
     tasks.push_back([&] { early.Add(StageMemoryLinks(plan)); });
     // A streamed layer writer holds its file open from Start to the end of
-    // the commit: at most kMaxStreamedLayers of them (a commit may change
-    // thousands of memories, and RLIMIT_NOFILE is 1024 by default). The
-    // others encode into memory beside the hashing too and create their
-    // file when they finish (WriteMemoryFile).
-    constexpr size_t kMaxStreamedLayers = 64;
-    size_t streamed = 0;
+    // the commit, so only the kMaxStreamedLayers memories with the most
+    // dirty pages may stream (a commit may change thousands of memories,
+    // and RLIMIT_NOFILE is 1024 by default). The others encode into memory
+    // beside the hashing too and create their file when they finish
+    // (WriteMemoryFile).
+    constexpr size_t kMaxStreamedLayers = 32;
+    std::vector<bool> may_stream(plan.memory.size(), true);
+    {
+      std::vector<std::pair<size_t, size_t>> dirty;  // (dirty pages, memory index)
+      size_t k = 0;
+      for (const auto& [id, slot] : slots_) {
+        if (plan.memory[k].kind == MemoryPlan::Kind::kLayer) dirty.push_back({slot.live.dirty.size(), k});
+        k++;
+      }
+      if (dirty.size() > kMaxStreamedLayers) {
+        const auto nth = dirty.begin() + static_cast<std::ptrdiff_t>(kMaxStreamedLayers);
+        std::nth_element(dirty.begin(), nth, dirty.end(), std::greater<>());
+        for (auto it = nth; it != dirty.end(); ++it) may_stream[it->second] = false;
+      }
+    }
     size_t i = 0;
     for (auto& [id, slot] : slots_) {
+      const size_t index = i;
       MemoryPlan& m = plan.memory[i++];
       if (m.kind != MemoryPlan::Kind::kLayer) continue;
-      auto writer = StartLayerWriter(&plan, id, slot, m, /*beside_hashing=*/streamed < kMaxStreamedLayers);
+      auto writer = StartLayerWriter(&plan, id, slot, m, /*beside_hashing=*/may_stream[index]);
       if (!writer.ok()) {
         s = writer.status();
         break;
@@ -355,10 +371,7 @@ Result<Root> SessionImpl::Commit() {
       m.writer = std::move(writer).value();
       LayerWriter* w = m.writer.get();
       if (w->leaves()) provided[&slot] = w->leaves();
-      if (w->computes_nodes()) {
-        provided_nodes[&slot] = [w] { return w->FinishNodes(); };
-        streamed++;
-      }
+      if (w->computes_nodes()) provided_nodes[&slot] = [w] { return w->FinishNodes(); };
       for (size_t c = 0; c < w->chunks(); c++) tasks.push_back([&early, w, c] { early.Add(w->RunChunk(c)); });
     }
     if (!s.ok()) return s.WithContext("commit");
