@@ -48,7 +48,8 @@
 //    wall-clock limit. The child inherits the environment (PATH finds the
 //    compilers) and no descriptor (crust's are O_CLOEXEC).
 //  * dlopen (RTLD_NOW | RTLD_LOCAL) of each compiled module, dlclose when
-//    the Vm no longer holds it.
+//    the Vm no longer holds it; where the code cache's file system is
+//    mounted noexec, of an anonymous copy (memfd_create, /proc/self/fd).
 //  * a registry of mapped memories the signal handler consults (32,768
 //    slots; a memory past them is not recognised and its out-of-bounds
 //    accesses crash the process instead of trapping; the store's 10,000
