@@ -14,27 +14,20 @@
 // userfaultfd, then exec), so that no process-wide state (the fill thread,
 // the write tracker) is inherited.
 #include <gtest/gtest.h>
-#include <linux/audit.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <random>
 #include <sstream>
 #include <string>
-#include <vector>
 
 #include "crust/session.h"
 #include "crust/store.h"
 #include "src/os/lazy_fill.h"
 #include "src/os/linux_uapi.h"
+#include "tests/child_process.h"
 #include "tests/test_util.h"
 
 namespace crust::store {
@@ -87,27 +80,11 @@ Result<std::string> RunHistory(const std::string& dir) {
 }
 
 // In the child, before exec: refuse userfaultfd(2) with EPERM, unless the
-// caller asks for user-mode faults only when `allow_user_mode`.
-bool RefuseUserfaultfd(bool allow_user_mode) {
-#if defined(__x86_64__)
-  constexpr uint32_t kArch = AUDIT_ARCH_X86_64;
-#elif defined(__aarch64__)
-  constexpr uint32_t kArch = AUDIT_ARCH_AARCH64;
-#else
-  return false;
-#endif
-  sock_filter filter[] = {
-      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kArch, 0, 5),
-      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_userfaultfd, 0, 3),
-      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[0])),  // low half (little-endian)
-      BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, allow_user_mode ? UFFD_USER_MODE_ONLY : 0u, 1, 0),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-  };
-  sock_fprog prog = {static_cast<unsigned short>(sizeof(filter) / sizeof(filter[0])), filter};
-  return ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 && ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0;
+// caller asks for user-mode faults only (policy "user-mode").
+int RefuseUserfaultfd(void* user_mode) {
+  return crust::testing::RefuseSyscall(SYS_userfaultfd, *static_cast<bool*>(user_mode) ? UFFD_USER_MODE_ONLY : 0u)
+             ? 0
+             : 90;
 }
 
 TEST(NoKernelUserfaultfd, SameRootsWithUserModeFaultsOrEagerMapping) {
@@ -128,32 +105,16 @@ TEST(NoKernelUserfaultfd, SameRootsWithUserModeFaultsOrEagerMapping) {
   }
   TempDir here;
   ASSERT_OK_AND_ASSIGN(std::string roots, RunHistory(here.path()));
-  for (const bool user_mode : {true, false}) {
+  for (bool user_mode : {true, false}) {
     SCOPED_TRACE(user_mode ? "userfaultfd for user-mode faults only" : "no userfaultfd");
     TempDir there;
-    // Everything the child needs is built before fork: between fork and exec
-    // it only makes system calls (the parent has other threads).
-    const std::string filter = std::string("--gtest_filter=") + kTestName;
-    const std::string dir_var = std::string(kChildDirEnv) + "=" + there.path();
-    const std::string policy_var = std::string(kChildPolicyEnv) + "=" + (user_mode ? "user-mode" : "none");
-    std::vector<char*> envp;
-    for (char** e = environ; *e != nullptr; ++e) envp.push_back(*e);
-    envp.push_back(const_cast<char*>(dir_var.c_str()));
-    envp.push_back(const_cast<char*>(policy_var.c_str()));
-    envp.push_back(nullptr);
-    char* const argv[] = {const_cast<char*>("no_kernel_uffd_child"), const_cast<char*>(filter.c_str()), nullptr};
-    const pid_t pid = ::fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      if (!RefuseUserfaultfd(user_mode)) ::_exit(90);
-      ::execve("/proc/self/exe", argv, envp.data());
-      ::_exit(92);
-    }
-    int status = 0;
-    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-    ASSERT_TRUE(WIFEXITED(status)) << "child killed by signal " << WTERMSIG(status);
-    if (WEXITSTATUS(status) == 90) GTEST_SKIP() << "no seccomp filter on this architecture or kernel";
-    ASSERT_EQ(WEXITSTATUS(status), 0) << "the restricted child failed (its output is above)";
+    const int status = crust::testing::RunTestInChild(
+        kTestName,
+        {std::string(kChildDirEnv) + "=" + there.path(),
+         std::string(kChildPolicyEnv) + "=" + (user_mode ? "user-mode" : "none")},
+        &RefuseUserfaultfd, &user_mode);
+    if (status == 90) GTEST_SKIP() << "no seccomp filter on this architecture or kernel";
+    ASSERT_EQ(status, 0) << "the restricted child failed (its output is above)";
     std::stringstream theirs;
     theirs << std::ifstream(there.Sub("roots")).rdbuf();
     EXPECT_EQ(theirs.str(), roots);

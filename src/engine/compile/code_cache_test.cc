@@ -2,21 +2,15 @@
 #include "src/engine/compile/code_cache.h"
 
 #include <fcntl.h>
-#include <linux/audit.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <sched.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <cstddef>
 #include <cstdlib>
 #include <string>
 #include <thread>
@@ -26,6 +20,7 @@
 #include "src/engine/runtime/instance.h"
 #include "src/testing/runtime_test_util.h"
 #include "src/os/env.h"
+#include "tests/child_process.h"
 #include "tests/fault_env.h"
 #include "tests/test_util.h"
 
@@ -346,31 +341,11 @@ TEST_F(CodeCacheTest, WriteBarrierIsPartOfTheFingerprint) {
 // blocked), the error says what to change, and the object is not rebuilt
 // again and again. The restricted process is this binary again: fork, a
 // private mount namespace (a user namespace too when not root) with a
-// noexec tmpfs, optionally a seccomp filter refusing memfd_create, exec.
+// noexec tmpfs, optionally a seccomp filter refusing memfd_create, exec
+// (tests/child_process.h).
 constexpr char kNoexecDirEnv[] = "CRUST_TEST_NOEXEC_DIR";
 constexpr char kNoexecMemfdEnv[] = "CRUST_TEST_NOEXEC_MEMFD";  // "allowed" or "refused"
 constexpr char kNoexecTestName[] = "CodeCacheNoexec.LoadsFromACopyOrSaysWhatToChange";
-
-// Between fork and exec: system calls only (the parent has other threads).
-bool RefuseMemfd() {
-#if defined(__x86_64__)
-  constexpr uint32_t kArch = AUDIT_ARCH_X86_64;
-#elif defined(__aarch64__)
-  constexpr uint32_t kArch = AUDIT_ARCH_AARCH64;
-#else
-  return false;
-#endif
-  sock_filter filter[] = {
-      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kArch, 0, 3),
-      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_memfd_create, 0, 1),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-  };
-  sock_fprog prog = {static_cast<unsigned short>(sizeof(filter) / sizeof(filter[0])), filter};
-  return ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 && ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0;
-}
 
 bool WriteProcFile(const char* path, const std::string& text) {
   const int fd = ::open(path, O_WRONLY | O_CLOEXEC);
@@ -380,17 +355,28 @@ bool WriteProcFile(const char* path, const std::string& text) {
   return ok;
 }
 
-// A mount namespace of this process's own in which `dir` is a noexec tmpfs.
-// As root a mount namespace is enough; otherwise a user namespace maps this
-// user to root in it (where the kernel allows unprivileged ones).
-bool MountNoexecTmpfs(const char* dir, const std::string& uid_map, const std::string& gid_map) {
+// In the child, between fork and exec (system calls only): a mount namespace
+// of its own in which the directory is a noexec tmpfs, and memfd_create
+// refused unless memfds are allowed. As root a mount namespace is enough;
+// otherwise a user namespace maps this user to root in it (where the kernel
+// allows unprivileged ones).
+struct NoexecChild {
+  const char* dir;
+  std::string uid_map, gid_map;
+  bool memfd;
+};
+
+int RestrictNoexecChild(void* arg) {
+  const auto* c = static_cast<const NoexecChild*>(arg);
   if (::unshare(CLONE_NEWNS) != 0) {
-    if (::unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0) return false;
+    if (::unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0) return 90;
     WriteProcFile("/proc/self/setgroups", "deny");
-    if (!WriteProcFile("/proc/self/uid_map", uid_map) || !WriteProcFile("/proc/self/gid_map", gid_map)) return false;
+    if (!WriteProcFile("/proc/self/uid_map", c->uid_map) || !WriteProcFile("/proc/self/gid_map", c->gid_map)) return 90;
   }
-  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return false;
-  return ::mount("tmpfs", dir, "tmpfs", MS_NOEXEC | MS_NOSUID | MS_NODEV, "size=64m") == 0;
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return 90;
+  if (::mount("tmpfs", c->dir, "tmpfs", MS_NOEXEC | MS_NOSUID | MS_NODEV, "size=64m") != 0) return 90;
+  if (!c->memfd && !crust::testing::RefuseSyscall(SYS_memfd_create)) return 91;
+  return 0;
 }
 
 TEST(CodeCacheNoexec, LoadsFromACopyOrSaysWhatToChange) {
@@ -437,32 +423,16 @@ TEST(CodeCacheNoexec, LoadsFromACopyOrSaysWhatToChange) {
   for (const bool memfd : {true, false}) {
     SCOPED_TRACE(memfd ? "memfd allowed" : "memfd refused");
     crust::testing::TempDir there;
-    // Everything the child needs is built before fork.
-    const std::string filter = std::string("--gtest_filter=") + kNoexecTestName;
-    const std::string dir_var = std::string(kNoexecDirEnv) + "=" + there.path();
-    const std::string memfd_var = std::string(kNoexecMemfdEnv) + "=" + (memfd ? "allowed" : "refused");
-    const std::string uid_map = "0 " + std::to_string(::getuid()) + " 1";
-    const std::string gid_map = "0 " + std::to_string(::getgid()) + " 1";
-    std::vector<char*> envp;
-    for (char** e = environ; *e != nullptr; ++e) envp.push_back(*e);
-    envp.push_back(const_cast<char*>(dir_var.c_str()));
-    envp.push_back(const_cast<char*>(memfd_var.c_str()));
-    envp.push_back(nullptr);
-    char* const argv[] = {const_cast<char*>("noexec_child"), const_cast<char*>(filter.c_str()), nullptr};
-    const pid_t pid = ::fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      if (!MountNoexecTmpfs(there.path().c_str(), uid_map, gid_map)) ::_exit(90);
-      if (!memfd && !RefuseMemfd()) ::_exit(91);
-      ::execve("/proc/self/exe", argv, envp.data());
-      ::_exit(92);
-    }
-    int status = 0;
-    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-    ASSERT_TRUE(WIFEXITED(status)) << "child killed by signal " << WTERMSIG(status);
-    if (WEXITSTATUS(status) == 90) GTEST_SKIP() << "cannot mount a noexec tmpfs in a namespace of its own here";
-    if (WEXITSTATUS(status) == 91) GTEST_SKIP() << "no seccomp filter on this architecture or kernel";
-    ASSERT_EQ(WEXITSTATUS(status), 0) << "the child on a noexec mount failed (its output is above)";
+    NoexecChild child{there.path().c_str(), "0 " + std::to_string(::getuid()) + " 1",
+                      "0 " + std::to_string(::getgid()) + " 1", memfd};
+    const int status = crust::testing::RunTestInChild(
+        kNoexecTestName,
+        {std::string(kNoexecDirEnv) + "=" + there.path(),
+         std::string(kNoexecMemfdEnv) + "=" + (memfd ? "allowed" : "refused")},
+        &RestrictNoexecChild, &child);
+    if (status == 90) GTEST_SKIP() << "cannot mount a noexec tmpfs in a namespace of its own here";
+    if (status == 91) GTEST_SKIP() << "no seccomp filter on this architecture or kernel";
+    ASSERT_EQ(status, 0) << "the child on a noexec mount failed (its output is above)";
   }
 }
 
