@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 
@@ -63,12 +64,12 @@ Result<std::unique_ptr<CodeCache>> CodeCache::Open(const CodeCacheOptions& optio
   ASSIGN_OR_RETURN(std::unique_ptr<PreparedCache> prepared, PreparedCache::Open(po));
   return std::unique_ptr<CodeCache>(new CodeCache(env, options.dir, std::move(cancel), std::move(compiler),
                                                   std::move(fast), std::move(fast_status), std::move(prepared),
-                                                  options.background_builds));
+                                                  options.background_builds, options.max_loaded_objects));
 }
 
 CodeCache::CodeCache(os::Env* env, std::string dir, std::unique_ptr<std::atomic<bool>> cancel,
                      std::unique_ptr<Compiler> compiler, std::unique_ptr<Compiler> fast, Status fast_status,
-                     std::unique_ptr<PreparedCache> prepared, bool background)
+                     std::unique_ptr<PreparedCache> prepared, bool background, size_t max_loaded)
     : env_(env),
       dir_(std::move(dir)),
       cancel_(std::move(cancel)),
@@ -76,7 +77,8 @@ CodeCache::CodeCache(os::Env* env, std::string dir, std::unique_ptr<std::atomic<
       fast_(std::move(fast)),
       fast_status_(std::move(fast_status)),
       prepared_(std::move(prepared)),
-      background_(background) {}
+      background_(background),
+      max_loaded_(max_loaded) {}
 
 CodeCache::~CodeCache() {
   {
@@ -145,7 +147,7 @@ Result<TieredCode> CodeCache::GetTiered(ByteView wasm) {
 
 bool CodeCache::Settled(const Hash32& optimised_key) const {
   std::lock_guard<std::mutex> lock(mu_);
-  if (failed_.count(optimised_key) != 0) return true;
+  if (failed_.count(optimised_key) != 0 || built_.count(optimised_key) != 0) return true;
   auto it = entries_.find(optimised_key);
   return it != entries_.end() && it->second.code != nullptr;
 }
@@ -177,8 +179,9 @@ void CodeCache::BackgroundLoop() {
         failed_[job.key] = r.status();
         stats_.background_failed++;
       }
-    } else if (!was_loaded) {
-      stats_.background_built++;
+    } else {
+      built_.insert(job.key);
+      if (!was_loaded) stats_.background_built++;
     }
     background_done_.fetch_add(1, std::memory_order_release);
     cv_.notify_all();
@@ -198,6 +201,7 @@ Result<std::shared_ptr<const Code>> CodeCache::Acquire(const Compiler& c, const 
       Entry& e = entries_[key];
       if (e.code != nullptr) {
         stats_.memory_hits++;
+        e.last_use = ++use_tick_;
         return e.code;
       }
       if (!e.busy) {
@@ -209,12 +213,45 @@ Result<std::shared_ptr<const Code>> CodeCache::Acquire(const Compiler& c, const 
     }
   }
   auto result = LoadOrBuild(c, key, wasm, mode);
+  std::vector<std::shared_ptr<const Code>> dropped;  // unloaded after the lock is released
   std::lock_guard<std::mutex> lock(mu_);
   Entry& e = entries_[key];
   e.busy = false;
-  if (result.ok()) e.code = result.value();
+  if (result.ok()) {
+    e.code = result.value();
+    e.last_use = ++use_tick_;
+    UnloadBeyondLimitLocked(&dropped);
+  }
   cv_.notify_all();
   return result;
+}
+
+void CodeCache::UnloadBeyondLimitLocked(std::vector<std::shared_ptr<const Code>>* dropped) {
+  if (entries_.size() <= max_loaded_) return;
+  // Entries without code (lookups that found nothing) carry nothing: dropped.
+  // Of the loaded, those held only here, least recently used first.
+  std::vector<std::pair<uint64_t, Hash32>> idle;
+  size_t loaded = 0;
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    if (it->second.busy) {
+      ++it;
+    } else if (it->second.code == nullptr) {
+      it = entries_.erase(it);
+    } else {
+      loaded++;
+      if (it->second.code.use_count() == 1) idle.push_back({it->second.last_use, it->first});
+      ++it;
+    }
+  }
+  if (loaded <= max_loaded_) return;
+  const size_t excess = std::min(loaded - max_loaded_, idle.size());
+  std::partial_sort(idle.begin(), idle.begin() + static_cast<std::ptrdiff_t>(excess), idle.end());
+  for (size_t i = 0; i < excess; i++) {
+    auto it = entries_.find(idle[i].second);
+    dropped->push_back(std::move(it->second.code));
+    entries_.erase(it);
+    stats_.unloaded++;
+  }
 }
 
 Result<std::shared_ptr<const Code>> CodeCache::LoadOrBuild(const Compiler& c, const Hash32& key, ByteView wasm,

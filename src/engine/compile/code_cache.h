@@ -48,6 +48,7 @@
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include "crust/status.h"
 #include "crust/types.h"
@@ -73,6 +74,12 @@ struct CodeCacheOptions {
   // fast code, for one background thread. False: it never does, and fast
   // code is final (tests of the fast tier; one-shot tools).
   bool background_builds = true;
+  // Loaded objects kept beyond this many are unloaded, least recently used
+  // first, when nothing else holds them (a module of a live session does):
+  // each loaded object costs mappings (about four: vm.max_map_count is
+  // 65530) and memory, and a node runs ever more contracts over its life.
+  // An unloaded object is loaded (and verified) from disk again when asked.
+  size_t max_loaded_objects = 1024;
 };
 
 enum class Tier : uint8_t { kOptimised = 0, kFast = 1 };
@@ -135,6 +142,7 @@ class CodeCache {
     uint64_t disk_hits = 0;     // verified objects loaded from disk
     uint64_t memory_hits = 0;   // already loaded in this process
     uint64_t rebuilt = 0;       // corrupt or unloadable objects replaced
+    uint64_t unloaded = 0;      // dropped beyond max_loaded_objects
     uint64_t fast_compiled = 0;       // of `compiled`: fast-tier objects
     uint64_t background_built = 0;    // of `compiled`: optimised objects built in the background
     uint64_t background_failed = 0;   // background builds that failed (the fast code stays)
@@ -152,7 +160,7 @@ class CodeCache {
   enum class Mode { kBuild, kLoadOnly };
   CodeCache(os::Env* env, std::string dir, std::unique_ptr<std::atomic<bool>> cancel,
             std::unique_ptr<Compiler> compiler, std::unique_ptr<Compiler> fast, Status fast_status,
-            std::unique_ptr<PreparedCache> prepared, bool background);
+            std::unique_ptr<PreparedCache> prepared, bool background, size_t max_loaded);
   // The code of `key` built by `c`: from memory, disk, or (kBuild) compiled;
   // kLoadOnly returns NotFound when it is neither loaded nor on disk, or
   // someone is loading or building it now.
@@ -174,15 +182,22 @@ class CodeCache {
   const Status fast_status_;
   const std::unique_ptr<PreparedCache> prepared_;
   const bool background_;
+  const size_t max_loaded_;
 
   struct Entry {
     bool busy = false;
     std::shared_ptr<const Code> code;
+    uint64_t last_use = 0;  // use_tick_ when last handed out
   };
+  // Moves the least recently used loaded objects nobody else holds beyond
+  // max_loaded_objects out of entries_ into *dropped (destroyed, and so
+  // unloaded, by the caller after it unlocks). REQUIRES: mu_ held.
+  void UnloadBeyondLimitLocked(std::vector<std::shared_ptr<const Code>>* dropped);
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::unordered_map<Hash32, Entry, Hash32Hasher> entries_;  // guarded by mu_ (keys of both tiers)
   Stats stats_;                                             // guarded by mu_
+  uint64_t use_tick_ = 0;                                   // guarded by mu_
 
   // Background builds of optimised code (GetTiered).
   struct Job {
@@ -192,6 +207,9 @@ class CodeCache {
   std::deque<Job> queue_;                                      // guarded by mu_
   std::unordered_set<Hash32, Hash32Hasher> queued_;            // guarded by mu_; queued or running
   std::unordered_map<Hash32, Status, Hash32Hasher> failed_;    // guarded by mu_
+  // Optimised builds finished here (Settled() stays true if one is unloaded
+  // before its module picks it up: GetTiered() loads it from disk).
+  std::unordered_set<Hash32, Hash32Hasher> built_;             // guarded by mu_
   int running_ = 0;                                            // guarded by mu_
   bool stop_ = false;                                          // guarded by mu_
   std::condition_variable work_cv_;

@@ -156,12 +156,14 @@ TEST_F(CodeCacheTest, TccFrameOverTheBoundIsInternalNamingTheFunction) {
 
 // ---- code tiers ----
 
-std::unique_ptr<CodeCache> OpenTiered(const std::string& dir, bool background, const std::string& tcc = "tcc") {
+std::unique_ptr<CodeCache> OpenTiered(const std::string& dir, bool background, const std::string& tcc = "tcc",
+                                      size_t max_loaded = CodeCacheOptions{}.max_loaded_objects) {
   CodeCacheOptions o;
   o.dir = dir;
   o.compiler.opt_level = OptLevel::kO0;
   o.fast_compiler = CompilerOptions{.cc = tcc, .flavor = CompilerFlavor::kTcc};
   o.background_builds = background;
+  o.max_loaded_objects = max_loaded;
   auto r = CodeCache::Open(o);
   EXPECT_TRUE(r.ok()) << r.status().ToString();
   return r.ok() ? std::move(r).value() : nullptr;
@@ -332,6 +334,56 @@ TEST_F(CodeCacheTest, WriteBarrierIsPartOfTheFingerprint) {
   ASSERT_OK(with->Get(wasm).status());
   ASSERT_OK(without->Get(wasm).status());
   EXPECT_EQ(without->stats().compiled, 1u);  // not a disk hit on the other's object
+}
+
+// Every contract a node ever ran would otherwise stay loaded for the life of
+// the process: each object costs mappings (vm.max_map_count) and memory, so
+// thousands of distinct contracts — a hostile deployer's, say — would
+// exhaust them. Beyond the limit, objects nobody holds are unloaded, least
+// recently used first, and loaded again from disk (not rebuilt) when asked.
+TEST_F(CodeCacheTest, LoadedObjectsBeyondTheLimitAreUnloadedLeastRecentlyUsedFirst) {
+  CodeCacheOptions o;
+  o.dir = dir_.Sub("store/.cache/code");
+  o.compiler.opt_level = OptLevel::kO0;
+  o.max_loaded_objects = 2;
+  ASSERT_OK_AND_ASSIGN(auto cache, CodeCache::Open(o));
+  ASSERT_OK_AND_ASSIGN(auto held, cache->Get(Module(9201)));  // a live module's code: never unloaded
+  for (int n : {9202, 9203, 9204}) {
+    ASSERT_OK_AND_ASSIGN(auto code, cache->Get(Module(n)));
+    EXPECT_EQ(CallF(code, 1), static_cast<uint32_t>(n + 1));
+  }
+  // Four loaded, two allowed: 9202 and 9203 (idle, used least recently) went.
+  EXPECT_EQ(cache->stats().unloaded, 2u);
+  ASSERT_OK_AND_ASSIGN(auto again, cache->Get(Module(9201)));
+  EXPECT_EQ(again.get(), held.get());
+  EXPECT_EQ(CallF(held, 1), 9202u);
+  ASSERT_OK_AND_ASSIGN(auto last, cache->Get(Module(9204)));  // the newest stayed
+  const CodeCache::Stats before = cache->stats();
+  EXPECT_EQ(before.memory_hits, 2u);
+  last.reset();
+  ASSERT_OK_AND_ASSIGN(auto back, cache->Get(Module(9202)));
+  EXPECT_EQ(CallF(back, 1), 9203u);
+  EXPECT_EQ(cache->stats().disk_hits, before.disk_hits + 1);
+  EXPECT_EQ(cache->stats().compiled, before.compiled);
+  EXPECT_EQ(cache->stats().unloaded, 3u);  // 9204 (idle once more) made room
+}
+
+// An optimised build unloaded before its module swapped to it still counts
+// as settled, and the next GetTiered loads it from disk.
+TEST_F(CodeCacheTest, UnloadedOptimisedBuildStillSettles) {
+  auto cache = OpenTiered(dir_.Sub("tiers"), /*background=*/true, "tcc", /*max_loaded=*/1);
+  ASSERT_NE(cache, nullptr);
+  if (!cache->has_fast_tier()) GTEST_SKIP() << "no tcc: " << cache->fast_tier_status().ToString();
+  const Bytes wasm = Module(9301);
+  ASSERT_OK_AND_ASSIGN(TieredCode first, cache->GetTiered(wasm));
+  cache->WaitForBackground();
+  for (int n : {9302, 9303}) ASSERT_OK(cache->Get(Module(n)).status());  // the optimised object is unloaded
+  EXPECT_GE(cache->stats().unloaded, 1u);
+  EXPECT_TRUE(cache->Settled(first.optimised_key));
+  ASSERT_OK_AND_ASSIGN(TieredCode second, cache->GetTiered(wasm));
+  EXPECT_EQ(second.tier, Tier::kOptimised);
+  EXPECT_TRUE(second.final);
+  EXPECT_EQ(CallF(second.code, 1), 9302u);
 }
 
 // A store on a file system mounted noexec (hardened hosts mount /tmp, /var
