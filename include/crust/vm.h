@@ -48,9 +48,9 @@
 //    wall-clock limit. The child inherits the environment (PATH finds the
 //    compilers) and no descriptor (crust's are O_CLOEXEC).
 //  * dlopen (RTLD_NOW | RTLD_LOCAL) of each compiled module, dlclose when
-//    the Vm no longer holds it: a Vm keeps at most 1,024 loaded objects
-//    beyond those its sessions' modules use (about four mappings each),
-//    unloading the least recently used; where the code cache's file system
+//    the Vm no longer holds it: a Vm keeps at most 1,024 objects loaded
+//    (about four mappings each; more only while sessions' modules use them),
+//    unloading the least recently used idle ones; where the code cache's file system
 //    is mounted noexec, of an anonymous copy (memfd_create, /proc/self/fd).
 //  * a registry of mapped memories the signal handler consults (32,768
 //    slots; a memory past them is not recognised and its out-of-bounds
