@@ -444,11 +444,25 @@ TEST(CodeCacheNoexec, LoadsFromACopyOrSaysWhatToChange) {
     const Bytes wasm = Module(9101);
     {
       ASSERT_OK_AND_ASSIGN(auto cache, CodeCache::Open(o));
-      auto code = cache->Get(wasm);
+      Result<std::shared_ptr<const Code>> code = cache->Get(wasm);
       EXPECT_EQ(cache->stats().compiled, 1u);
       if (memfd) {
         ASSERT_OK(code);
         EXPECT_EQ(CallF(code.value(), 1), 9102u);
+        // Other objects loaded the same way, beside it and after one is
+        // unloaded, run their own code: each copy is its own object to the
+        // loader (which would hand back an object already loaded under the
+        // same /proc/self/fd/N name).
+        for (int n : {9111, 9112}) {
+          ASSERT_OK_AND_ASSIGN(auto other, cache->Get(Module(n)));
+          EXPECT_EQ(CallF(other, 1), static_cast<uint32_t>(n + 1));
+        }
+        code = std::shared_ptr<const Code>();  // now only the cache holds 9101's object
+        cache->ForgetLoaded();                 // and unloads every object
+        ASSERT_OK_AND_ASSIGN(auto again, cache->Get(Module(9113)));
+        EXPECT_EQ(CallF(again, 1), 9114u);
+        ASSERT_OK_AND_ASSIGN(auto first, cache->Get(wasm));
+        EXPECT_EQ(CallF(first, 1), 9102u);
       } else {
         ASSERT_FALSE(code.ok());
         EXPECT_EQ(code.status().code(), Status::Code::kNotSupported) << code.status().ToString();

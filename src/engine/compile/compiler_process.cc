@@ -260,13 +260,17 @@ Result<std::unique_ptr<SharedObject>> SharedObject::Open(const std::string& path
   if (!OnNoexecFileSystem(path)) return Status::Corruption("dlopen " + path + ": " + err);
   // The file is fine; its file system forbids mapping it executable. Load an
   // anonymous copy instead (the same bytes: the caller checked them first).
+  // The copy's descriptor stays open while the object is loaded: the loader
+  // knows the object by the name /proc/self/fd/N and hands an object already
+  // loaded under a name back instead of opening the file, so N must not be
+  // reused (by the next copy) before this object is unloaded.
   std::string why;
   const int fd = CopyToAnonymousFile(path, &why);
   if (fd >= 0) {
     h = ::dlopen(("/proc/self/fd/" + std::to_string(fd)).c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (h == nullptr) why = "dlopen of the copy: " + LastDlError();
-    ::close(fd);  // the loader's mappings keep the file
-    if (h != nullptr) return std::unique_ptr<SharedObject>(new SharedObject(h));
+    if (h != nullptr) return std::unique_ptr<SharedObject>(new SharedObject(h, fd));
+    why = "dlopen of the copy: " + LastDlError();
+    ::close(fd);
   }
   return Status::NotSupported(
       "compiled code cannot be loaded: " + path + " is on a file system mounted noexec (" + err +
@@ -275,7 +279,10 @@ Result<std::unique_ptr<SharedObject>> SharedObject::Open(const std::string& path
       "crust --code-cache DIR)");
 }
 
-SharedObject::~SharedObject() { ::dlclose(handle_); }
+SharedObject::~SharedObject() {
+  ::dlclose(handle_);
+  if (copy_fd_ >= 0) ::close(copy_fd_);  // after the loader let go of its name
+}
 
 Result<void*> SharedObject::Symbol(const char* name) const {
   ::dlerror();

@@ -44,8 +44,9 @@ class SharedObject {
  public:
   // Corruption when the loader rejects the file. A file on a file system
   // mounted noexec (which refuses every executable mapping) is loaded from an
-  // anonymous copy (memfd) instead; NotSupported, saying what to change,
-  // when that is refused too.
+  // anonymous copy (memfd; its descriptor stays open while the object is
+  // loaded) instead; NotSupported, saying what to change, when that is
+  // refused too.
   static Result<std::unique_ptr<SharedObject>> Open(const std::string& path);
   ~SharedObject();
   SharedObject(const SharedObject&) = delete;
@@ -55,8 +56,9 @@ class SharedObject {
   Result<void*> Symbol(const char* name) const;
 
  private:
-  explicit SharedObject(void* handle) : handle_(handle) {}
+  SharedObject(void* handle, int copy_fd = -1) : handle_(handle), copy_fd_(copy_fd) {}
   void* const handle_;
+  const int copy_fd_;  // the anonymous copy loaded, or -1
 };
 
 }  // namespace crust::engine
