@@ -80,8 +80,10 @@ class PatternSource : public PageSource {
   }
   mutable std::atomic<int> filled_{0};
   mutable std::atomic<int> on_caller_{0};  // of filled_, those filled on thread caller_
-  std::thread::id caller_;
-  uint32_t fail_page_ = ~0u;
+  // Set by the test while the fault thread may read them (the kernel orders a
+  // fault's fill before the faulting access, which ThreadSanitizer cannot see).
+  std::atomic<std::thread::id> caller_;
+  std::atomic<uint32_t> fail_page_{~0u};
 };
 
 struct RegionParam {
