@@ -51,9 +51,7 @@
 //    once per process, never closed); none per module: committed files are
 //    mapped and their descriptors closed, and a commit holds at most a few
 //    dozen files open at once however many memories it writes (thousands of
-//    modules fit under the default soft RLIMIT_NOFILE of 1024). Only memories
-//    mapped eagerly (StoreOptions::lazy_layers off, or no userfaultfd) keep
-//    their base image's descriptor while open. All O_CLOEXEC.
+//    modules fit under the default soft RLIMIT_NOFILE of 1024). All O_CLOEXEC.
 //  * Signals: a SIGBUS handler (installed once, chaining to the previous
 //    one) turns a failed read of a mapped file during VerifyCommit, or while
 //    filling a lazily filled page, into an error instead of ending the

@@ -11,10 +11,10 @@ namespace crust::store {
 
 Result<std::shared_ptr<const CommittedMemory>> CommittedMemory::Open(os::Env* env, const std::string& commit_dir,
                                                                      const IndexEntry& entry, ImageCache* images,
-                                                                     LayerCache* layer_cache, bool eager) {
+                                                                     LayerCache* layer_cache) {
   const std::string image_path = commit_dir + "/" + MemoryName(entry.id);
-  ASSIGN_OR_RETURN(std::shared_ptr<MemoryImage> base, images ? images->Open(env, image_path, eager)
-                                                             : MemoryImage::Open(env, image_path, eager));
+  ASSIGN_OR_RETURN(std::shared_ptr<MemoryImage> base,
+                   images ? images->Open(env, image_path) : MemoryImage::Open(env, image_path));
   if (base->length() > entry.memory_length) {
     return Status::Corruption(base->path() + ": base image is " + std::to_string(base->length()) +
                               " bytes, longer than the memory length in the index (" +
@@ -33,7 +33,7 @@ Result<std::shared_ptr<const CommittedMemory>> CommittedMemory::Open(os::Env* en
     }
     layers.push_back(std::move(layer));
   }
-  return std::make_shared<const CommittedMemory>(std::move(base), std::move(layers));
+  return std::make_shared<const CommittedMemory>(std::move(base), std::move(layers), image_path);
 }
 
 uint64_t CommittedMemory::delta_pages() const {
@@ -199,20 +199,16 @@ Result<std::unique_ptr<os::MemoryRegion>> CommittedMemory::Map(os::Env* env, uin
     }
     lists.push_back(list);
   }
-  // The base image is mapped copy-on-write from its file: the descriptor the
-  // image kept, or the file opened again (immutable: the same bytes).
-  std::unique_ptr<os::RandomAccessFile> reopened;
-  const os::RandomAccessFile* file = base_->file();
-  if (file == nullptr) {
-    ASSIGN_OR_RETURN(reopened, env->OpenReadable(base_->path()));
-    if (reopened->Size() != base_->file_size()) {
-      return Status::Corruption(base_->path() + ": is " + std::to_string(reopened->Size()) + " bytes, was " +
-                                std::to_string(base_->file_size()) + " when opened");
-    }
-    file = reopened.get();
+  // The base image is mapped copy-on-write from its file, opened again by
+  // this commit's path (the caller's session or verification keeps the
+  // commit; its files are immutable: the bytes the image was opened with).
+  ASSIGN_OR_RETURN(std::unique_ptr<os::RandomAccessFile> file, env->OpenReadable(image_path_));
+  if (file->Size() != base_->file_size()) {
+    return Status::Corruption(image_path_ + ": is " + std::to_string(file->Size()) + " bytes, was " +
+                              std::to_string(base_->file_size()) + " when opened");
   }
   ASSIGN_OR_RETURN(std::unique_ptr<os::MemoryRegion> region,
-                   env->MapMemory(file, base_->length(), length, kMaxMemory));
+                   env->MapMemory(file.get(), base_->length(), length, kMaxMemory));
   // Apply each page's newest version once: layers newest first, skipping
   // pages already applied. The region still holds the base page there, and
   // every layer's data is XOR-ed with the base, so one XOR gives the page.

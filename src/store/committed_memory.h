@@ -35,18 +35,20 @@ class CommittedMemory : public std::enable_shared_from_this<CommittedMemory> {
  public:
   // Opens memory/<id> and its layers in `commit_dir` as `entry` describes;
   // the base image through `images` when given. Corruption if a file is
-  // missing or malformed, or lengths disagree. `eager`: Map will map it
-  // eagerly, so the base image keeps its descriptor (MemoryImage::Open;
-  // otherwise an eager Map opens the file again by its path).
+  // missing or malformed, or lengths disagree.
   static Result<std::shared_ptr<const CommittedMemory>> Open(os::Env* env, const std::string& commit_dir,
                                                              const IndexEntry& entry, ImageCache* images = nullptr,
-                                                             LayerCache* layers = nullptr, bool eager = false);
-  CommittedMemory(std::shared_ptr<MemoryImage> base, std::vector<std::shared_ptr<DeltaLayer>> layers)
-      : base_(std::move(base)), layers_(std::move(layers)) {}
+                                                             LayerCache* layers = nullptr);
+  // `image_path`: the base image's file in the commit this describes (a
+  // shared image may have been opened through another commit's link).
+  CommittedMemory(std::shared_ptr<MemoryImage> base, std::vector<std::shared_ptr<DeltaLayer>> layers,
+                  std::string image_path)
+      : base_(std::move(base)), layers_(std::move(layers)), image_path_(std::move(image_path)) {}
 
   const MemoryImage& base() const { return *base_; }
   const std::shared_ptr<MemoryImage>& base_ptr() const { return base_; }
   const std::vector<std::shared_ptr<DeltaLayer>>& layers() const { return layers_; }
+  const std::string& image_path() const { return image_path_; }
   uint64_t delta_pages() const;
 
   // The node's current value: newest layer holding it, else the base image.
@@ -95,6 +97,7 @@ class CommittedMemory : public std::enable_shared_from_this<CommittedMemory> {
  private:
   std::shared_ptr<MemoryImage> base_;
   std::vector<std::shared_ptr<DeltaLayer>> layers_;  // oldest first
+  const std::string image_path_;  // opened again by an eager Map (MemoryImage keeps no descriptor)
   mutable std::mutex error_mu_;
   mutable Status lookup_error_;  // guarded by error_mu_
 };

@@ -506,7 +506,7 @@ TEST(Delta, PlanEncodeAndAssembleMergeLayers) {
     nodes.push_back({kRootKey, Hash32{{fill, 1}}});
     return DeltaLayer::Build(pages, std::move(x), nodes);
   };
-  CommittedMemory committed(img, {make({1, 5, 9}, 0xAA), make({5, 10}, 0xBB)});
+  CommittedMemory committed(img, {make({1, 5, 9}, 0xAA), make({5, 10}, 0xBB)}, img->path());
   // The session's memory: base with pages 2 and 10 changed.
   Bytes memory = base;
   for (uint64_t i = 0; i < kPageSize; i++) {
@@ -577,7 +577,7 @@ TEST(LayerWriter, EveryWayWritesTheSameLayer) {
   std::vector<TreeNode> older_nodes = UpdatePaths({{3, all[3]}, {40, all[40]}}, [&](NodeKey k) {
     return NodeIndex(k) < levels[NodeLevel(k)].size() ? levels[NodeLevel(k)][NodeIndex(k)] : ZeroHash(NodeLevel(k));
   });
-  CommittedMemory committed(img, {DeltaLayer::Build({3, 40}, std::move(x), older_nodes)});
+  CommittedMemory committed(img, {DeltaLayer::Build({3, 40}, std::move(x), older_nodes)}, img->path());
   // The session's memory: pages 1, 2, 3 and 50 changed again.
   Bytes memory = older;
   const std::vector<uint32_t> dirty = {1, 2, 3, 50};

@@ -67,8 +67,8 @@ size_t FileCache<T>::size() const {
 template class FileCache<MemoryImage>;
 template class FileCache<DeltaLayer>;
 
-Result<std::shared_ptr<MemoryImage>> ImageCache::Open(os::Env* env, const std::string& path, bool keep_descriptor) {
-  return images_.Open(env, path, [&] { return MemoryImage::Open(env, path, keep_descriptor); });
+Result<std::shared_ptr<MemoryImage>> ImageCache::Open(os::Env* env, const std::string& path) {
+  return images_.Open(env, path, [&] { return MemoryImage::Open(env, path); });
 }
 
 Result<std::shared_ptr<DeltaLayer>> LayerCache::Open(os::Env* env, const std::string& path, uint64_t max_pages) {

@@ -62,9 +62,8 @@ class ImageCache {
  public:
   explicit ImageCache(size_t capacity) : images_(capacity) {}
 
-  // The image at `path`, from the cache or opened (MemoryImage::Open, with
-  // `keep_descriptor`; the store passes the same value for all its images).
-  Result<std::shared_ptr<MemoryImage>> Open(os::Env* env, const std::string& path, bool keep_descriptor = false);
+  // The image at `path`, from the cache or opened (MemoryImage::Open).
+  Result<std::shared_ptr<MemoryImage>> Open(os::Env* env, const std::string& path);
   // Drops every image whose path is gone.
   void DropDeleted(os::Env* env) { images_.DropDeleted(env); }
   size_t size() const { return images_.size(); }

@@ -60,9 +60,14 @@ class DescriptorLimit {
   bool ok_ = false;
 };
 
-TEST(ManyModules, SessionsAndCommitsHoldNoDescriptorPerModule) {
+// Lazily filled memories, and memories mapped eagerly (which map their base
+// image's file copy-on-write, opened for the mapping only).
+class ManyModules : public ::testing::TestWithParam<bool> {};
+
+TEST_P(ManyModules, SessionsAndCommitsHoldNoDescriptorPerModule) {
   TempDir dir;
   StoreOptions opt;
+  opt.lazy_layers = GetParam();
   opt.sync = true;  // commits keep files open until their fsyncs: those too
   ASSERT_OK_AND_ASSIGN(auto store, Store::Open(dir.Sub("store"), opt));
   Root root;
@@ -99,6 +104,9 @@ TEST(ManyModules, SessionsAndCommitsHoldNoDescriptorPerModule) {
   }
   EXPECT_OK(store->VerifyCommit(root));
 }
+
+INSTANTIATE_TEST_SUITE_P(Mapping, ManyModules, ::testing::Values(true, false),
+                         [](const auto& info) { return std::string(info.param ? "Lazy" : "Eager"); });
 
 }  // namespace
 }  // namespace crust::store

@@ -85,9 +85,9 @@ Result<Hash32> WriteMemoryImage(os::Env* env, const std::string& path, const uin
   return pages ? levels[kTreeDepth][0] : ZeroHash(kTreeDepth);
 }
 
-Result<std::shared_ptr<MemoryImage>> MemoryImage::Open(os::Env* env, const std::string& path, bool keep_descriptor) {
+Result<std::shared_ptr<MemoryImage>> MemoryImage::Open(os::Env* env, const std::string& path) {
   std::shared_ptr<MemoryImage> img(new MemoryImage());
-  // Closed when Open returns unless kept: the mapping below keeps the file.
+  // Closed when Open returns: the mapping below keeps the file.
   ASSIGN_OR_RETURN(std::unique_ptr<os::RandomAccessFile> file, env->OpenReadable(path));
   const uint64_t size = file->Size();
   img->path_ = path;
@@ -116,7 +116,6 @@ Result<std::shared_ptr<MemoryImage>> MemoryImage::Open(os::Env* env, const std::
   ASSIGN_OR_RETURN(img->map_, os::MappedView::Map(*file, 0, img->length_ + img->node_count_ * 32,
                                                   /*scattered=*/img->length_));
   img->nodes_ = img->map_->data() + img->length_;
-  if (keep_descriptor) img->file_ = std::move(file);
   uint64_t off = 0;
   for (int k = 0; k <= kTreeDepth; k++) {
     img->level_offset_[k] = off;

@@ -46,10 +46,8 @@ class MemoryImage {
   // The nodes' checksum is checked by VerifyChecksum (it reads all nodes).
   // The file's descriptor is closed before Open returns (the whole file stays
   // mapped: a store of thousands of modules would otherwise hold a descriptor
-  // per module, and RLIMIT_NOFILE is 1024 by default) unless
-  // `keep_descriptor`: for memories that will be mapped eagerly (file()).
-  static Result<std::shared_ptr<MemoryImage>> Open(os::Env* env, const std::string& path,
-                                                   bool keep_descriptor = false);
+  // per module, and RLIMIT_NOFILE is 1024 by default).
+  static Result<std::shared_ptr<MemoryImage>> Open(os::Env* env, const std::string& path);
 
   uint64_t length() const { return length_; }
   uint64_t pages() const { return length_ / kPageSize; }
@@ -57,8 +55,6 @@ class MemoryImage {
   // to the same file) and that file's size.
   const std::string& path() const { return path_; }
   uint64_t file_size() const { return file_size_; }
-  // The open file when Open kept its descriptor, else null.
-  const os::RandomAccessFile* file() const { return file_.get(); }
   // A stored node, or the zero subtree hash beyond the stored width.
   Hash32 Node(NodeKey key) const;
   Hash32 Root() const { return Node(kRootKey); }
@@ -78,7 +74,6 @@ class MemoryImage {
   MemoryImage() = default;
   std::string path_;
   uint64_t file_size_ = 0;
-  std::unique_ptr<os::RandomAccessFile> file_;  // only with keep_descriptor
   std::unique_ptr<os::MappedView> map_;  // the whole file, read-only
   const uint8_t* nodes_ = nullptr;        // inside map_
   uint64_t length_ = 0;

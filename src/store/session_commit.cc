@@ -304,7 +304,9 @@ Status SessionImpl::WriteMemoryFile(CommitPlan* plan, MemoryPlan* m, Slot* s, In
       const auto& layers = s->files.committed->layers();
       std::vector<std::shared_ptr<DeltaLayer>> kept(layers.begin(), layers.begin() + static_cast<std::ptrdiff_t>(m->layer.keep));
       kept.push_back(std::move(layer));
-      *next = std::make_shared<const CommittedMemory>(s->files.committed->base_ptr(), std::move(kept));
+      // Its base image is the old commit's (linked): the session keeps that commit pinned.
+      *next = std::make_shared<const CommittedMemory>(s->files.committed->base_ptr(), std::move(kept),
+                                                      s->files.committed->image_path());
       return Status::OK();
     }
   }

@@ -8,7 +8,6 @@
 #include <immintrin.h>
 #endif
 
-#include "src/os/lazy_fill.h"
 #include "src/store/format.h"
 #include "src/store/memory_image.h"
 #include "src/store/root.h"
@@ -237,10 +236,8 @@ Status SessionImpl::SetMetadata(const ModuleId& id, ByteView metadata) {
 Status SessionImpl::EnsureMapped(Slot* s) {
   if (s->live.region) return Status::OK();
   if (!s->files.committed) {
-    // Memories mapped eagerly keep their base image's descriptor for Map.
-    const bool eager = !store_->options().lazy_layers || !os::LazyFillStatus().ok();
     ASSIGN_OR_RETURN(s->files.committed, CommittedMemory::Open(store_->env(), s->files.commit_dir, s->files.entry,
-                                                               &store_->images(), &store_->layers(), eager));
+                                                               &store_->images(), &store_->layers()));
   }
   ASSIGN_OR_RETURN(s->live.region, s->files.committed->Map(store_->env(), s->files.entry.memory_length, noted(),
                                                              store_->options().lazy_layers));
