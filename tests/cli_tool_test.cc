@@ -3,7 +3,7 @@
 // Tests of the tool for the people who operate it (issue 13): stores are
 // never created by accident and non-stores are refused; receipts show events,
 // fed data and the call tree; --meta, --arg-file, 0x hex and id prefixes;
-// check, functions, diff, stat, prune, --version and completion; terminal
+// check, functions, diff, stat, prune, prune-code, --version and completion; terminal
 // output escapes control characters. JSON output is parsed with nlohmann's
 // parser, so it is checked to be valid JSON.
 #include <filesystem>
@@ -95,7 +95,7 @@ TEST_F(CliToolTest, MissingStoreIsNeverCreatedByAccident) {
   std::ofstream(script) << "commit\n";
   for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
            {"deploy", Contract("counter")}, {"call", std::string(64, 'a'), "read"}, {"run", script},
-           {"commits"}, {"stat"}, {"prune", "--keep-last", "1"}, {"ui", "--port", "0"}}) {
+           {"commits"}, {"stat"}, {"prune", "--keep-last", "1"}, {"prune-code"}, {"ui", "--port", "0"}}) {
     RunResult r = On(args);
     EXPECT_EQ(r.status, 1) << args[0] << ": " << r.err;
     EXPECT_THAT(r.err, HasSubstr("no crust store at " + store_ + ": create one with 'crust init")) << args[0];
@@ -122,7 +122,7 @@ TEST_F(CliToolTest, DirectoryThatIsNotAStoreIsRefusedByEveryCommand) {
            {"commits"}, {"show", root}, {"verify"}, {"delete", root}, {"stat"}, {"diff", root, root},
            {"prune", "--keep-last", "1"}, {"functions", root}, {"ui", "--port", "0"},
            {"deploy", Contract("counter")}, {"deploy", "--create", Contract("counter")},
-           {"call", root, "read"}, {"run", script}}) {
+           {"call", root, "read"}, {"run", script}, {"prune-code", "--dry-run"}}) {
     std::vector<std::string> full = {"--store", dir};
     full.insert(full.end(), args.begin(), args.end());
     RunResult r = Run(full);
@@ -267,6 +267,60 @@ TEST_F(CliToolTest, CheckAndFunctions) {
   EXPECT_THAT(functions, Not(::testing::Contains("init")));
 }
 
+// prune-code: the store's own code cache keeps what the commits need, and
+// loses a deleted commit's contract, another build's objects and the
+// leftovers of a crashed build; what is kept serves without compiling.
+TEST_F(CliToolTest, PruneCodeRemovesWhatNoCommitNeeds) {
+  Init();
+  const std::string cache = store_ + "/.cache/code";
+  auto objects = [&cache]() {
+    size_t n = 0;
+    for (const auto& e : std::filesystem::directory_iterator(cache)) n += e.path().extension() == ".so";
+    return n;
+  };
+  RunResult r = Run({"--store", store_, "--json", "deploy", Contract("counter")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const std::string counter = json::parse(r.out)["module"];
+  const size_t counter_objects = objects();  // one per code tier
+  ASSERT_GE(counter_objects, 1u);
+  r = Run({"--store", store_, "deploy", Contract("hostinfo")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const std::vector<std::string> roots = Roots();
+  ASSERT_EQ(roots.size(), 2u);
+  ASSERT_EQ(On({"delete", roots[1]}).status, 0);  // hostinfo is in no commit now
+  std::ofstream(cache + "/" + std::string(64, 'e') + ".so") << "an object of another crust";
+  std::filesystem::create_directories(cache + "/tmp/0123456789abcdef.999999999.0.work");  // no such pid
+  const size_t before = objects();
+  EXPECT_EQ(before, 2 * counter_objects + 1);
+
+  json dry = OnJson({"prune-code", "--dry-run"});
+  EXPECT_EQ(dry["dry_run"], true);
+  EXPECT_EQ(dry["commits"], 1);
+  EXPECT_EQ(dry["modules"], 1);
+  EXPECT_EQ(dry["objects"]["kept"], counter_objects);
+  EXPECT_EQ(dry["objects"]["removed"], counter_objects + 1);
+  EXPECT_EQ(dry["prepared"]["kept"], 1);
+  EXPECT_EQ(dry["prepared"]["removed"], 1);
+  EXPECT_EQ(dry["leftovers_removed"], 1);
+  EXPECT_EQ(objects(), before);
+
+  r = On({"prune-code"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("objects   kept " + std::to_string(counter_objects) + ", "));
+  EXPECT_THAT(r.out, HasSubstr("; removed " + std::to_string(counter_objects + 1) + ", "));
+  EXPECT_THAT(r.out, HasSubstr("leftovers removed 1"));
+  EXPECT_THAT(r.out, HasSubstr("for 1 module(s) in 1 commit(s)\n"));
+  EXPECT_EQ(objects(), counter_objects);
+  EXPECT_FALSE(std::filesystem::exists(cache + "/tmp/0123456789abcdef.999999999.0.work"));
+  // The counter still answers, from the objects kept (nothing compiled).
+  r = Run({"--store", store_, "query", counter, "read"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(objects(), counter_objects);
+  json again = OnJson({"prune-code"});
+  EXPECT_EQ(again["objects"]["removed"], 0);
+  EXPECT_EQ(again["prepared"]["removed"], 0);
+}
+
 TEST_F(CliToolTest, DiffStatAndPrune) {
   Init();
   const std::string counter = Deploy("counter");
@@ -348,7 +402,7 @@ TEST_F(CliToolTest, VersionAndCompletion) {
   EXPECT_THAT(r.out, HasSubstr("--keep-last"));
   EXPECT_EQ(Run({"completion", "zsh"}).status, 2);
   // Every command has help that names its usage.
-  for (const char* command : {"init", "check", "functions", "diff", "stat", "prune", "ui", "completion"}) {
+  for (const char* command : {"init", "check", "functions", "diff", "stat", "prune", "prune-code", "ui", "completion"}) {
     r = Run({command, "--help"});
     EXPECT_EQ(r.status, 0) << command;
     EXPECT_THAT(r.out, HasSubstr(std::string("Usage: crust [--store DIR] [--json] ") + command)) << command;

@@ -305,6 +305,18 @@ class VmSession {
   VmSession() = default;
 };
 
+// What Vm::SweepCodeCache kept and removed (with dry_run: would remove).
+// Bytes are file sizes.
+struct CodeCacheSweep {
+  uint64_t commits = 0;  // commits whose modules were looked at
+  uint64_t modules = 0;  // distinct module bytecodes among them
+  uint64_t objects_kept = 0, objects_kept_bytes = 0;        // compiled objects
+  uint64_t objects_removed = 0, objects_removed_bytes = 0;
+  uint64_t prepared_kept = 0, prepared_kept_bytes = 0;      // prepared modules (deploy's cache)
+  uint64_t prepared_removed = 0, prepared_removed_bytes = 0;
+  uint64_t leftovers_removed = 0;  // temporaries of interrupted builds (processes that are gone)
+};
+
 class Vm {
  public:
   // Opens the store at `dir` (see Store::Open) and the code cache.
@@ -325,6 +337,25 @@ class Vm {
   // before it serves, benchmarks and tests. Sessions use the new code from
   // their next top-level call. Thread-safe.
   virtual void WaitForOptimisedCode() {}
+
+  // Removes from the code cache (VmOptions::code_cache_dir) what no commit
+  // of this store needs: compiled objects and prepared modules of contracts
+  // that are in no commit any more, objects built by another crust, C
+  // compiler or compiler options (their fingerprint differs: after an
+  // upgrade every contract is compiled again and the old objects would stay
+  // forever), and temporaries of builds a crash interrupted. Kept: the
+  // objects of every module in every commit for this Vm's compilers
+  // (opt_level, tiers and fast_compiler of its VmOptions: open the Vm with
+  // the options the node runs with), and whatever this process has loaded
+  // or is building. Nothing a store holds depends on the cache: what is
+  // removed is compiled again if it is ever asked for. A code cache shared
+  // by several stores loses what only the others need.
+  // dry_run: count, remove nothing. Reads every commit's index and each
+  // distinct bytecode once; nothing is removed if that fails.
+  // Errors: those of Store::ListCommits, ShowCommit, StartSession and
+  // Session::Bytecode (naming the commit); IOError when an entry cannot be
+  // listed or removed. Thread-safe (calls may run meanwhile).
+  virtual Result<CodeCacheSweep> SweepCodeCache(bool dry_run = false) = 0;
 
  protected:
   Vm() = default;

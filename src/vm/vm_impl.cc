@@ -1,8 +1,12 @@
 // Copyright (c) crust authors. Licensed under the MIT license.
 #include <memory>
+#include <string>
+#include <unordered_set>
+#include <vector>
 
 #include "crust/vm.h"
 #include "src/engine/compile/code_cache.h"
+#include "src/util/sha256.h"
 #include "src/vm/vm_session.h"
 
 namespace crust {
@@ -27,12 +31,53 @@ class VmImpl final : public Vm {
     return std::unique_ptr<VmSession>(new vm::VmSessionImpl(std::move(s), cache_.get(), &options_));
   }
   void WaitForOptimisedCode() override { cache_->WaitForBackground(); }
+  Result<CodeCacheSweep> SweepCodeCache(bool dry_run) override;
 
  private:
   const VmOptions options_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<engine::CodeCache> cache_;
 };
+
+Result<CodeCacheSweep> VmImpl::SweepCodeCache(bool dry_run) {
+  CodeCacheSweep out;
+  // The SHA-256 of every distinct bytecode of every commit (the store names
+  // bytecode by its own hash; the code cache by SHA-256 of the bytes).
+  ASSIGN_OR_RETURN(std::vector<CommitInfo> commits, store_->ListCommits());
+  std::unordered_set<Hash32, Hash32Hasher> seen, needed;
+  for (const CommitInfo& listed : commits) {
+    const std::string where = "commit " + listed.root.ToHex();
+    auto commit = store_->ShowCommit(listed.root);
+    if (!commit.ok() && commit.status().IsNotFound()) continue;  // deleted meanwhile
+    if (!commit.ok()) return commit.status().WithContext(where);
+    out.commits++;
+    std::unique_ptr<Session> session;
+    for (const ModuleInfo& m : commit->modules) {
+      if (!seen.insert(m.bytecode_hash).second) continue;
+      if (session == nullptr) {
+        auto s = store_->StartSession(listed.root);
+        if (!s.ok()) return s.status().WithContext(where);
+        session = std::move(s).value();
+      }
+      auto code = session->Bytecode(m.id);
+      if (!code.ok()) return code.status().WithContext(where + ", module " + m.id.ToHex());
+      needed.insert(Sha256Of(*code));
+    }
+  }
+  out.modules = needed.size();
+  engine::SweepCounts objects, prepared;
+  RETURN_IF_ERROR(cache_->Sweep(needed, dry_run, &objects, &prepared));
+  out.objects_kept = objects.kept;
+  out.objects_kept_bytes = objects.kept_bytes;
+  out.objects_removed = objects.removed;
+  out.objects_removed_bytes = objects.removed_bytes;
+  out.prepared_kept = prepared.kept;
+  out.prepared_kept_bytes = prepared.kept_bytes;
+  out.prepared_removed = prepared.removed;
+  out.prepared_removed_bytes = prepared.removed_bytes;
+  out.leftovers_removed = objects.leftovers + prepared.leftovers;
+  return out;
+}
 
 }  // namespace
 

@@ -1,10 +1,11 @@
 // Copyright (c) crust authors. Licensed under the MIT license.
 //
-// The execution commands: deploy, call, query, run. Each opens the store for
-// writing through the VM (vm.h; the store must exist unless --create is
-// given), runs one session on a base commit and commits (query never does). The whole command line, and for `run` the whole
-// script, is checked before the store is opened, so a usage error changes
-// nothing.
+// The execution commands: deploy, call, query, run, and prune-code (the
+// store's code cache). Each opens the store for writing through the VM
+// (vm.h; the store must exist unless --create is given); the first four run
+// one session on a base commit and commit (query never does). The whole
+// command line, and for `run` the whole script, is checked before the store
+// is opened, so a usage error changes nothing.
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
@@ -717,6 +718,58 @@ constexpr OptionSpec kRunOptions[] = {
     {.name = "code-cache", .value_name = "DIR", .help = "compiled code cache (default: STORE/.cache/code)"},
 };
 
+// --- prune-code ---
+
+int RunPruneCode(const ParsedArgs& args, const Output& out) {
+  const bool dry_run = args.Flag("dry-run");
+  auto vm = OpenVm(args);
+  if (!vm.ok()) return out.Fail(vm.status());
+  auto sweep = (*vm)->SweepCodeCache(dry_run);
+  if (!sweep.ok()) return out.Fail(sweep.status().WithContext("prune-code removed nothing"));
+  const CodeCacheSweep& r = *sweep;
+  if (out.json()) {
+    JsonWriter w;
+    w.BeginObject();
+    w.Field("dry_run", dry_run);
+    w.Field("commits", r.commits);
+    w.Field("modules", r.modules);
+    auto counts = [&w](std::string_view key, uint64_t kept, uint64_t kept_bytes, uint64_t removed,
+                       uint64_t removed_bytes) {
+      w.Key(key);
+      w.BeginObject();
+      w.Field("kept", kept);
+      w.Field("kept_bytes", kept_bytes);
+      w.Field("removed", removed);
+      w.Field("removed_bytes", removed_bytes);
+      w.EndObject();
+    };
+    counts("objects", r.objects_kept, r.objects_kept_bytes, r.objects_removed, r.objects_removed_bytes);
+    counts("prepared", r.prepared_kept, r.prepared_kept_bytes, r.prepared_removed, r.prepared_removed_bytes);
+    w.Field("leftovers_removed", r.leftovers_removed);
+    w.EndObject();
+    out.PrintJson(&w);
+    return kExitOk;
+  }
+  const std::string removed = dry_run ? "would remove " : "removed ";
+  auto line = [&removed](const char* what, uint64_t kept, uint64_t kept_bytes, uint64_t gone, uint64_t gone_bytes) {
+    return std::string(what) + "kept " + std::to_string(kept) + ", " + FormatSize(kept_bytes) + "; " + removed +
+           std::to_string(gone) + ", " + FormatSize(gone_bytes) + "\n";
+  };
+  std::string text = line("objects   ", r.objects_kept, r.objects_kept_bytes, r.objects_removed,
+                          r.objects_removed_bytes);
+  text += line("prepared  ", r.prepared_kept, r.prepared_kept_bytes, r.prepared_removed, r.prepared_removed_bytes);
+  text += "leftovers " + removed + std::to_string(r.leftovers_removed) + " (temporaries of interrupted builds)\n";
+  text += "for " + std::to_string(r.modules) + " module(s) in " + std::to_string(r.commits) + " commit(s)" +
+          (dry_run ? " (dry run: nothing removed)" : "") + "\n";
+  out.Print(text);
+  return kExitOk;
+}
+
+constexpr OptionSpec kPruneCodeOptions[] = {
+    {.name = "dry-run", .value_name = "", .help = "print what would be removed; remove nothing"},
+    {.name = "code-cache", .value_name = "DIR", .help = "compiled code cache (default: STORE/.cache/code)"},
+};
+
 constexpr Command kExecCommands[] = {
     {.name = "deploy",
      .usage = "deploy [--base ROOT | --genesis] [--id HEX] [--owner HEX] [--init HEX] [--gas N] [--nonce N] [--meta KEY=HEX] [--create] FILE.wasm",
@@ -807,6 +860,28 @@ constexpr Command kExecCommands[] = {
      .min_args = 1,
      .max_args = 1,
      .run = RunScript},
+    {.name = "prune-code",
+     .usage = "prune-code [--dry-run] [--code-cache DIR]",
+     .summary = "Remove compiled code no commit needs",
+     .help = "Removes from the code cache (STORE/.cache/code, or --code-cache DIR) the compiled\n"
+             "objects and prepared modules of contracts that are in no commit of the store,\n"
+             "objects built by another crust, C compiler or set of flags (after an upgrade\n"
+             "every contract is compiled again and the old objects would stay), and the\n"
+             "temporaries of builds a crash interrupted. Keeps the objects of every module\n"
+             "in every commit for this tool's compilers (gcc -O2 and tcc, the defaults a\n"
+             "node embedding crust with other VmOptions keeps through Vm::SweepCodeCache).\n"
+             "Nothing in the store depends on the cache: what is removed is compiled again\n"
+             "if it is ever needed. A cache shared by several stores loses what only the\n"
+             "others need. Reads every commit's index and each distinct bytecode once, and\n"
+             "removes nothing if that fails. --dry-run counts without removing.\n"
+             "JSON: {\"dry_run\", \"commits\", \"modules\", \"objects\": {\"kept\", \"kept_bytes\",\n"
+             "\"removed\", \"removed_bytes\"}, \"prepared\": {...the same}, \"leftovers_removed\"}.\n"
+             "Opens the store for writing (it refuses while a node or another command holds\n"
+             "it).",
+     .options = kPruneCodeOptions,
+     .min_args = 0,
+     .max_args = 0,
+     .run = RunPruneCode},
 };
 
 }  // namespace

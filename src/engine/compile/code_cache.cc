@@ -7,6 +7,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <optional>
+#include <unordered_set>
+#include <vector>
 
 #include "src/os/env.h"
 #include "src/util/coding.h"
@@ -90,11 +93,12 @@ CodeCache::~CodeCache() {
   if (worker_.joinable()) worker_.join();
 }
 
-Hash32 CodeCache::KeyWith(const Compiler& c, ByteView wasm) const {
-  const Hash32 code_hash = Sha256Of(wasm);
+Hash32 CodeCache::KeyWith(const Compiler& c, ByteView wasm) const { return KeyWithDigest(c, Sha256Of(wasm)); }
+
+Hash32 CodeCache::KeyWithDigest(const Compiler& c, const Hash32& wasm_sha256) const {
   Sha256 h;
   h.Update(c.fingerprint().bytes.data(), 32);
-  h.Update(code_hash.bytes.data(), 32);
+  h.Update(wasm_sha256.bytes.data(), 32);
   return h.Finish();
 }
 
@@ -354,6 +358,43 @@ void CodeCache::ForgetLoaded() {
       ++it;
     }
   }
+}
+
+Status CodeCache::Sweep(const std::unordered_set<Hash32, Hash32Hasher>& needed, bool dry_run, SweepCounts* objects,
+                        SweepCounts* prepared) {
+  std::unordered_set<Hash32, Hash32Hasher> keep;
+  for (const Hash32& digest : needed) {
+    keep.insert(KeyWithDigest(*compiler_, digest));
+    if (fast_ != nullptr) keep.insert(KeyWithDigest(*fast_, digest));
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [key, entry] : entries_) keep.insert(key);
+    for (const Hash32& key : queued_) keep.insert(key);
+  }
+  ASSIGN_OR_RETURN(std::vector<std::string> names, env_->ListDir(dir_));
+  for (const std::string& name : names) {
+    const std::optional<Hash32> key = CacheEntryKey(name, ".so");
+    if (!key) continue;
+    const std::string path = dir_ + "/" + name;
+    auto info = env_->Stat(path);
+    if (!info.ok() || info->is_dir) continue;
+    bool kept = keep.count(*key) != 0;
+    if (!kept) {
+      // Asked for since the snapshot above (a Get() loading or building it)?
+      std::lock_guard<std::mutex> lock(mu_);
+      kept = entries_.count(*key) != 0 || queued_.count(*key) != 0;
+      if (!kept && !dry_run) {
+        const Status s = env_->RemoveFile(path);
+        if (!s.ok() && !s.IsNotFound()) return s;
+      }
+    }
+    SweepCounts& c = *objects;
+    (kept ? c.kept : c.removed)++;
+    (kept ? c.kept_bytes : c.removed_bytes) += info->size;
+  }
+  RETURN_IF_ERROR(RemoveCacheLeftovers(env_, dir_ + "/tmp", dry_run, &objects->leftovers));
+  return prepared_->Sweep(needed, dry_run, prepared);
 }
 
 CodeCache::Stats CodeCache::stats() const {

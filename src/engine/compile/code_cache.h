@@ -27,6 +27,9 @@
 // whichever runs; each tier's objects are cached under keys of its own
 // compiler fingerprint (the flavor, flags and prelude are part of it).
 //
+// On disk the cache only grows; Sweep() removes what a given set of modules
+// does not need (Vm::SweepCodeCache, `crust prune-code`).
+//
 // The cache also owns the prepared-module cache of its directory
 // (<dir>/prepared, prepared_cache.h): deploy looks up the original bytes
 // there first, then the prepared bytes here.
@@ -137,6 +140,20 @@ class CodeCache {
   // the next Get() verifies the disk object again.
   void ForgetLoaded();
 
+  // Removes (unless dry_run) the compiled objects on disk that no module in
+  // `needed` uses under this cache's compilers (both tiers' keys of each
+  // SHA-256 digest of prepared wasm, the bytes a store keeps as bytecode):
+  // objects of modules no longer in any kept state, and every object built
+  // under another fingerprint (an earlier crust, compiler or flags). Objects
+  // loaded, being built or queued in this process stay. Then the tmp/
+  // leftovers of processes that are gone, and the prepared cache's sweep
+  // (PreparedCache::Sweep, same `needed`). What is removed is only rebuilt
+  // when asked for again: nothing a store holds depends on it. Adds to
+  // *objects and *prepared. Errors: IOError (what was removed before stays
+  // removed). Thread-safe; Get()s may run meanwhile.
+  Status Sweep(const std::unordered_set<Hash32, Hash32Hasher>& needed, bool dry_run, SweepCounts* objects,
+               SweepCounts* prepared);
+
   struct Stats {
     uint64_t compiled = 0;      // objects built
     uint64_t disk_hits = 0;     // verified objects loaded from disk
@@ -171,6 +188,7 @@ class CodeCache {
   Status BuildOnOwnThread(const Compiler& c, const Hash32& key, ByteView wasm, const std::string& path);
   Status Build(const Compiler& c, const Hash32& key, ByteView wasm, const std::string& path);
   Hash32 KeyWith(const Compiler& c, ByteView wasm) const;
+  Hash32 KeyWithDigest(const Compiler& c, const Hash32& wasm_sha256) const;
   void Enqueue(const Hash32& key, ByteView wasm);
   void BackgroundLoop();
 

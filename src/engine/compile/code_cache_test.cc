@@ -6,6 +6,7 @@
 #include <sys/mount.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -14,12 +15,14 @@
 #include <cstdlib>
 #include <string>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "src/engine/compile/compiler_tcc.h"
 #include "src/engine/runtime/instance.h"
 #include "src/testing/runtime_test_util.h"
 #include "src/os/env.h"
+#include "src/util/sha256.h"
 #include "tests/child_process.h"
 #include "tests/fault_env.h"
 #include "tests/test_util.h"
@@ -235,6 +238,82 @@ TEST_F(CodeCacheTest, ClosingCancelsQueuedBackgroundBuilds) {
   if (!cache->has_fast_tier()) GTEST_SKIP() << "no tcc";
   for (int i = 20; i < 24; ++i) ASSERT_OK(cache->GetTiered(Module(i)).status());
   cache.reset();
+}
+
+// A pid no process has now (a child that exited and was reaped).
+pid_t DeadPid() {
+  const pid_t pid = ::fork();
+  if (pid == 0) ::_exit(0);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return pid;
+}
+
+// Sweep keeps the objects of the modules named (both tiers) and those
+// loaded here, and removes the rest: other modules' objects, objects of
+// other fingerprints, and tmp/ leftovers of processes that are gone.
+TEST_F(CodeCacheTest, SweepKeepsWhatIsNeededAndRemovesTheRest) {
+  const std::string dir = dir_.Sub("sweep");
+  const Bytes a = Module(9301), b = Module(9302), c = Module(9303), d = Module(9304);
+  size_t tiers = 1;
+  {
+    auto build = OpenTiered(dir, /*background=*/true);
+    ASSERT_NE(build, nullptr);
+    if (build->has_fast_tier()) tiers = 2;
+    for (const Bytes* m : {&a, &b, &c, &d}) ASSERT_OK(build->GetTiered(*m).status());
+    build->WaitForBackground();
+    for (const Bytes* m : {&a, &b, &c, &d}) ASSERT_OK(build->Get(*m).status());  // the optimised objects exist
+  }
+  os::Env* env = os::Env::Default();
+  auto Put = [env](const std::string& path, size_t n) {
+    const Bytes bytes(n, 1);
+    return os::WriteFileAtomically(env, path, ByteView(bytes.data(), bytes.size()));
+  };
+  const std::string stale = dir + "/" + std::string(64, 'a') + ".so";  // another fingerprint's key
+  ASSERT_OK(Put(stale, 100));
+  ASSERT_OK(Put(dir + "/README", 3));  // not the cache's: untouched
+  const std::string dead = dir + "/tmp/0123456789abcdef." + std::to_string(DeadPid()) + ".0.work";
+  ASSERT_OK(env->CreateDirs(dead));
+  ASSERT_OK(Put(dead + "/module.c", 5));
+  const std::string own = dir + "/tmp/0123456789abcdef." + std::to_string(::getpid()) + ".7.obj";
+  const std::string running = dir + "/tmp/0123456789abcdef.1.8.obj";  // init runs
+  ASSERT_OK(Put(own, 5));
+  ASSERT_OK(Put(running, 5));
+
+  auto cache = OpenTiered(dir, /*background=*/false);
+  ASSERT_NE(cache, nullptr);
+  ASSERT_OK_AND_ASSIGN(auto held, cache->Get(b));  // loaded here: kept although not needed
+  const std::unordered_set<Hash32, Hash32Hasher> needed = {Sha256Of(a), Sha256Of(c)};
+  std::vector<std::string> removed = {stale, cache->PathFor(cache->KeyFor(d)), dead};
+  if (tiers == 2) {
+    removed.push_back(cache->PathFor(cache->KeyFor(d, Tier::kFast)));
+    removed.push_back(cache->PathFor(cache->KeyFor(b, Tier::kFast)));  // only b's optimised code is loaded
+  }
+  std::vector<std::string> kept = {cache->PathFor(cache->KeyFor(a)), cache->PathFor(cache->KeyFor(b)),
+                                   cache->PathFor(cache->KeyFor(c)), dir + "/README", own, running};
+  if (tiers == 2) {
+    kept.push_back(cache->PathFor(cache->KeyFor(a, Tier::kFast)));
+    kept.push_back(cache->PathFor(cache->KeyFor(c, Tier::kFast)));
+  }
+  for (bool dry_run : {true, false}) {
+    SCOPED_TRACE(dry_run ? "dry run" : "sweep");
+    SweepCounts objects, prepared;
+    ASSERT_OK(cache->Sweep(needed, dry_run, &objects, &prepared));
+    EXPECT_EQ(objects.kept, 2 * tiers + 1);
+    EXPECT_EQ(objects.removed, 2 * tiers);
+    EXPECT_EQ(objects.leftovers, 1u);
+    EXPECT_GE(objects.removed_bytes, 100u);
+    EXPECT_GT(objects.kept_bytes, 0u);
+    for (const std::string& p : kept) EXPECT_TRUE(env->Exists(p)) << p;
+    for (const std::string& p : removed) EXPECT_EQ(env->Exists(p), dry_run) << p;
+  }
+  // What stays serves without compiling; what went is compiled again.
+  ASSERT_OK_AND_ASSIGN(auto code_a, cache->Get(a));
+  EXPECT_EQ(CallF(code_a, 1), 9302u);
+  EXPECT_EQ(cache->stats().compiled, 0u);
+  ASSERT_OK_AND_ASSIGN(auto code_d, cache->Get(d));
+  EXPECT_EQ(CallF(code_d, 1), 9305u);
+  EXPECT_EQ(cache->stats().compiled, 1u);
 }
 
 TEST_F(CodeCacheTest, DeletedObjectIsRebuilt) {

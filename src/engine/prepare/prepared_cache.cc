@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <optional>
+#include <vector>
 
 #include "src/engine/prepare/prepared_format.h"
 #include "src/os/env.h"
@@ -156,6 +158,39 @@ void PreparedCache::ForgetLoaded() {
   loaded_.clear();
   lru_.clear();
   loaded_bytes_ = 0;
+}
+
+Status PreparedCache::Sweep(const std::unordered_set<Hash32, Hash32Hasher>& needed, bool dry_run,
+                            SweepCounts* counts) {
+  ASSIGN_OR_RETURN(std::vector<std::string> names, env_->ListDir(dir_));
+  for (const std::string& name : names) {
+    const std::optional<Hash32> key = CacheEntryKey(name, ".prep");
+    if (!key) continue;
+    const std::string path = dir_ + "/" + name;
+    auto info = env_->Stat(path);
+    if (!info.ok() || info->is_dir) continue;
+    bool keep = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      keep = loaded_.count(*key) != 0 || busy_.count(*key) != 0;
+    }
+    if (!keep) {
+      auto module = Load(path, *key);
+      keep = module.ok() && needed.count(Sha256Of(module->wasm)) != 0;
+    }
+    if (keep) {
+      counts->kept++;
+      counts->kept_bytes += info->size;
+      continue;
+    }
+    if (!dry_run) {
+      const Status s = env_->RemoveFile(path);
+      if (!s.ok() && !s.IsNotFound()) return s;
+    }
+    counts->removed++;
+    counts->removed_bytes += info->size;
+  }
+  return RemoveCacheLeftovers(env_, dir_ + "/tmp", dry_run, &counts->leftovers);
 }
 
 PreparedCache::Stats PreparedCache::stats() const {

@@ -39,6 +39,7 @@
 
 #include "crust/status.h"
 #include "crust/types.h"
+#include "src/engine/prepare/cache_sweep.h"
 #include "src/engine/prepare/module_info.h"
 #include "src/engine/prepare/prepare.h"
 #include "src/engine/prepare/prepare_fingerprint.h"
@@ -77,6 +78,15 @@ class PreparedCache {
 
   // Drops the modules kept in memory; the next Get() reads the disk again.
   void ForgetLoaded();
+
+  // Removes (unless dry_run) every entry on disk whose prepared module is
+  // not one of `needed` (SHA-256 digests of prepared wasm, as a store keeps
+  // it as bytecode), every entry that cannot be read or decoded, and the
+  // tmp/ leftovers of processes that are gone (cache_sweep.h). Entries held
+  // in memory or being prepared now stay. Adds what it kept and removed to
+  // *counts. Errors: IOError (listing or removing failed; what was removed
+  // before stays removed).
+  Status Sweep(const std::unordered_set<Hash32, Hash32Hasher>& needed, bool dry_run, SweepCounts* counts);
 
   struct Stats {
     uint64_t prepared = 0;        // PrepareModule runs that succeeded

@@ -2,16 +2,20 @@
 #include "src/engine/prepare/prepared_cache.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <functional>
 #include <string>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "src/engine/prepare/prepared_format.h"
 #include "src/engine/prepare/wat.h"
 #include "src/os/env.h"
+#include "src/util/sha256.h"
 #include "tests/hostile_modules.h"
 #include "tests/test_util.h"
 
@@ -160,6 +164,51 @@ TEST_F(PreparedCacheTest, DamagedEntryIsPreparedAgainAndReplaced) {
     ASSERT_OK_AND_ASSIGN(Bytes now, os::Env::Default()->ReadFile(path));
     EXPECT_EQ(now, good);
   }
+}
+
+// Sweep keeps the entries whose prepared wasm is needed and those held in
+// memory, and removes the others and damaged ones; the leftover of a
+// process that is gone goes too.
+TEST_F(PreparedCacheTest, SweepKeepsNeededAndLoadedEntries) {
+  const Bytes needed_wasm = Contract(41), loaded_wasm = Contract(42), gone_wasm = Contract(43),
+              damaged_wasm = Contract(44);
+  {
+    auto build = Open();
+    for (const Bytes* w : {&needed_wasm, &loaded_wasm, &gone_wasm, &damaged_wasm}) ASSERT_OK(build->Get(*w));
+  }
+  auto cache = Open();
+  os::Env* env = os::Env::Default();
+  const std::string damaged = cache->PathFor(cache->KeyFor(damaged_wasm));
+  ASSERT_OK_AND_ASSIGN(Bytes entry, env->ReadFile(damaged));
+  entry[entry.size() - 1] ^= 1;
+  Rewrite(damaged, entry);
+  ASSERT_OK(cache->Get(loaded_wasm));  // held in memory now
+  // A process that exits at once leaves a pid nobody has.
+  const pid_t pid = ::fork();
+  if (pid == 0) ::_exit(0);
+  ::waitpid(pid, nullptr, 0);
+  const std::string leftover = Dir() + "/tmp/0123456789abcdef." + std::to_string(pid) + ".0.prep";
+  ASSERT_OK(os::WriteFileAtomically(env, leftover, ByteView(entry.data(), 10)));
+
+  ASSERT_OK_AND_ASSIGN(auto prepared, PrepareModule(needed_wasm));
+  const std::unordered_set<Hash32, Hash32Hasher> needed = {Sha256Of(prepared.wasm)};
+  for (bool dry_run : {true, false}) {
+    SCOPED_TRACE(dry_run ? "dry run" : "sweep");
+    SweepCounts counts;
+    ASSERT_OK(cache->Sweep(needed, dry_run, &counts));
+    EXPECT_EQ(counts.kept, 2u);
+    EXPECT_EQ(counts.removed, 2u);
+    EXPECT_EQ(counts.leftovers, 1u);
+    EXPECT_GT(counts.removed_bytes, 0u);
+    EXPECT_TRUE(env->Exists(cache->PathFor(cache->KeyFor(needed_wasm))));
+    EXPECT_TRUE(env->Exists(cache->PathFor(cache->KeyFor(loaded_wasm))));
+    EXPECT_EQ(env->Exists(cache->PathFor(cache->KeyFor(gone_wasm))), dry_run);
+    EXPECT_EQ(env->Exists(damaged), dry_run);
+    EXPECT_EQ(env->Exists(leftover), dry_run);
+  }
+  EXPECT_EQ(Entries(Dir()).size(), 2u);
+  ASSERT_OK(cache->Get(gone_wasm));  // prepared again when asked for
+  EXPECT_EQ(cache->stats().prepared, 1u);
 }
 
 TEST_F(PreparedCacheTest, RejectionsAreRememberedInMemoryOnly) {

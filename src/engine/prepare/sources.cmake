@@ -1,7 +1,7 @@
 # Engine, deploy-time part (src/engine/prepare): host ABI table, validation of
 # crust's rules, limits, wasm instrumentation (gas, call depth, NaN
 # canonicalisation), memory64 lowering, deploy preparation, the prepared-module
-# cache and its format, and the wabt adapter. Includes nothing from compile/ or
+# cache, its format and its sweep, and the wabt adapter. Includes nothing from compile/ or
 # runtime/ (scripts/check_layering.sh). Included by ../sources.cmake.
 include(${CMAKE_SOURCE_DIR}/cmake/Wabt.cmake)  # find_package(wabt) + the version check
 
@@ -19,6 +19,7 @@ set(CRUST_ENGINE_PREPARE_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/prepared_format.cc
   ${CMAKE_CURRENT_LIST_DIR}/prepare_fingerprint.cc
   ${CMAKE_CURRENT_LIST_DIR}/prepared_cache.cc
+  ${CMAKE_CURRENT_LIST_DIR}/cache_sweep.cc
 )
 set(CRUST_ENGINE_PREPARE_TESTS
   ${CMAKE_CURRENT_LIST_DIR}/host_abi_test.cc

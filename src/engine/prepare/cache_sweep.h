@@ -1,0 +1,49 @@
+// Copyright (c) crust authors. Licensed under the MIT license.
+//
+// Helpers shared by the sweeps of the code cache and the prepared-module
+// cache (CodeCache::Sweep, PreparedCache::Sweep): which directory entries are
+// theirs, and the leftovers of their tmp/ directories.
+//
+// Both caches name an entry <64 hex digits of its key><suffix> and a
+// temporary <16 hex digits>.<pid>.<counter><anything> under tmp/ (a file, or
+// a compiler's work directory). A sweep touches nothing else.
+//
+// Thread-safety: free functions without shared state.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "crust/status.h"
+#include "crust/types.h"
+
+namespace crust::os {
+class Env;
+}
+
+namespace crust::engine {
+
+// What a sweep kept and removed (with dry_run: would remove) in one cache
+// directory. Bytes are the entries' file sizes.
+struct SweepCounts {
+  uint64_t kept = 0;
+  uint64_t kept_bytes = 0;
+  uint64_t removed = 0;
+  uint64_t removed_bytes = 0;
+  uint64_t leftovers = 0;  // tmp/ entries of processes that are gone
+};
+
+// The key of an entry named <64 hex><suffix>; nullopt for any other name.
+std::optional<Hash32> CacheEntryKey(std::string_view name, std::string_view suffix);
+
+// Removes (unless dry_run) the entries of `tmp_dir` left by processes that
+// are no longer running: their name's pid is not this process's and no
+// process of that pid exists. Entries of running processes (a build under
+// way, here or in another process sharing the cache) and names of any other
+// form are left alone. Adds their number to *removed. A missing directory is
+// not an error. Errors: IOError when an entry cannot be removed.
+Status RemoveCacheLeftovers(os::Env* env, const std::string& tmp_dir, bool dry_run, uint64_t* removed);
+
+}  // namespace crust::engine
