@@ -157,6 +157,23 @@ CRUST_API crust_code crust_vm_genesis_session(crust_vm* vm, crust_session** out,
 CRUST_API crust_code crust_vm_session(crust_vm* vm, const uint8_t root[32], crust_session** out,
                                       crust_error** err);
 
+/* What crust_vm_sweep_code_cache kept and removed (dry run: would remove);
+ * bytes are file sizes. See Vm::SweepCodeCache (crust/vm.h). */
+typedef struct crust_code_cache_sweep {
+  uint64_t commits;  /* commits whose modules were looked at */
+  uint64_t modules;  /* distinct module bytecodes among them */
+  uint64_t objects_kept, objects_kept_bytes, objects_removed, objects_removed_bytes;
+  uint64_t prepared_kept, prepared_kept_bytes, prepared_removed, prepared_removed_bytes;
+  uint64_t leftovers_removed; /* temporaries of interrupted builds */
+} crust_code_cache_sweep;
+/* Removes from the VM's code cache what no commit of its store needs
+ * (contracts in no commit, objects of other builds, temporaries of builds
+ * whose process is gone); keeps what this process has loaded or is
+ * building. dry_run != 0: count only. Fills *out (may be NULL). Errors: as
+ * Vm::SweepCodeCache (reading a commit fails: nothing removed; IO_ERROR). */
+CRUST_API crust_code crust_vm_sweep_code_cache(crust_vm* vm, int dry_run, crust_code_cache_sweep* out,
+                                               crust_error** err);
+
 /* --- Store (thread-safe: any function, any thread, concurrently) --------- */
 
 /* Opens a store without a VM (listing, showing, verifying, deleting).

@@ -185,6 +185,28 @@ crust_code crust_vm_genesis_session(crust_vm* vm, crust_session** out, crust_err
   });
 }
 
+crust_code crust_vm_sweep_code_cache(crust_vm* vm, int dry_run, crust_code_cache_sweep* out, crust_error** err) {
+  return Guard(err, [&] {
+    CRUST_CAPI_REQUIRE(vm != nullptr, err, "crust_vm_sweep_code_cache: vm is NULL");
+    auto r = vm->vm->SweepCodeCache(dry_run != 0);
+    if (!r.ok()) return Fail(err, r.status());
+    if (out != nullptr) {
+      *out = crust_code_cache_sweep{.commits = r->commits,
+                                    .modules = r->modules,
+                                    .objects_kept = r->objects_kept,
+                                    .objects_kept_bytes = r->objects_kept_bytes,
+                                    .objects_removed = r->objects_removed,
+                                    .objects_removed_bytes = r->objects_removed_bytes,
+                                    .prepared_kept = r->prepared_kept,
+                                    .prepared_kept_bytes = r->prepared_kept_bytes,
+                                    .prepared_removed = r->prepared_removed,
+                                    .prepared_removed_bytes = r->prepared_removed_bytes,
+                                    .leftovers_removed = r->leftovers_removed};
+    }
+    return CRUST_OK;
+  });
+}
+
 crust_code crust_vm_session(crust_vm* vm, const uint8_t root[32], crust_session** out, crust_error** err) {
   return Guard(err, [&] {
     CRUST_CAPI_REQUIRE(out != nullptr, err, "crust_vm_session: out is NULL");

@@ -193,6 +193,7 @@ int main(int argc, char** argv) {
   EXPECT_CODE(CRUST_INVALID_ARGUMENT, crust_store_show_commit(NULL, zero, &list, ERR));
   EXPECT_CODE(CRUST_INVALID_ARGUMENT, crust_store_verify_commit(NULL, zero, ERR));
   EXPECT_CODE(CRUST_INVALID_ARGUMENT, crust_store_delete_commit(NULL, zero, 0, ERR));
+  EXPECT_CODE(CRUST_INVALID_ARGUMENT, crust_vm_sweep_code_cache(NULL, 1, NULL, ERR));
   EXPECT_CODE(CRUST_INVALID_ARGUMENT, crust_vm_options_add_host_query(NULL, "q", QueryFail, NULL, NULL, ERR));
   CHECK(crust_session_base(NULL, root) == 0);
   CHECK(crust_vm_store(NULL) == NULL);
@@ -388,6 +389,14 @@ int main(int argc, char** argv) {
   s = NULL;
   EXPECT_CODE(CRUST_OK, crust_store_delete_commit(store, committed, 0, ERR));
   EXPECT_CODE(CRUST_NOT_FOUND, crust_vm_session(vm, committed, &s, ERR));
+  /* The code cache sweep: one commit left; what this process has loaded stays. */
+  crust_code_cache_sweep sweep, again;
+  EXPECT_CODE(CRUST_OK, crust_vm_sweep_code_cache(vm, 1, &sweep, ERR));
+  CHECK(sweep.commits == 1 && sweep.modules >= 1 && sweep.objects_kept >= 1 && sweep.objects_kept_bytes > 0);
+  EXPECT_CODE(CRUST_OK, crust_vm_sweep_code_cache(vm, 0, NULL, ERR));
+  EXPECT_CODE(CRUST_OK, crust_vm_sweep_code_cache(vm, 1, &again, ERR));
+  CHECK(again.objects_removed == 0 && again.prepared_removed == 0 && again.leftovers_removed == 0);
+  CHECK(again.objects_kept == sweep.objects_kept && again.modules == sweep.modules);
   crust_store_free(store);  /* borrowed: does nothing */
   crust_vm_free(vm);
   CHECK(freed_user_data == 1);  /* the last user of the host query is gone */

@@ -43,6 +43,15 @@ class _Commit(ctypes.Structure):
                 ("module_count", ctypes.c_size_t), ("modules", ctypes.POINTER(_ModuleInfo))]
 
 
+_SWEEP_FIELDS = ("commits", "modules", "objects_kept", "objects_kept_bytes", "objects_removed",
+                 "objects_removed_bytes", "prepared_kept", "prepared_kept_bytes", "prepared_removed",
+                 "prepared_removed_bytes", "leftovers_removed")
+
+
+class _CodeCacheSweep(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_uint64) for name in _SWEEP_FIELDS]
+
+
 class _DeployOptions(ctypes.Structure):
     _fields_ = [("has_id", ctypes.c_int), ("id", ctypes.c_uint8 * 32), ("owner", _c_u8p),
                 ("owner_len", ctypes.c_size_t), ("nonce", ctypes.c_uint64), ("init_arg", _c_u8p),
@@ -122,6 +131,7 @@ _vm_free = _fn("crust_vm_free", None, _vp)
 _vm_store = _fn("crust_vm_store", _vp, _vp)
 _vm_genesis = _fn("crust_vm_genesis_session", _int, _vp, _pvp, _pvp)
 _vm_session = _fn("crust_vm_session", _int, _vp, _cp, _pvp, _pvp)
+_vm_sweep = _fn("crust_vm_sweep_code_cache", _int, _vp, _int, ctypes.POINTER(_CodeCacheSweep), _pvp)
 _store_list = _fn("crust_store_list_commits", _int, _vp, _pvp, _pvp)
 _store_show = _fn("crust_store_show_commit", _int, _vp, _cp, _pvp, _pvp)
 _store_verify = _fn("crust_store_verify_commit", _int, _vp, _cp, _pvp)
@@ -371,6 +381,17 @@ class VM:
     def delete_commit(self, root, wait=True):
         err = ctypes.c_void_p()
         _check(_store_delete(_vm_store(self._live()), _id(root, "root"), int(wait), ctypes.byref(err)), err)
+
+    def sweep_code_cache(self, dry_run=False):
+        """Removes from the code cache what no commit of the store needs (crust/vm.h,
+        Vm::SweepCodeCache; `crust prune-code`). Returns a dict of counts: commits, modules,
+        objects_kept, objects_kept_bytes, objects_removed, objects_removed_bytes,
+        prepared_kept, prepared_kept_bytes, prepared_removed, prepared_removed_bytes,
+        leftovers_removed. dry_run=True counts without removing."""
+        out = _CodeCacheSweep()
+        err = ctypes.c_void_p()
+        _check(_vm_sweep(self._live(), int(bool(dry_run)), ctypes.byref(out), ctypes.byref(err)), err)
+        return {name: int(getattr(out, name)) for name in _SWEEP_FIELDS}
 
     def close(self):
         """Frees the VM (closing any session still open first)."""

@@ -153,3 +153,27 @@ def test_migrate_and_delete(store):
         pinned.close()
         vm.delete_commit(first)
         assert [c.root for c in vm.commits()] == [second]
+
+
+def test_sweep_code_cache(store):
+    with open_vm(store) as vm:
+        s = vm.genesis_session()
+        cid = s.deploy(contract("counter"), init_arg=struct.pack("<Q", 1))
+        kept = s.commit()
+        s.deploy(contract("hostinfo"))
+        dropped = s.commit()
+        s.close()
+    with open_vm(store) as vm:  # nothing loaded in this process yet
+        vm.delete_commit(dropped)  # hostinfo is in no commit now
+        dry = vm.sweep_code_cache(dry_run=True)
+        assert dry["commits"] == 1 and dry["modules"] == 1
+        assert dry["objects_kept"] == 1 and dry["objects_removed"] == 1  # opt_level 0: one tier
+        assert dry["prepared_kept"] == 1 and dry["prepared_removed"] == 1
+        assert dry["objects_removed_bytes"] > 0
+        assert vm.sweep_code_cache() == dry  # the same counts, now removed
+        again = vm.sweep_code_cache()
+        assert again["objects_removed"] == 0 and again["prepared_removed"] == 0
+        assert again["objects_kept"] == 1
+        s = vm.session(kept)
+        assert u64(s.call_raw(cid, "read").data) == 1
+        s.close()

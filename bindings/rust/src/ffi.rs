@@ -127,6 +127,12 @@ extern "C" {
         out: *mut *mut crust_session,
         err: *mut *mut crust_error,
     ) -> crust_code;
+    pub fn crust_vm_sweep_code_cache(
+        vm: *mut crust_vm,
+        dry_run: c_int,
+        out: *mut crate::CodeCacheSweep,
+        err: *mut *mut crust_error,
+    ) -> crust_code;
 
     pub fn crust_store_list_commits(
         s: *mut crust_store,

@@ -594,6 +594,41 @@ impl VM {
         let mut err = ptr::null_mut();
         check(unsafe { ffi::crust_store_delete_commit(store, root.as_ptr(), wait as c_int, &mut err) }, err)
     }
+
+    /// Removes from the code cache what no commit of the store needs: compiled
+    /// objects and prepared modules of contracts in no commit, objects of other
+    /// builds (an upgrade compiles every contract again under a new key), and
+    /// temporaries of builds whose process is gone; keeps what this process has
+    /// loaded or is building. `dry_run` counts without removing. crust only
+    /// (`Vm::SweepCodeCache` in crust/vm.h, `crust prune-code`).
+    pub fn sweep_code_cache(&self, dry_run: bool) -> Result<CodeCacheSweep, Error> {
+        let vm = self.raw()?;
+        let mut out = CodeCacheSweep::default();
+        let mut err = ptr::null_mut();
+        check(unsafe { ffi::crust_vm_sweep_code_cache(vm, dry_run as c_int, &mut out, &mut err) }, err)?;
+        Ok(out)
+    }
+}
+
+/// What `VM::sweep_code_cache` kept and removed (dry run: would remove);
+/// bytes are file sizes.
+#[repr(C)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CodeCacheSweep {
+    /// Commits whose modules were looked at.
+    pub commits: u64,
+    /// Distinct module bytecodes among them.
+    pub modules: u64,
+    pub objects_kept: u64,
+    pub objects_kept_bytes: u64,
+    pub objects_removed: u64,
+    pub objects_removed_bytes: u64,
+    pub prepared_kept: u64,
+    pub prepared_kept_bytes: u64,
+    pub prepared_removed: u64,
+    pub prepared_removed_bytes: u64,
+    /// Temporaries of interrupted builds.
+    pub leftovers_removed: u64,
 }
 
 /// A module of a commit.

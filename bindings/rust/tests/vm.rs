@@ -169,3 +169,31 @@ fn migrate_and_delete() {
     vm.delete_commit(first).unwrap();
     assert_eq!(vm.commits().unwrap(), vec![second]);
 }
+
+#[test]
+fn sweep_code_cache() {
+    let tmp = TempDir::new("sweep");
+    let dir = tmp.0.join("store");
+    let (id, kept, dropped) = {
+        let vm = VM::with_options(&dir, options()).unwrap();
+        let mut s = vm.session(SessionData::builder()).unwrap();
+        let id = s.deploy(&contract("counter"), ContractData::builder().init_arg(1u64.to_le_bytes().to_vec()), GAS).unwrap();
+        let kept = s.commit_and_continue().unwrap();
+        s.deploy(&contract("hostinfo"), ContractData::builder(), GAS).unwrap();
+        let dropped = s.commit_and_continue().unwrap();
+        (id, kept, dropped)
+    };
+    // A fresh VM: nothing loaded in this process.
+    let vm = VM::with_options(&dir, options()).unwrap();
+    vm.delete_commit(dropped).unwrap(); // hostinfo is in no commit now
+    let dry = vm.sweep_code_cache(true).unwrap();
+    assert_eq!((dry.commits, dry.modules), (1, 1));
+    assert_eq!((dry.objects_kept, dry.objects_removed), (1, 1)); // opt_level 0: one tier
+    assert_eq!((dry.prepared_kept, dry.prepared_removed), (1, 1));
+    assert!(dry.objects_removed_bytes > 0);
+    assert_eq!(vm.sweep_code_cache(false).unwrap(), dry);
+    let again = vm.sweep_code_cache(false).unwrap();
+    assert_eq!((again.objects_kept, again.objects_removed, again.prepared_removed), (1, 0, 0));
+    let mut s = vm.session(SessionData::builder().base(kept)).unwrap();
+    assert_eq!(u64_of(&s.call_raw(id, "read", Vec::new(), GAS).unwrap().data), 1);
+}
