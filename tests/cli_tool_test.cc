@@ -6,6 +6,7 @@
 // check, functions, diff, stat, prune, prune-code, --version and completion; terminal
 // output escapes control characters. JSON output is parsed with nlohmann's
 // parser, so it is checked to be valid JSON.
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -289,7 +290,9 @@ TEST_F(CliToolTest, PruneCodeRemovesWhatNoCommitNeeds) {
   ASSERT_EQ(roots.size(), 2u);
   ASSERT_EQ(On({"delete", roots[1]}).status, 0);  // hostinfo is in no commit now
   std::ofstream(cache + "/" + std::string(64, 'e') + ".so") << "an object of another crust";
-  std::filesystem::create_directories(cache + "/tmp/0123456789abcdef.999999999.0.work");  // no such pid
+  const std::string leftover = cache + "/tmp/0123456789abcdef.999999999.0.work";  // no such pid
+  std::filesystem::create_directories(leftover);
+  std::filesystem::last_write_time(leftover, std::filesystem::file_time_type::clock::now() - std::chrono::hours(2));
   const size_t before = objects();
   EXPECT_EQ(before, 2 * counter_objects + 1);
 
@@ -311,7 +314,7 @@ TEST_F(CliToolTest, PruneCodeRemovesWhatNoCommitNeeds) {
   EXPECT_THAT(r.out, HasSubstr("leftovers removed 1"));
   EXPECT_THAT(r.out, HasSubstr("for 1 module(s) in 1 commit(s)\n"));
   EXPECT_EQ(objects(), counter_objects);
-  EXPECT_FALSE(std::filesystem::exists(cache + "/tmp/0123456789abcdef.999999999.0.work"));
+  EXPECT_FALSE(std::filesystem::exists(leftover));
   // The counter still answers, from the objects kept (nothing compiled).
   r = Run({"--store", store_, "query", counter, "read"});
   ASSERT_EQ(r.status, 0) << r.err;

@@ -66,6 +66,7 @@ struct FileInfo {
   uint64_t allocated = 0;     // bytes of disk actually allocated (st_blocks*512)
   bool is_dir = false;
   bool writable = false;      // any write permission bit set
+  int64_t mtime_unix_ns = 0;  // last modification, wall clock
 };
 
 class Env {

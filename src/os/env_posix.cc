@@ -155,6 +155,7 @@ Result<FileInfo> PosixEnv::Stat(const std::string& path) {
   info.allocated = static_cast<uint64_t>(st.st_blocks) * 512;
   info.is_dir = S_ISDIR(st.st_mode);
   info.writable = (st.st_mode & 0222) != 0;
+  info.mtime_unix_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
   return info;
 }
 

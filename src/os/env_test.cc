@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -75,6 +76,11 @@ TEST_F(EnvTest, HolesTakeNoSpace) {
   ASSERT_OK_AND_ASSIGN(FileInfo info, env_->Stat(path));
   EXPECT_EQ(info.size, 16u << 20);
   EXPECT_LT(info.allocated, 1u << 20);
+  const int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  EXPECT_LE(info.mtime_unix_ns, now_ns);
+  EXPECT_GT(info.mtime_unix_ns, now_ns - int64_t{60} * 1'000'000'000);
 }
 
 TEST_F(EnvTest, CreateIsExclusive) {

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <unordered_set>
@@ -272,9 +273,14 @@ TEST_F(CodeCacheTest, SweepKeepsWhatIsNeededAndRemovesTheRest) {
   const std::string stale = dir + "/" + std::string(64, 'a') + ".so";  // another fingerprint's key
   ASSERT_OK(Put(stale, 100));
   ASSERT_OK(Put(dir + "/README", 3));  // not the cache's: untouched
-  const std::string dead = dir + "/tmp/0123456789abcdef." + std::to_string(DeadPid()) + ".0.work";
+  const pid_t dead_pid = DeadPid();
+  const std::string dead = dir + "/tmp/0123456789abcdef." + std::to_string(dead_pid) + ".0.work";
   ASSERT_OK(env->CreateDirs(dead));
   ASSERT_OK(Put(dead + "/module.c", 5));
+  std::filesystem::last_write_time(dead, std::filesystem::file_time_type::clock::now() - std::chrono::hours(2));
+  // The same, but recent: perhaps a build of a process in another PID namespace.
+  const std::string recent = dir + "/tmp/0123456789abcdef." + std::to_string(dead_pid) + ".1.obj";
+  ASSERT_OK(Put(recent, 5));
   const std::string own = dir + "/tmp/0123456789abcdef." + std::to_string(::getpid()) + ".7.obj";
   const std::string running = dir + "/tmp/0123456789abcdef.1.8.obj";  // init runs
   ASSERT_OK(Put(own, 5));
@@ -290,7 +296,7 @@ TEST_F(CodeCacheTest, SweepKeepsWhatIsNeededAndRemovesTheRest) {
     removed.push_back(cache->PathFor(cache->KeyFor(b, Tier::kFast)));  // only b's optimised code is loaded
   }
   std::vector<std::string> kept = {cache->PathFor(cache->KeyFor(a)), cache->PathFor(cache->KeyFor(b)),
-                                   cache->PathFor(cache->KeyFor(c)), dir + "/README", own, running};
+                                   cache->PathFor(cache->KeyFor(c)), dir + "/README", own, running, recent};
   if (tiers == 2) {
     kept.push_back(cache->PathFor(cache->KeyFor(a, Tier::kFast)));
     kept.push_back(cache->PathFor(cache->KeyFor(c, Tier::kFast)));

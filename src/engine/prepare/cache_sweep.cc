@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <vector>
 
 #include "src/os/env.h"
@@ -49,15 +50,17 @@ Status RemoveCacheLeftovers(os::Env* env, const std::string& tmp_dir, bool dry_r
   if (!env->Exists(tmp_dir)) return Status::OK();
   ASSIGN_OR_RETURN(std::vector<std::string> names, env->ListDir(tmp_dir));
   const pid_t self = ::getpid();
+  const int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
   for (const std::string& name : names) {
     const pid_t pid = PidOfLeftover(name);
     if (pid == 0 || pid == self || ProcessRuns(pid)) continue;
-    if (!dry_run) {
-      const std::string path = tmp_dir + "/" + name;
-      auto info = env->Stat(path);
-      if (!info.ok()) continue;  // gone meanwhile
-      RETURN_IF_ERROR(info->is_dir ? env->RemoveDirRecursive(path) : env->RemoveFile(path));
-    }
+    const std::string path = tmp_dir + "/" + name;
+    auto info = env->Stat(path);
+    if (!info.ok()) continue;  // gone meanwhile
+    if (now_ns - info->mtime_unix_ns < kLeftoverMinAgeSeconds * 1'000'000'000) continue;
+    if (!dry_run) RETURN_IF_ERROR(info->is_dir ? env->RemoveDirRecursive(path) : env->RemoveFile(path));
     ++*removed;
   }
   return Status::OK();

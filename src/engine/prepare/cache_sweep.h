@@ -38,12 +38,18 @@ struct SweepCounts {
 // The key of an entry named <64 hex><suffix>; nullopt for any other name.
 std::optional<Hash32> CacheEntryKey(std::string_view name, std::string_view suffix);
 
+// A temporary younger than this may belong to a build under way in a
+// process this one cannot see (another PID namespace sharing the cache): a
+// build's compiler is killed after 10 minutes (CompilerLimits::wall_seconds)
+// and publishing follows at once.
+inline constexpr int64_t kLeftoverMinAgeSeconds = 3600;
+
 // Removes (unless dry_run) the entries of `tmp_dir` left by processes that
-// are no longer running: their name's pid is not this process's and no
-// process of that pid exists. Entries of running processes (a build under
-// way, here or in another process sharing the cache) and names of any other
-// form are left alone. Adds their number to *removed. A missing directory is
-// not an error. Errors: IOError when an entry cannot be removed.
+// are gone: their name's pid is not this process's, no process of that pid
+// exists, and the entry was last modified over kLeftoverMinAgeSeconds ago
+// (by the wall clock; one from the future stays). Other entries, and names of
+// any other form, are left alone. Adds their number to *removed. A missing
+// directory is not an error. Errors: IOError when an entry cannot be removed.
 Status RemoveCacheLeftovers(os::Env* env, const std::string& tmp_dir, bool dry_run, uint64_t* removed);
 
 }  // namespace crust::engine

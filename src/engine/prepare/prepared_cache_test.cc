@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <thread>
@@ -189,6 +191,7 @@ TEST_F(PreparedCacheTest, SweepKeepsNeededAndLoadedEntries) {
   ::waitpid(pid, nullptr, 0);
   const std::string leftover = Dir() + "/tmp/0123456789abcdef." + std::to_string(pid) + ".0.prep";
   ASSERT_OK(os::WriteFileAtomically(env, leftover, ByteView(entry.data(), 10)));
+  std::filesystem::last_write_time(leftover, std::filesystem::file_time_type::clock::now() - std::chrono::hours(2));
 
   ASSERT_OK_AND_ASSIGN(auto prepared, PrepareModule(needed_wasm));
   const std::unordered_set<Hash32, Hash32Hasher> needed = {Sha256Of(prepared.wasm)};
