@@ -372,27 +372,14 @@ Status CodeCache::Sweep(const std::unordered_set<Hash32, Hash32Hasher>& needed, 
     for (const auto& [key, entry] : entries_) keep.insert(key);
     for (const Hash32& key : queued_) keep.insert(key);
   }
-  ASSIGN_OR_RETURN(std::vector<std::string> names, env_->ListDir(dir_));
-  for (const std::string& name : names) {
-    const std::optional<Hash32> key = CacheEntryKey(name, ".so");
-    if (!key) continue;
-    const std::string path = dir_ + "/" + name;
-    auto info = env_->Stat(path);
-    if (!info.ok() || info->is_dir) continue;
-    bool kept = keep.count(*key) != 0;
-    if (!kept) {
-      // Asked for since the snapshot above (a Get() loading or building it)?
-      std::lock_guard<std::mutex> lock(mu_);
-      kept = entries_.count(*key) != 0 || queued_.count(*key) != 0;
-      if (!kept && !dry_run) {
-        const Status s = env_->RemoveFile(path);
-        if (!s.ok() && !s.IsNotFound()) return s;
-      }
-    }
-    SweepCounts& c = *objects;
-    (kept ? c.kept : c.removed)++;
-    (kept ? c.kept_bytes : c.removed_bytes) += info->size;
-  }
+  auto stays = [&](const Hash32& key, const std::string&) {
+    if (keep.count(key) != 0) return true;
+    // Asked for since the snapshot above? A Get() that starts after this
+    // check finds no object and builds it again.
+    std::lock_guard<std::mutex> lock(mu_);
+    return entries_.count(key) != 0 || queued_.count(key) != 0;
+  };
+  RETURN_IF_ERROR(SweepCacheEntries(env_, dir_, ".so", dry_run, stays, objects));
   RETURN_IF_ERROR(RemoveCacheLeftovers(env_, dir_ + "/tmp", dry_run, &objects->leftovers));
   return prepared_->Sweep(needed, dry_run, prepared);
 }

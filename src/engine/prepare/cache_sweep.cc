@@ -46,6 +46,31 @@ std::optional<Hash32> CacheEntryKey(std::string_view name, std::string_view suff
   return *key;
 }
 
+Status SweepCacheEntries(os::Env* env, const std::string& dir, std::string_view suffix, bool dry_run,
+                         const std::function<bool(const Hash32& key, const std::string& path)>& keep,
+                         SweepCounts* counts) {
+  ASSIGN_OR_RETURN(std::vector<std::string> names, env->ListDir(dir));
+  for (const std::string& name : names) {
+    const std::optional<Hash32> key = CacheEntryKey(name, suffix);
+    if (!key) continue;
+    const std::string path = dir + "/" + name;
+    auto info = env->Stat(path);
+    if (!info.ok() || info->is_dir) continue;
+    if (keep(*key, path)) {
+      counts->kept++;
+      counts->kept_bytes += info->size;
+      continue;
+    }
+    if (!dry_run) {
+      const Status s = env->RemoveFile(path);
+      if (!s.ok() && !s.IsNotFound()) return s;
+    }
+    counts->removed++;
+    counts->removed_bytes += info->size;
+  }
+  return Status::OK();
+}
+
 Status RemoveCacheLeftovers(os::Env* env, const std::string& tmp_dir, bool dry_run, uint64_t* removed) {
   if (!env->Exists(tmp_dir)) return Status::OK();
   ASSIGN_OR_RETURN(std::vector<std::string> names, env->ListDir(tmp_dir));

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -37,6 +38,13 @@ struct SweepCounts {
 
 // The key of an entry named <64 hex><suffix>; nullopt for any other name.
 std::optional<Hash32> CacheEntryKey(std::string_view name, std::string_view suffix);
+
+// Sweeps the entries of `dir` (regular files named <64 hex><suffix>):
+// keep(key, path) says whether one stays; the others are removed (unless
+// dry_run). Counts both in *counts. Errors: IOError (listing, removing).
+Status SweepCacheEntries(os::Env* env, const std::string& dir, std::string_view suffix, bool dry_run,
+                         const std::function<bool(const Hash32& key, const std::string& path)>& keep,
+                         SweepCounts* counts);
 
 // A temporary younger than this may belong to a build under way in a
 // process this one cannot see (another PID namespace sharing the cache): a

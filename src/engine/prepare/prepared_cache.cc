@@ -162,34 +162,16 @@ void PreparedCache::ForgetLoaded() {
 
 Status PreparedCache::Sweep(const std::unordered_set<Hash32, Hash32Hasher>& needed, bool dry_run,
                             SweepCounts* counts) {
-  ASSIGN_OR_RETURN(std::vector<std::string> names, env_->ListDir(dir_));
-  for (const std::string& name : names) {
-    const std::optional<Hash32> key = CacheEntryKey(name, ".prep");
-    if (!key) continue;
-    const std::string path = dir_ + "/" + name;
-    auto info = env_->Stat(path);
-    if (!info.ok() || info->is_dir) continue;
-    bool keep = false;
+  auto keep = [&](const Hash32& key, const std::string& path) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      keep = loaded_.count(*key) != 0 || busy_.count(*key) != 0;
+      if (loaded_.count(key) != 0 || busy_.count(key) != 0) return true;
     }
-    if (!keep) {
-      auto module = Load(path, *key);
-      keep = module.ok() && needed.count(Sha256Of(module->wasm)) != 0;
-    }
-    if (keep) {
-      counts->kept++;
-      counts->kept_bytes += info->size;
-      continue;
-    }
-    if (!dry_run) {
-      const Status s = env_->RemoveFile(path);
-      if (!s.ok() && !s.IsNotFound()) return s;
-    }
-    counts->removed++;
-    counts->removed_bytes += info->size;
-  }
+    // Unreadable or damaged entries go: Get() would prepare them again anyway.
+    auto module = Load(path, key);
+    return module.ok() && needed.count(Sha256Of(module->wasm)) != 0;
+  };
+  RETURN_IF_ERROR(SweepCacheEntries(env_, dir_, ".prep", dry_run, keep, counts));
   return RemoveCacheLeftovers(env_, dir_ + "/tmp", dry_run, &counts->leftovers);
 }
 
