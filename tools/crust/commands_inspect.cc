@@ -403,8 +403,9 @@ constexpr Command kInspectCommands[] = {
      .help = "Deletes every commit except the N most recently created and each --keep ROOT,\n"
              "oldest first, through the same deletion as 'crust delete' (waiting while\n"
              "sessions pin a commit). --dry-run prints what would be deleted and deletes\n"
-             "nothing. Other commits never depend on deleted ones. JSON: {\"dry_run\",\n"
-             "\"deleted\" (or \"would_delete\"): [ROOT], \"kept\": N}.",
+             "nothing. Other commits never depend on deleted ones. Compiled code of contracts\n"
+             "left in no commit stays in the code cache: see 'crust prune-code'.\n"
+             "JSON: {\"dry_run\", \"deleted\" (or \"would_delete\"): [ROOT], \"kept\": N}.",
      .options = kPruneOptions,
      .min_args = 0,
      .max_args = 0,
