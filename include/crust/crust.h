@@ -170,7 +170,8 @@ typedef struct crust_code_cache_sweep {
  * (contracts in no commit, objects of other builds, temporaries of builds
  * whose process is gone); keeps what this process has loaded or is
  * building. dry_run != 0: count only. Fills *out (may be NULL). Errors: as
- * Vm::SweepCodeCache (reading a commit fails: nothing removed; IO_ERROR). */
+ * Vm::SweepCodeCache (ABORTED on a read-only store; reading a commit fails:
+ * nothing removed; IO_ERROR). */
 CRUST_API crust_code crust_vm_sweep_code_cache(crust_vm* vm, int dry_run, crust_code_cache_sweep* out,
                                                crust_error** err);
 

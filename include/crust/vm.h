@@ -352,9 +352,11 @@ class Vm {
   // by several stores loses what only the others need.
   // dry_run: count, remove nothing. Reads every commit's index and each
   // distinct bytecode once; nothing is removed if that fails.
-  // Errors: those of Store::ListCommits, ShowCommit, StartSession and
-  // Session::Bytecode (naming the commit); IOError when an entry cannot be
-  // listed or removed. Thread-safe (calls may run meanwhile).
+  // Errors: Aborted on a read-only store (sweep from the process that
+  // writes it: its deploys not yet committed are in no commit); those of
+  // Store::ListCommits, ShowCommit, StartSession and Session::Bytecode
+  // (naming the commit); IOError when an entry cannot be listed or removed.
+  // Thread-safe (calls may run meanwhile).
   virtual Result<CodeCacheSweep> SweepCodeCache(bool dry_run = false) = 0;
 
  protected:

@@ -40,6 +40,12 @@ class VmImpl final : public Vm {
 };
 
 Result<CodeCacheSweep> VmImpl::SweepCodeCache(bool dry_run) {
+  if (options_.store.read_only) {
+    // The writer's deploys not committed yet are in no commit: their code
+    // would go.
+    return Status::Aborted("SweepCodeCache: the store " + store_->dir() +
+                           " is open read-only; sweep from the process that writes it");
+  }
   CodeCacheSweep out;
   // The SHA-256 of every distinct bytecode of every commit (the store names
   // bytecode by its own hash; the code cache by SHA-256 of the bytes).

@@ -64,6 +64,8 @@ def test_deploy_call_commit_reopen(store):
         assert u64(s.call_raw(cid, "read").data) == 6
         with pytest.raises(crust.Aborted):
             s.commit()
+        with pytest.raises(crust.Aborted):  # the writer's uncommitted deploys are in no commit
+            vm.sweep_code_cache(dry_run=True)
 
 
 def test_errors(store):
