@@ -367,15 +367,10 @@ Status CodeCache::Sweep(const std::unordered_set<Hash32, Hash32Hasher>& needed, 
     keep.insert(KeyWithDigest(*compiler_, digest));
     if (fast_ != nullptr) keep.insert(KeyWithDigest(*fast_, digest));
   }
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& [key, entry] : entries_) keep.insert(key);
-    for (const Hash32& key : queued_) keep.insert(key);
-  }
   auto stays = [&](const Hash32& key, const std::string&) {
     if (keep.count(key) != 0) return true;
-    // Asked for since the snapshot above? A Get() that starts after this
-    // check finds no object and builds it again.
+    // Loaded, being built or queued here? (A Get() that starts after this
+    // check finds no object and builds it again.)
     std::lock_guard<std::mutex> lock(mu_);
     return entries_.count(key) != 0 || queued_.count(key) != 0;
   };

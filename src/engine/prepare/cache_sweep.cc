@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <charconv>
 #include <chrono>
+#include <utility>
 #include <vector>
 
 #include "src/os/env.h"
@@ -72,8 +73,9 @@ Status SweepCacheEntries(os::Env* env, const std::string& dir, std::string_view 
 }
 
 Status RemoveCacheLeftovers(os::Env* env, const std::string& tmp_dir, bool dry_run, uint64_t* removed) {
-  if (!env->Exists(tmp_dir)) return Status::OK();
-  ASSIGN_OR_RETURN(std::vector<std::string> names, env->ListDir(tmp_dir));
+  auto listed = env->ListDir(tmp_dir);
+  if (!listed.ok() && listed.status().IsNotFound()) return Status::OK();
+  ASSIGN_OR_RETURN(std::vector<std::string> names, std::move(listed));
   const pid_t self = ::getpid();
   const int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                              std::chrono::system_clock::now().time_since_epoch())
